@@ -1,0 +1,308 @@
+//! The rules around request statuses: what the patient sees, what they may do, and how a pending
+//! request resolves when the trust acts.
+//!
+//! A trust whose PAS works in real time cancels and rebooks at once. A trust that only takes
+//! requests leaves the appointment's status unchanged and sets a [`RequestStatus`] until its staff
+//! act; the PCA and the NHS App show that request status, and so does the portal.
+
+use chrono::{DateTime, Utc};
+
+use crate::{Appointment, AppointmentStatus, RequestStatus};
+
+/// How a trust's PAS can cancel a given appointment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum CancelMode {
+    /// The PAS cancels at once.
+    RealTime,
+    /// The portal records a request that staff action later.
+    Request,
+    /// Patients cannot cancel this appointment online.
+    NotOffered,
+}
+
+/// How a trust's PAS can reschedule a given appointment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum RescheduleMode {
+    /// The patient picks a free slot and the PAS rebooks at once.
+    RealTime,
+    /// The portal records a request (reason, preferred times) that staff action later.
+    Request,
+    /// Patients cannot reschedule this appointment online.
+    NotOffered,
+}
+
+/// What a PAS can do for one appointment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Capabilities {
+    /// Cancelling.
+    pub cancel: CancelMode,
+    /// Rescheduling.
+    pub reschedule: RescheduleMode,
+}
+
+impl Capabilities {
+    /// A PAS that does both in real time.
+    pub const REAL_TIME: Self = Self {
+        cancel: CancelMode::RealTime,
+        reschedule: RescheduleMode::RealTime,
+    };
+    /// A PAS that only takes requests.
+    pub const REQUEST_ONLY: Self = Self {
+        cancel: CancelMode::Request,
+        reschedule: RescheduleMode::Request,
+    };
+    /// Nothing can be changed online.
+    pub const VIEW_ONLY: Self = Self {
+        cancel: CancelMode::NotOffered,
+        reschedule: RescheduleMode::NotOffered,
+    };
+}
+
+/// How a status looks on a tag (the web crate maps a tone to design-system colours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tone {
+    /// Booked: the normal state.
+    Neutral,
+    /// Waiting on the trust.
+    Pending,
+    /// It happened, or the patient confirmed.
+    Positive,
+    /// Cancelled.
+    Inactive,
+    /// Missed.
+    Warning,
+}
+
+/// What the patient sees as the appointment's status: the request status first, else the status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DisplayStatus {
+    /// Booked, nothing pending.
+    Booked,
+    /// Took place.
+    Attended,
+    /// Cancelled.
+    Cancelled,
+    /// Not attended.
+    DidNotAttend,
+    /// A cancellation request waits for the trust.
+    PendingCancellation,
+    /// A reschedule request waits for the trust.
+    PendingReschedule,
+    /// A change request waits for the trust.
+    PendingChange,
+    /// The patient confirmed they will attend.
+    ConfirmedAttendance,
+}
+
+impl DisplayStatus {
+    /// The words on the tag.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Booked => "Booked",
+            Self::Attended => "Attended",
+            Self::Cancelled => "Cancelled",
+            Self::DidNotAttend => "Did not attend",
+            Self::PendingCancellation => "Pending Cancellation",
+            Self::PendingReschedule => "Pending Reschedule",
+            Self::PendingChange => "Pending Change",
+            Self::ConfirmedAttendance => "Confirmed Attendance",
+        }
+    }
+
+    /// The tag's tone.
+    pub fn tone(self) -> Tone {
+        match self {
+            Self::Booked => Tone::Neutral,
+            Self::Attended | Self::ConfirmedAttendance => Tone::Positive,
+            Self::Cancelled => Tone::Inactive,
+            Self::DidNotAttend => Tone::Warning,
+            Self::PendingCancellation | Self::PendingReschedule | Self::PendingChange => {
+                Tone::Pending
+            }
+        }
+    }
+}
+
+/// The status a patient sees: a request status, if any, wins over the appointment status.
+///
+/// ```
+/// use nhs_portal_core::{AppointmentStatus, RequestStatus, request_status::{display_status, DisplayStatus}};
+/// assert_eq!(
+///     display_status(AppointmentStatus::Booked, Some(RequestStatus::PendingCancellation)).label(),
+///     "Pending Cancellation"
+/// );
+/// assert_eq!(display_status(AppointmentStatus::Booked, None), DisplayStatus::Booked);
+/// ```
+pub fn display_status(status: AppointmentStatus, request: Option<RequestStatus>) -> DisplayStatus {
+    match request {
+        Some(RequestStatus::PendingCancellation) => DisplayStatus::PendingCancellation,
+        Some(RequestStatus::PendingReschedule) => DisplayStatus::PendingReschedule,
+        Some(RequestStatus::PendingChange) => DisplayStatus::PendingChange,
+        Some(RequestStatus::ConfirmedAttendance) => DisplayStatus::ConfirmedAttendance,
+        None => match status {
+            AppointmentStatus::Booked => DisplayStatus::Booked,
+            AppointmentStatus::Fulfilled => DisplayStatus::Attended,
+            AppointmentStatus::Cancelled => DisplayStatus::Cancelled,
+            AppointmentStatus::NoShow => DisplayStatus::DidNotAttend,
+        },
+    }
+}
+
+/// Why an action is not offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The appointment is not booked (cancelled, attended or missed).
+    #[error("this appointment is no longer booked")]
+    NotBooked,
+    /// It has already started or is in the past.
+    #[error("this appointment is in the past")]
+    InThePast,
+    /// A request is already waiting for the trust.
+    #[error("a request for this appointment is already with the hospital")]
+    RequestPending,
+    /// The trust does not offer this online.
+    #[error("the hospital does not offer this online")]
+    NotOffered,
+}
+
+/// What a patient may do with one appointment now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AllowedActions {
+    /// Cancelling, and how; or why not.
+    pub cancel: Result<CancelMode, Refusal>,
+    /// Rescheduling, and how; or why not.
+    pub reschedule: Result<RescheduleMode, Refusal>,
+}
+
+impl AllowedActions {
+    /// Whether any action is offered.
+    pub fn any(&self) -> bool {
+        self.cancel.is_ok() || self.reschedule.is_ok()
+    }
+}
+
+/// The actions a patient may take on an appointment at `now`, given what its PAS can do.
+///
+/// Rules, in order: only booked appointments change; only future ones; never a second request
+/// while one is pending (a confirmed attendance is not a pending request); and only what the trust
+/// offers. A [`CancelMode::NotOffered`] is reported as [`Refusal::NotOffered`], never as an `Ok`.
+pub fn allowed_actions(
+    appointment: &Appointment,
+    capabilities: Capabilities,
+    now: DateTime<Utc>,
+) -> AllowedActions {
+    let common = if appointment.status != AppointmentStatus::Booked {
+        Err(Refusal::NotBooked)
+    } else if !appointment.is_future(now) {
+        Err(Refusal::InThePast)
+    } else if appointment
+        .request_status
+        .is_some_and(RequestStatus::is_pending)
+    {
+        Err(Refusal::RequestPending)
+    } else {
+        Ok(())
+    };
+    let cancel = common.and(match capabilities.cancel {
+        CancelMode::NotOffered => Err(Refusal::NotOffered),
+        mode => Ok(mode),
+    });
+    let reschedule = common.and(match capabilities.reschedule {
+        RescheduleMode::NotOffered => Err(Refusal::NotOffered),
+        mode => Ok(mode),
+    });
+    AllowedActions { cancel, reschedule }
+}
+
+/// The kind of request a patient made of a request-only trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum RequestKind {
+    /// Asked to cancel.
+    Cancel,
+    /// Asked to reschedule.
+    Reschedule,
+}
+
+impl RequestKind {
+    /// The request status that shows while the request is pending.
+    pub fn pending_status(self) -> RequestStatus {
+        match self {
+            Self::Cancel => RequestStatus::PendingCancellation,
+            Self::Reschedule => RequestStatus::PendingReschedule,
+        }
+    }
+}
+
+/// What the trust did with a pending request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RequestOutcome {
+    /// The trust cancelled the appointment.
+    Cancelled,
+    /// The trust moved the appointment. With `replaced_by`, the PAS booked a new appointment and
+    /// cancelled this one; without it, this appointment was moved in place to `new_start`.
+    Rescheduled {
+        /// The new appointment, when the PAS made a new one.
+        replaced_by: Option<crate::AppointmentId>,
+        /// The new start, when moved in place.
+        new_start: Option<DateTime<Utc>>,
+    },
+    /// The trust declined the request; the appointment stays as it was.
+    Rejected,
+}
+
+/// Why an outcome cannot be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutcomeError {
+    /// No request is pending on this appointment.
+    #[error("no request is pending on this appointment")]
+    NothingPending,
+    /// The outcome does not answer the pending request (a reschedule outcome for a cancellation).
+    #[error("the outcome does not match the pending request")]
+    Mismatch,
+}
+
+/// The appointment's status and start after the trust's outcome is applied to a pending request.
+///
+/// The request status always clears. A cancellation sets `cancelled`; a reschedule either cancels
+/// this appointment (a new one replaced it) or keeps it booked at its new time; a rejection leaves
+/// the status (booked) as it was.
+pub fn apply_outcome(
+    appointment: &Appointment,
+    outcome: &RequestOutcome,
+) -> Result<Appointment, OutcomeError> {
+    let pending = appointment
+        .request_status
+        .filter(|r| r.is_pending())
+        .ok_or(OutcomeError::NothingPending)?;
+    let mut next = appointment.clone();
+    next.request_status = None;
+    match (pending, outcome) {
+        (_, RequestOutcome::Rejected) => {}
+        (
+            RequestStatus::PendingCancellation | RequestStatus::PendingChange,
+            RequestOutcome::Cancelled,
+        ) => {
+            next.status = AppointmentStatus::Cancelled;
+        }
+        (
+            RequestStatus::PendingReschedule | RequestStatus::PendingChange,
+            RequestOutcome::Rescheduled {
+                replaced_by,
+                new_start,
+            },
+        ) => match (replaced_by, new_start) {
+            (Some(_), _) => next.status = AppointmentStatus::Cancelled,
+            (None, Some(start)) => {
+                if let Some(end) = next.end {
+                    next.end = Some(end + (*start - next.start));
+                }
+                next.start = *start;
+            }
+            (None, None) => return Err(OutcomeError::Mismatch),
+        },
+        _ => return Err(OutcomeError::Mismatch),
+    }
+    Ok(next)
+}

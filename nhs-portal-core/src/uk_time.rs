@@ -1,0 +1,310 @@
+//! UK local time (Europe/London, GMT or BST) in NHS content style.
+//!
+//! The PAS and the PCA speak UTC; patients read UK local time. NHS content style writes dates as
+//! "Wednesday 6 August 2025" and times as "9:40am", "5pm", "midday" and "midnight", and joins them
+//! as "Monday 3 June 2024 at 9:40am".
+//!
+//! Converting from UTC is always unambiguous. Converting a UK wall-clock time to UTC is not: in the
+//! October fold 1:30am happens twice, and in the March gap 1:30am never happens, so
+//! [`from_uk_local`] says which.
+
+use chrono::{DateTime, Datelike, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono_tz::Europe::London;
+use chrono_tz::Tz;
+
+/// An instant in UK local time.
+pub fn to_uk(t: DateTime<Utc>) -> DateTime<Tz> {
+    t.with_timezone(&London)
+}
+
+/// The date in UK local time, such as "Wednesday 6 August 2025".
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use nhs_portal_core::uk_time::format_date;
+/// assert_eq!(format_date(Utc.with_ymd_and_hms(2025, 8, 6, 8, 40, 0).unwrap()), "Wednesday 6 August 2025");
+/// ```
+pub fn format_date(t: DateTime<Utc>) -> String {
+    to_uk(t).format("%A %-d %B %Y").to_string()
+}
+
+/// A short date without the weekday, such as "6 August 2025".
+pub fn format_date_short(t: DateTime<Utc>) -> String {
+    to_uk(t).format("%-d %B %Y").to_string()
+}
+
+/// The time in UK local time, such as "9:40am", "5pm", "midday" or "midnight".
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use nhs_portal_core::uk_time::format_time;
+/// // 08:40 UTC in August is 9:40am BST.
+/// assert_eq!(format_time(Utc.with_ymd_and_hms(2025, 8, 6, 8, 40, 0).unwrap()), "9:40am");
+/// assert_eq!(format_time(Utc.with_ymd_and_hms(2025, 1, 6, 12, 0, 0).unwrap()), "midday");
+/// ```
+pub fn format_time(t: DateTime<Utc>) -> String {
+    let local = to_uk(t);
+    format_wall_clock(local.hour(), local.minute())
+}
+
+/// Formats an hour (0 to 23) and minute in NHS style.
+pub fn format_wall_clock(hour: u32, minute: u32) -> String {
+    match (hour, minute) {
+        (0, 0) => "midnight".to_owned(),
+        (12, 0) => "midday".to_owned(),
+        _ => {
+            let suffix = if hour < 12 { "am" } else { "pm" };
+            let h12 = match hour % 12 {
+                0 => 12,
+                h => h,
+            };
+            if minute == 0 {
+                format!("{h12}{suffix}")
+            } else {
+                format!("{h12}:{minute:02}{suffix}")
+            }
+        }
+    }
+}
+
+/// Date and time joined with "at", such as "Monday 3 June 2024 at 9:40am".
+pub fn format_date_time(t: DateTime<Utc>) -> String {
+    format!("{} at {}", format_date(t), format_time(t))
+}
+
+/// "GMT" or "BST", whichever is in force at `t`.
+pub fn zone_abbreviation(t: DateTime<Utc>) -> &'static str {
+    use chrono::Offset;
+    if to_uk(t).offset().fix().local_minus_utc() == 0 {
+        "GMT"
+    } else {
+        "BST"
+    }
+}
+
+/// The UK calendar date of an instant (days start at UK midnight, not UTC midnight).
+pub fn uk_date(t: DateTime<Utc>) -> chrono::NaiveDate {
+    let l = to_uk(t);
+    chrono::NaiveDate::from_ymd_opt(l.year(), l.month(), l.day()).unwrap_or_default()
+}
+
+/// The result of reading a UK wall-clock time as an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UkLocal {
+    /// Exactly one instant has this wall-clock time.
+    Exact(DateTime<Utc>),
+    /// The clocks went back: the time happened twice, first in BST, then in GMT.
+    Ambiguous {
+        /// The first (BST) instant.
+        earliest: DateTime<Utc>,
+        /// The second (GMT) instant.
+        latest: DateTime<Utc>,
+    },
+    /// The clocks went forward over this time: it never happened.
+    Gap,
+}
+
+/// Reads a UK wall-clock time as an instant, saying when that is ambiguous or impossible.
+pub fn from_uk_local(local: NaiveDateTime) -> UkLocal {
+    match London.from_local_datetime(&local) {
+        LocalResult::Single(t) => UkLocal::Exact(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(a, b) => UkLocal::Ambiguous {
+            earliest: a.with_timezone(&Utc),
+            latest: b.with_timezone(&Utc),
+        },
+        LocalResult::None => UkLocal::Gap,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, NaiveDate};
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn named_cases() {
+        let cases = [
+            (
+                "2025-03-30T00:59:00Z",
+                "Sunday 30 March 2025",
+                "12:59am",
+                "GMT",
+            ),
+            ("2025-03-30T01:00:00Z", "Sunday 30 March 2025", "2am", "BST"),
+            (
+                "2025-10-26T00:30:00Z",
+                "Sunday 26 October 2025",
+                "1:30am",
+                "BST",
+            ),
+            (
+                "2025-10-26T01:30:00Z",
+                "Sunday 26 October 2025",
+                "1:30am",
+                "GMT",
+            ),
+            (
+                "2025-08-06T08:40:00Z",
+                "Wednesday 6 August 2025",
+                "9:40am",
+                "BST",
+            ),
+            (
+                "2024-06-03T08:40:00Z",
+                "Monday 3 June 2024",
+                "9:40am",
+                "BST",
+            ),
+            (
+                "2025-01-15T17:00:00Z",
+                "Wednesday 15 January 2025",
+                "5pm",
+                "GMT",
+            ),
+            (
+                "2025-01-15T12:00:00Z",
+                "Wednesday 15 January 2025",
+                "midday",
+                "GMT",
+            ),
+            (
+                "2025-07-15T11:00:00Z",
+                "Tuesday 15 July 2025",
+                "midday",
+                "BST",
+            ),
+            (
+                "2025-01-15T00:00:00Z",
+                "Wednesday 15 January 2025",
+                "midnight",
+                "GMT",
+            ),
+            // Midnight BST is 23:00 UTC the day before.
+            (
+                "2025-07-14T23:00:00Z",
+                "Tuesday 15 July 2025",
+                "midnight",
+                "BST",
+            ),
+            (
+                "2025-01-15T12:05:00Z",
+                "Wednesday 15 January 2025",
+                "12:05pm",
+                "GMT",
+            ),
+            (
+                "2025-01-15T00:05:00Z",
+                "Wednesday 15 January 2025",
+                "12:05am",
+                "GMT",
+            ),
+            (
+                "2025-01-15T13:00:00Z",
+                "Wednesday 15 January 2025",
+                "1pm",
+                "GMT",
+            ),
+            (
+                "2025-01-15T09:00:00Z",
+                "Wednesday 15 January 2025",
+                "9am",
+                "GMT",
+            ),
+            (
+                "2025-01-15T23:59:00Z",
+                "Wednesday 15 January 2025",
+                "11:59pm",
+                "GMT",
+            ),
+        ];
+        for (instant, date, time, zone) in cases {
+            let t = utc(instant);
+            assert_eq!(format_date(t), date, "{instant}");
+            assert_eq!(format_time(t), time, "{instant}");
+            assert_eq!(zone_abbreviation(t), zone, "{instant}");
+        }
+        assert_eq!(
+            format_date_time(utc("2024-06-03T08:40:00Z")),
+            "Monday 3 June 2024 at 9:40am"
+        );
+    }
+
+    /// The last Sunday of a month, at 01:00 UTC: when UK clocks change.
+    fn last_sunday_0100(year: i32, month: u32) -> DateTime<Utc> {
+        let mut d = NaiveDate::from_ymd_opt(year, month, 31).unwrap();
+        while d.weekday() != chrono::Weekday::Sun {
+            d = d.pred_opt().unwrap();
+        }
+        Utc.from_utc_datetime(&d.and_hms_opt(1, 0, 0).unwrap())
+    }
+
+    #[test]
+    fn every_clock_change_2020_to_2030() {
+        for year in 2020..=2030 {
+            // Spring forward: 00:59 UTC is 12:59am GMT, 01:00 UTC is 2am BST.
+            let spring = last_sunday_0100(year, 3);
+            let before = spring - Duration::minutes(1);
+            assert_eq!(format_time(before), "12:59am", "{year} spring before");
+            assert_eq!(zone_abbreviation(before), "GMT", "{year}");
+            assert_eq!(format_time(spring), "2am", "{year} spring at");
+            assert_eq!(zone_abbreviation(spring), "BST", "{year}");
+            assert_eq!(format_date(before), format_date(spring), "{year}");
+            // The wall-clock hour 1am-2am does not exist on that day.
+            let gap = uk_date(spring).and_hms_opt(1, 30, 0).unwrap();
+            assert_eq!(from_uk_local(gap), UkLocal::Gap, "{year}");
+
+            // Fall back: 00:59 UTC is 1:59am BST, 01:00 UTC is 1am GMT.
+            let autumn = last_sunday_0100(year, 10);
+            let before = autumn - Duration::minutes(1);
+            assert_eq!(format_time(before), "1:59am", "{year} autumn before");
+            assert_eq!(zone_abbreviation(before), "BST", "{year}");
+            assert_eq!(format_time(autumn), "1am", "{year} autumn at");
+            assert_eq!(zone_abbreviation(autumn), "GMT", "{year}");
+            // 1:30am happens twice, 60 minutes apart.
+            let fold = uk_date(autumn).and_hms_opt(1, 30, 0).unwrap();
+            match from_uk_local(fold) {
+                UkLocal::Ambiguous { earliest, latest } => {
+                    assert_eq!(latest - earliest, Duration::hours(1), "{year}");
+                    assert_eq!(format_time(earliest), "1:30am");
+                    assert_eq!(format_time(latest), "1:30am");
+                    assert_eq!(zone_abbreviation(earliest), "BST");
+                    assert_eq!(zone_abbreviation(latest), "GMT");
+                }
+                other => panic!("{year}: expected a fold, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn wall_clock_table() {
+        let cases = [
+            (0, 0, "midnight"),
+            (0, 1, "12:01am"),
+            (1, 0, "1am"),
+            (11, 59, "11:59am"),
+            (12, 0, "midday"),
+            (12, 30, "12:30pm"),
+            (17, 0, "5pm"),
+            (23, 5, "11:05pm"),
+        ];
+        for (h, m, want) in cases {
+            assert_eq!(format_wall_clock(h, m), want, "{h}:{m}");
+        }
+    }
+
+    #[test]
+    fn exact_local_round_trip() {
+        let local = NaiveDate::from_ymd_opt(2025, 7, 1)
+            .unwrap()
+            .and_hms_opt(9, 40, 0)
+            .unwrap();
+        assert_eq!(
+            from_uk_local(local),
+            UkLocal::Exact(utc("2025-07-01T08:40:00Z"))
+        );
+    }
+}

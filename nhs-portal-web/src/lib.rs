@@ -1,0 +1,4 @@
+//! # nhs-portal-web
+//!
+//! The portal's web layer. Work in progress.
+#![deny(missing_docs)]
