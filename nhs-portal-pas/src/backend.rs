@@ -43,6 +43,19 @@ pub struct PasEvent {
     pub at: DateTime<Utc>,
 }
 
+/// What the PAS knows about a patient that decides whether the portal may show them anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientRecord {
+    /// The patient.
+    pub nhs_number: NhsNumber,
+    /// Date of birth (under-16s are never sent to the PCA or the Record Service).
+    pub date_of_birth: chrono::NaiveDate,
+    /// `false` when the trust flagged the patient as not allowed portal access (PCA rule SRCBR1a).
+    pub portal_access: bool,
+    /// `true` for PDS sensitive or restricted patients (PCA rule SRCBR1b).
+    pub restricted: bool,
+}
+
 /// A trust's Patient Administration System, as the portal uses it.
 ///
 /// Implementations must be safe to call concurrently, must never panic on odd data, and must
@@ -54,6 +67,9 @@ pub struct PasEvent {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait PasBackend: Send + Sync {
+    /// The patient's record, or `Ok(None)` when this PAS does not know them.
+    async fn patient(&self, patient: &NhsNumber) -> Result<Option<PatientRecord>, PasError>;
+
     /// All of a patient's appointments, past and future, cancelled included.
     async fn list_appointments(&self, patient: &NhsNumber) -> Result<Vec<Appointment>, PasError>;
 

@@ -8,5 +8,5 @@ pub mod error;
 
 #[cfg(any(test, feature = "mock"))]
 pub use backend::MockPasBackend;
-pub use backend::{CancelReason, PasBackend, PasEvent, Slot};
+pub use backend::{CancelReason, PasBackend, PasEvent, PatientRecord, Slot};
 pub use error::PasError;
