@@ -103,8 +103,14 @@ impl Assets {
                 .map_err(|source| AssetsError::Read { path: p, source })
         };
         for (url, file) in [
-            ("/assets/nhsuk/nhsuk-frontend.min.css", "nhsuk-frontend.min.css"),
-            ("/assets/nhsuk/nhsuk-frontend.min.js", "nhsuk-frontend.min.js"),
+            (
+                "/assets/nhsuk/nhsuk-frontend.min.css",
+                "nhsuk-frontend.min.css",
+            ),
+            (
+                "/assets/nhsuk/nhsuk-frontend.min.js",
+                "nhsuk-frontend.min.js",
+            ),
             ("/assets/manifest.json", "assets/manifest.json"),
         ] {
             a.files.insert(

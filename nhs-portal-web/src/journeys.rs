@@ -20,8 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 use nhs_portal_core::clock::Clock;
 use nhs_portal_core::reporting::ChangeReason;
 use nhs_portal_core::request_status::{
-    AllowedActions, CancelMode, Capabilities, Refusal, RequestKind, RescheduleMode,
-    allowed_actions,
+    AllowedActions, CancelMode, Capabilities, Refusal, RequestKind, RescheduleMode, allowed_actions,
 };
 use nhs_portal_core::store::{
     AuditAction, AuditRecord, PatientRequest, PatientSession, RequestState, Store, StoreError,
@@ -323,10 +322,7 @@ impl Journeys {
         };
         let pending = self.store.pending_request_for(id).await?;
         let pending = pending.filter(|p| p.patient == session.patient);
-        overlay(
-            std::slice::from_mut(&mut appointment),
-            pending.as_slice(),
-        );
+        overlay(std::slice::from_mut(&mut appointment), pending.as_slice());
         let capabilities = self.pas.capabilities(&appointment).await?;
         let allowed = allowed_actions(&appointment, capabilities, self.now());
         Ok(AppointmentView {
@@ -432,7 +428,10 @@ impl Journeys {
         // A double submit of a request is answered by the store; of a real-time cancel by the
         // audit trail (the PAS cancel itself is idempotent too).
         if view.capabilities.cancel == CancelMode::RealTime
-            && self.earlier_action(session, idempotency_key).await?.is_some()
+            && self
+                .earlier_action(session, idempotency_key)
+                .await?
+                .is_some()
         {
             return Ok(CancelOutcome::Cancelled(view.appointment));
         }
@@ -599,7 +598,11 @@ impl Journeys {
         let now = self.now();
         let mut slots = self
             .pas
-            .find_slots(&view.appointment, now, now + Duration::days(SLOT_SEARCH_DAYS))
+            .find_slots(
+                &view.appointment,
+                now,
+                now + Duration::days(SLOT_SEARCH_DAYS),
+            )
             .await?;
         slots.retain(|s| s.start > now);
         slots.sort_by_key(|s| s.start);

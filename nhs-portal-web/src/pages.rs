@@ -36,9 +36,15 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("tag", include_str!("../templates/partials_tag.hbs")),
     ("errors", include_str!("../templates/partials_errors.hbs")),
     ("card", include_str!("../templates/card.hbs")),
-    ("details_field", include_str!("../templates/details_field.hbs")),
+    (
+        "details_field",
+        include_str!("../templates/details_field.hbs"),
+    ),
     ("landing", include_str!("../templates/landing.hbs")),
-    ("appointments", include_str!("../templates/appointments.hbs")),
+    (
+        "appointments",
+        include_str!("../templates/appointments.hbs"),
+    ),
     ("appointment", include_str!("../templates/appointment.hbs")),
     ("reason_form", include_str!("../templates/reason_form.hbs")),
     ("check", include_str!("../templates/check.hbs")),
@@ -71,7 +77,9 @@ impl Pages {
 
     /// Renders a page. `data` must hold a `layout` object ([`Layout`]) and what the page reads.
     pub fn render(&self, name: &str, data: &Value) -> Result<String, PageError> {
-        self.hb.render(name, data).map_err(|e| PageError::Render(Box::new(e)))
+        self.hb
+            .render(name, data)
+            .map_err(|e| PageError::Render(Box::new(e)))
     }
 }
 
@@ -231,7 +239,10 @@ mod tests {
         assert!(html.contains("<title>Page – Manage your hospital appointments – NHS</title>"));
         assert!(html.contains("One &lt;b&gt;"), "values are escaped");
         // ...and fails when the layout lacks a value.
-        let err = pages.render("message", &json!({"layout": {"title": "x"}, "paragraphs": []}));
+        let err = pages.render(
+            "message",
+            &json!({"layout": {"title": "x"}, "paragraphs": []}),
+        );
         assert!(err.is_err());
     }
 

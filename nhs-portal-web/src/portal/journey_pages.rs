@@ -18,8 +18,7 @@ use serde_json::{Value, json};
 
 use super::{Ctx, PageOpts, Portal, form_get, parse_form, query_get, sessions};
 use crate::journeys::{
-    CANCEL_REASONS, CancelOutcome, FieldError, RESCHEDULE_REASONS, ReasonAnswers,
-    reason_label,
+    CANCEL_REASONS, CancelOutcome, FieldError, RESCHEDULE_REASONS, ReasonAnswers, reason_label,
 };
 use crate::pages::{appointment_model, group_by_uk_day};
 
@@ -49,7 +48,10 @@ impl Portal {
         // Parse the deep link (only the page itself carries the NHS App's query parameters).
         let deep_link = if step.is_empty() {
             self.base
-                .parse_path_and_query(&format!("{}{}", self.base.path_prefix(), ctx.path), ctx.query.as_deref())
+                .parse_path_and_query(
+                    &format!("{}{}", self.base.path_prefix(), ctx.path),
+                    ctx.query.as_deref(),
+                )
                 .ok()
         } else {
             None
@@ -72,7 +74,9 @@ impl Portal {
             (Method::GET, "cancel/check") => self.cancel_check(ctx, &req, &session, &id).await,
             (Method::POST, "cancel/check") => self.cancel_confirm(ctx, &req, &session, &id).await,
             (Method::GET, "cancel/done") => self.cancel_done(ctx, &session, &id).await,
-            (Method::GET, "reschedule") => self.reschedule_form(ctx, &req, &session, &id, None).await,
+            (Method::GET, "reschedule") => {
+                self.reschedule_form(ctx, &req, &session, &id, None).await
+            }
             (Method::POST, "reschedule") => self.reschedule_post(ctx, &req, &session, &id).await,
             (Method::GET, "reschedule/check") => {
                 self.reschedule_check(ctx, &req, &session, &id).await
@@ -167,12 +171,21 @@ impl Portal {
         let mut actions = serde_json::Map::new();
         match view.allowed.reschedule {
             Ok(RescheduleMode::RealTime) => {
-                actions.insert("reschedule_href".into(), json!(Self::href(id, "reschedule")));
+                actions.insert(
+                    "reschedule_href".into(),
+                    json!(Self::href(id, "reschedule")),
+                );
                 actions.insert("reschedule_label".into(), json!("Change date or time"));
             }
             Ok(RescheduleMode::Request) => {
-                actions.insert("reschedule_href".into(), json!(Self::href(id, "reschedule")));
-                actions.insert("reschedule_label".into(), json!("Ask to change date or time"));
+                actions.insert(
+                    "reschedule_href".into(),
+                    json!(Self::href(id, "reschedule")),
+                );
+                actions.insert(
+                    "reschedule_label".into(),
+                    json!("Ask to change date or time"),
+                );
             }
             _ => {}
         }
@@ -183,7 +196,10 @@ impl Portal {
             }
             Ok(CancelMode::Request) => {
                 actions.insert("cancel_href".into(), json!(Self::href(id, "cancel")));
-                actions.insert("cancel_label".into(), json!("Ask to cancel this appointment"));
+                actions.insert(
+                    "cancel_label".into(),
+                    json!("Ask to cancel this appointment"),
+                );
             }
             _ => {}
         }
@@ -313,7 +329,9 @@ impl Portal {
     fn answers_from_form(form: &[(String, String)]) -> ReasonAnswers {
         ReasonAnswers {
             reason: form_get(form, "reason").unwrap_or("").to_owned(),
-            details: form_get(form, "details").map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()),
+            details: form_get(form, "details")
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty()),
         }
     }
 
@@ -345,7 +363,12 @@ impl Portal {
 
     fn valid_key(form: &[(String, String)]) -> Option<String> {
         form_get(form, "idempotency_key")
-            .filter(|k| !k.is_empty() && k.len() <= 64 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+            .filter(|k| {
+                !k.is_empty()
+                    && k.len() <= 64
+                    && k.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
             .map(str::to_owned)
     }
 
@@ -371,9 +394,20 @@ impl Portal {
         });
         let (answers, errs) = match errors {
             Some((a, e)) => (a.clone(), e),
-            None => (Self::read_draft(req, RequestKind::Cancel).unwrap_or_default(), &[][..]),
+            None => (
+                Self::read_draft(req, RequestKind::Cancel).unwrap_or_default(),
+                &[][..],
+            ),
         };
-        self.reason_page(ctx, session, id, RequestKind::Cancel, &answers, errs, switch)
+        self.reason_page(
+            ctx,
+            session,
+            id,
+            RequestKind::Cancel,
+            &answers,
+            errs,
+            switch,
+        )
     }
 
     async fn cancel_post(
@@ -499,7 +533,9 @@ impl Portal {
         // The confirmation is derived from the current state, never from the request: it shows
         // "cancelled" only when the PAS says so, and "request submitted" only when the store
         // holds the pending request.
-        let (title, next): (&str, &[&str]) = if view.appointment.status == AppointmentStatus::Cancelled {
+        let (title, next): (&str, &[&str]) = if view.appointment.status
+            == AppointmentStatus::Cancelled
+        {
             (
                 "Your appointment has been cancelled",
                 &[
@@ -529,7 +565,15 @@ impl Portal {
             "next": next,
             "appointment_href": Self::href(id, ""),
         });
-        self.page(ctx, Some(session), StatusCode::OK, "done", title, data, PageOpts::default())
+        self.page(
+            ctx,
+            Some(session),
+            StatusCode::OK,
+            "done",
+            title,
+            data,
+            PageOpts::default(),
+        )
     }
 
     // ----- reschedule -----
@@ -548,14 +592,26 @@ impl Portal {
         };
         if mode == RescheduleMode::RealTime {
             let taken = query_get(ctx.query.as_deref(), "taken").is_some();
-            let message = taken.then_some("The time you chose is no longer available. Choose another time");
+            let message =
+                taken.then_some("The time you chose is no longer available. Choose another time");
             return self.slots_page(ctx, session, id, message).await;
         }
         let (answers, errs) = match errors {
             Some((a, e)) => (a.clone(), e),
-            None => (Self::read_draft(req, RequestKind::Reschedule).unwrap_or_default(), &[][..]),
+            None => (
+                Self::read_draft(req, RequestKind::Reschedule).unwrap_or_default(),
+                &[][..],
+            ),
         };
-        self.reason_page(ctx, session, id, RequestKind::Reschedule, &answers, errs, None)
+        self.reason_page(
+            ctx,
+            session,
+            id,
+            RequestKind::Reschedule,
+            &answers,
+            errs,
+            None,
+        )
     }
 
     async fn slots_page(
@@ -595,7 +651,10 @@ impl Portal {
             })
             .collect();
         let errors: Vec<FieldError> = error
-            .map(|m| FieldError { field: "slot", message: m })
+            .map(|m| FieldError {
+                field: "slot",
+                message: m,
+            })
             .into_iter()
             .collect();
         let data = json!({
@@ -609,7 +668,11 @@ impl Portal {
         self.page(
             ctx,
             Some(session),
-            if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK },
+            if error.is_some() {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            },
             "slots",
             "Choose a new date and time",
             data,
@@ -637,8 +700,11 @@ impl Portal {
             Err(res) => return res,
         };
         if mode == RescheduleMode::RealTime {
-            let Some(slot) = form_get(&form, "slot").filter(|s| !s.is_empty() && s.len() <= 128) else {
-                return self.slots_page(ctx, session, id, Some("Select a new date and time")).await;
+            let Some(slot) = form_get(&form, "slot").filter(|s| !s.is_empty() && s.len() <= 128)
+            else {
+                return self
+                    .slots_page(ctx, session, id, Some("Select a new date and time"))
+                    .await;
             };
             let q = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("slot", slot)
@@ -719,7 +785,10 @@ impl Portal {
                 "check",
                 "Check your new appointment",
                 data,
-                PageOpts { back, ..PageOpts::default() },
+                PageOpts {
+                    back,
+                    ..PageOpts::default()
+                },
             );
         }
         let Some(answers) = Self::read_draft(req, RequestKind::Reschedule) else {
@@ -743,7 +812,10 @@ impl Portal {
             "check",
             "Check your request to change this appointment",
             data,
-            PageOpts { back, ..PageOpts::default() },
+            PageOpts {
+                back,
+                ..PageOpts::default()
+            },
         )
     }
 
@@ -773,7 +845,11 @@ impl Portal {
         let Some(answers) = Self::read_draft(req, RequestKind::Reschedule) else {
             return self.redirect(&Self::href(id, "reschedule"));
         };
-        match self.journeys.request_reschedule(session, id, &answers, &key).await {
+        match self
+            .journeys
+            .request_reschedule(session, id, &answers, &key)
+            .await
+        {
             Ok(_) => Self::with_cookie(
                 self.redirect(&Self::href(id, "reschedule/done")),
                 self.draft_cookie(id, None),
@@ -804,7 +880,9 @@ impl Portal {
             match self.store.audit_for_patient(&session.patient, 20).await {
                 Ok(records) => records.iter().any(|r| {
                     r.action == AuditAction::Rescheduled
-                        && r.detail.as_deref().is_some_and(|d| d.split(';').any(|p| p == marker))
+                        && r.detail
+                            .as_deref()
+                            .is_some_and(|d| d.split(';').any(|p| p == marker))
                 }),
                 Err(_) => return self.problem(ctx, Some(session)),
             }
@@ -821,7 +899,10 @@ impl Portal {
         } else if moved_here && view.appointment.status == AppointmentStatus::Booked {
             (
                 "Your appointment has been changed",
-                Some(format!("Your new appointment is on {}", uk_time::format_date_time(view.appointment.start))),
+                Some(format!(
+                    "Your new appointment is on {}",
+                    uk_time::format_date_time(view.appointment.start)
+                )),
                 &[
                     "You do not need to do anything else. Your old appointment time has been cancelled.",
                     "The hospital may send you a new appointment letter.",
@@ -836,6 +917,14 @@ impl Portal {
             "next": next,
             "appointment_href": Self::href(id, ""),
         });
-        self.page(ctx, Some(session), StatusCode::OK, "done", title, data, PageOpts::default())
+        self.page(
+            ctx,
+            Some(session),
+            StatusCode::OK,
+            "done",
+            title,
+            data,
+            PageOpts::default(),
+        )
     }
 }

@@ -121,7 +121,11 @@ impl Sessions {
     }
 
     /// Records activity now.
-    pub async fn touch(&self, session: &PatientSession, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn touch(
+        &self,
+        session: &PatientSession,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.store.touch_session(&session.id, now).await.map(|_| ())
     }
 
@@ -209,11 +213,21 @@ mod tests {
         let s = Sessions::new(store, Duration::minutes(10), Duration::hours(12), true);
         let t0 = Utc.with_ymd_and_hms(2025, 1, 1, 9, 0, 0).unwrap();
         let (session, cookie) = s.start(&signed_in(), t0).await.unwrap();
-        assert!(cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=Lax"));
+        assert!(
+            cookie.contains("HttpOnly")
+                && cookie.contains("Secure")
+                && cookie.contains("SameSite=Lax")
+        );
         let h = headers(&cookie);
-        assert!(matches!(s.load(&h, t0 + Duration::minutes(9)).await.unwrap(), SessionState::Active(_)));
+        assert!(matches!(
+            s.load(&h, t0 + Duration::minutes(9)).await.unwrap(),
+            SessionState::Active(_)
+        ));
         s.touch(&session, t0 + Duration::minutes(9)).await.unwrap();
-        assert!(matches!(s.load(&h, t0 + Duration::minutes(18)).await.unwrap(), SessionState::Active(_)));
+        assert!(matches!(
+            s.load(&h, t0 + Duration::minutes(18)).await.unwrap(),
+            SessionState::Active(_)
+        ));
         assert!(matches!(
             s.load(&h, t0 + Duration::minutes(19)).await.unwrap(),
             SessionState::Expired { .. }
@@ -221,13 +235,24 @@ mod tests {
         // Deleted on expiry: the same cookie is now unknown.
         assert!(matches!(s.load(&h, t0).await.unwrap(), SessionState::None));
         let forged = headers(&format!("{COOKIE}={}", random_token(32)));
-        assert!(matches!(s.load(&forged, t0).await.unwrap(), SessionState::None));
-        assert!(matches!(s.load(&HeaderMap::new(), t0).await.unwrap(), SessionState::None));
+        assert!(matches!(
+            s.load(&forged, t0).await.unwrap(),
+            SessionState::None
+        ));
+        assert!(matches!(
+            s.load(&HeaderMap::new(), t0).await.unwrap(),
+            SessionState::None
+        ));
     }
 
     #[test]
     fn constant_time_eq_table() {
-        for (a, b, want) in [("abc", "abc", true), ("abc", "abd", false), ("abc", "ab", false), ("", "", true)] {
+        for (a, b, want) in [
+            ("abc", "abc", true),
+            ("abc", "abd", false),
+            ("abc", "ab", false),
+            ("", "", true),
+        ] {
             assert_eq!(constant_time_eq(a, b), want, "{a} {b}");
         }
     }
