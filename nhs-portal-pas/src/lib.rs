@@ -1,10 +1,17 @@
 //! # nhs-portal-pas
 //!
 //! Trust Patient Administration System (PAS) backends behind one trait, [`PasBackend`].
+//!
+//! - [`backend`]: the [`PasBackend`] trait and its types.
+//! - [`simulated`]: [`SimulatedPas`](simulated::SimulatedPas), an in-memory **simulation** of a
+//!   PAS for several trusts, with fault injection and a stand-in for trust staff.
+//! - [`demo`]: the demo data set (fictional trusts, test patients, appointments, slots).
 #![deny(missing_docs)]
 
 pub mod backend;
+pub mod demo;
 pub mod error;
+pub mod simulated;
 
 #[cfg(any(test, feature = "mock"))]
 pub use backend::MockPasBackend;
