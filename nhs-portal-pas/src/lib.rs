@@ -6,12 +6,14 @@
 //! - [`simulated`]: [`SimulatedPas`](simulated::SimulatedPas), an in-memory **simulation** of a
 //!   PAS for several trusts, with fault injection and a stand-in for trust staff.
 //! - [`demo`]: the demo data set (fictional trusts, test patients, appointments, slots).
+//! - [`worklist`]: the trust staff worklist service for patients' requests.
 #![deny(missing_docs)]
 
 pub mod backend;
 pub mod demo;
 pub mod error;
 pub mod simulated;
+pub mod worklist;
 
 #[cfg(any(test, feature = "mock"))]
 pub use backend::MockPasBackend;
