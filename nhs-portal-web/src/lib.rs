@@ -4,3 +4,4 @@
 #![deny(missing_docs)]
 
 pub mod nhs_login;
+pub mod session;
