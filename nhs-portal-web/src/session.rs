@@ -166,7 +166,7 @@ pub struct ActiveSession {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionState {
     /// A live session.
-    Active(ActiveSession),
+    Active(Box<ActiveSession>),
     /// The cookie named a session that has timed out (it is now deleted): show "you have been
     /// signed out".
     Expired,
@@ -280,11 +280,11 @@ impl SessionManager {
         };
         let now = self.clock.now();
         match self.seconds_left_at(&session, now) {
-            left if left > 0 => Ok(SessionState::Active(ActiveSession {
+            left if left > 0 => Ok(SessionState::Active(Box::new(ActiveSession {
                 warn: left <= self.config.warn_before.num_seconds(),
                 seconds_left: left,
                 session,
-            })),
+            }))),
             _ => {
                 self.store.delete_session(&id).await?;
                 Ok(SessionState::Expired)
@@ -390,7 +390,7 @@ mod tests {
 
     fn active(state: SessionState) -> ActiveSession {
         match state {
-            SessionState::Active(a) => a,
+            SessionState::Active(a) => *a,
             other => panic!("expected an active session, got {other:?}"),
         }
     }
