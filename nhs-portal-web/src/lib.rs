@@ -14,6 +14,8 @@
 
 pub mod assets;
 pub mod journeys;
+pub mod nhs_login;
 pub mod pages;
 pub mod portal;
+pub mod session;
 pub mod sign_in;
