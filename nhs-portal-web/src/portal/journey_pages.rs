@@ -16,7 +16,7 @@ use nhs_portal_core::store::{AuditAction, PatientSession, RequestState};
 use nhs_portal_core::{AppointmentId, AppointmentStatus, uk_time};
 use serde_json::{Value, json};
 
-use super::{Ctx, PageOpts, Portal, form_get, parse_form, query_get, sessions};
+use super::{Ctx, PageOpts, Portal, cookie_value, form_get, parse_form, query_get};
 use crate::journeys::{
     CANCEL_REASONS, CancelOutcome, FieldError, RESCHEDULE_REASONS, ReasonAnswers, reason_label,
 };
@@ -116,7 +116,7 @@ impl Portal {
         Cookie::build((DRAFT_COOKIE, value))
             .path(Self::href(id, ""))
             .http_only(true)
-            .secure(self.sessions.secure())
+            .secure(self.secure_cookies)
             .same_site(SameSite::Lax)
             .max_age(age)
             .build()
@@ -125,7 +125,7 @@ impl Portal {
     }
 
     fn read_draft(req: &Request<Bytes>, kind: RequestKind) -> Option<ReasonAnswers> {
-        let raw = sessions::cookie_value(req.headers(), DRAFT_COOKIE)?;
+        let raw = cookie_value(req.headers(), DRAFT_COOKIE)?;
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(raw)
             .ok()?;
@@ -358,7 +358,7 @@ impl Portal {
     }
 
     fn idempotency_key() -> String {
-        sessions::random_token(16)
+        crate::session::random_token()
     }
 
     fn valid_key(form: &[(String, String)]) -> Option<String> {

@@ -49,9 +49,20 @@ use crate::pages::{Layout, PageError, Pages, TimeoutTimes};
 use crate::sign_in::{SignIn, SignInFailure, SignInStart};
 
 mod journey_pages;
-pub mod sessions;
 
-use sessions::{SessionState, Sessions};
+use crate::session::{NewSession, SessionConfig, SessionManager, SessionState};
+
+/// Reads one cookie's value from the request headers.
+fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| cookie::Cookie::split_parse_encoded(v.to_owned()))
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
 
 /// The hash of the NHS.UK frontend's inline `js-enabled` snippet (allowed by the CSP).
 pub const JS_ENABLED_SNIPPET_HASH: &str = "sha256-tDOvXJi1PXbg0CWjLCCYSNHRXtps26K4JXkE3M6u/c0=";
@@ -148,7 +159,8 @@ pub struct Portal {
     base: DeepLinkBase,
     pages: Pages,
     journeys: Journeys,
-    sessions: Sessions,
+    sessions: SessionManager,
+    secure_cookies: bool,
     sign_in: Arc<dyn SignIn>,
     assets: Assets,
     store: Arc<dyn Store>,
@@ -222,17 +234,22 @@ impl Portal {
     /// Builds the portal (templates are parsed here; a bad one fails start-up).
     pub fn new(cfg: PortalConfig, parts: PortalParts) -> Result<Self, PortalError> {
         let base = DeepLinkBase::parse(&cfg.base_url)?;
-        let secure = !(base.as_str().starts_with("http://127.0.0.1")
-            || base.as_str().starts_with("http://localhost"));
+        let url = url::Url::parse(base.as_str()).map_err(|_| {
+            PortalError::BaseUrl(nhs_portal_core::deep_link::DeepLinkError::BadBase)
+        })?;
+        let session_cfg = SessionConfig {
+            idle_timeout: cfg.session_idle,
+            warn_before: cfg.session_idle - cfg.session_warning,
+            absolute_timeout: cfg.session_absolute,
+            ..SessionConfig::for_base_url(&url)
+        };
+        let secure_cookies = session_cfg.secure_cookie;
         Ok(Self {
             pages: Pages::new()?,
             journeys: Journeys::new(parts.pas, parts.store.clone(), parts.clock.clone()),
-            sessions: Sessions::new(
-                parts.store.clone(),
-                cfg.session_idle,
-                cfg.session_absolute,
-                secure,
-            ),
+            sessions: SessionManager::new(parts.store.clone(), session_cfg)
+                .with_clock(parts.clock.clone()),
+            secure_cookies,
             sign_in: parts.sign_in,
             assets: parts.assets,
             store: parts.store,
@@ -369,8 +386,7 @@ impl Portal {
         title: &str,
         opts: &PageOpts,
     ) -> Layout {
-        let warn = self.cfg.session_warning.num_seconds();
-        let idle = self.cfg.session_idle.num_seconds();
+        let warn_before = (self.cfg.session_idle - self.cfg.session_warning).num_seconds();
         Layout {
             title: title.to_owned(),
             service_name: self.cfg.service_name.clone(),
@@ -380,9 +396,12 @@ impl Portal {
             back_href: opts.back.clone(),
             show_help: !opts.no_help,
             has_errors: opts.has_errors,
-            timeout: session.map(|_| TimeoutTimes {
-                warn_after_seconds: warn,
-                expire_after_seconds: idle,
+            timeout: session.map(|s| {
+                let left = self.sessions.seconds_left(s);
+                TimeoutTimes {
+                    warn_after_seconds: (left - warn_before).max(0),
+                    expire_after_seconds: left,
+                }
             }),
             path: opts.fixed_path.map(str::to_owned).unwrap_or_else(|| {
                 if is_safe_return(&ctx.path) {
@@ -571,8 +590,7 @@ impl Portal {
         req: &Request<Bytes>,
         deep_link: Option<&nhs_portal_core::deep_link::DeepLink>,
     ) -> Result<PatientSession, Response<Bytes>> {
-        let now = self.clock.now();
-        let state = match self.sessions.load(req.headers(), now).await {
+        let state = match self.sessions.load(req.headers()).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "session store failed");
@@ -580,26 +598,20 @@ impl Portal {
             }
         };
         match state {
-            SessionState::Active(s) => {
-                if let Err(e) = self.sessions.touch(&s, now).await {
-                    tracing::error!(error = %e, "session store failed");
-                    return Err(self.problem(ctx, None));
+            SessionState::Active(active) => {
+                let mut s = active.session;
+                match self.sessions.touch(&s).await {
+                    Ok(true) => {}
+                    Ok(false) => return Err(self.timed_out_page(ctx, false)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "session store failed");
+                        return Err(self.problem(ctx, None));
+                    }
                 }
+                s.last_seen_at = self.clock.now();
                 Ok(s)
             }
-            SessionState::Expired { session } => {
-                let _ = self
-                    .store
-                    .append_audit(&AuditRecord {
-                        at: now,
-                        patient: session.patient.clone(),
-                        actor: "patient".into(),
-                        session: Some(session.reporting_id.clone()),
-                        action: AuditAction::SessionExpired,
-                        appointment: None,
-                        detail: None,
-                    })
-                    .await;
+            SessionState::Expired => {
                 let sso = deep_link.is_some_and(|d| d.asserted_login_identity.is_some());
                 if req.method() != Method::GET {
                     Err(self.redirect("/session/timed-out"))
@@ -608,10 +620,9 @@ impl Portal {
                         .begin_sign_in(ctx, self.sign_in_start_for(ctx, deep_link))
                         .await)
                 } else {
-                    Err(self.timed_out_page(ctx, session.in_nhs_app))
+                    Err(self.timed_out_page(ctx, false))
                 }
             }
-            _ if req.method() != Method::GET => Err(self.redirect("/signed-out")),
             SessionState::None => Err(self
                 .begin_sign_in(ctx, self.sign_in_start_for(ctx, deep_link))
                 .await),
@@ -636,8 +647,7 @@ impl Portal {
     }
 
     fn csrf_ok(&self, session: &PatientSession, form: &[(String, String)]) -> bool {
-        form_get(form, "csrf_token")
-            .is_some_and(|t| sessions::constant_time_eq(t, &session.csrf_token))
+        form_get(form, "csrf_token").is_some_and(|t| SessionManager::check_csrf(session, t))
     }
 
     fn csrf_failed(&self, ctx: &Ctx, session: &PatientSession) -> Response<Bytes> {
@@ -662,8 +672,8 @@ impl Portal {
     // ----- simple pages -----
 
     async fn optional_session(&self, req: &Request<Bytes>) -> Option<PatientSession> {
-        match self.sessions.load(req.headers(), self.clock.now()).await {
-            Ok(SessionState::Active(s)) => Some(s),
+        match self.sessions.load(req.headers()).await {
+            Ok(SessionState::Active(s)) => Some(s.session),
             _ => None,
         }
     }
@@ -766,11 +776,15 @@ impl Portal {
         {
             Ok(signed_in) => {
                 let now = self.clock.now();
-                if let Some(old) = &existing {
-                    // A new sign-in always gets a new session id (no fixation).
-                    let _ = self.sessions.end(old).await;
-                }
-                let (session, cookie) = match self.sessions.start(&signed_in, now).await {
+                // A new sign-in always gets a new session id (no fixation); any old one ends.
+                let who = NewSession {
+                    patient: signed_in.patient.clone(),
+                    date_of_birth: signed_in.date_of_birth,
+                    display_name: signed_in.display_name.clone(),
+                    in_nhs_app: signed_in.in_nhs_app || ctx.ua_in_app,
+                    tracking_id: signed_in.tracking_id.clone(),
+                };
+                let (session, cookie) = match self.sessions.start(req.headers(), who).await {
                     Ok(s) => s,
                     Err(e) => {
                         tracing::error!(error = %e, "could not start a session");
@@ -810,9 +824,7 @@ impl Portal {
                     "/patient-portal/appointments"
                 };
                 let mut res = self.redirect(target);
-                if let Ok(v) = HeaderValue::from_str(&cookie) {
-                    res.headers_mut().append(header::SET_COOKIE, v);
-                }
+                res.headers_mut().append(header::SET_COOKIE, cookie);
                 res
             }
             // Back button onto a used callback while signed in: carry on, no error page.
@@ -915,14 +927,12 @@ impl Portal {
                 detail: None,
             })
             .await;
-        let clear = match self.sessions.end(&session).await {
+        let clear = match self.sessions.end(req.headers()).await {
             Ok(c) => c,
             Err(_) => return self.problem(ctx, Some(&session)),
         };
         let mut res = self.redirect("/signed-out");
-        if let Ok(v) = HeaderValue::from_str(&clear) {
-            res.headers_mut().append(header::SET_COOKIE, v);
-        }
+        res.headers_mut().append(header::SET_COOKIE, clear);
         res
     }
 

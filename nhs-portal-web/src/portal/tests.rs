@@ -795,7 +795,7 @@ async fn sign_out_ends_the_session() {
     let csrf = c.sign_in(&h, ALICE).await;
     let res = c.post(&h, "/sign-out", &[("csrf_token", &csrf)]).await;
     assert_eq!(location(&res), "/signed-out");
-    assert!(!c.cookies.contains_key(sessions::COOKIE));
+    assert!(!c.cookies.contains_key(crate::session::DEFAULT_COOKIE_NAME));
     assert_eq!(
         c.get(&h, "/patient-portal/appointments").await.status(),
         StatusCode::SEE_OTHER
