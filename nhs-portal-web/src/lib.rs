@@ -19,3 +19,4 @@ pub mod pages;
 pub mod portal;
 pub mod session;
 pub mod sign_in;
+pub mod staff;

@@ -52,6 +52,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("done", include_str!("../templates/done.hbs")),
     ("message", include_str!("../templates/message.hbs")),
     ("consent", include_str!("../templates/consent.hbs")),
+    ("staff", include_str!("../templates/staff.hbs")),
 ];
 
 /// The template registry.
