@@ -257,6 +257,9 @@ pub enum ForwardedTokenError {
     /// The identity was not proven to P9.
     #[error("identity not verified to P9")]
     NotP9,
+    /// The token is valid but names another patient than the request.
+    #[error("NHS number does not match")]
+    NhsNumberMismatch,
     /// The signing keys could not be fetched.
     #[error("NHS login keys unavailable")]
     KeysUnavailable,
@@ -268,9 +271,15 @@ pub enum ForwardedTokenError {
 /// TEMPORARY, for the lead to unify: the NHS login engineer is writing
 /// `nhs_portal_web::nhs_login::ForwardedTokenVerifier`. Until it is on `main`, the API takes this
 /// minimal trait; an adapter (or a re-export, if the shapes agree) replaces it. The API itself
-/// compares the NHS number with the query's and applies the date-of-birth rules.
+/// compares the NHS number with the query's again and applies the date-of-birth rules. The shape
+/// follows the NHS login engineer's trait (`verify(token, expected)`), so the switch is mechanical.
 #[async_trait]
 pub trait ForwardedTokenVerifier: Send + Sync + std::fmt::Debug {
-    /// Verifies the raw JWT.
-    async fn verify(&self, id_token: &str) -> Result<VerifiedPatient, ForwardedTokenError>;
+    /// Verifies the raw JWT and that it is about `expected`
+    /// ([`ForwardedTokenError::NhsNumberMismatch`] otherwise).
+    async fn verify(
+        &self,
+        id_token: &str,
+        expected: &NhsNumber,
+    ) -> Result<VerifiedPatient, ForwardedTokenError>;
 }

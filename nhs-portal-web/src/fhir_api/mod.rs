@@ -305,12 +305,17 @@ impl FhirApi {
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .ok_or(ApiError::InvalidIdToken("no NHSD-ID-Token"))?;
-        let verified = self.id_tokens.verify(id_token).await.map_err(|e| match e {
-            ForwardedTokenError::Missing => ApiError::InvalidIdToken("no NHSD-ID-Token"),
-            ForwardedTokenError::NotP9 => ApiError::InvalidIdToken("identity not P9"),
-            ForwardedTokenError::KeysUnavailable => ApiError::Unavailable,
-            _ => ApiError::InvalidIdToken("ID token not valid"),
-        })?;
+        let verified = self
+            .id_tokens
+            .verify(id_token, &patient)
+            .await
+            .map_err(|e| match e {
+                ForwardedTokenError::Missing => ApiError::InvalidIdToken("no NHSD-ID-Token"),
+                ForwardedTokenError::NhsNumberMismatch => ApiError::NhsNumberMismatch,
+                ForwardedTokenError::NotP9 => ApiError::InvalidIdToken("identity not P9"),
+                ForwardedTokenError::KeysUnavailable => ApiError::Unavailable,
+                _ => ApiError::InvalidIdToken("ID token not valid"),
+            })?;
         if verified.nhs_number != patient {
             return Err(ApiError::NhsNumberMismatch);
         }

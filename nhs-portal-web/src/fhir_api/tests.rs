@@ -175,11 +175,19 @@ struct FakeIdTokens(Mutex<u32>);
 
 #[async_trait]
 impl ForwardedTokenVerifier for FakeIdTokens {
-    async fn verify(&self, t: &str) -> Result<VerifiedPatient, ForwardedTokenError> {
+    async fn verify(
+        &self,
+        t: &str,
+        expected: &NhsNumber,
+    ) -> Result<VerifiedPatient, ForwardedTokenError> {
         *self.0.lock().unwrap() += 1;
         let (n, d) = t.split_once('|').ok_or(ForwardedTokenError::Invalid)?;
+        let nhs_number = NhsNumber::parse(n).map_err(|_| ForwardedTokenError::Invalid)?;
+        if &nhs_number != expected {
+            return Err(ForwardedTokenError::NhsNumberMismatch);
+        }
         Ok(VerifiedPatient {
-            nhs_number: NhsNumber::parse(n).map_err(|_| ForwardedTokenError::Invalid)?,
+            nhs_number,
             date_of_birth: (!d.is_empty()).then(|| dob(d)),
         })
     }
