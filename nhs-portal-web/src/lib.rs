@@ -5,3 +5,5 @@
 
 pub mod nhs_login;
 pub mod session;
+#[cfg(feature = "simulator")]
+pub mod simulator;
