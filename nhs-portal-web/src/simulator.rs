@@ -333,7 +333,6 @@ impl Simulator {
             "scopes_supported": ["openid", "profile", "profile_extended", "email", "phone"],
             "claims_supported": ["sub", "iss", "aud", "exp", "iat", "jti", "nonce", "vot", "vtm",
                 "nhs_number", "birthdate", "family_name", "given_name", "identity_proofing_level"],
-            "service_documentation": NOT_NHS_LOGIN,
         })
     }
 

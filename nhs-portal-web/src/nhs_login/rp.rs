@@ -321,6 +321,18 @@ fn unavailable(e: impl std::fmt::Display) -> LoginError {
     LoginError::Unavailable(e.to_string())
 }
 
+/// An error and its sources, as one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 impl RelyingParty {
     /// Reads the issuer's discovery document (and keys), ready to sign patients in.
     pub async fn discover(
@@ -337,7 +349,7 @@ impl RelyingParty {
             IssuerUrl::new(config.issuer.clone()).map_err(|e| LoginError::Config(e.to_string()))?;
         let metadata = CoreProviderMetadata::discover_async(issuer, &http)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| unavailable(chain(&e)))?;
         let token_endpoint = metadata
             .token_endpoint()
             .ok_or_else(|| LoginError::Config("discovery has no token_endpoint".into()))?
@@ -556,7 +568,7 @@ impl RelyingParty {
             .await
             .map_err(|e| match e {
                 openidconnect::UserInfoError::ClaimsVerification(_) => LoginError::UserInfoMismatch,
-                other => unavailable(format!("userinfo failed: {other}")),
+                other => unavailable(format!("userinfo failed: {}", chain(&other))),
             })?;
         let nhs = claims.additional_claims().nhs_number.as_deref();
         if nhs.is_some_and(|n| n != verified.nhs_number.as_str()) {
