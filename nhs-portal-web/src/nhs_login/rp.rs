@@ -20,8 +20,8 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AccessToken, AdditionalClaims, AuthorizationCode, ClientId, CsrfToken, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, RedirectUrl,
-    RequestTokenError, Scope, SubjectIdentifier, TokenResponse,
+    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SubjectIdentifier, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +75,11 @@ pub struct NhsLoginConfig {
     pub pending_login_ttl: Duration,
     /// Whether to call userinfo after the token request (default true).
     pub fetch_userinfo: bool,
+    /// Whether to send a PKCE challenge (S256). Off by default: NHS login does not document
+    /// PKCE for confidential clients.
+    pub use_pkce: bool,
+    /// The shortest time between two refetches of NHS login's keys (default 30 seconds).
+    pub jwks_min_refetch_interval: std::time::Duration,
 }
 
 impl std::fmt::Debug for NhsLoginConfig {
@@ -119,6 +124,8 @@ impl NhsLoginConfig {
             assertion_ttl_secs: 60,
             pending_login_ttl: Duration::minutes(10),
             fetch_userinfo: true,
+            use_pkce: false,
+            jwks_min_refetch_interval: std::time::Duration::from_secs(30),
         }
     }
 
@@ -207,6 +214,9 @@ pub struct LoginRequest {
     /// The NHS App's `assertedLoginIdentity`, passed on unchanged: makes the request silent
     /// (`prompt=none`) single sign-on.
     pub asserted_login_identity: Option<String>,
+    /// Ask NHS login to sign the patient in again even if it has a session (`prompt=login`).
+    /// Ignored for single sign-on.
+    pub force_login: bool,
 }
 
 impl std::fmt::Debug for LoginRequest {
@@ -366,7 +376,8 @@ impl RelyingParty {
             None, // never a client secret: private_key_jwt only
         )
         .set_redirect_uri(redirect);
-        let keys = JwksCache::remote(jwks_uri, http.clone());
+        let keys = JwksCache::remote(jwks_uri, http.clone())
+            .with_min_refetch_interval(config.jwks_min_refetch_interval);
         if let Some(set) = initial {
             keys.prime(set).await;
         }
@@ -418,14 +429,27 @@ impl RelyingParty {
             auth = auth
                 .add_prompt(CoreAuthPrompt::None)
                 .add_extra_param("asserted_login_identity", assertion);
+        } else if request.force_login {
+            auth = auth.add_prompt(CoreAuthPrompt::Login);
+        }
+        let mut pkce_verifier = None;
+        if self.config.use_pkce {
+            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+            auth = auth.set_pkce_challenge(challenge);
+            pkce_verifier = Some(verifier.secret().clone());
         }
         let (url, state, nonce) = auth.url();
+        let return_to = if is_safe_return_path(&request.return_to) {
+            request.return_to
+        } else {
+            "/".to_owned()
+        };
         self.store
             .put_pending_login(&PendingLogin {
                 state: state.secret().clone(),
                 nonce: nonce.secret().clone(),
-                pkce_verifier: None,
-                return_to: request.return_to,
+                pkce_verifier,
+                return_to,
                 created_at: self.clock.now(),
                 in_nhs_app: request.in_nhs_app,
                 tracking_id: request.tracking_id,
@@ -470,7 +494,10 @@ impl RelyingParty {
                 Some(pending),
             ));
         };
-        match self.exchange(code, &pending.nonce).await {
+        match self
+            .exchange(code, &pending.nonce, pending.pkce_verifier.as_deref())
+            .await
+        {
             Ok(identity) => Ok(CompletedLogin { identity, pending }),
             Err(error) => Err(fail(error, Some(pending))),
         }
@@ -498,13 +525,21 @@ impl RelyingParty {
         })?)
     }
 
-    async fn exchange(&self, code: &str, nonce: &str) -> Result<NhsIdentity, LoginError> {
-        let request = self
+    async fn exchange(
+        &self,
+        code: &str,
+        nonce: &str,
+        pkce_verifier: Option<&str>,
+    ) -> Result<NhsIdentity, LoginError> {
+        let mut request = self
             .client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| LoginError::Config(e.to_string()))?
             .add_extra_param("client_assertion_type", ASSERTION_TYPE)
             .add_extra_param("client_assertion", self.client_assertion()?);
+        if let Some(v) = pkce_verifier {
+            request = request.set_pkce_verifier(PkceCodeVerifier::new(v.to_owned()));
+        }
         let response = request
             .request_async(&self.http)
             .await
@@ -578,6 +613,22 @@ impl RelyingParty {
     }
 }
 
+/// Whether `path` is safe to redirect to after sign-in: a path on this site (starts with one
+/// `/`, no scheme, no `//` or `/\` that browsers read as another host, no control characters).
+///
+/// ```
+/// use nhs_portal_web::nhs_login::is_safe_return_path;
+/// assert!(is_safe_return_path("/patient-portal/appointment/123?x=1"));
+/// assert!(!is_safe_return_path("//evil.example/"));
+/// assert!(!is_safe_return_path("https://evil.example/"));
+/// ```
+pub fn is_safe_return_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && !path.chars().any(|c| c.is_control() || c == '\\')
+}
+
 /// Maps an OAuth/OIDC `error` on the callback to its outcome.
 fn map_callback_error(error: &str, description: Option<&String>) -> LoginError {
     match error {
@@ -635,6 +686,26 @@ mod tests {
             LoginError::from(TokenError::NonceMismatch),
             LoginError::Token(TokenError::NonceMismatch)
         ));
+    }
+
+    #[test]
+    fn only_local_paths_are_safe_to_return_to() {
+        let cases = [
+            ("/", true),
+            ("/patient-portal/appointments", true),
+            ("/a?b=c#d", true),
+            ("", false),
+            ("patient-portal", false),
+            ("//evil.example", false),
+            ("/\\evil.example", false),
+            ("/ok\\..", false),
+            ("https://evil.example/", false),
+            ("/a\r\nSet-Cookie: x", false),
+            ("javascript:alert(1)", false),
+        ];
+        for (path, safe) in cases {
+            assert_eq!(is_safe_return_path(path), safe, "{path:?}");
+        }
     }
 
     #[test]
