@@ -21,7 +21,7 @@ pub use jwks::JwksCache;
 pub use keys::{KeyError, RsaSigningKey};
 pub use rp::{
     CompletedLogin, Environment, LoginError, LoginFailure, LoginRequest, NhsIdentity,
-    NhsLoginConfig, RelyingParty,
+    NhsLoginConfig, RelyingParty, is_safe_return_path,
 };
 pub use token::{
     DEFAULT_P9_VECTORS, P9, TokenError, TokenExpectations, VerifiedToken, verify_token,
