@@ -261,3 +261,27 @@ async fn interop_an_unregistered_client_key_is_refused() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn interop_sign_in_with_pkce() {
+    // oidc-provider checks PKCE when a challenge is sent; NHS login's PKCE support is
+    // undocumented, so the relying party sends one only when configured to.
+    let op = start_op().await;
+    let mut config = NhsLoginConfig::new(&op.issuer, CLIENT_ID, client_key(), REDIRECT_URI);
+    config.use_pkce = true;
+    let rp = RelyingParty::discover(config, Arc::new(MemoryStore::new()))
+        .await
+        .unwrap();
+    let url = rp.begin_login(request()).await.unwrap();
+    let q: HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["code_challenge_method"], "S256");
+    let callback = Browser::new()
+        .run(url, &[("nhs_number", "9000000025")])
+        .await;
+    let done = rp.complete_login(&callback).await.unwrap();
+    assert_eq!(
+        done.identity.date_of_birth,
+        chrono::NaiveDate::from_ymd_opt(2015, 6, 15)
+    );
+    assert!(done.pending.pkce_verifier.is_some());
+}
