@@ -159,6 +159,21 @@ pub struct SimulatorClient {
     pub public_key: jsonwebtoken::jwk::Jwk,
 }
 
+impl SimulatorClient {
+    /// A client with one redirect URI and the public half of `key`.
+    pub fn new(
+        client_id: impl Into<String>,
+        redirect_uri: impl Into<String>,
+        key: &RsaSigningKey,
+    ) -> Self {
+        Self {
+            client_id: client_id.into(),
+            redirect_uris: vec![redirect_uri.into()],
+            public_key: key.public_jwk(),
+        }
+    }
+}
+
 /// Simulator settings.
 #[derive(Debug, Clone)]
 pub struct SimulatorConfig {

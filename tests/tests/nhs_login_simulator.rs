@@ -308,3 +308,43 @@ async fn pending_logins_are_stored_for_one_use() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_portal_mounting_the_simulator_can_skip_discovery_over_http() {
+    let env = start().await;
+    let config = NhsLoginConfig::new(
+        &env.issuer,
+        CLIENT_ID,
+        env.client_key.clone(),
+        &env.redirect_uri,
+    );
+    let rp = RelyingParty::from_discovery_document(
+        config,
+        &env.sim.discovery_json(),
+        &env.sim.jwks_json(),
+        env.store.clone(),
+    )
+    .await
+    .unwrap();
+    let url = rp.begin_login(request()).await.unwrap();
+    let callback = sign_in(&env, &url, &[("nhs_number", "9000000025")]).await;
+    let done = rp.complete_login(&callback).await.unwrap();
+    assert_eq!(done.identity.nhs_number.as_str(), "9000000025");
+
+    // A discovery document for another issuer is refused.
+    let other = NhsLoginConfig::new(
+        "https://auth.login.nhs.uk",
+        CLIENT_ID,
+        env.client_key.clone(),
+        &env.redirect_uri,
+    );
+    let err = RelyingParty::from_discovery_document(
+        other,
+        &env.sim.discovery_json(),
+        &env.sim.jwks_json(),
+        env.store.clone(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, LoginError::Config(_)), "{err:?}");
+}

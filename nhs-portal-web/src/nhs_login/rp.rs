@@ -331,6 +331,16 @@ fn unavailable(e: impl std::fmt::Display) -> LoginError {
     LoginError::Unavailable(e.to_string())
 }
 
+/// The HTTP client for NHS login: no redirects (the crate's advice against SSRF), 10-second
+/// timeout.
+fn http_client() -> Result<openidconnect::reqwest::Client, LoginError> {
+    openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| LoginError::Config(e.to_string()))
+}
+
 /// An error and its sources, as one line.
 fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -349,17 +359,44 @@ impl RelyingParty {
         config: NhsLoginConfig,
         store: Arc<dyn SessionStore>,
     ) -> Result<Self, LoginError> {
-        // No redirects: the crate's advice against SSRF.
-        let http = openidconnect::reqwest::Client::builder()
-            .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .map_err(|e| LoginError::Config(e.to_string()))?;
+        let http = http_client()?;
         let issuer =
             IssuerUrl::new(config.issuer.clone()).map_err(|e| LoginError::Config(e.to_string()))?;
         let metadata = CoreProviderMetadata::discover_async(issuer, &http)
             .await
             .map_err(|e| unavailable(chain(&e)))?;
+        Self::from_metadata(config, metadata, http, store).await
+    }
+
+    /// Builds the relying party from a discovery document and key set already in hand, without
+    /// fetching them: for a portal that mounts the NHS login simulator in its own server
+    /// (`Simulator::discovery_json` and `Simulator::jwks_json`), which cannot be fetched before
+    /// the server listens. Tokens are still requested over HTTP.
+    pub async fn from_discovery_document(
+        config: NhsLoginConfig,
+        discovery: &serde_json::Value,
+        jwks: &serde_json::Value,
+        store: Arc<dyn SessionStore>,
+    ) -> Result<Self, LoginError> {
+        let metadata: CoreProviderMetadata = serde_json::from_value(discovery.clone())
+            .map_err(|e| LoginError::Config(format!("the discovery document is not valid: {e}")))?;
+        if metadata.issuer().as_str() != config.issuer {
+            return Err(LoginError::Config(
+                "the discovery document is for another issuer".into(),
+            ));
+        }
+        let keys = serde_json::from_value(jwks.clone())
+            .map_err(|e| LoginError::Config(format!("the key set is not valid: {e}")))?;
+        let metadata = metadata.set_jwks(keys);
+        Self::from_metadata(config, metadata, http_client()?, store).await
+    }
+
+    async fn from_metadata(
+        config: NhsLoginConfig,
+        metadata: CoreProviderMetadata,
+        http: openidconnect::reqwest::Client,
+        store: Arc<dyn SessionStore>,
+    ) -> Result<Self, LoginError> {
         let token_endpoint = metadata
             .token_endpoint()
             .ok_or_else(|| LoginError::Config("discovery has no token_endpoint".into()))?
