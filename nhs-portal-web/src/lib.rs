@@ -23,4 +23,6 @@ pub mod pages;
 pub mod portal;
 pub mod session;
 pub mod sign_in;
+#[cfg(feature = "simulator")]
+pub mod simulator;
 pub mod staff;
