@@ -73,3 +73,108 @@ pub trait SignIn: Send + Sync {
     /// Finishes a sign-in from the callback's raw query string.
     async fn complete(&self, query: &str) -> Result<SignedIn, SignInFailure>;
 }
+
+/// [`SignIn`] through the NHS login relying party ([`crate::nhs_login::RelyingParty`]).
+///
+/// Discovery happens on first use (and is retried on the next sign-in if NHS login could not be
+/// reached), so the portal starts even when NHS login is down, and a portal can be its own
+/// NHS login simulator's relying party (the simulator answers only once the server listens).
+pub struct NhsLoginSignIn {
+    config: crate::nhs_login::NhsLoginConfig,
+    store: std::sync::Arc<dyn nhs_portal_core::store::SessionStore>,
+    clock: std::sync::Arc<dyn nhs_portal_core::clock::Clock>,
+    rp: tokio::sync::OnceCell<crate::nhs_login::RelyingParty>,
+}
+
+impl std::fmt::Debug for NhsLoginSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NhsLoginSignIn")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NhsLoginSignIn {
+    /// Sign-in with these NHS login settings; pending sign-ins are kept in `store`.
+    pub fn new(
+        config: crate::nhs_login::NhsLoginConfig,
+        store: std::sync::Arc<dyn nhs_portal_core::store::SessionStore>,
+        clock: std::sync::Arc<dyn nhs_portal_core::clock::Clock>,
+    ) -> Self {
+        Self {
+            config,
+            store,
+            clock,
+            rp: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn rp(&self) -> Result<&crate::nhs_login::RelyingParty, SignInFailure> {
+        self.rp
+            .get_or_try_init(|| async {
+                crate::nhs_login::RelyingParty::discover(self.config.clone(), self.store.clone())
+                    .await
+                    .map(|rp| rp.with_clock(self.clock.clone()))
+            })
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "NHS login discovery failed");
+                SignInFailure::Unavailable
+            })
+    }
+}
+
+/// How a relying-party error shows to the patient.
+pub fn failure_from_login_error(error: &crate::nhs_login::LoginError, sso: bool) -> SignInFailure {
+    use crate::nhs_login::LoginError as E;
+    match error {
+        E::ConsentNotGiven => SignInFailure::ConsentRefused,
+        E::SsoFailed => SignInFailure::SsoFailed,
+        E::LoginRequired if sso => SignInFailure::SsoFailed,
+        E::UnknownState | E::StaleLogin => SignInFailure::StateMismatch,
+        E::IdentityNotP9(_) => SignInFailure::IdentityTooLow,
+        E::Unavailable(_) | E::Store(_) => SignInFailure::Unavailable,
+        E::Provider(code) | E::TokenRequestRefused(code) => {
+            SignInFailure::Failed(Some(code.chars().take(64).collect()))
+        }
+        _ => SignInFailure::Failed(None),
+    }
+}
+
+#[async_trait]
+impl SignIn for NhsLoginSignIn {
+    async fn begin(&self, start: SignInStart) -> Result<String, SignInFailure> {
+        let rp = self.rp().await?;
+        let request = crate::nhs_login::LoginRequest {
+            return_to: start.return_to,
+            in_nhs_app: start.in_nhs_app,
+            tracking_id: start.tracking_id,
+            asserted_login_identity: start.asserted_login_identity,
+            force_login: false,
+        };
+        let sso = request.asserted_login_identity.is_some();
+        rp.begin_login(request)
+            .await
+            .map(|u| u.to_string())
+            .map_err(|e| failure_from_login_error(&e, sso))
+    }
+
+    async fn complete(&self, query: &str) -> Result<SignedIn, SignInFailure> {
+        let rp = self.rp().await?;
+        match rp.complete_login(query).await {
+            Ok(done) => Ok(SignedIn {
+                display_name: done.identity.display_name(),
+                patient: done.identity.nhs_number,
+                date_of_birth: done.identity.date_of_birth,
+                return_to: done.pending.return_to,
+                in_nhs_app: done.pending.in_nhs_app,
+                tracking_id: done.pending.tracking_id,
+            }),
+            Err(f) => {
+                let sso = f.pending.as_ref().is_some_and(|p| p.sso);
+                tracing::info!(error = %f.error, sso, "sign-in failed");
+                Err(failure_from_login_error(&f.error, sso))
+            }
+        }
+    }
+}
