@@ -16,6 +16,8 @@
 //!   message for what this build uses);
 //! - `NHS_PORTAL_REPORTING_URL`: Wayfinder Reporting Service base URL (optional);
 //! - `NHS_PORTAL_STAFF_CODE`: the staff worklist access code (default: generated, printed);
+//! - `NHS_PORTAL_SESSION_IDLE_SECONDS`: inactivity timeout (default 600; shorter values are for
+//!   demonstrating the timeout warning);
 //! - `NHS_PORTAL_ASSETS_DIR`: where the front-end npm packages are (default the
 //!   `nhs-portal-web/assets` folder of this source tree); `npm ci` runs there when
 //!   `node_modules` is missing.
@@ -254,6 +256,11 @@ async fn main() -> Result<(), BoxError> {
     let staff = StaffPages::new(worklist, trusts, &staff_code, clock.clone(), secure)?;
 
     let mut config = PortalConfig::new(&base_url);
+    if let Some(secs) = env("NHS_PORTAL_SESSION_IDLE_SECONDS").and_then(|s| s.parse::<i64>().ok()) {
+        // For demonstrating and testing the timeout: the warning still comes a minute before.
+        config.session_idle = chrono::Duration::seconds(secs.max(61));
+        config.session_warning = config.session_idle - chrono::Duration::seconds(60);
+    }
     config.demo = Some(DemoInfo {
         patients: vec![demo::ADULT.into(), demo::SECOND_ADULT.into()],
         staff_href: Some("/staff".into()),

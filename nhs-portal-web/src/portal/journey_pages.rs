@@ -266,7 +266,10 @@ impl Portal {
         let error_for = |f: &str| errors.iter().find(|e| e.field == f).map(|e| e.message);
         let details_error = error_for("details");
         let (details_label, details_hint) = match kind {
-            RequestKind::Cancel => ("Tell us why you need to cancel", None),
+            RequestKind::Cancel => (
+                "Tell us why you need to cancel (needed if you chose Other)",
+                None,
+            ),
             RequestKind::Reschedule => (
                 "When can you come? (optional)",
                 Some("For example, weekday mornings, or any day after 14 March."),
@@ -285,7 +288,7 @@ impl Portal {
                     "code": r.code,
                     "label": r.label,
                     "checked": r.code == answers.reason,
-                    "other": kind == RequestKind::Cancel && r.code == "other",
+                    "other": false,
                 })
             })
             .collect();
@@ -295,7 +298,7 @@ impl Portal {
             "hint": hint,
             "reason_error": error_for("reason"),
             "reasons": reasons,
-            "other_in_radios": kind == RequestKind::Cancel,
+            "other_in_radios": false,
             "details_field": {
                 "label": details_label,
                 "hint": details_hint,
