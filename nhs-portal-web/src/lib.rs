@@ -2,3 +2,5 @@
 //!
 //! The portal's web layer. Work in progress.
 #![deny(missing_docs)]
+
+pub mod store;
