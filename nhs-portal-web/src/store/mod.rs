@@ -69,6 +69,7 @@ use chrono::{DateTime, Utc};
 use nhs_portal_core::request_status::RequestKind;
 use nhs_portal_core::store::{AuditAction, RequestState, Store, StoreError};
 use nhs_portal_core::{AppointmentId, NhsNumber, OdsCode, ReportingEvent};
+use sqlx::sqlite::SqliteError;
 
 mod postgres;
 mod sqlite;
@@ -121,7 +122,14 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
         | E::WorkerCrashed
         | E::Protocol(_)
         | E::BeginFailed => StoreError::Unavailable(Box::new(e)),
-        E::Database(d) if is_transient(d.code().as_deref()) => StoreError::Unavailable(Box::new(e)),
+        E::Database(d)
+            if is_transient(
+                d.try_downcast_ref::<SqliteError>().is_some(),
+                d.code().as_deref(),
+            ) =>
+        {
+            StoreError::Unavailable(Box::new(e))
+        }
         E::ColumnDecode { .. } | E::Decode(_) | E::ColumnNotFound(_) => {
             StoreError::Corrupt(e.to_string())
         }
@@ -143,9 +151,12 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
 
 /// Database error codes worth retrying: SQLite's (extended) result codes and PostgreSQL's
 /// SQLSTATEs.
-fn is_transient(code: Option<&str>) -> bool {
+fn is_transient(from_sqlite: bool, code: Option<&str>) -> bool {
     let Some(code) = code else { return false };
-    if let Ok(sqlite) = code.parse::<i32>() {
+    if from_sqlite {
+        let Ok(sqlite) = code.parse::<i32>() else {
+            return false;
+        };
         // The primary code is the low byte of an extended code.
         return matches!(
             sqlite & 0xff,
@@ -244,24 +255,28 @@ mod tests {
 
     #[test]
     fn transient_codes_are_recognised() {
+        let sqlite = true;
+        let pg = false;
         let table = [
-            (Some("5"), true),     // SQLITE_BUSY
-            (Some("517"), true),   // SQLITE_BUSY_SNAPSHOT
-            (Some("6"), true),     // SQLITE_LOCKED
-            (Some("14"), true),    // SQLITE_CANTOPEN
-            (Some("2067"), false), // SQLITE_CONSTRAINT_UNIQUE
-            (Some("1"), false),    // SQLITE_ERROR
-            (Some("08006"), true), // connection failure
-            (Some("53300"), true), // too many connections
-            (Some("57P01"), true), // admin shutdown
-            (Some("40001"), true),
-            (Some("40P01"), true),
-            (Some("23505"), false), // unique violation
-            (Some("42P01"), false), // undefined table
-            (None, false),
+            (sqlite, Some("5"), true),     // SQLITE_BUSY
+            (sqlite, Some("517"), true),   // SQLITE_BUSY_SNAPSHOT
+            (sqlite, Some("6"), true),     // SQLITE_LOCKED
+            (sqlite, Some("14"), true),    // SQLITE_CANTOPEN
+            (sqlite, Some("2067"), false), // SQLITE_CONSTRAINT_UNIQUE
+            (sqlite, Some("1"), false),    // SQLITE_ERROR
+            (sqlite, None, false),
+            (pg, Some("08006"), true),  // connection failure
+            (pg, Some("53300"), true),  // too many connections
+            (pg, Some("57P01"), true),  // admin shutdown
+            (pg, Some("40001"), true),  // serialization failure
+            (pg, Some("40P01"), true),  // deadlock
+            (pg, Some("23505"), false), // unique violation
+            (pg, Some("42P01"), false), // undefined table
+            (pg, Some("5"), false),
+            (pg, None, false),
         ];
-        for (code, transient) in table {
-            assert_eq!(is_transient(code), transient, "{code:?}");
+        for (from_sqlite, code, transient) in table {
+            assert_eq!(is_transient(from_sqlite, code), transient, "{code:?}");
         }
     }
 
