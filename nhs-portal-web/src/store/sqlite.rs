@@ -56,7 +56,8 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing, with its directory) the SQLite database at `url`
     /// (`sqlite://path`, `sqlite:path` or `sqlite::memory:`) with the recommended settings, and
-    /// migrates it.
+    /// migrates it. `sqlite::memory:` gives a private database that lives as long as the store
+    /// (for demos and tests; nothing survives a restart).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(db_err)?
@@ -86,8 +87,10 @@ impl SqliteStore {
                 .await
                 .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         }
+        // An in-memory database is shared between pooled connections through SQLite's shared
+        // cache, whose table locks ignore the busy timeout: use one connection.
         let pool = SqlitePoolOptions::new()
-            .max_connections(POOL_SIZE)
+            .max_connections(if in_memory { 1 } else { POOL_SIZE })
             .acquire_timeout(BUSY_TIMEOUT + Duration::from_secs(1))
             .connect_with(options)
             .await
