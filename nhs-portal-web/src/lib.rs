@@ -8,3 +8,4 @@
 pub mod fhir_api;
 pub mod nhs_login;
 pub mod session;
+pub mod store;
