@@ -6,6 +6,7 @@
 //! - [`simulated`]: [`SimulatedPas`](simulated::SimulatedPas), an in-memory **simulation** of a
 //!   PAS for several trusts, with fault injection and a stand-in for trust staff.
 //! - [`demo`]: the demo data set (fictional trusts, test patients, appointments, slots).
+//! - [`fhir`]: [`FhirPas`](fhir::FhirPas), an adapter over a trust PAS's FHIR R4 REST API.
 //! - [`worklist`]: the trust staff worklist service for patients' requests.
 //! - `conformance` (cargo feature `conformance`): checks any [`PasBackend`] against the trait's
 //!   contract, for vendors' own tests.
@@ -16,6 +17,7 @@ pub mod backend;
 pub mod conformance;
 pub mod demo;
 pub mod error;
+pub mod fhir;
 pub mod simulated;
 pub mod worklist;
 
