@@ -1,0 +1,490 @@
+//! `FhirPas` against a FHIR server we did not write: Medplum's `FhirRouter` with its in-memory
+//! repository (npm `@medplum/fhir-router` 4.5.2), served by `tests/node/medplum/server.mjs`.
+//!
+//! Each test starts its own server on port 0, seeds the demo data over FHIR REST (Patients,
+//! Schedules, Slots, Appointments) and drives the adapter. Needs `node` (20) and the peer's
+//! `node_modules`: run `bash scripts/setup/node-medplum.sh` first (CI does).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, Utc};
+use nhs_portal_core::clock::SystemClock;
+use nhs_portal_core::nhs_number::NHS_NUMBER_SYSTEM;
+use nhs_portal_core::request_status::{Capabilities, RequestOutcome};
+use nhs_portal_core::store::memory::MemoryStore;
+use nhs_portal_core::store::{PatientRequest, RequestState, RequestStore};
+use nhs_portal_core::{AppointmentId, Identifier, NhsNumber};
+use nhs_portal_pas::conformance::{self, ConformanceFixture, RescheduleRace};
+use nhs_portal_pas::demo::{self, DemoData};
+use nhs_portal_pas::fhir::{FhirPas, FhirPasConfig, PORTAL_ACCESS_EXTENSION, map};
+use nhs_portal_pas::worklist::Worklist;
+use nhs_portal_pas::{PasBackend, PasError};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use url::Url;
+
+struct Medplum {
+    _child: Child,
+    base: Url,
+    http: reqwest::Client,
+    data: DemoData,
+    /// Demo appointment id → the id the FHIR server gave it.
+    ids: HashMap<AppointmentId, AppointmentId>,
+}
+
+fn peer_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/node/medplum")
+}
+
+async fn start() -> Medplum {
+    let dir = peer_dir();
+    assert!(
+        dir.join("node_modules/@medplum/fhir-router").exists(),
+        "the Medplum test peer is not installed: run `bash scripts/setup/node-medplum.sh` \
+         (or `bash scripts/setup-node`) first"
+    );
+    let mut child = Command::new("node")
+        .arg("server.mjs")
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(StdDuration::from_secs(120), lines.next_line())
+        .await
+        .expect("the Medplum peer started in time")
+        .expect("read stdout")
+        .expect("a line");
+    let port: u16 = line
+        .strip_prefix("LISTENING ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+    let base = Url::parse(&format!("http://127.0.0.1:{port}/fhir/")).unwrap();
+    let mut m = Medplum {
+        _child: child,
+        base,
+        http: reqwest::Client::new(),
+        data: DemoData::build(Utc::now()),
+        ids: HashMap::new(),
+    };
+    m.seed().await;
+    m
+}
+
+impl Medplum {
+    async fn post(&self, resource: Value) -> Value {
+        let kind = resource["resourceType"].as_str().unwrap().to_owned();
+        let res = self
+            .http
+            .post(self.base.join(&kind).unwrap())
+            .header("content-type", "application/fhir+json")
+            .body(resource.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 201, "create {kind}");
+        res.json().await.unwrap()
+    }
+
+    async fn read(&self, path: &str) -> Value {
+        self.http
+            .get(self.base.join(path).unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// A staff member's edit made directly in the PAS (no If-Match: the PAS's own UI).
+    async fn staff_edit(&self, path: &str, edit: impl FnOnce(&mut Value)) {
+        let mut r = self.read(path).await;
+        edit(&mut r);
+        let res = self
+            .http
+            .put(self.base.join(path).unwrap())
+            .header("content-type", "application/fhir+json")
+            .body(r.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "staff edit {path}");
+    }
+
+    async fn faults(&self, plan: Value) {
+        let url = self.base.join("/_test/faults").unwrap();
+        let res = self
+            .http
+            .post(url)
+            .body(plan.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 204);
+    }
+
+    async fn seed(&mut self) {
+        let mut patient_refs = HashMap::new();
+        for p in &self.data.patients {
+            let mut r = json!({
+                "resourceType": "Patient",
+                "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": p.record.nhs_number.as_str()}],
+                "name": [{"given": [p.given_name], "family": p.family_name}],
+                "birthDate": p.record.date_of_birth.to_string(),
+            });
+            if p.record.restricted {
+                r["meta"] = json!({"security": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}]});
+            }
+            if !p.record.portal_access {
+                r["extension"] = json!([{"url": PORTAL_ACCESS_EXTENSION, "valueBoolean": false}]);
+            }
+            let created = self.post(r).await;
+            patient_refs.insert(
+                p.record.nhs_number.clone(),
+                format!("Patient/{}", created["id"].as_str().unwrap()),
+            );
+        }
+        // One schedule per specialty at the real-time trust, holding the demo's free slots
+        // for the next four weeks.
+        let mut schedules: HashMap<String, String> = HashMap::new();
+        for s in &self.data.slots {
+            if s.slot.start > self.data.now + Duration::days(28) {
+                continue;
+            }
+            let code = s.specialty.as_str().to_owned();
+            if !schedules.contains_key(&code) {
+                let created = self
+                    .post(json!({
+                        "resourceType": "Schedule",
+                        "active": true,
+                        "actor": [{"display": format!("{} clinic", code)}],
+                        "specialty": [{"coding": [{"system": nhs_portal_core::ids::SPECIALTY_SYSTEM, "code": code}]}],
+                    }))
+                    .await;
+                schedules.insert(
+                    code.clone(),
+                    format!("Schedule/{}", created["id"].as_str().unwrap()),
+                );
+            }
+            self.post(json!({
+                "resourceType": "Slot",
+                "schedule": {"reference": schedules[&code]},
+                "status": "free",
+                "start": map::format_instant(s.slot.start),
+                "end": map::format_instant(s.slot.end),
+                "specialty": [{"coding": [{"system": nhs_portal_core::ids::SPECIALTY_SYSTEM, "code": code}]}],
+            }))
+            .await;
+        }
+        for a in &self.data.appointments {
+            let body = map::appointment_to_fhir(a, Some(&patient_refs[&a.patient]));
+            let created = self.post(body).await;
+            let id = AppointmentId::parse(created["id"].as_str().unwrap()).unwrap();
+            self.ids.insert(a.id.clone(), id);
+        }
+    }
+
+    fn id(&self, key: &str) -> AppointmentId {
+        self.ids[&demo::appointment_id(key)].clone()
+    }
+
+    fn pas(&self, ods: &str, capabilities: Capabilities) -> FhirPas {
+        let org = if ods == demo::REAL_TIME_TRUST_ODS {
+            demo::real_time_trust()
+        } else {
+            demo::request_only_trust()
+        };
+        let mut cfg = FhirPasConfig::new(self.base.clone(), org, capabilities);
+        cfg.retry_delay = StdDuration::from_millis(20);
+        FhirPas::new(cfg, Arc::new(SystemClock)).unwrap()
+    }
+
+    fn real_time(&self) -> FhirPas {
+        self.pas(demo::REAL_TIME_TRUST_ODS, Capabilities::REAL_TIME)
+    }
+}
+
+#[tokio::test]
+async fn maps_the_demo_data_through_a_real_fhir_server() {
+    let m = start().await;
+    let pas = m.real_time();
+    let adult = demo::nhs_number(demo::ADULT);
+    let got = pas.list_appointments(&adult).await.unwrap();
+    let mut want: Vec<_> = m
+        .data
+        .appointments
+        .iter()
+        .filter(|a| a.patient == adult)
+        .cloned()
+        .map(|mut a| {
+            a.id = m.ids[&a.id].clone();
+            a.identifiers.push(Identifier {
+                system: format!("{}Appointment", m.base),
+                value: a.id.as_str().into(),
+            });
+            if let Some(l) = a.location.as_mut() {
+                l.address.clear();
+            }
+            a
+        })
+        .collect();
+    want.sort_by_key(|a| a.start);
+    assert_eq!(got, want);
+
+    // one appointment, only for its patient
+    let derm = m.id(demo::KEY_ADULT_DERMATOLOGY);
+    assert!(pas.get_appointment(&adult, &derm).await.unwrap().is_some());
+    let second = demo::nhs_number(demo::SECOND_ADULT);
+    assert!(pas.get_appointment(&second, &derm).await.unwrap().is_none());
+    assert!(
+        pas.get_appointment(&adult, &AppointmentId::new_random())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // patient records, with the exclusion flags
+    for p in &m.data.patients {
+        let r = pas.patient(&p.record.nhs_number).await.unwrap().unwrap();
+        assert_eq!(r, p.record);
+    }
+    let unknown = NhsNumber::parse("9000000092").unwrap();
+    assert!(pas.patient(&unknown).await.unwrap().is_none());
+    assert!(pas.list_appointments(&unknown).await.unwrap().is_empty());
+
+    // odd data in the PAS is skipped, not fatal
+    let patient_ref = format!(
+        "Patient/{}",
+        m.read(&format!(
+            "Patient?identifier={NHS_NUMBER_SYSTEM}|{}",
+            demo::ADULT
+        ))
+        .await["entry"][0]["resource"]["id"]
+            .as_str()
+            .unwrap()
+    );
+    m.post(json!({"resourceType": "Appointment", "status": "booked",
+        "participant": [{"actor": {"reference": patient_ref}, "status": "accepted"}]}))
+        .await;
+    m.post(
+        json!({"resourceType": "Appointment", "status": "waitlist", "start": "2030-01-01T09:00:00Z",
+        "participant": [{"actor": {"reference": patient_ref}, "status": "accepted"}]}),
+    )
+    .await;
+    assert_eq!(
+        pas.list_appointments(&adult).await.unwrap().len(),
+        want.len()
+    );
+}
+
+#[tokio::test]
+async fn fhir_pas_passes_the_conformance_kit() {
+    let m = start().await;
+    let adult = demo::nhs_number(demo::ADULT);
+    let mut fixture = ConformanceFixture::new(
+        adult.clone(),
+        demo::nhs_number(demo::SECOND_ADULT),
+        NhsNumber::parse("9000000092").unwrap(),
+    );
+    fixture.cancellable = Some(m.id(demo::KEY_ADULT_TELEPHONE));
+    fixture.reschedule_race = Some(RescheduleRace {
+        first: (adult.clone(), m.id(demo::KEY_ADULT_DERMATOLOGY)),
+        second: (
+            demo::nhs_number(demo::P5_PATIENT),
+            m.id("p5/r9n/dermatology"),
+        ),
+        from: Utc::now(),
+        to: Utc::now() + Duration::days(28),
+    });
+    let report = conformance::run(&m.real_time(), &fixture).await.unwrap();
+    assert_eq!(report.passed(), 5, "{report}");
+    assert_eq!(report.skipped(), ["capabilities honoured"]);
+
+    let mut fixture = ConformanceFixture::new(
+        adult,
+        demo::nhs_number(demo::SECOND_ADULT),
+        NhsNumber::parse("9000000092").unwrap(),
+    );
+    fixture.request_only = Some(m.id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED));
+    let request_only = m.pas(demo::REQUEST_ONLY_TRUST_ODS, Capabilities::REQUEST_ONLY);
+    let report = conformance::run(&request_only, &fixture).await.unwrap();
+    assert_eq!(report.passed(), 4, "{report}");
+    assert_eq!(report.skipped(), ["idempotent cancel", "no double booking"]);
+}
+
+#[tokio::test]
+async fn reschedule_moves_the_booking_and_frees_the_old_slot() {
+    let m = start().await;
+    let pas = m.real_time();
+    let adult = demo::nhs_number(demo::ADULT);
+    let derm = pas
+        .get_appointment(&adult, &m.id(demo::KEY_ADULT_DERMATOLOGY))
+        .await
+        .unwrap()
+        .unwrap();
+    let window = (Utc::now(), Utc::now() + Duration::days(28));
+    let slots = pas.find_slots(&derm, window.0, window.1).await.unwrap();
+    assert!(slots.len() > 10);
+    let moved = pas.reschedule(&derm, &slots[0].id).await.unwrap();
+    assert_eq!(
+        (moved.start, moved.end),
+        (slots[0].start, Some(slots[0].end))
+    );
+    assert_eq!(
+        m.read(&format!("Slot/{}", slots[0].id)).await["status"],
+        "busy"
+    );
+    // now it has a slot: the search follows that slot's schedule; the taken one is gone
+    let again = pas.find_slots(&moved, window.0, window.1).await.unwrap();
+    assert!(!again.iter().any(|s| s.id == slots[0].id));
+    let moved2 = pas.reschedule(&moved, &again[0].id).await.unwrap();
+    assert_eq!(moved2.start, again[0].start);
+    assert_eq!(
+        m.read(&format!("Slot/{}", slots[0].id)).await["status"],
+        "free"
+    );
+    // odd slot ids are simply unavailable
+    for bad in ["no-such-slot", "../Patient", "a/b"] {
+        assert!(matches!(
+            pas.reschedule(&moved2, bad).await,
+            Err(PasError::SlotUnavailable)
+        ));
+    }
+    // a cancelled appointment frees its slot
+    pas.cancel(
+        &moved2,
+        &nhs_portal_pas::CancelReason {
+            code: "no-longer-needed".into(),
+            text: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        m.read(&format!("Slot/{}", again[0].id)).await["status"],
+        "free"
+    );
+}
+
+#[tokio::test]
+async fn staff_changes_in_the_pas_resolve_pending_requests() {
+    let m = start().await;
+    let pas = Arc::new(m.pas(demo::REQUEST_ONLY_TRUST_ODS, Capabilities::REQUEST_ONLY));
+    let store = Arc::new(MemoryStore::new());
+    // the demo's pending requests, pointing at the ids the FHIR server gave
+    let requests: Vec<PatientRequest> = m
+        .data
+        .requests
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.appointment = m.ids[&r.appointment].clone();
+            r
+        })
+        .collect();
+    let mut seeded = m.data.clone();
+    seeded.requests = requests.clone();
+    demo::seed_store(store.as_ref(), &seeded).await.unwrap();
+    let since = Utc::now();
+
+    // trust staff act in their PAS: cancel one, move the other
+    let new_start = "2031-03-04T10:30:00Z";
+    m.staff_edit(&format!("Appointment/{}", requests[0].appointment), |a| {
+        a["status"] = json!("cancelled");
+    })
+    .await;
+    m.staff_edit(&format!("Appointment/{}", requests[1].appointment), |a| {
+        a["start"] = json!(new_start);
+        a["end"] = json!("2031-03-04T10:50:00Z");
+    })
+    .await;
+
+    let events = pas.poll_events(since).await.unwrap();
+    let cancelled = events
+        .iter()
+        .find(|e| e.appointment == requests[0].appointment)
+        .unwrap();
+    assert_eq!(cancelled.outcome, RequestOutcome::Cancelled);
+    let moved = events
+        .iter()
+        .find(|e| e.appointment == requests[1].appointment)
+        .unwrap();
+    assert_eq!(
+        moved.outcome,
+        RequestOutcome::Rescheduled {
+            replaced_by: None,
+            new_start: Some(map::parse_instant(new_start).unwrap())
+        }
+    );
+
+    let worklist = Worklist::new(store.clone(), pas.clone(), Arc::new(SystemClock));
+    let report = worklist.sync_from_pas(since).await.unwrap();
+    assert_eq!(report.resolved.len(), 2);
+    assert!(
+        report
+            .resolved
+            .iter()
+            .all(|r| r.state == RequestState::Fulfilled)
+    );
+    assert!(
+        store
+            .pending_requests_for_patient(&demo::nhs_number(demo::ADULT))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn failures_are_typed_and_only_transient_ones_retried() {
+    let m = start().await;
+    let pas = m.real_time();
+    let adult = demo::nhs_number(demo::ADULT);
+    // one 503: the GETs are retried and succeed
+    m.faults(json!({"status": 503, "count": 1})).await;
+    assert_eq!(pas.list_appointments(&adult).await.unwrap().len(), 10);
+    // a lasting outage: Unavailable once the retries run out
+    m.faults(json!({"status": 503, "count": 50})).await;
+    assert!(matches!(
+        pas.list_appointments(&adult).await,
+        Err(PasError::Unavailable(_))
+    ));
+    m.faults(json!({"count": 0})).await;
+    // a slow server: Timeout
+    let mut cfg = FhirPasConfig::new(
+        m.base.clone(),
+        demo::real_time_trust(),
+        Capabilities::REAL_TIME,
+    );
+    cfg.timeout = StdDuration::from_millis(300);
+    cfg.retries = 0;
+    let impatient = FhirPas::new(cfg, Arc::new(SystemClock)).unwrap();
+    m.faults(json!({"delayMs": 1500, "count": 1})).await;
+    assert!(matches!(
+        impatient.list_appointments(&adult).await,
+        Err(PasError::Timeout)
+    ));
+    // nothing listening: Unavailable
+    let mut cfg = FhirPasConfig::new(
+        Url::parse("http://127.0.0.1:9/fhir/").unwrap(),
+        demo::real_time_trust(),
+        Capabilities::REAL_TIME,
+    );
+    cfg.retries = 0;
+    let gone = FhirPas::new(cfg, Arc::new(SystemClock)).unwrap();
+    assert!(matches!(
+        gone.list_appointments(&adult).await,
+        Err(PasError::Unavailable(_))
+    ));
+}
