@@ -1,5 +1,5 @@
 //! The demo data set: two fictional trusts, test patients and their appointments, for the
-//! [`SimulatedPas`](crate::simulated::SimulatedPas). **Fictional data for demos and tests.**
+//! [`SimulatedPas`]. **Fictional data for demos and tests.**
 //!
 //! Everything is built relative to a given `now`, so there are always future and past
 //! appointments, and UK wall-clock times ("9:40am") are converted to UTC with the real
