@@ -11,6 +11,8 @@
 //! stands in for the trust's staff: [`SimulatedPas::staff_acted`] applies a [`RequestOutcome`]
 //! the way staff would in a real PAS, and the change then shows up in
 //! [`PasBackend::poll_events`], so the portal's asynchronous request journeys can be finished.
+//! (Only these staff actions are events; the portal's own real-time cancels and reschedules are
+//! not, as the portal already knows about them.)
 //!
 //! The demo data set lives in [`crate::demo`].
 //!

@@ -369,6 +369,43 @@ impl Worklist {
         })
     }
 
+    /// A trust's requests in any state, newest first, at most `limit` (for a "recently
+    /// resolved" list on the staff page).
+    pub async fn recent(
+        &self,
+        ods: &OdsCode,
+        limit: usize,
+    ) -> Result<Vec<PatientRequest>, WorklistError> {
+        let mut all = self.store.list_requests(Some(ods.clone()), None).await?;
+        all.reverse();
+        all.truncate(limit);
+        Ok(all)
+    }
+
+    /// Runs [`Worklist::sync_from_pas`] every `every`, starting from `since`, until the future
+    /// is dropped (spawn it, and abort the task on shutdown). Failures are logged (without
+    /// patient data) and retried on the next tick; the cursor only moves on after a success.
+    pub async fn sync_loop(self, mut since: DateTime<Utc>, every: std::time::Duration) {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match self.sync_from_pas(since).await {
+                Ok(report) => {
+                    if !report.resolved.is_empty() {
+                        tracing::info!(
+                            resolved = report.resolved.len(),
+                            left_pending = report.left_pending,
+                            "worklist: requests resolved from the PAS"
+                        );
+                    }
+                    since = report.next_since;
+                }
+                Err(e) => tracing::warn!(error = %e, "worklist: sync from the PAS failed"),
+            }
+        }
+    }
+
     /// Resolves pending requests the trust acted on in its PAS, from
     /// [`PasBackend::poll_events`] since `since` (inclusive). Run it on a timer (the PCA wants
     /// PAS-side changes visible within 3 minutes); keep [`SyncReport::next_since`] for the next
@@ -858,6 +895,40 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r.appointment.status, AppointmentStatus::Cancelled);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_sync_loop_resolves_requests_in_the_background() {
+        let w = world().await;
+        let req = w.request(RequestKind::Cancel);
+        let since = w.clock.now();
+        // the first sync fails: the loop carries on
+        w.pas.set_faults(
+            FaultPlan::new().rule(
+                FaultRule::new(Fault::Unavailable)
+                    .on(PasOperation::PollEvents)
+                    .times(1),
+            ),
+        );
+        let task = tokio::spawn(
+            w.real()
+                .sync_loop(since, std::time::Duration::from_secs(30)),
+        );
+        w.pas
+            .staff_acted(&req.appointment, &RequestOutcome::Cancelled)
+            .unwrap();
+        for _ in 0..3 {
+            tokio::time::sleep(std::time::Duration::from_secs(31)).await;
+        }
+        task.abort();
+        let resolved = w.store.get_request(req.id).await.unwrap().unwrap();
+        assert_eq!(resolved.state, RequestState::Fulfilled);
+        let recent = w.real().recent(&ro(), 10).await.unwrap();
+        assert_eq!(recent.len(), 2);
+        assert_eq!(
+            recent[1].id, req.id,
+            "newest first: the reschedule request is newer"
+        );
     }
 
     #[tokio::test]
