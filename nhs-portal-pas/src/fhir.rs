@@ -537,7 +537,7 @@ impl PasBackend for FhirPas {
             body["status"] = json!("cancelled");
             body["cancelationReason"] = json!({
                 "coding": [{"system": map::CANCELLATION_REASON_SYSTEM, "code": "pat"}],
-                "text": reason.code,
+                "text": reason.text.as_deref().unwrap_or(&reason.code),
             });
             match self
                 .put_if_match(
@@ -673,6 +673,9 @@ impl PasBackend for FhirPas {
         body["start"] = json!(map::format_instant(slot.start));
         body["end"] = json!(map::format_instant(slot.end));
         body["slot"] = json!([{"reference": format!("Slot/{}", slot.id)}]);
+        if body.get("minutesDuration").is_some() {
+            body["minutesDuration"] = json!((slot.end - slot.start).num_minutes());
+        }
         let version = v
             .version
             .ok_or_else(|| PasError::BadData("appointment without a version".into()));
