@@ -15,6 +15,11 @@
 //! | [`reschedule`](PasBackend::reschedule) | claim the slot (`PUT Slot` `status: busy` with `If-Match`: only one of two racing claims can win), then `PUT Appointment` with the new times and slot (`If-Match`; on conflict the slot is released), then free the old slot |
 //! | [`poll_events`](PasBackend::poll_events) | `GET Appointment?_lastUpdated=ge…`: cancelled ones are cancellations; booked ones whose start differs from their previous version (`_history`) were moved |
 //!
+//! Appointments are found through the Patient resource rather than with
+//! `Appointment?patient:identifier=…`: Medplum's in-memory repository (our test peer) matches
+//! neither `patient:identifier` nor `actor:identifier`, while a reference search works on every
+//! FHIR server.
+//!
 //! Reads are retried with backoff (backon) on timeouts, 429 and 5xx; so are the `PUT`s, which
 //! are safe to repeat because `If-Match` guards them. Nothing else is retried. Every call has a
 //! timeout. Appointments that cannot be mapped (a missing start, an unknown specialty system)
@@ -163,11 +168,12 @@ impl FhirPas {
             Some(t) => req.bearer_auth(t),
             None => req,
         };
+        // `without_url`: request URLs carry NHS numbers, and errors end up in logs.
         let res = req.send().await.map_err(|e| {
             if e.is_timeout() {
                 PasError::Timeout
             } else {
-                PasError::Unavailable(Box::new(e))
+                PasError::Unavailable(Box::new(e.without_url()))
             }
         })?;
         let status = res.status().as_u16();
@@ -192,7 +198,7 @@ impl FhirPas {
             if e.is_timeout() {
                 PasError::Timeout
             } else {
-                PasError::Unavailable(Box::new(e))
+                PasError::Unavailable(Box::new(e.without_url()))
             }
         })?;
         let body: Value = if bytes.is_empty() {

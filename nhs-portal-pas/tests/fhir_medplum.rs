@@ -110,6 +110,7 @@ async fn fhir_pas_passes_the_conformance_kit() {
         NhsNumber::parse("9000000092").unwrap(),
     );
     fixture.cancellable = Some(m.id(demo::KEY_ADULT_TELEPHONE));
+    fixture.past = Some(m.id(demo::KEY_ADULT_FULFILLED));
     fixture.reschedule_race = Some(RescheduleRace {
         first: (adult.clone(), m.id(demo::KEY_ADULT_DERMATOLOGY)),
         second: (
@@ -120,7 +121,7 @@ async fn fhir_pas_passes_the_conformance_kit() {
         to: Utc::now() + Duration::days(28),
     });
     let report = conformance::run(&m.real_time(), &fixture).await.unwrap();
-    assert_eq!(report.passed(), 5, "{report}");
+    assert_eq!(report.passed(), 6, "{report}");
     assert_eq!(report.skipped(), ["capabilities honoured"]);
 
     let mut fixture = ConformanceFixture::new(
@@ -132,7 +133,10 @@ async fn fhir_pas_passes_the_conformance_kit() {
     let request_only = m.pas(demo::REQUEST_ONLY_TRUST_ODS, Capabilities::REQUEST_ONLY);
     let report = conformance::run(&request_only, &fixture).await.unwrap();
     assert_eq!(report.passed(), 4, "{report}");
-    assert_eq!(report.skipped(), ["idempotent cancel", "no double booking"]);
+    assert_eq!(
+        report.skipped(),
+        ["idempotent cancel", "no double booking", "past stays past"]
+    );
 }
 
 #[tokio::test]
