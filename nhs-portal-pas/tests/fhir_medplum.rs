@@ -291,6 +291,49 @@ async fn failures_are_typed_and_only_transient_ones_retried() {
         impatient.list_appointments(&adult).await,
         Err(PasError::Timeout)
     ));
+    // a write that loses a version race is read again and retried
+    let telephone = pas
+        .get_appointment(&adult, &m.id(demo::KEY_ADULT_TELEPHONE))
+        .await
+        .unwrap()
+        .unwrap();
+    m.faults(json!({"status": 412, "count": 1, "method": "PUT"}))
+        .await;
+    let reason = nhs_portal_pas::CancelReason {
+        code: "other".into(),
+        text: Some("Moving away".into()),
+    };
+    let cancelled = pas.cancel(&telephone, &reason).await.unwrap();
+    assert_eq!(
+        cancelled.status,
+        nhs_portal_core::AppointmentStatus::Cancelled
+    );
+    let stored = m.read(&format!("Appointment/{}", telephone.id)).await;
+    assert_eq!(stored["cancelationReason"]["text"], "Moving away");
+    // ... but a slot claim that loses its race is simply unavailable
+    let derm = pas
+        .get_appointment(&adult, &m.id(demo::KEY_ADULT_DERMATOLOGY))
+        .await
+        .unwrap()
+        .unwrap();
+    let slots = pas
+        .find_slots(&derm, Utc::now(), Utc::now() + Duration::days(28))
+        .await
+        .unwrap();
+    m.faults(json!({"status": 412, "count": 1, "method": "PUT"}))
+        .await;
+    assert!(matches!(
+        pas.reschedule(&derm, &slots[0].id).await,
+        Err(PasError::SlotUnavailable)
+    ));
+    assert_eq!(
+        pas.get_appointment(&adult, &derm.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .start,
+        derm.start
+    );
     // nothing listening: Unavailable
     let mut cfg = FhirPasConfig::new(
         Url::parse("http://127.0.0.1:9/fhir/").unwrap(),

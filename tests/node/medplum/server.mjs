@@ -26,8 +26,9 @@ const repo = new MemoryRepository();
 const MAX_BODY = 1024 * 1024;
 
 // Optional fault injection for tests: POST /_test/faults {"status": 503, "count": 2}
-// makes the next `count` FHIR requests answer `status`; {"delayMs": 3000, "count": 1} delays them.
-let faults = { status: 0, delayMs: 0, count: 0 };
+// makes the next `count` FHIR requests answer `status`; {"delayMs": 3000, "count": 1} delays them;
+// "method": "PUT" limits the fault to requests with that method.
+let faults = { status: 0, delayMs: 0, count: 0, method: null };
 
 let queue = Promise.resolve();
 function serialised(fn) {
@@ -45,10 +46,10 @@ function send(res, status, body, extraHeaders = {}) {
 async function handle(req, res, raw) {
   const url = new URL(req.url, 'http://localhost');
   if (url.pathname === '/_test/faults' && req.method === 'POST') {
-    faults = { status: 0, delayMs: 0, count: 0, ...JSON.parse(raw || '{}') };
+    faults = { status: 0, delayMs: 0, count: 0, method: null, ...JSON.parse(raw || '{}') };
     return send(res, 204);
   }
-  if (faults.count > 0) {
+  if (faults.count > 0 && (!faults.method || faults.method === req.method)) {
     faults.count -= 1;
     if (faults.delayMs) await new Promise((r) => setTimeout(r, faults.delayMs));
     if (faults.status) {
