@@ -932,6 +932,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_rebooking_in_the_pas_reports_both_appointments() {
+        let w = world().await;
+        let req = w.request(RequestKind::Reschedule);
+        let new_start = w.data.now + Duration::days(40);
+        // staff rebook in their PAS as a new appointment, then record it on the worklist
+        let new = w.pas.staff_rebooked(&req.appointment, new_start).unwrap();
+        let outcome = RequestOutcome::Rescheduled {
+            replaced_by: Some(new.id.clone()),
+            new_start: Some(new_start),
+        };
+        let r = w
+            .real()
+            .fulfil(&ro(), req.id, "Jo", &outcome, None)
+            .await
+            .unwrap();
+        assert_eq!(r.appointment.status, AppointmentStatus::Cancelled);
+        let events = w.outbox().await;
+        assert!(matches!(
+            &events[..],
+            [
+                ReportingEvent::Rescheduled { new_appointment: Some(n), .. },
+                ReportingEvent::Appointment { status: AppointmentStatus::Cancelled, .. },
+                ReportingEvent::Appointment { status: AppointmentStatus::Booked, appointment, .. },
+            ] if *n == new.id && *appointment == new.id
+        ));
+    }
+
+    #[tokio::test]
     async fn sync_from_pas_resolves_requests_the_trust_acted_on() {
         let w = world().await;
         let since = w.clock.now();
