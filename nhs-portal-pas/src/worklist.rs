@@ -131,7 +131,8 @@ pub struct SyncReport {
     /// resolved through the worklist).
     pub without_request: usize,
     /// Events that do not answer the pending request (for example the hospital moved an
-    /// appointment the patient asked to cancel): the request stays pending for staff.
+    /// appointment the patient asked to cancel), or whose appointment the PAS no longer gives:
+    /// the request stays pending for staff.
     pub left_pending: usize,
     /// Where the next sync should start (the latest event time seen, or the `since` given).
     /// Polling is inclusive, so an event may be seen twice; resolving is idempotent.
@@ -447,7 +448,12 @@ impl Worklist {
             .await?
         {
             Some(a) => a,
-            None => return Err(WorklistError::AppointmentMissing),
+            // Gone from the PAS (or unreadable): leave the request for staff rather than stop
+            // every later sync on it.
+            None => {
+                tracing::warn!(request = %request.id, "worklist: the PAS event's appointment is missing");
+                return Ok(None);
+            }
         };
         let events = if state == RequestState::Fulfilled {
             self.fulfilment_events(request, &event.outcome, &appointment, at)
@@ -957,6 +963,32 @@ mod tests {
                 ReportingEvent::Appointment { status: AppointmentStatus::Booked, appointment, .. },
             ] if *n == new.id && *appointment == new.id
         ));
+    }
+
+    #[tokio::test]
+    async fn an_event_for_a_vanished_appointment_does_not_stall_the_sync() {
+        let w = world().await;
+        let req = w.request(RequestKind::Cancel);
+        let at = w.clock.now();
+        let mut pas = crate::MockPasBackend::new();
+        let id = req.appointment.clone();
+        pas.expect_poll_events().returning(move |_| {
+            Ok(vec![PasEvent {
+                appointment: id.clone(),
+                outcome: RequestOutcome::Cancelled,
+                at,
+            }])
+        });
+        pas.expect_get_appointment().returning(|_, _| Ok(None));
+        let wl = Worklist::new(w.store.clone(), Arc::new(pas), w.clock.clone());
+        let report = wl.sync_from_pas(at).await.unwrap();
+        assert_eq!(report.left_pending, 1);
+        assert!(report.resolved.is_empty());
+        assert_eq!(report.next_since, at);
+        assert_eq!(
+            w.store.get_request(req.id).await.unwrap().unwrap().state,
+            RequestState::Pending
+        );
     }
 
     #[tokio::test]
