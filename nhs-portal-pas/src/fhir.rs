@@ -87,6 +87,93 @@ impl FhirPasConfig {
     }
 }
 
+/// Why a FHIR PAS configuration from the environment was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FhirConfigError {
+    /// A required variable is not set.
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    /// A variable has a value that cannot be used.
+    #[error("{0} is not valid")]
+    Invalid(&'static str),
+}
+
+impl FhirPasConfig {
+    /// Reads a configuration from environment variables; `Ok(None)` when
+    /// `NHS_PORTAL_FHIR_PAS_URL` is not set (no FHIR PAS configured).
+    ///
+    /// | Variable | Meaning |
+    /// |---|---|
+    /// | `NHS_PORTAL_FHIR_PAS_URL` | the FHIR base URL |
+    /// | `NHS_PORTAL_FHIR_PAS_ODS` | the trust's ODS code (required) |
+    /// | `NHS_PORTAL_FHIR_PAS_TRUST_NAME` | the trust's name (required) |
+    /// | `NHS_PORTAL_FHIR_PAS_MODE` | `real-time`, `request-only` (default) or `view-only` |
+    /// | `NHS_PORTAL_FHIR_PAS_TIMEOUT_MS` | per-call timeout, default 5000 |
+    /// | `NHS_PORTAL_FHIR_PAS_TOKEN` | a bearer token, if the PAS needs one |
+    pub fn from_env() -> Result<Option<Self>, FhirConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// [`FhirPasConfig::from_env`] over any lookup (for tests and other config sources).
+    ///
+    /// ```
+    /// use nhs_portal_pas::fhir::FhirPasConfig;
+    /// let vars = [
+    ///     ("NHS_PORTAL_FHIR_PAS_URL", "https://pas.example/fhir/"),
+    ///     ("NHS_PORTAL_FHIR_PAS_ODS", "R9N"),
+    ///     ("NHS_PORTAL_FHIR_PAS_TRUST_NAME", "Northfield Teaching Hospitals NHS Foundation Trust"),
+    ///     ("NHS_PORTAL_FHIR_PAS_MODE", "real-time"),
+    /// ];
+    /// let lookup = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+    /// let cfg = FhirPasConfig::from_lookup(lookup).unwrap().unwrap();
+    /// assert_eq!(cfg.organisation.ods_code.as_str(), "R9N");
+    /// ```
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, FhirConfigError> {
+        const URL: &str = "NHS_PORTAL_FHIR_PAS_URL";
+        const ODS: &str = "NHS_PORTAL_FHIR_PAS_ODS";
+        const NAME: &str = "NHS_PORTAL_FHIR_PAS_TRUST_NAME";
+        const MODE: &str = "NHS_PORTAL_FHIR_PAS_MODE";
+        const TIMEOUT: &str = "NHS_PORTAL_FHIR_PAS_TIMEOUT_MS";
+        const TOKEN: &str = "NHS_PORTAL_FHIR_PAS_TOKEN";
+        let get = |k: &str| {
+            lookup(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let Some(url) = get(URL) else {
+            return Ok(None);
+        };
+        let base_url = Url::parse(&url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "https" | "http"))
+            .ok_or(FhirConfigError::Invalid(URL))?;
+        let ods_code =
+            nhs_portal_core::OdsCode::parse(&get(ODS).ok_or(FhirConfigError::Missing(ODS))?)
+                .map_err(|_| FhirConfigError::Invalid(ODS))?;
+        let name = get(NAME).ok_or(FhirConfigError::Missing(NAME))?;
+        let capabilities = match get(MODE).as_deref() {
+            None | Some("request-only") => Capabilities::REQUEST_ONLY,
+            Some("real-time") => Capabilities::REAL_TIME,
+            Some("view-only") => Capabilities::VIEW_ONLY,
+            Some(_) => return Err(FhirConfigError::Invalid(MODE)),
+        };
+        let mut cfg = Self::new(base_url, Organisation { ods_code, name }, capabilities);
+        if let Some(ms) = get(TIMEOUT) {
+            let ms: u64 = ms
+                .parse()
+                .ok()
+                .filter(|ms| (1..=120_000).contains(ms))
+                .ok_or(FhirConfigError::Invalid(TIMEOUT))?;
+            cfg.timeout = Duration::from_millis(ms);
+        }
+        cfg.bearer_token = get(TOKEN);
+        Ok(Some(cfg))
+    }
+}
+
 /// An HTTP status the PAS answered with (the source of [`PasError::Unavailable`]).
 #[derive(Debug, thiserror::Error)]
 #[error("the PAS answered HTTP {0}")]
@@ -800,5 +887,87 @@ impl FhirPas {
             .collect();
         versions.sort_by_key(|(u, _)| std::cmp::Reverse(*u));
         Ok(versions.get(1).and_then(|(_, s)| *s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_from_the_environment_table() {
+        let base = [
+            ("NHS_PORTAL_FHIR_PAS_URL", "https://pas.example/fhir/"),
+            ("NHS_PORTAL_FHIR_PAS_ODS", "r9n"),
+            ("NHS_PORTAL_FHIR_PAS_TRUST_NAME", "Northfield"),
+        ];
+        let run = |extra: &[(&'static str, &'static str)], drop: &[&str]| {
+            let vars: Vec<(&str, &str)> = base
+                .iter()
+                .chain(extra.iter())
+                .filter(|(k, _)| !drop.contains(k))
+                .copied()
+                .collect();
+            FhirPasConfig::from_lookup(|k| {
+                vars.iter()
+                    .rev()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            })
+        };
+        let cfg = run(&[], &[]).unwrap().unwrap();
+        assert_eq!(cfg.capabilities, Capabilities::REQUEST_ONLY);
+        assert_eq!(cfg.organisation.ods_code.as_str(), "R9N");
+        assert_eq!(cfg.timeout, Duration::from_secs(5));
+        assert!(run(&[], &["NHS_PORTAL_FHIR_PAS_URL"]).unwrap().is_none());
+        let cfg = run(
+            &[
+                ("NHS_PORTAL_FHIR_PAS_MODE", "real-time"),
+                ("NHS_PORTAL_FHIR_PAS_TIMEOUT_MS", "1500"),
+                ("NHS_PORTAL_FHIR_PAS_TOKEN", "t0ken"),
+            ],
+            &[],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(cfg.capabilities, Capabilities::REAL_TIME);
+        assert_eq!(cfg.timeout, Duration::from_millis(1500));
+        assert_eq!(cfg.bearer_token.as_deref(), Some("t0ken"));
+        type Vars = &'static [(&'static str, &'static str)];
+        let errors: [(Vars, &[&str], FhirConfigError); 6] = [
+            (
+                &[("NHS_PORTAL_FHIR_PAS_URL", "ftp://x")],
+                &[],
+                FhirConfigError::Invalid("NHS_PORTAL_FHIR_PAS_URL"),
+            ),
+            (
+                &[("NHS_PORTAL_FHIR_PAS_URL", "not a url")],
+                &[],
+                FhirConfigError::Invalid("NHS_PORTAL_FHIR_PAS_URL"),
+            ),
+            (
+                &[],
+                &["NHS_PORTAL_FHIR_PAS_ODS"],
+                FhirConfigError::Missing("NHS_PORTAL_FHIR_PAS_ODS"),
+            ),
+            (
+                &[("NHS_PORTAL_FHIR_PAS_ODS", "R-9")],
+                &[],
+                FhirConfigError::Invalid("NHS_PORTAL_FHIR_PAS_ODS"),
+            ),
+            (
+                &[("NHS_PORTAL_FHIR_PAS_MODE", "sometimes")],
+                &[],
+                FhirConfigError::Invalid("NHS_PORTAL_FHIR_PAS_MODE"),
+            ),
+            (
+                &[("NHS_PORTAL_FHIR_PAS_TIMEOUT_MS", "0")],
+                &[],
+                FhirConfigError::Invalid("NHS_PORTAL_FHIR_PAS_TIMEOUT_MS"),
+            ),
+        ];
+        for (extra, drop, want) in errors {
+            assert_eq!(run(extra, drop).unwrap_err(), want);
+        }
     }
 }
