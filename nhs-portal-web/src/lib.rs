@@ -6,3 +6,5 @@
 #![deny(missing_docs)]
 
 pub mod fhir_api;
+pub mod nhs_login;
+pub mod session;

@@ -19,39 +19,38 @@
 //! - 401 and 429 issue codes: see `nhs_portal_web::fhir_api::outcome`; the bodies are valid R4
 //!   `OperationOutcome`s, which the table's `TOO_MANY_REQUESTS` would not be.
 //!
-//! Test data: a small fake PAS using the demo patients' NHS numbers. Tokens: a real RSA key made
-//! in the test; the bearer token is checked by the real `JwksBearerValidator`, the ID token by a
-//! JWT verifier written here for the test (RS512, issuer, audience, expiry, P9).
+//! Test data: the PAS crate's demo data in its `SimulatedPas`, with the demo pending requests in
+//! a `MemoryStore`. Tokens: an RSA key made in the test signs both the PCA's bearer token
+//! (checked by the real `JwksBearerValidator`) and NHS login ID tokens (checked by the real
+//! `nhs_login::JwksForwardedVerifier`).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use base64::Engine;
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use http::{Request, Response};
 use jsonschema::{Draft, Validator};
-use jsonwebtoken::jwk::{Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::jwk::JwkSet;
+use nhs_portal_core::OdsCode;
 use nhs_portal_core::clock::ManualClock;
 use nhs_portal_core::deep_link::DeepLinkBase;
-use nhs_portal_core::request_status::{Capabilities, RequestKind};
+use nhs_portal_core::request_status::RequestKind;
 use nhs_portal_core::store::memory::MemoryStore;
 use nhs_portal_core::store::{
     AuditAction, AuditRecord, PatientRequest, RequestState, RequestStore,
 };
-use nhs_portal_core::{
-    Appointment, AppointmentId, AppointmentStatus, AppointmentType, Clinician, ConsultationMedium,
-    Identifier, Location, NhsNumber, OdsCode, Organisation, Priority, Specialty,
-    TreatmentFunctionCode,
+use nhs_portal_pas::demo::{
+    self, ADULT, DemoData, NO_APPOINTMENTS, NO_PORTAL_ACCESS, P5_PATIENT, RESTRICTED, SECOND_ADULT,
+    UNDER_16,
 };
-use nhs_portal_pas::{CancelReason, PasBackend, PasError, PasEvent, PatientRecord, Slot};
+use nhs_portal_pas::simulated::{Fault, FaultPlan, FaultRule, SimulatedPas};
 use nhs_portal_web::fhir_api::{
-    FhirApi, FhirApiConfig, ForwardedTokenError, ForwardedTokenVerifier, JwksBearerValidator,
-    SPEC_TARGET_IDENTIFIER, VerifiedPatient,
+    FhirApi, FhirApiConfig, JwksBearerValidator, SPEC_TARGET_IDENTIFIER,
+};
+use nhs_portal_web::nhs_login::{
+    ForwardedTokenConfig, JwksCache, JwksForwardedVerifier, RsaSigningKey,
 };
 use serde_json::{Value, json};
 
@@ -280,7 +279,7 @@ fn check_contract(resp: &Response<Bytes>, correlation_id: Option<&str>) -> Value
         assert_valid(&v.outcome, &body, "OperationOutcome");
         assert_valid(&v.r4_outcome, &body, "OperationOutcome (FHIR R4)");
         let text = String::from_utf8_lossy(resp.body());
-        for n in [ADULT, SECOND_ADULT, UNDER_16] {
+        for n in [ADULT, SECOND_ADULT, UNDER_16, P5_PATIENT] {
             assert!(!text.contains(n), "no NHS numbers in error bodies: {text}");
         }
     }
@@ -288,221 +287,35 @@ fn check_contract(resp: &Response<Bytes>, correlation_id: Option<&str>) -> Value
 }
 
 // ---------------------------------------------------------------------------------------------
-// Test data: a fake PAS with the demo patients' NHS numbers
+// Test data: the demo data set in the simulated PAS
 // ---------------------------------------------------------------------------------------------
-
-const ADULT: &str = "9000000009";
-const SECOND_ADULT: &str = "9000000017";
-const UNDER_16: &str = "9000000025";
-const NO_PORTAL_ACCESS: &str = "9000000041";
-const RESTRICTED: &str = "9000000068";
-const NO_APPOINTMENTS: &str = "9000000076";
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 5, 12, 8, 0, 0).unwrap()
 }
 
-fn nhs(s: &str) -> NhsNumber {
-    NhsNumber::parse(s).unwrap()
+fn data() -> &'static DemoData {
+    static D: OnceLock<DemoData> = OnceLock::new();
+    D.get_or_init(|| DemoData::build(now()))
 }
 
 fn born(p: &str) -> NaiveDate {
-    let (y, m, d) = match p {
-        UNDER_16 => (2017, 2, 3),
-        SECOND_ADULT => (1990, 7, 1),
-        _ => (1985, 9, 7),
-    };
-    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    data()
+        .patient(p)
+        .map(|d| d.record.date_of_birth)
+        .unwrap_or_else(|| NaiveDate::from_ymd_opt(1980, 1, 1).unwrap())
 }
 
-fn org(ods: &str, name: &str) -> Organisation {
-    Organisation {
-        ods_code: OdsCode::parse(ods).unwrap(),
-        name: name.into(),
-    }
-}
-
-fn appt(patient: &str, n: u32, days: i64) -> Appointment {
-    let start = now() + chrono::Duration::days(days) + chrono::Duration::minutes(40);
-    Appointment {
-        id: AppointmentId::parse(
-            &uuid::Uuid::from_u128(u128::from(n) << 64 | 0x4000_8000_0000_0000).to_string(),
-        )
-        .unwrap(),
-        patient: nhs(patient),
-        status: AppointmentStatus::Booked,
-        request_status: None,
-        description: "Dermatology".into(),
-        specialty: Specialty {
-            code: TreatmentFunctionCode::parse("330").unwrap(),
-            display: "DERMATOLOGY".into(),
-        },
-        start,
-        end: Some(start + chrono::Duration::minutes(20)),
-        medium: ConsultationMedium::FaceToFace,
-        priority: Some(Priority::Routine),
-        location: Some(Location {
-            name: "Northfield General Hospital, Outpatients B".into(),
-            address: vec!["Hospital Road".into()],
-        }),
-        clinician: Some(Clinician {
-            name: "Dr Amira Shah".into(),
-            sds_user_id: Some("555123456".into()),
-        }),
-        organisation: org("R9N", "Northfield Teaching Hospitals NHS Foundation Trust"),
-        appointment_type: AppointmentType::Outpatient,
-        identifiers: vec![Identifier {
-            system: "https://pas.northfield.example/Appointment".into(),
-            value: format!("NF{n:06}"),
-        }],
-    }
-}
-
-/// Every shape the API must send: outpatient, video, telephone, cancelled, fulfilled, no-show,
-/// inpatient, day case, urgent, two-week wait, ambulatory, home visit, a request-only trust, a
-/// PAS-side request status.
-fn adult_appointments() -> Vec<Appointment> {
-    let mut v = vec![appt(ADULT, 1, 14)];
-    let mut a = appt(ADULT, 2, 21);
-    a.medium = ConsultationMedium::Video;
-    a.location = None;
-    a.description = "Trauma and orthopaedics".into();
-    a.specialty = Specialty {
-        code: TreatmentFunctionCode::parse("110").unwrap(),
-        display: "TRAUMA & ORTHOPAEDICS".into(),
-    };
-    v.push(a);
-    let mut a = appt(ADULT, 3, 30);
-    a.medium = ConsultationMedium::Telephone;
-    a.priority = Some(Priority::Urgent);
-    a.clinician = None;
-    v.push(a);
-    let mut a = appt(ADULT, 4, -20);
-    a.status = AppointmentStatus::Cancelled;
-    a.end = None;
-    v.push(a);
-    let mut a = appt(ADULT, 5, -60);
-    a.status = AppointmentStatus::Fulfilled;
-    v.push(a);
-    let mut a = appt(ADULT, 6, -90);
-    a.status = AppointmentStatus::NoShow;
-    a.priority = None;
-    v.push(a);
-    let mut a = appt(ADULT, 7, 40);
-    a.appointment_type = AppointmentType::Inpatient;
-    a.description = "Dermatology Procedure".into();
-    a.end = Some(a.start + chrono::Duration::days(3));
-    a.priority = Some(Priority::TwoWeekWait);
-    v.push(a);
-    let mut a = appt(ADULT, 8, 45);
-    a.appointment_type = AppointmentType::Inpatient;
-    a.description = "Pre-assessment appointment".into();
-    v.push(a);
-    let mut a = appt(ADULT, 9, 50);
-    a.appointment_type = AppointmentType::Ambulatory;
-    v.push(a);
-    let mut a = appt(ADULT, 10, 55);
-    a.appointment_type = AppointmentType::HomeHealth;
-    a.location = Some(Location {
-        name: "Your home".into(),
-        address: vec![],
-    });
-    v.push(a);
-    let mut a = appt(ADULT, 11, 60);
-    a.organisation = org("R9E", "Eastmere and Ashby Hospitals NHS Trust");
-    a.request_status = Some(nhs_portal_core::RequestStatus::PendingReschedule);
-    a.clinician = Some(Clinician {
-        name: "Mr Tom Reid".into(),
-        sds_user_id: None,
-    });
-    v.push(a);
-    v
-}
-
-#[derive(Debug, Default)]
-struct FakePas {
-    patients: HashMap<NhsNumber, (PatientRecord, Vec<Appointment>)>,
-    delay: Option<Duration>,
-}
-
-impl FakePas {
-    fn demo() -> Self {
-        let mut pas = Self::default();
-        let mut add = |p: &str, access: bool, restricted: bool, appts: Vec<Appointment>| {
-            pas.patients.insert(
-                nhs(p),
-                (
-                    PatientRecord {
-                        nhs_number: nhs(p),
-                        date_of_birth: born(p),
-                        portal_access: access,
-                        restricted,
-                    },
-                    appts,
-                ),
-            );
-        };
-        add(ADULT, true, false, adult_appointments());
-        add(SECOND_ADULT, true, false, vec![appt(SECOND_ADULT, 101, 10)]);
-        add(UNDER_16, true, false, vec![appt(UNDER_16, 201, 10)]);
-        add(
-            NO_PORTAL_ACCESS,
-            false,
-            false,
-            vec![appt(NO_PORTAL_ACCESS, 301, 10)],
-        );
-        add(RESTRICTED, true, true, vec![appt(RESTRICTED, 401, 10)]);
-        add(NO_APPOINTMENTS, true, false, vec![]);
-        pas
-    }
-}
-
-#[async_trait]
-impl PasBackend for FakePas {
-    async fn patient(&self, p: &NhsNumber) -> Result<Option<PatientRecord>, PasError> {
-        if let Some(d) = self.delay {
-            tokio::time::sleep(d).await;
-        }
-        Ok(self.patients.get(p).map(|(r, _)| r.clone()))
-    }
-    async fn list_appointments(&self, p: &NhsNumber) -> Result<Vec<Appointment>, PasError> {
-        Ok(self
-            .patients
-            .get(p)
-            .map(|(_, a)| a.clone())
-            .unwrap_or_default())
-    }
-    async fn get_appointment(
-        &self,
-        _: &NhsNumber,
-        _: &AppointmentId,
-    ) -> Result<Option<Appointment>, PasError> {
-        Err(PasError::NotSupported)
-    }
-    async fn capabilities(&self, _: &Appointment) -> Result<Capabilities, PasError> {
-        Ok(Capabilities::REQUEST_ONLY)
-    }
-    async fn cancel(&self, _: &Appointment, _: &CancelReason) -> Result<Appointment, PasError> {
-        Err(PasError::NotSupported)
-    }
-    async fn find_slots(
-        &self,
-        _: &Appointment,
-        _: DateTime<Utc>,
-        _: DateTime<Utc>,
-    ) -> Result<Vec<Slot>, PasError> {
-        Ok(vec![])
-    }
-    async fn reschedule(&self, _: &Appointment, _: &str) -> Result<Appointment, PasError> {
-        Err(PasError::NotSupported)
-    }
-    async fn poll_events(&self, _: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError> {
-        Ok(vec![])
-    }
+fn adult_appointment_count() -> usize {
+    data()
+        .appointments
+        .iter()
+        .filter(|a| a.patient == demo::nhs_number(ADULT))
+        .count()
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tokens
+// Tokens: one RSA key signs the PCA's bearer tokens and NHS login's ID tokens
 // ---------------------------------------------------------------------------------------------
 
 const PCA_ISSUER: &str = "https://auth.pca.example";
@@ -510,33 +323,19 @@ const PORTAL_AUDIENCE: &str = "portal-get-appointments";
 const NHS_LOGIN_ISSUER: &str = "https://auth.login.nhs.example";
 const NHS_APP_CLIENT: &str = "nhs-online";
 
-struct Keys {
-    key: EncodingKey,
-    jwks: String,
+fn key() -> &'static RsaSigningKey {
+    static K: OnceLock<RsaSigningKey> = OnceLock::new();
+    K.get_or_init(|| RsaSigningKey::generate().unwrap())
 }
 
-fn keys() -> &'static Keys {
-    static K: OnceLock<Keys> = OnceLock::new();
-    K.get_or_init(|| {
-        use aws_lc_rs::encoding::AsDer;
-        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-        let der = pair.as_der().unwrap();
-        let pem = format!(
-            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-            base64::engine::general_purpose::STANDARD.encode(der.as_ref())
-        );
-        let key = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
-        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS512).unwrap();
-        jwk.common.key_id = Some("test-key".into());
-        let jwks = serde_json::to_string(&JwkSet { keys: vec![jwk] }).unwrap();
-        Keys { key, jwks }
-    })
+fn jwks() -> JwkSet {
+    JwkSet {
+        keys: vec![key().public_jwk()],
+    }
 }
 
 fn sign(claims: Value) -> String {
-    let mut h = Header::new(Algorithm::RS512);
-    h.kid = Some("test-key".into());
-    jsonwebtoken::encode(&h, &claims, &keys().key).unwrap()
+    key().sign(&claims).unwrap()
 }
 
 fn epoch() -> i64 {
@@ -549,48 +348,16 @@ fn bearer() -> String {
     )
 }
 
-fn id_token(p: &str, birthdate: NaiveDate) -> String {
-    sign(json!({
+fn id_claims(p: &str, birthdate: NaiveDate, level: &str) -> Value {
+    json!({
         "iss": NHS_LOGIN_ISSUER, "aud": NHS_APP_CLIENT, "exp": epoch() + 300, "iat": epoch(),
         "sub": format!("sub-{p}"), "nhs_number": p, "birthdate": birthdate.to_string(),
-        "identity_proofing_level": "P9", "vot": "P9.Cp.Cd",
-    }))
+        "identity_proofing_level": level, "vot": if level == "P9" { "P9.Cp.Cd" } else { "P5.Cp.Cd" },
+    })
 }
 
-/// A JWT check of the forwarded NHS login ID token for these tests (RS512 against the test key,
-/// issuer, audience, expiry, P9, NHS number). The NHS login module's verifier replaces it once
-/// it is on `main`.
-#[derive(Debug)]
-struct TestIdTokenVerifier;
-
-#[async_trait]
-impl ForwardedTokenVerifier for TestIdTokenVerifier {
-    async fn verify(
-        &self,
-        token: &str,
-        expected: &NhsNumber,
-    ) -> Result<VerifiedPatient, ForwardedTokenError> {
-        let set: JwkSet = serde_json::from_str(&keys().jwks).unwrap();
-        let key = DecodingKey::from_jwk(&set.keys[0]).unwrap();
-        let mut v = Validation::new(Algorithm::RS512);
-        v.set_issuer(&[NHS_LOGIN_ISSUER]);
-        v.set_audience(&[NHS_APP_CLIENT]);
-        let c = jsonwebtoken::decode::<Value>(token, &key, &v)
-            .map_err(|_| ForwardedTokenError::Invalid)?
-            .claims;
-        if c["identity_proofing_level"] != "P9" {
-            return Err(ForwardedTokenError::NotP9);
-        }
-        let n = NhsNumber::parse(c["nhs_number"].as_str().unwrap_or(""))
-            .map_err(|_| ForwardedTokenError::Invalid)?;
-        if &n != expected {
-            return Err(ForwardedTokenError::NhsNumberMismatch);
-        }
-        Ok(VerifiedPatient {
-            nhs_number: n,
-            date_of_birth: c["birthdate"].as_str().and_then(|d| d.parse().ok()),
-        })
-    }
+fn id_token(p: &str, birthdate: NaiveDate) -> String {
+    sign(id_claims(p, birthdate, "P9"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -600,30 +367,39 @@ impl ForwardedTokenVerifier for TestIdTokenVerifier {
 struct Portal {
     api: FhirApi,
     store: Arc<MemoryStore>,
+    pas: Arc<SimulatedPas>,
 }
 
-fn portal_with(pas: FakePas, edit: impl FnOnce(&mut FhirApiConfig)) -> Portal {
+async fn portal_with(edit: impl FnOnce(&mut FhirApiConfig)) -> Portal {
+    let clock = Arc::new(ManualClock::new(now()));
+    let pas = Arc::new(data().simulated_pas(clock.clone()));
     let store = Arc::new(MemoryStore::new());
+    demo::seed_store(store.as_ref(), data()).await.unwrap();
     let mut config = FhirApiConfig::new(
         DeepLinkBase::parse("https://portal.example.nhs.uk").unwrap(),
         "Example Portal",
     );
     edit(&mut config);
+    let jwks_json = serde_json::to_string(&jwks()).unwrap();
     let bearer =
-        JwksBearerValidator::from_jwks_json(&keys().jwks, PCA_ISSUER, [PORTAL_AUDIENCE]).unwrap();
+        JwksBearerValidator::from_jwks_json(&jwks_json, PCA_ISSUER, [PORTAL_AUDIENCE]).unwrap();
+    let id_tokens = JwksForwardedVerifier::new(
+        ForwardedTokenConfig::new(NHS_LOGIN_ISSUER, vec![NHS_APP_CLIENT.into()]),
+        Arc::new(JwksCache::fixed(jwks())),
+    );
     let api = FhirApi::new(
-        Arc::new(pas),
+        pas.clone(),
         store.clone(),
-        Arc::new(ManualClock::new(now())),
+        clock,
         Arc::new(bearer),
-        Arc::new(TestIdTokenVerifier),
+        Arc::new(id_tokens),
         config,
     );
-    Portal { api, store }
+    Portal { api, store, pas }
 }
 
-fn portal() -> Portal {
-    portal_with(FakePas::demo(), |_| {})
+async fn portal() -> Portal {
+    portal_with(|_| {}).await
 }
 
 /// A request as the PCA sends it: every header the spec's operation declares, with the spec's
@@ -655,7 +431,7 @@ fn corr() -> String {
 
 #[tokio::test]
 async fn demo_patient_bundle_meets_the_spec_and_fhir_r4() {
-    let p = portal();
+    let p = portal().await;
     let id = corr();
     let resp = p.api.handle(get(ADULT, &id)).await;
     assert_eq!(resp.status(), 200);
@@ -663,7 +439,7 @@ async fn demo_patient_bundle_meets_the_spec_and_fhir_r4() {
     let entries = body["entry"].as_array().unwrap();
     assert_eq!(
         entries.len(),
-        adult_appointments().len(),
+        adult_appointment_count(),
         "past, future and cancelled"
     );
     assert_eq!(p.api.withheld_count(), 0);
@@ -712,7 +488,7 @@ async fn demo_patient_bundle_meets_the_spec_and_fhir_r4() {
 
 #[tokio::test]
 async fn empty_and_excluded_patients_get_total_zero() {
-    let p = portal();
+    let p = portal().await;
     for patient in [
         NO_APPOINTMENTS,
         NO_PORTAL_ACCESS,
@@ -728,15 +504,45 @@ async fn empty_and_excluded_patients_get_total_zero() {
 }
 
 #[tokio::test]
-async fn pending_request_shows_with_request_status() {
-    let p = portal();
-    let target = appt(ADULT, 1, 14).id;
+async fn pending_requests_show_as_request_status() {
+    let p = portal().await;
+    let status_of = |body: &Value, key: &str| -> Option<String> {
+        let id = demo::appointment_id(key);
+        let r = body["entry"]
+            .as_array()?
+            .iter()
+            .find(|e| e["resource"]["id"] == id.as_str())?["resource"]
+            .clone();
+        assert_eq!(r["status"], "booked", "the PAS status is unchanged");
+        r["extension"]
+            .as_array()?
+            .iter()
+            .find(|x| {
+                x["url"]
+                    == "https://fhir.nhs.uk/StructureDefinition/Extension-Appointment-RequestStatus"
+            })
+            .map(|x| x["valueCode"].as_str().unwrap().to_owned())
+    };
+    let id = corr();
+    let body = check_contract(&p.api.handle(get(ADULT, &id)).await, Some(&id));
+    assert_eq!(
+        status_of(&body, demo::KEY_ADULT_PENDING_CANCELLATION).as_deref(),
+        Some("Pending Cancellation")
+    );
+    assert_eq!(
+        status_of(&body, demo::KEY_ADULT_PENDING_RESCHEDULE).as_deref(),
+        Some("Pending Reschedule")
+    );
+    assert_eq!(status_of(&body, demo::KEY_ADULT_REQUEST_ONLY_BOOKED), None);
+
+    // A new request shows on the very next call (WF-NFR-04: within 3 s).
+    let target = demo::appointment_id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED);
     let request = PatientRequest {
         id: uuid::Uuid::new_v4(),
-        idempotency_key: "k1".into(),
+        idempotency_key: "contract-k1".into(),
         appointment: target.clone(),
-        patient: nhs(ADULT),
-        ods_code: OdsCode::parse("R9N").unwrap(),
+        patient: demo::nhs_number(ADULT),
+        ods_code: OdsCode::parse(demo::REQUEST_ONLY_TRUST_ODS).unwrap(),
         kind: RequestKind::Cancel,
         reason: "no-longer-needed".into(),
         details: None,
@@ -747,42 +553,32 @@ async fn pending_request_shows_with_request_status() {
     };
     let audit = AuditRecord {
         at: now(),
-        patient: nhs(ADULT),
+        patient: demo::nhs_number(ADULT),
         actor: "patient".into(),
         session: None,
         action: AuditAction::CancelRequested,
-        appointment: Some(target.clone()),
+        appointment: Some(target),
         detail: None,
     };
     p.store.submit_request(&request, &audit, &[]).await.unwrap();
     let id = corr();
     let body = check_contract(&p.api.handle(get(ADULT, &id)).await, Some(&id));
-    let r = body["entry"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["resource"]["id"] == target.as_str())
-        .unwrap()["resource"]
-        .clone();
-    assert_eq!(r["status"], "booked", "the PAS status is unchanged");
-    assert!(r["extension"].as_array().unwrap().iter().any(|x| x["url"]
-        == "https://fhir.nhs.uk/StructureDefinition/Extension-Appointment-RequestStatus"
-        && x["valueCode"] == "Pending Cancellation"));
+    assert_eq!(
+        status_of(&body, demo::KEY_ADULT_REQUEST_ONLY_BOOKED).as_deref(),
+        Some("Pending Cancellation")
+    );
 }
 
 /// Every error the API gives, each checked against the response the spec declares.
 #[tokio::test]
 async fn every_error_path_meets_the_spec() {
-    let p = portal();
+    let p = portal().await;
     let nhs_q = |n: &str| {
         format!("/fhir/Appointment?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|{n}")
     };
     let expired_bearer =
         sign(json!({"iss": PCA_ISSUER, "aud": PORTAL_AUDIENCE, "exp": epoch() - 3600}));
-    let p5 = sign(json!({
-        "iss": NHS_LOGIN_ISSUER, "aud": NHS_APP_CLIENT, "exp": epoch() + 300,
-        "nhs_number": ADULT, "birthdate": "1985-09-07", "identity_proofing_level": "P5",
-    }));
+    let p5 = sign(id_claims(ADULT, born(ADULT), "P5"));
     type Edit = Box<dyn Fn(http::request::Builder) -> http::request::Builder>;
     let with_uri =
         |u: String| -> Edit { Box::new(move |b: http::request::Builder| b.uri(u.clone())) };
@@ -846,6 +642,20 @@ async fn every_error_path_meets_the_spec() {
         assert_eq!(body["issue"][0]["code"], code, "{what}");
     }
 
+    // The demo's P5 patient, with their own (P5) NHS login token.
+    let id = corr();
+    let mut req = pca_request(P5_PATIENT, &id)
+        .header(
+            "NHSD-ID-Token",
+            sign(id_claims(P5_PATIENT, born(P5_PATIENT), "P5")),
+        )
+        .body(Bytes::new())
+        .unwrap();
+    dedupe_last(&mut req);
+    let resp = p.api.handle(req).await;
+    assert_eq!(resp.status(), 401);
+    check_contract(&resp, Some(&id));
+
     // 403: under 16 (date of birth from the verified ID token).
     let id = corr();
     let resp = p.api.handle(get(UNDER_16, &id)).await;
@@ -873,7 +683,7 @@ fn dedupe_last(req: &mut Request<Bytes>) {
 #[tokio::test]
 async fn each_required_parameter_is_enforced() {
     let spec = Spec::load();
-    let p = portal();
+    let p = portal().await;
     let params: Vec<&Value> = spec.operation()["parameters"]
         .as_array()
         .unwrap()
@@ -907,9 +717,7 @@ async fn each_required_parameter_is_enforced() {
 
 #[tokio::test]
 async fn target_identifier_404_when_enabled() {
-    let p = portal_with(FakePas::demo(), |c| {
-        c.target_identifier = Some(SPEC_TARGET_IDENTIFIER.into())
-    });
+    let p = portal_with(|c| c.target_identifier = Some(SPEC_TARGET_IDENTIFIER.into())).await;
     let id = corr();
     let resp = p.api.handle(get(ADULT, &id)).await;
     assert_eq!(resp.status(), 404);
@@ -937,10 +745,11 @@ fn spec_example_target_identifier() -> String {
 
 #[tokio::test]
 async fn rate_limit_429() {
-    let p = portal_with(FakePas::demo(), |c| {
+    let p = portal_with(|c| {
         c.rate_limit_per_second = 2.0;
         c.rate_limit_burst = 2;
-    });
+    })
+    .await;
     let mut statuses = vec![];
     let mut last = None;
     for _ in 0..5 {
@@ -960,7 +769,7 @@ async fn rate_limit_429() {
 
 #[tokio::test]
 async fn maintenance_503_and_timeout_504() {
-    let p = portal();
+    let p = portal().await;
     p.api.set_maintenance(true);
     let id = corr();
     let resp = p.api.handle(get(ADULT, &id)).await;
@@ -969,9 +778,9 @@ async fn maintenance_503_and_timeout_504() {
     p.api.set_maintenance(false);
     assert_eq!(p.api.handle(get(ADULT, &corr())).await.status(), 200);
 
-    let mut slow = FakePas::demo();
-    slow.delay = Some(Duration::from_millis(500));
-    let p = portal_with(slow, |c| c.timeout = Duration::from_millis(50));
+    let p = portal_with(|c| c.timeout = Duration::from_millis(50)).await;
+    p.pas
+        .set_faults(FaultPlan::new().rule(FaultRule::new(Fault::Slow(Duration::from_millis(500)))));
     let id = corr();
     let resp = p.api.handle(get(ADULT, &id)).await;
     assert_eq!(resp.status(), 504);
