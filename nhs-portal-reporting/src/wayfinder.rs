@@ -6,7 +6,9 @@
 //! - **WF-NFR-MI-02**: a 20 second timeout with a single retry after a timeout (the retry gets a
 //!   new correlation id; the API is idempotent, so a request that did arrive is harmless twice).
 //! - **WF-NFR-MI-03**: at most 25 requests per second per client, paced by spacing requests at
-//!   least 40 ms apart (a 429 is still handled, as a retry-later answer).
+//!   least 40 ms apart (a 429 is still handled, as a retry-later answer). The limit is per
+//!   client and its clones, so per process: with several portal instances reporting under one
+//!   `client-id`, set [`WayfinderConfig::max_requests_per_second`] to 25 divided by their number.
 //! - **WF-NFR-MI-05**: batches above 2 MB are refused before sending ([`DeliveryError::TooLarge`]);
 //!   the worker splits batches below the limit. "2 MB" is read as 2,000,000 bytes, the stricter
 //!   reading.

@@ -459,6 +459,19 @@ impl WayfinderEvent {
         }
     }
 
+    /// When it happened.
+    pub fn timestamp(&self) -> DateTime<Utc> {
+        match self {
+            Self::Session { timestamp, .. }
+            | Self::Appt { timestamp, .. }
+            | Self::ApptView { timestamp, .. }
+            | Self::ApptRequestCanc { timestamp, .. }
+            | Self::ApptRequestResch { timestamp, .. }
+            | Self::ApptCanc { timestamp, .. }
+            | Self::ApptResch { timestamp, .. } => timestamp.0,
+        }
+    }
+
     /// Its size in bytes as JSON (for the 2 MB batch limit).
     pub fn json_len(&self) -> usize {
         serde_json::to_vec(self).map(|v| v.len()).unwrap_or(0)
