@@ -10,6 +10,10 @@
 //! that belong together (a request, its audit record and its reporting events) are one
 //! transaction: [`RequestStore::submit_request`] and [`RequestStore::resolve_request`] take them
 //! together.
+//!
+//! Timestamps are kept to the microsecond (PostgreSQL's precision); finer parts may be lost.
+//! Behaviour every implementation must show is pinned down by the contract suite in
+//! `contract` (cargo feature `testing`), which any store can run against itself.
 
 use std::fmt;
 
@@ -20,6 +24,9 @@ use crate::request_status::RequestKind;
 use crate::{AppointmentId, NhsNumber, OdsCode, ReportingEvent, RequestStatus};
 
 pub mod memory;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod contract;
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +56,11 @@ pub enum StoreError {
     /// Stored data could not be read back (corrupt or hand-edited).
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// The database refused the operation for a reason retrying will not fix (a failed
+    /// migration, an unexpected constraint, a bug). The source carries the database's message,
+    /// which never includes bound values such as NHS numbers.
+    #[error("the database refused the operation")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// An opaque, random session id: the only thing the session cookie carries.
@@ -127,7 +139,7 @@ pub struct PendingLogin {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Stores a new session.
+    /// Stores a new session; [`StoreError::Conflict`] if the id is in use.
     async fn create_session(&self, session: &PatientSession) -> Result<(), StoreError>;
     /// Reads a session, whatever its age (the caller applies the time rules).
     async fn get_session(&self, id: &SessionId) -> Result<Option<PatientSession>, StoreError>;
@@ -135,14 +147,14 @@ pub trait SessionStore: Send + Sync {
     async fn touch_session(&self, id: &SessionId, at: DateTime<Utc>) -> Result<bool, StoreError>;
     /// Ends a session (sign-out or timeout). Ending one that is gone is not an error.
     async fn delete_session(&self, id: &SessionId) -> Result<(), StoreError>;
-    /// Deletes sessions idle since before `idle_before` or past their absolute expiry at `now`;
-    /// returns how many.
+    /// Deletes sessions idle since before `idle_before` (`last_seen_at < idle_before`) or past
+    /// their absolute expiry at `now` (`absolute_expiry <= now`); returns how many.
     async fn delete_expired_sessions(
         &self,
         idle_before: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
-    /// Stores a sign-in in progress.
+    /// Stores a sign-in in progress (replacing one with the same `state`).
     async fn put_pending_login(&self, login: &PendingLogin) -> Result<(), StoreError>;
     /// Takes (reads and deletes) a sign-in in progress, so a `state` works once only.
     async fn take_pending_login(&self, state: &str) -> Result<Option<PendingLogin>, StoreError>;
@@ -231,6 +243,10 @@ pub trait RequestStore: Send + Sync {
     /// Stores a new pending request with its audit record and reporting events, in one
     /// transaction. At most one request per idempotency key and at most one pending request per
     /// appointment ever exist, also when several portal instances submit at once.
+    ///
+    /// The request is stored as [`RequestState::Pending`] with no resolution, whatever the
+    /// caller put in those fields. A known idempotency key wins over a pending request on the
+    /// appointment: it answers [`Submitted::Duplicate`].
     async fn submit_request(
         &self,
         request: &PatientRequest,
@@ -244,7 +260,8 @@ pub trait RequestStore: Send + Sync {
         &self,
         appointment: &AppointmentId,
     ) -> Result<Option<PatientRequest>, StoreError>;
-    /// A patient's pending requests: the request-status overlay on their appointments.
+    /// A patient's pending requests, oldest first: the request-status overlay on their
+    /// appointments.
     async fn pending_requests_for_patient(
         &self,
         patient: &NhsNumber,
@@ -365,7 +382,8 @@ pub struct AuditRecord {
 pub trait AuditLog: Send + Sync {
     /// Appends one record.
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
-    /// A patient's records, newest first, at most `limit`.
+    /// A patient's records, newest first (by `at`; records with the same `at` newest-appended
+    /// first), at most `limit`.
     async fn audit_for_patient(
         &self,
         patient: &NhsNumber,
@@ -401,8 +419,9 @@ pub struct OutboxStats {
 pub trait Outbox: Send + Sync {
     /// Adds events (for events that do not go with a request; see [`RequestStore`]).
     async fn enqueue_events(&self, events: &[ReportingEvent]) -> Result<(), StoreError>;
-    /// Claims up to `limit` due events for `worker` until `now + lease`: no other worker gets them
-    /// until the lease runs out, also across portal instances.
+    /// Claims up to `limit` due events for `worker` until `now + lease`, oldest first: no other
+    /// worker gets them until the lease runs out, also across portal instances. Each claim counts
+    /// as one delivery attempt in [`OutboxItem::attempts`].
     async fn claim_events(
         &self,
         worker: &str,
@@ -410,16 +429,18 @@ pub trait Outbox: Send + Sync {
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<Vec<OutboxItem>, StoreError>;
-    /// Marks events delivered.
+    /// Marks events delivered. Ids that are unknown, delivered or quarantined are left alone.
     async fn mark_delivered(&self, ids: &[i64]) -> Result<(), StoreError>;
-    /// Releases events after a failed attempt, to be retried from `retry_at`.
+    /// Releases events after a failed attempt, to be retried from `retry_at`. Only events still
+    /// waiting are changed.
     async fn mark_failed(
         &self,
         ids: &[i64],
         error: &str,
         retry_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    /// Sets events aside for good (a permanent refusal), with the reason.
+    /// Sets events aside for good (a permanent refusal), with the reason. Only events still
+    /// waiting are changed.
     async fn quarantine(&self, ids: &[i64], reason: &str) -> Result<(), StoreError>;
     /// Counts.
     async fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
@@ -440,7 +461,8 @@ pub struct RecordItem {
 pub trait RecordQueue: Send + Sync {
     /// Queues an NHS number; one already waiting is not queued twice.
     async fn enqueue_record(&self, patient: &NhsNumber) -> Result<(), StoreError>;
-    /// Claims up to `limit` due numbers for `worker` until `now + lease`.
+    /// Claims up to `limit` due numbers for `worker` until `now + lease`, oldest first: no other
+    /// worker gets them until the lease runs out, also across portal instances.
     async fn claim_records(
         &self,
         worker: &str,
@@ -448,9 +470,10 @@ pub trait RecordQueue: Send + Sync {
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<Vec<RecordItem>, StoreError>;
-    /// Marks numbers sent.
+    /// Marks numbers sent. Only numbers still waiting are changed.
     async fn mark_records_sent(&self, ids: &[i64]) -> Result<(), StoreError>;
-    /// Releases numbers after a failed send, to be retried from `retry_at`.
+    /// Releases numbers after a failed send, to be retried from `retry_at`. Only numbers still
+    /// waiting are changed.
     async fn mark_records_failed(
         &self,
         ids: &[i64],

@@ -1,4 +1,4 @@
-//! An in-memory [`Store`](super::Store), for tests and examples. Nothing survives a restart.
+//! An in-memory [`Store`], for tests and examples. Nothing survives a restart.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -175,6 +175,8 @@ impl RequestStore for MemoryStore {
         }
         let mut stored = request.clone();
         stored.state = RequestState::Pending;
+        stored.resolved_at = None;
+        stored.resolution_note = None;
         g.requests.push(stored.clone());
         g.audit.push(audit.clone());
         g.push_events(events);
@@ -201,13 +203,15 @@ impl RequestStore for MemoryStore {
         &self,
         patient: &NhsNumber,
     ) -> Result<Vec<PatientRequest>, StoreError> {
-        Ok(self
+        let mut out: Vec<_> = self
             .lock()
             .requests
             .iter()
             .filter(|r| &r.patient == patient && r.state == RequestState::Pending)
             .cloned()
-            .collect())
+            .collect();
+        out.sort_by_key(|r| r.created_at);
+        Ok(out)
     }
 
     async fn list_requests(
@@ -272,15 +276,18 @@ impl AuditLog for MemoryStore {
         patient: &NhsNumber,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        Ok(self
+        // Newest appended first, then a stable sort by time keeps that order among equal times.
+        let mut out: Vec<_> = self
             .lock()
             .audit
             .iter()
             .rev()
             .filter(|a| &a.patient == patient)
-            .take(limit)
             .cloned()
-            .collect())
+            .collect();
+        out.sort_by_key(|a| std::cmp::Reverse(a.at));
+        out.truncate(limit);
+        Ok(out)
     }
 }
 
@@ -320,7 +327,11 @@ impl Outbox for MemoryStore {
     async fn mark_delivered(&self, ids: &[i64]) -> Result<(), StoreError> {
         let mut g = self.lock();
         for id in ids {
-            if let Some(row) = g.outbox.get_mut(id) {
+            if let Some(row) = g
+                .outbox
+                .get_mut(id)
+                .filter(|r| r.state == RowState::Waiting)
+            {
                 row.state = RowState::Done;
                 row.leased_until = None;
             }
@@ -336,7 +347,11 @@ impl Outbox for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut g = self.lock();
         for id in ids {
-            if let Some(row) = g.outbox.get_mut(id) {
+            if let Some(row) = g
+                .outbox
+                .get_mut(id)
+                .filter(|r| r.state == RowState::Waiting)
+            {
                 row.due_at = Some(retry_at);
                 row.leased_until = None;
             }
@@ -347,7 +362,11 @@ impl Outbox for MemoryStore {
     async fn quarantine(&self, ids: &[i64], _reason: &str) -> Result<(), StoreError> {
         let mut g = self.lock();
         for id in ids {
-            if let Some(row) = g.outbox.get_mut(id) {
+            if let Some(row) = g
+                .outbox
+                .get_mut(id)
+                .filter(|r| r.state == RowState::Waiting)
+            {
                 row.state = RowState::Quarantined;
                 row.leased_until = None;
             }
@@ -419,7 +438,11 @@ impl RecordQueue for MemoryStore {
     async fn mark_records_sent(&self, ids: &[i64]) -> Result<(), StoreError> {
         let mut g = self.lock();
         for id in ids {
-            if let Some(row) = g.records.get_mut(id) {
+            if let Some(row) = g
+                .records
+                .get_mut(id)
+                .filter(|r| r.state == RowState::Waiting)
+            {
                 row.state = RowState::Done;
                 row.leased_until = None;
             }
@@ -434,7 +457,11 @@ impl RecordQueue for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut g = self.lock();
         for id in ids {
-            if let Some(row) = g.records.get_mut(id) {
+            if let Some(row) = g
+                .records
+                .get_mut(id)
+                .filter(|r| r.state == RowState::Waiting)
+            {
                 row.due_at = Some(retry_at);
                 row.leased_until = None;
             }
@@ -451,5 +478,66 @@ impl RecordQueue for MemoryStore {
             .map(|r| r.patient.as_str())
             .collect();
         Ok(sent.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::contract;
+
+    #[tokio::test]
+    async fn memory_store_passes_the_contract() {
+        contract::run_all(|| async { Arc::new(MemoryStore::new()) as Arc<dyn Store> }).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_submits_for_one_appointment_make_one_request() {
+        let store = Arc::new(MemoryStore::new());
+        let patient = NhsNumber::parse("9000000009").unwrap();
+        let appointment = AppointmentId::parse("appt-1").unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let store = store.clone();
+                let patient = patient.clone();
+                let appointment = appointment.clone();
+                tokio::spawn(async move {
+                    let req = PatientRequest {
+                        id: uuid::Uuid::new_v4(),
+                        idempotency_key: format!("key-{}", i % 4),
+                        appointment,
+                        patient: patient.clone(),
+                        ods_code: OdsCode::parse("RJ1").unwrap(),
+                        kind: RequestKind::Cancel,
+                        reason: "r".into(),
+                        details: None,
+                        state: RequestState::Pending,
+                        created_at: Utc::now(),
+                        resolved_at: None,
+                        resolution_note: None,
+                    };
+                    let audit = AuditRecord {
+                        at: req.created_at,
+                        patient,
+                        actor: "patient".into(),
+                        session: None,
+                        action: AuditAction::CancelRequested,
+                        appointment: None,
+                        detail: None,
+                    };
+                    store.submit_request(&req, &audit, &[]).await.unwrap()
+                })
+            })
+            .collect();
+        let mut created = 0;
+        for t in tasks {
+            if matches!(t.await.unwrap(), Submitted::Created(_)) {
+                created += 1;
+            }
+        }
+        assert_eq!(created, 1);
+        assert_eq!(store.list_requests(None, None).await.unwrap().len(), 1);
     }
 }
