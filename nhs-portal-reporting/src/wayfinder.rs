@@ -15,6 +15,10 @@
 //! - **WF-NFR-MI-11**: every request is logged (correlation id, event count, size, status,
 //!   duration), never its payload.
 //!
+//! A 401 drops the cached token and is retried once at once with a fresh one (the spec's 401
+//! example is an expired token, and it allows retrying "a transient issue with the APIM Identity
+//! Service"); a second 401 is returned for the worker's back-off.
+//!
 //! Only 200, 400 and 401 are documented responses; the text adds 503. Any 5xx is treated as 503;
 //! other statuses are kept and retried rather than lost (see [`DeliveryError::Unexpected`]).
 //!
@@ -220,6 +224,9 @@ impl ReportingSink for WayfinderClient {
         match self.attempt(&body, events.len()).await {
             // WF-NFR-MI-02: a single retry for a timeout.
             Err(DeliveryError::Timeout) => self.attempt(&body, events.len()).await,
+            // An expired token (the spec's 401 example) is fixed by a fresh one: try once more
+            // at once; a second 401 goes back to the worker's back-off.
+            Err(DeliveryError::Unauthorized) => self.attempt(&body, events.len()).await,
             other => other,
         }
     }
