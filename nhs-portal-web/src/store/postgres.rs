@@ -54,7 +54,7 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects to the database at `url` (`postgres://…`) with a pool of
-    /// [`DEFAULT_POOL_SIZE`] connections, and migrates it.
+    /// `DEFAULT_POOL_SIZE` connections, and migrates it.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url).map_err(db_err)?;
         Self::connect_with(options, DEFAULT_POOL_SIZE).await
