@@ -13,6 +13,7 @@
 //! - [`staff`]: the trust staff worklist pages.
 //! - [`fhir_api`]: the PCA Get Appointments API (FHIR R4).
 //! - [`nhs_login`], [`session`]: NHS login relying party and patient sessions.
+//! - [`store`]: the SQL stores (SQLite, PostgreSQL).
 #![deny(missing_docs)]
 
 pub mod assets;
@@ -26,3 +27,4 @@ pub mod sign_in;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod staff;
+pub mod store;

@@ -12,8 +12,8 @@
 //! Settings (environment):
 //! - `NHS_PORTAL_ADDR`: where to listen (default `127.0.0.1:8080`; port `0` picks a free port);
 //! - `NHS_PORTAL_BASE_URL`: the public base URL (default `http://{addr}`);
-//! - `NHS_PORTAL_DATABASE_URL`: the store (default a SQLite file under `./data/`; see the start-up
-//!   message for what this build uses);
+//! - `NHS_PORTAL_DATABASE_URL`: the store, `sqlite:` or `postgres://` (default the SQLite file
+//!   `./data/nhs-portal.sqlite3`);
 //! - `NHS_PORTAL_REPORTING_URL`: Wayfinder Reporting Service base URL (optional);
 //! - `NHS_PORTAL_STAFF_CODE`: the staff worklist access code (default: generated, printed);
 //! - `NHS_PORTAL_SESSION_IDLE_SECONDS`: inactivity timeout (default 600; shorter values are for
@@ -38,22 +38,17 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use nhs_portal_core::OdsCode;
 use nhs_portal_core::clock::{Clock, SystemClock};
 use nhs_portal_core::deep_link::DeepLinkBase;
 use nhs_portal_core::store::Store;
-use nhs_portal_core::store::memory::MemoryStore;
-use nhs_portal_core::{NhsNumber, OdsCode};
 use nhs_portal_pas::demo::{self, DemoData};
 use nhs_portal_pas::worklist::Worklist;
 use nhs_portal_web::assets::Assets;
-use nhs_portal_web::fhir_api::auth::{
-    ForwardedTokenError, ForwardedTokenVerifier as ApiTokenVerifier, JwksBearerValidator,
-    VerifiedPatient,
-};
+use nhs_portal_web::fhir_api::auth::JwksBearerValidator;
 use nhs_portal_web::fhir_api::{FhirApi, FhirApiConfig};
 use nhs_portal_web::nhs_login::{
-    ForwardedTokenConfig, ForwardedTokenVerifier, JwksCache, JwksForwardedVerifier, NhsLoginConfig,
-    RsaSigningKey,
+    ForwardedTokenConfig, JwksCache, JwksForwardedVerifier, NhsLoginConfig, RsaSigningKey,
 };
 use nhs_portal_web::portal::{DemoInfo, Handler, Portal, PortalConfig, PortalParts};
 use nhs_portal_web::sign_in::NhsLoginSignIn;
@@ -84,31 +79,6 @@ struct FhirHandler(FhirApi);
 impl Handler for FhirHandler {
     async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
         self.0.handle(req).await
-    }
-}
-
-/// Adapts the NHS login forwarded-token verifier to the PCA API's seam.
-#[derive(Debug)]
-struct ApiTokens(JwksForwardedVerifier);
-
-#[async_trait]
-impl ApiTokenVerifier for ApiTokens {
-    async fn verify(
-        &self,
-        id_token: &str,
-        expected: &NhsNumber,
-    ) -> Result<VerifiedPatient, ForwardedTokenError> {
-        use nhs_portal_web::nhs_login::TokenError as T;
-        match self.0.verify(id_token, expected).await {
-            Ok(id) => Ok(VerifiedPatient {
-                nhs_number: id.nhs_number,
-                date_of_birth: id.date_of_birth,
-            }),
-            Err(T::NhsNumberMismatch) => Err(ForwardedTokenError::NhsNumberMismatch),
-            Err(T::IdentityLevelTooLow(_) | T::VotNotAccepted) => Err(ForwardedTokenError::NotP9),
-            Err(e) if e.is_unavailable() => Err(ForwardedTokenError::KeysUnavailable),
-            Err(_) => Err(ForwardedTokenError::Invalid),
-        }
     }
 }
 
@@ -145,13 +115,23 @@ fn ensure_assets(dir: &Path) -> Result<(), BoxError> {
 }
 
 async fn open_store(url: &str) -> Result<(Arc<dyn Store>, String), BoxError> {
-    // This build keeps the store in memory (the SQL stores plug in here through
-    // `nhs_portal_web::store::connect`).
-    let _ = url;
-    Ok((
-        Arc::new(MemoryStore::new()),
-        "in memory (restarting clears requests and sessions)".into(),
-    ))
+    // A relative SQLite file path: make its folder (for the default `./data/`).
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        && let Some(dir) = Path::new(path.split('?').next().unwrap_or("")).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    let store = nhs_portal_web::store::connect(url).await?;
+    let shown = url.split('?').next().unwrap_or(url);
+    let shown = if shown.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        shown
+    };
+    Ok((store, shown.to_owned()))
 }
 
 async fn shutdown_signal() {
@@ -230,10 +210,10 @@ async fn main() -> Result<(), BoxError> {
         &issuer,
         [DEMO_API_AUDIENCE],
     )?;
-    let id_tokens = ApiTokens(JwksForwardedVerifier::new(
+    let id_tokens = JwksForwardedVerifier::new(
         ForwardedTokenConfig::new(&issuer, vec![SIMULATED_NHS_APP_CLIENT_ID.into()]),
         Arc::new(JwksCache::fixed(simulator_jwks)),
-    ));
+    );
     let fhir = FhirApi::new(
         pas.clone(),
         store.clone(),
