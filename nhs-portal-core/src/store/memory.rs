@@ -1,4 +1,4 @@
-//! An in-memory [`Store`](super::Store), for tests and examples. Nothing survives a restart.
+//! An in-memory [`Store`], for tests and examples. Nothing survives a restart.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
