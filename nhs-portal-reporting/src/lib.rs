@@ -1,5 +1,65 @@
 //! # nhs-portal-reporting
 //!
-//! Usage reporting to the Wayfinder Reporting Service and the PCA Record Service feed. Work in
-//! progress.
+//! Usage reporting for the portal, and the feed that tells the Patient Care Aggregator (PCA)
+//! which patients the trust holds appointments for.
+//!
+//! - [`wire`]: the Wayfinder Reporting Service (v2.6.2) event format, mapped from
+//!   [`nhs_portal_core::ReportingEvent`].
+//! - [`sink`]: the [`ReportingSink`] seam and [`DeliveryError`].
+//! - [`wayfinder`]: [`WayfinderClient`], the Reporting Service API client ("Method 2").
+//! - [`csv_sink`]: [`CsvSink`], the monthly CSV fallback ("Method 1"; its format is an assumption
+//!   to confirm with NHS England).
+//! - [`token`]: bearer tokens, static or NHS APIM signed-JWT client credentials.
+//! - [`worker`]: [`OutboxWorker`], which drains the store's outbox into a sink.
+//! - [`record_service`]: the PCA Record Service client and queue sender (v1.0.2).
+//!
+//! ## Wiring it into a portal
+//! 1. **Record events where they happen**, in the same store transaction as the action:
+//!    `RequestStore::submit_request` / `resolve_request` take them, `Outbox::enqueue_events`
+//!    takes the rest (`SESSION` at sign-in, `APPT-VIEW` once per deep-link jump-off).
+//! 2. **Parent first.** Before or with the first child event about an appointment, and whenever
+//!    its status changes, enqueue its `APPT` event: [`wire::appointment_event`] builds it from the
+//!    PAS's [`nhs_portal_core::Appointment`].
+//! 3. **Run one [`OutboxWorker`] per process** with a [`WayfinderClient`] (or a [`CsvSink`] for
+//!    trusts on the monthly CSV), using [`token::SignedJwtTokenSource`] in real environments.
+//!    Several processes may share one store: claims are leased.
+//! 4. **Record Service:** enqueue a patient's NHS number when the PAS reports a new appointment
+//!    ([`record_service::RecordSender::enqueue`]), run one [`record_service::RecordSender`] per
+//!    process with a [`record_service::PatientEligibility`] over the PAS, and expose
+//!    `resend_all` and `sent_record_count` to operators.
+//!
+//! Nothing here logs event content or NHS numbers: logs carry counts, event codes, status codes
+//! and correlation ids.
+//!
+//! ## Example
+//! ```no_run
+//! use std::sync::Arc;
+//! use nhs_portal_core::clock::SystemClock;
+//! use nhs_portal_core::store::memory::MemoryStore;
+//! use nhs_portal_reporting::{OutboxWorker, OutboxWorkerConfig, WayfinderClient, WayfinderConfig};
+//! use nhs_portal_reporting::token::StaticToken;
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Arc::new(MemoryStore::new());
+//! let client = WayfinderClient::new(
+//!     WayfinderConfig::new(nhs_portal_reporting::wayfinder::INTEGRATION_URL, "my-client-id"),
+//!     Arc::new(StaticToken::new("token")),
+//! )?;
+//! let worker = OutboxWorker::new(store, Arc::new(client), Arc::new(SystemClock), OutboxWorkerConfig::default());
+//! worker.run(async { let _ = tokio::signal::ctrl_c().await; }).await;
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
+
+pub mod csv_sink;
+pub mod record_service;
+pub mod sink;
+pub mod token;
+pub mod wayfinder;
+pub mod wire;
+pub mod worker;
+
+pub use csv_sink::CsvSink;
+pub use sink::{DeliveryError, ReportingSink};
+pub use wayfinder::{WayfinderClient, WayfinderConfig};
+pub use wire::WayfinderEvent;
+pub use worker::{OutboxWorker, OutboxWorkerConfig, RunStats};

@@ -1,0 +1,604 @@
+//! The Wayfinder Reporting Service wire format (v2.6.2) for the events this portal sends.
+//!
+//! Each [`WayfinderEvent`] serialises to exactly one of the spec's event schemas: the field names
+//! are the spec's (`EventCode`, `Timestamp`, `NHSNumber`, `isOpenInNHSApp`, ...), optional fields
+//! are left out rather than sent as `null` (every schema has `additionalProperties: false` and no
+//! field is nullable), and [`WayfinderEvent::from_domain`] checks the spec's limits before anything
+//! is queued for sending, so a bad event is caught here and not by a 400 from Wayfinder.
+//!
+//! ## Decisions where the spec is silent or loose
+//! - **Timestamp format.** The schema says `format: date-time` and "millisecond precision in UTC
+//!   ISO 8601", with the example `2024-03-08T08:45:11.321Z`, while the request example uses
+//!   `+00:00` and no milliseconds. We always send three fraction digits and `Z`
+//!   (`%Y-%m-%dT%H:%M:%S%.3fZ`), for `Timestamp` and for `AppointmentDate`.
+//! - **TrackingId** is `format: uuid` in the schema. A tracking id that is not a UUID (the deep
+//!   link's query parameter is outside our control) is left out rather than sent, because one bad
+//!   field makes Wayfinder refuse the whole event (and the whole request).
+//! - **Device** must be at most 512 characters: longer User-Agents are cut at 512 characters
+//!   (JSON Schema counts characters, not bytes), never refused.
+//! - **Ids** (`Id`, `SessionId`, `AppointmentId`, `NewAppointmentId`) must be at most 100
+//!   characters. They are never cut (a cut id would link events wrongly): a longer one is a
+//!   [`WireError`], and the outbox worker sets that event aside.
+//! - **Parent-entity rule.** The spec says a portal that sends child events (`APPT-VIEW`,
+//!   `APPT-REQUEST-CANC`, ...) must also send the parent `APPT` event whenever an appointment is
+//!   created or updated. The child events carry only the appointment id, so this crate cannot
+//!   build the parent from them: the caller enqueues an `APPT` event (see [`appointment_event`])
+//!   alongside the first child event for an appointment and again whenever its status changes.
+//!   The outbox delivers in enqueue order, so the parent is sent no later than its children.
+//! - **APPT `Status`**: the spec also allows `checked-in`; the domain model has no such status
+//!   (the PCA producer subset is `booked`, `fulfilled`, `cancelled`, `noshow`), so it is never sent.
+
+use chrono::{DateTime, Utc};
+use nhs_portal_core::reporting::{ChangeReason, SessionOutcome};
+use nhs_portal_core::{Appointment, AppointmentStatus, ReportingEvent};
+use serde::{Deserialize, Serialize};
+
+/// The most characters an id field may have (spec: `maxLength: 100`).
+pub const MAX_ID_CHARS: usize = 100;
+/// The most characters `Device` may have (spec: `maxLength: 512`).
+pub const MAX_DEVICE_CHARS: usize = 512;
+/// The most characters `ODSCode` may have (spec: `maxLength: 5`).
+pub const MAX_ODS_CHARS: usize = 5;
+
+/// Why a domain event cannot become a Wayfinder event. Retrying does not help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// An id field is longer than the spec allows.
+    #[error("{field} is {len} characters, more than the {max} allowed")]
+    TooLong {
+        /// The Wayfinder field name.
+        field: &'static str,
+        /// Its length in characters.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An id field is empty.
+    #[error("{field} is empty")]
+    Empty {
+        /// The Wayfinder field name.
+        field: &'static str,
+    },
+    /// The domain event has no Wayfinder counterpart this crate knows.
+    #[error("no Wayfinder event for this domain event")]
+    Unsupported,
+}
+
+/// A Wayfinder timestamp: UTC, ISO 8601, milliseconds, `Z` (`2024-03-08T08:45:11.321Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl Timestamp {
+    /// The text Wayfinder gets.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use nhs_portal_reporting::wire::Timestamp;
+    /// let t = Utc.with_ymd_and_hms(2024, 3, 8, 8, 45, 11).unwrap();
+    /// assert_eq!(Timestamp(t).to_wire(), "2024-03-08T08:45:11.000Z");
+    /// ```
+    pub fn to_wire(self) -> String {
+        self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_wire())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| Timestamp(t.with_timezone(&Utc)))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// `SESSION.Status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionStatus {
+    /// Signed in.
+    #[serde(rename = "success")]
+    Success,
+    /// The date of birth did not match (the spec's spelling, `dobMissmatch`).
+    #[serde(rename = "dobMissmatch")]
+    DobMismatch,
+    /// Any other failure.
+    #[serde(rename = "failed")]
+    Failed,
+}
+
+/// `APPT.Status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApptStatus {
+    /// Booked.
+    Booked,
+    /// Attended.
+    Fulfilled,
+    /// Cancelled.
+    Cancelled,
+    /// Did not attend.
+    Noshow,
+    /// Checked in, no outcome yet (never produced from the domain model).
+    CheckedIn,
+}
+
+/// `Reason` on `APPT-CANC` and `APPT-RESCH`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Reason {
+    /// The patient.
+    Patient,
+    /// The hospital.
+    Hospital,
+}
+
+/// One event as Wayfinder receives it; `EventCode` is the tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "EventCode", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum WayfinderEvent {
+    /// `SESSION`.
+    #[serde(rename = "SESSION")]
+    Session {
+        /// When.
+        #[serde(rename = "Timestamp")]
+        timestamp: Timestamp,
+        /// Ten digits.
+        #[serde(rename = "NHSNumber")]
+        nhs_number: String,
+        /// The session's id (≤100).
+        #[serde(rename = "Id")]
+        id: String,
+        /// Started in the NHS App.
+        #[serde(rename = "isOpenInNHSApp")]
+        is_open_in_nhs_app: bool,
+        /// User-Agent (≤512).
+        #[serde(rename = "Device", skip_serializing_if = "Option::is_none", default)]
+        device: Option<String>,
+        /// Outcome.
+        #[serde(rename = "Status")]
+        status: SessionStatus,
+        /// The deep link's tracking id (a UUID).
+        #[serde(
+            rename = "TrackingId",
+            skip_serializing_if = "Option::is_none",
+            default
+        )]
+        tracking_id: Option<String>,
+    },
+    /// `APPT`, the parent entity.
+    #[serde(rename = "APPT")]
+    Appt {
+        /// When.
+        #[serde(rename = "Timestamp")]
+        timestamp: Timestamp,
+        /// Ten digits.
+        #[serde(rename = "NHSNumber")]
+        nhs_number: String,
+        /// The appointment id (≤100).
+        #[serde(rename = "Id")]
+        id: String,
+        /// When the appointment is.
+        #[serde(rename = "AppointmentDate")]
+        appointment_date: Timestamp,
+        /// The trust (≤5).
+        #[serde(rename = "ODSCode")]
+        ods_code: String,
+        /// Status.
+        #[serde(rename = "Status", skip_serializing_if = "Option::is_none", default)]
+        status: Option<ApptStatus>,
+    },
+    /// `APPT-VIEW`.
+    #[serde(rename = "APPT-VIEW")]
+    ApptView {
+        /// When.
+        #[serde(rename = "Timestamp")]
+        timestamp: Timestamp,
+        /// The appointment.
+        #[serde(rename = "AppointmentId")]
+        appointment_id: String,
+        /// The session.
+        #[serde(rename = "SessionId")]
+        session_id: String,
+        /// The deep link's tracking id (a UUID).
+        #[serde(
+            rename = "TrackingId",
+            skip_serializing_if = "Option::is_none",
+            default
+        )]
+        tracking_id: Option<String>,
+    },
+    /// `APPT-REQUEST-CANC`.
+    #[serde(rename = "APPT-REQUEST-CANC")]
+    ApptRequestCanc {
+        /// When.
+        #[serde(rename = "Timestamp")]
+        timestamp: Timestamp,
+        /// The appointment.
+        #[serde(rename = "AppointmentId")]
+        appointment_id: String,
+        /// The session.
+        #[serde(rename = "SessionId")]
+        session_id: String,
+    },
+    /// `APPT-REQUEST-RESCH`.
+    #[serde(rename = "APPT-REQUEST-RESCH")]
+    ApptRequestResch {
+        /// When.
+        #[serde(rename = "Timestamp")]
+        timestamp: Timestamp,
+        /// The appointment.
+        #[serde(rename = "AppointmentId")]
+        appointment_id: String,
+        /// The session.
+        #[serde(rename = "SessionId")]
+        session_id: String,
+    },
+    /// `APPT-CANC`.
+    #[serde(rename = "APPT-CANC")]
+    ApptCanc {
+        /// When.
+        #[serde(rename = "Timestamp")]
+        timestamp: Timestamp,
+        /// The appointment (optional in the spec, always sent by us).
+        #[serde(
+            rename = "AppointmentId",
+            skip_serializing_if = "Option::is_none",
+            default
+        )]
+        appointment_id: Option<String>,
+        /// Who caused it.
+        #[serde(rename = "Reason", skip_serializing_if = "Option::is_none", default)]
+        reason: Option<Reason>,
+    },
+    /// `APPT-RESCH`.
+    #[serde(rename = "APPT-RESCH")]
+    ApptResch {
+        /// When.
+        #[serde(rename = "Timestamp")]
+        timestamp: Timestamp,
+        /// The old appointment.
+        #[serde(rename = "AppointmentId")]
+        appointment_id: String,
+        /// The new appointment.
+        #[serde(
+            rename = "NewAppointmentId",
+            skip_serializing_if = "Option::is_none",
+            default
+        )]
+        new_appointment_id: Option<String>,
+        /// Who caused it.
+        #[serde(rename = "Reason", skip_serializing_if = "Option::is_none", default)]
+        reason: Option<Reason>,
+    },
+}
+
+fn id(field: &'static str, value: &str) -> Result<String, WireError> {
+    let len = value.chars().count();
+    if len == 0 {
+        return Err(WireError::Empty { field });
+    }
+    if len > MAX_ID_CHARS {
+        return Err(WireError::TooLong {
+            field,
+            len,
+            max: MAX_ID_CHARS,
+        });
+    }
+    Ok(value.to_owned())
+}
+
+fn tracking(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .and_then(|t| uuid::Uuid::parse_str(t).ok())
+        .map(|u| u.hyphenated().to_string())
+}
+
+fn device(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .filter(|d| !d.is_empty())
+        .map(|d| d.chars().take(MAX_DEVICE_CHARS).collect())
+}
+
+fn reason(r: ChangeReason) -> Reason {
+    match r {
+        ChangeReason::Patient => Reason::Patient,
+        ChangeReason::Hospital => Reason::Hospital,
+    }
+}
+
+fn appt_status(s: AppointmentStatus) -> ApptStatus {
+    match s {
+        AppointmentStatus::Booked => ApptStatus::Booked,
+        AppointmentStatus::Fulfilled => ApptStatus::Fulfilled,
+        AppointmentStatus::Cancelled => ApptStatus::Cancelled,
+        AppointmentStatus::NoShow => ApptStatus::Noshow,
+    }
+}
+
+impl WayfinderEvent {
+    /// Maps a domain event to its Wayfinder event, checking the spec's limits.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use nhs_portal_core::{AppointmentId, ReportingEvent};
+    /// use nhs_portal_reporting::wire::WayfinderEvent;
+    /// let event = ReportingEvent::CancelRequested {
+    ///     at: Utc.with_ymd_and_hms(2024, 3, 8, 8, 45, 11).unwrap(),
+    ///     appointment: AppointmentId::parse("c351ea8b-0796-49ab-8e26-dce4cd101670").unwrap(),
+    ///     session_id: "26fc0d75-a64c-4b45-9466-cb8227caf368".into(),
+    /// };
+    /// let json = serde_json::to_value(WayfinderEvent::from_domain(&event).unwrap()).unwrap();
+    /// assert_eq!(json["EventCode"], "APPT-REQUEST-CANC");
+    /// assert_eq!(json["Timestamp"], "2024-03-08T08:45:11.000Z");
+    /// ```
+    pub fn from_domain(event: &ReportingEvent) -> Result<Self, WireError> {
+        let ts = Timestamp(event.at());
+        Ok(match event {
+            ReportingEvent::Session {
+                patient,
+                session_id,
+                in_nhs_app,
+                device: dev,
+                outcome,
+                tracking_id,
+                ..
+            } => Self::Session {
+                timestamp: ts,
+                nhs_number: patient.as_str().to_owned(),
+                id: id("Id", session_id)?,
+                is_open_in_nhs_app: *in_nhs_app,
+                device: device(dev),
+                status: match outcome {
+                    SessionOutcome::Success => SessionStatus::Success,
+                    SessionOutcome::DobMismatch => SessionStatus::DobMismatch,
+                    SessionOutcome::Failed => SessionStatus::Failed,
+                },
+                tracking_id: tracking(tracking_id),
+            },
+            ReportingEvent::Appointment {
+                patient,
+                appointment,
+                appointment_date,
+                ods_code,
+                status,
+                ..
+            } => {
+                let ods = ods_code.as_str();
+                if ods.chars().count() > MAX_ODS_CHARS {
+                    return Err(WireError::TooLong {
+                        field: "ODSCode",
+                        len: ods.chars().count(),
+                        max: MAX_ODS_CHARS,
+                    });
+                }
+                Self::Appt {
+                    timestamp: ts,
+                    nhs_number: patient.as_str().to_owned(),
+                    id: id("Id", appointment.as_str())?,
+                    appointment_date: Timestamp(*appointment_date),
+                    ods_code: ods.to_owned(),
+                    status: Some(appt_status(*status)),
+                }
+            }
+            ReportingEvent::AppointmentView {
+                appointment,
+                session_id,
+                tracking_id,
+                ..
+            } => Self::ApptView {
+                timestamp: ts,
+                appointment_id: id("AppointmentId", appointment.as_str())?,
+                session_id: id("SessionId", session_id)?,
+                tracking_id: tracking(tracking_id),
+            },
+            ReportingEvent::CancelRequested {
+                appointment,
+                session_id,
+                ..
+            } => Self::ApptRequestCanc {
+                timestamp: ts,
+                appointment_id: id("AppointmentId", appointment.as_str())?,
+                session_id: id("SessionId", session_id)?,
+            },
+            ReportingEvent::RescheduleRequested {
+                appointment,
+                session_id,
+                ..
+            } => Self::ApptRequestResch {
+                timestamp: ts,
+                appointment_id: id("AppointmentId", appointment.as_str())?,
+                session_id: id("SessionId", session_id)?,
+            },
+            ReportingEvent::Cancelled {
+                appointment,
+                reason: r,
+                ..
+            } => Self::ApptCanc {
+                timestamp: ts,
+                appointment_id: Some(id("AppointmentId", appointment.as_str())?),
+                reason: Some(reason(*r)),
+            },
+            ReportingEvent::Rescheduled {
+                appointment,
+                new_appointment,
+                reason: r,
+                ..
+            } => Self::ApptResch {
+                timestamp: ts,
+                appointment_id: id("AppointmentId", appointment.as_str())?,
+                new_appointment_id: new_appointment
+                    .as_ref()
+                    .map(|n| id("NewAppointmentId", n.as_str()))
+                    .transpose()?,
+                reason: Some(reason(*r)),
+            },
+            #[allow(unreachable_patterns)]
+            _ => return Err(WireError::Unsupported),
+        })
+    }
+
+    /// The `EventCode`, such as `APPT-VIEW`.
+    pub fn event_code(&self) -> &'static str {
+        match self {
+            Self::Session { .. } => "SESSION",
+            Self::Appt { .. } => "APPT",
+            Self::ApptView { .. } => "APPT-VIEW",
+            Self::ApptRequestCanc { .. } => "APPT-REQUEST-CANC",
+            Self::ApptRequestResch { .. } => "APPT-REQUEST-RESCH",
+            Self::ApptCanc { .. } => "APPT-CANC",
+            Self::ApptResch { .. } => "APPT-RESCH",
+        }
+    }
+
+    /// When it happened.
+    pub fn timestamp(&self) -> DateTime<Utc> {
+        match self {
+            Self::Session { timestamp, .. }
+            | Self::Appt { timestamp, .. }
+            | Self::ApptView { timestamp, .. }
+            | Self::ApptRequestCanc { timestamp, .. }
+            | Self::ApptRequestResch { timestamp, .. }
+            | Self::ApptCanc { timestamp, .. }
+            | Self::ApptResch { timestamp, .. } => timestamp.0,
+        }
+    }
+
+    /// Its size in bytes as JSON (for the 2 MB batch limit).
+    pub fn json_len(&self) -> usize {
+        serde_json::to_vec(self).map(|v| v.len()).unwrap_or(0)
+    }
+}
+
+/// The parent `APPT` domain event for an appointment as the PAS holds it now: enqueue it when the
+/// portal first reports anything about the appointment and whenever its status changes (the
+/// spec's parent-entity rule).
+///
+/// ```
+/// # use chrono::Utc;
+/// # fn demo(appointment: &nhs_portal_core::Appointment) {
+/// let event = nhs_portal_reporting::wire::appointment_event(appointment, Utc::now());
+/// assert_eq!(event.event_code(), "APPT");
+/// # }
+/// ```
+pub fn appointment_event(appointment: &Appointment, at: DateTime<Utc>) -> ReportingEvent {
+    ReportingEvent::Appointment {
+        at,
+        patient: appointment.patient.clone(),
+        appointment: appointment.id.clone(),
+        appointment_date: appointment.start,
+        ods_code: appointment.organisation.ods_code.clone(),
+        status: appointment.status,
+    }
+}
+
+/// Splits events into batches whose JSON array is at most `max_bytes` (WF-NFR-MI-05: 2 MB),
+/// keeping their order. Each batch holds at least one event, so an event bigger than `max_bytes`
+/// on its own (impossible within the spec's field limits) still goes out alone.
+///
+/// Returns index ranges into `events`.
+///
+/// ```
+/// use nhs_portal_reporting::wire::split_by_size;
+/// assert_eq!(split_by_size(&[10, 10, 10], 25), vec![0..2, 2..3]);
+/// ```
+pub fn split_by_size(sizes: &[usize], max_bytes: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    // `[` and `]`, plus a comma between items.
+    let mut len = 2;
+    for (i, size) in sizes.iter().enumerate() {
+        let extra = if i == start { *size } else { size + 1 };
+        if i > start && len + extra > max_bytes {
+            out.push(start..i);
+            start = i;
+            len = 2 + size;
+        } else {
+            len += extra;
+        }
+    }
+    if start < sizes.len() {
+        out.push(start..sizes.len());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn split_by_size_cases() {
+        type Case = (&'static [usize], usize, &'static [(usize, usize)]);
+        let cases: [Case; 6] = [
+            (&[], 100, &[]),
+            (&[10], 5, &[(0, 1)]),
+            (&[10, 10, 10], 100, &[(0, 3)]),
+            // [a,b] = 2 + 10 + 1 + 10 = 23
+            (&[10, 10, 10], 23, &[(0, 2), (2, 3)]),
+            (&[10, 10, 10], 22, &[(0, 1), (1, 2), (2, 3)]),
+            (&[50, 1, 1], 40, &[(0, 1), (1, 3)]),
+        ];
+        for (sizes, max, want) in cases {
+            let got: Vec<(usize, usize)> = split_by_size(sizes, max)
+                .into_iter()
+                .map(|r| (r.start, r.end))
+                .collect();
+            assert_eq!(got, want, "{sizes:?} / {max}");
+        }
+    }
+
+    #[test]
+    fn split_matches_real_json_lengths() {
+        let e = WayfinderEvent::ApptCanc {
+            timestamp: Timestamp(Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()),
+            appointment_id: Some("a".into()),
+            reason: None,
+        };
+        let events = vec![e; 3];
+        let sizes: Vec<usize> = events.iter().map(WayfinderEvent::json_len).collect();
+        let two = serde_json::to_vec(&events[..2]).unwrap().len();
+        assert_eq!(split_by_size(&sizes, two), vec![0..2, 2..3]);
+        assert_eq!(split_by_size(&sizes, two - 1), vec![0..1, 1..2, 2..3]);
+    }
+
+    #[test]
+    fn timestamps_always_have_milliseconds_and_z() {
+        let cases = [
+            ((2024, 3, 8, 8, 45, 11), 321, "2024-03-08T08:45:11.321Z"),
+            ((2024, 3, 8, 8, 45, 11), 0, "2024-03-08T08:45:11.000Z"),
+            ((1999, 12, 31, 23, 59, 59), 999, "1999-12-31T23:59:59.999Z"),
+        ];
+        for ((y, mo, d, h, mi, s), ms, want) in cases {
+            let t = Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+                + chrono::Duration::milliseconds(ms)
+                + chrono::Duration::microseconds(456);
+            assert_eq!(Timestamp(t).to_wire(), want);
+        }
+    }
+
+    #[test]
+    fn appt_status_codes() {
+        for (s, want) in [
+            (AppointmentStatus::Booked, "\"booked\""),
+            (AppointmentStatus::Fulfilled, "\"fulfilled\""),
+            (AppointmentStatus::Cancelled, "\"cancelled\""),
+            (AppointmentStatus::NoShow, "\"noshow\""),
+        ] {
+            assert_eq!(serde_json::to_string(&appt_status(s)).unwrap(), want);
+        }
+        assert_eq!(
+            serde_json::to_string(&ApptStatus::CheckedIn).unwrap(),
+            "\"checked-in\""
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! Test helpers: NHS England's OpenAPI specs as JSON Schema validators, and sample events.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, TimeZone, Utc};
+use nhs_portal_core::reporting::{ChangeReason, SessionOutcome};
+use nhs_portal_core::{AppointmentId, AppointmentStatus, NhsNumber, OdsCode, ReportingEvent};
+use serde_json::Value;
+
+/// Finds `shared/specs/<rel>` next to the workspace (`<workspace root>/../shared/specs`) or in
+/// any parent directory of this crate, or under `$NHS_PORTAL_SPECS`.
+pub fn spec_path(rel: &str) -> PathBuf {
+    if let Ok(dir) = std::env::var("NHS_PORTAL_SPECS") {
+        let p = PathBuf::from(dir).join(rel);
+        if p.exists() {
+            return p;
+        }
+    }
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for dir in here.ancestors() {
+        let p = dir.join("shared/specs").join(rel);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!(
+        "spec {rel} not found: expected shared/specs/{rel} beside the workspace, or set NHS_PORTAL_SPECS"
+    );
+}
+
+/// Loads an OpenAPI YAML as JSON.
+pub fn load_spec(rel: &str) -> Value {
+    let text = std::fs::read_to_string(spec_path(rel)).expect("read spec");
+    serde_norway::from_str(&text).expect("spec is YAML")
+}
+
+/// A validator for the schema at JSON pointer `pointer` inside the spec, with `$ref`s resolved
+/// against the whole document and formats (`uuid`, `date-time`) checked.
+pub fn validator(rel: &str, pointer: &str) -> jsonschema::Validator {
+    let mut root = load_spec(rel);
+    let obj = root.as_object_mut().expect("spec is an object");
+    obj.insert("$ref".into(), Value::String(format!("#{pointer}")));
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .should_validate_formats(true)
+        // `uuid` is an OpenAPI/2019-09 format that Draft 7 does not know: check it ourselves.
+        .with_format("uuid", |s: &str| {
+            uuid::Uuid::parse_str(s).is_ok() && s.len() == 36
+        })
+        .build(&root)
+        .expect("schema builds")
+}
+
+/// The Wayfinder request-body validator.
+pub fn wayfinder_validator() -> jsonschema::Validator {
+    validator(
+        "pca-reporting/patient-care-aggregator-reporting.yaml",
+        "/paths/~1/post/requestBody/content/application~1json/schema",
+    )
+}
+
+/// The Record Service request-body validator.
+pub fn record_validator() -> jsonschema::Validator {
+    validator(
+        "pca-api/patient-care-aggregator-api-record-service-api.yaml",
+        "/paths/~1records/post/requestBody/content/application~1json/schema",
+    )
+}
+
+/// Every error the validator finds, as text.
+pub fn errors(v: &jsonschema::Validator, instance: &Value) -> Vec<String> {
+    v.iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+pub fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+pub fn nhs(s: &str) -> NhsNumber {
+    NhsNumber::parse(s).unwrap()
+}
+
+/// Valid NHS numbers (Modulus 11), generated from 900000000x-style stems.
+pub fn valid_numbers(n: usize) -> Vec<NhsNumber> {
+    let mut out = Vec::with_capacity(n);
+    let mut stem: u64 = 900_000_000;
+    while out.len() < n {
+        let s = stem.to_string();
+        let sum: u32 = s
+            .bytes()
+            .zip((2..=10).rev())
+            .map(|(b, w)| u32::from(b - b'0') * w)
+            .sum();
+        let check = match 11 - (sum % 11) {
+            11 => Some(0),
+            10 => None,
+            c => Some(c),
+        };
+        if let Some(c) = check {
+            out.push(NhsNumber::parse(&format!("{s}{c}")).unwrap());
+        }
+        stem += 1;
+    }
+    out
+}
+
+pub const APPT: &str = "c351ea8b-0796-49ab-8e26-dce4cd101670";
+pub const SESSION: &str = "26fc0d75-a64c-4b45-9466-cb8227caf368";
+pub const TRACKING: &str = "95c487ab-d152-4cba-9c75-e8fd91a65906";
+
+/// One of each event the portal sends.
+pub fn all_events() -> Vec<ReportingEvent> {
+    let at =
+        Utc.with_ymd_and_hms(2024, 3, 8, 8, 45, 11).unwrap() + chrono::Duration::milliseconds(321);
+    let appt = AppointmentId::parse(APPT).unwrap();
+    vec![
+        ReportingEvent::Session {
+            at,
+            patient: nhs("9000000009"),
+            session_id: SESSION.into(),
+            in_nhs_app: true,
+            device: Some("Mozilla/5.0 (Android; Mobile) nhsapp-android/1.26.2".into()),
+            outcome: SessionOutcome::Success,
+            tracking_id: Some(TRACKING.into()),
+        },
+        ReportingEvent::Appointment {
+            at,
+            patient: nhs("9000000009"),
+            appointment: appt.clone(),
+            appointment_date: t("2024-10-01T10:00:00Z"),
+            ods_code: OdsCode::parse("RAB").unwrap(),
+            status: AppointmentStatus::Booked,
+        },
+        ReportingEvent::AppointmentView {
+            at,
+            appointment: appt.clone(),
+            session_id: SESSION.into(),
+            tracking_id: Some(TRACKING.into()),
+        },
+        ReportingEvent::CancelRequested {
+            at,
+            appointment: appt.clone(),
+            session_id: SESSION.into(),
+        },
+        ReportingEvent::RescheduleRequested {
+            at,
+            appointment: appt.clone(),
+            session_id: SESSION.into(),
+        },
+        ReportingEvent::Cancelled {
+            at,
+            appointment: appt.clone(),
+            reason: ChangeReason::Patient,
+        },
+        ReportingEvent::Rescheduled {
+            at,
+            appointment: appt,
+            new_appointment: Some(
+                AppointmentId::parse("368e9981-9679-41db-b9c0-ada32b92a97c").unwrap(),
+            ),
+            reason: ChangeReason::Hospital,
+        },
+    ]
+}

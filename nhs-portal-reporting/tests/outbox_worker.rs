@@ -1,0 +1,426 @@
+//! The outbox worker over core's MemoryStore, against a wiremock Reporting Service.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeZone;
+use common::*;
+use nhs_portal_core::ReportingEvent;
+use nhs_portal_core::clock::ManualClock;
+use nhs_portal_core::reporting::SessionOutcome;
+use nhs_portal_core::store::memory::MemoryStore;
+use nhs_portal_core::store::{Outbox, OutboxStats};
+use nhs_portal_reporting::token::StaticToken;
+use nhs_portal_reporting::{
+    CsvSink, OutboxWorker, OutboxWorkerConfig, RunStats, WayfinderClient, WayfinderConfig,
+};
+use serde_json::{Value, json};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+struct Rig {
+    store: Arc<MemoryStore>,
+    clock: Arc<ManualClock>,
+    worker: OutboxWorker,
+    server: MockServer,
+}
+
+async fn rig(tweak: impl FnOnce(&mut WayfinderConfig, &mut OutboxWorkerConfig)) -> Rig {
+    let server = MockServer::start().await;
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(
+        chrono::Utc.with_ymd_and_hms(2024, 3, 8, 9, 0, 0).unwrap(),
+    ));
+    let mut wc = WayfinderConfig::new(server.uri(), "pep");
+    wc.timeout = Duration::from_millis(300);
+    wc.max_requests_per_second = 1000;
+    let mut oc = OutboxWorkerConfig {
+        worker_id: "w1".into(),
+        jitter: false,
+        ..OutboxWorkerConfig::default()
+    };
+    tweak(&mut wc, &mut oc);
+    let client = WayfinderClient::new(wc, Arc::new(StaticToken::new("t"))).unwrap();
+    let worker = OutboxWorker::new(store.clone(), Arc::new(client), clock.clone(), oc);
+    Rig {
+        store,
+        clock,
+        worker,
+        server,
+    }
+}
+
+async fn bodies(server: &MockServer) -> Vec<Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+fn stats(pending: u64, delivered: u64, quarantined: u64) -> OutboxStats {
+    OutboxStats {
+        pending,
+        delivered,
+        quarantined,
+    }
+}
+
+#[tokio::test]
+async fn delivers_everything_and_marks_it() {
+    let r = rig(|_, _| {}).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "ok"})))
+        .mount(&r.server)
+        .await;
+    r.store.enqueue_events(&all_events()).await.unwrap();
+    let s = r.worker.run_once().await.unwrap();
+    assert_eq!(
+        s,
+        RunStats {
+            claimed: 7,
+            delivered: 7,
+            requests: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(r.store.outbox_stats().await.unwrap(), stats(0, 7, 0));
+    let b = bodies(&r.server).await;
+    assert_eq!(errors(&wayfinder_validator(), &b[0]), Vec::<String>::new());
+    // Parent first: the order of the outbox is kept.
+    assert_eq!(b[0][1]["EventCode"], "APPT");
+    // Nothing left: a second pass sends nothing.
+    assert_eq!(r.worker.run_once().await.unwrap(), RunStats::default());
+    assert_eq!(r.server.received_requests().await.unwrap().len(), 1);
+    assert_eq!(r.worker.stats().delivered, 7);
+}
+
+#[tokio::test]
+async fn bad_request_quarantines_only_the_named_event_and_resends_the_rest() {
+    let r = rig(|_, _| {}).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "message": "validation error for APPT-REQUEST-CANC event at index [3]: invalid"
+        })))
+        .up_to_n_times(1)
+        .mount(&r.server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&r.server)
+        .await;
+    r.store.enqueue_events(&all_events()).await.unwrap();
+    let s = r.worker.run_once().await.unwrap();
+    assert_eq!((s.delivered, s.quarantined, s.requests), (6, 1, 2));
+    assert_eq!(r.store.outbox_stats().await.unwrap(), stats(0, 6, 1));
+    let b = bodies(&r.server).await;
+    assert_eq!(b[0].as_array().unwrap().len(), 7);
+    let resent: Vec<&str> = b[1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["EventCode"].as_str().unwrap())
+        .collect();
+    assert_eq!(resent.len(), 6);
+    assert!(
+        !resent.contains(&"APPT-REQUEST-CANC"),
+        "the refused event is never resent"
+    );
+    // The quarantined event is not retried later either.
+    r.clock.advance(chrono::Duration::days(1));
+    assert_eq!(r.worker.run_once().await.unwrap().claimed, 0);
+}
+
+#[tokio::test]
+async fn bad_request_without_index_quarantines_the_batch() {
+    let r = rig(|_, _| {}).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"message": "bad"})))
+        .expect(1)
+        .mount(&r.server)
+        .await;
+    r.store.enqueue_events(&all_events()).await.unwrap();
+    let s = r.worker.run_once().await.unwrap();
+    assert_eq!((s.delivered, s.quarantined), (0, 7));
+    assert_eq!(r.store.outbox_stats().await.unwrap(), stats(0, 0, 7));
+}
+
+/// 401, 503, 429 and a timeout all leave the events queued for a retry after back-off.
+#[tokio::test]
+async fn retryable_failures_defer_with_backoff_then_deliver() {
+    for (name, failure) in [
+        ("401", ResponseTemplate::new(401)),
+        ("503", ResponseTemplate::new(503)),
+        ("500", ResponseTemplate::new(500)),
+        (
+            "timeout",
+            ResponseTemplate::new(200).set_delay(Duration::from_secs(3)),
+        ),
+    ] {
+        let r = rig(|_, _| {}).await;
+        Mock::given(method("POST"))
+            .respond_with(failure)
+            // The client retries a timeout and a 401 once itself.
+            .up_to_n_times(if name == "timeout" || name == "401" {
+                2
+            } else {
+                1
+            })
+            .mount(&r.server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&r.server)
+            .await;
+        r.store.enqueue_events(&all_events()).await.unwrap();
+        let s = r.worker.run_once().await.unwrap();
+        assert_eq!(
+            (s.delivered, s.deferred, s.quarantined),
+            (0, 7, 0),
+            "{name}"
+        );
+        assert_eq!(
+            r.store.outbox_stats().await.unwrap(),
+            stats(7, 0, 0),
+            "{name}"
+        );
+        // First retry after 30 s (no jitter in tests): not before.
+        r.clock.advance(chrono::Duration::seconds(29));
+        assert_eq!(r.worker.run_once().await.unwrap().claimed, 0, "{name}");
+        r.clock.advance(chrono::Duration::seconds(2));
+        let s = r.worker.run_once().await.unwrap();
+        assert_eq!(s.delivered, 7, "{name}");
+        assert_eq!(
+            r.store.outbox_stats().await.unwrap(),
+            stats(0, 7, 0),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn backoff_doubles_per_attempt_and_is_capped() {
+    let r = rig(|_, _| {}).await;
+    let secs = |a| r.worker.retry_delay(a).as_secs();
+    assert_eq!(
+        [secs(1), secs(2), secs(3), secs(4), secs(7), secs(50)],
+        [30, 60, 120, 240, 1800, 1800]
+    );
+    // And in the store: a second failure waits 60 s.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&r.server)
+        .await;
+    r.store.enqueue_events(&all_events()[..1]).await.unwrap();
+    r.worker.run_once().await.unwrap();
+    r.clock.advance(chrono::Duration::seconds(31));
+    assert_eq!(r.worker.run_once().await.unwrap().deferred, 1);
+    r.clock.advance(chrono::Duration::seconds(59));
+    assert_eq!(r.worker.run_once().await.unwrap().claimed, 0);
+    r.clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(r.worker.run_once().await.unwrap().claimed, 1);
+}
+
+#[tokio::test]
+async fn rate_limited_honours_retry_after() {
+    let r = rig(|_, _| {}).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "120"))
+        .up_to_n_times(1)
+        .mount(&r.server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&r.server)
+        .await;
+    r.store.enqueue_events(&all_events()).await.unwrap();
+    assert_eq!(r.worker.run_once().await.unwrap().deferred, 7);
+    r.clock.advance(chrono::Duration::seconds(60));
+    assert_eq!(
+        r.worker.run_once().await.unwrap().claimed,
+        0,
+        "30 s back-off is not enough"
+    );
+    r.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(r.worker.run_once().await.unwrap().delivered, 7);
+}
+
+#[tokio::test]
+async fn failure_stops_the_pass_and_defers_untried_batches() {
+    let r = rig(|_, oc| oc.max_batch_bytes = 600).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&r.server)
+        .await;
+    r.store.enqueue_events(&all_events()).await.unwrap();
+    let s = r.worker.run_once().await.unwrap();
+    assert_eq!(
+        (s.requests, s.deferred),
+        (1, 7),
+        "one failed request, then stop"
+    );
+}
+
+fn session(i: usize) -> ReportingEvent {
+    ReportingEvent::Session {
+        at: t("2024-03-08T08:45:11Z"),
+        patient: nhs("9000000009"),
+        session_id: format!("session-{i:06}"),
+        in_nhs_app: true,
+        device: Some("D".repeat(600)),
+        outcome: SessionOutcome::Success,
+        tracking_id: Some(TRACKING.into()),
+    }
+}
+
+#[tokio::test]
+async fn batches_stay_under_two_megabytes() {
+    let r = rig(|_, oc| oc.batch_size = 20_000).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&r.server)
+        .await;
+    // About 700 bytes each: ~8.4 MB in all.
+    let events: Vec<ReportingEvent> = (0..12_000).map(session).collect();
+    r.store.enqueue_events(&events).await.unwrap();
+    let s = r.worker.run_once().await.unwrap();
+    assert_eq!(s.delivered, 12_000);
+    let requests = r.server.received_requests().await.unwrap();
+    assert!(requests.len() >= 5, "{} requests", requests.len());
+    let mut total = 0;
+    for req in &requests {
+        assert!(req.body.len() <= 2_000_000, "{} bytes", req.body.len());
+        let body: Value = serde_json::from_slice(&req.body).unwrap();
+        total += body.as_array().unwrap().len();
+    }
+    assert_eq!(total, 12_000);
+    // Full batches, not timid ones: all but the last are over 1.9 MB.
+    for req in &requests[..requests.len() - 1] {
+        assert!(req.body.len() > 1_900_000, "{} bytes", req.body.len());
+    }
+}
+
+#[tokio::test]
+async fn unmappable_event_is_quarantined_and_the_rest_delivered() {
+    let r = rig(|_, _| {}).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&r.server)
+        .await;
+    let mut events = all_events();
+    if let ReportingEvent::CancelRequested { session_id, .. } = &mut events[3] {
+        *session_id = "x".repeat(101);
+    }
+    r.store.enqueue_events(&events).await.unwrap();
+    let s = r.worker.run_once().await.unwrap();
+    assert_eq!((s.delivered, s.quarantined), (6, 1));
+    let b = bodies(&r.server).await;
+    assert_eq!(b[0].as_array().unwrap().len(), 6);
+}
+
+#[tokio::test]
+async fn run_loop_delivers_and_stops_on_shutdown() {
+    let r = rig(|_, oc| oc.idle_poll = Duration::from_millis(20)).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&r.server)
+        .await;
+    let worker = Arc::new(r.worker);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let w = worker.clone();
+    let handle = tokio::spawn(async move {
+        w.run(async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    r.store.enqueue_events(&all_events()).await.unwrap();
+    let mut delivered = 0;
+    for _ in 0..200 {
+        delivered = r.store.outbox_stats().await.unwrap().delivered;
+        if delivered == 7 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(delivered, 7);
+    tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), handle)
+        .await
+        .expect("run returns after shutdown")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn csv_sink_writes_monthly_files_in_uk_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(t("2024-04-02T09:00:00Z")));
+    let worker = OutboxWorker::new(
+        store.clone(),
+        Arc::new(CsvSink::new(dir.path().join("mi"))),
+        clock,
+        OutboxWorkerConfig::default(),
+    );
+    let mut events = all_events();
+    // 23:30 UTC on 31 March 2024 is 00:30 BST on 1 April: the April file.
+    if let ReportingEvent::CancelRequested { at, .. } = &mut events[3] {
+        *at = t("2024-03-31T23:30:00Z");
+    }
+    store.enqueue_events(&events).await.unwrap();
+    assert_eq!(worker.run_once().await.unwrap().delivered, 7);
+    // A second pass appends without a second header.
+    store.enqueue_events(&events[..1]).await.unwrap();
+    assert_eq!(worker.run_once().await.unwrap().delivered, 1);
+
+    let march =
+        std::fs::read_to_string(dir.path().join("mi/wayfinder-events-2024-03.csv")).unwrap();
+    let april =
+        std::fs::read_to_string(dir.path().join("mi/wayfinder-events-2024-04.csv")).unwrap();
+    let header = "EventCode,Timestamp,NHSNumber,Id,SessionId,AppointmentId,NewAppointmentId,AppointmentDate,ODSCode,Status,Reason,TrackingId,isOpenInNHSApp,Device";
+    assert_eq!(march.lines().next(), Some(header));
+    assert_eq!(march.lines().filter(|l| *l == header).count(), 1);
+    assert_eq!(march.lines().count(), 1 + 6 + 1);
+    assert_eq!(april.lines().count(), 2);
+    assert_eq!(
+        april.lines().nth(1).unwrap(),
+        format!("APPT-REQUEST-CANC,2024-03-31T23:30:00.000Z,,,{SESSION},{APPT},,,,,,,,")
+    );
+    let session_row = march.lines().nth(1).unwrap();
+    assert_eq!(
+        session_row,
+        format!(
+            "SESSION,2024-03-08T08:45:11.321Z,9000000009,{SESSION},,,,,,success,,{TRACKING},true,Mozilla/5.0 (Android; Mobile) nhsapp-android/1.26.2"
+        )
+    );
+    let appt_row = march.lines().nth(2).unwrap();
+    assert_eq!(
+        appt_row,
+        format!(
+            "APPT,2024-03-08T08:45:11.321Z,9000000009,{APPT},,,,2024-10-01T10:00:00.000Z,RAB,booked,,,,"
+        )
+    );
+}
+
+#[tokio::test]
+async fn csv_quotes_fields_with_commas() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = CsvSink::new(dir.path());
+    let mut events = all_events();
+    if let ReportingEvent::Session { device, .. } = &mut events[0] {
+        *device = Some("Mozilla/5.0 (X11, \"Linux\")".into());
+    }
+    let wire = nhs_portal_reporting::WayfinderEvent::from_domain(&events[0]).unwrap();
+    nhs_portal_reporting::ReportingSink::deliver(&sink, &[wire])
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(dir.path().join("wayfinder-events-2024-03.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(&row[13], "Mozilla/5.0 (X11, \"Linux\")");
+    assert_eq!(row.len(), 14);
+}

@@ -1,0 +1,55 @@
+//! NHS login: the relying party (P9, `private_key_jwt`), and verification of NHS login ID tokens
+//! (our own sign-ins, and the ones the PCA forwards).
+//!
+//! - [`ForwardedTokenVerifier`] / [`JwksForwardedVerifier`]: the PCA API's `NHSD-ID-Token` check.
+//! - [`verify_token`]: the shared JWT checks, each failure a [`TokenError`] variant.
+//! - [`RelyingParty`]: sign-in with NHS login (P9, `private_key_jwt`, NHS App SSO); failures are
+//!   [`LoginError`] variants.
+//! - [`JwksCache`]: NHS login's keys, refetched once on an unknown key id.
+
+mod forwarded;
+mod jwks;
+mod keys;
+mod rp;
+mod token;
+
+pub use forwarded::{
+    FORWARDED_ID_TOKEN_HEADER, ForwardedIdentity, ForwardedTokenConfig, ForwardedTokenVerifier,
+    JwksForwardedVerifier,
+};
+pub use jwks::JwksCache;
+pub use keys::{KeyError, RsaSigningKey};
+pub use rp::{
+    CompletedLogin, Environment, LoginError, LoginFailure, LoginRequest, NhsIdentity,
+    NhsLoginConfig, RelyingParty, is_safe_return_path,
+};
+pub use token::{
+    DEFAULT_P9_VECTORS, P9, TokenError, TokenExpectations, VerifiedToken, verify_token,
+};
+
+/// Issuer of NHS login's sandpit environment.
+pub const SANDPIT_ISSUER: &str = "https://auth.sandpit.signin.nhs.uk";
+/// Issuer of NHS login's integration (AOS) environment.
+pub const INTEGRATION_ISSUER: &str = "https://auth.aos.signin.nhs.uk";
+/// Issuer of NHS login's production environment.
+pub const PRODUCTION_ISSUER: &str = "https://auth.login.nhs.uk";
+
+/// Compares two secrets in time that does not depend on where they differ.
+///
+/// ```
+/// use nhs_portal_web::nhs_login::constant_time_eq;
+/// assert!(constant_time_eq(b"abc", b"abc"));
+/// assert!(!constant_time_eq(b"abc", b"abd"));
+/// assert!(!constant_time_eq(b"abc", b"ab"));
+/// ```
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    // `subtle` returns early on a length difference only, which leaks nothing about content.
+    a.ct_eq(b).into()
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod rp_tests;

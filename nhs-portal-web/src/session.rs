@@ -1,0 +1,602 @@
+//! Patient sessions: server-side state in a [`SessionStore`], an opaque random id in a cookie.
+//!
+//! - The cookie carries only a random id (32 bytes from the OS generator, base64url) and is
+//!   `Secure; HttpOnly; SameSite=Lax; Path=/` (`Secure` is dropped only when the portal's base
+//!   URL is plain-http localhost, for local demos). `SameSite=Lax`, not `Strict`: the NHS login
+//!   callback is a cross-site top-level redirect.
+//! - Sign-in always gets a **new** id, and a session the browser already had is ended (no
+//!   session fixation).
+//! - A session ends after 10 minutes without activity (configurable; a warning is due after 9)
+//!   and at most 12 hours after sign-in whatever the activity (NHS login's rule for web apps).
+//! - Each session has its own CSRF token; compare form tokens with [`SessionManager::check_csrf`]
+//!   (constant time).
+//!
+//! ```
+//! # tokio_test_block_on(async {
+//! use std::sync::Arc;
+//! use nhs_portal_core::store::memory::MemoryStore;
+//! use nhs_portal_web::session::{NewSession, SessionConfig, SessionManager, SessionState};
+//! let manager = SessionManager::new(Arc::new(MemoryStore::new()), SessionConfig::default());
+//! let patient = nhs_portal_core::NhsNumber::parse("9000000009").unwrap();
+//! let (session, set_cookie) = manager
+//!     .start(&http::HeaderMap::new(), NewSession::new(patient))
+//!     .await
+//!     .unwrap();
+//! // The browser sends the cookie back:
+//! let mut headers = http::HeaderMap::new();
+//! let pair = set_cookie.to_str().unwrap().split(';').next().unwrap().to_owned();
+//! headers.insert(http::header::COOKIE, pair.parse().unwrap());
+//! assert!(matches!(manager.load(&headers).await.unwrap(), SessionState::Active(a) if a.session.id == session.id));
+//! # });
+//! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+//! # }
+//! ```
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use cookie::{Cookie, SameSite};
+use http::{HeaderMap, HeaderValue};
+use nhs_portal_core::NhsNumber;
+use nhs_portal_core::clock::{Clock, SystemClock};
+use nhs_portal_core::store::{PatientSession, SessionId, SessionStore, StoreError};
+
+/// The default session cookie name.
+pub const DEFAULT_COOKIE_NAME: &str = "nhs_portal_session";
+
+/// The longest a session may last whatever the activity (NHS login: 12 hours of continuous use).
+pub const MAX_ABSOLUTE_TIMEOUT: Duration = Duration::hours(12);
+
+/// Why a session operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The session store failed.
+    #[error("the session store failed")]
+    Store(#[from] StoreError),
+}
+
+/// Session settings.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The cookie's name.
+    pub cookie_name: String,
+    /// Inactivity after which the session ends (default 10 minutes).
+    pub idle_timeout: Duration,
+    /// How long before the idle timeout the "you will be signed out" warning is due (default 1
+    /// minute, so the warning shows after 9 minutes).
+    pub warn_before: Duration,
+    /// The session ends this long after sign-in whatever the activity (default and maximum 12
+    /// hours; longer values are capped).
+    pub absolute_timeout: Duration,
+    /// Whether the cookie gets `Secure` (default true).
+    pub secure_cookie: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            cookie_name: DEFAULT_COOKIE_NAME.into(),
+            idle_timeout: Duration::minutes(10),
+            warn_before: Duration::minutes(1),
+            absolute_timeout: MAX_ABSOLUTE_TIMEOUT,
+            secure_cookie: true,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// The defaults for a portal served at `base_url`: `Secure` cookies unless it is plain http
+    /// on localhost (`localhost`, `127.0.0.1` or `[::1]`).
+    ///
+    /// ```
+    /// use nhs_portal_web::session::SessionConfig;
+    /// let local = url::Url::parse("http://localhost:8080").unwrap();
+    /// assert!(!SessionConfig::for_base_url(&local).secure_cookie);
+    /// let public = url::Url::parse("http://portal.example.nhs.uk").unwrap();
+    /// assert!(SessionConfig::for_base_url(&public).secure_cookie);
+    /// ```
+    pub fn for_base_url(base_url: &url::Url) -> Self {
+        let local = matches!(
+            base_url.host(),
+            Some(url::Host::Domain("localhost"))
+                | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+                | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+        );
+        Self {
+            secure_cookie: !(base_url.scheme() == "http" && local),
+            ..Self::default()
+        }
+    }
+}
+
+/// Who is signing in: what the verified NHS login identity gives the session.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// The patient.
+    pub patient: NhsNumber,
+    /// Date of birth, for the under-16 rule.
+    pub date_of_birth: Option<NaiveDate>,
+    /// Name for the page header.
+    pub display_name: Option<String>,
+    /// Opened inside the NHS App.
+    pub in_nhs_app: bool,
+    /// The deep link's tracking id.
+    pub tracking_id: Option<String>,
+}
+
+impl std::fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSession")
+            .field("patient", &self.patient)
+            .field("in_nhs_app", &self.in_nhs_app)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NewSession {
+    /// A sign-in for `patient` with nothing else known.
+    pub fn new(patient: NhsNumber) -> Self {
+        Self {
+            patient,
+            date_of_birth: None,
+            display_name: None,
+            in_nhs_app: false,
+            tracking_id: None,
+        }
+    }
+}
+
+/// A live session and its timing, for the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveSession {
+    /// The session.
+    pub session: PatientSession,
+    /// Seconds until it ends if the patient does nothing (the idle or the absolute limit,
+    /// whichever is sooner).
+    pub seconds_left: i64,
+    /// The "you will be signed out soon" warning is due.
+    pub warn: bool,
+}
+
+/// What a request's cookie leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionState {
+    /// A live session.
+    Active(Box<ActiveSession>),
+    /// The cookie named a session that has timed out (it is now deleted): show "you have been
+    /// signed out".
+    Expired,
+    /// No cookie, or one naming no session (forged, ended, or from before a restart).
+    None,
+}
+
+/// Starts, loads, refreshes and ends patient sessions.
+#[derive(Clone)]
+pub struct SessionManager {
+    store: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    config: SessionConfig,
+}
+
+/// 32 random bytes from the OS generator, base64url (43 characters).
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the OS random generator is available");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn looks_like_session_id(s: &str) -> bool {
+    s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl std::fmt::Debug for SessionManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("config", &self.config)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionManager {
+    /// A manager over `store` with the system clock.
+    pub fn new(store: Arc<dyn SessionStore>, mut config: SessionConfig) -> Self {
+        config.absolute_timeout = config.absolute_timeout.min(MAX_ABSOLUTE_TIMEOUT);
+        Self {
+            store,
+            clock: Arc::new(SystemClock),
+            config,
+        }
+    }
+
+    /// Uses another clock (tests, demos of timeouts).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// The session id the request's cookie names, if it is shaped like one of ours.
+    pub fn session_id(&self, headers: &HeaderMap) -> Option<SessionId> {
+        headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| Cookie::split_parse_encoded(v.to_owned()))
+            .filter_map(Result::ok)
+            .find(|c| c.name() == self.config.cookie_name)
+            .map(|c| c.value().to_owned())
+            .filter(|v| looks_like_session_id(v))
+            .map(SessionId::new)
+    }
+
+    /// Signs a patient in: a new session with a new random id (any session the request already
+    /// had is ended), and the `Set-Cookie` value for it.
+    pub async fn start(
+        &self,
+        request_headers: &HeaderMap,
+        who: NewSession,
+    ) -> Result<(PatientSession, HeaderValue), SessionError> {
+        if let Some(old) = self.session_id(request_headers) {
+            self.store.delete_session(&old).await?;
+        }
+        let now = self.clock.now();
+        let session = PatientSession {
+            id: SessionId::new(random_token()),
+            reporting_id: uuid::Uuid::new_v4().to_string(),
+            patient: who.patient,
+            date_of_birth: who.date_of_birth,
+            display_name: who.display_name,
+            created_at: now,
+            last_seen_at: now,
+            absolute_expiry: now + self.config.absolute_timeout,
+            in_nhs_app: who.in_nhs_app,
+            tracking_id: who.tracking_id,
+            csrf_token: random_token(),
+        };
+        self.store.create_session(&session).await?;
+        let cookie = self.set_cookie(&session.id);
+        Ok((session, cookie))
+    }
+
+    /// The request's session: [`SessionState::Active`], [`SessionState::Expired`] (and deleted),
+    /// or [`SessionState::None`]. Does not count as activity; call [`SessionManager::touch`].
+    pub async fn load(&self, headers: &HeaderMap) -> Result<SessionState, SessionError> {
+        let Some(id) = self.session_id(headers) else {
+            return Ok(SessionState::None);
+        };
+        let Some(session) = self.store.get_session(&id).await? else {
+            return Ok(SessionState::None);
+        };
+        let now = self.clock.now();
+        match self.seconds_left_at(&session, now) {
+            left if left > 0 => Ok(SessionState::Active(Box::new(ActiveSession {
+                warn: left <= self.config.warn_before.num_seconds(),
+                seconds_left: left,
+                session,
+            }))),
+            _ => {
+                self.store.delete_session(&id).await?;
+                Ok(SessionState::Expired)
+            }
+        }
+    }
+
+    /// Records activity now (restarting the inactivity timer). `false` if the session is gone.
+    pub async fn touch(&self, session: &PatientSession) -> Result<bool, SessionError> {
+        Ok(self
+            .store
+            .touch_session(&session.id, self.clock.now())
+            .await?)
+    }
+
+    /// Signs out: deletes the request's session (if any) and returns the `Set-Cookie` value that
+    /// clears the cookie.
+    pub async fn end(&self, headers: &HeaderMap) -> Result<HeaderValue, SessionError> {
+        if let Some(id) = self.session_id(headers) {
+            self.store.delete_session(&id).await?;
+        }
+        Ok(self.clear_cookie())
+    }
+
+    /// Seconds until `session` ends if the patient does nothing (0 when it has ended).
+    pub fn seconds_left(&self, session: &PatientSession) -> i64 {
+        self.seconds_left_at(session, self.clock.now())
+    }
+
+    fn seconds_left_at(&self, session: &PatientSession, now: DateTime<Utc>) -> i64 {
+        let idle_end = session.last_seen_at + self.config.idle_timeout;
+        let end = idle_end.min(session.absolute_expiry);
+        (end - now).num_seconds().max(0)
+    }
+
+    /// Whether a submitted form's CSRF token is this session's (constant-time comparison).
+    pub fn check_csrf(session: &PatientSession, submitted: &str) -> bool {
+        crate::nhs_login::constant_time_eq(session.csrf_token.as_bytes(), submitted.as_bytes())
+    }
+
+    /// The `Set-Cookie` value carrying a session id.
+    pub fn set_cookie(&self, id: &SessionId) -> HeaderValue {
+        self.cookie_header(
+            Cookie::build((self.config.cookie_name.clone(), id.as_str().to_owned())).build(),
+        )
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie.
+    pub fn clear_cookie(&self) -> HeaderValue {
+        let mut c = Cookie::build((self.config.cookie_name.clone(), "")).build();
+        c.make_removal();
+        self.cookie_header(c)
+    }
+
+    fn cookie_header(&self, mut c: Cookie<'static>) -> HeaderValue {
+        c.set_path("/");
+        c.set_http_only(true);
+        c.set_secure(self.config.secure_cookie);
+        c.set_same_site(SameSite::Lax);
+        HeaderValue::from_str(&c.encoded().to_string())
+            .expect("cookie names and base64url values are valid header text")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use nhs_portal_core::clock::ManualClock;
+    use nhs_portal_core::store::memory::MemoryStore;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+    }
+
+    fn setup() -> (SessionManager, Arc<ManualClock>, Arc<MemoryStore>) {
+        let clock = Arc::new(ManualClock::new(t0()));
+        let store = Arc::new(MemoryStore::new());
+        let m =
+            SessionManager::new(store.clone(), SessionConfig::default()).with_clock(clock.clone());
+        (m, clock, store)
+    }
+
+    fn patient() -> NhsNumber {
+        NhsNumber::parse("9000000009").unwrap()
+    }
+
+    fn cookie_headers(set_cookie: &HeaderValue) -> HeaderMap {
+        let pair = set_cookie
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::COOKIE,
+            format!("other=1; {pair}").parse().unwrap(),
+        );
+        h
+    }
+
+    fn active(state: SessionState) -> ActiveSession {
+        match state {
+            SessionState::Active(a) => *a,
+            other => panic!("expected an active session, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_cookie_is_secure_httponly_lax_with_a_random_id() {
+        let (m, _, _) = setup();
+        let (s, c) = m
+            .start(&HeaderMap::new(), NewSession::new(patient()))
+            .await
+            .unwrap();
+        let text = c.to_str().unwrap();
+        assert!(text.starts_with(&format!("nhs_portal_session={}", s.id.as_str())));
+        for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(text.contains(attr), "{text} lacks {attr}");
+        }
+        assert_eq!(s.id.as_str().len(), 43);
+        assert_ne!(s.csrf_token, s.id.as_str());
+        let (s2, _) = m
+            .start(&HeaderMap::new(), NewSession::new(patient()))
+            .await
+            .unwrap();
+        assert_ne!(s.id, s2.id);
+    }
+
+    #[test]
+    fn secure_is_dropped_only_for_plain_http_localhost() {
+        let cases = [
+            ("http://localhost:8080", false),
+            ("http://127.0.0.1:3000", false),
+            ("http://[::1]:3000", false),
+            ("https://localhost", true),
+            ("http://portal.example", true),
+            ("http://localhost.example", true),
+            ("https://portal.example", true),
+        ];
+        for (url, secure) in cases {
+            let cfg = SessionConfig::for_base_url(&url::Url::parse(url).unwrap());
+            assert_eq!(cfg.secure_cookie, secure, "{url}");
+        }
+        let m = SessionManager::new(
+            Arc::new(MemoryStore::new()),
+            SessionConfig::for_base_url(&url::Url::parse("http://localhost:1").unwrap()),
+        );
+        let text = m
+            .set_cookie(&SessionId::new("x".repeat(43)))
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            !text.contains("Secure") && text.contains("HttpOnly"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn load_finds_the_session_and_warns_after_nine_minutes() {
+        let (m, clock, _) = setup();
+        let (s, c) = m
+            .start(&HeaderMap::new(), NewSession::new(patient()))
+            .await
+            .unwrap();
+        let h = cookie_headers(&c);
+        let a = active(m.load(&h).await.unwrap());
+        assert_eq!(a.session, s);
+        assert_eq!(a.seconds_left, 600);
+        assert!(!a.warn);
+        clock.advance(Duration::minutes(9));
+        let a = active(m.load(&h).await.unwrap());
+        assert_eq!(a.seconds_left, 60);
+        assert!(a.warn);
+        // Activity restarts the timer.
+        assert!(m.touch(&a.session).await.unwrap());
+        let a = active(m.load(&h).await.unwrap());
+        assert_eq!(a.seconds_left, 600);
+        assert!(!a.warn);
+    }
+
+    #[tokio::test]
+    async fn an_idle_session_expires_and_is_deleted() {
+        let (m, clock, store) = setup();
+        let (s, c) = m
+            .start(&HeaderMap::new(), NewSession::new(patient()))
+            .await
+            .unwrap();
+        let h = cookie_headers(&c);
+        clock.advance(Duration::minutes(10));
+        assert_eq!(m.load(&h).await.unwrap(), SessionState::Expired);
+        assert_eq!(store.get_session(&s.id).await.unwrap(), None);
+        // Once deleted, the cookie leads nowhere.
+        assert_eq!(m.load(&h).await.unwrap(), SessionState::None);
+    }
+
+    #[tokio::test]
+    async fn an_active_session_still_ends_at_the_absolute_limit() {
+        let (m, clock, _) = setup();
+        let (s, c) = m
+            .start(&HeaderMap::new(), NewSession::new(patient()))
+            .await
+            .unwrap();
+        assert_eq!(s.absolute_expiry, t0() + Duration::hours(12));
+        let h = cookie_headers(&c);
+        // Active every 5 minutes for 11h55m.
+        for _ in 0..143 {
+            clock.advance(Duration::minutes(5));
+            let a = active(m.load(&h).await.unwrap());
+            m.touch(&a.session).await.unwrap();
+        }
+        let a = active(m.load(&h).await.unwrap());
+        assert_eq!(
+            a.seconds_left, 300,
+            "the absolute limit is sooner than the idle one"
+        );
+        clock.advance(Duration::minutes(5));
+        assert_eq!(m.load(&h).await.unwrap(), SessionState::Expired);
+    }
+
+    #[test]
+    fn the_absolute_limit_is_capped_at_twelve_hours() {
+        let cfg = SessionConfig {
+            absolute_timeout: Duration::hours(48),
+            ..SessionConfig::default()
+        };
+        let m = SessionManager::new(Arc::new(MemoryStore::new()), cfg);
+        assert_eq!(m.config().absolute_timeout, Duration::hours(12));
+    }
+
+    #[tokio::test]
+    async fn sign_in_replaces_a_session_the_browser_already_had() {
+        // Session fixation: an id planted before sign-in must not survive it.
+        let (m, _, store) = setup();
+        let (old, old_cookie) = m
+            .start(&HeaderMap::new(), NewSession::new(patient()))
+            .await
+            .unwrap();
+        let old_headers = cookie_headers(&old_cookie);
+        let (new, new_cookie) = m
+            .start(
+                &old_headers,
+                NewSession::new(NhsNumber::parse("9000000017").unwrap()),
+            )
+            .await
+            .unwrap();
+        assert_ne!(old.id, new.id);
+        assert_eq!(store.get_session(&old.id).await.unwrap(), None);
+        assert_eq!(m.load(&old_headers).await.unwrap(), SessionState::None);
+        assert_eq!(
+            active(m.load(&cookie_headers(&new_cookie)).await.unwrap())
+                .session
+                .id,
+            new.id
+        );
+    }
+
+    #[tokio::test]
+    async fn forged_and_unknown_cookies_are_no_session() {
+        let (m, _, _) = setup();
+        m.start(&HeaderMap::new(), NewSession::new(patient()))
+            .await
+            .unwrap();
+        let forged = [
+            "nhs_portal_session=".to_owned(),
+            "nhs_portal_session=admin".to_owned(),
+            format!("nhs_portal_session={}", "A".repeat(43)),
+            format!("nhs_portal_session={}", "A".repeat(44)),
+            "nhs_portal_session=%00%01".to_owned(),
+            "garbage;;;=".to_owned(),
+        ];
+        for c in forged {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::COOKIE, c.parse().unwrap());
+            assert_eq!(m.load(&h).await.unwrap(), SessionState::None, "{c}");
+        }
+        assert_eq!(m.load(&HeaderMap::new()).await.unwrap(), SessionState::None);
+    }
+
+    #[tokio::test]
+    async fn sign_out_deletes_the_session_and_clears_the_cookie() {
+        let (m, _, store) = setup();
+        let (s, c) = m
+            .start(&HeaderMap::new(), NewSession::new(patient()))
+            .await
+            .unwrap();
+        let h = cookie_headers(&c);
+        let clear = m.end(&h).await.unwrap();
+        let text = clear.to_str().unwrap();
+        assert!(text.starts_with("nhs_portal_session=;"), "{text}");
+        assert!(text.contains("Max-Age=0"), "{text}");
+        assert_eq!(store.get_session(&s.id).await.unwrap(), None);
+        assert_eq!(m.load(&h).await.unwrap(), SessionState::None);
+    }
+
+    #[tokio::test]
+    async fn csrf_tokens_are_per_session() {
+        let (m, _, _) = setup();
+        let (a, _) = m
+            .start(&HeaderMap::new(), NewSession::new(patient()))
+            .await
+            .unwrap();
+        let (b, _) = m
+            .start(&HeaderMap::new(), NewSession::new(patient()))
+            .await
+            .unwrap();
+        assert!(SessionManager::check_csrf(&a, &a.csrf_token.clone()));
+        assert!(!SessionManager::check_csrf(&a, &b.csrf_token));
+        assert!(!SessionManager::check_csrf(&a, ""));
+        assert!(!SessionManager::check_csrf(&a, &a.csrf_token[..42]));
+    }
+}
