@@ -786,8 +786,31 @@ impl PasBackend for FhirPas {
         let updated = match updated {
             Ok(u) => u,
             Err(e) => {
-                self.release_slot(&slot.id, Some(&current.id)).await;
-                return Err(e);
+                // A conflict may be our own earlier attempt that landed before a timeout: if
+                // the appointment already sits in the slot, the move happened.
+                let landed = match e {
+                    PasError::Conflict | PasError::Timeout | PasError::Unavailable(_) => self
+                        .read_owned(&appointment.patient, &current.id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|v| v.body)
+                        .filter(|b| {
+                            Self::slot_refs(b).contains(&slot.id)
+                                && b.get("start")
+                                    .and_then(Value::as_str)
+                                    .and_then(map::parse_instant)
+                                    == Some(slot.start)
+                        }),
+                    _ => None,
+                };
+                match landed {
+                    Some(b) => b,
+                    None => {
+                        self.release_slot(&slot.id, Some(&current.id)).await;
+                        return Err(e);
+                    }
+                }
             }
         };
 
