@@ -21,7 +21,9 @@
 //! FHIR server.
 //!
 //! Reads are retried with backoff (backon) on timeouts, 429 and 5xx; so are the `PUT`s, which
-//! are safe to repeat because `If-Match` guards them. Nothing else is retried. Every call has a
+//! are safe to repeat because `If-Match` guards them: when a retried `PUT` meets a version
+//! conflict, the adapter reads the resource again to tell its own earlier write (whose answer was
+//! lost) from someone else's. Nothing else is retried. Every call has a
 //! timeout. Appointments that cannot be mapped (a missing start, an unknown specialty system)
 //! are skipped with a warning that names no patient.
 //!
