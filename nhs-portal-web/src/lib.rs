@@ -8,3 +8,6 @@
 pub mod fhir_api;
 pub mod nhs_login;
 pub mod session;
+#[cfg(feature = "simulator")]
+pub mod simulator;
+pub mod store;

@@ -69,6 +69,15 @@ impl JwksCache {
         self
     }
 
+    /// Fills an empty cache with keys already fetched (for example by discovery).
+    pub async fn prime(&self, keys: JwkSet) {
+        let mut guard = self.keys.write().await;
+        if guard.is_none() {
+            *guard = Some(keys);
+            *self.last_fetch.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        }
+    }
+
     /// The key with this id: from the cache, else after one refetch.
     pub async fn key(&self, kid: &str) -> Result<Jwk, TokenError> {
         let empty = {

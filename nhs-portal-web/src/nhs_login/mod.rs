@@ -3,11 +3,14 @@
 //!
 //! - [`ForwardedTokenVerifier`] / [`JwksForwardedVerifier`]: the PCA API's `NHSD-ID-Token` check.
 //! - [`verify_token`]: the shared JWT checks, each failure a [`TokenError`] variant.
+//! - [`RelyingParty`]: sign-in with NHS login (P9, `private_key_jwt`, NHS App SSO); failures are
+//!   [`LoginError`] variants.
 //! - [`JwksCache`]: NHS login's keys, refetched once on an unknown key id.
 
 mod forwarded;
 mod jwks;
 mod keys;
+mod rp;
 mod token;
 
 pub use forwarded::{
@@ -16,6 +19,10 @@ pub use forwarded::{
 };
 pub use jwks::JwksCache;
 pub use keys::{KeyError, RsaSigningKey};
+pub use rp::{
+    CompletedLogin, Environment, LoginError, LoginFailure, LoginRequest, NhsIdentity,
+    NhsLoginConfig, RelyingParty, is_safe_return_path,
+};
 pub use token::{
     DEFAULT_P9_VECTORS, P9, TokenError, TokenExpectations, VerifiedToken, verify_token,
 };
@@ -43,3 +50,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod rp_tests;

@@ -436,3 +436,42 @@ fn read_octet_string_after_prefix(pkcs8: &[u8]) -> &[u8] {
     assert_eq!(rest[0], 0x04);
     der_item(rest).0
 }
+
+#[tokio::test]
+async fn the_nonce_must_match_when_one_is_expected() {
+    let cache = JwksCache::fixed(JwkSet {
+        keys: vec![keys().0.public_jwk()],
+    });
+    let audiences = vec![AUD.to_owned()];
+    let vot: Vec<String> = DEFAULT_P9_VECTORS.iter().map(|s| s.to_string()).collect();
+    let expect = |nonce| TokenExpectations {
+        issuer: ISSUER,
+        audiences: &audiences,
+        leeway_secs: 60,
+        nonce,
+        accepted_vot: &vot,
+        now: now(),
+    };
+    let token = keys().0.sign(&claims()).unwrap();
+    assert!(
+        verify_token(&token, &cache, &expect(Some("nonce-1")))
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        verify_token(&token, &cache, &expect(Some("nonce-2")))
+            .await
+            .unwrap_err(),
+        TokenError::NonceMismatch
+    );
+    let no_nonce = keys()
+        .0
+        .sign(&with(claims(), "nonce", Value::Null))
+        .unwrap();
+    assert_eq!(
+        verify_token(&no_nonce, &cache, &expect(Some("nonce-1")))
+            .await
+            .unwrap_err(),
+        TokenError::MissingClaim("nonce")
+    );
+}

@@ -175,7 +175,7 @@ fn read_header(token: &str) -> Result<(String, Option<String>), TokenError> {
 /// Verifies an NHS login JWT fully and returns its claims.
 ///
 /// Order: RS512 only (before any key is touched), key by `kid` (one refetch), signature, issuer,
-/// audience, expiry and `iat`, nonce, `vot`, identity level P9, NHS number.
+/// audience, expiry and `iat`, nonce, identity level P9, `vot`, NHS number.
 pub async fn verify_token(
     token: &str,
     keys: &JwksCache,
@@ -234,15 +234,15 @@ pub async fn verify_token(
             Some(_) => {}
         }
     }
-    let vot = c.vot.ok_or(TokenError::MissingClaim("vot"))?;
-    if !expect.accepted_vot.contains(&vot) {
-        return Err(TokenError::VotNotAccepted);
-    }
     let level = c
         .identity_proofing_level
         .ok_or(TokenError::MissingClaim("identity_proofing_level"))?;
     if level != P9 {
         return Err(TokenError::IdentityLevelTooLow(level));
+    }
+    let vot = c.vot.ok_or(TokenError::MissingClaim("vot"))?;
+    if !expect.accepted_vot.contains(&vot) {
+        return Err(TokenError::VotNotAccepted);
     }
     let nhs_number = NhsNumber::parse(
         c.nhs_number

@@ -1,0 +1,287 @@
+//! Interop: the NHS login relying party against an independent OpenID Connect provider, npm
+//! `oidc-provider` 9 configured like NHS login (`tests/node/oidc-provider/server.mjs`): RS512
+//! `private_key_jwt` only, NHS claims in the ID token, `vtr`, consent refusal and NHS App SSO.
+//!
+//! Needs `node` and the harness's `node_modules`: run `bash scripts/setup/node-oidc.sh`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+
+use nhs_portal_core::NhsNumber;
+use nhs_portal_core::store::memory::MemoryStore;
+use nhs_portal_web::nhs_login::{
+    LoginError, LoginRequest, NhsLoginConfig, RelyingParty, RsaSigningKey,
+};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const CLIENT_ID: &str = "portal-interop";
+const REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
+
+struct Op {
+    issuer: String,
+    _child: tokio::process::Child,
+}
+
+fn client_key() -> RsaSigningKey {
+    static K: std::sync::OnceLock<RsaSigningKey> = std::sync::OnceLock::new();
+    K.get_or_init(|| RsaSigningKey::generate().unwrap()).clone()
+}
+
+/// Starts the oidc-provider harness on port 0 and reads the port it chose from its stdout.
+async fn start_op() -> Op {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node/oidc-provider");
+    assert!(
+        dir.join("node_modules/oidc-provider").is_dir(),
+        "the oidc-provider harness is not installed: run `bash scripts/setup/node-oidc.sh` \
+         (or `bash scripts/setup-node`) first"
+    );
+    let mut child = tokio::process::Command::new("node")
+        .arg("server.mjs")
+        .current_dir(&dir)
+        .env("CLIENT_ID", CLIENT_ID)
+        .env("CLIENT_JWK", client_key().public_jwk_json().to_string())
+        .env("REDIRECT_URI", REDIRECT_URI)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node is installed");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        BufReader::new(stdout).read_line(&mut line),
+    )
+    .await
+    .expect("the harness starts within 30 s")
+    .unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("a JSON ready line");
+    Op {
+        issuer: ready["issuer"].as_str().unwrap().to_owned(),
+        _child: child,
+    }
+}
+
+async fn rp(op: &Op) -> RelyingParty {
+    let config = NhsLoginConfig::new(&op.issuer, CLIENT_ID, client_key(), REDIRECT_URI);
+    RelyingParty::discover(config, Arc::new(MemoryStore::new()))
+        .await
+        .unwrap()
+}
+
+/// A browser that does not follow redirects, with a minimal cookie jar (one host only).
+struct Browser {
+    http: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> reqwest::Response {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let resp = req.header("cookie", cookie).send().await.unwrap();
+        for sc in resp.headers().get_all("set-cookie") {
+            let pair = sc.to_str().unwrap().split(';').next().unwrap();
+            if let Some((k, v)) = pair.split_once('=') {
+                self.cookies.insert(k.trim().to_owned(), v.to_owned());
+            }
+        }
+        resp
+    }
+
+    /// Follows redirects by hand until one goes to our redirect URI; returns its query. Pages
+    /// met on the way are answered with `form` (posted back to the page's own URL).
+    async fn run(&mut self, start: url::Url, form: &[(&str, &str)]) -> String {
+        let mut url = start;
+        let mut posted = false;
+        for _ in 0..10 {
+            let resp = self.send(self.http.get(url.clone())).await;
+            let status = resp.status();
+            if status.is_redirection() {
+                let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+                let next = url.join(&loc).unwrap();
+                if next.as_str().starts_with(REDIRECT_URI) {
+                    return next.query().unwrap_or("").to_owned();
+                }
+                url = next;
+                continue;
+            }
+            assert_eq!(status, 200, "unexpected answer from {url}");
+            let html = resp.text().await.unwrap();
+            assert!(html.contains("not NHS login"), "{html}");
+            assert!(!posted, "the page came back after the form was posted");
+            posted = true;
+            let resp = self.send(self.http.post(url.clone()).form(form)).await;
+            assert!(resp.status().is_redirection(), "{}", resp.status());
+            let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+            let next = url.join(&loc).unwrap();
+            if next.as_str().starts_with(REDIRECT_URI) {
+                return next.query().unwrap_or("").to_owned();
+            }
+            url = next;
+        }
+        panic!("too many redirects");
+    }
+}
+
+fn request() -> LoginRequest {
+    LoginRequest {
+        return_to: "/patient-portal/appointments".into(),
+        ..LoginRequest::default()
+    }
+}
+
+#[tokio::test]
+async fn interop_full_sign_in_and_refusals() {
+    let op = start_op().await;
+    let rp = rp(&op).await;
+
+    // A P9 patient signs in.
+    let url = rp.begin_login(request()).await.unwrap();
+    let q = Browser::new()
+        .run(url, &[("nhs_number", "9000000009")])
+        .await;
+    let done = rp.complete_login(&q).await.unwrap();
+    assert_eq!(
+        done.identity.nhs_number,
+        NhsNumber::parse("9000000009").unwrap()
+    );
+    assert_eq!(done.identity.vot, "P9.Cp.Cd");
+    assert_eq!(
+        done.identity.date_of_birth,
+        chrono::NaiveDate::from_ymd_opt(1980, 1, 2)
+    );
+    // The state is used up.
+    let err = rp.complete_login(&q).await.unwrap_err();
+    assert!(matches!(err.error, LoginError::UnknownState), "{err:?}");
+
+    // Declining.
+    let url = rp.begin_login(request()).await.unwrap();
+    let q = Browser::new().run(url, &[("decision", "deny")]).await;
+    let err = rp.complete_login(&q).await.unwrap_err();
+    assert!(matches!(err.error, LoginError::ConsentNotGiven), "{err:?}");
+
+    // A P5 patient.
+    let url = rp.begin_login(request()).await.unwrap();
+    let q = Browser::new()
+        .run(url, &[("nhs_number", "9000000033")])
+        .await;
+    let err = rp.complete_login(&q).await.unwrap_err();
+    assert!(
+        matches!(&err.error, LoginError::IdentityNotP9(l) if l == "P5"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn interop_nhs_app_sso() {
+    let op = start_op().await;
+    let rp = rp(&op).await;
+    let assertion = reqwest::Client::new()
+        .post(format!(
+            "{}/test/sso-assertion?nhs_number=9000000017",
+            op.issuer
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sso = LoginRequest {
+        in_nhs_app: true,
+        asserted_login_identity: Some(assertion),
+        ..request()
+    };
+    // A fresh browser, no session at the provider: signed in silently.
+    let url = rp.begin_login(sso.clone()).await.unwrap();
+    let q = Browser::new().run(url, &[]).await;
+    let done = rp.complete_login(&q).await.unwrap();
+    assert_eq!(
+        done.identity.nhs_number,
+        NhsNumber::parse("9000000017").unwrap()
+    );
+    assert!(done.pending.sso);
+
+    // The assertion again: refused as an SSO failure.
+    let url = rp.begin_login(sso).await.unwrap();
+    let q = Browser::new().run(url, &[]).await;
+    let err = rp.complete_login(&q).await.unwrap_err();
+    assert!(matches!(err.error, LoginError::SsoFailed), "{err:?}");
+
+    // A garbled assertion.
+    let url = rp
+        .begin_login(LoginRequest {
+            asserted_login_identity: Some("not-a-jwt".into()),
+            ..request()
+        })
+        .await
+        .unwrap();
+    let q = Browser::new().run(url, &[]).await;
+    let err = rp.complete_login(&q).await.unwrap_err();
+    assert!(matches!(err.error, LoginError::SsoFailed), "{err:?}");
+}
+
+#[tokio::test]
+async fn interop_an_unregistered_client_key_is_refused() {
+    let op = start_op().await;
+    let config = NhsLoginConfig::new(
+        &op.issuer,
+        CLIENT_ID,
+        RsaSigningKey::generate().unwrap(),
+        REDIRECT_URI,
+    );
+    let rp = RelyingParty::discover(config, Arc::new(MemoryStore::new()))
+        .await
+        .unwrap();
+    let url = rp.begin_login(request()).await.unwrap();
+    let q = Browser::new()
+        .run(url, &[("nhs_number", "9000000009")])
+        .await;
+    let err = rp.complete_login(&q).await.unwrap_err();
+    assert!(
+        matches!(&err.error, LoginError::TokenRequestRefused(e) if e == "invalid_client"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn interop_sign_in_with_pkce() {
+    // oidc-provider checks PKCE when a challenge is sent; NHS login's PKCE support is
+    // undocumented, so the relying party sends one only when configured to.
+    let op = start_op().await;
+    let mut config = NhsLoginConfig::new(&op.issuer, CLIENT_ID, client_key(), REDIRECT_URI);
+    config.use_pkce = true;
+    let rp = RelyingParty::discover(config, Arc::new(MemoryStore::new()))
+        .await
+        .unwrap();
+    let url = rp.begin_login(request()).await.unwrap();
+    let q: HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["code_challenge_method"], "S256");
+    let callback = Browser::new()
+        .run(url, &[("nhs_number", "9000000025")])
+        .await;
+    let done = rp.complete_login(&callback).await.unwrap();
+    assert_eq!(
+        done.identity.date_of_birth,
+        chrono::NaiveDate::from_ymd_opt(2015, 6, 15)
+    );
+    assert!(done.pending.pkce_verifier.is_some());
+}
