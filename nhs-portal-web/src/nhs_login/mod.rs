@@ -10,6 +10,7 @@
 mod forwarded;
 mod jwks;
 mod keys;
+mod pca_adapter;
 mod rp;
 mod token;
 
