@@ -1,0 +1,672 @@
+//! The patient journeys as a service, separate from HTTP: view, cancel and reschedule.
+//!
+//! Every method takes the signed-in [`PatientSession`] and only ever reads or changes that
+//! patient's appointments: an id that does not exist and an id that belongs to someone else both
+//! give [`JourneyError::CannotView`], so ids cannot be probed.
+//!
+//! The request-status overlay: a trust whose PAS only takes requests leaves the appointment as it
+//! is, and the portal's store holds the pending request. Every appointment read here has the
+//! store's pending request (if any) laid over it before the rules in
+//! [`nhs_portal_core::request_status`] decide what the patient sees and may do.
+//!
+//! Real-time changes go to the PAS, then an audit record and reporting events are written.
+//! Requests go to [`RequestStore::submit_request`] together with their audit record and
+//! reporting events, in one transaction. A double submit (the same idempotency key) never makes
+//! a second request or a second PAS change.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use nhs_portal_core::clock::Clock;
+use nhs_portal_core::reporting::ChangeReason;
+use nhs_portal_core::request_status::{
+    AllowedActions, CancelMode, Capabilities, Refusal, RequestKind, RescheduleMode, allowed_actions,
+};
+use nhs_portal_core::store::{
+    AuditAction, AuditRecord, PatientRequest, PatientSession, RequestState, Store, StoreError,
+    Submitted,
+};
+use nhs_portal_core::{Appointment, AppointmentId, ReportingEvent};
+use nhs_portal_pas::{CancelReason, PasBackend, PasError, Slot};
+
+/// How far ahead a real-time reschedule looks for free slots.
+pub const SLOT_SEARCH_DAYS: i64 = 42;
+
+/// Longest free text accepted (an "Other" reason or preferred times).
+pub const MAX_DETAILS_CHARS: usize = 500;
+
+/// Why a journey step failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JourneyError {
+    /// The appointment does not exist or is not this patient's (the two are never told apart).
+    #[error("the patient cannot view this appointment")]
+    CannotView,
+    /// The action is not allowed for this appointment now.
+    #[error("this action is not allowed: {0}")]
+    NotAllowed(Refusal),
+    /// The chosen slot was taken or withdrawn in the meantime.
+    #[error("the chosen time is no longer available")]
+    SlotUnavailable,
+    /// The answers given are not valid (the web layer shows them as form errors).
+    #[error("the answers are not valid")]
+    Invalid(Vec<FieldError>),
+    /// The PAS failed (timeout, unavailable, bad data).
+    #[error("the PAS failed")]
+    Pas(#[source] PasError),
+    /// The store failed.
+    #[error("the store failed")]
+    Store(#[from] StoreError),
+}
+
+impl From<PasError> for JourneyError {
+    fn from(e: PasError) -> Self {
+        match e {
+            PasError::NotFound => Self::CannotView,
+            PasError::SlotUnavailable => Self::SlotUnavailable,
+            PasError::NotSupported => Self::NotAllowed(Refusal::NotOffered),
+            PasError::InvalidState(_) => Self::NotAllowed(Refusal::NotBooked),
+            other => Self::Pas(other),
+        }
+    }
+}
+
+/// One invalid answer: which field, and the message to show next to it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    /// The form field's name (also the id the error summary links to).
+    pub field: &'static str,
+    /// The message, such as "Select why you need to cancel".
+    pub message: &'static str,
+}
+
+/// A reason a patient can give, with its stable code and its wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Reason {
+    /// The stable code sent to the PAS and stored.
+    pub code: &'static str,
+    /// The words on the radio button.
+    pub label: &'static str,
+}
+
+/// The reasons offered for cancelling (the last one, `other`, needs the patient's own words).
+pub const CANCEL_REASONS: [Reason; 5] = [
+    Reason {
+        code: "no-longer-needed",
+        label: "I do not need this appointment anymore",
+    },
+    Reason {
+        code: "private-care",
+        label: "I have chosen private healthcare instead",
+    },
+    Reason {
+        code: "cannot-attend",
+        label: "I cannot attend at the time booked",
+    },
+    Reason {
+        code: "no-transport",
+        label: "I do not have transport",
+    },
+    Reason {
+        code: "other",
+        label: "Other",
+    },
+];
+
+/// The reasons offered for asking to reschedule.
+pub const RESCHEDULE_REASONS: [Reason; 5] = [
+    Reason {
+        code: "commitments",
+        label: "I cannot attend due to work, holiday or other commitments",
+    },
+    Reason {
+        code: "no-transport",
+        label: "I do not have transport",
+    },
+    Reason {
+        code: "no-companion",
+        label: "I do not have a carer or companion who can come with me",
+    },
+    Reason {
+        code: "unwell",
+        label: "I cannot attend because I am unwell",
+    },
+    Reason {
+        code: "other",
+        label: "Other",
+    },
+];
+
+/// Looks up a reason's label by code in a list.
+pub fn reason_label(reasons: &[Reason], code: &str) -> Option<&'static str> {
+    reasons.iter().find(|r| r.code == code).map(|r| r.label)
+}
+
+/// A patient's answers about why (cancel, or a reschedule request).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ReasonAnswers {
+    /// The reason code chosen.
+    pub reason: String,
+    /// Free text: required for "other" when cancelling; preferred times when rescheduling.
+    pub details: Option<String>,
+}
+
+impl ReasonAnswers {
+    /// Checks the answers against a reason list. `details_required_for_other` is true when the
+    /// "Other" reason needs the patient's own words.
+    pub fn validate(&self, reasons: &[Reason], kind: RequestKind) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if reason_label(reasons, &self.reason).is_none() {
+            errors.push(FieldError {
+                field: "reason",
+                message: match kind {
+                    RequestKind::Cancel => "Select why you need to cancel",
+                    RequestKind::Reschedule => "Select why you need to change this appointment",
+                },
+            });
+        }
+        let details = self.details.as_deref().map(str::trim).unwrap_or("");
+        if kind == RequestKind::Cancel && self.reason == "other" && details.is_empty() {
+            errors.push(FieldError {
+                field: "details",
+                message: "Enter why you need to cancel",
+            });
+        }
+        if details.chars().count() > MAX_DETAILS_CHARS {
+            errors.push(FieldError {
+                field: "details",
+                message: "Enter 500 characters or fewer",
+            });
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn details_trimmed(&self) -> Option<String> {
+        self.details
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned)
+    }
+}
+
+/// One appointment as the patient sees it now.
+#[derive(Debug, Clone)]
+pub struct AppointmentView {
+    /// The appointment, with the store's pending request laid over it.
+    pub appointment: Appointment,
+    /// What the trust's PAS can do with it.
+    pub capabilities: Capabilities,
+    /// What the patient may do now.
+    pub allowed: AllowedActions,
+    /// The pending request in the portal's store, if any.
+    pub pending: Option<PatientRequest>,
+}
+
+/// How a cancellation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The PAS cancelled it (real time).
+    Cancelled(Appointment),
+    /// A request was stored for the trust's staff (a duplicate submit returns the first one).
+    Requested(PatientRequest),
+}
+
+/// The journeys service.
+#[derive(Clone)]
+pub struct Journeys {
+    pas: Arc<dyn PasBackend>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Journeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journeys").finish_non_exhaustive()
+    }
+}
+
+fn audit(
+    session: &PatientSession,
+    at: DateTime<Utc>,
+    action: AuditAction,
+    appointment: Option<&AppointmentId>,
+    detail: Option<String>,
+) -> AuditRecord {
+    AuditRecord {
+        at,
+        patient: session.patient.clone(),
+        actor: "patient".into(),
+        session: Some(session.reporting_id.clone()),
+        action,
+        appointment: appointment.cloned(),
+        detail,
+    }
+}
+
+/// Lays the store's pending requests over appointments read from the PAS.
+pub fn overlay(appointments: &mut [Appointment], pending: &[PatientRequest]) {
+    for a in appointments.iter_mut() {
+        if let Some(r) = pending
+            .iter()
+            .find(|r| r.appointment == a.id && r.state == RequestState::Pending)
+        {
+            a.request_status = r.request_status();
+        }
+    }
+}
+
+impl Journeys {
+    /// A journeys service over a PAS, a store and a clock.
+    pub fn new(pas: Arc<dyn PasBackend>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { pas, store, clock }
+    }
+
+    /// Now, by the service's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The patient's appointments with the overlay: upcoming (soonest first) and past (latest
+    /// first). Upcoming means booked and in the future; everything else is past.
+    pub async fn appointments(
+        &self,
+        session: &PatientSession,
+    ) -> Result<(Vec<Appointment>, Vec<Appointment>), JourneyError> {
+        let mut all = self.pas.list_appointments(&session.patient).await?;
+        all.retain(|a| a.patient == session.patient);
+        let pending = self
+            .store
+            .pending_requests_for_patient(&session.patient)
+            .await?;
+        overlay(&mut all, &pending);
+        let now = self.now();
+        self.store
+            .append_audit(&audit(
+                session,
+                now,
+                AuditAction::ViewedAppointments,
+                None,
+                None,
+            ))
+            .await?;
+        let (mut upcoming, mut past): (Vec<_>, Vec<_>) = all.into_iter().partition(|a| {
+            a.status == nhs_portal_core::AppointmentStatus::Booked && a.is_future(now)
+        });
+        upcoming.sort_by_key(|a| a.start);
+        past.sort_by_key(|a| std::cmp::Reverse(a.start));
+        Ok((upcoming, past))
+    }
+
+    async fn load(
+        &self,
+        session: &PatientSession,
+        id: &AppointmentId,
+    ) -> Result<AppointmentView, JourneyError> {
+        let found = self.pas.get_appointment(&session.patient, id).await?;
+        let Some(mut appointment) = found.filter(|a| a.patient == session.patient) else {
+            self.store
+                .append_audit(&audit(
+                    session,
+                    self.now(),
+                    AuditAction::AccessRefused,
+                    Some(id),
+                    None,
+                ))
+                .await?;
+            return Err(JourneyError::CannotView);
+        };
+        let pending = self.store.pending_request_for(id).await?;
+        let pending = pending.filter(|p| p.patient == session.patient);
+        overlay(std::slice::from_mut(&mut appointment), pending.as_slice());
+        let capabilities = self.pas.capabilities(&appointment).await?;
+        let allowed = allowed_actions(&appointment, capabilities, self.now());
+        Ok(AppointmentView {
+            appointment,
+            capabilities,
+            allowed,
+            pending,
+        })
+    }
+
+    /// One appointment, for the appointment page (writes a "viewed" audit record, and an
+    /// `APPT-VIEW` reporting event when opened from a deep link with a tracking id).
+    pub async fn view(
+        &self,
+        session: &PatientSession,
+        id: &AppointmentId,
+        tracking_id: Option<&str>,
+    ) -> Result<AppointmentView, JourneyError> {
+        let view = self.load(session, id).await?;
+        let now = self.now();
+        self.store
+            .append_audit(&audit(
+                session,
+                now,
+                AuditAction::ViewedAppointment,
+                Some(id),
+                None,
+            ))
+            .await?;
+        if let Some(tracking) = tracking_id {
+            self.store
+                .enqueue_events(&[ReportingEvent::AppointmentView {
+                    at: now,
+                    appointment: id.clone(),
+                    session_id: session.reporting_id.clone(),
+                    tracking_id: Some(tracking.to_owned()),
+                }])
+                .await?;
+        }
+        Ok(view)
+    }
+
+    /// One appointment without side effects (for journey pages that are not the appointment
+    /// page itself).
+    pub async fn peek(
+        &self,
+        session: &PatientSession,
+        id: &AppointmentId,
+    ) -> Result<AppointmentView, JourneyError> {
+        self.load(session, id).await
+    }
+
+    /// How this appointment can be cancelled now, or why not.
+    pub async fn cancel_mode(
+        &self,
+        session: &PatientSession,
+        id: &AppointmentId,
+    ) -> Result<(AppointmentView, CancelMode), JourneyError> {
+        let view = self.load(session, id).await?;
+        let mode = view.allowed.cancel.map_err(JourneyError::NotAllowed)?;
+        Ok((view, mode))
+    }
+
+    /// How this appointment can be rescheduled now, or why not.
+    pub async fn reschedule_mode(
+        &self,
+        session: &PatientSession,
+        id: &AppointmentId,
+    ) -> Result<(AppointmentView, RescheduleMode), JourneyError> {
+        let view = self.load(session, id).await?;
+        let mode = view.allowed.reschedule.map_err(JourneyError::NotAllowed)?;
+        Ok((view, mode))
+    }
+
+    /// Looks for an earlier real-time action made with this idempotency key (a double submit).
+    async fn earlier_action(
+        &self,
+        session: &PatientSession,
+        key: &str,
+    ) -> Result<Option<AuditRecord>, JourneyError> {
+        let marker = format!("key={key}");
+        let recent = self.store.audit_for_patient(&session.patient, 50).await?;
+        Ok(recent.into_iter().find(|r| {
+            matches!(r.action, AuditAction::Cancelled | AuditAction::Rescheduled)
+                && r.detail
+                    .as_deref()
+                    .is_some_and(|d| d.split(';').any(|p| p == marker))
+        }))
+    }
+
+    /// Cancels (real time) or asks to cancel (request only), as the trust's PAS allows.
+    pub async fn cancel(
+        &self,
+        session: &PatientSession,
+        id: &AppointmentId,
+        answers: &ReasonAnswers,
+        idempotency_key: &str,
+    ) -> Result<CancelOutcome, JourneyError> {
+        answers
+            .validate(&CANCEL_REASONS, RequestKind::Cancel)
+            .map_err(JourneyError::Invalid)?;
+        let view = self.load(session, id).await?;
+        // A double submit of a request is answered by the store; of a real-time cancel by the
+        // audit trail (the PAS cancel itself is idempotent too).
+        if view.capabilities.cancel == CancelMode::RealTime
+            && self
+                .earlier_action(session, idempotency_key)
+                .await?
+                .is_some()
+        {
+            return Ok(CancelOutcome::Cancelled(view.appointment));
+        }
+        if let Some(p) = &view.pending
+            && p.idempotency_key == idempotency_key
+        {
+            return Ok(CancelOutcome::Requested(p.clone()));
+        }
+        let mode = view.allowed.cancel.map_err(JourneyError::NotAllowed)?;
+        let now = self.now();
+        match mode {
+            CancelMode::RealTime => {
+                let reason = CancelReason {
+                    code: answers.reason.clone(),
+                    text: answers.details_trimmed(),
+                };
+                let cancelled = self.pas.cancel(&view.appointment, &reason).await?;
+                self.store
+                    .append_audit(&audit(
+                        session,
+                        now,
+                        AuditAction::Cancelled,
+                        Some(id),
+                        Some(format!("reason={};key={idempotency_key}", answers.reason)),
+                    ))
+                    .await?;
+                self.store
+                    .enqueue_events(&[
+                        ReportingEvent::Appointment {
+                            at: now,
+                            patient: session.patient.clone(),
+                            appointment: id.clone(),
+                            appointment_date: cancelled.start,
+                            ods_code: cancelled.organisation.ods_code.clone(),
+                            status: cancelled.status,
+                        },
+                        ReportingEvent::Cancelled {
+                            at: now,
+                            appointment: id.clone(),
+                            reason: ChangeReason::Patient,
+                        },
+                    ])
+                    .await?;
+                Ok(CancelOutcome::Cancelled(cancelled))
+            }
+            CancelMode::Request => {
+                let request = self
+                    .submit(
+                        session,
+                        &view.appointment,
+                        RequestKind::Cancel,
+                        answers,
+                        idempotency_key,
+                    )
+                    .await?;
+                Ok(CancelOutcome::Requested(request))
+            }
+            CancelMode::NotOffered => Err(JourneyError::NotAllowed(Refusal::NotOffered)),
+        }
+    }
+
+    async fn submit(
+        &self,
+        session: &PatientSession,
+        appointment: &Appointment,
+        kind: RequestKind,
+        answers: &ReasonAnswers,
+        idempotency_key: &str,
+    ) -> Result<PatientRequest, JourneyError> {
+        let now = self.now();
+        let request = PatientRequest {
+            id: uuid::Uuid::new_v4(),
+            idempotency_key: idempotency_key.to_owned(),
+            appointment: appointment.id.clone(),
+            patient: session.patient.clone(),
+            ods_code: appointment.organisation.ods_code.clone(),
+            kind,
+            reason: answers.reason.clone(),
+            details: answers.details_trimmed(),
+            state: RequestState::Pending,
+            created_at: now,
+            resolved_at: None,
+            resolution_note: None,
+        };
+        let (action, event) = match kind {
+            RequestKind::Cancel => (
+                AuditAction::CancelRequested,
+                ReportingEvent::CancelRequested {
+                    at: now,
+                    appointment: appointment.id.clone(),
+                    session_id: session.reporting_id.clone(),
+                },
+            ),
+            RequestKind::Reschedule => (
+                AuditAction::RescheduleRequested,
+                ReportingEvent::RescheduleRequested {
+                    at: now,
+                    appointment: appointment.id.clone(),
+                    session_id: session.reporting_id.clone(),
+                },
+            ),
+        };
+        let record = audit(
+            session,
+            now,
+            action,
+            Some(&appointment.id),
+            Some(format!("reason={}", answers.reason)),
+        );
+        match self
+            .store
+            .submit_request(&request, &record, &[event])
+            .await?
+        {
+            Submitted::Created(r) => Ok(r),
+            Submitted::Duplicate(r) if r.patient == session.patient => Ok(r),
+            Submitted::Duplicate(_) => Err(JourneyError::CannotView),
+            Submitted::AlreadyPending(_) => Err(JourneyError::NotAllowed(Refusal::RequestPending)),
+        }
+    }
+
+    /// Asks a request-only trust to reschedule: reason and preferred times are stored for staff.
+    pub async fn request_reschedule(
+        &self,
+        session: &PatientSession,
+        id: &AppointmentId,
+        answers: &ReasonAnswers,
+        idempotency_key: &str,
+    ) -> Result<PatientRequest, JourneyError> {
+        answers
+            .validate(&RESCHEDULE_REASONS, RequestKind::Reschedule)
+            .map_err(JourneyError::Invalid)?;
+        let view = self.load(session, id).await?;
+        if let Some(p) = &view.pending
+            && p.idempotency_key == idempotency_key
+        {
+            return Ok(p.clone());
+        }
+        match view.allowed.reschedule.map_err(JourneyError::NotAllowed)? {
+            RescheduleMode::Request => {
+                self.submit(
+                    session,
+                    &view.appointment,
+                    RequestKind::Reschedule,
+                    answers,
+                    idempotency_key,
+                )
+                .await
+            }
+            _ => Err(JourneyError::NotAllowed(Refusal::NotOffered)),
+        }
+    }
+
+    /// Free slots for a real-time reschedule, soonest first.
+    pub async fn slots(
+        &self,
+        session: &PatientSession,
+        id: &AppointmentId,
+    ) -> Result<(AppointmentView, Vec<Slot>), JourneyError> {
+        let (view, mode) = self.reschedule_mode(session, id).await?;
+        if mode != RescheduleMode::RealTime {
+            return Err(JourneyError::NotAllowed(Refusal::NotOffered));
+        }
+        let now = self.now();
+        let mut slots = self
+            .pas
+            .find_slots(
+                &view.appointment,
+                now,
+                now + Duration::days(SLOT_SEARCH_DAYS),
+            )
+            .await?;
+        slots.retain(|s| s.start > now);
+        slots.sort_by_key(|s| s.start);
+        Ok((view, slots))
+    }
+
+    /// Moves the appointment to a free slot (real time). Returns the appointment as now booked
+    /// (the same id or the new one that replaced it).
+    pub async fn reschedule(
+        &self,
+        session: &PatientSession,
+        id: &AppointmentId,
+        slot_id: &str,
+        idempotency_key: &str,
+    ) -> Result<Appointment, JourneyError> {
+        if let Some(earlier) = self.earlier_action(session, idempotency_key).await? {
+            let new_id = earlier
+                .detail
+                .as_deref()
+                .and_then(|d| d.split(';').find_map(|p| p.strip_prefix("new=")))
+                .and_then(|s| AppointmentId::parse(s).ok())
+                .unwrap_or_else(|| id.clone());
+            return Ok(self.load(session, &new_id).await?.appointment);
+        }
+        let (view, _) = self.slots(session, id).await?;
+        let now = self.now();
+        let moved = self.pas.reschedule(&view.appointment, slot_id).await?;
+        if moved.patient != session.patient {
+            return Err(JourneyError::Pas(PasError::BadData(
+                "the PAS returned another patient's appointment".into(),
+            )));
+        }
+        let new_appointment = (moved.id != *id).then(|| moved.id.clone());
+        self.store
+            .append_audit(&audit(
+                session,
+                now,
+                AuditAction::Rescheduled,
+                Some(id),
+                Some(format!(
+                    "to={};new={};key={idempotency_key}",
+                    moved.start.to_rfc3339(),
+                    moved.id
+                )),
+            ))
+            .await?;
+        self.store
+            .enqueue_events(&[
+                ReportingEvent::Appointment {
+                    at: now,
+                    patient: session.patient.clone(),
+                    appointment: moved.id.clone(),
+                    appointment_date: moved.start,
+                    ods_code: moved.organisation.ods_code.clone(),
+                    status: moved.status,
+                },
+                ReportingEvent::Rescheduled {
+                    at: now,
+                    appointment: id.clone(),
+                    new_appointment,
+                    reason: ChangeReason::Patient,
+                },
+            ])
+            .await?;
+        Ok(moved)
+    }
+}

@@ -1,0 +1,284 @@
+//! Page rendering: handlebars templates (strict mode, embedded in the binary) on the NHS.UK
+//! frontend 10 and NHS App frontend 5 markup, and the view models the templates read.
+//!
+//! The registry is built once ([`Pages::new`]) and start-up fails if a template does not parse.
+//! Strict mode turns a missing value into a render error, so template and model cannot drift
+//! apart silently. Nothing is rendered with triple braces: every value is HTML-escaped.
+
+use chrono::{DateTime, Utc};
+use handlebars::Handlebars;
+use nhs_portal_core::request_status::{Tone, display_status};
+use nhs_portal_core::{Appointment, uk_time};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Why a page could not be rendered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PageError {
+    /// A template did not parse (a programming error caught at start-up).
+    #[error("template {name} does not parse")]
+    Template {
+        /// The template's name.
+        name: &'static str,
+        /// The parser's error.
+        #[source]
+        source: Box<handlebars::TemplateError>,
+    },
+    /// Rendering failed (in strict mode: the view model lacks a value the template reads).
+    #[error("rendering failed")]
+    Render(#[from] Box<handlebars::RenderError>),
+}
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("layout", include_str!("../templates/layout.hbs")),
+    ("summary", include_str!("../templates/partials_summary.hbs")),
+    ("tag", include_str!("../templates/partials_tag.hbs")),
+    ("errors", include_str!("../templates/partials_errors.hbs")),
+    ("card", include_str!("../templates/card.hbs")),
+    (
+        "details_field",
+        include_str!("../templates/details_field.hbs"),
+    ),
+    ("landing", include_str!("../templates/landing.hbs")),
+    (
+        "appointments",
+        include_str!("../templates/appointments.hbs"),
+    ),
+    ("appointment", include_str!("../templates/appointment.hbs")),
+    ("reason_form", include_str!("../templates/reason_form.hbs")),
+    ("check", include_str!("../templates/check.hbs")),
+    ("slots", include_str!("../templates/slots.hbs")),
+    ("done", include_str!("../templates/done.hbs")),
+    ("message", include_str!("../templates/message.hbs")),
+    ("consent", include_str!("../templates/consent.hbs")),
+    ("staff", include_str!("../templates/staff.hbs")),
+];
+
+/// The template registry.
+#[derive(Debug)]
+pub struct Pages {
+    hb: Handlebars<'static>,
+}
+
+impl Pages {
+    /// Builds the registry from the embedded templates, in strict mode.
+    pub fn new() -> Result<Self, PageError> {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        for (name, source) in TEMPLATES {
+            hb.register_template_string(name, *source)
+                .map_err(|e| PageError::Template {
+                    name,
+                    source: Box::new(e),
+                })?;
+        }
+        Ok(Self { hb })
+    }
+
+    /// Renders a page. `data` must hold a `layout` object ([`Layout`]) and what the page reads.
+    pub fn render(&self, name: &str, data: &Value) -> Result<String, PageError> {
+        self.hb
+            .render(name, data)
+            .map_err(|e| PageError::Render(Box::new(e)))
+    }
+}
+
+/// The session-timeout warning's timings, in seconds from page load.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TimeoutTimes {
+    /// When the warning opens.
+    pub warn_after_seconds: i64,
+    /// When the session ends.
+    pub expire_after_seconds: i64,
+}
+
+/// What every page's frame needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Layout {
+    /// The H1, also the first part of the `<title>`.
+    pub title: String,
+    /// The service name (second part of the `<title>`, and the header).
+    pub service_name: String,
+    /// Opened inside the NHS App: no own header or footer, the NHS App JS API is loaded.
+    pub in_app: bool,
+    /// A patient is signed in (the header shows "Sign out" in a browser).
+    pub signed_in: bool,
+    /// The session's CSRF token (empty when signed out).
+    pub csrf_token: String,
+    /// A back link, when the page is a step in a journey.
+    pub back_href: Option<String>,
+    /// Show the "Get help" block (consistent help, WCAG 2.2 3.2.6).
+    pub show_help: bool,
+    /// The page shows validation errors (the title gets "Error: ").
+    pub has_errors: bool,
+    /// The session-timeout warning, for signed-in pages.
+    pub timeout: Option<TimeoutTimes>,
+    /// This page's path (where "Stay signed in" returns to).
+    pub path: String,
+    /// Inside the NHS App, send the patient to the NHS App home page when the page loads (the
+    /// timed-out page).
+    pub go_home: bool,
+}
+
+/// The NHS.UK and NHS App tag classes for a tone.
+pub fn tag_classes(tone: Tone) -> (&'static str, &'static str) {
+    match tone {
+        Tone::Neutral => ("nhsuk-tag--white", "nhsapp-tag--white"),
+        Tone::Pending => ("nhsuk-tag--blue", "nhsapp-tag--blue"),
+        Tone::Positive => ("nhsuk-tag--green", "nhsapp-tag--green"),
+        Tone::Inactive => ("nhsuk-tag--grey", "nhsapp-tag--grey"),
+        Tone::Warning => ("nhsuk-tag--orange", "nhsapp-tag--orange"),
+    }
+}
+
+/// The path of an appointment's page.
+pub fn appointment_href(a: &Appointment) -> String {
+    format!("/patient-portal/appointment/{}", a.id)
+}
+
+fn end_time(a: &Appointment) -> Option<String> {
+    let end = a.end?;
+    (uk_time::uk_date(end) == uk_time::uk_date(a.start) && end > a.start)
+        .then(|| uk_time::format_time(end))
+}
+
+/// The view model of one appointment (title, date, time, place, tag).
+pub fn appointment_model(a: &Appointment) -> Value {
+    let status = display_status(a.status, a.request_status);
+    let (class, app_class) = tag_classes(status.tone());
+    json!({
+        "id": a.id.as_str(),
+        "href": appointment_href(a),
+        "title": a.description,
+        "date": uk_time::format_date(a.start),
+        "time": uk_time::format_time(a.start),
+        "end_time": end_time(a),
+        "date_time": uk_time::format_date_time(a.start),
+        "medium": a.medium.label(),
+        "location": a.location.as_ref().map(|l| json!({"name": l.name, "address": l.address})),
+        "clinician": a.clinician.as_ref().map(|c| c.name.clone()),
+        "organisation": a.organisation.name,
+        "tag": {"label": status.label(), "class": class, "app_class": app_class},
+    })
+}
+
+/// The view model of an NHS App card for the appointments list.
+pub fn card_model(a: &Appointment) -> Value {
+    let status = display_status(a.status, a.request_status);
+    let (_, app_class) = tag_classes(status.tone());
+    let place = match &a.location {
+        Some(l) if a.medium.is_physical() => l.name.clone(),
+        _ => a.medium.label().to_owned(),
+    };
+    let aria = format!(
+        "{}: {} on {}, {}",
+        status.label(),
+        a.description,
+        uk_time::format_date_time(a.start),
+        place
+    );
+    json!({
+        "href": appointment_href(a),
+        "title": a.description,
+        "date": uk_time::format_date(a.start),
+        "time": uk_time::format_time(a.start),
+        "place": place,
+        "aria_label": aria,
+        "tag": {"label": status.label(), "app_class": app_class},
+    })
+}
+
+/// Groups slot starts by UK day, keeping order: `(day label, items)`.
+pub fn group_by_uk_day<T>(
+    items: Vec<T>,
+    start: impl Fn(&T) -> DateTime<Utc>,
+) -> Vec<(String, Vec<T>)> {
+    let mut out: Vec<(chrono::NaiveDate, String, Vec<T>)> = Vec::new();
+    for item in items {
+        let t = start(&item);
+        let day = uk_time::uk_date(t);
+        match out.last_mut() {
+            Some((d, _, v)) if *d == day => v.push(item),
+            _ => out.push((day, uk_time::format_date(t), vec![item])),
+        }
+    }
+    out.into_iter().map(|(_, label, v)| (label, v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn layout() -> Layout {
+        Layout {
+            title: "Page".into(),
+            service_name: "Manage your hospital appointments".into(),
+            in_app: false,
+            signed_in: true,
+            csrf_token: "tok".into(),
+            back_href: None,
+            show_help: true,
+            has_errors: false,
+            timeout: None,
+            path: "/".into(),
+            go_home: false,
+        }
+    }
+
+    #[test]
+    fn every_template_parses_and_strict_mode_catches_missing_values() {
+        let pages = Pages::new().unwrap();
+        // The message page renders with what it needs...
+        let html = pages
+            .render(
+                "message",
+                &json!({"layout": layout(), "paragraphs": ["One <b>"], "urgent": true}),
+            )
+            .unwrap();
+        assert!(html.contains("<title>Page – Manage your hospital appointments – NHS</title>"));
+        assert!(html.contains("One &lt;b&gt;"), "values are escaped");
+        // ...and fails when the layout lacks a value.
+        let err = pages.render(
+            "message",
+            &json!({"layout": {"title": "x"}, "paragraphs": []}),
+        );
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn in_app_pages_have_no_header_footer_or_sign_out() {
+        let pages = Pages::new().unwrap();
+        let mut l = layout();
+        let browser = pages
+            .render("message", &json!({"layout": l, "paragraphs": []}))
+            .unwrap();
+        assert!(browser.contains("nhsuk-header"));
+        assert!(browser.contains("nhsuk-footer"));
+        assert!(browser.contains("Sign out"));
+        assert!(!browser.contains("nhsapp.js"));
+        l.in_app = true;
+        let app = pages
+            .render("message", &json!({"layout": l, "paragraphs": []}))
+            .unwrap();
+        assert!(!app.contains("nhsuk-header"));
+        assert!(!app.contains("nhsuk-footer"));
+        assert!(!app.contains("Sign out"));
+        assert!(app.contains("https://www.nhsapp.service.nhs.uk/js/v2/nhsapp.js"));
+    }
+
+    #[test]
+    fn groups_slots_by_uk_day_across_midnight_utc() {
+        // 23:30 UTC on 30 June is 00:30 BST on 1 July.
+        let a = Utc.with_ymd_and_hms(2025, 6, 30, 22, 30, 0).unwrap();
+        let b = Utc.with_ymd_and_hms(2025, 6, 30, 23, 30, 0).unwrap();
+        let c = Utc.with_ymd_and_hms(2025, 7, 1, 9, 0, 0).unwrap();
+        let groups = group_by_uk_day(vec![a, b, c], |t| *t);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].0, "Monday 30 June 2025");
+        assert_eq!(groups[0].1, vec![a]);
+        assert_eq!(groups[1].0, "Tuesday 1 July 2025");
+        assert_eq!(groups[1].1, vec![b, c]);
+    }
+}

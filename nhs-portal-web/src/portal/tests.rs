@@ -1,0 +1,874 @@
+//! Portal tests over HTTP types, with a small in-memory fake PAS (test-only) and a fake sign-in.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use http::{Request, Response, StatusCode, header};
+use nhs_portal_core::clock::ManualClock;
+use nhs_portal_core::request_status::{Capabilities, RequestOutcome};
+use nhs_portal_core::store::memory::MemoryStore;
+use nhs_portal_core::store::{Outbox, RequestStore};
+use nhs_portal_core::{
+    Appointment, AppointmentId, AppointmentStatus, AppointmentType, ConsultationMedium, Location,
+    NhsNumber, OdsCode, Organisation, Specialty, TreatmentFunctionCode,
+};
+use nhs_portal_pas::{CancelReason, PasBackend, PasError, PasEvent, PatientRecord, Slot};
+
+use super::*;
+use crate::sign_in::{SignIn, SignInFailure, SignInStart, SignedIn};
+
+const ALICE: &str = "9000000009";
+const BOB: &str = "9000000017";
+const RT: &str = "RT1";
+const RQ: &str = "RQ2";
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 6, 2, 9, 0, 0).unwrap()
+}
+
+/// A test-only fake PAS: appointments in a map, one trust real time and one request only.
+#[derive(Default)]
+struct FakePas {
+    appts: Mutex<HashMap<String, Appointment>>,
+    fail: Mutex<bool>,
+    taken: Mutex<Vec<String>>,
+}
+
+fn appt(id: &str, patient: &str, ods: &str, start: DateTime<Utc>) -> Appointment {
+    Appointment {
+        id: AppointmentId::parse(id).unwrap(),
+        patient: NhsNumber::parse(patient).unwrap(),
+        status: AppointmentStatus::Booked,
+        request_status: None,
+        description: "Dermatology appointment".into(),
+        specialty: Specialty {
+            code: TreatmentFunctionCode::parse("330").unwrap(),
+            display: "DERMATOLOGY".into(),
+        },
+        start,
+        end: Some(start + Duration::minutes(30)),
+        medium: ConsultationMedium::FaceToFace,
+        priority: None,
+        location: Some(Location {
+            name: "Northfield Hospital Outpatients".into(),
+            address: vec!["1 Hospital Road".into()],
+        }),
+        clinician: None,
+        organisation: Organisation {
+            ods_code: OdsCode::parse(ods).unwrap(),
+            name: "Test Trust".into(),
+        },
+        appointment_type: AppointmentType::Outpatient,
+        identifiers: vec![],
+    }
+}
+
+impl FakePas {
+    fn seeded() -> Self {
+        let p = Self::default();
+        let day = Duration::days(1);
+        for a in [
+            appt("a-rt-1", ALICE, RT, t0() + day * 7),
+            appt("a-rq-1", ALICE, RQ, t0() + day * 8),
+            appt("b-rt-1", BOB, RT, t0() + day * 9),
+            appt("b-rq-1", BOB, RQ, t0() + day * 10),
+        ] {
+            p.appts.lock().unwrap().insert(a.id.to_string(), a);
+        }
+        p
+    }
+    fn check(&self) -> Result<(), PasError> {
+        if *self.fail.lock().unwrap() {
+            Err(PasError::Timeout)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl PasBackend for FakePas {
+    async fn patient(&self, _: &NhsNumber) -> Result<Option<PatientRecord>, PasError> {
+        Ok(None)
+    }
+    async fn list_appointments(&self, p: &NhsNumber) -> Result<Vec<Appointment>, PasError> {
+        self.check()?;
+        Ok(self
+            .appts
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|a| a.patient == *p)
+            .cloned()
+            .collect())
+    }
+    async fn get_appointment(
+        &self,
+        p: &NhsNumber,
+        id: &AppointmentId,
+    ) -> Result<Option<Appointment>, PasError> {
+        self.check()?;
+        Ok(self
+            .appts
+            .lock()
+            .unwrap()
+            .get(id.as_str())
+            .filter(|a| a.patient == *p)
+            .cloned())
+    }
+    async fn capabilities(&self, a: &Appointment) -> Result<Capabilities, PasError> {
+        Ok(if a.organisation.ods_code.as_str() == RT {
+            Capabilities::REAL_TIME
+        } else {
+            Capabilities::REQUEST_ONLY
+        })
+    }
+    async fn cancel(&self, a: &Appointment, _: &CancelReason) -> Result<Appointment, PasError> {
+        let mut g = self.appts.lock().unwrap();
+        let stored = g.get_mut(a.id.as_str()).ok_or(PasError::NotFound)?;
+        stored.status = AppointmentStatus::Cancelled;
+        Ok(stored.clone())
+    }
+    async fn find_slots(
+        &self,
+        a: &Appointment,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<Slot>, PasError> {
+        let taken = self.taken.lock().unwrap().clone();
+        Ok((1..=3)
+            .map(|i| Slot {
+                id: format!("slot-{i}"),
+                start: a.start + Duration::days(i) + Duration::hours(i),
+                end: a.start + Duration::days(i) + Duration::hours(i) + Duration::minutes(30),
+                location: None,
+                clinician: Some("Dr Amira Shah".into()),
+            })
+            .filter(|s| !taken.contains(&s.id))
+            .collect())
+    }
+    async fn reschedule(&self, a: &Appointment, slot: &str) -> Result<Appointment, PasError> {
+        let slots = self.find_slots(a, t0(), t0()).await?;
+        let s = slots
+            .iter()
+            .find(|s| s.id == slot)
+            .ok_or(PasError::SlotUnavailable)?;
+        self.taken.lock().unwrap().push(slot.to_owned());
+        let mut g = self.appts.lock().unwrap();
+        let stored = g.get_mut(a.id.as_str()).ok_or(PasError::NotFound)?;
+        stored.start = s.start;
+        stored.end = Some(s.end);
+        Ok(stored.clone())
+    }
+    async fn poll_events(&self, _: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError> {
+        let _ = RequestOutcome::Rejected;
+        Ok(vec![])
+    }
+}
+
+/// A fake sign-in: `begin` points at the callback with the patient in the query.
+struct FakeSignIn;
+
+#[async_trait]
+impl SignIn for FakeSignIn {
+    async fn begin(&self, start: SignInStart) -> Result<String, SignInFailure> {
+        Ok(format!(
+            "https://login.example/authorize?return_to={}",
+            start.return_to
+        ))
+    }
+    async fn complete(&self, query: &str) -> Result<SignedIn, SignInFailure> {
+        let q = |k: &str| query_get(Some(query), k);
+        match q("error").as_deref() {
+            Some("consent") => return Err(SignInFailure::ConsentRefused),
+            Some("sso") => return Err(SignInFailure::SsoFailed),
+            Some("p5") => return Err(SignInFailure::IdentityTooLow),
+            Some("state") => return Err(SignInFailure::StateMismatch),
+            Some("down") => return Err(SignInFailure::Unavailable),
+            _ => {}
+        }
+        Ok(SignedIn {
+            patient: NhsNumber::parse(&q("nhs").unwrap()).unwrap(),
+            date_of_birth: None,
+            display_name: None,
+            return_to: q("return_to").unwrap_or_else(|| "/patient-portal/appointments".into()),
+            in_nhs_app: q("app").is_some(),
+            tracking_id: None,
+        })
+    }
+}
+
+struct Harness {
+    portal: Portal,
+    pas: Arc<FakePas>,
+    store: Arc<MemoryStore>,
+    clock: Arc<ManualClock>,
+}
+
+struct Client {
+    cookies: HashMap<String, String>,
+    ua: Option<&'static str>,
+}
+
+fn harness() -> Harness {
+    let pas = Arc::new(FakePas::seeded());
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let portal = Portal::new(
+        PortalConfig::new("http://127.0.0.1:8080"),
+        PortalParts {
+            store: store.clone(),
+            pas: pas.clone(),
+            clock: clock.clone(),
+            sign_in: Arc::new(FakeSignIn),
+            assets: Assets::embedded_only(),
+        },
+    )
+    .unwrap();
+    Harness {
+        portal,
+        pas,
+        store,
+        clock,
+    }
+}
+
+fn body(res: &Response<Bytes>) -> String {
+    String::from_utf8(res.body().to_vec()).unwrap()
+}
+
+fn location(res: &Response<Bytes>) -> String {
+    res.headers()[header::LOCATION].to_str().unwrap().to_owned()
+}
+
+/// Pulls `name="..." value="..."` out of a form.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+impl Client {
+    fn new() -> Self {
+        Self {
+            cookies: HashMap::new(),
+            ua: None,
+        }
+    }
+
+    fn absorb(&mut self, res: &Response<Bytes>) {
+        for v in res.headers().get_all(header::SET_COOKIE) {
+            let c = cookie::Cookie::parse(v.to_str().unwrap().to_owned()).unwrap();
+            if c.value().is_empty() {
+                self.cookies.remove(c.name());
+            } else {
+                self.cookies
+                    .insert(c.name().to_owned(), c.value().to_owned());
+            }
+        }
+    }
+
+    async fn send(
+        &mut self,
+        h: &Harness,
+        method: &str,
+        uri: &str,
+        form: &[(&str, &str)],
+    ) -> Response<Bytes> {
+        let mut b = Request::builder().method(method).uri(uri);
+        if !self.cookies.is_empty() {
+            let c = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            b = b.header(header::COOKIE, c);
+        }
+        if let Some(ua) = self.ua {
+            b = b.header(header::USER_AGENT, ua);
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form.iter())
+            .finish();
+        let res = h.portal.handle(b.body(Bytes::from(body)).unwrap()).await;
+        self.absorb(&res);
+        res
+    }
+
+    async fn get(&mut self, h: &Harness, uri: &str) -> Response<Bytes> {
+        self.send(h, "GET", uri, &[]).await
+    }
+
+    async fn post(&mut self, h: &Harness, uri: &str, form: &[(&str, &str)]) -> Response<Bytes> {
+        self.send(h, "POST", uri, form).await
+    }
+
+    async fn sign_in(&mut self, h: &Harness, nhs: &str) -> String {
+        let res = self.get(h, &format!("/sign-in/callback?nhs={nhs}")).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let page = self.get(h, "/patient-portal/appointments").await;
+        assert_eq!(page.status(), StatusCode::OK);
+        hidden(&body(&page), "csrf_token")
+    }
+}
+
+#[tokio::test]
+async fn unsigned_deep_link_starts_sign_in_with_return_path() {
+    let h = harness();
+    let mut c = Client::new();
+    let res = c
+        .get(
+            &h,
+            "/patient-portal/appointment/a-rt-1?extSystemName=X&trackingId=t-1",
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&res).ends_with("return_to=/patient-portal/appointment/a-rt-1"));
+}
+
+#[tokio::test]
+async fn appointment_page_shows_details_status_and_only_allowed_actions() {
+    let h = harness();
+    let mut c = Client::new();
+    c.sign_in(&h, ALICE).await;
+    let res = c.get(&h, "/patient-portal/appointment/a-rt-1").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = body(&res);
+    assert!(html.contains("<h1 class=\"nhsuk-heading-l\">Dermatology appointment</h1>"));
+    assert!(html.contains(
+        "<title>Dermatology appointment – Manage your hospital appointments – NHS</title>"
+    ));
+    assert!(html.contains("Monday 9 June 2025"));
+    assert!(html.contains("10am"), "09:00 UTC is 10am BST");
+    assert!(html.contains("Cancel this appointment"));
+    assert!(html.contains("Change date or time"));
+    let rq = body(&c.get(&h, "/patient-portal/appointment/a-rq-1").await);
+    assert!(rq.contains("Ask to cancel this appointment"));
+    assert!(rq.contains("Ask to change date or time"));
+    // Security headers on patient pages.
+    for name in [
+        "content-security-policy",
+        "strict-transport-security",
+        "x-content-type-options",
+        "referrer-policy",
+    ] {
+        assert!(res.headers().contains_key(name), "{name}");
+    }
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+    assert!(
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+}
+
+#[tokio::test]
+async fn request_only_cancel_journey_stores_one_request_and_shows_pending() {
+    let h = harness();
+    let mut c = Client::new();
+    let csrf = c.sign_in(&h, ALICE).await;
+    let base = "/patient-portal/appointment/a-rq-1";
+    assert_eq!(
+        c.get(&h, &format!("{base}/cancel")).await.status(),
+        StatusCode::OK
+    );
+    // No reason: errors, with "Error: " in the title.
+    let res = c
+        .post(&h, &format!("{base}/cancel"), &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = body(&res);
+    assert!(html.contains("<title>Error: "));
+    assert!(html.contains("Select why you need to cancel"));
+    // "Other" without words is an error too.
+    let res = c
+        .post(
+            &h,
+            &format!("{base}/cancel"),
+            &[("csrf_token", &csrf), ("reason", "other")],
+        )
+        .await;
+    assert!(body(&res).contains("Enter why you need to cancel"));
+    let res = c
+        .post(
+            &h,
+            &format!("{base}/cancel"),
+            &[("csrf_token", &csrf), ("reason", "no-transport")],
+        )
+        .await;
+    assert_eq!(location(&res), format!("{base}/cancel/check"));
+    let check = body(&c.get(&h, &format!("{base}/cancel/check")).await);
+    assert!(check.contains("Check your request to cancel"));
+    assert!(check.contains("I do not have transport"));
+    let key = hidden(&check, "idempotency_key");
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("idempotency_key", key.as_str()),
+    ];
+    let res = c.post(&h, &format!("{base}/cancel/check"), &form).await;
+    assert_eq!(location(&res), format!("{base}/cancel/done"));
+    let done = body(&c.get(&h, &format!("{base}/cancel/done")).await);
+    assert!(done.contains("Your request to cancel has been submitted"));
+    // A double submit (same key; the draft cookie is gone but the key answers) changes nothing.
+    let alice = NhsNumber::parse(ALICE).unwrap();
+    assert_eq!(
+        h.store
+            .pending_requests_for_patient(&alice)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let page = body(&c.get(&h, base).await);
+    assert!(page.contains("Pending Cancellation"));
+    assert!(
+        !page.contains("Ask to cancel this appointment"),
+        "no second request offered"
+    );
+    // The PAS appointment is unchanged (request only).
+    assert_eq!(
+        h.pas.appts.lock().unwrap()["a-rq-1"].status,
+        AppointmentStatus::Booked
+    );
+    // Reporting event and audit written with the request.
+    let stats = h.store.outbox_stats().await.unwrap();
+    assert!(stats.pending >= 2, "sign-in SESSION + APPT-REQUEST-CANC");
+}
+
+#[tokio::test]
+async fn double_submit_of_a_request_makes_one_request() {
+    let h = harness();
+    let mut c = Client::new();
+    let csrf = c.sign_in(&h, ALICE).await;
+    let base = "/patient-portal/appointment/a-rq-1";
+    c.post(
+        &h,
+        &format!("{base}/cancel"),
+        &[("csrf_token", &csrf), ("reason", "no-transport")],
+    )
+    .await;
+    let check = body(&c.get(&h, &format!("{base}/cancel/check")).await);
+    let key = hidden(&check, "idempotency_key");
+    let draft = c.cookies.get("nhs_portal_draft").cloned().unwrap();
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("idempotency_key", key.as_str()),
+    ];
+    let first = c.post(&h, &format!("{base}/cancel/check"), &form).await;
+    c.cookies.insert("nhs_portal_draft".into(), draft);
+    let second = c.post(&h, &format!("{base}/cancel/check"), &form).await;
+    assert_eq!(location(&first), location(&second));
+    let alice = NhsNumber::parse(ALICE).unwrap();
+    let all = h.store.list_requests(None, None).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        h.store
+            .pending_requests_for_patient(&alice)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn real_time_cancel_cancels_in_the_pas() {
+    let h = harness();
+    let mut c = Client::new();
+    let csrf = c.sign_in(&h, ALICE).await;
+    let base = "/patient-portal/appointment/a-rt-1";
+    c.post(
+        &h,
+        &format!("{base}/cancel"),
+        &[
+            ("csrf_token", &csrf),
+            ("reason", "other"),
+            ("details", "Moving away"),
+        ],
+    )
+    .await;
+    let check = body(&c.get(&h, &format!("{base}/cancel/check")).await);
+    assert!(check.contains("Moving away"));
+    assert!(check.contains("nhsuk-button--warning"));
+    let key = hidden(&check, "idempotency_key");
+    c.post(
+        &h,
+        &format!("{base}/cancel/check"),
+        &[("csrf_token", &csrf), ("idempotency_key", &key)],
+    )
+    .await;
+    let done = body(&c.get(&h, &format!("{base}/cancel/done")).await);
+    assert!(done.contains("Your appointment has been cancelled"));
+    assert_eq!(
+        h.pas.appts.lock().unwrap()["a-rt-1"].status,
+        AppointmentStatus::Cancelled
+    );
+    let page = body(&c.get(&h, base).await);
+    assert!(page.contains(">Cancelled<"));
+}
+
+#[tokio::test]
+async fn confirmation_pages_never_show_without_the_change() {
+    let h = harness();
+    let mut c = Client::new();
+    c.sign_in(&h, ALICE).await;
+    for step in ["cancel/done", "reschedule/done"] {
+        for id in ["a-rt-1", "a-rq-1"] {
+            let res = c
+                .get(&h, &format!("/patient-portal/appointment/{id}/{step}"))
+                .await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{id} {step}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn real_time_reschedule_groups_slots_and_rebooks() {
+    let h = harness();
+    let mut c = Client::new();
+    let csrf = c.sign_in(&h, ALICE).await;
+    let base = "/patient-portal/appointment/a-rt-1";
+    let slots = body(&c.get(&h, &format!("{base}/reschedule")).await);
+    assert!(slots.contains("Choose a new date and time"));
+    assert!(slots.contains("Tuesday 10 June 2025"));
+    let res = c
+        .post(&h, &format!("{base}/reschedule"), &[("csrf_token", &csrf)])
+        .await;
+    assert!(body(&res).contains("Select a new date and time"));
+    let res = c
+        .post(
+            &h,
+            &format!("{base}/reschedule"),
+            &[("csrf_token", &csrf), ("slot", "slot-2")],
+        )
+        .await;
+    assert_eq!(
+        location(&res),
+        format!("{base}/reschedule/check?slot=slot-2")
+    );
+    let check = body(&c.get(&h, &location(&res)).await);
+    assert!(check.contains("Wednesday 11 June 2025"));
+    let key = hidden(&check, "idempotency_key");
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("idempotency_key", key.as_str()),
+        ("slot", "slot-2"),
+    ];
+    let res = c.post(&h, &format!("{base}/reschedule/check"), &form).await;
+    assert_eq!(location(&res), format!("{base}/reschedule/done"));
+    let done = body(&c.get(&h, &location(&res)).await);
+    assert!(done.contains("Your appointment has been changed"));
+    assert!(done.contains("Wednesday 11 June 2025 at midday"));
+    // Submitting again with the same key does not move it again.
+    let again = c.post(&h, &format!("{base}/reschedule/check"), &form).await;
+    assert_eq!(location(&again), format!("{base}/reschedule/done"));
+    assert_eq!(h.pas.taken.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn taken_slot_sends_the_patient_back_to_choose() {
+    let h = harness();
+    let mut c = Client::new();
+    let csrf = c.sign_in(&h, ALICE).await;
+    let base = "/patient-portal/appointment/a-rt-1";
+    let check = body(
+        &c.get(&h, &format!("{base}/reschedule/check?slot=slot-1"))
+            .await,
+    );
+    let key = hidden(&check, "idempotency_key");
+    h.pas.taken.lock().unwrap().push("slot-1".into());
+    let res = c
+        .post(
+            &h,
+            &format!("{base}/reschedule/check"),
+            &[
+                ("csrf_token", &csrf),
+                ("idempotency_key", &key),
+                ("slot", "slot-1"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), format!("{base}/reschedule?taken=1"));
+    let page = c.get(&h, &location(&res)).await;
+    assert!(body(&page).contains("no longer available"));
+}
+
+#[tokio::test]
+async fn request_reschedule_journey() {
+    let h = harness();
+    let mut c = Client::new();
+    let csrf = c.sign_in(&h, ALICE).await;
+    let base = "/patient-portal/appointment/a-rq-1";
+    let form = body(&c.get(&h, &format!("{base}/reschedule")).await);
+    assert!(form.contains("Why do you need to change this appointment?"));
+    c.post(
+        &h,
+        &format!("{base}/reschedule"),
+        &[
+            ("csrf_token", &csrf),
+            ("reason", "commitments"),
+            ("details", "Mornings"),
+        ],
+    )
+    .await;
+    let check = body(&c.get(&h, &format!("{base}/reschedule/check")).await);
+    let key = hidden(&check, "idempotency_key");
+    c.post(
+        &h,
+        &format!("{base}/reschedule/check"),
+        &[("csrf_token", &csrf), ("idempotency_key", &key)],
+    )
+    .await;
+    let done = body(&c.get(&h, &format!("{base}/reschedule/done")).await);
+    assert!(done.contains("Your request to change this appointment has been submitted"));
+    assert!(body(&c.get(&h, base).await).contains("Pending Reschedule"));
+}
+
+#[tokio::test]
+async fn another_patients_ids_get_the_same_page_as_unknown_ids() {
+    let h = harness();
+    let mut c = Client::new();
+    let csrf = c.sign_in(&h, ALICE).await;
+    let unknown = c
+        .get(&h, "/patient-portal/appointment/does-not-exist")
+        .await;
+    let status = unknown.status();
+    let page = body(&unknown);
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("You cannot view this appointment"));
+    for id in ["b-rt-1", "b-rq-1", "does-not-exist", "..", "x%2Fy"] {
+        for step in [
+            "",
+            "/cancel",
+            "/cancel/check",
+            "/cancel/done",
+            "/reschedule",
+            "/reschedule/check?slot=slot-1",
+            "/reschedule/done",
+            "/nonsense",
+        ] {
+            let uri = format!("/patient-portal/appointment/{id}{step}");
+            let res = c.get(&h, &uri).await;
+            assert_eq!(
+                (res.status(), body(&res)),
+                (status, page.clone()),
+                "GET {uri}"
+            );
+            let post = c
+                .post(
+                    &h,
+                    &uri,
+                    &[
+                        ("csrf_token", &csrf),
+                        ("reason", "other"),
+                        ("details", "x"),
+                        ("slot", "slot-1"),
+                        ("idempotency_key", "k1"),
+                    ],
+                )
+                .await;
+            if step.is_empty() || step.ends_with("done") {
+                continue;
+            }
+            assert_eq!(
+                (post.status(), body(&post)),
+                (status, page.clone()),
+                "POST {uri}"
+            );
+        }
+    }
+    assert!(h.store.list_requests(None, None).await.unwrap().is_empty());
+    assert!(
+        h.pas
+            .appts
+            .lock()
+            .unwrap()
+            .values()
+            .all(|a| a.status == AppointmentStatus::Booked)
+    );
+}
+
+#[tokio::test]
+async fn posts_without_the_csrf_token_are_refused() {
+    let h = harness();
+    let mut c = Client::new();
+    c.sign_in(&h, ALICE).await;
+    let res = c
+        .post(
+            &h,
+            "/patient-portal/appointment/a-rq-1/cancel",
+            &[("reason", "no-transport")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = c
+        .post(
+            &h,
+            "/patient-portal/appointment/a-rq-1/cancel",
+            &[("csrf_token", "wrong"), ("reason", "no-transport")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = c.post(&h, "/sign-out", &[]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn pas_failure_is_a_503_problem_page() {
+    let h = harness();
+    let mut c = Client::new();
+    c.sign_in(&h, ALICE).await;
+    *h.pas.fail.lock().unwrap() = true;
+    let res = c.get(&h, "/patient-portal/appointments").await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body(&res).contains("Sorry, there is a problem with the service"));
+}
+
+#[tokio::test]
+async fn list_shows_upcoming_cards_with_labels() {
+    let h = harness();
+    let mut c = Client::new();
+    c.sign_in(&h, ALICE).await;
+    let html = body(&c.get(&h, "/patient-portal/appointments").await);
+    assert!(html.contains("You have 2 upcoming appointments."));
+    assert!(html.contains("aria-label=\"Booked: Dermatology appointment on Monday 9 June 2025 at 10am, Northfield Hospital Outpatients\""));
+    assert!(!html.contains("b-rt-1"));
+}
+
+#[tokio::test]
+async fn in_app_pages_drop_header_footer_and_sign_out() {
+    let h = harness();
+    let mut c = Client::new();
+    c.ua = Some("Mozilla/5.0 (iPhone) nhsapp-ios/3.1.0");
+    c.sign_in(&h, ALICE).await;
+    let html = body(&c.get(&h, "/patient-portal/appointment/a-rt-1").await);
+    assert!(!html.contains("<header"));
+    assert!(!html.contains("<footer"));
+    assert!(!html.contains("Sign out"));
+    assert!(html.contains("js/v2/nhsapp.js"));
+}
+
+#[tokio::test]
+async fn timeout_signs_out_and_stay_signed_in_extends() {
+    let h = harness();
+    let mut c = Client::new();
+    let csrf = c.sign_in(&h, ALICE).await;
+    let page = body(&c.get(&h, "/patient-portal/appointments").await);
+    assert!(page.contains("data-warn-after=\"540\""));
+    h.clock.advance(Duration::minutes(9));
+    let res = c
+        .post(
+            &h,
+            "/session/extend",
+            &[
+                ("csrf_token", &csrf),
+                ("return_to", "/patient-portal/appointment/a-rt-1"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), "/patient-portal/appointment/a-rt-1");
+    h.clock.advance(Duration::minutes(9));
+    assert_eq!(
+        c.get(&h, "/patient-portal/appointments").await.status(),
+        StatusCode::OK
+    );
+    h.clock.advance(Duration::minutes(10));
+    let res = c.get(&h, "/patient-portal/appointments").await;
+    assert!(body(&res).contains("You have been signed out"));
+    // Now there is no session: sign-in starts again.
+    let res = c.get(&h, "/patient-portal/appointments").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session() {
+    let h = harness();
+    let mut c = Client::new();
+    let csrf = c.sign_in(&h, ALICE).await;
+    let res = c.post(&h, "/sign-out", &[("csrf_token", &csrf)]).await;
+    assert_eq!(location(&res), "/signed-out");
+    assert!(!c.cookies.contains_key(crate::session::DEFAULT_COOKIE_NAME));
+    assert_eq!(
+        c.get(&h, "/patient-portal/appointments").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn sign_in_outcomes_have_their_own_pages() {
+    let h = harness();
+    let cases = [
+        (
+            "consent",
+            StatusCode::FORBIDDEN,
+            "You cannot continue without sharing your information",
+        ),
+        ("sso", StatusCode::UNAUTHORIZED, "Go back to the NHS App"),
+        ("p5", StatusCode::FORBIDDEN, "You need to prove who you are"),
+        ("state", StatusCode::BAD_REQUEST, "Your sign-in has expired"),
+        (
+            "down",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sorry, you cannot sign in at the moment",
+        ),
+    ];
+    for (err, status, text) in cases {
+        let mut c = Client::new();
+        let res = c.get(&h, &format!("/sign-in/callback?error={err}")).await;
+        assert_eq!(res.status(), status, "{err}");
+        assert!(body(&res).contains(text), "{err}");
+    }
+    let mut c = Client::new();
+    let consent = body(&c.get(&h, "/sign-in/callback?error=consent").await);
+    assert!(consent.contains("Close this tab to go back to NHS App."));
+    assert!(
+        !consent.contains("Get help"),
+        "no extra content on the mandated page"
+    );
+}
+
+#[tokio::test]
+async fn maintenance_mode_and_health() {
+    let h = harness();
+    let mut c = Client::new();
+    let health = c.get(&h, "/health").await;
+    assert_eq!(health.status(), StatusCode::OK);
+    h.portal.set_maintenance(true);
+    let res = c.get(&h, "/patient-portal/appointments").await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body(&res).contains("Sorry, the service is unavailable"));
+}
+
+#[tokio::test]
+async fn safe_return_paths_only() {
+    for (p, ok) in [
+        ("/patient-portal/appointments", true),
+        ("/patient-portal/appointment/x", true),
+        ("//evil.example/patient-portal/", false),
+        ("https://evil.example", false),
+        ("/patient-portal/../admin", false),
+        ("/patient-portal/\\evil", false),
+        ("/other", false),
+    ] {
+        assert_eq!(is_safe_return(p), ok, "{p}");
+    }
+}
+
+#[tokio::test]
+async fn body_limit_is_enforced() {
+    let h = harness();
+    let big = vec![b'a'; 70 * 1024];
+    let req = Request::post("/sign-out")
+        .body(http_body_util::Full::new(Bytes::from(big)))
+        .unwrap();
+    let res = h.portal.serve(req).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}

@@ -1,0 +1,65 @@
+// nhs-portal browser script. Everything here is progressive enhancement: every page and form
+// works without it.
+import { initAll } from '/assets/nhsuk/nhsuk-frontend.min.js'
+
+initAll()
+
+// The NHS App JS API v2 (loaded only inside the NHS App). Feature-detect every call.
+const app = window.nhsapp
+const nav = app && app.navigation
+
+function goHome () {
+  if (nav && typeof nav.goToHomePage === 'function') {
+    nav.goToHomePage()
+    return true
+  }
+  if (nav && typeof nav.goToHomepage === 'function') {
+    nav.goToHomepage()
+    return true
+  }
+  return false
+}
+
+if (nav) {
+  // External links open in the NHS App's browser overlay, not inside the web view.
+  for (const link of document.querySelectorAll('a[data-external]')) {
+    link.addEventListener('click', (event) => {
+      if (typeof nav.openBrowserOverlay === 'function') {
+        event.preventDefault()
+        nav.openBrowserOverlay(link.href)
+      }
+    })
+  }
+  for (const link of document.querySelectorAll('a[data-nhsapp-home]')) {
+    link.addEventListener('click', (event) => {
+      if (goHome()) event.preventDefault()
+    })
+  }
+  // The NHS App's own back button follows the page's back link when there is one.
+  const back = document.querySelector('a.nhsuk-back-link')
+  if (typeof nav.setBackAction === 'function') {
+    if (back) {
+      nav.setBackAction(() => { window.location.href = back.href })
+    } else if (typeof nav.clearBackAction === 'function') {
+      nav.clearBackAction()
+    }
+  }
+  // A page that tells the app to go home (the timed-out page inside the NHS App).
+  if (document.body.dataset.nhsappGoHome === 'true') goHome()
+}
+
+// Session-timeout warning: opens after the warning time, signs out at the end.
+const dialog = document.getElementById('portal-timeout-dialog')
+if (dialog && typeof dialog.showModal === 'function') {
+  const warnAfter = Number(dialog.dataset.warnAfter) * 1000
+  const expireAfter = Number(dialog.dataset.expireAfter) * 1000
+  window.setTimeout(() => {
+    dialog.showModal()
+    const first = dialog.querySelector('button')
+    if (first) first.focus()
+  }, warnAfter)
+  window.setTimeout(() => {
+    if (nav && goHome()) return
+    window.location.href = '/session/timed-out'
+  }, expireAfter)
+}

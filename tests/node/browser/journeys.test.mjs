@@ -1,0 +1,346 @@
+// Browser tests for the reference portal: every journey for both kinds of trust, at 320px and
+// 1280px, inside the NHS App (its User-Agent) and in a browser. Headless Chromium through
+// playwright-core; axe-core runs on every portal page (WCAG 2.2 A and AA tags, zero violations
+// allowed) and every page is saved as a screenshot under target/screenshots/.
+//
+// Each combination starts its own portal (the example binary, debug build is fine) on a free
+// port with a fresh temporary database, so journeys do not see each other's changes.
+//
+// Environment: NHS_PORTAL_BIN (the nhs-portal-example binary), CHROMIUM (default
+// /usr/bin/chromium), SCREENSHOT_DIR (default <repo>/target/screenshots).
+
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
+import { chromium } from 'playwright-core'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const repo = join(here, '..', '..', '..')
+const require = createRequire(import.meta.url)
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
+const BIN = process.env.NHS_PORTAL_BIN || join(repo, 'target', 'debug', 'nhs-portal-example')
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
+const SHOTS = process.env.SCREENSHOT_DIR || join(repo, 'target', 'screenshots')
+const STAFF_CODE = 'browser-test-code'
+const APP_UA = 'Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/148.0 Mobile Safari/537.36 nhsapp-android/3.12.0'
+const WCAG = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']
+
+// A stand-in for the NHS App JS API v2 (the real one loads only inside the NHS App): records calls.
+const NHS_APP_STUB = `window.nhsapp = {
+  tools: { isOpenInNHSApp: () => true, getAppPlatform: () => 'android' },
+  navigation: {
+    AppPage: { HOME_PAGE: 'HOME_PAGE', YOUR_HEALTH: 'YOUR_HEALTH' },
+    goToHomePage () { window.__nhsappCalls.push('goToHomePage') },
+    goToPage (p) { window.__nhsappCalls.push('goToPage:' + p) },
+    openBrowserOverlay (u) { window.__nhsappCalls.push('openBrowserOverlay:' + u) },
+    setBackAction () { window.__nhsappCalls.push('setBackAction') },
+    clearBackAction () { window.__nhsappCalls.push('clearBackAction') }
+  }
+};
+window.__nhsappCalls = [];`
+
+assert.ok(existsSync(BIN), `the portal binary is missing: ${BIN} (build it with cargo build -p nhs-portal-example)`)
+assert.ok(existsSync(CHROMIUM), `Chromium is missing: ${CHROMIUM} (run bash scripts/setup/browser.sh)`)
+mkdirSync(SHOTS, { recursive: true })
+
+function startPortal (extraEnv = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'nhs-portal-browser-'))
+  const child = spawn(BIN, [], {
+    env: {
+      ...process.env,
+      NHS_PORTAL_ADDR: '127.0.0.1:0',
+      NHS_PORTAL_DATABASE_URL: `sqlite://${join(dir, 'portal.sqlite3')}?mode=rwc`,
+      NHS_PORTAL_STAFF_CODE: STAFF_CODE,
+      RUST_LOG: 'warn',
+      ...extraEnv
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stderr = ''
+  child.stderr.on('data', (d) => { stderr += d })
+  const ready = new Promise((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => reject(new Error(`portal did not start in 60s: ${stderr}`)), 60000)
+    child.stdout.on('data', (d) => {
+      out += d
+      const m = out.match(/nhs-portal listening on (\S+)/)
+      if (m) { clearTimeout(timer); resolve(m[1]) }
+    })
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`portal exited (${code}): ${stderr}`)) })
+  })
+  return {
+    ready,
+    stop () {
+      child.kill('SIGTERM')
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+const combos = []
+for (const width of [320, 1280]) {
+  for (const inApp of [false, true]) combos.push({ width, inApp, name: `${width}px-${inApp ? 'app' : 'browser'}` })
+}
+// BROWSER_COMBOS=320px-app,1280px-browser runs only those (for working on the tests).
+const only = (process.env.BROWSER_COMBOS || '').split(',').filter(Boolean)
+if (only.length) combos.splice(0, combos.length, ...combos.filter((c) => only.includes(c.name)))
+
+let browser
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run']
+  })
+})
+after(async () => { await browser?.close() })
+
+for (const combo of combos) {
+  describe(`journeys at ${combo.name}`, () => {
+    let portal, base, context, page
+    const cspErrors = []
+    const titles = new Map()
+
+    before(async () => {
+      portal = startPortal()
+      base = await portal.ready
+      context = await browser.newContext({
+        viewport: { width: combo.width, height: 900 },
+        userAgent: combo.inApp ? APP_UA : undefined
+      })
+      // Offline: fonts from assets.nhs.uk are not reachable; the NHS App script is stubbed.
+      await context.route('https://assets.nhs.uk/**', (r) => r.abort())
+      await context.route('https://www.nhsapp.service.nhs.uk/**', (r) =>
+        r.fulfill({ status: 200, contentType: 'text/javascript', body: NHS_APP_STUB }))
+      page = await context.newPage()
+      page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspErrors.push(m.text()) })
+    })
+    after(async () => {
+      await context?.close()
+      portal?.stop()
+    })
+
+    // axe on the current page, a screenshot, and the page-level rules every portal page keeps.
+    async function check (name) {
+      const title = await page.title()
+      assert.match(title, / – Manage your hospital appointments – NHS$/, `${name}: title "${title}"`)
+      const h1 = (await page.locator('h1').first().innerText()).trim()
+      assert.ok(title.startsWith('Error: ') ? title.slice(7).startsWith(h1) : title.startsWith(h1), `${name}: title "${title}" starts with the H1 "${h1}"`)
+      if (titles.has(title) && titles.get(title) !== h1) assert.fail(`${name}: title "${title}" is not unique`)
+      titles.set(title, h1)
+      await page.evaluate(axeSource)
+      const result = await page.evaluate(async (tags) => {
+        // eslint-disable-next-line no-undef
+        const r = await axe.run(document, { runOnly: { type: 'tag', values: tags } })
+        return r.violations.map((v) => ({ id: v.id, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }))
+      }, WCAG)
+      await page.screenshot({ path: join(SHOTS, `${combo.name}-${name}.png`), fullPage: true })
+      assert.deepEqual(result, [], `${name}: axe violations ${JSON.stringify(result, null, 2)}`)
+      const chrome = await page.locator('header.nhsuk-header, footer.nhsuk-footer').count()
+      if (combo.inApp) {
+        assert.equal(chrome, 0, `${name}: no own header or footer inside the NHS App`)
+        assert.equal(await page.getByText('Sign out', { exact: true }).count(), 0, `${name}: no sign-out link in the app`)
+      }
+      assert.deepEqual(cspErrors, [], `${name}: CSP violations`)
+    }
+
+    async function signIn (nhsNumber, target = '/patient-portal/appointments') {
+      await page.goto(base + target)
+      assert.match(page.url(), /\/nhs-login-simulator\/authorize/)
+      await page.screenshot({ path: join(SHOTS, `${combo.name}-nhs-login-simulator.png`), fullPage: true })
+      await page.locator(`input[name="nhs_number"][value="${nhsNumber}"]`).check()
+      await page.getByRole('button', { name: 'Continue as this patient' }).click()
+      await page.waitForURL((u) => u.pathname.startsWith('/patient-portal/'))
+    }
+
+    async function openAppointment (titleText) {
+      await page.goto(base + '/patient-portal/appointments')
+      await page.locator('a.nhsapp-card__link', { hasText: titleText }).first().click()
+      await page.waitForURL(/\/patient-portal\/appointment\/[^/]+$/)
+    }
+
+    test('landing page', async () => {
+      await page.goto(base + '/')
+      await check('landing')
+    })
+
+    test('consent refused at NHS login shows the mandated page', async () => {
+      await page.goto(base + '/patient-portal/appointments')
+      await page.getByRole('button', { name: 'I do not want to use NHS login' }).click()
+      await page.waitForURL(/\/sign-in\/callback/)
+      await assert.doesNotReject(page.getByRole('heading', { name: 'You cannot continue without sharing your information' }).waitFor())
+      await check('consent-refused')
+    })
+
+    test('sign in and see upcoming and past appointments', async () => {
+      await signIn('9000000009')
+      await check('appointments')
+      assert.ok(await page.getByText('Upcoming appointments').count() > 0)
+      assert.ok(await page.locator('.nhsapp-card').count() >= 8)
+    })
+
+    test('real-time trust: cancel', async () => {
+      await openAppointment('Dermatology appointment')
+      await check('appointment-real-time')
+      await page.getByRole('link', { name: 'Cancel this appointment' }).click()
+      await check('cancel-reason')
+      await page.getByRole('button', { name: 'Continue' }).click()
+      await check('cancel-reason-error')
+      await page.getByLabel('I do not have transport').check()
+      await page.getByRole('button', { name: 'Continue' }).click()
+      await check('cancel-check')
+      await page.getByRole('button', { name: 'Cancel appointment' }).click()
+      await page.getByRole('heading', { name: 'Your appointment has been cancelled' }).waitFor()
+      await check('cancel-done-real-time')
+      await page.getByRole('button', { name: 'View this appointment' }).click()
+      await page.waitForURL(/\/patient-portal\/appointment\/[^/]+$/)
+      assert.ok(await page.locator('.nhsuk-tag', { hasText: 'Cancelled' }).count() === 1)
+      await check('appointment-cancelled')
+    })
+
+    test('real-time trust: reschedule to a free slot', async () => {
+      await openAppointment('Urology appointment')
+      await page.getByRole('button', { name: 'Change date or time' }).click()
+      await check('reschedule-slots')
+      await page.getByRole('button', { name: 'Continue' }).click()
+      await check('reschedule-slots-error')
+      await page.locator('input[name="slot"]').first().check()
+      await page.getByRole('button', { name: 'Continue' }).click()
+      await check('reschedule-check')
+      await page.getByRole('button', { name: 'Confirm new date and time' }).click()
+      await page.getByRole('heading', { name: 'Your appointment has been changed' }).waitFor()
+      await check('reschedule-done-real-time')
+    })
+
+    test('request-only trust: ask to cancel, staff then cancel it', async () => {
+      await openAppointment('Ophthalmology appointment')
+      await check('appointment-request-only')
+      await page.getByRole('link', { name: 'Ask to cancel this appointment' }).click()
+      await page.getByRole('radio', { name: 'Other' }).check()
+      await page.getByRole('button', { name: 'Continue' }).click()
+      await check('cancel-reason-other-error')
+      await page.getByLabel('Tell us why you need to cancel (needed if you chose Other)').fill('I am moving to another area')
+      await page.getByRole('button', { name: 'Continue' }).click()
+      await check('cancel-request-check')
+      await page.getByRole('button', { name: 'Submit request to cancel' }).click()
+      await page.getByRole('heading', { name: 'Your request to cancel has been submitted' }).waitFor()
+      await check('cancel-request-done')
+      await openAppointment('Ophthalmology appointment')
+      assert.equal(await page.locator('.nhsuk-tag', { hasText: 'Pending Cancellation' }).count(), 1)
+      assert.equal(await page.getByRole('link', { name: 'Ask to cancel this appointment' }).count(), 0)
+      await check('appointment-pending-cancellation')
+    })
+
+    test('pending requests from the demo show their status', async () => {
+      await openAppointment('Rheumatology appointment')
+      assert.equal(await page.locator('.nhsuk-tag', { hasText: 'Pending Reschedule' }).count(), 1)
+      await check('appointment-pending-reschedule')
+    })
+
+    test('an appointment that is not yours cannot be viewed', async () => {
+      await page.goto(base + '/patient-portal/appointment/7f1c2a3e-0d4b-4c55-9a8e-1b2c3d4e5f60')
+      await check('cannot-view')
+      await page.goto(base + '/no-such-page')
+      await check('page-not-found')
+    })
+
+    test('second patient: request-only trust, ask to change the date', async () => {
+      if (!combo.inApp) {
+        await page.goto(base + '/patient-portal/appointments')
+        await page.getByRole('button', { name: 'Sign out' }).first().click()
+        await page.waitForURL(/\/signed-out/)
+        await check('signed-out')
+      } else {
+        await context.clearCookies()
+      }
+      await signIn('9000000017')
+      await page.goto(base + '/patient-portal/appointments')
+      const cards = page.locator('a.nhsapp-card__link')
+      const count = await cards.count()
+      let opened = false
+      for (let i = 0; i < count && !opened; i++) {
+        await page.goto(base + '/patient-portal/appointments')
+        await page.locator('a.nhsapp-card__link').nth(i).click()
+        await page.waitForURL(/\/patient-portal\/appointment\/[^/]+$/)
+        if (await page.getByRole('button', { name: 'Ask to change date or time' }).count() > 0) opened = true
+      }
+      assert.ok(opened, '9000000017 has an appointment at the request-only trust')
+      await page.getByRole('button', { name: 'Ask to change date or time' }).click()
+      await check('reschedule-request-reason')
+      await page.getByLabel('I cannot attend due to work, holiday or other commitments').check()
+      await page.getByLabel('When can you come? (optional)').fill('Any weekday morning')
+      await page.getByRole('button', { name: 'Continue' }).click()
+      await check('reschedule-request-check')
+      await page.getByRole('button', { name: 'Submit request to change' }).click()
+      await page.getByRole('heading', { name: 'Your request to change this appointment has been submitted' }).waitFor()
+      await check('reschedule-request-done')
+    })
+
+    if (combo.inApp) {
+      test('inside the NHS App, external links use the NHS App JS API', async () => {
+        await page.goto(base + '/patient-portal/appointments')
+        await page.waitForFunction(() => Array.isArray(window.__nhsappCalls))
+        await page.locator('a[data-external]').first().click()
+        const calls = await page.evaluate(() => window.__nhsappCalls)
+        assert.ok(calls.some((c) => c.startsWith('openBrowserOverlay:https://111.nhs.uk/')), JSON.stringify(calls))
+      })
+      test('timed out inside the NHS App goes to the NHS App home page', async () => {
+        await page.goto(base + '/session/timed-out')
+        await page.waitForFunction(() => (window.__nhsappCalls || []).includes('goToHomePage'))
+        await check('timed-out-app')
+      })
+    } else {
+      test('timed out in a browser says to close the tab', async () => {
+        await page.goto(base + '/session/timed-out')
+        assert.ok(await page.getByText('Close this tab').count() > 0)
+        await check('timed-out-browser')
+      })
+      test('staff worklist: the booking team rejects a request', async () => {
+        await page.goto(base + '/staff')
+        await page.getByLabel('Your name').fill('Sam Taylor')
+        await page.getByLabel('Access code').fill(STAFF_CODE)
+        await page.getByRole('button', { name: 'Sign in' }).click()
+        await page.getByRole('heading', { name: 'Booking team worklist' }).waitFor()
+        const before = await page.locator('.nhsuk-card').count()
+        assert.ok(before >= 1)
+        await page.screenshot({ path: join(SHOTS, `${combo.name}-staff-worklist.png`), fullPage: true })
+        await page.getByRole('button', { name: /^Reject request/ }).first().click()
+        await page.getByText('Done.').waitFor()
+        assert.equal(await page.locator('.nhsuk-card').count(), before - 1)
+      })
+    }
+  })
+}
+
+describe('session timeout warning', () => {
+  let portal, base, context, page
+  before(async () => {
+    portal = startPortal({ NHS_PORTAL_SESSION_IDLE_SECONDS: '64' })
+    base = await portal.ready
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    await context.route('https://assets.nhs.uk/**', (r) => r.abort())
+    page = await context.newPage()
+  })
+  after(async () => { await context?.close(); portal?.stop() })
+
+  test('the warning opens, is accessible, and "Stay signed in" keeps the session', async () => {
+    await page.goto(base + '/patient-portal/appointments')
+    await page.locator('input[name="nhs_number"][value="9000000009"]').check()
+    await page.getByRole('button', { name: 'Continue as this patient' }).click()
+    await page.waitForURL(/\/patient-portal\/appointments/)
+    const dialog = page.getByRole('dialog', { name: "You're about to be signed out" })
+    await dialog.waitFor({ timeout: 15000 })
+    await page.evaluate(axeSource)
+    const violations = await page.evaluate(async (tags) => (await axe.run(document, { runOnly: { type: 'tag', values: tags } })).violations.map((v) => v.id), WCAG)
+    await page.screenshot({ path: join(SHOTS, '1280px-browser-timeout-warning.png'), fullPage: true })
+    assert.deepEqual(violations, [])
+    await dialog.getByRole('button', { name: 'Stay signed in' }).click()
+    await page.waitForURL(/\/patient-portal\/appointments/)
+    await page.getByRole('heading', { name: 'Your hospital appointments' }).waitFor()
+  })
+})
