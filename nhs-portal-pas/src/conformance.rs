@@ -31,6 +31,7 @@
 //! - **no double booking**: two concurrent reschedules into one slot: exactly one wins, the
 //!   other is [`PasError::SlotUnavailable`] and its appointment is unchanged; an unknown slot is
 //!   [`PasError::SlotUnavailable`] too;
+//! - **past stays past**: cancelling or moving a past appointment is [`PasError::InvalidState`];
 //! - **events**: [`PasBackend::poll_events`] answers, oldest first.
 
 use std::fmt;
@@ -69,6 +70,9 @@ pub struct ConformanceFixture {
     pub request_only: Option<AppointmentId>,
     /// Two appointments racing for one slot; one of them gets moved.
     pub reschedule_race: Option<RescheduleRace>,
+    /// A past appointment of `patient` (attended or missed) at a real-time trust: cancelling or
+    /// moving it must be [`PasError::InvalidState`]; it is not changed.
+    pub past: Option<AppointmentId>,
 }
 
 impl ConformanceFixture {
@@ -81,6 +85,7 @@ impl ConformanceFixture {
             cancellable: None,
             request_only: None,
             reschedule_race: None,
+            past: None,
         }
     }
 }
@@ -201,6 +206,9 @@ pub async fn run(
         "no double booking",
         no_double_booking(backend, fixture).await?,
     ));
+    report
+        .checks
+        .push(("past stays past", past_stays_past(backend, fixture).await?));
     report.checks.push(("events", events(backend).await?));
     Ok(report)
 }
@@ -509,6 +517,43 @@ async fn no_double_booking(
         .map_err(|e| fail(C, format!("find_slots failed: {e}")))?;
     ensure(C, !after.iter().any(|s| s.id == slot.id), || {
         "the taken slot is still offered".into()
+    })?;
+    Ok(CheckOutcome::Passed)
+}
+
+async fn past_stays_past(
+    backend: &dyn PasBackend,
+    fx: &ConformanceFixture,
+) -> Result<CheckOutcome, Failure> {
+    const C: &str = "past stays past";
+    let Some(id) = &fx.past else {
+        return Ok(CheckOutcome::Skipped("no past appointment in the fixture"));
+    };
+    let a = must_get(backend, C, &fx.patient, id).await?;
+    ensure(C, a.start < Utc::now(), || {
+        "the fixture appointment is not in the past".into()
+    })?;
+    match backend.cancel(&a, &reason()).await {
+        Err(PasError::InvalidState(_)) => {}
+        other => {
+            return Err(fail(
+                C,
+                format!("cancelling a past appointment gave {other:?}, not InvalidState"),
+            ));
+        }
+    }
+    match backend.reschedule(&a, "any-slot").await {
+        Err(PasError::InvalidState(_)) => {}
+        other => {
+            return Err(fail(
+                C,
+                format!("moving a past appointment gave {other:?}, not InvalidState"),
+            ));
+        }
+    }
+    let read = must_get(backend, C, &fx.patient, id).await?;
+    ensure(C, read.status == a.status && read.start == a.start, || {
+        "a refused operation changed the appointment".into()
     })?;
     Ok(CheckOutcome::Passed)
 }

@@ -1,5 +1,5 @@
 //! The demo data set: two fictional trusts, test patients and their appointments, for the
-//! [`SimulatedPas`](crate::simulated::SimulatedPas). **Fictional data for demos and tests.**
+//! [`SimulatedPas`]. **Fictional data for demos and tests.**
 //!
 //! Everything is built relative to a given `now`, so there are always future and past
 //! appointments, and UK wall-clock times ("9:40am") are converted to UTC with the real
@@ -341,6 +341,8 @@ struct Spec {
     place: Option<&'static Place>,
     clinician: Option<(&'static str, Option<&'static str>)>,
     kind: AppointmentType,
+    /// Overrides the "{Specialty} appointment" title.
+    description: Option<&'static str>,
 }
 
 fn pas_identifier(trust: &Organisation, key: &str) -> Identifier {
@@ -361,13 +363,17 @@ fn pas_identifier(trust: &Organisation, key: &str) -> Identifier {
 fn build_appointment(now: DateTime<Utc>, s: &Spec) -> Appointment {
     let (specialty, title) = specialty(s.tfc);
     let start = uk_at(now, s.days, s.time.0, s.time.1);
-    let end = match s.kind {
-        AppointmentType::Inpatient => Some(uk_at(now, s.days + s.minutes / (24 * 60), 11, 0)),
-        _ => Some(start + Duration::minutes(s.minutes)),
+    // Overnight stays are discharged at 11am; shorter ones (day cases) end the same day.
+    let end = if s.kind == AppointmentType::Inpatient && s.minutes >= 24 * 60 {
+        uk_at(now, s.days + s.minutes / (24 * 60), 11, 0)
+    } else {
+        start + Duration::minutes(s.minutes)
     };
-    let description = match s.kind {
-        AppointmentType::Inpatient => format!("{title} admission"),
-        _ => format!("{title} appointment"),
+    let end = Some(end);
+    let description = match (s.description, s.kind) {
+        (Some(d), _) => d.to_owned(),
+        (None, AppointmentType::Inpatient) => format!("{title} admission"),
+        (None, _) => format!("{title} appointment"),
     };
     Appointment {
         id: appointment_id(s.key),
@@ -417,6 +423,7 @@ impl DemoData {
             place: Some(&NORTHFIELD_OPD),
             clinician: None,
             kind: AppointmentType::Outpatient,
+            description: None,
         };
         let specs = vec![
             // 9000000009 at the real-time trust
@@ -517,6 +524,20 @@ impl DemoData {
                     "100",
                     -30,
                 )
+            },
+            Spec {
+                time: (7, 30),
+                minutes: 8 * 60,
+                kind: AppointmentType::Inpatient,
+                clinician: Some(("Ms Rebecca Holt", None)),
+                ..base("second/r9n/urology-day-case", SECOND_ADULT, &rt, "101", 22)
+            },
+            Spec {
+                place: Some(&ASHBY_OPD),
+                time: (14, 0),
+                minutes: 45,
+                description: Some("Pre-assessment appointment"),
+                ..base("second/r9e/pre-assessment", SECOND_ADULT, &ro, "100", 8)
             },
             Spec {
                 place: Some(&ASHBY_OPD),
@@ -984,6 +1005,19 @@ mod tests {
                     && a.organisation.ods_code.as_str() == trust
                     && a.is_future(now)));
             }
+            let inpatient_ends: Vec<_> = d
+                .appointments
+                .iter()
+                .filter(|a| a.patient == second && a.appointment_type == AppointmentType::Inpatient)
+                .map(|a| uk_time::uk_date(a.end.unwrap()) > uk_time::uk_date(a.start))
+                .collect();
+            assert!(inpatient_ends.contains(&true), "an overnight stay");
+            assert!(inpatient_ends.contains(&false), "a day case");
+            assert!(
+                d.appointments
+                    .iter()
+                    .any(|a| a.patient == second && a.description == "Pre-assessment appointment")
+            );
             let child = d.patient(UNDER_16).unwrap();
             let age_limit = uk_time::uk_date(now).checked_sub_months(chrono::Months::new(16 * 12));
             assert!(Some(child.record.date_of_birth) > age_limit);

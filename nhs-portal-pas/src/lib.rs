@@ -6,9 +6,40 @@
 //! - [`simulated`]: [`SimulatedPas`](simulated::SimulatedPas), an in-memory **simulation** of a
 //!   PAS for several trusts, with fault injection and a stand-in for trust staff.
 //! - [`demo`]: the demo data set (fictional trusts, test patients, appointments, slots).
+//! - [`fhir`]: [`FhirPas`](fhir::FhirPas), an adapter over a trust PAS's FHIR R4 REST API.
 //! - [`worklist`]: the trust staff worklist service for patients' requests.
 //! - `conformance` (cargo feature `conformance`): checks any [`PasBackend`] against the trait's
 //!   contract, for vendors' own tests.
+//!
+//! ## Connecting your own PAS
+//!
+//! If your PAS speaks FHIR R4, configure [`fhir::FhirPas`]. Otherwise implement [`PasBackend`]
+//! over whatever it offers (HL7 v2 feeds plus a booking API, a database view, ...). The rules
+//! that matter:
+//!
+//! - every method that takes a patient answers only for that patient: someone else's
+//!   appointment is `Ok(None)` / [`PasError::NotFound`], exactly like a missing one;
+//! - [`PasBackend::cancel`] is idempotent; [`PasBackend::reschedule`] never books one slot
+//!   twice, also under concurrency;
+//! - real-time operations at a request-only trust answer [`PasError::NotSupported`];
+//! - return typed [`PasError`]s (timeouts, outages, unreadable data) and never panic;
+//! - report trust-side outcomes through [`PasBackend::poll_events`], so patients' pending
+//!   requests resolve ([`worklist::Worklist::sync_from_pas`]).
+//!
+//! Then check it with the conformance kit from your own tests, against a test instance with
+//! known data (enable the `conformance` feature in your dev-dependencies):
+//!
+//! ```toml
+//! [dev-dependencies]
+//! nhs-portal-pas = { version = "0.1", features = ["conformance"] }
+//! ```
+//!
+//! ```text
+//! let mut fixture = ConformanceFixture::new(patient, other_patient, unknown_patient);
+//! fixture.cancellable = Some(appointment_you_can_cancel);
+//! fixture.request_only = Some(appointment_at_a_request_only_trust);
+//! let report = nhs_portal_pas::conformance::run(&my_pas, &fixture).await?;
+//! ```
 #![deny(missing_docs)]
 
 pub mod backend;
@@ -16,6 +47,7 @@ pub mod backend;
 pub mod conformance;
 pub mod demo;
 pub mod error;
+pub mod fhir;
 pub mod simulated;
 pub mod worklist;
 

@@ -11,6 +11,8 @@
 //! stands in for the trust's staff: [`SimulatedPas::staff_acted`] applies a [`RequestOutcome`]
 //! the way staff would in a real PAS, and the change then shows up in
 //! [`PasBackend::poll_events`], so the portal's asynchronous request journeys can be finished.
+//! (Only these staff actions are events; the portal's own real-time cancels and reschedules are
+//! not, as the portal already knows about them.)
 //!
 //! The demo data set lives in [`crate::demo`].
 //!
@@ -915,6 +917,54 @@ mod tests {
             }
         }
         assert_eq!(wins, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slots_stay_consistent_under_a_storm_of_concurrent_changes() {
+        let (_, pas) = pas();
+        let pas = Arc::new(pas);
+        let slot_ids: Vec<String> = (0..6).map(|i| format!("s{i}")).collect();
+        for (i, id) in slot_ids.iter().enumerate() {
+            pas.add_slot(slot(id, "RRT", 10 + i as i64));
+        }
+        let appts: Vec<Appointment> = (0..8).map(|_| appt("9000000009", "RRT", 5)).collect();
+        for a in &appts {
+            pas.add_appointment(a.clone());
+        }
+        let mut tasks = Vec::new();
+        for round in 0..40usize {
+            let pas = pas.clone();
+            let a = appts[round % appts.len()].clone();
+            let target = slot_ids[(round * 7) % slot_ids.len()].clone();
+            tasks.push(tokio::spawn(async move {
+                if round % 9 == 8 {
+                    let _ = pas.cancel(&a, &reason()).await;
+                } else {
+                    let _ = pas.reschedule(&a, &target).await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // every slot has at most one holder, every holder is booked and starts at that slot,
+        // and no booked appointment is in two slots
+        let mut held = std::collections::HashSet::new();
+        for id in &slot_ids {
+            if let Some(holder) = pas.slot_holder(id) {
+                assert!(held.insert(holder.clone()), "{holder:?} holds two slots");
+                let a = pas.inspect_appointment(&holder).unwrap();
+                assert_eq!(a.status, AppointmentStatus::Booked);
+                let i: i64 = id[1..].parse().unwrap();
+                assert_eq!(a.start, t0() + CDuration::days(10 + i));
+            }
+        }
+        for a in &appts {
+            let now = pas.inspect_appointment(&a.id).unwrap();
+            if now.status == AppointmentStatus::Cancelled {
+                assert!(!held.contains(&a.id));
+            }
+        }
     }
 
     #[tokio::test]

@@ -131,7 +131,8 @@ pub struct SyncReport {
     /// resolved through the worklist).
     pub without_request: usize,
     /// Events that do not answer the pending request (for example the hospital moved an
-    /// appointment the patient asked to cancel): the request stays pending for staff.
+    /// appointment the patient asked to cancel), or whose appointment the PAS no longer gives:
+    /// the request stays pending for staff.
     pub left_pending: usize,
     /// Where the next sync should start (the latest event time seen, or the `since` given).
     /// Polling is inclusive, so an event may be seen twice; resolving is idempotent.
@@ -369,6 +370,43 @@ impl Worklist {
         })
     }
 
+    /// A trust's requests in any state, newest first, at most `limit` (for a "recently
+    /// resolved" list on the staff page).
+    pub async fn recent(
+        &self,
+        ods: &OdsCode,
+        limit: usize,
+    ) -> Result<Vec<PatientRequest>, WorklistError> {
+        let mut all = self.store.list_requests(Some(ods.clone()), None).await?;
+        all.reverse();
+        all.truncate(limit);
+        Ok(all)
+    }
+
+    /// Runs [`Worklist::sync_from_pas`] every `every`, starting from `since`, until the future
+    /// is dropped (spawn it, and abort the task on shutdown). Failures are logged (without
+    /// patient data) and retried on the next tick; the cursor only moves on after a success.
+    pub async fn sync_loop(self, mut since: DateTime<Utc>, every: std::time::Duration) {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match self.sync_from_pas(since).await {
+                Ok(report) => {
+                    if !report.resolved.is_empty() {
+                        tracing::info!(
+                            resolved = report.resolved.len(),
+                            left_pending = report.left_pending,
+                            "worklist: requests resolved from the PAS"
+                        );
+                    }
+                    since = report.next_since;
+                }
+                Err(e) => tracing::warn!(error = %e, "worklist: sync from the PAS failed"),
+            }
+        }
+    }
+
     /// Resolves pending requests the trust acted on in its PAS, from
     /// [`PasBackend::poll_events`] since `since` (inclusive). Run it on a timer (the PCA wants
     /// PAS-side changes visible within 3 minutes); keep [`SyncReport::next_since`] for the next
@@ -410,7 +448,12 @@ impl Worklist {
             .await?
         {
             Some(a) => a,
-            None => return Err(WorklistError::AppointmentMissing),
+            // Gone from the PAS (or unreadable): leave the request for staff rather than stop
+            // every later sync on it.
+            None => {
+                tracing::warn!(request = %request.id, "worklist: the PAS event's appointment is missing");
+                return Ok(None);
+            }
         };
         let events = if state == RequestState::Fulfilled {
             self.fulfilment_events(request, &event.outcome, &appointment, at)
@@ -858,6 +901,94 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r.appointment.status, AppointmentStatus::Cancelled);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_sync_loop_resolves_requests_in_the_background() {
+        let w = world().await;
+        let req = w.request(RequestKind::Cancel);
+        let since = w.clock.now();
+        // the first sync fails: the loop carries on
+        w.pas.set_faults(
+            FaultPlan::new().rule(
+                FaultRule::new(Fault::Unavailable)
+                    .on(PasOperation::PollEvents)
+                    .times(1),
+            ),
+        );
+        let task = tokio::spawn(
+            w.real()
+                .sync_loop(since, std::time::Duration::from_secs(30)),
+        );
+        w.pas
+            .staff_acted(&req.appointment, &RequestOutcome::Cancelled)
+            .unwrap();
+        for _ in 0..3 {
+            tokio::time::sleep(std::time::Duration::from_secs(31)).await;
+        }
+        task.abort();
+        let resolved = w.store.get_request(req.id).await.unwrap().unwrap();
+        assert_eq!(resolved.state, RequestState::Fulfilled);
+        let recent = w.real().recent(&ro(), 10).await.unwrap();
+        assert_eq!(recent.len(), 2);
+        assert_eq!(
+            recent[1].id, req.id,
+            "newest first: the reschedule request is newer"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rebooking_in_the_pas_reports_both_appointments() {
+        let w = world().await;
+        let req = w.request(RequestKind::Reschedule);
+        let new_start = w.data.now + Duration::days(40);
+        // staff rebook in their PAS as a new appointment, then record it on the worklist
+        let new = w.pas.staff_rebooked(&req.appointment, new_start).unwrap();
+        let outcome = RequestOutcome::Rescheduled {
+            replaced_by: Some(new.id.clone()),
+            new_start: Some(new_start),
+        };
+        let r = w
+            .real()
+            .fulfil(&ro(), req.id, "Jo", &outcome, None)
+            .await
+            .unwrap();
+        assert_eq!(r.appointment.status, AppointmentStatus::Cancelled);
+        let events = w.outbox().await;
+        assert!(matches!(
+            &events[..],
+            [
+                ReportingEvent::Rescheduled { new_appointment: Some(n), .. },
+                ReportingEvent::Appointment { status: AppointmentStatus::Cancelled, .. },
+                ReportingEvent::Appointment { status: AppointmentStatus::Booked, appointment, .. },
+            ] if *n == new.id && *appointment == new.id
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_event_for_a_vanished_appointment_does_not_stall_the_sync() {
+        let w = world().await;
+        let req = w.request(RequestKind::Cancel);
+        let at = w.clock.now();
+        let mut pas = crate::MockPasBackend::new();
+        let id = req.appointment.clone();
+        pas.expect_poll_events().returning(move |_| {
+            Ok(vec![PasEvent {
+                appointment: id.clone(),
+                outcome: RequestOutcome::Cancelled,
+                at,
+            }])
+        });
+        pas.expect_get_appointment().returning(|_, _| Ok(None));
+        let wl = Worklist::new(w.store.clone(), Arc::new(pas), w.clock.clone());
+        let report = wl.sync_from_pas(at).await.unwrap();
+        assert_eq!(report.left_pending, 1);
+        assert!(report.resolved.is_empty());
+        assert_eq!(report.next_since, at);
+        assert_eq!(
+            w.store.get_request(req.id).await.unwrap().unwrap().state,
+            RequestState::Pending
+        );
     }
 
     #[tokio::test]

@@ -22,6 +22,7 @@ fn fixture(data: &DemoData) -> ConformanceFixture {
     );
     f.cancellable = Some(demo::appointment_id(demo::KEY_ADULT_TELEPHONE));
     f.request_only = Some(demo::appointment_id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED));
+    f.past = Some(demo::appointment_id(demo::KEY_ADULT_FULFILLED));
     f.reschedule_race = Some(RescheduleRace {
         first: (adult, demo::appointment_id(demo::KEY_ADULT_DERMATOLOGY)),
         second: (
@@ -44,7 +45,7 @@ fn demo_pas() -> (DemoData, SimulatedPas) {
 async fn simulated_pas_conforms() {
     let (data, pas) = demo_pas();
     let report = conformance::run(&pas, &fixture(&data)).await.unwrap();
-    assert_eq!(report.passed(), 6, "{report}");
+    assert_eq!(report.passed(), 7, "{report}");
     assert!(report.skipped().is_empty());
 }
 
@@ -54,8 +55,12 @@ async fn missing_fixture_parts_are_skipped_not_passed() {
     let mut f = fixture(&data);
     f.cancellable = None;
     f.reschedule_race = None;
+    f.past = None;
     let report = conformance::run(&pas, &f).await.unwrap();
-    assert_eq!(report.skipped(), ["idempotent cancel", "no double booking"]);
+    assert_eq!(
+        report.skipped(),
+        ["idempotent cancel", "no double booking", "past stays past"]
+    );
     assert_eq!(report.passed(), 4);
 }
 

@@ -64,21 +64,9 @@ impl CsvSink {
 
     /// The file an event belongs in: `wayfinder-events-YYYY-MM.csv` by UK month.
     pub fn file_for(&self, event: &WayfinderEvent) -> PathBuf {
-        let ts = event_timestamp(event);
+        let ts = event.timestamp();
         let month = nhs_portal_core::uk_time::to_uk(ts).format("%Y-%m");
         self.dir.join(format!("wayfinder-events-{month}.csv"))
-    }
-}
-
-fn event_timestamp(event: &WayfinderEvent) -> chrono::DateTime<chrono::Utc> {
-    match event {
-        WayfinderEvent::Session { timestamp, .. }
-        | WayfinderEvent::Appt { timestamp, .. }
-        | WayfinderEvent::ApptView { timestamp, .. }
-        | WayfinderEvent::ApptRequestCanc { timestamp, .. }
-        | WayfinderEvent::ApptRequestResch { timestamp, .. }
-        | WayfinderEvent::ApptCanc { timestamp, .. }
-        | WayfinderEvent::ApptResch { timestamp, .. } => timestamp.0,
     }
 }
 

@@ -13,6 +13,24 @@
 //! - [`worker`]: [`OutboxWorker`], which drains the store's outbox into a sink.
 //! - [`record_service`]: the PCA Record Service client and queue sender (v1.0.2).
 //!
+//! ## Wiring it into a portal
+//! 1. **Record events where they happen**, in the same store transaction as the action:
+//!    `RequestStore::submit_request` / `resolve_request` take them, `Outbox::enqueue_events`
+//!    takes the rest (`SESSION` at sign-in, `APPT-VIEW` once per deep-link jump-off).
+//! 2. **Parent first.** Before or with the first child event about an appointment, and whenever
+//!    its status changes, enqueue its `APPT` event: [`wire::appointment_event`] builds it from the
+//!    PAS's [`nhs_portal_core::Appointment`].
+//! 3. **Run one [`OutboxWorker`] per process** with a [`WayfinderClient`] (or a [`CsvSink`] for
+//!    trusts on the monthly CSV), using [`token::SignedJwtTokenSource`] in real environments.
+//!    Several processes may share one store: claims are leased.
+//! 4. **Record Service:** enqueue a patient's NHS number when the PAS reports a new appointment
+//!    ([`record_service::RecordSender::enqueue`]), run one [`record_service::RecordSender`] per
+//!    process with a [`record_service::PatientEligibility`] over the PAS, and expose
+//!    `resend_all` and `sent_record_count` to operators.
+//!
+//! Nothing here logs event content or NHS numbers: logs carry counts, event codes, status codes
+//! and correlation ids.
+//!
 //! ## Example
 //! ```no_run
 //! use std::sync::Arc;

@@ -406,6 +406,21 @@ pub trait PatientEligibility: Send + Sync {
         patient: &NhsNumber,
         today: NaiveDate,
     ) -> Result<Eligibility, EligibilityError>;
+
+    /// The eligibility of several patients, one answer per patient in the same order. The
+    /// default asks [`PatientEligibility::eligibility`] for each in turn; override it when the
+    /// source can answer in bulk (one SQL query, one FHIR search).
+    async fn eligibility_batch(
+        &self,
+        patients: &[NhsNumber],
+        today: NaiveDate,
+    ) -> Vec<Result<Eligibility, EligibilityError>> {
+        let mut out = Vec::with_capacity(patients.len());
+        for p in patients {
+            out.push(self.eligibility(p, today).await);
+        }
+        out
+    }
 }
 
 /// Settings for [`RecordSender`].
@@ -588,40 +603,52 @@ impl RecordSender {
         }
 
         let mut to_send: Vec<NhsNumber> = Vec::new();
-        for patient in order {
-            let ids = rows[patient.as_str()].clone();
-            match self.eligibility.eligibility(&patient, today).await {
-                Ok(Eligibility::Eligible) => to_send.push(patient),
-                Ok(Eligibility::UnderSixteen { turns_16_on }) => {
+        let verdicts = self.eligibility.eligibility_batch(&order, today).await;
+        // Numbers held back, grouped by when to look at them again: one store call per time.
+        let mut held: BTreeMap<DateTime<Utc>, Vec<i64>> = BTreeMap::new();
+        let mut unavailable = 0usize;
+        for (i, patient) in order.into_iter().enumerate() {
+            let ids = &rows[patient.as_str()];
+            let verdict = verdicts.get(i).map(|v| v.as_ref().map_err(|_| ()));
+            let due = match verdict {
+                Some(Ok(Eligibility::Eligible)) => {
+                    to_send.push(patient);
+                    continue;
+                }
+                Some(Ok(Eligibility::UnderSixteen { turns_16_on })) => {
                     use nhs_portal_core::uk_time::{UkLocal, from_uk_local};
+                    stats.under_16 += ids.len() as u64;
                     // UK midnight is never in a clock change gap; fall back to a day's wait.
-                    let due = match from_uk_local(turns_16_on.and_time(chrono::NaiveTime::MIN)) {
+                    match from_uk_local(turns_16_on.and_time(chrono::NaiveTime::MIN)) {
                         UkLocal::Exact(t) | UkLocal::Ambiguous { earliest: t, .. } => t,
                         _ => now + chrono::Duration::days(1),
-                    };
-                    self.queue.mark_records_failed(&ids, due).await?;
-                    stats.under_16 += ids.len() as u64;
+                    }
                 }
-                Ok(Eligibility::Restricted) => {
-                    self.queue
-                        .mark_records_failed(&ids, now + self.config.restricted_recheck)
-                        .await?;
+                Some(Ok(Eligibility::Restricted)) => {
                     stats.restricted += ids.len() as u64;
+                    now + self.config.restricted_recheck
                 }
-                Ok(Eligibility::Unknown) => {
-                    self.queue
-                        .mark_records_failed(&ids, now + self.config.unknown_recheck)
-                        .await?;
+                Some(Ok(Eligibility::Unknown)) => {
                     stats.unknown += ids.len() as u64;
+                    now + self.config.unknown_recheck
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "record eligibility unavailable; will retry");
-                    self.queue
-                        .mark_records_failed(&ids, Self::at(now, self.config.retry_min))
-                        .await?;
+                // An error, or an implementation that answered for fewer patients than asked.
+                Some(Err(())) | None => {
+                    unavailable += 1;
                     stats.deferred += ids.len() as u64;
+                    Self::at(now, self.config.retry_min)
                 }
-            }
+            };
+            held.entry(due).or_default().extend(ids.iter().copied());
+        }
+        if unavailable > 0 {
+            tracing::warn!(
+                patients = unavailable,
+                "record eligibility unavailable; will retry"
+            );
+        }
+        for (due, ids) in held {
+            self.queue.mark_records_failed(&ids, due).await?;
         }
 
         let ids_of = |numbers: &[NhsNumber]| -> Vec<i64> {
@@ -729,5 +756,41 @@ impl RecordSender {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_indices_cases() {
+        for (data, want) in [
+            ("\"nhsNumbers[1]\" with value \"abc\" fails", vec![1]),
+            (
+                "\"nhsNumbers[2]\" x \"nhsNumbers[2]\" y \"nhsNumbers[0]\"",
+                vec![2, 0],
+            ),
+            ("clientId mismatch", vec![]),
+            ("nhsNumbers[x]", vec![]),
+            ("nhsNumbers[4", vec![]),
+        ] {
+            assert_eq!(parse_bad_indices(data), want, "{data}");
+        }
+    }
+
+    #[test]
+    fn transient_errors() {
+        assert!(RecordServiceError::GatewayTimeout.is_transient());
+        assert!(RecordServiceError::Unavailable { status: 503 }.is_transient());
+        assert!(RecordServiceError::Timeout.is_transient());
+        assert!(!RecordServiceError::Unauthorized.is_transient());
+        assert!(
+            !RecordServiceError::BadRequest {
+                code: "error.bad-request".into(),
+                indices: vec![]
+            }
+            .is_transient()
+        );
     }
 }

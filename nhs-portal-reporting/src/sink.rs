@@ -122,3 +122,48 @@ pub fn parse_rejected_index(message: &str) -> Option<usize> {
     let end = rest.find(']')?;
     rest[..end].trim().parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejected_index_cases() {
+        for (message, want) in [
+            (
+                "validation error for APPT event at index [0]: 'Id' is a required property",
+                Some(0),
+            ),
+            (
+                "validation error for SESSION event at index [12]: x",
+                Some(12),
+            ),
+            ("at index [ 4 ]", Some(4)),
+            ("at index []", None),
+            ("at index [x]", None),
+            ("at index [3", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_rejected_index(message), want, "{message}");
+        }
+    }
+
+    #[test]
+    fn retryable_kinds() {
+        let rejected = DeliveryError::Rejected {
+            index: None,
+            message: String::new(),
+        };
+        assert!(!rejected.is_retryable());
+        assert!(!DeliveryError::TooLarge { bytes: 2, max: 1 }.is_retryable());
+        for e in [
+            DeliveryError::Unauthorized,
+            DeliveryError::RateLimited { retry_after: None },
+            DeliveryError::Unavailable { status: 503 },
+            DeliveryError::Unexpected { status: 404 },
+            DeliveryError::Timeout,
+        ] {
+            assert!(e.is_retryable(), "{e:?}");
+        }
+    }
+}

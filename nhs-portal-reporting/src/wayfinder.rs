@@ -6,12 +6,18 @@
 //! - **WF-NFR-MI-02**: a 20 second timeout with a single retry after a timeout (the retry gets a
 //!   new correlation id; the API is idempotent, so a request that did arrive is harmless twice).
 //! - **WF-NFR-MI-03**: at most 25 requests per second per client, paced by spacing requests at
-//!   least 40 ms apart (a 429 is still handled, as a retry-later answer).
+//!   least 40 ms apart (a 429 is still handled, as a retry-later answer). The limit is per
+//!   client and its clones, so per process: with several portal instances reporting under one
+//!   `client-id`, set [`WayfinderConfig::max_requests_per_second`] to 25 divided by their number.
 //! - **WF-NFR-MI-05**: batches above 2 MB are refused before sending ([`DeliveryError::TooLarge`]);
 //!   the worker splits batches below the limit. "2 MB" is read as 2,000,000 bytes, the stricter
 //!   reading.
 //! - **WF-NFR-MI-11**: every request is logged (correlation id, event count, size, status,
 //!   duration), never its payload.
+//!
+//! A 401 drops the cached token and is retried once at once with a fresh one (the spec's 401
+//! example is an expired token, and it allows retrying "a transient issue with the APIM Identity
+//! Service"); a second 401 is returned for the worker's back-off.
 //!
 //! Only 200, 400 and 401 are documented responses; the text adds 503. Any 5xx is treated as 503;
 //! other statuses are kept and retried rather than lost (see [`DeliveryError::Unexpected`]).
@@ -218,6 +224,9 @@ impl ReportingSink for WayfinderClient {
         match self.attempt(&body, events.len()).await {
             // WF-NFR-MI-02: a single retry for a timeout.
             Err(DeliveryError::Timeout) => self.attempt(&body, events.len()).await,
+            // An expired token (the spec's 401 example) is fixed by a fresh one: try once more
+            // at once; a second 401 goes back to the worker's back-off.
+            Err(DeliveryError::Unauthorized) => self.attempt(&body, events.len()).await,
             other => other,
         }
     }

@@ -164,7 +164,12 @@ async fn retryable_failures_defer_with_backoff_then_deliver() {
         let r = rig(|_, _| {}).await;
         Mock::given(method("POST"))
             .respond_with(failure)
-            .up_to_n_times(if name == "timeout" { 2 } else { 1 })
+            // The client retries a timeout and a 401 once itself.
+            .up_to_n_times(if name == "timeout" || name == "401" {
+                2
+            } else {
+                1
+            })
             .mount(&r.server)
             .await;
         Mock::given(method("POST"))

@@ -572,3 +572,54 @@ async fn run_loop_sends_and_stops() {
         .unwrap();
     let _ = r.store;
 }
+
+/// A bulk source that answers for fewer patients than asked: the rest wait, none is sent blind.
+#[derive(Debug, Default)]
+struct ShortBulk {
+    calls: Mutex<Vec<usize>>,
+}
+
+#[async_trait]
+impl PatientEligibility for ShortBulk {
+    async fn eligibility(
+        &self,
+        _: &NhsNumber,
+        _: NaiveDate,
+    ) -> Result<Eligibility, EligibilityError> {
+        panic!("the sender must use the bulk method")
+    }
+    async fn eligibility_batch(
+        &self,
+        patients: &[NhsNumber],
+        _: NaiveDate,
+    ) -> Vec<Result<Eligibility, EligibilityError>> {
+        self.calls.lock().unwrap().push(patients.len());
+        (0..patients.len() / 2)
+            .map(|_| Ok(Eligibility::Eligible))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn bulk_eligibility_is_used_and_missing_answers_are_not_sent() {
+    let server = MockServer::start().await;
+    ok(&server).await;
+    let store = Arc::new(MemoryStore::new());
+    let bulk = Arc::new(ShortBulk::default());
+    let sender = RecordSender::new(
+        store.clone(),
+        RecordServiceClient::new(config(&server, 5_000)).unwrap(),
+        bulk.clone(),
+        Arc::new(ManualClock::new(t("2024-06-01T09:00:00Z"))),
+        RecordSenderConfig::default(),
+    );
+    let n = valid_numbers(4);
+    sender.resend_all(n.clone()).await.unwrap();
+    let s = sender.run_once().await.unwrap();
+    assert_eq!((s.sent, s.deferred), (2, 2));
+    assert_eq!(*bulk.calls.lock().unwrap(), vec![4]);
+    assert_eq!(
+        sent_numbers(&server).await,
+        vec![vec![n[0].as_str().to_owned(), n[1].as_str().to_owned()]]
+    );
+}

@@ -115,14 +115,14 @@ impl AccessTokenSource for CountingTokens {
 }
 
 #[tokio::test]
-async fn unauthorized_invalidates_the_token_and_is_retryable() {
+async fn unauthorized_twice_invalidates_the_token_and_is_retryable() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(401).set_body_json(json!({
             "fault": {"faultstring": "Access Token expired",
                       "detail": {"errorcode": "keymanagement.service.access_token_expired"}}
         })))
-        .expect(1)
+        .expect(2)
         .mount(&server)
         .await;
     let tokens = Arc::new(CountingTokens::default());
@@ -130,6 +130,26 @@ async fn unauthorized_invalidates_the_token_and_is_retryable() {
     let err = c.deliver(&events()).await.unwrap_err();
     assert!(matches!(err, DeliveryError::Unauthorized), "{err:?}");
     assert!(err.is_retryable());
+    assert_eq!(tokens.invalidated.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn expired_token_is_replaced_and_the_batch_sent_at_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("authorization", "Bearer t0"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(header("authorization", "Bearer t1"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let tokens = Arc::new(CountingTokens::default());
+    let c = WayfinderClient::new(WayfinderConfig::new(server.uri(), "c"), tokens.clone()).unwrap();
+    c.deliver(&events()).await.unwrap();
+    assert_eq!(tokens.issued.load(Ordering::SeqCst), 2);
     assert_eq!(tokens.invalidated.load(Ordering::SeqCst), 1);
 }
 

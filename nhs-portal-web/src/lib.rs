@@ -10,3 +10,4 @@ pub mod nhs_login;
 pub mod session;
 #[cfg(feature = "simulator")]
 pub mod simulator;
+pub mod store;

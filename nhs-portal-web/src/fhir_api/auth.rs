@@ -1,7 +1,8 @@
-//! Who may call the Get Appointments API: the PCA's OAuth 2.0 bearer token, and the patient's NHS
-//! login ID token that the PCA forwards in `NHSD-ID-Token`.
+//! Who may call the Get Appointments API: the PCA's OAuth 2.0 bearer token. (The patient's NHS
+//! login ID token that the PCA forwards in `NHSD-ID-Token` is checked by
+//! [`crate::nhs_login::ForwardedTokenVerifier`].)
 //!
-//! Both checks are traits so a vendor can plug in what their onboarding gives them. The spec says
+//! The check is a trait so a vendor can plug in what their onboarding gives them. The spec says
 //! the PCA authenticates with OAuth 2.0 client credentials but not which authorisation server
 //! issues the token (research notes, pca-wayfinder.md §2.2, GAP), so [`JwksBearerValidator`] checks a
 //! JWT against any JWKS with issuer and audience configured.
@@ -10,10 +11,8 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use nhs_portal_core::NhsNumber;
 
 /// What a valid bearer token says about the caller.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -232,54 +231,4 @@ impl BearerValidator for JwksBearerValidator {
             client_id: c.client_id.or(c.azp).or(c.sub),
         })
     }
-}
-
-/// The patient as the verified NHS login ID token names them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedPatient {
-    /// The `nhs_number` claim.
-    pub nhs_number: NhsNumber,
-    /// The `birthdate` claim; `None` when the token carries none (the API then refuses the
-    /// request, as neither the under-16 rule nor the WF-NFR-14 cross-check can be applied).
-    pub date_of_birth: Option<NaiveDate>,
-}
-
-/// Why a forwarded ID token was refused. The `Display` text may go into a 401's `diagnostics`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ForwardedTokenError {
-    /// No `NHSD-ID-Token` header.
-    #[error("no NHSD-ID-Token")]
-    Missing,
-    /// Signature, issuer, audience or expiry check failed, or not a JWT.
-    #[error("ID token not valid")]
-    Invalid,
-    /// The identity was not proven to P9.
-    #[error("identity not verified to P9")]
-    NotP9,
-    /// The token is valid but names another patient than the request.
-    #[error("NHS number does not match")]
-    NhsNumberMismatch,
-    /// The signing keys could not be fetched.
-    #[error("NHS login keys unavailable")]
-    KeysUnavailable,
-}
-
-/// Verifies the NHS login ID token the PCA forwards in `NHSD-ID-Token` (signature, issuer,
-/// audience, expiry, P9) and returns who it names.
-///
-/// TEMPORARY, for the lead to unify: the NHS login engineer is writing
-/// `nhs_portal_web::nhs_login::ForwardedTokenVerifier`. Until it is on `main`, the API takes this
-/// minimal trait; an adapter (or a re-export, if the shapes agree) replaces it. The API itself
-/// compares the NHS number with the query's again and applies the date-of-birth rules. The shape
-/// follows the NHS login engineer's trait (`verify(token, expected)`), so the switch is mechanical.
-#[async_trait]
-pub trait ForwardedTokenVerifier: Send + Sync + std::fmt::Debug {
-    /// Verifies the raw JWT and that it is about `expected`
-    /// ([`ForwardedTokenError::NhsNumberMismatch`] otherwise).
-    async fn verify(
-        &self,
-        id_token: &str,
-        expected: &NhsNumber,
-    ) -> Result<VerifiedPatient, ForwardedTokenError>;
 }

@@ -15,7 +15,7 @@
 //! 6. `Authorization: Bearer` through the [`BearerValidator`] → 401.
 //! 7. `NHSD-Target-Identifier`, only when [`FhirApiConfig::target_identifier`] is set → 404.
 //! 8. `patient:identifier`: the spec's pattern and a valid Modulus 11 NHS number → 400.
-//! 9. `NHSD-ID-Token` through the [`ForwardedTokenVerifier`]; its NHS number must equal the
+//! 9. `NHSD-ID-Token` through the [`crate::nhs_login::ForwardedTokenVerifier`]; its NHS number must equal the
 //!    query's → 401. It must carry a date of birth → 401; under 16 on today's UK date → 403.
 //! 10. The PAS patient record, the PAS appointments and the store's pending requests, fetched
 //!     together (no cache: a patient's request shows on the very next call, WF-NFR-04). Unknown,
@@ -74,10 +74,9 @@ use nhs_portal_core::store::Store;
 use nhs_portal_core::{NhsNumber, uk_time};
 use nhs_portal_pas::PasBackend;
 
-pub use auth::{
-    BearerError, BearerValidator, Caller, ForwardedTokenError, ForwardedTokenVerifier,
-    JwksBearerValidator, VerifiedPatient,
-};
+use crate::nhs_login::{ForwardedTokenVerifier, TokenError};
+
+pub use auth::{BearerError, BearerValidator, Caller, JwksBearerValidator};
 pub use outcome::ApiError;
 
 /// The media type of every response.
@@ -310,12 +309,14 @@ impl FhirApi {
             .verify(id_token, &patient)
             .await
             .map_err(|e| match e {
-                ForwardedTokenError::Missing => ApiError::InvalidIdToken("no NHSD-ID-Token"),
-                ForwardedTokenError::NhsNumberMismatch => ApiError::NhsNumberMismatch,
-                ForwardedTokenError::NotP9 => ApiError::InvalidIdToken("identity not P9"),
-                ForwardedTokenError::KeysUnavailable => ApiError::Unavailable,
+                TokenError::NhsNumberMismatch => ApiError::NhsNumberMismatch,
+                TokenError::IdentityLevelTooLow(_) | TokenError::VotNotAccepted => {
+                    ApiError::InvalidIdToken("identity not verified to P9")
+                }
+                e if e.is_unavailable() => ApiError::Unavailable,
                 _ => ApiError::InvalidIdToken("ID token not valid"),
             })?;
+        // Defence in depth: the verifier already compared them.
         if verified.nhs_number != patient {
             return Err(ApiError::NhsNumberMismatch);
         }

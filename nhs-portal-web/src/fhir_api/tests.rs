@@ -21,6 +21,7 @@ use nhs_portal_pas::{CancelReason, PasError, PasEvent, PatientRecord, Slot};
 use serde_json::Value;
 
 use super::*;
+use crate::nhs_login::ForwardedIdentity;
 
 const P1: &str = "9000000009";
 const P2: &str = "9000000017";
@@ -175,20 +176,23 @@ struct FakeIdTokens(Mutex<u32>);
 
 #[async_trait]
 impl ForwardedTokenVerifier for FakeIdTokens {
-    async fn verify(
-        &self,
-        t: &str,
-        expected: &NhsNumber,
-    ) -> Result<VerifiedPatient, ForwardedTokenError> {
+    async fn verify(&self, t: &str, expected: &NhsNumber) -> Result<ForwardedIdentity, TokenError> {
         *self.0.lock().unwrap() += 1;
-        let (n, d) = t.split_once('|').ok_or(ForwardedTokenError::Invalid)?;
-        let nhs_number = NhsNumber::parse(n).map_err(|_| ForwardedTokenError::Invalid)?;
-        if &nhs_number != expected {
-            return Err(ForwardedTokenError::NhsNumberMismatch);
+        if t == "p5" {
+            return Err(TokenError::IdentityLevelTooLow("P5".into()));
         }
-        Ok(VerifiedPatient {
+        let (n, d) = t
+            .split_once('|')
+            .ok_or(TokenError::Malformed("fake".into()))?;
+        let nhs_number = NhsNumber::parse(n).map_err(|_| TokenError::InvalidNhsNumber)?;
+        if &nhs_number != expected {
+            return Err(TokenError::NhsNumberMismatch);
+        }
+        Ok(ForwardedIdentity {
             nhs_number,
             date_of_birth: (!d.is_empty()).then(|| dob(d)),
+            subject: "sub".into(),
+            vot: "P9.Cp.Cd".into(),
         })
     }
 }
@@ -447,6 +451,11 @@ async fn identity_checks() {
             Some(format!("{P1}|1985-09-08")),
             401,
             "the date of birth in the NHS login ID token does not match the patient record",
+        ),
+        (
+            Some("p5".into()),
+            401,
+            "missing or invalid NHSD-ID-Token: identity not verified to P9",
         ),
         (
             Some(format!("{P1}|")),

@@ -10,7 +10,6 @@
 mod forwarded;
 mod jwks;
 mod keys;
-mod pca_adapter;
 mod rp;
 mod token;
 

@@ -1,0 +1,516 @@
+//! FHIR R4 JSON ⇄ the core [`Appointment`], for a trust PAS that speaks FHIR.
+//!
+//! Reading is lenient (PAS servers add their own extensions and elements) and never panics:
+//! anything that cannot be mapped is a [`MapError`] naming the element, and the adapter skips
+//! that appointment. Writing produces R4 JSON with the PCA extensions.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use nhs_portal_core::appointment::REQUEST_STATUS_EXTENSION;
+use nhs_portal_core::ids::SPECIALTY_SYSTEM;
+use nhs_portal_core::nhs_number::NHS_NUMBER_SYSTEM;
+use nhs_portal_core::{
+    Appointment, AppointmentId, AppointmentStatus, AppointmentType, Clinician, ConsultationMedium,
+    Identifier, Location, NhsNumber, OdsCode, Organisation, Priority, RequestStatus, Specialty,
+    TreatmentFunctionCode,
+};
+use serde_json::{Value, json};
+
+/// The consultation medium extension (PCA).
+pub const CONSULTATION_MEDIUM_EXTENSION: &str =
+    "https://fhir.nhs.uk/StructureDefinition/Extension-Consultation-Medium";
+/// The referral priority extension (PCA, e-RS priority codes).
+pub const PRIORITY_EXTENSION: &str =
+    "https://fhir.nhs.uk/StructureDefinition/Extension-ServiceRequest-Priority";
+/// The e-RS priority code system.
+pub const PRIORITY_SYSTEM: &str = "https://fhir.nhs.uk/CodeSystem/eRS-Priority";
+/// UK Core's delivery channel extension (accepted when reading).
+pub const DELIVERY_CHANNEL_EXTENSION: &str =
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeliveryChannel";
+/// The legacy Treatment Function Code system (accepted when reading).
+pub const LEGACY_SPECIALTY_SYSTEM: &str = "https://fhir.nhs.uk/STU3/CodeSystem/Specialty-1";
+/// UK Core's practice setting code system: the same codes (accepted when reading).
+pub const UKCORE_PRACTICE_SETTING_SYSTEM: &str =
+    "https://fhir.hl7.org.uk/CodeSystem/UKCore-PracticeSettingCode";
+/// ODS organisation codes.
+pub const ODS_SYSTEM: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
+/// Spine Directory Service user ids.
+pub const SDS_USER_SYSTEM: &str = "https://fhir.nhs.uk/Id/sds-user-id";
+/// v3 ActCode, for `appointmentType`.
+pub const ACT_CODE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+/// Appointment cancellation reasons (HL7 terminology).
+pub const CANCELLATION_REASON_SYSTEM: &str =
+    "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason";
+
+/// Why a FHIR resource could not be mapped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MapError {
+    /// A required element is missing.
+    #[error("missing {0}")]
+    Missing(&'static str),
+    /// An element has a value that cannot be used.
+    #[error("invalid {0}")]
+    Invalid(&'static str),
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn arr<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| a.iter())
+        .into_iter()
+        .flatten()
+}
+
+fn extension<'a>(v: &'a Value, url: &str) -> Option<&'a Value> {
+    arr(v, "extension").find(|e| s(e, "url") == Some(url))
+}
+
+/// Parses a FHIR `instant` (or `dateTime` with a time and zone) to UTC.
+pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Formats an instant the way FHIR and the PCA want it: UTC, seconds, `+00:00`.
+pub fn format_instant(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+}
+
+/// The PAS status mapped to the PCA's four; `None` for statuses the portal does not show
+/// (`proposed`, `pending`, `waitlist`, `entered-in-error`). `arrived` and `checked-in` count as
+/// booked: the appointment is still going ahead.
+pub fn status_from_fhir(code: &str) -> Option<AppointmentStatus> {
+    match code {
+        "arrived" | "checked-in" => Some(AppointmentStatus::Booked),
+        other => AppointmentStatus::from_fhir_code(other),
+    }
+}
+
+/// Whether an Appointment resource has `patient` as a participant: by literal reference
+/// (`patient_reference`, such as `Patient/123`) or by NHS number identifier.
+pub fn has_patient(resource: &Value, patient: &NhsNumber, patient_reference: Option<&str>) -> bool {
+    arr(resource, "participant").any(|p| {
+        let Some(actor) = p.get("actor") else {
+            return false;
+        };
+        let by_ref = patient_reference.is_some_and(|r| s(actor, "reference") == Some(r));
+        let by_id = actor.get("identifier").is_some_and(|i| {
+            s(i, "system") == Some(NHS_NUMBER_SYSTEM) && s(i, "value") == Some(patient.as_str())
+        });
+        by_ref || by_id
+    })
+}
+
+fn actor_type(actor: &Value) -> Option<&str> {
+    s(actor, "type").or_else(|| s(actor, "reference").and_then(|r| r.split('/').next()))
+}
+
+fn specialty(resource: &Value) -> Result<Specialty, MapError> {
+    let coding = arr(resource, "specialty")
+        .flat_map(|cc| arr(cc, "coding"))
+        .find(|c| {
+            matches!(
+                s(c, "system"),
+                Some(SPECIALTY_SYSTEM | LEGACY_SPECIALTY_SYSTEM | UKCORE_PRACTICE_SETTING_SYSTEM)
+            )
+        })
+        .ok_or(MapError::Missing("specialty"))?;
+    let code = s(coding, "code")
+        .and_then(|c| TreatmentFunctionCode::parse(c).ok())
+        .ok_or(MapError::Invalid("specialty code"))?;
+    Ok(Specialty {
+        code,
+        display: s(coding, "display").unwrap_or_default().to_owned(),
+    })
+}
+
+fn medium(resource: &Value) -> ConsultationMedium {
+    if let Some(m) = extension(resource, CONSULTATION_MEDIUM_EXTENSION)
+        .and_then(|e| s(e, "valueCode"))
+        .and_then(ConsultationMedium::from_fhir_code)
+    {
+        return m;
+    }
+    let channel = extension(resource, DELIVERY_CHANNEL_EXTENSION)
+        .and_then(|e| e.get("valueCodeableConcept"))
+        .and_then(|cc| arr(cc, "coding").find_map(|c| s(c, "code")));
+    match channel {
+        Some("Telephone") => ConsultationMedium::Telephone,
+        Some("Video") => ConsultationMedium::Video,
+        _ => ConsultationMedium::FaceToFace,
+    }
+}
+
+/// Maps a FHIR R4 Appointment to the core model. `Ok(None)` for statuses the portal does not
+/// show. `default_organisation` is used unless a participant carries an ODS code. The FHIR id is
+/// the portal's appointment id and is also added as an identifier under `{base}Appointment`.
+pub fn appointment_from_fhir(
+    resource: &Value,
+    patient: &NhsNumber,
+    default_organisation: &Organisation,
+    base: &str,
+) -> Result<Option<Appointment>, MapError> {
+    if s(resource, "resourceType") != Some("Appointment") {
+        return Err(MapError::Invalid("resourceType"));
+    }
+    let id = s(resource, "id")
+        .and_then(|i| AppointmentId::parse(i).ok())
+        .ok_or(MapError::Invalid("id"))?;
+    let Some(status) = s(resource, "status").map(status_from_fhir) else {
+        return Err(MapError::Missing("status"));
+    };
+    let Some(status) = status else {
+        return Ok(None);
+    };
+    let start = s(resource, "start")
+        .ok_or(MapError::Missing("start"))
+        .and_then(|t| parse_instant(t).ok_or(MapError::Invalid("start")))?;
+    let end = match s(resource, "end") {
+        Some(t) => Some(parse_instant(t).ok_or(MapError::Invalid("end"))?),
+        None => None,
+    };
+    if end.is_some_and(|e| e < start) {
+        return Err(MapError::Invalid("end before start"));
+    }
+    let specialty = specialty(resource)?;
+    let description = match s(resource, "description").map(str::trim) {
+        Some(d) if !d.is_empty() => d.to_owned(),
+        _ => {
+            let lower = specialty.display.trim().to_lowercase();
+            match lower.get(..1) {
+                Some(first) if lower.is_ascii() => {
+                    format!("{}{} appointment", first.to_uppercase(), &lower[1..])
+                }
+                _ => "Hospital appointment".to_owned(),
+            }
+        }
+    };
+    let request_status = extension(resource, REQUEST_STATUS_EXTENSION)
+        .and_then(|e| s(e, "valueCode"))
+        .and_then(RequestStatus::from_fhir_code);
+    let priority = extension(resource, PRIORITY_EXTENSION)
+        .and_then(|e| e.get("valueCoding"))
+        .and_then(|c| s(c, "code"))
+        .and_then(Priority::from_fhir_code);
+    let appointment_type = resource
+        .get("appointmentType")
+        .and_then(|cc| arr(cc, "coding").find_map(|c| s(c, "code")))
+        .map_or(AppointmentType::Outpatient, |c| match c {
+            "IMP" => AppointmentType::Inpatient,
+            "AMB" => AppointmentType::Ambulatory,
+            "HH" => AppointmentType::HomeHealth,
+            _ => AppointmentType::Outpatient,
+        });
+
+    let mut organisation = default_organisation.clone();
+    let mut location = None;
+    let mut clinician = None;
+    for p in arr(resource, "participant") {
+        let Some(actor) = p.get("actor") else {
+            continue;
+        };
+        let ident = actor.get("identifier");
+        let ident_system = ident.and_then(|i| s(i, "system"));
+        match actor_type(actor) {
+            Some("Practitioner" | "PractitionerRole") => {
+                if let Some(name) = s(actor, "display") {
+                    clinician = Some(Clinician {
+                        name: name.to_owned(),
+                        sds_user_id: (ident_system == Some(SDS_USER_SYSTEM))
+                            .then(|| ident.and_then(|i| s(i, "value")).map(str::to_owned))
+                            .flatten(),
+                    });
+                }
+            }
+            Some("Location" | "Organization") if ident_system == Some(ODS_SYSTEM) => {
+                if let Some(code) = ident
+                    .and_then(|i| s(i, "value"))
+                    .and_then(|v| OdsCode::parse(v).ok())
+                {
+                    let name = s(actor, "display")
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| default_organisation.name.clone());
+                    organisation = Organisation {
+                        ods_code: code,
+                        name,
+                    };
+                }
+            }
+            Some("Location") => {
+                if let Some(name) = s(actor, "display") {
+                    location = Some(Location {
+                        name: name.to_owned(),
+                        address: Vec::new(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let mut identifiers: Vec<Identifier> = arr(resource, "identifier")
+        .filter_map(|i| {
+            Some(Identifier {
+                system: s(i, "system")?.to_owned(),
+                value: s(i, "value")?.to_owned(),
+            })
+        })
+        .collect();
+    identifiers.push(Identifier {
+        system: format!("{base}Appointment"),
+        value: id.as_str().to_owned(),
+    });
+
+    Ok(Some(Appointment {
+        id,
+        patient: patient.clone(),
+        status,
+        request_status,
+        description,
+        specialty,
+        start,
+        end,
+        medium: medium(resource),
+        priority,
+        location,
+        clinician,
+        organisation,
+        appointment_type,
+        identifiers,
+    }))
+}
+
+/// Renders a core appointment as a FHIR R4 Appointment for a PAS (no `id`: the server assigns
+/// one). The patient participant carries a literal reference when `patient_reference` is given,
+/// and always the NHS number.
+pub fn appointment_to_fhir(a: &Appointment, patient_reference: Option<&str>) -> Value {
+    let mut extension = vec![json!({
+        "url": CONSULTATION_MEDIUM_EXTENSION,
+        "valueCode": a.medium.fhir_code(),
+    })];
+    if let Some(p) = a.priority {
+        extension.push(json!({
+            "url": PRIORITY_EXTENSION,
+            "valueCoding": {"system": PRIORITY_SYSTEM, "code": p.fhir_code()},
+        }));
+    }
+    let mut patient_actor = json!({
+        "type": "Patient",
+        "identifier": {"system": NHS_NUMBER_SYSTEM, "value": a.patient.as_str()},
+    });
+    if let Some(r) = patient_reference {
+        patient_actor["reference"] = json!(r);
+    }
+    let mut participant = vec![
+        json!({"actor": patient_actor, "status": "accepted"}),
+        json!({"actor": {
+            "type": "Location",
+            "identifier": {"system": ODS_SYSTEM, "value": a.organisation.ods_code.as_str()},
+            "display": a.organisation.name,
+        }, "status": "accepted"}),
+    ];
+    if let Some(l) = &a.location {
+        participant
+            .push(json!({"actor": {"type": "Location", "display": l.name}, "status": "accepted"}));
+    }
+    if let Some(c) = &a.clinician {
+        let mut actor = json!({"type": "Practitioner", "display": c.name});
+        if let Some(sds) = &c.sds_user_id {
+            actor["identifier"] = json!({"system": SDS_USER_SYSTEM, "value": sds});
+        }
+        participant.push(json!({"actor": actor, "status": "accepted"}));
+    }
+    let mut out = json!({
+        "resourceType": "Appointment",
+        "extension": extension,
+        "identifier": a.identifiers.iter().map(|i| json!({"system": i.system, "value": i.value})).collect::<Vec<_>>(),
+        "status": a.status.fhir_code(),
+        "description": a.description,
+        "specialty": [{"coding": [{
+            "system": SPECIALTY_SYSTEM,
+            "code": a.specialty.code.as_str(),
+            "display": a.specialty.display,
+        }]}],
+        "start": format_instant(a.start),
+        "participant": participant,
+    });
+    if let Some(end) = a.end {
+        out["end"] = json!(format_instant(end));
+    }
+    if let Some(code) = a.appointment_type.act_code() {
+        out["appointmentType"] = json!({"coding": [{"system": ACT_CODE_SYSTEM, "code": code}]});
+    }
+    out
+}
+
+/// A patient's date of birth from a FHIR Patient resource.
+pub fn birth_date(patient: &Value) -> Result<NaiveDate, MapError> {
+    s(patient, "birthDate")
+        .ok_or(MapError::Missing("birthDate"))
+        .and_then(|d| {
+            NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| MapError::Invalid("birthDate"))
+        })
+}
+
+/// Whether a FHIR Patient is marked restricted or very restricted (`meta.security` code `R` or
+/// `V`, as PDS does).
+pub fn is_restricted(patient: &Value) -> bool {
+    patient
+        .get("meta")
+        .map(|m| arr(m, "security").any(|c| matches!(s(c, "code"), Some("R" | "V"))))
+        .unwrap_or(false)
+}
+
+/// The value of a boolean extension on a resource, if present.
+pub fn boolean_extension(resource: &Value, url: &str) -> Option<bool> {
+    extension(resource, url).and_then(|e| e.get("valueBoolean").and_then(Value::as_bool))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::{DemoData, nhs_number};
+    use chrono::TimeZone;
+
+    fn org() -> Organisation {
+        Organisation {
+            ods_code: OdsCode::parse("R9N").unwrap(),
+            name: "Northfield".into(),
+        }
+    }
+
+    #[test]
+    fn demo_appointments_round_trip() {
+        let data = DemoData::build(Utc.with_ymd_and_hms(2026, 4, 1, 8, 0, 0).unwrap());
+        for a in &data.appointments {
+            let mut v = appointment_to_fhir(a, Some("Patient/p1"));
+            v["id"] = json!(a.id.as_str());
+            assert!(has_patient(&v, &a.patient, Some("Patient/p1")));
+            assert!(has_patient(&v, &a.patient, None));
+            assert!(!has_patient(
+                &v,
+                &nhs_number("9000000092"),
+                Some("Patient/p2")
+            ));
+            let back = appointment_from_fhir(&v, &a.patient, &org(), "https://pas.example/")
+                .unwrap()
+                .unwrap();
+            let mut want = a.clone();
+            want.identifiers.push(Identifier {
+                system: "https://pas.example/Appointment".into(),
+                value: a.id.as_str().into(),
+            });
+            // addresses are not carried on the Appointment resource
+            if let Some(l) = want.location.as_mut() {
+                l.address.clear();
+            }
+            assert_eq!(back, want, "{}", a.description);
+        }
+    }
+
+    #[test]
+    fn odd_data_is_an_error_or_skipped_never_a_panic() {
+        let me = nhs_number("9000000009");
+        let base = json!({
+            "resourceType": "Appointment", "id": "a1", "status": "booked",
+            "start": "2026-05-01T09:00:00Z",
+            "specialty": [{"coding": [{"system": SPECIALTY_SYSTEM, "code": "330"}]}],
+        });
+        let with = |k: &str, v: Value| {
+            let mut x = base.clone();
+            x[k] = v;
+            x
+        };
+        let cases: Vec<(Value, Result<bool, MapError>)> = vec![
+            (base.clone(), Ok(true)),
+            (with("status", json!("waitlist")), Ok(false)),
+            (with("status", json!("entered-in-error")), Ok(false)),
+            (with("status", json!("arrived")), Ok(true)),
+            (with("status", json!(42)), Err(MapError::Missing("status"))),
+            (with("id", json!("../x")), Err(MapError::Invalid("id"))),
+            (with("id", json!(null)), Err(MapError::Invalid("id"))),
+            (
+                with("start", json!("tomorrow")),
+                Err(MapError::Invalid("start")),
+            ),
+            (
+                with("start", json!("2026-05-01")),
+                Err(MapError::Invalid("start")),
+            ),
+            (
+                with("end", json!("2026-04-01T09:00:00Z")),
+                Err(MapError::Invalid("end before start")),
+            ),
+            (
+                with("specialty", json!("330")),
+                Err(MapError::Missing("specialty")),
+            ),
+            (
+                with(
+                    "specialty",
+                    json!([{"coding": [{"system": SPECIALTY_SYSTEM, "code": "33a"}]}]),
+                ),
+                Err(MapError::Invalid("specialty code")),
+            ),
+            (
+                with("participant", json!([{"actor": 7}, {"nope": true}, "x"])),
+                Ok(true),
+            ),
+            (
+                with(
+                    "extension",
+                    json!([{"url": CONSULTATION_MEDIUM_EXTENSION, "valueCode": "VIRTUAL"}]),
+                ),
+                Ok(true),
+            ),
+            (
+                with("resourceType", json!("Patient")),
+                Err(MapError::Invalid("resourceType")),
+            ),
+            (json!([]), Err(MapError::Invalid("resourceType"))),
+        ];
+        for (input, want) in cases {
+            let got = appointment_from_fhir(&input, &me, &org(), "b/").map(|a| a.is_some());
+            assert_eq!(got, want, "{input}");
+        }
+        let a = appointment_from_fhir(&base, &me, &org(), "b/")
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.description, "Hospital appointment");
+        let named = with(
+            "specialty",
+            json!([{"coding": [{"system": SPECIALTY_SYSTEM, "code": "330", "display": "DERMATOLOGY"}]}]),
+        );
+        let a = appointment_from_fhir(&named, &me, &org(), "b/")
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.description, "Dermatology appointment");
+    }
+
+    #[test]
+    fn patient_fields() {
+        let p = json!({"resourceType": "Patient", "birthDate": "2015-02-03",
+            "meta": {"security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}]},
+            "extension": [{"url": "https://x/portal-access", "valueBoolean": false}]});
+        assert_eq!(
+            birth_date(&p),
+            Ok(NaiveDate::from_ymd_opt(2015, 2, 3).unwrap())
+        );
+        assert!(is_restricted(&p));
+        assert_eq!(
+            boolean_extension(&p, "https://x/portal-access"),
+            Some(false)
+        );
+        assert_eq!(boolean_extension(&p, "https://x/other"), None);
+        assert_eq!(
+            birth_date(&json!({"birthDate": "2015"})),
+            Err(MapError::Invalid("birthDate"))
+        );
+        assert!(!is_restricted(&json!({"meta": {"security": "R"}})));
+    }
+}
