@@ -42,18 +42,14 @@ use nhs_portal_core::clock::{Clock, SystemClock};
 use nhs_portal_core::deep_link::DeepLinkBase;
 use nhs_portal_core::store::Store;
 use nhs_portal_core::store::memory::MemoryStore;
-use nhs_portal_core::{NhsNumber, OdsCode};
+use nhs_portal_core::OdsCode;
 use nhs_portal_pas::demo::{self, DemoData};
 use nhs_portal_pas::worklist::Worklist;
 use nhs_portal_web::assets::Assets;
-use nhs_portal_web::fhir_api::auth::{
-    ForwardedTokenError, ForwardedTokenVerifier as ApiTokenVerifier, JwksBearerValidator,
-    VerifiedPatient,
-};
+use nhs_portal_web::fhir_api::auth::JwksBearerValidator;
 use nhs_portal_web::fhir_api::{FhirApi, FhirApiConfig};
 use nhs_portal_web::nhs_login::{
-    ForwardedTokenConfig, ForwardedTokenVerifier, JwksCache, JwksForwardedVerifier, NhsLoginConfig,
-    RsaSigningKey,
+    ForwardedTokenConfig, JwksCache, JwksForwardedVerifier, NhsLoginConfig, RsaSigningKey,
 };
 use nhs_portal_web::portal::{DemoInfo, Handler, Portal, PortalConfig, PortalParts};
 use nhs_portal_web::sign_in::NhsLoginSignIn;
@@ -84,31 +80,6 @@ struct FhirHandler(FhirApi);
 impl Handler for FhirHandler {
     async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
         self.0.handle(req).await
-    }
-}
-
-/// Adapts the NHS login forwarded-token verifier to the PCA API's seam.
-#[derive(Debug)]
-struct ApiTokens(JwksForwardedVerifier);
-
-#[async_trait]
-impl ApiTokenVerifier for ApiTokens {
-    async fn verify(
-        &self,
-        id_token: &str,
-        expected: &NhsNumber,
-    ) -> Result<VerifiedPatient, ForwardedTokenError> {
-        use nhs_portal_web::nhs_login::TokenError as T;
-        match self.0.verify(id_token, expected).await {
-            Ok(id) => Ok(VerifiedPatient {
-                nhs_number: id.nhs_number,
-                date_of_birth: id.date_of_birth,
-            }),
-            Err(T::NhsNumberMismatch) => Err(ForwardedTokenError::NhsNumberMismatch),
-            Err(T::IdentityLevelTooLow(_) | T::VotNotAccepted) => Err(ForwardedTokenError::NotP9),
-            Err(e) if e.is_unavailable() => Err(ForwardedTokenError::KeysUnavailable),
-            Err(_) => Err(ForwardedTokenError::Invalid),
-        }
     }
 }
 
@@ -230,10 +201,10 @@ async fn main() -> Result<(), BoxError> {
         &issuer,
         [DEMO_API_AUDIENCE],
     )?;
-    let id_tokens = ApiTokens(JwksForwardedVerifier::new(
+    let id_tokens = JwksForwardedVerifier::new(
         ForwardedTokenConfig::new(&issuer, vec![SIMULATED_NHS_APP_CLIENT_ID.into()]),
         Arc::new(JwksCache::fixed(simulator_jwks)),
-    ));
+    );
     let fhir = FhirApi::new(
         pas.clone(),
         store.clone(),
