@@ -21,7 +21,9 @@
 //! FHIR server.
 //!
 //! Reads are retried with backoff (backon) on timeouts, 429 and 5xx; so are the `PUT`s, which
-//! are safe to repeat because `If-Match` guards them. Nothing else is retried. Every call has a
+//! are safe to repeat because `If-Match` guards them: when a retried `PUT` meets a version
+//! conflict, the adapter reads the resource again to tell its own earlier write (whose answer was
+//! lost) from someone else's. Nothing else is retried. Every call has a
 //! timeout. Appointments that cannot be mapped (a missing start, an unknown specialty system)
 //! are skipped with a warning that names no patient.
 //!
@@ -786,8 +788,31 @@ impl PasBackend for FhirPas {
         let updated = match updated {
             Ok(u) => u,
             Err(e) => {
-                self.release_slot(&slot.id, Some(&current.id)).await;
-                return Err(e);
+                // A conflict may be our own earlier attempt that landed before a timeout: if
+                // the appointment already sits in the slot, the move happened.
+                let landed = match e {
+                    PasError::Conflict | PasError::Timeout | PasError::Unavailable(_) => self
+                        .read_owned(&appointment.patient, &current.id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|v| v.body)
+                        .filter(|b| {
+                            Self::slot_refs(b).contains(&slot.id)
+                                && b.get("start")
+                                    .and_then(Value::as_str)
+                                    .and_then(map::parse_instant)
+                                    == Some(slot.start)
+                        }),
+                    _ => None,
+                };
+                match landed {
+                    Some(b) => b,
+                    None => {
+                        self.release_slot(&slot.id, Some(&current.id)).await;
+                        return Err(e);
+                    }
+                }
             }
         };
 

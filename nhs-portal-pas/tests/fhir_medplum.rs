@@ -334,6 +334,20 @@ async fn failures_are_typed_and_only_transient_ones_retried() {
             .start,
         derm.start
     );
+    // a write whose answer was lost is retried; the retry's version conflict is recognised as
+    // our own earlier write, for the appointment as for the slot claim
+    let slot = slots[1].clone();
+    m.faults(json!({"method": "PUT", "skip": 1, "count": 1, "loseResponse": true}))
+        .await;
+    let moved = pas.reschedule(&derm, &slot.id).await.unwrap();
+    assert_eq!(moved.start, slot.start);
+    assert_eq!(m.read(&format!("Slot/{}", slot.id)).await["status"], "busy");
+    let slot = slots[2].clone();
+    m.faults(json!({"method": "PUT", "count": 1, "loseResponse": true}))
+        .await;
+    let moved = pas.reschedule(&moved, &slot.id).await.unwrap();
+    assert_eq!(moved.start, slot.start);
+    assert_eq!(m.read(&format!("Slot/{}", slot.id)).await["status"], "busy");
     // nothing listening: Unavailable
     let mut cfg = FhirPasConfig::new(
         Url::parse("http://127.0.0.1:9/fhir/").unwrap(),

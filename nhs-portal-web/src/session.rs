@@ -148,6 +148,18 @@ impl NewSession {
             tracking_id: None,
         }
     }
+
+    /// The session a completed NHS login sign-in opens: the verified patient, date of birth
+    /// and name, and the NHS App context the sign-in started with.
+    pub fn from_login(login: &crate::nhs_login::CompletedLogin) -> Self {
+        Self {
+            patient: login.identity.nhs_number.clone(),
+            date_of_birth: login.identity.date_of_birth,
+            display_name: login.identity.display_name(),
+            in_nhs_app: login.pending.in_nhs_app,
+            tracking_id: login.pending.tracking_id.clone(),
+        }
+    }
 }
 
 /// A live session and its timing, for the page.
@@ -581,6 +593,39 @@ mod tests {
         assert!(text.contains("Max-Age=0"), "{text}");
         assert_eq!(store.get_session(&s.id).await.unwrap(), None);
         assert_eq!(m.load(&h).await.unwrap(), SessionState::None);
+    }
+
+    #[test]
+    fn a_completed_login_opens_a_session_for_its_patient() {
+        use crate::nhs_login::{CompletedLogin, NhsIdentity};
+        use nhs_portal_core::store::PendingLogin;
+        let login = CompletedLogin {
+            identity: NhsIdentity {
+                subject: "s".into(),
+                nhs_number: patient(),
+                date_of_birth: NaiveDate::from_ymd_opt(1980, 1, 2),
+                family_name: Some("Smith".into()),
+                given_name: Some("Jane".into()),
+                vot: "P9.Cp.Cd".into(),
+                id_token_jti: None,
+            },
+            pending: PendingLogin {
+                state: "st".into(),
+                nonce: "n".into(),
+                pkce_verifier: None,
+                return_to: "/".into(),
+                created_at: t0(),
+                in_nhs_app: true,
+                tracking_id: Some("track-1".into()),
+                sso: true,
+            },
+        };
+        let s = NewSession::from_login(&login);
+        assert_eq!(s.patient, patient());
+        assert_eq!(s.date_of_birth, NaiveDate::from_ymd_opt(1980, 1, 2));
+        assert_eq!(s.display_name.as_deref(), Some("Jane Smith"));
+        assert!(s.in_nhs_app);
+        assert_eq!(s.tracking_id.as_deref(), Some("track-1"));
     }
 
     #[tokio::test]

@@ -221,9 +221,34 @@ struct Grant {
 struct State {
     codes: HashMap<String, Grant>,
     access_tokens: HashMap<String, Grant>,
-    used_assertion_jtis: HashSet<String>,
-    /// ID-token `jti` → patient, so an SSO assertion's `code` can be resolved.
-    issued_id_tokens: HashMap<String, NhsNumber>,
+    /// Used assertion `jti`s (client and SSO assertions) → when they can be forgotten.
+    used_assertion_jtis: HashMap<String, DateTime<Utc>>,
+    /// ID-token `jti` → patient (and when to forget it), so an SSO assertion's `code` can be
+    /// resolved.
+    issued_id_tokens: HashMap<String, (NhsNumber, DateTime<Utc>)>,
+}
+
+impl State {
+    /// Forgets expired codes, access tokens, ID tokens and assertion ids, so a long-running
+    /// demo does not grow without bound.
+    fn prune(&mut self, now: DateTime<Utc>) {
+        self.codes.retain(|_, g| g.expires > now);
+        self.access_tokens.retain(|_, g| g.expires > now);
+        self.used_assertion_jtis.retain(|_, until| *until > now);
+        self.issued_id_tokens.retain(|_, (_, until)| *until > now);
+    }
+
+    /// Records a used assertion `jti`; `false` if it was used before (a replay).
+    fn use_jti(&mut self, jti: String, now: DateTime<Utc>) -> bool {
+        // Kept longer than any assertion this simulator accepts can live (10 minutes).
+        match self.used_assertion_jtis.entry(jti) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(now + chrono::Duration::minutes(15));
+                true
+            }
+        }
+    }
 }
 
 /// The NHS login simulator. See the [module docs](self). Not NHS login.
@@ -361,7 +386,9 @@ impl Simulator {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.prune(self.clock.now());
+        st
     }
 
     fn vtm(&self) -> String {
@@ -431,7 +458,10 @@ impl Simulator {
         let vot = Self::vot_for(p, &default_vtr());
         let (claims, jti) = self.id_token_claims(p, audience, None, &vot, "openid profile");
         let token = self.key.sign(&claims)?;
-        self.lock().issued_id_tokens.insert(jti, nhs_number.clone());
+        let until = self.clock.now() + chrono::Duration::hours(1);
+        self.lock()
+            .issued_id_tokens
+            .insert(jti, (nhs_number.clone(), until));
         Ok(token)
     }
 
@@ -694,8 +724,8 @@ no real patients.</p>\n<h1>{NOT_NHS_LOGIN}</h1>\n{body}\n</body></html>"
         let jti = c["jti"].as_str()?.to_owned();
         let code = c["code"].as_str()?;
         let mut st = self.lock();
-        let patient = st.issued_id_tokens.get(code)?.clone();
-        if !st.used_assertion_jtis.insert(jti) {
+        let patient = st.issued_id_tokens.get(code)?.0.clone();
+        if !st.use_jti(jti, self.clock.now()) {
             return None; // replayed
         }
         Some(patient)
@@ -773,7 +803,7 @@ no real patients.</p>\n<h1>{NOT_NHS_LOGIN}</h1>\n{body}\n</body></html>"
             return Err("the client assertion lives too long".into());
         }
         let jti = c["jti"].as_str().ok_or("jti is missing")?.to_owned();
-        if !self.lock().used_assertion_jtis.insert(jti) {
+        if !self.lock().use_jti(jti, self.clock.now()) {
             return Err("the client assertion was replayed".into());
         }
         Ok(client_id)
@@ -831,10 +861,18 @@ no real patients.</p>\n<h1>{NOT_NHS_LOGIN}</h1>\n{body}\n</body></html>"
         };
         let access_token = random_token();
         let scope = grant.scope.clone();
+        let now = self.clock.now();
         {
             let mut st = self.lock();
-            st.issued_id_tokens.insert(jti, grant.patient.clone());
-            st.access_tokens.insert(access_token.clone(), grant);
+            st.issued_id_tokens.insert(
+                jti,
+                (grant.patient.clone(), now + chrono::Duration::hours(1)),
+            );
+            let access = Grant {
+                expires: now + chrono::Duration::seconds(300),
+                ..grant
+            };
+            st.access_tokens.insert(access_token.clone(), access);
         }
         json_response(
             StatusCode::OK,
@@ -1175,6 +1213,56 @@ mod tests {
             .claims;
         assert_eq!(claims["aud"], "https://portal.example/api");
         assert_eq!(claims["sub"], "pca");
+    }
+
+    #[test]
+    fn codes_and_access_tokens_expire() {
+        use nhs_portal_core::clock::ManualClock;
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let s = sim().with_clock(clock.clone());
+        let aud = format!("{ISS}/token");
+        let signed = |jti: &str| {
+            let now = clock.now().timestamp();
+            client_key()
+                .sign(&json!({"iss":"portal","sub":"portal","aud":aud,"jti":jti,"exp":now+60,"iat":now}))
+                .unwrap()
+        };
+        // A code older than 10 minutes is refused.
+        let code = code_for(&s, "9000000009");
+        clock.advance(chrono::Duration::minutes(11));
+        let r = post(&s, "/token", &token_body(&code, &signed("e1")));
+        let v: Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(v["error"], "invalid_grant");
+        // An access token older than 5 minutes no longer opens userinfo.
+        let code = code_for(&s, "9000000009");
+        let r = post(&s, "/token", &token_body(&code, &signed("e2")));
+        let v: Value = serde_json::from_slice(r.body()).unwrap();
+        let userinfo = |at: &str| {
+            s.handle(
+                Request::get("/nhs-login-simulator/userinfo")
+                    .header(header::AUTHORIZATION, format!("Bearer {at}"))
+                    .body(Bytes::new())
+                    .unwrap(),
+            )
+            .status()
+        };
+        let at = v["access_token"].as_str().unwrap();
+        assert_eq!(userinfo(at), StatusCode::OK);
+        clock.advance(chrono::Duration::minutes(6));
+        assert_eq!(userinfo(at), StatusCode::UNAUTHORIZED);
+        // A client assertion whose jti was used stays refused while it could still be valid.
+        let code = code_for(&s, "9000000009");
+        let a = signed("e3");
+        assert_eq!(
+            post(&s, "/token", &token_body(&code, &a)).status(),
+            StatusCode::OK
+        );
+        clock.advance(chrono::Duration::seconds(30));
+        let code = code_for(&s, "9000000009");
+        assert_eq!(
+            post(&s, "/token", &token_body(&code, &a)).status(),
+            StatusCode::BAD_REQUEST
+        );
     }
 
     #[test]

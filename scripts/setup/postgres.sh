@@ -28,8 +28,10 @@ _nhs_portal_setup_postgres() {
     done
     pg_isready -q -h 127.0.0.1 -p 5432 || { echo "setup/postgres: server not ready" >&2; return 1; }
     runuser -u postgres -- psql -q -X -c "ALTER USER postgres PASSWORD 'postgres'" >/dev/null || return 1
-    if ! runuser -u postgres -- psql -X -tAc \
-        "SELECT 1 FROM pg_database WHERE datname = 'nhs_portal_test'" | grep -q 1; then
+    local exists
+    exists=$(runuser -u postgres -- psql -X -tAc \
+        "SELECT 1 FROM pg_database WHERE datname = 'nhs_portal_test'") || return 1
+    if [ "$exists" != "1" ]; then
         runuser -u postgres -- createdb nhs_portal_test || return 1
     fi
     export NHS_PORTAL_TEST_PG_URL="$url"

@@ -188,6 +188,21 @@ async fn interop_full_sign_in_and_refusals() {
         matches!(&err.error, LoginError::IdentityNotP9(l) if l == "P5"),
         "{err:?}"
     );
+
+    // A malformed `vtr` is refused by the provider (as NHS login refuses vectors the client is
+    // not registered for): the error comes back to the callback.
+    let mut config = NhsLoginConfig::new(&op.issuer, CLIENT_ID, client_key(), REDIRECT_URI);
+    config.vtr = vec!["P9.Xx".into()];
+    let bad_vtr = RelyingParty::discover(config, Arc::new(MemoryStore::new()))
+        .await
+        .unwrap();
+    let url = bad_vtr.begin_login(request()).await.unwrap();
+    let q = Browser::new().run(url, &[]).await;
+    let err = bad_vtr.complete_login(&q).await.unwrap_err();
+    assert!(
+        matches!(&err.error, LoginError::Provider(e) if e == "invalid_request"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

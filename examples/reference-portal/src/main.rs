@@ -38,7 +38,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use nhs_portal_core::OdsCode;
 use nhs_portal_core::clock::{Clock, SystemClock};
 use nhs_portal_core::deep_link::DeepLinkBase;
 use nhs_portal_core::store::Store;
@@ -280,7 +279,6 @@ async fn main() -> Result<(), BoxError> {
         demo::SECOND_ADULT
     );
     eprintln!("  Staff worklist: {base_url}/staff (access code {staff_code})");
-    let _ = OdsCode::parse(demo::REAL_TIME_TRUST_ODS);
 
     serve(listener, portal).await;
     Ok(())

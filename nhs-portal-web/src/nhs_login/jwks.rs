@@ -36,9 +36,15 @@ enum Source {
 pub struct JwksCache {
     source: Source,
     keys: RwLock<Option<JwkSet>>,
+    /// When the last fetch was attempted.
     last_fetch: Mutex<Option<Instant>>,
+    /// One fetch at a time: tasks that miss the cache together wait for one fetch.
+    fetch_lock: tokio::sync::Mutex<()>,
     min_refetch_interval: Duration,
 }
+
+/// While no keys have been fetched at all, fetch attempts are this far apart at least.
+const MIN_RETRY_WHILE_EMPTY: Duration = Duration::from_secs(1);
 
 impl JwksCache {
     /// A cache over a fixed key set, never refetched.
@@ -47,6 +53,7 @@ impl JwksCache {
             source: Source::Fixed,
             keys: RwLock::new(Some(keys)),
             last_fetch: Mutex::new(None),
+            fetch_lock: tokio::sync::Mutex::new(()),
             min_refetch_interval: Duration::from_secs(30),
         }
     }
@@ -59,6 +66,7 @@ impl JwksCache {
             source: Source::Remote { url, http },
             keys: RwLock::new(None),
             last_fetch: Mutex::new(None),
+            fetch_lock: tokio::sync::Mutex::new(()),
             min_refetch_interval: Duration::from_secs(30),
         }
     }
@@ -80,16 +88,21 @@ impl JwksCache {
 
     /// The key with this id: from the cache, else after one refetch.
     pub async fn key(&self, kid: &str) -> Result<Jwk, TokenError> {
-        let empty = {
-            let guard = self.keys.read().await;
-            if let Some(k) = guard.as_ref().and_then(|set| set.find(kid)) {
-                return Ok(k.clone());
-            }
-            guard.is_none()
-        };
-        if !self.refetch_allowed() {
+        if let Some(k) = self.cached(kid).await {
+            return Ok(k);
+        }
+        if matches!(self.source, Source::Fixed) {
+            return Err(TokenError::UnknownKey);
+        }
+        let _one_fetch_at_a_time = self.fetch_lock.lock().await;
+        // Another task may have fetched the keys while this one waited.
+        if let Some(k) = self.cached(kid).await {
+            return Ok(k);
+        }
+        let empty = self.keys.read().await.is_none();
+        if !self.fetch_allowed(empty) {
             return Err(if empty {
-                TokenError::KeysUnavailable("the keys have not been fetched yet".into())
+                TokenError::KeysUnavailable("NHS login's keys could not be fetched".into())
             } else {
                 TokenError::UnknownKey
             });
@@ -100,14 +113,27 @@ impl JwksCache {
         found.ok_or(TokenError::UnknownKey)
     }
 
-    fn refetch_allowed(&self) -> bool {
-        if matches!(self.source, Source::Fixed) {
-            return false;
-        }
+    async fn cached(&self, kid: &str) -> Option<Jwk> {
+        self.keys
+            .read()
+            .await
+            .as_ref()
+            .and_then(|set| set.find(kid))
+            .cloned()
+    }
+
+    /// Rate limit: a refetch at most every `min_refetch_interval`; while the cache is empty,
+    /// a fetch at most every second.
+    fn fetch_allowed(&self, empty: bool) -> bool {
+        let gap = if empty {
+            MIN_RETRY_WHILE_EMPTY.min(self.min_refetch_interval)
+        } else {
+            self.min_refetch_interval
+        };
         let mut last = self.last_fetch.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         match *last {
-            Some(t) if now.duration_since(t) < self.min_refetch_interval => false,
+            Some(t) if now.duration_since(t) < gap => false,
             _ => {
                 *last = Some(now);
                 true

@@ -499,6 +499,22 @@ impl RelyingParty {
     /// Finishes a sign-in from the callback's query string: the one-use `state`, NHS login's
     /// error if any, the token request, the ID token's checks and userinfo.
     pub async fn complete_login(&self, query: &str) -> Result<CompletedLogin, LoginFailure> {
+        let result = self.complete_login_inner(query).await;
+        // Outcomes only: no NHS numbers, names, codes or tokens reach the log.
+        match &result {
+            Ok(done) => {
+                tracing::info!(sso = done.pending.sso, vot = %done.identity.vot, "NHS login sign-in completed")
+            }
+            Err(f) => tracing::warn!(
+                sso = f.pending.as_ref().is_some_and(|p| p.sso),
+                error = %f.error,
+                "NHS login sign-in failed"
+            ),
+        }
+        result
+    }
+
+    async fn complete_login_inner(&self, query: &str) -> Result<CompletedLogin, LoginFailure> {
         let params: std::collections::HashMap<String, String> =
             url::form_urlencoded::parse(query.as_bytes())
                 .into_owned()

@@ -356,6 +356,38 @@ mod remote {
     }
 
     #[tokio::test]
+    async fn tasks_missing_the_cache_together_share_one_fetch() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(jwks(&[&keys().0]))
+                    .set_delay(std::time::Duration::from_millis(200)),
+            )
+            .mount(&server)
+            .await;
+        let url = url::Url::parse(&format!("{}/k", server.uri())).unwrap();
+        let v = Arc::new(
+            JwksForwardedVerifier::new(
+                ForwardedTokenConfig::new(ISSUER, vec![AUD.into()]),
+                Arc::new(JwksCache::remote(url, reqwest::Client::new())),
+            )
+            .with_clock(Arc::new(ManualClock::new(now()))),
+        );
+        let token = keys().0.sign(&claims()).unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (v, token) = (v.clone(), token.clone());
+                tokio::spawn(async move { v.verify(&token, &nhs("9000000009")).await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap().is_ok());
+        }
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
     async fn refetches_are_rate_limited() {
         let server = MockServer::start().await;
         Mock::given(method("GET"))

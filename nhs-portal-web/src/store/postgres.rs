@@ -18,8 +18,6 @@ use super::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Connections per portal instance, by default.
-pub const DEFAULT_POOL_SIZE: u32 = 10;
 /// How long a call waits for a free connection (or a new one) before it is `Unavailable`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a submit retries when the request it collided with was resolved in between.
@@ -53,11 +51,14 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// Connections per portal instance, by default.
+    pub const DEFAULT_POOL_SIZE: u32 = 10;
+
     /// Connects to the database at `url` (`postgres://…`) with a pool of
-    /// `DEFAULT_POOL_SIZE` connections, and migrates it.
+    /// [`PgStore::DEFAULT_POOL_SIZE`] connections, and migrates it.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url).map_err(db_err)?;
-        Self::connect_with(options, DEFAULT_POOL_SIZE).await
+        Self::connect_with(options, Self::DEFAULT_POOL_SIZE).await
     }
 
     /// Connects with `options` (for example with a `search_path` set through

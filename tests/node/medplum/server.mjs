@@ -27,8 +27,11 @@ const MAX_BODY = 1024 * 1024;
 
 // Optional fault injection for tests: POST /_test/faults {"status": 503, "count": 2}
 // makes the next `count` FHIR requests answer `status`; {"delayMs": 3000, "count": 1} delays them;
-// "method": "PUT" limits the fault to requests with that method.
-let faults = { status: 0, delayMs: 0, count: 0, method: null };
+// "method": "PUT" limits the fault to requests with that method; "skip": n lets the first n
+// matching requests through; "loseResponse": true carries the request out, then answers 504 (a
+// write that happened but whose answer was lost).
+const NO_FAULTS = { status: 0, delayMs: 0, count: 0, method: null, skip: 0, loseResponse: false };
+let faults = { ...NO_FAULTS };
 
 let queue = Promise.resolve();
 function serialised(fn) {
@@ -46,13 +49,15 @@ function send(res, status, body, extraHeaders = {}) {
 async function handle(req, res, raw) {
   const url = new URL(req.url, 'http://localhost');
   if (url.pathname === '/_test/faults' && req.method === 'POST') {
-    faults = { status: 0, delayMs: 0, count: 0, method: null, ...JSON.parse(raw || '{}') };
+    faults = { ...NO_FAULTS, ...JSON.parse(raw || '{}') };
     return send(res, 204);
   }
-  if (faults.count > 0 && (!faults.method || faults.method === req.method)) {
+  let loseResponse = false;
+  if (faults.count > 0 && (!faults.method || faults.method === req.method) && faults.skip-- <= 0) {
     faults.count -= 1;
+    loseResponse = faults.loseResponse;
     if (faults.delayMs) await new Promise((r) => setTimeout(r, faults.delayMs));
-    if (faults.status) {
+    if (faults.status && !loseResponse) {
       return send(res, faults.status, {
         resourceType: 'OperationOutcome',
         issue: [{ severity: 'error', code: 'transient', diagnostics: 'injected fault' }],
@@ -81,6 +86,12 @@ async function handle(req, res, raw) {
     headers: req.headers,
   };
   const [outcome, resource] = await router.handleRequest(fhirReq, repo);
+  if (loseResponse) {
+    return send(res, 504, {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'timeout', diagnostics: 'injected: response lost' }],
+    });
+  }
   const status = getStatus(outcome);
   const headers = {};
   if (resource?.meta?.versionId) headers.etag = `W/"${resource.meta.versionId}"`;
