@@ -10,7 +10,7 @@
 //! [`nhs_portal_core::request_status`] decide what the patient sees and may do.
 //!
 //! Real-time changes go to the PAS, then an audit record and reporting events are written.
-//! Requests go to [`RequestStore::submit_request`] together with their audit record and
+//! Requests go to [`RequestStore::submit_request`](nhs_portal_core::store::RequestStore::submit_request) together with their audit record and
 //! reporting events, in one transaction. A double submit (the same idempotency key) never makes
 //! a second request or a second PAS change.
 
