@@ -14,7 +14,8 @@
 //! - `NHS_PORTAL_BASE_URL`: the public base URL (default `http://{addr}`);
 //! - `NHS_PORTAL_DATABASE_URL`: the store, `sqlite:` or `postgres://` (default the SQLite file
 //!   `./data/nhs-portal.sqlite3`);
-//! - `NHS_PORTAL_REPORTING_URL`: Wayfinder Reporting Service base URL (optional);
+//! - `NHS_PORTAL_REPORTING_URL`: Wayfinder Reporting Service base URL (optional; with
+//!   `NHS_PORTAL_REPORTING_CLIENT_ID` and a bearer token in `NHS_PORTAL_REPORTING_TOKEN`);
 //! - `NHS_PORTAL_STAFF_CODE`: the staff worklist access code (default: generated, printed);
 //! - `NHS_PORTAL_SESSION_IDLE_SECONDS`: inactivity timeout (default 600; shorter values are for
 //!   demonstrating the timeout warning);
@@ -43,6 +44,9 @@ use nhs_portal_core::deep_link::DeepLinkBase;
 use nhs_portal_core::store::Store;
 use nhs_portal_pas::demo::{self, DemoData};
 use nhs_portal_pas::worklist::Worklist;
+use nhs_portal_reporting::token::StaticToken;
+use nhs_portal_reporting::worker::{OutboxWorker, OutboxWorkerConfig};
+use nhs_portal_reporting::{WayfinderClient, WayfinderConfig};
 use nhs_portal_web::assets::Assets;
 use nhs_portal_web::fhir_api::auth::JwksBearerValidator;
 use nhs_portal_web::fhir_api::{FhirApi, FhirApiConfig};
@@ -263,16 +267,37 @@ async fn main() -> Result<(), BoxError> {
         .mount("/fhir", Arc::new(FhirHandler(fhir))),
     );
 
-    if let Some(url) = env("NHS_PORTAL_REPORTING_URL") {
-        eprintln!(
-            "NHS_PORTAL_REPORTING_URL is set ({url}); reporting events wait in the store's outbox for the reporting worker"
-        );
-    }
+    // Reporting: deliver the outbox's usage events to Wayfinder when a URL is configured.
+    let reporting = match env("NHS_PORTAL_REPORTING_URL") {
+        Some(url) => {
+            let client = WayfinderClient::new(
+                WayfinderConfig::new(
+                    &url,
+                    env("NHS_PORTAL_REPORTING_CLIENT_ID").unwrap_or_else(|| DEMO_CLIENT_ID.into()),
+                ),
+                Arc::new(StaticToken::new(
+                    env("NHS_PORTAL_REPORTING_TOKEN").unwrap_or_default(),
+                )),
+            )?;
+            let worker = OutboxWorker::new(
+                store.clone(),
+                Arc::new(client),
+                clock.clone(),
+                OutboxWorkerConfig::default(),
+            );
+            // Claimed events are leased, so stopping the process mid-batch loses nothing.
+            tokio::spawn(async move { worker.run(std::future::pending::<()>()).await });
+            format!("reporting events are sent to {url}")
+        }
+        None => {
+            "reporting events wait in the outbox (set NHS_PORTAL_REPORTING_URL to send them)".into()
+        }
+    };
     println!("nhs-portal listening on {base_url}");
     eprintln!(
         "  Demo mode: simulated hospital systems and the NHS login simulator (not NHS login)."
     );
-    eprintln!("  Store: {store_note}; {seeded} demo requests added.");
+    eprintln!("  Store: {store_note}; {seeded} demo requests added; {reporting}.");
     eprintln!(
         "  Patients: sign in as {} or {}.",
         demo::ADULT,
