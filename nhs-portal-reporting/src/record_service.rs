@@ -587,6 +587,9 @@ impl RecordSender {
             .queue
             .claim_records(&self.config.worker_id, max, now, self.config.lease)
             .await?;
+        if items.is_empty() {
+            return Ok(RecordStats::default());
+        }
         let mut stats = RecordStats {
             claimed: items.len() as u64,
             ..Default::default()
