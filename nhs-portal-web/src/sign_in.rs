@@ -178,3 +178,45 @@ impl SignIn for NhsLoginSignIn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nhs_login::LoginError as E;
+
+    #[test]
+    fn login_errors_map_to_their_pages() {
+        let cases: Vec<(E, bool, SignInFailure)> = vec![
+            (E::ConsentNotGiven, false, SignInFailure::ConsentRefused),
+            (E::SsoFailed, true, SignInFailure::SsoFailed),
+            (E::LoginRequired, true, SignInFailure::SsoFailed),
+            (E::LoginRequired, false, SignInFailure::Failed(None)),
+            (E::UnknownState, false, SignInFailure::StateMismatch),
+            (E::StaleLogin, false, SignInFailure::StateMismatch),
+            (
+                E::IdentityNotP9("P5".into()),
+                false,
+                SignInFailure::IdentityTooLow,
+            ),
+            (
+                E::Unavailable("down".into()),
+                false,
+                SignInFailure::Unavailable,
+            ),
+            (
+                E::Provider("invalid_request".into()),
+                false,
+                SignInFailure::Failed(Some("invalid_request".into())),
+            ),
+            (E::UserInfoMismatch, false, SignInFailure::Failed(None)),
+        ];
+        for (error, sso, want) in cases {
+            let label = error.to_string();
+            assert_eq!(
+                failure_from_login_error(&error, sso),
+                want,
+                "{label} sso={sso}"
+            );
+        }
+    }
+}
