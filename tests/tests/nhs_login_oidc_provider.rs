@@ -9,15 +9,25 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use chrono::{Duration, Utc};
+use http::{Request, Response, StatusCode, header};
 use nhs_portal_core::NhsNumber;
+use nhs_portal_core::clock::{Clock, ManualClock};
 use nhs_portal_core::store::memory::MemoryStore;
+use nhs_portal_pas::demo::{self, DemoData};
+use nhs_portal_web::assets::Assets;
 use nhs_portal_web::nhs_login::{
     LoginError, LoginRequest, NhsLoginConfig, RelyingParty, RsaSigningKey,
 };
+use nhs_portal_web::portal::{Portal, PortalConfig, PortalParts};
+use nhs_portal_web::sign_in::NhsLoginSignIn;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const CLIENT_ID: &str = "portal-interop";
-const REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
+/// The portal's public base URL in these tests (never dialled: the portal is called in-process).
+const PORTAL: &str = "http://127.0.0.1:9";
+const REDIRECT_URI: &str = "http://127.0.0.1:9/sign-in/callback";
 
 struct Op {
     issuer: String,
@@ -299,4 +309,112 @@ async fn interop_sign_in_with_pkce() {
         chrono::NaiveDate::from_ymd_opt(2015, 6, 15)
     );
     assert!(done.pending.pkce_verifier.is_some());
+}
+
+/// SSO assertion for a patient, as the NHS App would put it on a deep link (from the harness).
+async fn sso_assertion(op: &Op, nhs_number: &str) -> String {
+    reqwest::Client::new()
+        .post(format!(
+            "{}/test/sso-assertion?nhs_number={nhs_number}",
+            op.issuer
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Calls the portal in-process, keeping its cookies like a browser would.
+async fn portal_get(
+    portal: &Portal,
+    jar: &mut HashMap<String, String>,
+    uri: &str,
+) -> Response<Bytes> {
+    let cookies = jar
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let req = Request::get(uri)
+        .header(header::COOKIE, cookies)
+        .body(Bytes::new())
+        .unwrap();
+    let res = portal.handle(req).await;
+    for sc in res.headers().get_all(header::SET_COOKIE) {
+        let pair = sc.to_str().unwrap().split(';').next().unwrap();
+        if let Some((k, v)) = pair.split_once('=') {
+            if v.is_empty() {
+                jar.remove(k.trim());
+            } else {
+                jar.insert(k.trim().to_owned(), v.to_owned());
+            }
+        }
+    }
+    res
+}
+
+/// The whole portal (pages, sessions and the NHS login relying party) against oidc-provider: an
+/// NHS App deep link carrying `assertedLoginIdentity` signs the patient in silently and lands on
+/// the appointment; after 10 minutes without activity the session has timed out.
+#[tokio::test]
+async fn interop_portal_deep_link_sso_then_timeout() {
+    let op = start_op().await;
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let store = Arc::new(MemoryStore::new());
+    let data = DemoData::build(clock.now());
+    demo::seed_store(&*store, &data).await.unwrap();
+    let pas = Arc::new(data.simulated_pas(clock.clone()));
+    let config = NhsLoginConfig::new(&op.issuer, CLIENT_ID, client_key(), REDIRECT_URI);
+    let portal = Portal::new(
+        PortalConfig::new(PORTAL),
+        PortalParts {
+            store: store.clone(),
+            pas,
+            clock: clock.clone(),
+            sign_in: Arc::new(NhsLoginSignIn::new(config, store.clone(), clock.clone())),
+            assets: Assets::embedded_only(),
+        },
+    )
+    .unwrap();
+    let id = demo::appointment_id(demo::KEY_ADULT_DERMATOLOGY);
+    let path = format!("/patient-portal/appointment/{id}");
+    let assertion = sso_assertion(&op, "9000000009").await;
+    let deep_link =
+        format!("{path}?extSystemName=Portal&trackingId=trk-1&assertedLoginIdentity={assertion}");
+    let mut jar = HashMap::new();
+
+    // Not signed in: off to NHS login (here oidc-provider) with the assertion and prompt=none.
+    let res = portal_get(&portal, &mut jar, &deep_link).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let authorize = url::Url::parse(res.headers()[header::LOCATION].to_str().unwrap()).unwrap();
+    assert!(authorize.as_str().starts_with(&op.issuer), "{authorize}");
+    let params: HashMap<_, _> = authorize.query_pairs().into_owned().collect();
+    assert_eq!(params.get("prompt").map(String::as_str), Some("none"));
+    assert_eq!(params.get("asserted_login_identity"), Some(&assertion));
+
+    // The provider signs the patient in without a page and sends them back.
+    let query = Browser::new().run(authorize, &[]).await;
+    let res = portal_get(&portal, &mut jar, &format!("/sign-in/callback?{query}")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let back = res.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    assert!(back.starts_with(&path), "{back}");
+
+    // The appointment, then the list, while active.
+    let res = portal_get(&portal, &mut jar, &path).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = String::from_utf8(res.body().to_vec()).unwrap();
+    assert!(page.contains("<h1"), "{page}");
+    clock.advance(Duration::minutes(9));
+    let res = portal_get(&portal, &mut jar, "/patient-portal/appointments").await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Ten minutes with no request: signed out, and the next request starts sign-in again.
+    clock.advance(Duration::minutes(10) + Duration::seconds(1));
+    let res = portal_get(&portal, &mut jar, "/patient-portal/appointments").await;
+    let page = String::from_utf8(res.body().to_vec()).unwrap();
+    assert!(page.contains("You have been signed out"), "{page}");
+    let res = portal_get(&portal, &mut jar, "/patient-portal/appointments").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
