@@ -219,17 +219,7 @@ async fn interop_full_sign_in_and_refusals() {
 async fn interop_nhs_app_sso() {
     let op = start_op().await;
     let rp = rp(&op).await;
-    let assertion = reqwest::Client::new()
-        .post(format!(
-            "{}/test/sso-assertion?nhs_number=9000000017",
-            op.issuer
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let assertion = sso_assertion(&op, "9000000017").await;
     let sso = LoginRequest {
         in_nhs_app: true,
         asserted_login_identity: Some(assertion),
