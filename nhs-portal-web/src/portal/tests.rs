@@ -18,6 +18,7 @@ use nhs_portal_core::{
 use nhs_portal_pas::{CancelReason, PasBackend, PasError, PasEvent, PatientRecord, Slot};
 
 use super::*;
+use crate::http_kit::query_param as query_get;
 use crate::sign_in::{SignIn, SignInFailure, SignInStart, SignedIn};
 
 const ALICE: &str = "9000000009";
