@@ -259,6 +259,11 @@ impl Form {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The form as a map (a key given twice keeps its last value).
+    pub fn into_map(self) -> std::collections::HashMap<String, String> {
+        self.0.into_iter().collect()
+    }
+
     /// Every value of `key`, in order.
     pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.0

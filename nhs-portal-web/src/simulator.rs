@@ -30,6 +30,7 @@ use nhs_portal_core::clock::{Clock, SystemClock};
 use serde_json::{Value, json};
 use sha2::Digest;
 
+use crate::http_kit;
 use crate::nhs_login::{DEFAULT_P9_VECTORS, KeyError, RsaSigningKey};
 use crate::session::random_token;
 
@@ -281,12 +282,7 @@ fn html_escape(s: &str) -> String {
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(Bytes::from(body.to_string()))
-        .expect("static response parts are valid")
+    http_kit::json(status, body)
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response<Bytes> {
@@ -297,7 +293,7 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response<B
 }
 
 fn form(body: &[u8]) -> HashMap<String, String> {
-    url::form_urlencoded::parse(body).into_owned().collect()
+    http_kit::Form::parse(body).into_map()
 }
 
 impl Simulator {
@@ -554,12 +550,8 @@ label{{display:block;margin:.5rem 0}}button{{margin:.5rem 0;padding:.5rem 1rem}}
 <body><p class=\"banner\" role=\"alert\">{NOT_NHS_LOGIN}. For testing only: no real accounts, \
 no real patients.</p>\n<h1>{NOT_NHS_LOGIN}</h1>\n{body}\n</body></html>"
         );
-        Response::builder()
-            .status(status)
-            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-            .header(header::CACHE_CONTROL, "no-store")
-            .body(Bytes::from(html))
-            .expect("static response parts are valid")
+        // Its own inline style: not one of the portal's pages, so not under the portal's CSP.
+        http_kit::foreign_html(status, html)
     }
 
     fn redirect(&self, redirect_uri: &str, params: &[(&str, &str)]) -> Response<Bytes> {
@@ -568,12 +560,7 @@ no real patients.</p>\n<h1>{NOT_NHS_LOGIN}</h1>\n{body}\n</body></html>"
             Err(_) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_redirect_uri", ""),
         };
         url.query_pairs_mut().extend_pairs(params.iter());
-        Response::builder()
-            .status(StatusCode::FOUND)
-            .header(header::LOCATION, url.as_str())
-            .header(header::CACHE_CONTROL, "no-store")
-            .body(Bytes::new())
-            .expect("a parsed URL is a valid header")
+        http_kit::redirect_with(StatusCode::FOUND, url.as_str())
     }
 
     fn redirect_error(&self, a: &AuthParams, error: &str, description: &str) -> Response<Bytes> {
@@ -887,14 +874,7 @@ no real patients.</p>\n<h1>{NOT_NHS_LOGIN}</h1>\n{body}\n</body></html>"
     }
 
     fn userinfo(&self, headers: &http::HeaderMap) -> Response<Bytes> {
-        let token = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .unwrap_or("");
+        let token = http_kit::bearer_token(headers).unwrap_or("");
         let grant = self.lock().access_tokens.get(token).cloned();
         let Some(p) = grant.as_ref().and_then(|g| self.patient(&g.patient)) else {
             return Response::builder()
@@ -916,6 +896,14 @@ no real patients.</p>\n<h1>{NOT_NHS_LOGIN}</h1>\n{body}\n</body></html>"
             c["given_name"] = json!(p.given_name);
         }
         json_response(StatusCode::OK, &c)
+    }
+}
+
+/// The simulator mounts in the portal as it is: `portal.mount("/nhs-login-simulator", simulator)`.
+#[async_trait::async_trait]
+impl http_kit::Handler for Simulator {
+    async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        Simulator::handle(self, req)
     }
 }
 

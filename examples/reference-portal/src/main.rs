@@ -31,9 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use bytes::Bytes;
-use http::{Request, Response};
+use http::Request;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -53,7 +51,7 @@ use nhs_portal_web::fhir_api::{FhirApi, FhirApiConfig};
 use nhs_portal_web::nhs_login::{
     ForwardedTokenConfig, JwksCache, JwksForwardedVerifier, NhsLoginConfig, RsaSigningKey,
 };
-use nhs_portal_web::portal::{DemoInfo, Handler, Portal, PortalConfig, PortalParts};
+use nhs_portal_web::portal::{DemoInfo, Portal, PortalConfig, PortalParts};
 use nhs_portal_web::sign_in::NhsLoginSignIn;
 use nhs_portal_web::simulator::{
     SIMULATED_NHS_APP_CLIENT_ID, Simulator, SimulatorClient, SimulatorConfig,
@@ -66,24 +64,6 @@ const DEMO_CLIENT_ID: &str = "nhs-portal-demo";
 const DEMO_API_AUDIENCE: &str = "nhs-portal-pca-api";
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-struct SimulatorHandler(Simulator);
-
-#[async_trait]
-impl Handler for SimulatorHandler {
-    async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
-        self.0.handle(req)
-    }
-}
-
-struct FhirHandler(FhirApi);
-
-#[async_trait]
-impl Handler for FhirHandler {
-    async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
-        self.0.handle(req).await
-    }
-}
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -259,12 +239,9 @@ async fn main() -> Result<(), BoxError> {
                 assets,
             },
         )?
-        .mount(
-            "/nhs-login-simulator",
-            Arc::new(SimulatorHandler(simulator)),
-        )
-        .mount("/staff", Arc::new(staff))
-        .mount("/fhir", Arc::new(FhirHandler(fhir))),
+        .mount("/nhs-login-simulator", simulator)
+        .mount("/staff", staff)
+        .mount("/fhir", fhir),
     );
 
     // Reporting: deliver the outbox's usage events to Wayfinder when a URL is configured.
