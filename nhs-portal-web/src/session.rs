@@ -8,9 +8,8 @@
 //!   session fixation).
 //! - A session ends after 10 minutes without activity (configurable; a warning is due after 9)
 //!   and at most 12 hours after sign-in whatever the activity (NHS login's rule for web apps).
-//! - [`SessionManager::admit`] is the policy one request goes through: a live session is
-//!   touched and returned; a timed-out one means "signed out" unless the NHS App offers single
-//!   sign-on; none means sign in.
+//! - [`SessionManager::admit`] is the policy per request: a live session is touched and
+//!   returned; a timed-out one means "signed out" unless the NHS App offers SSO.
 //! - Each session has its own CSRF token; compare form tokens with [`SessionManager::check_csrf`]
 //!   (constant time).
 //!
@@ -324,8 +323,7 @@ impl SessionManager {
     ) -> Result<Admission, SessionError> {
         match self.load(headers).await? {
             SessionState::Active(active) => {
-                let mut session = active.session;
-                let now = self.clock.now();
+                let (mut session, now) = (active.session, self.clock.now());
                 if !self.store.touch_session(&session.id, now).await? {
                     return Ok(Admission::TimedOut);
                 }

@@ -1,3 +1,6 @@
+//! (Over 400 lines: the module docs carry the spec's request order and the readings taken where
+//! the spec contradicts itself, beside the one request path they describe.)
+//!
 //! The PCA Get Appointments API: `GET /fhir/Appointment?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs}`,
 //! answered with a FHIR R4 `Bundle` (`searchset`) of all the patient's appointments, as NHS
 //! England's "Patient Care Aggregator Get Appointments, Documents and Questionnaires API Standard"

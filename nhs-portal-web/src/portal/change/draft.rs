@@ -11,7 +11,7 @@ use nhs_portal_core::AppointmentId;
 
 use super::href;
 use super::wording::Wording;
-use crate::http_kit;
+use crate::http_kit::{self, Form};
 use crate::journeys::ReasonAnswers;
 use crate::portal::Inner;
 
@@ -21,6 +21,17 @@ const DRAFT_COOKIE: &str = "nhs_portal_draft";
 struct Draft {
     kind: String,
     answers: ReasonAnswers,
+}
+
+/// The answers a reasons form posted (free text trimmed, empty as none).
+pub(super) fn answers_from_form(form: &Form) -> ReasonAnswers {
+    ReasonAnswers {
+        reason: form.get("reason").unwrap_or("").to_owned(),
+        details: form
+            .get("details")
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty()),
+    }
 }
 
 /// The draft answers of this journey, if the request carries them.

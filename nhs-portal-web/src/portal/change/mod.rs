@@ -16,7 +16,7 @@ mod wording;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use nhs_portal_core::request_status::{CancelMode, RequestKind, RescheduleMode};
-use nhs_portal_core::store::{AuditAction, PatientSession, RequestState};
+use nhs_portal_core::store::{PatientSession, RequestState};
 use nhs_portal_core::{AppointmentId, AppointmentStatus, uk_time};
 
 use super::Inner;
@@ -41,16 +41,6 @@ pub(super) fn href(id: &AppointmentId, step: &str) -> String {
         format!("/patient-portal/appointment/{id}")
     } else {
         format!("/patient-portal/appointment/{id}/{step}")
-    }
-}
-
-fn answers_from_form(form: &Form) -> ReasonAnswers {
-    ReasonAnswers {
-        reason: form.get("reason").unwrap_or("").to_owned(),
-        details: form
-            .get("details")
-            .map(|d| d.trim().to_owned())
-            .filter(|d| !d.is_empty()),
     }
 }
 
@@ -228,7 +218,7 @@ impl Inner {
         if w.kind == RequestKind::Reschedule && mode == Mode::RealTime {
             return self.slot_chosen(ctx, session, id, &form).await;
         }
-        let answers = answers_from_form(&form);
+        let answers = draft::answers_from_form(&form);
         if let Err(errors) = answers.validate(w.reasons, w.kind) {
             return self
                 .change_form(ctx, req, session, id, w, Some((&answers, &errors)))
@@ -402,21 +392,5 @@ impl Inner {
             &body,
             PageOpts::default(),
         )
-    }
-
-    /// Whether a real-time reschedule produced appointment `id` (the audit trail says which).
-    async fn moved_here(&self, session: &PatientSession, id: &AppointmentId) -> Result<bool, ()> {
-        let marker = format!("new={id}");
-        let records = self
-            .store
-            .audit_for_patient(&session.patient, 20)
-            .await
-            .map_err(drop)?;
-        Ok(records.iter().any(|r| {
-            r.action == AuditAction::Rescheduled
-                && r.detail
-                    .as_deref()
-                    .is_some_and(|d| d.split(';').any(|p| p == marker))
-        }))
     }
 }

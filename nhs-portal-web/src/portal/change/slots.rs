@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
-use nhs_portal_core::store::PatientSession;
+use nhs_portal_core::store::{AuditAction, PatientSession};
 use nhs_portal_core::{AppointmentId, uk_time};
 
 use super::href;
@@ -167,5 +167,25 @@ impl Inner {
             &body,
             PageOpts::step(href(id, w.step), false),
         )
+    }
+
+    /// Whether a real-time reschedule produced appointment `id` (the audit trail says which).
+    pub(super) async fn moved_here(
+        &self,
+        session: &PatientSession,
+        id: &AppointmentId,
+    ) -> Result<bool, ()> {
+        let marker = format!("new={id}");
+        let records = self
+            .store
+            .audit_for_patient(&session.patient, 20)
+            .await
+            .map_err(drop)?;
+        Ok(records.iter().any(|r| {
+            r.action == AuditAction::Rescheduled
+                && r.detail
+                    .as_deref()
+                    .is_some_and(|d| d.split(';').any(|p| p == marker))
+        }))
     }
 }

@@ -20,21 +20,22 @@ use nhs_portal_core::clock::Clock;
 use nhs_portal_core::request_status::{RequestKind, RequestOutcome};
 use nhs_portal_core::uk_time::{self, UkLocal};
 use nhs_portal_core::{OdsCode, Organisation};
-use nhs_portal_pas::worklist::{Worklist, WorklistError, WorklistItem};
-use serde::Serialize;
+use nhs_portal_pas::worklist::{Worklist, WorklistError};
 
 use crate::http_kit::{self, Form, Handler};
-use crate::journeys::{CANCEL_REASONS, FieldError, RESCHEDULE_REASONS, reason_label};
 use crate::pages::{Layout, Page, Pages};
 use crate::session::random_token;
+use views::{ItemView, StaffView, TrustView};
+
+mod views;
 
 const COOKIE: &str = "nhs_portal_staff";
 const STAFF_SESSION: Duration = Duration::hours(8);
 
 #[derive(Debug, Clone)]
-struct StaffSession {
-    name: String,
-    csrf: String,
+pub(crate) struct StaffSession {
+    pub(crate) name: String,
+    pub(crate) csrf: String,
     expires: DateTime<Utc>,
 }
 
@@ -54,111 +55,6 @@ impl std::fmt::Debug for StaffPages {
         f.debug_struct("StaffPages")
             .field("trusts", &self.trusts)
             .finish_non_exhaustive()
-    }
-}
-
-/// The `staff` template's view model.
-#[derive(Debug, Serialize)]
-struct StaffView<'a> {
-    sign_in: bool,
-    errors: Vec<FieldError>,
-    notice: Option<&'a str>,
-    trusts: Vec<TrustView>,
-    staff_name: &'a str,
-    staff_csrf: &'a str,
-}
-
-impl<'a> StaffView<'a> {
-    fn sign_in(error: bool) -> Self {
-        Self {
-            sign_in: true,
-            errors: error
-                .then_some(FieldError {
-                    field: "code",
-                    message: "Enter your name and the correct access code",
-                })
-                .into_iter()
-                .collect(),
-            notice: None,
-            trusts: Vec::new(),
-            staff_name: "",
-            staff_csrf: "",
-        }
-    }
-
-    fn list(staff: &'a StaffSession, notice: Option<&'a str>, trusts: Vec<TrustView>) -> Self {
-        Self {
-            sign_in: false,
-            errors: Vec::new(),
-            notice,
-            trusts,
-            staff_name: &staff.name,
-            staff_csrf: &staff.csrf,
-        }
-    }
-}
-
-/// One trust's waiting requests.
-#[derive(Debug, Serialize)]
-struct TrustView {
-    name: String,
-    ods: String,
-    items: Vec<ItemView>,
-}
-
-/// One waiting request.
-#[derive(Debug, Serialize)]
-struct ItemView {
-    id: String,
-    kind: &'static str,
-    is_reschedule: bool,
-    fulfil_label: &'static str,
-    title: String,
-    nhs_number: String,
-    when: String,
-    reason: String,
-    details: Option<String>,
-    requested: String,
-    suggested: String,
-}
-
-impl ItemView {
-    fn of(item: &WorklistItem) -> Self {
-        let r = &item.request;
-        let (reasons, kind, fulfil_label) = match r.kind {
-            RequestKind::Cancel => (&CANCEL_REASONS[..], "Cancel", "Mark as cancelled"),
-            RequestKind::Reschedule => (
-                &RESCHEDULE_REASONS[..],
-                "Reschedule",
-                "Mark as moved to this time",
-            ),
-        };
-        let a = item.appointment.as_ref();
-        Self {
-            id: r.id.to_string(),
-            kind,
-            is_reschedule: r.kind == RequestKind::Reschedule,
-            fulfil_label,
-            title: a
-                .map(|a| a.description.clone())
-                .unwrap_or_else(|| "Appointment (not available from the PAS just now)".into()),
-            nhs_number: r.patient.formatted(),
-            when: a
-                .map(|a| uk_time::format_date_time(a.start))
-                .unwrap_or_default(),
-            reason: reason_label(reasons, &r.reason)
-                .unwrap_or(r.reason.as_str())
-                .to_owned(),
-            details: r.details.clone(),
-            requested: uk_time::format_date_time(r.created_at),
-            suggested: a
-                .map(|a| {
-                    (uk_time::to_uk(a.start) + Duration::days(7))
-                        .format("%Y-%m-%dT%H:%M")
-                        .to_string()
-                })
-                .unwrap_or_default(),
-        }
     }
 }
 
