@@ -431,7 +431,7 @@ pub fn patient_from_query(query: Option<&str>) -> Result<NhsNumber, ApiError> {
     if value.is_empty() {
         return Err(ApiError::MissingNhsNumber);
     }
-    NhsNumber::from_fhir_identifier(&value).map_err(|_| ApiError::InvalidNhsNumber)
+    NhsNumber::from_fhir_identifier(value).map_err(|_| ApiError::InvalidNhsNumber)
 }
 
 /// Whether a base64 `NHSD-Target-Identifier` names `{"system":"urn:ietf:rfc:3986","value":expected}`.
