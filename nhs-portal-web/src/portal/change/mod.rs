@@ -98,30 +98,21 @@ impl Inner {
         id: &AppointmentId,
         kind: RequestKind,
     ) -> Result<(AppointmentView, Mode), JourneyError> {
+        let mode = |real_time| {
+            if real_time {
+                Mode::RealTime
+            } else {
+                Mode::Request
+            }
+        };
         Ok(match kind {
             RequestKind::Cancel => {
                 let (v, m) = self.journeys.cancel_mode(session, id).await?;
-                let real_time = m == CancelMode::RealTime;
-                (
-                    v,
-                    if real_time {
-                        Mode::RealTime
-                    } else {
-                        Mode::Request
-                    },
-                )
+                (v, mode(m == CancelMode::RealTime))
             }
             RequestKind::Reschedule => {
                 let (v, m) = self.journeys.reschedule_mode(session, id).await?;
-                let real_time = m == RescheduleMode::RealTime;
-                (
-                    v,
-                    if real_time {
-                        Mode::RealTime
-                    } else {
-                        Mode::Request
-                    },
-                )
+                (v, mode(m == RescheduleMode::RealTime))
             }
         })
     }
@@ -278,14 +269,28 @@ impl Inner {
             button: words.button,
             appointment_href: href(id, ""),
         };
+        self.check_page(ctx, session, id, w, &body, words.title)
+    }
+
+    /// A check page: back to the journey's form.
+    fn check_page(
+        &self,
+        ctx: &Ctx,
+        session: &PatientSession,
+        id: &AppointmentId,
+        w: &Wording,
+        body: &CheckPage,
+        title: &str,
+    ) -> Response<Bytes> {
+        let back = PageOpts::step(href(id, w.step), false);
         self.page(
             ctx,
             Some(session),
             StatusCode::OK,
             "check",
-            words.title,
-            &body,
-            PageOpts::step(href(id, w.step), false),
+            title,
+            body,
+            back,
         )
     }
 

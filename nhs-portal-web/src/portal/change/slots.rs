@@ -2,7 +2,7 @@
 //! reasons, checks the new appointment, and the confirm step books it.
 
 use bytes::Bytes;
-use http::{Response, StatusCode};
+use http::Response;
 use nhs_portal_core::store::{AuditAction, PatientSession};
 use nhs_portal_core::{AppointmentId, uk_time};
 
@@ -158,15 +158,7 @@ impl Inner {
             button: words.button,
             appointment_href: href(id, ""),
         };
-        self.page(
-            ctx,
-            Some(session),
-            StatusCode::OK,
-            "check",
-            words.title,
-            &body,
-            PageOpts::step(href(id, w.step), false),
-        )
+        self.check_page(ctx, session, id, w, &body, words.title)
     }
 
     /// Whether a real-time reschedule produced appointment `id` (the audit trail says which).
