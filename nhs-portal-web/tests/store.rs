@@ -13,8 +13,8 @@ use std::time::Duration as StdDuration;
 use chrono::{Duration, Utc};
 use nhs_portal_core::request_status::RequestKind;
 use nhs_portal_core::store::{
-    AuditAction, AuditRecord, PatientRequest, RecordQueue, RequestState, RequestStore, Store,
-    StoreError, Submitted, contract,
+    AuditAction, AuditRecord, NewRequest, RecordQueue, RequestState, RequestStore, Resolution,
+    Resolve, Store, StoreError, Submitted, contract,
 };
 use nhs_portal_core::{AppointmentId, NhsNumber, OdsCode, ReportingEvent};
 use nhs_portal_web::store::{self, PgStore, SqliteStore};
@@ -103,9 +103,9 @@ fn nhs() -> NhsNumber {
     NhsNumber::parse("9000000009").unwrap()
 }
 
-fn cancel(key: &str, appointment: &AppointmentId) -> (PatientRequest, AuditRecord, ReportingEvent) {
+fn cancel(key: &str, appointment: &AppointmentId) -> (NewRequest, AuditRecord, ReportingEvent) {
     let now = Utc::now();
-    let request = PatientRequest {
+    let request = NewRequest {
         id: uuid::Uuid::new_v4(),
         idempotency_key: key.to_owned(),
         appointment: appointment.clone(),
@@ -114,10 +114,7 @@ fn cancel(key: &str, appointment: &AppointmentId) -> (PatientRequest, AuditRecor
         kind: RequestKind::Cancel,
         reason: "no-longer-needed".into(),
         details: None,
-        state: RequestState::Pending,
         created_at: now,
-        resolved_at: None,
-        resolution_note: None,
     };
     let audit = AuditRecord {
         at: now,
@@ -221,9 +218,9 @@ async fn race_resolves(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     let events_before = a.outbox_stats().await.expect("stats").pending;
     for request in &pending {
         let barrier = Arc::new(Barrier::new(2));
-        let tasks: Vec<_> = [(&a, RequestState::Fulfilled), (&b, RequestState::Rejected)]
+        let tasks: Vec<_> = [(&a, Resolution::Fulfilled), (&b, Resolution::Rejected)]
             .into_iter()
-            .map(|(store, state)| {
+            .map(|(store, resolution)| {
                 let store = store.clone();
                 let barrier = barrier.clone();
                 let (_, mut audit, event) = cancel("unused", &request.appointment);
@@ -231,9 +228,12 @@ async fn race_resolves(a: Arc<dyn Store>, b: Arc<dyn Store>) {
                 let id = request.id;
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    store
-                        .resolve_request(id, state, None, Utc::now(), &audit, &[event])
-                        .await
+                    let resolve = Resolve {
+                        resolution,
+                        note: None,
+                        at: Utc::now(),
+                    };
+                    store.resolve_request(id, &resolve, &audit, &[event]).await
                 })
             })
             .collect();
@@ -481,7 +481,8 @@ async fn postgres_passes_the_contract() {
         let store = store.clone();
         async move {
             sqlx::query(
-                "TRUNCATE sessions, pending_logins, requests, audit, outbox, record_queue \
+                "TRUNCATE sessions, pending_logins, requests, audit, outbox, record_queue, \
+                 idempotency_records \
                  RESTART IDENTITY",
             )
             .execute(store.pool())

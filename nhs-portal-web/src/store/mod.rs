@@ -71,6 +71,7 @@ use nhs_portal_core::store::{AuditAction, RequestState, Store, StoreError};
 use nhs_portal_core::{AppointmentId, NhsNumber, OdsCode, ReportingEvent};
 use sqlx::sqlite::SqliteError;
 
+mod body;
 mod postgres;
 mod sqlite;
 
