@@ -1,4 +1,7 @@
 //! [`RequestStore`] cases: requests, their resolution and the overlay.
+//!
+//! Over 400 lines because it is a contract table: one case per rule of [`RequestStore`],
+//! each spelling out what it writes and what it must not.
 
 use chrono::Duration;
 
