@@ -332,4 +332,3 @@ where
     }
     Ok(added)
 }
-

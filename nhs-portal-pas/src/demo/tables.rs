@@ -211,177 +211,177 @@ fn build_appointment(now: DateTime<Utc>, s: &Spec) -> Appointment {
 }
 /// Every demo appointment, as the PAS holds it, for `now`.
 pub(super) fn appointments(now: DateTime<Utc>) -> Vec<Appointment> {
-        use AppointmentStatus::*;
-        use ConsultationMedium::*;
-        let rt = real_time_trust();
-        let ro = request_only_trust();
-        let bst_day = first_day_in(now, 20, true);
-        let gmt_day = first_day_in(now, 10, false);
-        let base = |key, patient, trust: &Organisation, tfc, days| Spec {
-            key,
-            patient,
-            trust: trust.clone(),
-            status: Booked,
-            tfc,
-            days: weekday(now, days),
-            time: (9, 40),
-            minutes: 20,
-            medium: FaceToFace,
-            priority: Some(Priority::Routine),
-            place: Some(&NORTHFIELD_OPD),
-            clinician: None,
-            kind: AppointmentType::Outpatient,
-            description: None,
-        };
-        let specs = vec![
-            // 9000000009 at the real-time trust
-            Spec {
-                priority: Some(Priority::TwoWeekWait),
-                clinician: Some(("Dr Amira Shah", Some("555123456789"))),
-                ..base(KEY_ADULT_DERMATOLOGY, ADULT, &rt, "330", 14)
-            },
-            Spec {
-                days: bst_day,
-                time: (14, 15),
-                medium: Video,
-                place: None,
-                clinician: Some(("Mr Tomasz Kowalski", None)),
-                ..base(KEY_ADULT_VIDEO, ADULT, &rt, "110", 0)
-            },
-            Spec {
-                days: gmt_day,
-                time: (11, 0),
-                minutes: 15,
-                medium: Telephone,
-                place: None,
-                clinician: Some(("Ms Rebecca Holt", None)),
-                ..base(KEY_ADULT_TELEPHONE, ADULT, &rt, "101", 0)
-            },
-            Spec {
-                status: Cancelled,
-                time: (10, 30),
-                clinician: Some(("Mr Rhys Pritchard", None)),
-                ..base(KEY_ADULT_CANCELLED, ADULT, &rt, "120", 21)
-            },
-            Spec {
-                status: Fulfilled,
-                time: (15, 20),
-                minutes: 30,
-                place: Some(&ASHGROVE_CDC),
-                clinician: Some(("Dr Kwame Mensah", None)),
-                ..base(KEY_ADULT_FULFILLED, ADULT, &rt, "320", -40)
-            },
-            Spec {
-                status: NoShow,
-                time: (8, 50),
-                clinician: Some(("Dr Fiona MacLeod", None)),
-                ..base(KEY_ADULT_NO_SHOW, ADULT, &rt, "340", -19)
-            },
-            // 9000000009 at the request-only trust
-            Spec {
-                place: Some(&EASTMERE_EYE),
-                clinician: Some(("Dr Chiara Bellini", None)),
-                time: (13, 10),
-                ..base(KEY_ADULT_REQUEST_ONLY_BOOKED, ADULT, &ro, "130", 35)
-            },
-            Spec {
-                place: Some(&ASHBY_OPD),
-                priority: Some(Priority::Urgent),
-                clinician: Some(("Dr Imran Qureshi", None)),
-                ..base(KEY_ADULT_PENDING_CANCELLATION, ADULT, &ro, "301", 18)
-            },
-            Spec {
-                place: Some(&ASHBY_OPD),
-                time: (16, 0),
-                clinician: Some(("Dr Helen Park", None)),
-                ..base(KEY_ADULT_PENDING_RESCHEDULE, ADULT, &ro, "410", 25)
-            },
-            Spec {
-                status: Fulfilled,
-                place: Some(&ASHBY_OPD),
-                minutes: 45,
-                clinician: Some(("Ms Jo Whitlock", None)),
-                ..base("adult/r9e/physio-fulfilled", ADULT, &ro, "650", -60)
-            },
-            // 9000000017
-            Spec {
-                clinician: Some(("Dr Samuel Adeyemi", None)),
-                time: (10, 0),
-                ..base("second/r9n/neurology", SECOND_ADULT, &rt, "400", 12)
-            },
-            Spec {
-                time: (7, 30),
-                minutes: 3 * 24 * 60,
-                kind: AppointmentType::Inpatient,
-                clinician: Some(("Mr Tomasz Kowalski", None)),
-                ..base(
-                    "second/r9n/orthopaedics-admission",
-                    SECOND_ADULT,
-                    &rt,
-                    "110",
-                    45,
-                )
-            },
-            Spec {
-                status: Fulfilled,
-                clinician: Some(("Ms Priya Desai", None)),
-                ..base(
-                    "second/r9n/surgery-fulfilled",
-                    SECOND_ADULT,
-                    &rt,
-                    "100",
-                    -30,
-                )
-            },
-            Spec {
-                time: (7, 30),
-                minutes: 8 * 60,
-                kind: AppointmentType::Inpatient,
-                clinician: Some(("Ms Rebecca Holt", None)),
-                ..base("second/r9n/urology-day-case", SECOND_ADULT, &rt, "101", 22)
-            },
-            Spec {
-                place: Some(&ASHBY_OPD),
-                time: (14, 0),
-                minutes: 45,
-                description: Some("Pre-assessment appointment"),
-                ..base("second/r9e/pre-assessment", SECOND_ADULT, &ro, "100", 8)
-            },
-            Spec {
-                place: Some(&ASHBY_OPD),
-                time: (11, 45),
-                clinician: Some(("Dr Eleanor Vance", None)),
-                ..base("second/r9e/gynaecology", SECOND_ADULT, &ro, "502", 30)
-            },
-            // the child
-            Spec {
-                clinician: Some(("Dr Nadia Hussain", None)),
-                time: (15, 30),
-                ..base("child/r9n/paediatrics", UNDER_16, &rt, "420", 16)
-            },
-            Spec {
-                place: Some(&ASHBY_OPD),
-                clinician: Some(("Miss Laura Brennan", None)),
-                ..base("child/r9e/paediatric-surgery", UNDER_16, &ro, "171", 40)
-            },
-            // the others
-            Spec {
-                clinician: Some(("Dr Amira Shah", Some("555123456789"))),
-                ..base("p5/r9n/dermatology", P5_PATIENT, &rt, "330", 9)
-            },
-            Spec {
-                place: Some(&ASHGROVE_CDC),
-                ..base("no-access/r9n/cardiology", NO_PORTAL_ACCESS, &rt, "320", 20)
-            },
-            Spec {
-                place: Some(&ASHBY_OPD),
-                ..base("restricted/r9e/medicine", RESTRICTED, &ro, "300", 15)
-            },
-            Spec {
-                clinician: Some(("Dr Laila Ahmed", None)),
-                ..base("dob-mismatch/r9n/neurology", DOB_MISMATCH, &rt, "400", 11)
-            },
-        ];
+    use AppointmentStatus::*;
+    use ConsultationMedium::*;
+    let rt = real_time_trust();
+    let ro = request_only_trust();
+    let bst_day = first_day_in(now, 20, true);
+    let gmt_day = first_day_in(now, 10, false);
+    let base = |key, patient, trust: &Organisation, tfc, days| Spec {
+        key,
+        patient,
+        trust: trust.clone(),
+        status: Booked,
+        tfc,
+        days: weekday(now, days),
+        time: (9, 40),
+        minutes: 20,
+        medium: FaceToFace,
+        priority: Some(Priority::Routine),
+        place: Some(&NORTHFIELD_OPD),
+        clinician: None,
+        kind: AppointmentType::Outpatient,
+        description: None,
+    };
+    let specs = vec![
+        // 9000000009 at the real-time trust
+        Spec {
+            priority: Some(Priority::TwoWeekWait),
+            clinician: Some(("Dr Amira Shah", Some("555123456789"))),
+            ..base(KEY_ADULT_DERMATOLOGY, ADULT, &rt, "330", 14)
+        },
+        Spec {
+            days: bst_day,
+            time: (14, 15),
+            medium: Video,
+            place: None,
+            clinician: Some(("Mr Tomasz Kowalski", None)),
+            ..base(KEY_ADULT_VIDEO, ADULT, &rt, "110", 0)
+        },
+        Spec {
+            days: gmt_day,
+            time: (11, 0),
+            minutes: 15,
+            medium: Telephone,
+            place: None,
+            clinician: Some(("Ms Rebecca Holt", None)),
+            ..base(KEY_ADULT_TELEPHONE, ADULT, &rt, "101", 0)
+        },
+        Spec {
+            status: Cancelled,
+            time: (10, 30),
+            clinician: Some(("Mr Rhys Pritchard", None)),
+            ..base(KEY_ADULT_CANCELLED, ADULT, &rt, "120", 21)
+        },
+        Spec {
+            status: Fulfilled,
+            time: (15, 20),
+            minutes: 30,
+            place: Some(&ASHGROVE_CDC),
+            clinician: Some(("Dr Kwame Mensah", None)),
+            ..base(KEY_ADULT_FULFILLED, ADULT, &rt, "320", -40)
+        },
+        Spec {
+            status: NoShow,
+            time: (8, 50),
+            clinician: Some(("Dr Fiona MacLeod", None)),
+            ..base(KEY_ADULT_NO_SHOW, ADULT, &rt, "340", -19)
+        },
+        // 9000000009 at the request-only trust
+        Spec {
+            place: Some(&EASTMERE_EYE),
+            clinician: Some(("Dr Chiara Bellini", None)),
+            time: (13, 10),
+            ..base(KEY_ADULT_REQUEST_ONLY_BOOKED, ADULT, &ro, "130", 35)
+        },
+        Spec {
+            place: Some(&ASHBY_OPD),
+            priority: Some(Priority::Urgent),
+            clinician: Some(("Dr Imran Qureshi", None)),
+            ..base(KEY_ADULT_PENDING_CANCELLATION, ADULT, &ro, "301", 18)
+        },
+        Spec {
+            place: Some(&ASHBY_OPD),
+            time: (16, 0),
+            clinician: Some(("Dr Helen Park", None)),
+            ..base(KEY_ADULT_PENDING_RESCHEDULE, ADULT, &ro, "410", 25)
+        },
+        Spec {
+            status: Fulfilled,
+            place: Some(&ASHBY_OPD),
+            minutes: 45,
+            clinician: Some(("Ms Jo Whitlock", None)),
+            ..base("adult/r9e/physio-fulfilled", ADULT, &ro, "650", -60)
+        },
+        // 9000000017
+        Spec {
+            clinician: Some(("Dr Samuel Adeyemi", None)),
+            time: (10, 0),
+            ..base("second/r9n/neurology", SECOND_ADULT, &rt, "400", 12)
+        },
+        Spec {
+            time: (7, 30),
+            minutes: 3 * 24 * 60,
+            kind: AppointmentType::Inpatient,
+            clinician: Some(("Mr Tomasz Kowalski", None)),
+            ..base(
+                "second/r9n/orthopaedics-admission",
+                SECOND_ADULT,
+                &rt,
+                "110",
+                45,
+            )
+        },
+        Spec {
+            status: Fulfilled,
+            clinician: Some(("Ms Priya Desai", None)),
+            ..base(
+                "second/r9n/surgery-fulfilled",
+                SECOND_ADULT,
+                &rt,
+                "100",
+                -30,
+            )
+        },
+        Spec {
+            time: (7, 30),
+            minutes: 8 * 60,
+            kind: AppointmentType::Inpatient,
+            clinician: Some(("Ms Rebecca Holt", None)),
+            ..base("second/r9n/urology-day-case", SECOND_ADULT, &rt, "101", 22)
+        },
+        Spec {
+            place: Some(&ASHBY_OPD),
+            time: (14, 0),
+            minutes: 45,
+            description: Some("Pre-assessment appointment"),
+            ..base("second/r9e/pre-assessment", SECOND_ADULT, &ro, "100", 8)
+        },
+        Spec {
+            place: Some(&ASHBY_OPD),
+            time: (11, 45),
+            clinician: Some(("Dr Eleanor Vance", None)),
+            ..base("second/r9e/gynaecology", SECOND_ADULT, &ro, "502", 30)
+        },
+        // the child
+        Spec {
+            clinician: Some(("Dr Nadia Hussain", None)),
+            time: (15, 30),
+            ..base("child/r9n/paediatrics", UNDER_16, &rt, "420", 16)
+        },
+        Spec {
+            place: Some(&ASHBY_OPD),
+            clinician: Some(("Miss Laura Brennan", None)),
+            ..base("child/r9e/paediatric-surgery", UNDER_16, &ro, "171", 40)
+        },
+        // the others
+        Spec {
+            clinician: Some(("Dr Amira Shah", Some("555123456789"))),
+            ..base("p5/r9n/dermatology", P5_PATIENT, &rt, "330", 9)
+        },
+        Spec {
+            place: Some(&ASHGROVE_CDC),
+            ..base("no-access/r9n/cardiology", NO_PORTAL_ACCESS, &rt, "320", 20)
+        },
+        Spec {
+            place: Some(&ASHBY_OPD),
+            ..base("restricted/r9e/medicine", RESTRICTED, &ro, "300", 15)
+        },
+        Spec {
+            clinician: Some(("Dr Laila Ahmed", None)),
+            ..base("dob-mismatch/r9n/neurology", DOB_MISMATCH, &rt, "400", 11)
+        },
+    ];
     specs.iter().map(|s| build_appointment(now, s)).collect()
 }
 
@@ -555,7 +555,10 @@ pub(super) fn build_slots(
     slots
 }
 
-pub(super) fn build_requests(now: DateTime<Utc>, appointments: &[Appointment]) -> Vec<PatientRequest> {
+pub(super) fn build_requests(
+    now: DateTime<Utc>,
+    appointments: &[Appointment],
+) -> Vec<PatientRequest> {
     let find = |key: &str| {
         let id = appointment_id(key);
         appointments
@@ -597,4 +600,3 @@ pub(super) fn build_requests(now: DateTime<Utc>, appointments: &[Appointment]) -
         },
     ]
 }
-

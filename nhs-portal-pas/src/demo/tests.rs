@@ -1,14 +1,14 @@
 //! Tests of the demo data set.
 
 use super::*;
-use chrono::{Datelike, Duration, Weekday};
-use nhs_portal_core::uk_time;
-use nhs_portal_core::{AppointmentStatus, AppointmentType, ConsultationMedium};
 use crate::PasBackend;
 use chrono::TimeZone;
+use chrono::{Datelike, Duration, Weekday};
 use nhs_portal_core::clock::ManualClock;
 use nhs_portal_core::request_status::{RescheduleMode, allowed_actions};
 use nhs_portal_core::store::memory::MemoryStore;
+use nhs_portal_core::uk_time;
+use nhs_portal_core::{AppointmentStatus, AppointmentType, ConsultationMedium};
 
 fn nows() -> Vec<DateTime<Utc>> {
     vec![
@@ -257,5 +257,9 @@ fn one_patient_list_with_one_named_dob_mismatch() {
     let m = d.patient(DOB_MISMATCH).unwrap();
     assert!(m.record.portal_access && !m.record.restricted);
     assert_eq!(m.identity_level, IdentityLevel::P9);
-    assert!(d.appointments.iter().any(|a| a.patient.as_str() == DOB_MISMATCH && a.is_future(now)));
+    assert!(
+        d.appointments
+            .iter()
+            .any(|a| a.patient.as_str() == DOB_MISMATCH && a.is_future(now))
+    );
 }
