@@ -539,3 +539,6 @@ impl Journeys {
         Ok(moved)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,6 @@
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
-use nhs_portal_core::store::RequestStore;
 use nhs_portal_core::{AppointmentId, NhsNumber};
 use nhs_portal_pas::PasBackend;
 use nhs_portal_pas::demo;
