@@ -40,7 +40,8 @@ use nhs_portal_core::clock::Clock;
 use nhs_portal_core::overlay::overlay;
 use nhs_portal_core::request_status::{RequestKind, RequestOutcome, apply_outcome};
 use nhs_portal_core::store::{
-    AuditAction, AuditRecord, PatientRequest, RequestState, Store, StoreError,
+    AuditAction, AuditRecord, PatientRequest, RequestState, Resolution as StoreResolution, Resolve,
+    Store, StoreError,
 };
 use nhs_portal_core::{Appointment, AppointmentId, OdsCode, ReportingEvent};
 
@@ -297,9 +298,11 @@ impl Worklist {
             .store
             .resolve_request(
                 request.id,
-                RequestState::Fulfilled,
-                note,
-                at,
+                &Resolve {
+                    resolution: StoreResolution::Fulfilled,
+                    note,
+                    at,
+                },
                 &audit,
                 &events,
             )
@@ -346,9 +349,11 @@ impl Worklist {
             .store
             .resolve_request(
                 request.id,
-                RequestState::Rejected,
-                note,
-                at,
+                &Resolve {
+                    resolution: StoreResolution::Rejected,
+                    note,
+                    at,
+                },
                 &audit,
                 &events,
             )

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use nhs_portal_core::reporting::ChangeReason;
 use nhs_portal_core::request_status::RequestOutcome;
-use nhs_portal_core::store::{AuditAction, AuditRecord, PatientRequest, RequestState};
+use nhs_portal_core::store::{AuditAction, AuditRecord, PatientRequest};
 use nhs_portal_core::{Appointment, ReportingEvent};
 
 use super::*;
@@ -64,8 +64,8 @@ impl Worklist {
         event: &PasEvent,
     ) -> Result<Option<PatientRequest>, WorklistError> {
         let state = match &event.outcome {
-            RequestOutcome::Rejected => RequestState::Rejected,
-            o if answers(request.kind, o) => RequestState::Fulfilled,
+            RequestOutcome::Rejected => StoreResolution::Rejected,
+            o if answers(request.kind, o) => StoreResolution::Fulfilled,
             _ => return Ok(None),
         };
         let at = self.clock.now();
@@ -82,7 +82,7 @@ impl Worklist {
                 return Ok(None);
             }
         };
-        let events = if state == RequestState::Fulfilled {
+        let events = if state == StoreResolution::Fulfilled {
             self.fulfilment_events(request, &event.outcome, &appointment, at)
                 .await
         } else {
@@ -93,7 +93,7 @@ impl Worklist {
             patient: request.patient.clone(),
             actor: format!("pas:{}", request.ods_code),
             session: None,
-            action: if state == RequestState::Fulfilled {
+            action: if state == StoreResolution::Fulfilled {
                 AuditAction::RequestFulfilled
             } else {
                 AuditAction::RequestRejected
@@ -105,9 +105,11 @@ impl Worklist {
             .store
             .resolve_request(
                 request.id,
-                state,
-                Some("resolved from the PAS".into()),
-                at,
+                &Resolve {
+                    resolution: state,
+                    note: Some("resolved from the PAS".into()),
+                    at,
+                },
                 &audit,
                 &events,
             )

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use chrono::{Duration, TimeZone, Utc};
 use nhs_portal_core::clock::ManualClock;
 use nhs_portal_core::store::memory::MemoryStore;
-use nhs_portal_core::store::{AuditLog, Outbox, PatientSession, RequestStore, SessionId};
+use nhs_portal_core::store::{
+    AuditLog, Outbox, PatientSession, RequestState, RequestStore, SessionId,
+};
 use nhs_portal_core::{AppointmentStatus, NhsNumber, RequestStatus};
 use nhs_portal_pas::demo::{self, DemoData};
 use nhs_portal_pas::simulated::SimulatedPas;
