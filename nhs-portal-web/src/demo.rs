@@ -230,9 +230,8 @@ impl DemoPortal {
         } = settings;
         let base = DeepLinkBase::parse(&base_url)?;
 
-        let data = DemoData::build(clock.now());
-        let pas = Arc::new(data.simulated_pas(clock.clone()));
-        let seeded = demo::seed_store(store.as_ref(), &data).await?;
+        let (data, pas, seeded) = demo::start(clock.clone(), store.as_ref()).await?;
+        let pas = Arc::new(pas);
 
         // The NHS login simulator, with this portal as its relying party.
         let issuer = format!("{base_url}{SIMULATOR_PATH}");

@@ -300,6 +300,22 @@ impl DemoData {
     }
 }
 
+/// The demo at `clock`'s now, ready to use: the data, a [`SimulatedPas`] holding it (reading
+/// `clock`), and its pending requests put into `store` ([`seed_store`]). Returns the data, the
+/// PAS and how many requests seeding added.
+pub async fn start<S>(
+    clock: Arc<dyn Clock>,
+    store: &S,
+) -> Result<(DemoData, SimulatedPas, usize), StoreError>
+where
+    S: RequestStore + ?Sized,
+{
+    let data = DemoData::build(clock.now());
+    let pas = data.simulated_pas(clock);
+    let added = seed_store(store, &data).await?;
+    Ok((data, pas, added))
+}
+
 /// The demo's pending requests for `now` (the same as [`DemoData::requests`]).
 pub fn pending_requests(now: DateTime<Utc>) -> Vec<PatientRequest> {
     DemoData::build(now).requests

@@ -294,25 +294,13 @@ impl Worklist {
             appointment: Some(request.appointment.clone()),
             detail: Some(outcome_detail(outcome).into()),
         };
-        let resolved = self
-            .store
-            .resolve_request(
-                request.id,
-                &Resolve {
-                    resolution: StoreResolution::Fulfilled,
-                    note,
-                    at,
-                },
-                &audit,
-                &events,
-            )
+        let resolve = Resolve {
+            resolution: StoreResolution::Fulfilled,
+            note,
+            at,
+        };
+        self.record_decision(&request, &resolve, &audit, after, events)
             .await
-            .map_err(conflict_is_not_pending)?;
-        Ok(Resolution {
-            request: resolved,
-            appointment: after,
-            events,
-        })
     }
 
     /// Declines a request: the appointment stays as it is in the PAS and its request status
@@ -345,18 +333,27 @@ impl Worklist {
             appointment: Some(request.appointment.clone()),
             detail: Some("rejected".into()),
         };
+        let resolve = Resolve {
+            resolution: StoreResolution::Rejected,
+            note,
+            at,
+        };
+        self.record_decision(&request, &resolve, &audit, appointment, events)
+            .await
+    }
+
+    /// Records a staff decision: one store call with its audit record and reporting events.
+    async fn record_decision(
+        &self,
+        request: &PatientRequest,
+        resolve: &Resolve,
+        audit: &AuditRecord,
+        appointment: Appointment,
+        events: Vec<ReportingEvent>,
+    ) -> Result<Resolution, WorklistError> {
         let resolved = self
             .store
-            .resolve_request(
-                request.id,
-                &Resolve {
-                    resolution: StoreResolution::Rejected,
-                    note,
-                    at,
-                },
-                &audit,
-                &events,
-            )
+            .resolve_request(request.id, resolve, audit, &events)
             .await
             .map_err(conflict_is_not_pending)?;
         Ok(Resolution {

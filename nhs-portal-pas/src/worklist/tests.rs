@@ -21,10 +21,9 @@ struct World {
 async fn world() -> World {
     let now = Utc.with_ymd_and_hms(2026, 5, 11, 9, 0, 0).unwrap();
     let clock = Arc::new(ManualClock::new(now));
-    let data = DemoData::build(now);
-    let pas = Arc::new(data.simulated_pas(clock.clone()));
     let store = Arc::new(MemoryStore::new());
-    demo::seed_store(store.as_ref(), &data).await.unwrap();
+    let (data, pas, _) = demo::start(clock.clone(), store.as_ref()).await.unwrap();
+    let pas = Arc::new(pas);
     World {
         clock,
         store,
