@@ -343,6 +343,8 @@ fn demo_nhs_number(nhs_number: &str) -> Result<NhsNumber, DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
+    use http::Request;
 
     #[tokio::test]
     async fn the_demo_portal_is_wired_to_its_own_simulator() {
