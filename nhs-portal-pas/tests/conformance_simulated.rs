@@ -82,7 +82,9 @@ fn demo_pas() -> (DemoData, Arc<SimulatedPas>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulated_pas_conforms() {
     let (data, pas) = demo_pas();
-    let report = conformance::run(&*pas, &fixture(&data, &pas)).await.unwrap();
+    let report = conformance::run(&*pas, &fixture(&data, &pas))
+        .await
+        .unwrap();
     assert_eq!(report.passed(), 7, "{report}");
     assert!(report.skipped().is_empty());
 }
@@ -300,7 +302,10 @@ async fn the_check_then_book_backend_is_right_when_calls_take_turns() {
         .await
         .unwrap();
     for slot in slots.iter().take(5) {
-        let (ra, rb) = tokio::join!(broken.reschedule(&a, &slot.id), broken.reschedule(&b, &slot.id));
+        let (ra, rb) = tokio::join!(
+            broken.reschedule(&a, &slot.id),
+            broken.reschedule(&b, &slot.id)
+        );
         assert!(ra.is_ok(), "{ra:?}");
         assert!(matches!(rb, Err(PasError::SlotUnavailable)), "{rb:?}");
     }

@@ -206,7 +206,10 @@ fn uk_core_patients_birth_date_and_restriction() {
         map::birth_date(&open),
         Ok(NaiveDate::from_ymd_opt(1990, 12, 1).unwrap())
     );
-    assert!(!map::is_restricted(&open), "U (unrestricted) is not restricted");
+    assert!(
+        !map::is_restricted(&open),
+        "U (unrestricted) is not restricted"
+    );
 }
 
 #[test]

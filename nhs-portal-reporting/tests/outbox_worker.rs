@@ -456,7 +456,10 @@ async fn two_workers_running_at_once_never_share_events() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), EVENTS, "no event sent twice");
-    assert_eq!(store.outbox_stats().await.unwrap(), stats(0, EVENTS as u64, 0));
+    assert_eq!(
+        store.outbox_stats().await.unwrap(),
+        stats(0, EVENTS as u64, 0)
+    );
 }
 
 #[tokio::test]

@@ -589,7 +589,10 @@ async fn run_loop_sends_and_stops() {
     sender.enqueue(n).await.unwrap();
     store.marked_done(1).await;
     assert_eq!(sender.sent_record_count().await.unwrap(), 1);
-    assert_eq!(sent_numbers(&server).await, vec![vec![n.as_str().to_owned()]]);
+    assert_eq!(
+        sent_numbers(&server).await,
+        vec![vec![n.as_str().to_owned()]]
+    );
     tx.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(30), handle)
         .await

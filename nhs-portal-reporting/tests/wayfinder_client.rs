@@ -295,4 +295,3 @@ async fn requests_are_paced_to_the_rate_limit() {
     stop.store(true, Ordering::SeqCst);
     busy.await.unwrap();
 }
-

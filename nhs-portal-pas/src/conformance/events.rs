@@ -108,7 +108,10 @@ fn one_each<'a>(
             [] => {
                 return Err(fail(
                     C,
-                    format!("{when}: no event for the staff's action {n} ({:?})", action.outcome),
+                    format!(
+                        "{when}: no event for the staff's action {n} ({:?})",
+                        action.outcome
+                    ),
                 ));
             }
             [e] => {

@@ -10,6 +10,7 @@ use nhs_portal_core::reporting::{ChangeReason, SessionOutcome};
 use nhs_portal_core::{AppointmentId, AppointmentStatus, NhsNumber, OdsCode, ReportingEvent};
 use serde_json::Value;
 
+#[allow(unused_imports)] // not every test file uses it
 pub use signal::SignallingStore;
 
 /// Finds `shared/specs/<rel>` next to the workspace (`<workspace root>/../shared/specs`) or in
