@@ -58,7 +58,6 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 }
 
 struct Rig {
-    store: Arc<MemoryStore>,
     clock: Arc<ManualClock>,
     pas: Arc<Pas>,
     sender: RecordSender,
@@ -104,7 +103,6 @@ async fn rig_timing_out_after(max_batch: usize, timeout: Duration) -> Rig {
         },
     );
     Rig {
-        store,
         clock,
         pas,
         sender,
