@@ -376,19 +376,6 @@ async fn run_loop_delivers_and_stops_on_shutdown() {
         .unwrap();
 }
 
-/// A small event with its own id, to tell deliveries apart.
-fn numbered_session(i: usize) -> ReportingEvent {
-    ReportingEvent::Session {
-        at: t("2024-03-08T08:45:11Z"),
-        patient: nhs("9000000009"),
-        session_id: format!("session-{i:06}"),
-        in_nhs_app: false,
-        device: None,
-        outcome: SessionOutcome::Success,
-        tracking_id: None,
-    }
-}
-
 /// Two workers (two portal instances) over one outbox, their passes running at the same time
 /// on a multi-threaded runtime against a slow Reporting Service: every event is delivered exactly
 /// once, and both workers took part.
@@ -401,7 +388,7 @@ async fn two_workers_running_at_once_never_share_events() {
         .mount(&server)
         .await;
     let store = Arc::new(MemoryStore::new());
-    let events: Vec<ReportingEvent> = (0..EVENTS).map(numbered_session).collect();
+    let events: Vec<ReportingEvent> = (0..EVENTS).map(session).collect();
     store.enqueue_events(&events).await.unwrap();
     let clock = Arc::new(ManualClock::new(t("2024-03-08T09:00:00Z")));
     let mut wc = WayfinderConfig::new(server.uri(), "pep");
