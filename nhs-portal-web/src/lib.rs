@@ -14,9 +14,12 @@
 //! - [`fhir_api`]: the PCA Get Appointments API (FHIR R4).
 //! - [`nhs_login`], [`session`]: NHS login relying party and patient sessions.
 //! - [`store`]: the SQL stores (SQLite, PostgreSQL).
+//! - `demo` (feature `simulator`): the whole demo portal wired once (`demo::DemoPortal`).
 #![deny(missing_docs)]
 
 pub mod assets;
+#[cfg(feature = "simulator")]
+pub mod demo;
 pub mod fhir_api;
 pub mod journeys;
 pub mod nhs_login;
