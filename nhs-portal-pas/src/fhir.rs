@@ -30,13 +30,12 @@
 //! The Medplum-backed integration tests (`nhs-portal-pas/tests/fhir_medplum.rs`) run this
 //! adapter and the [`conformance`](crate) kit against a FHIR server we did not write.
 
-pub mod map;
 mod client;
 mod config;
 mod events;
+pub mod map;
 mod read;
 mod write;
-
 
 use std::sync::Arc;
 
@@ -64,7 +63,6 @@ pub struct FhirPas {
     base: String,
     clock: Arc<dyn Clock>,
 }
-
 
 #[async_trait]
 impl PasBackend for FhirPas {

@@ -71,7 +71,10 @@ impl FhirPas {
             .with_jitter()
     }
 
-    pub(super) async fn once(&self, req: reqwest::RequestBuilder) -> Result<Option<Versioned>, PasError> {
+    pub(super) async fn once(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Option<Versioned>, PasError> {
         let req = req.header(http::header::ACCEPT, "application/fhir+json");
         let req = match &self.cfg.bearer_token {
             Some(t) => req.bearer_auth(t),
@@ -206,5 +209,4 @@ impl FhirPas {
         }
         Ok(out)
     }
-
 }

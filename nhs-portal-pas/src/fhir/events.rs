@@ -1,8 +1,8 @@
 //! Changes made in the PAS: cancellations and moves since a time, from `_lastUpdated` and `_history`.
 
 use chrono::{DateTime, Utc};
-use nhs_portal_core::request_status::RequestOutcome;
 use nhs_portal_core::AppointmentId;
+use nhs_portal_core::request_status::RequestOutcome;
 use serde_json::Value;
 
 use super::{FhirPas, map};
@@ -10,7 +10,10 @@ use crate::{PasError, PasEvent};
 
 impl FhirPas {
     /// [`PasBackend::poll_events`]: cancellations and moves since `since`.
-    pub(super) async fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError> {
+    pub(super) async fn events_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<PasEvent>, PasError> {
         let changed = self
             .search(
                 "Appointment",
@@ -67,7 +70,10 @@ impl FhirPas {
     }
 
     /// The start of the version before the current one, from `_history`.
-    pub(super) async fn previous_start(&self, id: &AppointmentId) -> Result<Option<DateTime<Utc>>, PasError> {
+    pub(super) async fn previous_start(
+        &self,
+        id: &AppointmentId,
+    ) -> Result<Option<DateTime<Utc>>, PasError> {
         let url = self.url(
             &format!("Appointment/{}/_history", id.as_str()),
             &[("_count", "2".into())],

@@ -10,7 +10,10 @@ use crate::PasError;
 
 impl FhirPas {
     /// The FHIR Patient for an NHS number, if exactly one.
-    pub(super) async fn find_patient(&self, patient: &NhsNumber) -> Result<Option<Value>, PasError> {
+    pub(super) async fn find_patient(
+        &self,
+        patient: &NhsNumber,
+    ) -> Result<Option<Value>, PasError> {
         let found = self
             .search(
                 "Patient",
@@ -36,7 +39,11 @@ impl FhirPas {
             .map(|id| format!("Patient/{id}"))
     }
 
-    pub(super) fn map(&self, resource: &Value, patient: &NhsNumber) -> Result<Option<Appointment>, PasError> {
+    pub(super) fn map(
+        &self,
+        resource: &Value,
+        patient: &NhsNumber,
+    ) -> Result<Option<Appointment>, PasError> {
         map::appointment_from_fhir(resource, patient, &self.cfg.organisation, &self.base)
             .map_err(|e| PasError::BadData(format!("appointment: {e}")))
     }
@@ -65,7 +72,10 @@ impl FhirPas {
     }
 
     /// [`FhirPas::read_owned`] mapped; `NotFound` if missing, someone else's or unmappable.
-    pub(super) async fn load(&self, appointment: &Appointment) -> Result<(Versioned, Appointment), PasError> {
+    pub(super) async fn load(
+        &self,
+        appointment: &Appointment,
+    ) -> Result<(Versioned, Appointment), PasError> {
         let v = self
             .read_owned(&appointment.patient, &appointment.id)
             .await?

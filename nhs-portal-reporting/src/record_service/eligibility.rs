@@ -1,6 +1,5 @@
 //! Which patients' NHS numbers may go to the Record Service (16 and over, not restricted, known).
 
-
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use nhs_portal_core::NhsNumber;

@@ -29,8 +29,8 @@ mod outcome;
 mod token_request;
 
 pub use config::{Environment, NhsLoginConfig};
-pub use outcome::{CompletedLogin, LoginError, LoginFailure, LoginRequest, NhsIdentity};
 use outcome::map_callback_error;
+pub use outcome::{CompletedLogin, LoginError, LoginFailure, LoginRequest, NhsIdentity};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct UserInfoNhs {
@@ -298,7 +298,6 @@ impl RelyingParty {
         }
     }
 }
-
 
 /// Whether `path` is safe to redirect to after sign-in: the rule in
 /// [`nhs_portal_core::return_path::is_safe_return`] (a path on this site that no browser reads

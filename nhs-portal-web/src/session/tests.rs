@@ -10,8 +10,7 @@ fn t0() -> DateTime<Utc> {
 fn setup() -> (SessionManager, Arc<ManualClock>, Arc<MemoryStore>) {
     let clock = Arc::new(ManualClock::new(t0()));
     let store = Arc::new(MemoryStore::new());
-    let m =
-        SessionManager::new(store.clone(), SessionConfig::default()).with_clock(clock.clone());
+    let m = SessionManager::new(store.clone(), SessionConfig::default()).with_clock(clock.clone());
     (m, clock, store)
 }
 

@@ -25,7 +25,6 @@ pub(super) struct AuthParams {
 }
 
 impl Simulator {
-
     fn redirect(&self, redirect_uri: &str, params: &[(&str, &str)]) -> Response<Bytes> {
         let mut url = match url::Url::parse(redirect_uri) {
             Ok(u) => u,
@@ -35,7 +34,12 @@ impl Simulator {
         http_kit::redirect_with(StatusCode::FOUND, url.as_str())
     }
 
-    pub(super) fn redirect_error(&self, a: &AuthParams, error: &str, description: &str) -> Response<Bytes> {
+    pub(super) fn redirect_error(
+        &self,
+        a: &AuthParams,
+        error: &str,
+        description: &str,
+    ) -> Response<Bytes> {
         let mut params = vec![("error", error), ("error_description", description)];
         if let Some(s) = &a.state {
             params.push(("state", s));
@@ -135,7 +139,6 @@ impl Simulator {
         }
     }
 
-
     fn check_sso_assertion(&self, assertion: &str) -> Option<NhsNumber> {
         let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS512);
         v.validate_aud = false;
@@ -181,5 +184,4 @@ impl Simulator {
         }
         self.redirect(&a.redirect_uri, &params)
     }
-
 }

@@ -8,7 +8,6 @@ use sha2::Digest;
 use super::IdentityLevel;
 use crate::nhs_login::RsaSigningKey;
 
-
 /// A test patient the simulator can sign in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestPatient {

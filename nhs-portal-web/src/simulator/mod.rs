@@ -226,7 +226,6 @@ impl Simulator {
         st
     }
 
-
     /// Handles one HTTP request under the simulator's path prefix; anything else is 404.
     pub fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
         let path = req.uri().path();
@@ -264,7 +263,6 @@ impl Simulator {
     fn not_found(&self) -> Response<Bytes> {
         self.page(StatusCode::NOT_FOUND, "<p>Page not found.</p>")
     }
-
 }
 
 /// The simulator mounts in the portal as it is: `portal.mount("/nhs-login-simulator", simulator)`.

@@ -34,7 +34,11 @@ no real patients.</p>\n<h1>{NOT_NHS_LOGIN}</h1>\n{body}\n</body></html>"
         http_kit::foreign_html(status, html)
     }
 
-    pub(super) fn authorize_page(&self, a: &AuthParams, q: &HashMap<String, String>) -> Response<Bytes> {
+    pub(super) fn authorize_page(
+        &self,
+        a: &AuthParams,
+        q: &HashMap<String, String>,
+    ) -> Response<Bytes> {
         let query: String = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(q.iter())
             .finish();

@@ -307,7 +307,9 @@ fn codes_and_access_tokens_expire() {
     let signed = |jti: &str| {
         let now = clock.now().timestamp();
         client_key()
-            .sign(&json!({"iss":"portal","sub":"portal","aud":aud,"jti":jti,"exp":now+60,"iat":now}))
+            .sign(
+                &json!({"iss":"portal","sub":"portal","aud":aud,"jti":jti,"exp":now+60,"iat":now}),
+            )
             .unwrap()
     };
     // A code older than 10 minutes is refused.

@@ -162,4 +162,3 @@ impl Simulator {
         json_response(StatusCode::OK, &c)
     }
 }
-

@@ -8,7 +8,9 @@ use openidconnect::{
 };
 use serde::Serialize;
 
-use super::{ASSERTION_TYPE, LoginError, NhsIdentity, RelyingParty, UserInfoNhs, chain, unavailable};
+use super::{
+    ASSERTION_TYPE, LoginError, NhsIdentity, RelyingParty, UserInfoNhs, chain, unavailable,
+};
 use crate::nhs_login::{TokenError, TokenExpectations, VerifiedToken, verify_token};
 
 impl RelyingParty {
