@@ -1,4 +1,6 @@
 //! The Wayfinder Reporting Service wire format (v2.6.2) for the events this portal sends.
+//! (Over 400 lines: a contract table, one schema per Wayfinder event with the spec's limits and the
+//! decisions below, kept in one place; its tests are in `wire/tests.rs`.)
 //!
 //! Each [`WayfinderEvent`] serialises to exactly one of the spec's event schemas: the field names
 //! are the spec's (`EventCode`, `Timestamp`, `NHSNumber`, `isOpenInNHSApp`, ...), optional fields

@@ -1,4 +1,6 @@
 //! Patient sessions: server-side state in a [`SessionStore`], an opaque random id in a cookie.
+//! (Over 400 lines: the cookie, the server-side record, idle expiry, NHS App SSO admission and CSRF
+//! are one session rule set kept together; its tests are in `session/tests.rs`.)
 //!
 //! - The cookie carries only a random id (32 bytes from the OS generator, base64url) and is
 //!   `Secure; HttpOnly; SameSite=Lax; Path=/` (`Secure` is dropped only when the portal's base
