@@ -6,7 +6,7 @@
 //!   ([`RecordServiceConfig::max_batch`]), retrying transient failures (5xx including the
 //!   service's own 504 after 30 s, timeouts, connection errors) with exponential back-off
 //!   (backon) inside the call.
-//! - [`RecordSender`] drains the store's [`RecordQueue`]: it claims numbers, leaves out patients
+//! - [`RecordSender`] drains the store's [`RecordQueue`](nhs_portal_core::store::RecordQueue): it claims numbers, leaves out patients
 //!   who must not be sent (under 16, sensitive/restricted, or not known) through the caller's
 //!   [`PatientEligibility`], sends the rest, and marks them sent only on a 200
 //!   (WF-NFR-RS-01/03). Failed numbers stay queued and are retried with back-off
