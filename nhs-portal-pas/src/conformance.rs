@@ -1,4 +1,6 @@
 //! The conformance kit: checks that a [`PasBackend`] keeps the trait's contract.
+//! (Over 400 lines: a contract suite, one check per rule of the [`PasBackend`] trait, kept beside
+//! the fixture and report they share; events and races are in submodules.)
 //!
 //! Vendors run it from their own tests against their own backend (a test instance of their PAS
 //! with known data), by describing that data in a [`ConformanceFixture`]:

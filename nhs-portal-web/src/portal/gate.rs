@@ -4,10 +4,11 @@
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
+use nhs_portal_core::return_path::is_safe_portal_return;
 use nhs_portal_core::store::PatientSession;
 
+use super::Inner;
 use super::routes::Ctx;
-use super::{Inner, is_safe_return};
 use crate::http_kit::{self, Form};
 use crate::session::{Admission, SessionManager, SessionState};
 use crate::sign_in::SignInStart;
@@ -71,7 +72,7 @@ impl Inner {
     fn sign_in_start_for(&self, ctx: &Ctx) -> SignInStart {
         let deep_link = ctx.deep_link.as_ref();
         SignInStart {
-            return_to: if is_safe_return(&ctx.path) {
+            return_to: if is_safe_portal_return(&ctx.path) {
                 ctx.path.clone()
             } else {
                 "/patient-portal/appointments".into()

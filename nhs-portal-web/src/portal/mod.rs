@@ -189,16 +189,6 @@ pub fn is_nhs_app(user_agent: &str) -> bool {
     user_agent.contains("nhsapp-ios/") || user_agent.contains("nhsapp-android/")
 }
 
-/// Whether `path` is a safe place inside the portal to send a patient back to.
-pub fn is_safe_return(path: &str) -> bool {
-    path.starts_with("/patient-portal/")
-        && !path.contains("//")
-        && !path.contains('\\')
-        && !path.contains("..")
-        && path.len() < 512
-        && path.bytes().all(|b| b.is_ascii_graphic())
-}
-
 impl Portal {
     /// Builds the portal (templates are parsed here; a bad one fails start-up).
     pub fn new(cfg: PortalConfig, parts: PortalParts) -> Result<Self, PortalError> {

@@ -4,12 +4,13 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use nhs_portal_core::AppointmentId;
+use nhs_portal_core::return_path::is_safe_portal_return;
 use nhs_portal_core::store::PatientSession;
 use serde::Serialize;
 
+use super::Inner;
 use super::routes::Ctx;
 use super::views::{Link, Message};
-use super::{Inner, is_safe_return};
 use crate::http_kit;
 use crate::journeys::JourneyError;
 use crate::pages::{Layout, Page, TimeoutTimes};
@@ -118,7 +119,7 @@ impl Inner {
                 }
             }),
             path: opts.fixed_path.map(str::to_owned).unwrap_or_else(|| {
-                if is_safe_return(&ctx.path) {
+                if is_safe_portal_return(&ctx.path) {
                     ctx.path.clone()
                 } else {
                     "/patient-portal/appointments".into()

@@ -5,12 +5,13 @@
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use nhs_portal_core::ReportingEvent;
+use nhs_portal_core::return_path::is_safe_portal_return;
 use nhs_portal_core::store::{AuditAction, AuditRecord};
 
+use super::Inner;
 use super::respond::PageOpts;
 use super::routes::Ctx;
 use super::views::{Empty, Link, Message};
-use super::{Inner, is_safe_return};
 use crate::http_kit::{self, Form};
 use crate::session::NewSession;
 use crate::sign_in::{SignInFailure, SignInStart};
@@ -63,7 +64,7 @@ impl Inner {
             return http_kit::redirect(HOME);
         }
         let return_to = http_kit::query_param(ctx.query.as_deref(), "return_to")
-            .filter(|r| is_safe_return(r))
+            .filter(|r| is_safe_portal_return(r))
             .unwrap_or_else(|| HOME.into());
         self.begin_sign_in(
             ctx,
@@ -137,7 +138,7 @@ impl Inner {
         if self.store.record(&audit, &[event]).await.is_err() {
             return self.problem(ctx, None);
         }
-        let target = if is_safe_return(&signed_in.return_to) {
+        let target = if is_safe_portal_return(&signed_in.return_to) {
             signed_in.return_to.as_str()
         } else {
             HOME
@@ -244,7 +245,7 @@ impl Inner {
         };
         let back = form
             .get("return_to")
-            .filter(|r| is_safe_return(r))
+            .filter(|r| is_safe_portal_return(r))
             .unwrap_or(HOME);
         http_kit::redirect(back)
     }

@@ -730,7 +730,11 @@ async fn safe_return_paths_only() {
         ("/patient-portal/\\evil", false),
         ("/other", false),
     ] {
-        assert_eq!(is_safe_return(p), ok, "{p}");
+        assert_eq!(
+            nhs_portal_core::return_path::is_safe_portal_return(p),
+            ok,
+            "{p}"
+        );
     }
 }
 

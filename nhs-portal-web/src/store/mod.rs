@@ -196,19 +196,8 @@ pub(crate) fn parse_ods(s: String) -> Result<OdsCode, StoreError> {
     OdsCode::parse(&s).map_err(|e| corrupt("stored ODS code")(e.to_string()))
 }
 
-pub(crate) fn kind_str(k: RequestKind) -> &'static str {
-    match k {
-        RequestKind::Cancel => "cancel",
-        RequestKind::Reschedule => "reschedule",
-    }
-}
-
 pub(crate) fn parse_kind(s: String) -> Result<RequestKind, StoreError> {
-    match s.as_str() {
-        "cancel" => Ok(RequestKind::Cancel),
-        "reschedule" => Ok(RequestKind::Reschedule),
-        _ => Err(corrupt("stored request kind")(s)),
-    }
+    RequestKind::parse(&s).ok_or_else(|| corrupt("stored request kind")(s))
 }
 
 pub(crate) fn parse_state(s: String) -> Result<RequestState, StoreError> {

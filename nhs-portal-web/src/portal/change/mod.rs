@@ -1,6 +1,8 @@
 //! The change journey: cancel and reschedule are one flow, form → check → confirm → done,
 //! driven by a table of wording ([`wording`]); a real-time reschedule picks a free slot instead
 //! of giving reasons ([`slots`]).
+//! (Over 400 lines: the one change journey's steps for both cancel and reschedule, kept in one
+//! place; its wording, drafts and slots are in submodules.)
 //!
 //! Every handler first proves the appointment is the signed-in patient's (through the journeys
 //! service), before it looks at the form: another patient's id always gets the same "cannot

@@ -82,7 +82,7 @@ macro_rules! sql_requests {
                     .bind(stored.appointment.as_str())
                     .bind(stored.patient.as_str())
                     .bind(stored.ods_code.as_str())
-                    .bind(kind_str(stored.kind))
+                    .bind(stored.kind.as_str())
                     .bind(&stored.reason)
                     .bind(stored.details.as_deref())
                     .bind(ts(stored.created_at))

@@ -1,0 +1,341 @@
+use super::*;
+use crate::{
+    AppointmentId, AppointmentType, ConsultationMedium, NhsNumber, OdsCode, Organisation,
+    Specialty, TreatmentFunctionCode,
+};
+use chrono::{Duration, TimeZone};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 6, 1, 9, 0, 0).unwrap()
+}
+
+fn appt(
+    status: AppointmentStatus,
+    request: Option<RequestStatus>,
+    start: DateTime<Utc>,
+) -> Appointment {
+    Appointment {
+        id: AppointmentId::parse("a1").unwrap(),
+        patient: NhsNumber::parse("9000000009").unwrap(),
+        status,
+        request_status: request,
+        description: "Dermatology appointment".into(),
+        specialty: Specialty {
+            code: TreatmentFunctionCode::parse("330").unwrap(),
+            display: "DERMATOLOGY".into(),
+        },
+        start,
+        end: Some(start + Duration::minutes(30)),
+        medium: ConsultationMedium::FaceToFace,
+        priority: None,
+        location: None,
+        clinician: None,
+        organisation: Organisation {
+            ods_code: OdsCode::parse("RX1").unwrap(),
+            name: "Trust".into(),
+        },
+        appointment_type: AppointmentType::Outpatient,
+        identifiers: vec![],
+    }
+}
+
+#[test]
+fn display_status_every_combination() {
+    use AppointmentStatus as S;
+    use DisplayStatus as D;
+    use RequestStatus as R;
+    // (status, request status) -> label: the request status always wins.
+    let table: &[(S, Option<R>, D, &str)] = &[
+        (S::Booked, None, D::Booked, "Booked"),
+        (S::Fulfilled, None, D::Attended, "Attended"),
+        (S::Cancelled, None, D::Cancelled, "Cancelled"),
+        (S::NoShow, None, D::DidNotAttend, "Did not attend"),
+    ];
+    for (s, r, want, label) in table {
+        assert_eq!(display_status(*s, *r), *want);
+        assert_eq!(want.label(), *label);
+    }
+    for s in S::ALL {
+        for (r, want, label) in [
+            (
+                R::PendingCancellation,
+                D::PendingCancellation,
+                "Pending Cancellation",
+            ),
+            (
+                R::PendingReschedule,
+                D::PendingReschedule,
+                "Pending Reschedule",
+            ),
+            (R::PendingChange, D::PendingChange, "Pending Change"),
+            (
+                R::ConfirmedAttendance,
+                D::ConfirmedAttendance,
+                "Confirmed Attendance",
+            ),
+        ] {
+            let got = display_status(s, Some(r));
+            assert_eq!(got, want, "{s:?} + {r:?}");
+            assert_eq!(got.label(), label);
+            assert_eq!(got.label(), r.fhir_code(), "label matches the PCA code");
+        }
+    }
+    assert_eq!(D::PendingCancellation.tone(), Tone::Pending);
+    assert_eq!(D::Cancelled.tone(), Tone::Inactive);
+}
+
+/// What a patient may do, written out by hand for every appointment state: one row per
+/// (status, request, start) group, one cell per kind of trust. Cells are `cancel/reschedule`:
+/// `rt` real time, `rq` request, `no` not offered, `nb` not booked, `past` in the past,
+/// `pend` a request is pending. `*` matches anything; every combination must match exactly
+/// one row. (Kept independent of `allowed_actions`' own order of checks on purpose.)
+const ALLOWED_ACTIONS: &str = "
+    # status    request          start   real-time  request-only  view-only  mixed
+    booked      none             future  rt/rt      rq/rq         no/no      rt/no
+    booked      confirmed        future  rt/rt      rq/rq         no/no      rt/no
+    booked      pending-cancel   future  pend/pend  pend/pend     pend/pend  pend/pend
+    booked      pending-resched  future  pend/pend  pend/pend     pend/pend  pend/pend
+    booked      pending-change   future  pend/pend  pend/pend     pend/pend  pend/pend
+    booked      *                now     past/past  past/past     past/past  past/past
+    booked      *                past    past/past  past/past     past/past  past/past
+    fulfilled   *                *       nb/nb      nb/nb         nb/nb      nb/nb
+    cancelled   *                *       nb/nb      nb/nb         nb/nb      nb/nb
+    noshow      *                *       nb/nb      nb/nb         nb/nb      nb/nb
+";
+
+fn expected_cancel(cell: &str) -> Result<CancelMode, Refusal> {
+    match cell {
+        "rt" => Ok(CancelMode::RealTime),
+        "rq" => Ok(CancelMode::Request),
+        other => Err(expected_refusal(other)),
+    }
+}
+
+fn expected_reschedule(cell: &str) -> Result<RescheduleMode, Refusal> {
+    match cell {
+        "rt" => Ok(RescheduleMode::RealTime),
+        "rq" => Ok(RescheduleMode::Request),
+        other => Err(expected_refusal(other)),
+    }
+}
+
+fn expected_refusal(cell: &str) -> Refusal {
+    match cell {
+        "no" => Refusal::NotOffered,
+        "nb" => Refusal::NotBooked,
+        "past" => Refusal::InThePast,
+        "pend" => Refusal::RequestPending,
+        other => panic!("unknown cell {other:?}"),
+    }
+}
+
+#[test]
+fn allowed_actions_every_state() {
+    use AppointmentStatus as S;
+    use RequestStatus as R;
+    let statuses = [
+        ("booked", S::Booked),
+        ("fulfilled", S::Fulfilled),
+        ("cancelled", S::Cancelled),
+        ("noshow", S::NoShow),
+    ];
+    assert_eq!(statuses.len(), S::ALL.len(), "every status is in the table");
+    let requests = [
+        ("none", None),
+        ("pending-cancel", Some(R::PendingCancellation)),
+        ("pending-resched", Some(R::PendingReschedule)),
+        ("pending-change", Some(R::PendingChange)),
+        ("confirmed", Some(R::ConfirmedAttendance)),
+    ];
+    let starts = [
+        ("future", now() + Duration::days(3)),
+        ("now", now()),
+        ("past", now() - Duration::days(3)),
+    ];
+    let kinds = [
+        Capabilities::REAL_TIME,
+        Capabilities::REQUEST_ONLY,
+        Capabilities::VIEW_ONLY,
+        Capabilities {
+            cancel: CancelMode::RealTime,
+            reschedule: RescheduleMode::NotOffered,
+        },
+    ];
+    let rows: Vec<Vec<&str>> = ALLOWED_ACTIONS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let fits = |pattern: &str, name: &str| pattern == "*" || pattern == name;
+    let mut checked = 0;
+    for (status_name, status) in statuses {
+        for (request_name, request) in requests {
+            for (start_name, start) in starts {
+                let matching: Vec<&Vec<&str>> = rows
+                    .iter()
+                    .filter(|r| {
+                        fits(r[0], status_name)
+                            && fits(r[1], request_name)
+                            && fits(r[2], start_name)
+                    })
+                    .collect();
+                let ctx = format!("{status_name} {request_name} {start_name}");
+                assert_eq!(matching.len(), 1, "{ctx}: rows matching");
+                let row = matching[0];
+                assert_eq!(row.len(), 3 + kinds.len(), "{ctx}: cells");
+                for (cell, caps) in row[3..].iter().zip(kinds) {
+                    let (cancel, reschedule) = cell.split_once('/').expect("c/r cell");
+                    let got = allowed_actions(&appt(status, request, start), caps, now());
+                    let want_cancel = expected_cancel(cancel);
+                    let want_reschedule = expected_reschedule(reschedule);
+                    assert_eq!(got.cancel, want_cancel, "{ctx} {caps:?}: cancel");
+                    assert_eq!(got.reschedule, want_reschedule, "{ctx} {caps:?}");
+                    assert_eq!(
+                        got.any(),
+                        want_cancel.is_ok() || want_reschedule.is_ok(),
+                        "{ctx} {caps:?}: any"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 4 * 5 * 3 * 4);
+    // Spot checks that read as rules.
+    let booked = appt(S::Booked, None, now() + Duration::days(3));
+    assert_eq!(
+        allowed_actions(&booked, Capabilities::REQUEST_ONLY, now()).cancel,
+        Ok(CancelMode::Request)
+    );
+    let cancelled = appt(S::Cancelled, None, now() + Duration::days(3));
+    assert_eq!(
+        allowed_actions(&cancelled, Capabilities::REAL_TIME, now()).cancel,
+        Err(Refusal::NotBooked)
+    );
+}
+
+#[test]
+fn outcomes_resolve_pending_requests() {
+    use AppointmentStatus as S;
+    use RequestStatus as R;
+    let start = now() + Duration::days(3);
+    let new_start = now() + Duration::days(10);
+    let replacement = AppointmentId::parse("b2").unwrap();
+    type Case = (
+        Option<R>,
+        RequestOutcome,
+        Result<(S, DateTime<Utc>), OutcomeError>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            Some(R::PendingCancellation),
+            RequestOutcome::Cancelled,
+            Ok((S::Cancelled, start)),
+        ),
+        (
+            Some(R::PendingCancellation),
+            RequestOutcome::Rejected,
+            Ok((S::Booked, start)),
+        ),
+        (
+            Some(R::PendingCancellation),
+            RequestOutcome::Rescheduled {
+                replaced_by: None,
+                new_start: Some(new_start),
+            },
+            Err(OutcomeError::Mismatch),
+        ),
+        (
+            Some(R::PendingReschedule),
+            RequestOutcome::Rescheduled {
+                replaced_by: None,
+                new_start: Some(new_start),
+            },
+            Ok((S::Booked, new_start)),
+        ),
+        (
+            Some(R::PendingReschedule),
+            RequestOutcome::Rescheduled {
+                replaced_by: Some(replacement.clone()),
+                new_start: None,
+            },
+            Ok((S::Cancelled, start)),
+        ),
+        (
+            Some(R::PendingReschedule),
+            RequestOutcome::Rescheduled {
+                replaced_by: None,
+                new_start: None,
+            },
+            Err(OutcomeError::Mismatch),
+        ),
+        (
+            Some(R::PendingReschedule),
+            RequestOutcome::Cancelled,
+            Err(OutcomeError::Mismatch),
+        ),
+        (
+            Some(R::PendingReschedule),
+            RequestOutcome::Rejected,
+            Ok((S::Booked, start)),
+        ),
+        (
+            Some(R::PendingChange),
+            RequestOutcome::Cancelled,
+            Ok((S::Cancelled, start)),
+        ),
+        (
+            None,
+            RequestOutcome::Cancelled,
+            Err(OutcomeError::NothingPending),
+        ),
+        (
+            Some(R::ConfirmedAttendance),
+            RequestOutcome::Rejected,
+            Err(OutcomeError::NothingPending),
+        ),
+    ];
+    for (request, outcome, want) in cases {
+        let a = appt(S::Booked, request, start);
+        let got = apply_outcome(&a, &outcome);
+        let ctx = format!("{request:?} {outcome:?}");
+        match want {
+            Ok((status, start)) => {
+                let next = got.unwrap_or_else(|e| panic!("{ctx}: {e}"));
+                assert_eq!(next.status, status, "{ctx}");
+                assert_eq!(next.start, start, "{ctx}");
+                assert_eq!(next.request_status, None, "{ctx}: request status clears");
+                assert_eq!(
+                    next.end.unwrap() - next.start,
+                    Duration::minutes(30),
+                    "{ctx}"
+                );
+            }
+            Err(e) => assert_eq!(got.err(), Some(e), "{ctx}"),
+        }
+    }
+}
+
+#[test]
+fn request_kinds_have_one_text_each() {
+    for k in RequestKind::ALL {
+        assert_eq!(RequestKind::parse(k.as_str()), Some(k));
+    }
+    assert_eq!(RequestKind::Cancel.as_str(), "cancel");
+    assert_eq!(RequestKind::Reschedule.as_str(), "reschedule");
+    assert_eq!(RequestKind::parse("Cancel"), None);
+    assert_eq!(RequestKind::parse(""), None);
+}
+
+#[test]
+fn request_kinds_map_to_pending_statuses() {
+    assert_eq!(
+        RequestKind::Cancel.pending_status(),
+        RequestStatus::PendingCancellation
+    );
+    assert_eq!(
+        RequestKind::Reschedule.pending_status(),
+        RequestStatus::PendingReschedule
+    );
+}

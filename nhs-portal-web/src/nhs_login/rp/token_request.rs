@@ -1,0 +1,125 @@
+//! The token request: an RS512 `private_key_jwt` client assertion, the code exchange, the
+//! ID-token checks and the userinfo cross-check.
+
+use openidconnect::core::CoreGenderClaim;
+use openidconnect::{
+    AccessToken, AuthorizationCode, OAuth2TokenResponse, PkceCodeVerifier, RequestTokenError,
+    SubjectIdentifier, TokenResponse,
+};
+use serde::Serialize;
+
+use super::{
+    ASSERTION_TYPE, LoginError, NhsIdentity, RelyingParty, UserInfoNhs, chain, unavailable,
+};
+use crate::nhs_login::{TokenError, TokenExpectations, VerifiedToken, verify_token};
+
+impl RelyingParty {
+    /// Signs a fresh RS512 client assertion for the token endpoint.
+    pub fn client_assertion(&self) -> Result<String, LoginError> {
+        let now = self.clock.now().timestamp();
+        #[derive(Serialize)]
+        struct Assertion<'a> {
+            iss: &'a str,
+            sub: &'a str,
+            aud: &'a str,
+            jti: String,
+            iat: i64,
+            exp: i64,
+        }
+        Ok(self.config.key.sign(&Assertion {
+            iss: &self.config.client_id,
+            sub: &self.config.client_id,
+            aud: &self.token_endpoint,
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now,
+            exp: now + self.config.assertion_ttl_secs,
+        })?)
+    }
+
+    pub(super) async fn exchange(
+        &self,
+        code: &str,
+        nonce: &str,
+        pkce_verifier: Option<&str>,
+    ) -> Result<NhsIdentity, LoginError> {
+        let mut request = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|e| LoginError::Config(e.to_string()))?
+            .add_extra_param("client_assertion_type", ASSERTION_TYPE)
+            .add_extra_param("client_assertion", self.client_assertion()?);
+        if let Some(v) = pkce_verifier {
+            request = request.set_pkce_verifier(PkceCodeVerifier::new(v.to_owned()));
+        }
+        let response = request
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(r) => {
+                    LoginError::TokenRequestRefused(r.error().to_string())
+                }
+                RequestTokenError::Request(e) => unavailable(e),
+                RequestTokenError::Parse(e, _) => {
+                    unavailable(format!("unreadable token response: {e}"))
+                }
+                RequestTokenError::Other(m) => unavailable(m),
+            })?;
+        let id_token = response
+            .id_token()
+            .ok_or(LoginError::Token(TokenError::MissingClaim("id_token")))?
+            .to_string();
+        let audiences = [self.config.client_id.clone()];
+        let verified = verify_token(
+            &id_token,
+            &self.keys,
+            &TokenExpectations {
+                issuer: &self.config.issuer,
+                audiences: &audiences,
+                leeway_secs: self.config.leeway_secs,
+                nonce: Some(nonce),
+                accepted_vot: &self.config.accepted_vot,
+                now: self.clock.now(),
+            },
+        )
+        .await?;
+        if self.config.fetch_userinfo {
+            self.check_userinfo(response.access_token(), &verified)
+                .await?;
+        }
+        Ok(NhsIdentity {
+            subject: verified.subject,
+            nhs_number: verified.nhs_number,
+            date_of_birth: verified.date_of_birth,
+            family_name: verified.family_name,
+            given_name: verified.given_name,
+            vot: verified.vot,
+            id_token_jti: verified.jti,
+        })
+    }
+
+    pub(super) async fn check_userinfo(
+        &self,
+        access_token: &AccessToken,
+        verified: &VerifiedToken,
+    ) -> Result<(), LoginError> {
+        let request = self
+            .client
+            .user_info(
+                access_token.clone(),
+                Some(SubjectIdentifier::new(verified.subject.clone())),
+            )
+            .map_err(|e| LoginError::Config(e.to_string()))?;
+        let claims = request
+            .request_async::<UserInfoNhs, _, CoreGenderClaim>(&self.http)
+            .await
+            .map_err(|e| match e {
+                openidconnect::UserInfoError::ClaimsVerification(_) => LoginError::UserInfoMismatch,
+                other => unavailable(format!("userinfo failed: {}", chain(&other))),
+            })?;
+        let nhs = claims.additional_claims().nhs_number.as_deref();
+        if nhs.is_some_and(|n| n != verified.nhs_number.as_str()) {
+            return Err(LoginError::UserInfoMismatch);
+        }
+        Ok(())
+    }
+}
