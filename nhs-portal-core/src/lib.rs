@@ -30,6 +30,7 @@
 //! # Ok::<(), nhs_portal_core::NhsNumberError>(())
 //! ```
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod appointment;
 pub mod clock;

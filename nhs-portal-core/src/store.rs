@@ -26,6 +26,7 @@ use crate::{AppointmentId, NhsNumber, OdsCode, ReportingEvent, RequestStatus};
 pub mod memory;
 
 #[cfg(any(test, feature = "testing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod contract;
 
 /// Why a store call failed.

@@ -40,6 +40,7 @@ use nhs_portal_core::store::{
 };
 use nhs_portal_core::{Appointment, AppointmentId, OdsCode, ReportingEvent};
 
+#[cfg(feature = "simulated")]
 use crate::simulated::{SimulatedPas, SimulationError};
 use crate::{PasBackend, PasError, PasEvent};
 
@@ -55,6 +56,8 @@ pub trait OutcomeApplier: Send + Sync {
     ) -> Result<Appointment, PasError>;
 }
 
+#[cfg(feature = "simulated")]
+#[cfg_attr(docsrs, doc(cfg(feature = "simulated")))]
 #[async_trait]
 impl OutcomeApplier for SimulatedPas {
     async fn apply_outcome(
