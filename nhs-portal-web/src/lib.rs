@@ -3,18 +3,18 @@
 //! The portal's web layer: the patient pages (view, cancel, reschedule), sign-in and sessions,
 //! the static NHS.UK / NHS App frontend files, the PCA Get Appointments API and the NHS login
 //! simulator. It turns an `http::Request` into an `http::Response` and owns no sockets, so it can
-//! be mounted in any Rust server (`portal::Portal`).
+//! be mounted in any Rust server ([`portal::Portal`]).
 //!
-//! - `portal`: the HTTP service, routes, security headers; mounts the others.
-//! - `journeys`: the patient journeys as a service, separate from HTTP.
-//! - `pages`: handlebars templates (strict, embedded) and their view models.
-//! - `assets`: the npm-installed front-end files and the portal's own script.
-//! - `sign_in`: the seam between the pages and NHS login.
-//! - `staff`: the trust staff worklist pages.
-//! - `fhir_api`: the PCA Get Appointments API (FHIR R4).
-//! - `nhs_login`, `session`: NHS login relying party and patient sessions.
-//! - `store`: the SQL stores (SQLite, PostgreSQL).
-//! - `simulator`: the NHS login simulator (demos and tests only).
+//! - [`portal`]: the HTTP service, routes, security headers; mounts the others.
+//! - [`journeys`]: the patient journeys as a service, separate from HTTP.
+//! - [`pages`]: handlebars templates (strict, embedded) and their view models.
+//! - [`assets`]: the npm-installed front-end files and the portal's own script.
+//! - [`sign_in`]: the seam between the pages and NHS login.
+//! - [`staff`]: the trust staff worklist pages.
+//! - [`fhir_api`]: the PCA Get Appointments API (FHIR R4).
+//! - [`nhs_login`], [`session`]: NHS login relying party and patient sessions.
+//! - [`store`]: the SQL stores (SQLite, PostgreSQL).
+//! - [`simulator`]: the NHS login simulator (demos and tests only).
 //!
 //! ## Cargo features
 //!
