@@ -851,7 +851,7 @@ where
             appointment: Some(r.appointment.clone()),
             detail: Some("demo data".into()),
         };
-        if let Submitted::Created(_) = store.submit_request(r, &audit, &[]).await? {
+        if let Submitted::Created(_) = store.submit_request(&r.into(), &audit, &[]).await? {
             added += 1;
         }
     }

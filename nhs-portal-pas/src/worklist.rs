@@ -36,7 +36,8 @@ use nhs_portal_core::clock::Clock;
 use nhs_portal_core::reporting::ChangeReason;
 use nhs_portal_core::request_status::{RequestKind, RequestOutcome, apply_outcome};
 use nhs_portal_core::store::{
-    AuditAction, AuditRecord, PatientRequest, RequestState, Store, StoreError,
+    AuditAction, AuditRecord, PatientRequest, RequestState, Resolution as StoreResolution, Resolve,
+    Store, StoreError,
 };
 use nhs_portal_core::{Appointment, AppointmentId, OdsCode, ReportingEvent};
 
@@ -309,9 +310,11 @@ impl Worklist {
             .store
             .resolve_request(
                 request.id,
-                RequestState::Fulfilled,
-                note,
-                at,
+                &Resolve {
+                    resolution: StoreResolution::Fulfilled,
+                    note,
+                    at,
+                },
                 &audit,
                 &events,
             )
@@ -358,9 +361,11 @@ impl Worklist {
             .store
             .resolve_request(
                 request.id,
-                RequestState::Rejected,
-                note,
-                at,
+                &Resolve {
+                    resolution: StoreResolution::Rejected,
+                    note,
+                    at,
+                },
                 &audit,
                 &events,
             )
@@ -440,8 +445,8 @@ impl Worklist {
         event: &PasEvent,
     ) -> Result<Option<PatientRequest>, WorklistError> {
         let state = match &event.outcome {
-            RequestOutcome::Rejected => RequestState::Rejected,
-            o if answers(request.kind, o) => RequestState::Fulfilled,
+            RequestOutcome::Rejected => StoreResolution::Rejected,
+            o if answers(request.kind, o) => StoreResolution::Fulfilled,
             _ => return Ok(None),
         };
         let at = self.clock.now();
@@ -458,7 +463,7 @@ impl Worklist {
                 return Ok(None);
             }
         };
-        let events = if state == RequestState::Fulfilled {
+        let events = if state == StoreResolution::Fulfilled {
             self.fulfilment_events(request, &event.outcome, &appointment, at)
                 .await
         } else {
@@ -469,7 +474,7 @@ impl Worklist {
             patient: request.patient.clone(),
             actor: format!("pas:{}", request.ods_code),
             session: None,
-            action: if state == RequestState::Fulfilled {
+            action: if state == StoreResolution::Fulfilled {
                 AuditAction::RequestFulfilled
             } else {
                 AuditAction::RequestRejected
@@ -481,9 +486,11 @@ impl Worklist {
             .store
             .resolve_request(
                 request.id,
-                state,
-                Some("resolved from the PAS".into()),
-                at,
+                &Resolve {
+                    resolution: state,
+                    note: Some("resolved from the PAS".into()),
+                    at,
+                },
                 &audit,
                 &events,
             )

@@ -107,7 +107,7 @@ impl World {
         };
         match self
             .store
-            .submit_request(&request, &audit, &[event])
+            .submit_request(&(&request).into(), &audit, &[event])
             .await
             .unwrap()
         {

@@ -15,8 +15,9 @@
 //!
 //! ## Wiring it into a portal
 //! 1. **Record events where they happen**, in the same store transaction as the action:
-//!    `RequestStore::submit_request` / `resolve_request` take them, `Outbox::enqueue_events`
-//!    takes the rest (`SESSION` at sign-in, `APPT-VIEW` once per deep-link jump-off).
+//!    `RequestStore::submit_request` / `resolve_request` and `IdempotencyStore::record_action`
+//!    take them, `AuditLog::record` writes the rest with their audit record (`SESSION` at
+//!    sign-in, `APPT-VIEW` once per deep-link jump-off).
 //! 2. **Parent first.** Before or with the first child event about an appointment, and whenever
 //!    its status changes, enqueue its `APPT` event: [`wire::appointment_event`] builds it from the
 //!    PAS's [`nhs_portal_core::Appointment`].

@@ -14,9 +14,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, Utc};
 use nhs_portal_core::request_status::RequestKind;
-use nhs_portal_core::store::{
-    AuditAction, AuditRecord, PatientRequest, RequestState, Store, Submitted,
-};
+use nhs_portal_core::store::{AuditAction, AuditRecord, NewRequest, Store, Submitted};
 use nhs_portal_core::{AppointmentId, NhsNumber, OdsCode, ReportingEvent};
 use nhs_portal_web::store::{PgStore, SqliteStore};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -115,7 +113,7 @@ fn row(store: &str, op: &str, clients: usize, ops: usize, took: StdDuration) {
     );
 }
 
-fn request(n: usize, clients: usize) -> (PatientRequest, AuditRecord, ReportingEvent) {
+fn request(n: usize, clients: usize) -> (NewRequest, AuditRecord, ReportingEvent) {
     let patient = NhsNumber::parse("9000000009").expect("nhs");
     let appointment = AppointmentId::parse(&format!(
         "bench-{clients}-{n}-{}",
@@ -124,7 +122,7 @@ fn request(n: usize, clients: usize) -> (PatientRequest, AuditRecord, ReportingE
     .expect("id");
     let now = Utc::now();
     (
-        PatientRequest {
+        NewRequest {
             id: uuid::Uuid::new_v4(),
             idempotency_key: uuid::Uuid::new_v4().to_string(),
             appointment: appointment.clone(),
@@ -133,10 +131,7 @@ fn request(n: usize, clients: usize) -> (PatientRequest, AuditRecord, ReportingE
             kind: RequestKind::Cancel,
             reason: "no-longer-needed".into(),
             details: None,
-            state: RequestState::Pending,
             created_at: now,
-            resolved_at: None,
-            resolution_note: None,
         },
         AuditRecord {
             at: now,

@@ -23,7 +23,8 @@ use nhs_portal_core::request_status::{
     AllowedActions, CancelMode, Capabilities, Refusal, RequestKind, RescheduleMode, allowed_actions,
 };
 use nhs_portal_core::store::{
-    AuditAction, AuditRecord, PatientRequest, PatientSession, RequestState, Store, StoreError,
+    ActionKey, ActionOutcome, AuditAction, AuditRecord, CompletedAction, KeyUse, NewRequest,
+    PatientRequest, PatientSession, RealTimeAction, Recorded, RequestState, Store, StoreError,
     Submitted,
 };
 use nhs_portal_core::{Appointment, AppointmentId, ReportingEvent};
@@ -343,25 +344,21 @@ impl Journeys {
     ) -> Result<AppointmentView, JourneyError> {
         let view = self.load(session, id).await?;
         let now = self.now();
+        let events: Vec<_> = tracking_id
+            .map(|tracking| ReportingEvent::AppointmentView {
+                at: now,
+                appointment: id.clone(),
+                session_id: session.reporting_id.clone(),
+                tracking_id: Some(tracking.to_owned()),
+            })
+            .into_iter()
+            .collect();
         self.store
-            .append_audit(&audit(
-                session,
-                now,
-                AuditAction::ViewedAppointment,
-                Some(id),
-                None,
-            ))
+            .record(
+                &audit(session, now, AuditAction::ViewedAppointment, Some(id), None),
+                &events,
+            )
             .await?;
-        if let Some(tracking) = tracking_id {
-            self.store
-                .enqueue_events(&[ReportingEvent::AppointmentView {
-                    at: now,
-                    appointment: id.clone(),
-                    session_id: session.reporting_id.clone(),
-                    tracking_id: Some(tracking.to_owned()),
-                }])
-                .await?;
-        }
         Ok(view)
     }
 
@@ -397,20 +394,41 @@ impl Journeys {
         Ok((view, mode))
     }
 
-    /// Looks for an earlier real-time action made with this idempotency key (a double submit).
+    /// What was done earlier under this idempotency key (a double submit), from its
+    /// idempotency record; a key used for another patient, appointment or action is refused.
     async fn earlier_action(
         &self,
         session: &PatientSession,
+        id: &AppointmentId,
+        action: RealTimeAction,
         key: &str,
-    ) -> Result<Option<AuditRecord>, JourneyError> {
-        let marker = format!("key={key}");
-        let recent = self.store.audit_for_patient(&session.patient, 50).await?;
-        Ok(recent.into_iter().find(|r| {
-            matches!(r.action, AuditAction::Cancelled | AuditAction::Rescheduled)
-                && r.detail
-                    .as_deref()
-                    .is_some_and(|d| d.split(';').any(|p| p == marker))
-        }))
+    ) -> Result<Option<ActionOutcome>, JourneyError> {
+        let key = ActionKey {
+            key: key.to_owned(),
+            patient: session.patient.clone(),
+            appointment: id.clone(),
+            action,
+        };
+        match self.store.check_action_key(&key).await? {
+            KeyUse::Unused => Ok(None),
+            KeyUse::Done(outcome) => Ok(Some(outcome)),
+            KeyUse::Refused => Err(JourneyError::CannotView),
+        }
+    }
+
+    /// Stores a real-time action's idempotency record with its audit record and events, in one
+    /// transaction. The PAS change is done by now, so if the key was bound to another action
+    /// in the meantime the audit record and events are still written.
+    async fn record_real_time(
+        &self,
+        done: &CompletedAction,
+        audit: &AuditRecord,
+        events: &[ReportingEvent],
+    ) -> Result<(), JourneyError> {
+        match self.store.record_action(done, audit, events).await? {
+            Recorded::Stored | Recorded::Duplicate(_) => Ok(()),
+            Recorded::Refused => Ok(self.store.record(audit, events).await?),
+        }
     }
 
     /// Cancels (real time) or asks to cancel (request only), as the trust's PAS allows.
@@ -425,11 +443,11 @@ impl Journeys {
             .validate(&CANCEL_REASONS, RequestKind::Cancel)
             .map_err(JourneyError::Invalid)?;
         let view = self.load(session, id).await?;
-        // A double submit of a request is answered by the store; of a real-time cancel by the
-        // audit trail (the PAS cancel itself is idempotent too).
+        // A double submit of a request is answered by the store; of a real-time cancel by its
+        // idempotency record (the PAS cancel itself is idempotent too).
         if view.capabilities.cancel == CancelMode::RealTime
             && self
-                .earlier_action(session, idempotency_key)
+                .earlier_action(session, id, RealTimeAction::Cancel, idempotency_key)
                 .await?
                 .is_some()
         {
@@ -449,17 +467,22 @@ impl Journeys {
                     text: answers.details_trimmed(),
                 };
                 let cancelled = self.pas.cancel(&view.appointment, &reason).await?;
-                self.store
-                    .append_audit(&audit(
+                self.record_real_time(
+                    &CompletedAction {
+                        key: idempotency_key.to_owned(),
+                        patient: session.patient.clone(),
+                        appointment: id.clone(),
+                        outcome: ActionOutcome::Cancelled,
+                        at: now,
+                    },
+                    &audit(
                         session,
                         now,
                         AuditAction::Cancelled,
                         Some(id),
-                        Some(format!("reason={};key={idempotency_key}", answers.reason)),
-                    ))
-                    .await?;
-                self.store
-                    .enqueue_events(&[
+                        Some(format!("reason={}", answers.reason)),
+                    ),
+                    &[
                         ReportingEvent::Appointment {
                             at: now,
                             patient: session.patient.clone(),
@@ -473,8 +496,9 @@ impl Journeys {
                             appointment: id.clone(),
                             reason: ChangeReason::Patient,
                         },
-                    ])
-                    .await?;
+                    ],
+                )
+                .await?;
                 Ok(CancelOutcome::Cancelled(cancelled))
             }
             CancelMode::Request => {
@@ -502,7 +526,7 @@ impl Journeys {
         idempotency_key: &str,
     ) -> Result<PatientRequest, JourneyError> {
         let now = self.now();
-        let request = PatientRequest {
+        let request = NewRequest {
             id: uuid::Uuid::new_v4(),
             idempotency_key: idempotency_key.to_owned(),
             appointment: appointment.id.clone(),
@@ -511,10 +535,7 @@ impl Journeys {
             kind,
             reason: answers.reason.clone(),
             details: answers.details_trimmed(),
-            state: RequestState::Pending,
             created_at: now,
-            resolved_at: None,
-            resolution_note: None,
         };
         let (action, event) = match kind {
             RequestKind::Cancel => (
@@ -618,13 +639,14 @@ impl Journeys {
         slot_id: &str,
         idempotency_key: &str,
     ) -> Result<Appointment, JourneyError> {
-        if let Some(earlier) = self.earlier_action(session, idempotency_key).await? {
-            let new_id = earlier
-                .detail
-                .as_deref()
-                .and_then(|d| d.split(';').find_map(|p| p.strip_prefix("new=")))
-                .and_then(|s| AppointmentId::parse(s).ok())
-                .unwrap_or_else(|| id.clone());
+        if let Some(earlier) = self
+            .earlier_action(session, id, RealTimeAction::Reschedule, idempotency_key)
+            .await?
+        {
+            let new_id = match earlier {
+                ActionOutcome::Rescheduled { appointment, .. } => appointment,
+                ActionOutcome::Cancelled => id.clone(),
+            };
             return Ok(self.load(session, &new_id).await?.appointment);
         }
         let (view, _) = self.slots(session, id).await?;
@@ -636,21 +658,25 @@ impl Journeys {
             )));
         }
         let new_appointment = (moved.id != *id).then(|| moved.id.clone());
-        self.store
-            .append_audit(&audit(
+        self.record_real_time(
+            &CompletedAction {
+                key: idempotency_key.to_owned(),
+                patient: session.patient.clone(),
+                appointment: id.clone(),
+                outcome: ActionOutcome::Rescheduled {
+                    appointment: moved.id.clone(),
+                    start: moved.start,
+                },
+                at: now,
+            },
+            &audit(
                 session,
                 now,
                 AuditAction::Rescheduled,
                 Some(id),
-                Some(format!(
-                    "to={};new={};key={idempotency_key}",
-                    moved.start.to_rfc3339(),
-                    moved.id
-                )),
-            ))
-            .await?;
-        self.store
-            .enqueue_events(&[
+                Some(format!("to={};new={}", moved.start.to_rfc3339(), moved.id)),
+            ),
+            &[
                 ReportingEvent::Appointment {
                     at: now,
                     patient: session.patient.clone(),
@@ -665,8 +691,9 @@ impl Journeys {
                     new_appointment,
                     reason: ChangeReason::Patient,
                 },
-            ])
-            .await?;
+            ],
+        )
+        .await?;
         Ok(moved)
     }
 }

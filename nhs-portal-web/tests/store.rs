@@ -13,8 +13,8 @@ use std::time::Duration as StdDuration;
 use chrono::{Duration, Utc};
 use nhs_portal_core::request_status::RequestKind;
 use nhs_portal_core::store::{
-    AuditAction, AuditRecord, PatientRequest, RecordQueue, RequestState, RequestStore, Store,
-    StoreError, Submitted, contract,
+    AuditAction, AuditRecord, NewRequest, RecordQueue, RequestState, RequestStore, Resolution,
+    Resolve, Store, StoreError, Submitted, contract,
 };
 use nhs_portal_core::{AppointmentId, NhsNumber, OdsCode, ReportingEvent};
 use nhs_portal_web::store::{self, PgStore, SqliteStore};
@@ -103,9 +103,9 @@ fn nhs() -> NhsNumber {
     NhsNumber::parse("9000000009").unwrap()
 }
 
-fn cancel(key: &str, appointment: &AppointmentId) -> (PatientRequest, AuditRecord, ReportingEvent) {
+fn cancel(key: &str, appointment: &AppointmentId) -> (NewRequest, AuditRecord, ReportingEvent) {
     let now = Utc::now();
-    let request = PatientRequest {
+    let request = NewRequest {
         id: uuid::Uuid::new_v4(),
         idempotency_key: key.to_owned(),
         appointment: appointment.clone(),
@@ -114,10 +114,7 @@ fn cancel(key: &str, appointment: &AppointmentId) -> (PatientRequest, AuditRecor
         kind: RequestKind::Cancel,
         reason: "no-longer-needed".into(),
         details: None,
-        state: RequestState::Pending,
         created_at: now,
-        resolved_at: None,
-        resolution_note: None,
     };
     let audit = AuditRecord {
         at: now,
@@ -221,9 +218,9 @@ async fn race_resolves(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     let events_before = a.outbox_stats().await.expect("stats").pending;
     for request in &pending {
         let barrier = Arc::new(Barrier::new(2));
-        let tasks: Vec<_> = [(&a, RequestState::Fulfilled), (&b, RequestState::Rejected)]
+        let tasks: Vec<_> = [(&a, Resolution::Fulfilled), (&b, Resolution::Rejected)]
             .into_iter()
-            .map(|(store, state)| {
+            .map(|(store, resolution)| {
                 let store = store.clone();
                 let barrier = barrier.clone();
                 let (_, mut audit, event) = cancel("unused", &request.appointment);
@@ -231,9 +228,12 @@ async fn race_resolves(a: Arc<dyn Store>, b: Arc<dyn Store>) {
                 let id = request.id;
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    store
-                        .resolve_request(id, state, None, Utc::now(), &audit, &[event])
-                        .await
+                    let resolve = Resolve {
+                        resolution,
+                        note: None,
+                        at: Utc::now(),
+                    };
+                    store.resolve_request(id, &resolve, &audit, &[event]).await
                 })
             })
             .collect();
@@ -481,7 +481,8 @@ async fn postgres_passes_the_contract() {
         let store = store.clone();
         async move {
             sqlx::query(
-                "TRUNCATE sessions, pending_logins, requests, audit, outbox, record_queue \
+                "TRUNCATE sessions, pending_logins, requests, audit, outbox, record_queue, \
+                 idempotency_records \
                  RESTART IDENTITY",
             )
             .execute(store.pool())
@@ -582,4 +583,134 @@ async fn silent_postgres_times_out_as_unavailable() {
         "expected Unavailable, got {err:?}"
     );
     hold.abort();
+}
+
+// ---------------------------------------------------------------------------------------------
+// One transaction per call: an outbox that refuses every insert (a trigger) must leave no audit
+// record, no request and no idempotency record behind.
+
+async fn one_call_is_all_or_nothing(store: Arc<dyn Store>) {
+    use nhs_portal_core::store::{ActionOutcome, CompletedAction, KeyUse};
+    let (request, audit, event) = cancel("k-atomic", &AppointmentId::parse("appt-a").unwrap());
+    let recorded = store.record(&audit, std::slice::from_ref(&event)).await;
+    assert!(recorded.is_err(), "the event insert fails: {recorded:?}");
+    let submitted = store
+        .submit_request(&request, &audit, std::slice::from_ref(&event))
+        .await;
+    assert!(submitted.is_err(), "the event insert fails: {submitted:?}");
+    let done = CompletedAction {
+        key: "k-atomic".into(),
+        patient: nhs(),
+        appointment: request.appointment.clone(),
+        outcome: ActionOutcome::Cancelled,
+        at: Utc::now(),
+    };
+    let action = store
+        .record_action(&done, &audit, std::slice::from_ref(&event))
+        .await;
+    assert!(action.is_err(), "the event insert fails: {action:?}");
+
+    assert!(
+        store
+            .audit_for_patient(&nhs(), 10)
+            .await
+            .expect("audit")
+            .is_empty(),
+        "no audit record without its events"
+    );
+    assert_eq!(store.get_request(request.id).await.expect("get"), None);
+    assert_eq!(
+        store
+            .check_action_key(&done.binding())
+            .await
+            .expect("check"),
+        KeyUse::Unused,
+        "no idempotency record without its events"
+    );
+    // With no events the same calls succeed: the trigger is the only thing in the way.
+    store.record(&audit, &[]).await.expect("record alone");
+    assert_eq!(store.audit_for_patient(&nhs(), 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn sqlite_one_call_is_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::connect(&sqlite_url(&dir, "atomic.db"))
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER outbox_refuses BEFORE INSERT ON outbox \
+         BEGIN SELECT RAISE(ABORT, 'outbox refuses'); END",
+    )
+    .execute(s.pool())
+    .await
+    .unwrap();
+    one_call_is_all_or_nothing(Arc::new(s)).await;
+}
+
+#[tokio::test]
+async fn postgres_one_call_is_all_or_nothing() {
+    let Some(url) = pg_url() else { return };
+    let schema = PgSchema::create(&url).await;
+    let s = schema.store(2).await;
+    for sql in [
+        "CREATE FUNCTION outbox_refuses() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'outbox refuses'; END $$",
+        "CREATE TRIGGER outbox_refuses BEFORE INSERT ON outbox \
+         FOR EACH ROW EXECUTE FUNCTION outbox_refuses()",
+    ] {
+        sqlx::query(sql).execute(s.pool()).await.unwrap();
+    }
+    one_call_is_all_or_nothing(Arc::new(s.clone())).await;
+    s.close().await;
+    schema.drop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upgrades: a database made by the previous release (first migration only, with data) keeps
+// working after this build migrates it.
+
+#[tokio::test]
+async fn sqlite_database_from_the_first_release_upgrades_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    std::fs::create_dir(&first).unwrap();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/sqlite/20260601000000_initial.sql"
+        ),
+        first.join("20260601000000_initial.sql"),
+    )
+    .unwrap();
+    let url = sqlite_url(&dir, "old.db");
+    let old = sqlx::sqlite::SqlitePoolOptions::new()
+        .connect_with(
+            SqliteConnectOptions::from_str(&url)
+                .unwrap()
+                .create_if_missing(true),
+        )
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(first.as_path())
+        .await
+        .unwrap()
+        .run(&old)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO record_queue (patient) VALUES ('9000000009')")
+        .execute(&old)
+        .await
+        .unwrap();
+    old.close().await;
+
+    let s = SqliteStore::connect(&url).await.expect("upgrade");
+    let claimed = s
+        .claim_records("w", 10, Utc::now(), Duration::minutes(5))
+        .await
+        .expect("claim an old row");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].patient, nhs());
+    s.mark_records_sent(&[claimed[0].id]).await.unwrap();
+    assert_eq!(s.sent_record_count().await.unwrap(), 1);
 }

@@ -16,8 +16,7 @@ use std::process::{Command, Stdio};
 use chrono::Utc;
 use nhs_portal_core::request_status::RequestKind;
 use nhs_portal_core::store::{
-    AuditAction, AuditLog, AuditRecord, Outbox, PatientRequest, RequestState, RequestStore,
-    Submitted,
+    AuditAction, AuditLog, AuditRecord, NewRequest, Outbox, RequestStore, Submitted,
 };
 use nhs_portal_core::{AppointmentId, NhsNumber, OdsCode, ReportingEvent};
 use nhs_portal_web::store::SqliteStore;
@@ -53,7 +52,7 @@ async fn child(url: &str) {
         let key = format!("key-{n}");
         let appointment = AppointmentId::parse(&format!("appt-{n}")).unwrap();
         let now = Utc::now();
-        let request = PatientRequest {
+        let request = NewRequest {
             id: uuid::Uuid::new_v4(),
             idempotency_key: key.clone(),
             appointment: appointment.clone(),
@@ -62,10 +61,7 @@ async fn child(url: &str) {
             kind: RequestKind::Cancel,
             reason: "no-longer-needed".into(),
             details: None,
-            state: RequestState::Pending,
             created_at: now,
-            resolved_at: None,
-            resolution_note: None,
         };
         let audit = AuditRecord {
             at: now,

@@ -561,7 +561,10 @@ async fn pending_requests_show_as_request_status() {
         appointment: Some(target),
         detail: None,
     };
-    p.store.submit_request(&request, &audit, &[]).await.unwrap();
+    p.store
+        .submit_request(&(&request).into(), &audit, &[])
+        .await
+        .unwrap();
     let id = corr();
     let body = check_contract(&p.api.handle(get(ADULT, &id)).await, Some(&id));
     assert_eq!(

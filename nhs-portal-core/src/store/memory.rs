@@ -1,12 +1,17 @@
 //! An in-memory [`Store`], for tests and examples. Nothing survives a restart.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::*;
+use crate::{AppointmentId, NhsNumber, OdsCode, ReportingEvent};
+
+mod leased;
+
+use leased::{LeasedQueue, RowState};
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -14,33 +19,10 @@ struct Inner {
     logins: HashMap<String, PendingLogin>,
     requests: Vec<PatientRequest>,
     audit: Vec<AuditRecord>,
-    outbox: BTreeMap<i64, OutboxRow>,
-    records: BTreeMap<i64, RecordRow>,
+    outbox: LeasedQueue<ReportingEvent>,
+    records: LeasedQueue<NhsNumber>,
+    actions: HashMap<String, CompletedAction>,
     next_id: i64,
-}
-
-#[derive(Debug, Clone)]
-struct OutboxRow {
-    event: ReportingEvent,
-    attempts: u32,
-    due_at: Option<DateTime<Utc>>,
-    leased_until: Option<DateTime<Utc>>,
-    state: RowState,
-}
-
-#[derive(Debug, Clone)]
-struct RecordRow {
-    patient: NhsNumber,
-    due_at: Option<DateTime<Utc>>,
-    leased_until: Option<DateTime<Utc>>,
-    state: RowState,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RowState {
-    Waiting,
-    Done,
-    Quarantined,
 }
 
 impl Inner {
@@ -49,19 +31,12 @@ impl Inner {
         self.next_id
     }
 
-    fn push_events(&mut self, events: &[ReportingEvent]) {
+    /// The audit record and events of one action, together (the lock makes it one transaction).
+    fn record(&mut self, audit: &AuditRecord, events: &[ReportingEvent]) {
+        self.audit.push(audit.clone());
         for e in events {
             let id = self.next();
-            self.outbox.insert(
-                id,
-                OutboxRow {
-                    event: e.clone(),
-                    attempts: 0,
-                    due_at: None,
-                    leased_until: None,
-                    state: RowState::Waiting,
-                },
-            );
+            self.outbox.push(id, e.clone());
         }
     }
 }
@@ -86,14 +61,6 @@ impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-fn due(
-    due_at: Option<DateTime<Utc>>,
-    leased_until: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> bool {
-    due_at.is_none_or(|d| d <= now) && leased_until.is_none_or(|l| l <= now)
 }
 
 #[async_trait]
@@ -154,32 +121,28 @@ impl SessionStore for MemoryStore {
 impl RequestStore for MemoryStore {
     async fn submit_request(
         &self,
-        request: &PatientRequest,
+        request: &NewRequest,
         audit: &AuditRecord,
         events: &[ReportingEvent],
     ) -> Result<Submitted, StoreError> {
         let mut g = self.lock();
-        if let Some(r) = g
+        let same_key = g
             .requests
             .iter()
-            .find(|r| r.idempotency_key == request.idempotency_key)
-        {
-            return Ok(Submitted::Duplicate(r.clone()));
-        }
-        if let Some(r) = g
+            .find(|r| r.idempotency_key == request.idempotency_key);
+        let pending = g
             .requests
             .iter()
-            .find(|r| r.appointment == request.appointment && r.state == RequestState::Pending)
-        {
-            return Ok(Submitted::AlreadyPending(r.clone()));
+            .find(|r| r.appointment == request.appointment && r.state == RequestState::Pending);
+        if let Some(refused) = Submitted::refusal(same_key.cloned(), pending.cloned()) {
+            return Ok(refused);
         }
-        let mut stored = request.clone();
-        stored.state = RequestState::Pending;
-        stored.resolved_at = None;
-        stored.resolution_note = None;
+        if g.requests.iter().any(|r| r.id == request.id) {
+            return Err(StoreError::Conflict("a request with this id exists"));
+        }
+        let stored = request.pending();
         g.requests.push(stored.clone());
-        g.audit.push(audit.clone());
-        g.push_events(events);
+        g.record(audit, events);
         Ok(Submitted::Created(stored))
     }
 
@@ -203,15 +166,7 @@ impl RequestStore for MemoryStore {
         &self,
         patient: &NhsNumber,
     ) -> Result<Vec<PatientRequest>, StoreError> {
-        let mut out: Vec<_> = self
-            .lock()
-            .requests
-            .iter()
-            .filter(|r| &r.patient == patient && r.state == RequestState::Pending)
-            .cloned()
-            .collect();
-        out.sort_by_key(|r| r.created_at);
-        Ok(out)
+        self.list(|r| &r.patient == patient && r.state == RequestState::Pending)
     }
 
     async fn list_requests(
@@ -219,55 +174,57 @@ impl RequestStore for MemoryStore {
         ods_code: Option<OdsCode>,
         state: Option<RequestState>,
     ) -> Result<Vec<PatientRequest>, StoreError> {
-        let mut out: Vec<_> = self
-            .lock()
-            .requests
-            .iter()
-            .filter(|r| ods_code.as_ref().is_none_or(|o| &r.ods_code == o))
-            .filter(|r| state.is_none_or(|s| r.state == s))
-            .cloned()
-            .collect();
-        out.sort_by_key(|r| r.created_at);
-        Ok(out)
+        self.list(|r| {
+            ods_code.as_ref().is_none_or(|o| &r.ods_code == o) && state.is_none_or(|s| r.state == s)
+        })
     }
 
     async fn resolve_request(
         &self,
         id: uuid::Uuid,
-        state: RequestState,
-        note: Option<String>,
-        at: DateTime<Utc>,
+        resolve: &Resolve,
         audit: &AuditRecord,
         events: &[ReportingEvent],
     ) -> Result<PatientRequest, StoreError> {
-        if state == RequestState::Pending {
-            return Err(StoreError::Conflict(
-                "a request cannot be resolved as pending",
-            ));
-        }
         let mut g = self.lock();
         let r = g
             .requests
             .iter_mut()
             .find(|r| r.id == id)
-            .ok_or(StoreError::NotFound)?;
-        if r.state != RequestState::Pending {
-            return Err(StoreError::Conflict("the request is no longer pending"));
-        }
-        r.state = state;
-        r.resolved_at = Some(at);
-        r.resolution_note = note;
+            .ok_or(Resolve::refusal(false))?;
+        *r = resolve.apply(r)?;
         let out = r.clone();
-        g.audit.push(audit.clone());
-        g.push_events(events);
+        g.record(audit, events);
+        Ok(out)
+    }
+}
+
+impl MemoryStore {
+    /// The requests that match, oldest first.
+    fn list(
+        &self,
+        keep: impl Fn(&PatientRequest) -> bool,
+    ) -> Result<Vec<PatientRequest>, StoreError> {
+        let mut out: Vec<_> = self
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| keep(r))
+            .cloned()
+            .collect();
+        out.sort_by_key(|r| r.created_at);
         Ok(out)
     }
 }
 
 #[async_trait]
 impl AuditLog for MemoryStore {
-    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        self.lock().audit.push(record.clone());
+    async fn record(
+        &self,
+        audit: &AuditRecord,
+        events: &[ReportingEvent],
+    ) -> Result<(), StoreError> {
+        self.lock().record(audit, events);
         Ok(())
     }
 
@@ -292,9 +249,35 @@ impl AuditLog for MemoryStore {
 }
 
 #[async_trait]
+impl IdempotencyStore for MemoryStore {
+    async fn check_action_key(&self, key: &ActionKey) -> Result<KeyUse, StoreError> {
+        Ok(key.check(self.lock().actions.get(&key.key)))
+    }
+
+    async fn record_action(
+        &self,
+        action: &CompletedAction,
+        audit: &AuditRecord,
+        events: &[ReportingEvent],
+    ) -> Result<Recorded, StoreError> {
+        let mut g = self.lock();
+        if let Some(existing) = g.actions.get(&action.key) {
+            return Ok(Recorded::refusal(action, existing));
+        }
+        g.actions.insert(action.key.clone(), action.clone());
+        g.record(audit, events);
+        Ok(Recorded::Stored)
+    }
+}
+
+#[async_trait]
 impl Outbox for MemoryStore {
     async fn enqueue_events(&self, events: &[ReportingEvent]) -> Result<(), StoreError> {
-        self.lock().push_events(events);
+        let mut g = self.lock();
+        for e in events {
+            let id = g.next();
+            g.outbox.push(id, e.clone());
+        }
         Ok(())
     }
 
@@ -305,37 +288,19 @@ impl Outbox for MemoryStore {
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        let mut g = self.lock();
-        let mut out = Vec::new();
-        for (id, row) in g.outbox.iter_mut() {
-            if out.len() >= limit {
-                break;
-            }
-            if row.state == RowState::Waiting && due(row.due_at, row.leased_until, now) {
-                row.leased_until = Some(now + lease);
-                row.attempts += 1;
-                out.push(OutboxItem {
-                    id: *id,
-                    event: row.event.clone(),
-                    attempts: row.attempts,
-                });
-            }
-        }
-        Ok(out)
+        let claimed = self.lock().outbox.claim(limit, now, now + lease);
+        Ok(claimed
+            .into_iter()
+            .map(|(id, event, attempts)| OutboxItem {
+                id,
+                event,
+                attempts,
+            })
+            .collect())
     }
 
     async fn mark_delivered(&self, ids: &[i64]) -> Result<(), StoreError> {
-        let mut g = self.lock();
-        for id in ids {
-            if let Some(row) = g
-                .outbox
-                .get_mut(id)
-                .filter(|r| r.state == RowState::Waiting)
-            {
-                row.state = RowState::Done;
-                row.leased_until = None;
-            }
-        }
+        self.lock().outbox.mark_done(ids);
         Ok(())
     }
 
@@ -345,39 +310,19 @@ impl Outbox for MemoryStore {
         _error: &str,
         retry_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut g = self.lock();
-        for id in ids {
-            if let Some(row) = g
-                .outbox
-                .get_mut(id)
-                .filter(|r| r.state == RowState::Waiting)
-            {
-                row.due_at = Some(retry_at);
-                row.leased_until = None;
-            }
-        }
+        self.lock().outbox.mark_failed(ids, retry_at);
         Ok(())
     }
 
     async fn quarantine(&self, ids: &[i64], _reason: &str) -> Result<(), StoreError> {
-        let mut g = self.lock();
-        for id in ids {
-            if let Some(row) = g
-                .outbox
-                .get_mut(id)
-                .filter(|r| r.state == RowState::Waiting)
-            {
-                row.state = RowState::Quarantined;
-                row.leased_until = None;
-            }
-        }
+        self.lock().outbox.quarantine(ids);
         Ok(())
     }
 
     async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
         let g = self.lock();
         let mut s = OutboxStats::default();
-        for row in g.outbox.values() {
+        for row in g.outbox.rows() {
             match row.state {
                 RowState::Waiting => s.pending += 1,
                 RowState::Done => s.delivered += 1,
@@ -393,21 +338,13 @@ impl RecordQueue for MemoryStore {
     async fn enqueue_record(&self, patient: &NhsNumber) -> Result<(), StoreError> {
         let mut g = self.lock();
         if g.records
-            .values()
-            .any(|r| &r.patient == patient && r.state == RowState::Waiting)
+            .rows()
+            .any(|r| &r.item == patient && r.state == RowState::Waiting)
         {
             return Ok(());
         }
         let id = g.next();
-        g.records.insert(
-            id,
-            RecordRow {
-                patient: patient.clone(),
-                due_at: None,
-                leased_until: None,
-                state: RowState::Waiting,
-            },
-        );
+        g.records.push(id, patient.clone());
         Ok(())
     }
 
@@ -418,35 +355,15 @@ impl RecordQueue for MemoryStore {
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<Vec<RecordItem>, StoreError> {
-        let mut g = self.lock();
-        let mut out = Vec::new();
-        for (id, row) in g.records.iter_mut() {
-            if out.len() >= limit {
-                break;
-            }
-            if row.state == RowState::Waiting && due(row.due_at, row.leased_until, now) {
-                row.leased_until = Some(now + lease);
-                out.push(RecordItem {
-                    id: *id,
-                    patient: row.patient.clone(),
-                });
-            }
-        }
-        Ok(out)
+        let claimed = self.lock().records.claim(limit, now, now + lease);
+        Ok(claimed
+            .into_iter()
+            .map(|(id, patient, _)| RecordItem { id, patient })
+            .collect())
     }
 
     async fn mark_records_sent(&self, ids: &[i64]) -> Result<(), StoreError> {
-        let mut g = self.lock();
-        for id in ids {
-            if let Some(row) = g
-                .records
-                .get_mut(id)
-                .filter(|r| r.state == RowState::Waiting)
-            {
-                row.state = RowState::Done;
-                row.leased_until = None;
-            }
-        }
+        self.lock().records.mark_done(ids);
         Ok(())
     }
 
@@ -455,17 +372,7 @@ impl RecordQueue for MemoryStore {
         ids: &[i64],
         retry_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut g = self.lock();
-        for id in ids {
-            if let Some(row) = g
-                .records
-                .get_mut(id)
-                .filter(|r| r.state == RowState::Waiting)
-            {
-                row.due_at = Some(retry_at);
-                row.leased_until = None;
-            }
-        }
+        self.lock().records.mark_failed(ids, retry_at);
         Ok(())
     }
 
@@ -473,71 +380,13 @@ impl RecordQueue for MemoryStore {
         let g = self.lock();
         let sent: std::collections::HashSet<_> = g
             .records
-            .values()
+            .rows()
             .filter(|r| r.state == RowState::Done)
-            .map(|r| r.patient.as_str())
+            .map(|r| r.item.as_str())
             .collect();
         Ok(sent.len() as u64)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::store::contract;
-
-    #[tokio::test]
-    async fn memory_store_passes_the_contract() {
-        contract::run_all(|| async { Arc::new(MemoryStore::new()) as Arc<dyn Store> }).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_submits_for_one_appointment_make_one_request() {
-        let store = Arc::new(MemoryStore::new());
-        let patient = NhsNumber::parse("9000000009").unwrap();
-        let appointment = AppointmentId::parse("appt-1").unwrap();
-        let tasks: Vec<_> = (0..16)
-            .map(|i| {
-                let store = store.clone();
-                let patient = patient.clone();
-                let appointment = appointment.clone();
-                tokio::spawn(async move {
-                    let req = PatientRequest {
-                        id: uuid::Uuid::new_v4(),
-                        idempotency_key: format!("key-{}", i % 4),
-                        appointment,
-                        patient: patient.clone(),
-                        ods_code: OdsCode::parse("RJ1").unwrap(),
-                        kind: RequestKind::Cancel,
-                        reason: "r".into(),
-                        details: None,
-                        state: RequestState::Pending,
-                        created_at: Utc::now(),
-                        resolved_at: None,
-                        resolution_note: None,
-                    };
-                    let audit = AuditRecord {
-                        at: req.created_at,
-                        patient,
-                        actor: "patient".into(),
-                        session: None,
-                        action: AuditAction::CancelRequested,
-                        appointment: None,
-                        detail: None,
-                    };
-                    store.submit_request(&req, &audit, &[]).await.unwrap()
-                })
-            })
-            .collect();
-        let mut created = 0;
-        for t in tasks {
-            if matches!(t.await.unwrap(), Submitted::Created(_)) {
-                created += 1;
-            }
-        }
-        assert_eq!(created, 1);
-        assert_eq!(store.list_requests(None, None).await.unwrap().len(), 1);
-    }
-}
+mod tests;

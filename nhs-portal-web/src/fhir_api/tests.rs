@@ -749,7 +749,7 @@ async fn a_patients_request_shows_on_the_next_call() {
     };
     for (appt, kind) in [("a1", RequestKind::Cancel), ("a4", RequestKind::Cancel)] {
         h.store
-            .submit_request(&pending(appt, kind), &audit, &[])
+            .submit_request(&(&pending(appt, kind)).into(), &audit, &[])
             .await
             .unwrap();
     }

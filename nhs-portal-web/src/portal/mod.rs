@@ -813,9 +813,7 @@ impl Portal {
                     outcome: nhs_portal_core::reporting::SessionOutcome::Success,
                     tracking_id: session.tracking_id.clone(),
                 };
-                if self.store.append_audit(&audit).await.is_err()
-                    || self.store.enqueue_events(&[event]).await.is_err()
-                {
+                if self.store.record(&audit, &[event]).await.is_err() {
                     return self.problem(ctx, None);
                 }
                 let target = if is_safe_return(&signed_in.return_to) {

@@ -14,6 +14,11 @@
 //! # let _ = store; Ok(()) }
 //! ```
 //!
+//! Both stores are one SQL body (`body`, expanded in each dialect module; see there for why a
+//! template rather than generics): `sqlite.rs` and `postgres.rs` hold only the connection
+//! set-up, the migrations and the real dialect differences (instants, uuid encoding, id lists,
+//! the JSON column, write locking and `SKIP LOCKED`).
+//!
 //! On start-up the store runs its migrations (embedded in the binary: `migrations/sqlite` and
 //! `migrations/postgres`). A database already migrated by a *newer* portal is refused with
 //! [`StoreError::SchemaTooNew`] before anything is changed, so an accidental downgrade cannot
@@ -47,6 +52,8 @@
 //! - outbox and Record Service claims use `SELECT … FOR UPDATE SKIP LOCKED` inside the claiming
 //!   `UPDATE`, plus a lease (`leased_until`), so workers on every instance drain the queues
 //!   without ever holding the same rows.
+//! - one idempotency record per real-time action key: its primary key, `INSERT … ON CONFLICT
+//!   DO NOTHING`, the loser reads the winner back as `Duplicate` or `Refused`.
 //! - resolving a request is a conditional `UPDATE … WHERE state = 'pending'`: two staff members
 //!   resolving at once get one success and one [`StoreError::Conflict`].
 //! - migrations take PostgreSQL's advisory lock, so instances starting together migrate once.
@@ -71,6 +78,7 @@ use nhs_portal_core::request_status::RequestKind;
 use nhs_portal_core::store::{AuditAction, RequestState, Store, StoreError};
 use nhs_portal_core::{AppointmentId, NhsNumber, OdsCode, ReportingEvent};
 
+mod body;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]

@@ -1,0 +1,19 @@
+-- Idempotency records of real-time actions (cancel or reschedule done straight in the PAS), and
+-- the Record Service queue brought in line with the outbox so one leased-queue implementation
+-- serves both. Instants are INTEGER microseconds since the Unix epoch (UTC).
+
+CREATE TABLE idempotency_records (
+    idempotency_key TEXT PRIMARY KEY NOT NULL,
+    patient         TEXT NOT NULL,
+    appointment     TEXT NOT NULL,
+    action          TEXT NOT NULL CHECK (action IN ('cancel', 'reschedule')),
+    -- The outcome: a reschedule keeps the appointment as now booked and its start.
+    new_appointment TEXT,
+    new_start       INTEGER,
+    at              INTEGER NOT NULL,
+    CHECK ((action = 'cancel' AND new_appointment IS NULL AND new_start IS NULL)
+        OR (action = 'reschedule' AND new_appointment IS NOT NULL AND new_start IS NOT NULL))
+);
+
+ALTER TABLE record_queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE record_queue ADD COLUMN last_error TEXT;
