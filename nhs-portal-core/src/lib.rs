@@ -30,6 +30,7 @@
 //! # Ok::<(), nhs_portal_core::NhsNumberError>(())
 //! ```
 #![deny(missing_docs)]
+#![deny(unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod appointment;

@@ -41,6 +41,7 @@
 //! let report = nhs_portal_pas::conformance::run(&my_pas, &fixture).await?;
 //! ```
 #![deny(missing_docs)]
+#![deny(unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backend;

@@ -135,6 +135,7 @@ impl RecordServiceError {
 
 /// Settings for [`RecordServiceClient`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct RecordServiceConfig {
     /// The full endpoint URL to post to (see the module docs).
     pub url: String,
@@ -425,6 +426,7 @@ pub trait PatientEligibility: Send + Sync {
 
 /// Settings for [`RecordSender`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RecordSenderConfig {
     /// This sender's name in claims.
     pub worker_id: String,

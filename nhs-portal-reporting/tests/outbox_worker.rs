@@ -36,11 +36,9 @@ async fn rig(tweak: impl FnOnce(&mut WayfinderConfig, &mut OutboxWorkerConfig)) 
     let mut wc = WayfinderConfig::new(server.uri(), "pep");
     wc.timeout = Duration::from_millis(300);
     wc.max_requests_per_second = 1000;
-    let mut oc = OutboxWorkerConfig {
-        worker_id: "w1".into(),
-        jitter: false,
-        ..OutboxWorkerConfig::default()
-    };
+    let mut oc = OutboxWorkerConfig::default();
+    oc.worker_id = "w1".into();
+    oc.jitter = false;
     tweak(&mut wc, &mut oc);
     let client = WayfinderClient::new(wc, Arc::new(StaticToken::new("t"))).unwrap();
     let worker = OutboxWorker::new(store.clone(), Arc::new(client), clock.clone(), oc);

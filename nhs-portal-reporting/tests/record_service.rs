@@ -82,16 +82,11 @@ async fn rig_with(max_batch: usize) -> Rig {
     let clock = Arc::new(ManualClock::new(t("2024-06-01T09:00:00Z")));
     let pas = Arc::new(Pas::default());
     let client = RecordServiceClient::new(config(&server, max_batch)).unwrap();
-    let sender = RecordSender::new(
-        store.clone(),
-        client,
-        pas.clone(),
-        clock.clone(),
-        RecordSenderConfig {
-            worker_id: "r1".into(),
-            ..RecordSenderConfig::default()
-        },
-    );
+    let sender = RecordSender::new(store.clone(), client, pas.clone(), clock.clone(), {
+        let mut config = RecordSenderConfig::default();
+        config.worker_id = "r1".into();
+        config
+    });
     Rig {
         store,
         clock,

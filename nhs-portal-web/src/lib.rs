@@ -33,6 +33,7 @@
 //! | `postgres` | `store::PgStore`, `postgres://` URLs in `store::connect` | no |
 //! | `simulator` | the NHS login `simulator` and the demo wiring (turns on `pages`, `staff`, `pca-api`, `sqlite` and `nhs-portal-pas/simulated`) | **never**: a provider that signs anyone in |
 #![deny(missing_docs)]
+#![deny(unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "pages")]

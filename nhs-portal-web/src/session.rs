@@ -61,6 +61,7 @@ pub enum SessionError {
 
 /// Session settings.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SessionConfig {
     /// The cookie's name.
     pub cookie_name: String,

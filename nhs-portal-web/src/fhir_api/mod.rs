@@ -98,6 +98,7 @@ pub const MAX_CORRELATION_ID_LEN: usize = 200;
 
 /// Settings of the API. Build with [`FhirApiConfig::new`] and change fields as needed.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct FhirApiConfig {
     /// The request path served (default `/fhir/Appointment`).
     pub path: String,

@@ -147,9 +147,7 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
         | E::WorkerCrashed
         | E::Protocol(_)
         | E::BeginFailed => StoreError::Unavailable(Box::new(e)),
-        E::Database(d)
-            if is_transient(from_sqlite(d.as_ref()), d.code().as_deref()) =>
-        {
+        E::Database(d) if is_transient(from_sqlite(d.as_ref()), d.code().as_deref()) => {
             StoreError::Unavailable(Box::new(e))
         }
         E::ColumnDecode { .. } | E::Decode(_) | E::ColumnNotFound(_) => {
