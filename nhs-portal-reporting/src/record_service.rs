@@ -213,13 +213,7 @@ struct ErrorBody {
 }
 
 /// Parses `"nhsNumbers[i]"` positions from a 400's `data`.
-///
-/// ```
-/// use nhs_portal_reporting::record_service::parse_bad_indices;
-/// let data = r#""nhsNumbers[1]" with value "abc" fails. "nhsNumbers[4]" with value "0" fails"#;
-/// assert_eq!(parse_bad_indices(data), vec![1, 4]);
-/// ```
-pub fn parse_bad_indices(data: &str) -> Vec<usize> {
+pub(crate) fn parse_bad_indices(data: &str) -> Vec<usize> {
     let mut out = Vec::new();
     for (pos, _) in data.match_indices("nhsNumbers[") {
         let rest = &data[pos + "nhsNumbers[".len()..];
@@ -772,6 +766,10 @@ mod tests {
     fn bad_indices_cases() {
         for (data, want) in [
             ("\"nhsNumbers[1]\" with value \"abc\" fails", vec![1]),
+            (
+                r#""nhsNumbers[1]" with value "abc" fails. "nhsNumbers[4]" with value "0" fails"#,
+                vec![1, 4],
+            ),
             (
                 "\"nhsNumbers[2]\" x \"nhsNumbers[2]\" y \"nhsNumbers[0]\"",
                 vec![2, 0],

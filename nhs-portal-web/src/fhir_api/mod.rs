@@ -418,7 +418,7 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 
 /// Reads `patient:identifier` from the raw query: exactly once, the spec's pattern, and a valid
 /// NHS number.
-pub fn patient_from_query(query: Option<&str>) -> Result<NhsNumber, ApiError> {
+pub(crate) fn patient_from_query(query: Option<&str>) -> Result<NhsNumber, ApiError> {
     let mut found = None;
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         if k == PATIENT_PARAM {
@@ -438,7 +438,7 @@ pub fn patient_from_query(query: Option<&str>) -> Result<NhsNumber, ApiError> {
 /// Whether a base64 `NHSD-Target-Identifier` names `{"system":"urn:ietf:rfc:3986","value":expected}`.
 ///
 /// The spec's own examples put no-break spaces (U+00A0) in the JSON; they are read as spaces.
-pub fn target_identifier_matches(header: &str, expected: &str) -> bool {
+pub(crate) fn target_identifier_matches(header: &str, expected: &str) -> bool {
     let engine = base64::engine::general_purpose::STANDARD;
     let Ok(raw) = engine.decode(header.trim()) else {
         return false;
@@ -456,7 +456,7 @@ pub fn target_identifier_matches(header: &str, expected: &str) -> bool {
 
 /// Age in whole years on `today` (someone born on 29 February turns a year older on 1 March in
 /// common years).
-pub fn age_on(dob: NaiveDate, today: NaiveDate) -> i32 {
+pub(crate) fn age_on(dob: NaiveDate, today: NaiveDate) -> i32 {
     let mut age = today.year() - dob.year();
     if (today.month(), today.day()) < (dob.month(), dob.day()) {
         age -= 1;
