@@ -13,6 +13,10 @@
 //! - [`ids`]: [`AppointmentId`], [`OdsCode`], [`TreatmentFunctionCode`], [`Specialty`].
 //! - [`appointment`]: [`Appointment`] and its statuses, medium, priority, location, clinician.
 //! - [`request_status`]: what the patient sees and may do, and how requests resolve.
+//! - [`eligibility`]: who may be served (age in UK time, restricted, portal access).
+//! - [`overlay`]: the store's pending requests laid over the PAS's appointments.
+//! - [`reasons`]: the cancel and reschedule reasons and the check of a patient's answers.
+//! - [`return_path`]: where a patient may be sent back to.
 //! - [`uk_time`]: UTC to Europe/London in NHS content style ("Monday 3 June 2024 at 9:40am").
 //! - [`deep_link`]: `/patient-portal/appointment/{id}` links, built and parsed.
 //! - [`store`]: the state the portal owns ([`store::Store`]) and an in-memory store.
@@ -36,10 +40,14 @@
 pub mod appointment;
 pub mod clock;
 pub mod deep_link;
+pub mod eligibility;
 pub mod ids;
 pub mod nhs_number;
+pub mod overlay;
+pub mod reasons;
 pub mod reporting;
 pub mod request_status;
+pub mod return_path;
 pub mod store;
 pub mod uk_time;
 

@@ -225,6 +225,22 @@ pub enum RequestKind {
 }
 
 impl RequestKind {
+    /// Both kinds.
+    pub const ALL: [Self; 2] = [Self::Cancel, Self::Reschedule];
+
+    /// The kind's stable text (`cancel`, `reschedule`): what stores, forms and URLs carry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cancel => "cancel",
+            Self::Reschedule => "reschedule",
+        }
+    }
+
+    /// The kind for its text from [`RequestKind::as_str`]; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     /// The request status that shows while the request is pending.
     pub fn pending_status(self) -> RequestStatus {
         match self {
@@ -561,6 +577,17 @@ mod tests {
                 Err(e) => assert_eq!(got.err(), Some(e), "{ctx}"),
             }
         }
+    }
+
+    #[test]
+    fn request_kinds_have_one_text_each() {
+        for k in RequestKind::ALL {
+            assert_eq!(RequestKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(RequestKind::Cancel.as_str(), "cancel");
+        assert_eq!(RequestKind::Reschedule.as_str(), "reschedule");
+        assert_eq!(RequestKind::parse("Cancel"), None);
+        assert_eq!(RequestKind::parse(""), None);
     }
 
     #[test]

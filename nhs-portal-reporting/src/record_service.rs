@@ -48,9 +48,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use nhs_portal_core::NhsNumber;
 use nhs_portal_core::clock::Clock;
+use nhs_portal_core::eligibility::{Eligibility as EligibilityRule, Ineligible, PatientFacts};
 use nhs_portal_core::store::{RecordQueue, StoreError};
 
 /// Production's limit of NHS numbers per call.
@@ -359,27 +360,30 @@ impl Eligibility {
         restricted: bool,
         today: NaiveDate,
     ) -> Self {
-        if restricted {
-            return Self::Restricted;
-        }
-        let Some(dob) = date_of_birth else {
-            return Self::Unknown;
+        // The Record Service rule is the portal's (nhs_portal_core::eligibility) without the
+        // trust's portal-access flag, which is about the portal, not about the PCA asking.
+        let facts = PatientFacts {
+            date_of_birth,
+            restricted,
+            portal_access: true,
         };
-        let turns_16_on = sixteenth_birthday(dob);
-        if today >= turns_16_on {
-            Self::Eligible
-        } else {
-            Self::UnderSixteen { turns_16_on }
+        match RULE.check_on(&facts, today) {
+            Ok(()) => Self::Eligible,
+            Err(Ineligible::TooYoung { eligible_from }) => Self::UnderSixteen {
+                turns_16_on: eligible_from,
+            },
+            Err(Ineligible::Restricted) => Self::Restricted,
+            Err(Ineligible::UnknownAge | Ineligible::NoPortalAccess) => Self::Unknown,
         }
     }
 }
 
+/// The eligibility rule the sender applies (16 and over: the Record Service's rule is fixed).
+const RULE: EligibilityRule = EligibilityRule::DEFAULT;
+
 /// The date someone born on `dob` turns 16; 29 February birthdays fall on 1 March in common years.
 pub fn sixteenth_birthday(dob: NaiveDate) -> NaiveDate {
-    let year = dob.year() + 16;
-    NaiveDate::from_ymd_opt(year, dob.month(), dob.day())
-        .or_else(|| NaiveDate::from_ymd_opt(year, 3, 1))
-        .expect("1 March exists")
+    RULE.eligible_from(dob)
 }
 
 /// Why eligibility could not be decided (the PAS is down, say). The number stays queued.

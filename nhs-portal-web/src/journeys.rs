@@ -4,10 +4,10 @@
 //! patient's appointments: an id that does not exist and an id that belongs to someone else both
 //! give [`JourneyError::CannotView`], so ids cannot be probed.
 //!
-//! The request-status overlay: a trust whose PAS only takes requests leaves the appointment as it
-//! is, and the portal's store holds the pending request. Every appointment read here has the
+//! The request-status overlay ([`nhs_portal_core::overlay`]): every appointment read here has the
 //! store's pending request (if any) laid over it before the rules in
-//! [`nhs_portal_core::request_status`] decide what the patient sees and may do.
+//! [`nhs_portal_core::request_status`] decide what the patient sees and may do. The reasons and
+//! the check of the patient's answers are [`nhs_portal_core::reasons`].
 //!
 //! Real-time changes go to the PAS, then an audit record and reporting events are written.
 //! Requests go to [`RequestStore::submit_request`](nhs_portal_core::store::RequestStore::submit_request) together with their audit record and
@@ -24,17 +24,20 @@ use nhs_portal_core::request_status::{
 };
 use nhs_portal_core::store::{
     ActionKey, ActionOutcome, AuditAction, AuditRecord, CompletedAction, KeyUse, NewRequest,
-    PatientRequest, PatientSession, RealTimeAction, Recorded, RequestState, Store, StoreError,
-    Submitted,
+    PatientRequest, PatientSession, RealTimeAction, Recorded, Store, StoreError, Submitted,
 };
 use nhs_portal_core::{Appointment, AppointmentId, ReportingEvent};
 use nhs_portal_pas::{CancelReason, PasBackend, PasError, Slot};
 
+// The rules live in core; re-exported here for the pages that use them with the journeys.
+pub use nhs_portal_core::overlay::overlay;
+pub use nhs_portal_core::reasons::{
+    CANCEL_REASONS, FieldError, MAX_DETAILS_CHARS, RESCHEDULE_REASONS, Reason, ReasonAnswers,
+    reason_label, reasons_for,
+};
+
 /// How far ahead a real-time reschedule looks for free slots.
 pub const SLOT_SEARCH_DAYS: i64 = 42;
-
-/// Longest free text accepted (an "Other" reason or preferred times).
-pub const MAX_DETAILS_CHARS: usize = 500;
 
 /// Why a journey step failed.
 #[derive(Debug, thiserror::Error)]
@@ -69,129 +72,6 @@ impl From<PasError> for JourneyError {
             PasError::InvalidState(_) => Self::NotAllowed(Refusal::NotBooked),
             other => Self::Pas(other),
         }
-    }
-}
-
-/// One invalid answer: which field, and the message to show next to it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct FieldError {
-    /// The form field's name (also the id the error summary links to).
-    pub field: &'static str,
-    /// The message, such as "Select why you need to cancel".
-    pub message: &'static str,
-}
-
-/// A reason a patient can give, with its stable code and its wording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Reason {
-    /// The stable code sent to the PAS and stored.
-    pub code: &'static str,
-    /// The words on the radio button.
-    pub label: &'static str,
-}
-
-/// The reasons offered for cancelling (the last one, `other`, needs the patient's own words).
-pub const CANCEL_REASONS: [Reason; 5] = [
-    Reason {
-        code: "no-longer-needed",
-        label: "I do not need this appointment anymore",
-    },
-    Reason {
-        code: "private-care",
-        label: "I have chosen private healthcare instead",
-    },
-    Reason {
-        code: "cannot-attend",
-        label: "I cannot attend at the time booked",
-    },
-    Reason {
-        code: "no-transport",
-        label: "I do not have transport",
-    },
-    Reason {
-        code: "other",
-        label: "Other",
-    },
-];
-
-/// The reasons offered for asking to reschedule.
-pub const RESCHEDULE_REASONS: [Reason; 5] = [
-    Reason {
-        code: "commitments",
-        label: "I cannot attend due to work, holiday or other commitments",
-    },
-    Reason {
-        code: "no-transport",
-        label: "I do not have transport",
-    },
-    Reason {
-        code: "no-companion",
-        label: "I do not have a carer or companion who can come with me",
-    },
-    Reason {
-        code: "unwell",
-        label: "I cannot attend because I am unwell",
-    },
-    Reason {
-        code: "other",
-        label: "Other",
-    },
-];
-
-/// Looks up a reason's label by code in a list.
-pub fn reason_label(reasons: &[Reason], code: &str) -> Option<&'static str> {
-    reasons.iter().find(|r| r.code == code).map(|r| r.label)
-}
-
-/// A patient's answers about why (cancel, or a reschedule request).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ReasonAnswers {
-    /// The reason code chosen.
-    pub reason: String,
-    /// Free text: required for "other" when cancelling; preferred times when rescheduling.
-    pub details: Option<String>,
-}
-
-impl ReasonAnswers {
-    /// Checks the answers against a reason list. `details_required_for_other` is true when the
-    /// "Other" reason needs the patient's own words.
-    pub fn validate(&self, reasons: &[Reason], kind: RequestKind) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        if reason_label(reasons, &self.reason).is_none() {
-            errors.push(FieldError {
-                field: "reason",
-                message: match kind {
-                    RequestKind::Cancel => "Select why you need to cancel",
-                    RequestKind::Reschedule => "Select why you need to change this appointment",
-                },
-            });
-        }
-        let details = self.details.as_deref().map(str::trim).unwrap_or("");
-        if kind == RequestKind::Cancel && self.reason == "other" && details.is_empty() {
-            errors.push(FieldError {
-                field: "details",
-                message: "Enter why you need to cancel",
-            });
-        }
-        if details.chars().count() > MAX_DETAILS_CHARS {
-            errors.push(FieldError {
-                field: "details",
-                message: "Enter 500 characters or fewer",
-            });
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
-    }
-
-    fn details_trimmed(&self) -> Option<String> {
-        self.details
-            .as_deref()
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-            .map(str::to_owned)
     }
 }
 
@@ -246,18 +126,6 @@ fn audit(
         action,
         appointment: appointment.cloned(),
         detail,
-    }
-}
-
-/// Lays the store's pending requests over appointments read from the PAS.
-pub fn overlay(appointments: &mut [Appointment], pending: &[PatientRequest]) {
-    for a in appointments.iter_mut() {
-        if let Some(r) = pending
-            .iter()
-            .find(|r| r.appointment == a.id && r.state == RequestState::Pending)
-        {
-            a.request_status = r.request_status();
-        }
     }
 }
 
@@ -697,3 +565,6 @@ impl Journeys {
         Ok(moved)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,6 +15,7 @@
 //! - [`nhs_login`], [`session`]: NHS login relying party and patient sessions.
 //! - [`store`]: the SQL stores (SQLite, PostgreSQL).
 //! - [`simulator`]: the NHS login simulator (demos and tests only).
+//! - [`demo`] (feature `simulator`): the whole demo portal wired once ([`demo::DemoPortal`]).
 //!
 //! ## Cargo features
 //!
@@ -39,6 +40,9 @@
 #[cfg(feature = "pages")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pages")))]
 pub mod assets;
+#[cfg(feature = "simulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
+pub mod demo;
 #[cfg(feature = "pca-api")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pca-api")))]
 pub mod fhir_api;

@@ -23,10 +23,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use http::{Method, Request, Response, StatusCode, header};
 use nhs_portal_core::NhsNumber;
 use nhs_portal_core::clock::{Clock, SystemClock};
+use nhs_portal_core::eligibility::age_on;
+use nhs_portal_pas::demo::{self, DemoPatient};
 use serde_json::{Value, json};
 use sha2::Digest;
 
@@ -55,23 +57,8 @@ pub enum SimulatorError {
     UnknownPatient,
 }
 
-/// A test patient's identity level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdentityLevel {
-    /// Medium (checked against PDS only). The portal refuses these.
-    P5,
-    /// High (physical comparison). What the portal needs.
-    P9,
-}
-
-impl IdentityLevel {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::P5 => "P5",
-            Self::P9 => "P9",
-        }
-    }
-}
+/// A test patient's identity level (the demo data's: one list of demo patients).
+pub use nhs_portal_pas::demo::IdentityLevel;
 
 /// A test patient the simulator can sign in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,56 +75,29 @@ pub struct TestPatient {
     pub identity_level: IdentityLevel,
 }
 
-impl TestPatient {
-    fn new(
-        nhs: &str,
-        given: &str,
-        family: &str,
-        dob: (i32, u32, u32),
-        level: IdentityLevel,
-    ) -> Self {
+impl From<&DemoPatient> for TestPatient {
+    fn from(p: &DemoPatient) -> Self {
         Self {
-            nhs_number: NhsNumber::parse(nhs).expect("demo NHS numbers are valid"),
-            given_name: given.into(),
-            family_name: family.into(),
-            date_of_birth: NaiveDate::from_ymd_opt(dob.0, dob.1, dob.2).expect("valid date"),
-            identity_level: level,
+            nhs_number: p.record.nhs_number.clone(),
+            given_name: p.given_name.clone(),
+            family_name: p.family_name.clone(),
+            date_of_birth: p.nhs_login_dob(),
+            identity_level: p.identity_level,
         }
     }
+}
 
-    /// The demo patients: 9000000009 and 9000000017 (P9 adults), 9000000025 (P9, under 16) and
-    /// 9000000033 (P5 only).
+impl TestPatient {
+    /// The demo patients ([`nhs_portal_pas::demo::patients`], the list the simulated PAS holds
+    /// too) for `now`, with the date of birth NHS login would give (one, 9000000106, differs
+    /// from the PAS's on purpose).
+    pub fn demo_patients_on(now: DateTime<Utc>) -> Vec<Self> {
+        demo::patients(now).iter().map(Self::from).collect()
+    }
+
+    /// The demo patients for today ([`TestPatient::demo_patients_on`]).
     pub fn demo_patients() -> Vec<Self> {
-        vec![
-            Self::new(
-                "9000000009",
-                "Jane",
-                "Smith",
-                (1980, 1, 2),
-                IdentityLevel::P9,
-            ),
-            Self::new(
-                "9000000017",
-                "Sam",
-                "Jones",
-                (1955, 11, 23),
-                IdentityLevel::P9,
-            ),
-            Self::new(
-                "9000000025",
-                "Alex",
-                "Brown",
-                (2015, 6, 15),
-                IdentityLevel::P9,
-            ),
-            Self::new(
-                "9000000033",
-                "Pat",
-                "Taylor",
-                (1990, 4, 30),
-                IdentityLevel::P5,
-            ),
-        ]
+        Self::demo_patients_on(Utc::now())
     }
 
     fn subject(&self) -> String {
@@ -190,7 +150,7 @@ pub struct SimulatorConfig {
 }
 
 impl SimulatorConfig {
-    /// The demo patients, no clients yet, and a generated key.
+    /// The demo patients for today, no clients yet, and a generated key.
     pub fn new(issuer: impl Into<String>) -> Self {
         Self {
             issuer: issuer.into().trim_end_matches('/').to_owned(),
@@ -198,6 +158,12 @@ impl SimulatorConfig {
             clients: Vec::new(),
             signing_key: None,
         }
+    }
+
+    /// Replaces the patients (for example [`TestPatient::demo_patients_on`] the demo's `now`).
+    pub fn with_patients(mut self, patients: Vec<TestPatient>) -> Self {
+        self.patients = patients;
+        self
     }
 
     /// Registers a relying party.
@@ -429,7 +395,7 @@ impl Simulator {
             c["nhs_number"] = json!(p.nhs_number.as_str());
             c["birthdate"] = json!(p.date_of_birth.format("%Y-%m-%d").to_string());
             c["family_name"] = json!(p.family_name);
-            c["identity_proofing_level"] = json!(p.identity_level.as_str());
+            c["identity_proofing_level"] = json!(p.identity_level.claim());
         }
         if scopes.contains("profile_extended") {
             c["given_name"] = json!(p.given_name);
@@ -438,7 +404,7 @@ impl Simulator {
     }
 
     fn vot_for(p: &TestPatient, vtr: &[String]) -> String {
-        let level = p.identity_level.as_str();
+        let level = p.identity_level.claim();
         vtr.iter()
             .find(|v| v.starts_with(level))
             .cloned()
@@ -684,7 +650,10 @@ no real patients.</p>\n<h1>{NOT_NHS_LOGIN}</h1>\n{body}\n</body></html>"
         let action = html_escape(&format!("{}/authorize?{query}", self.prefix));
         let mut radios = String::new();
         for (i, p) in self.config.patients.iter().enumerate() {
-            let age = age_on(p.date_of_birth, self.clock.now().date_naive());
+            let age = age_on(
+                p.date_of_birth,
+                nhs_portal_core::uk_time::uk_date(self.clock.now()),
+            );
             radios.push_str(&format!(
                 "<label><input type=\"radio\" name=\"nhs_number\" value=\"{nhs}\"{checked}> \
 {given} {family}, NHS number {formatted}, born {dob} (age {age}), identity level {level}</label>\n",
@@ -694,7 +663,7 @@ no real patients.</p>\n<h1>{NOT_NHS_LOGIN}</h1>\n{body}\n</body></html>"
                 family = html_escape(&p.family_name),
                 formatted = p.nhs_number.formatted(),
                 dob = p.date_of_birth.format("%-d %B %Y"),
-                level = p.identity_level.as_str(),
+                level = p.identity_level.claim(),
             ));
         }
         let body = format!(
@@ -911,7 +880,7 @@ no real patients.</p>\n<h1>{NOT_NHS_LOGIN}</h1>\n{body}\n</body></html>"
             c["nhs_number"] = json!(p.nhs_number.as_str());
             c["birthdate"] = json!(p.date_of_birth.format("%Y-%m-%d").to_string());
             c["family_name"] = json!(p.family_name);
-            c["identity_proofing_level"] = json!(p.identity_level.as_str());
+            c["identity_proofing_level"] = json!(p.identity_level.claim());
         }
         if scopes.contains("profile_extended") {
             c["given_name"] = json!(p.given_name);
@@ -929,14 +898,6 @@ fn valid_vector(v: &str) -> bool {
     matches!(parts.next(), Some("P0" | "P5" | "P9"))
         && parts.clone().count() >= 1
         && parts.all(|c| matches!(c, "Cp" | "Cd" | "Ck" | "Cm"))
-}
-
-fn age_on(dob: NaiveDate, today: NaiveDate) -> i32 {
-    let mut age = today.year() - dob.year();
-    if (today.month(), today.day()) < (dob.month(), dob.day()) {
-        age -= 1;
-    }
-    age
 }
 
 #[cfg(test)]
@@ -1045,13 +1006,31 @@ mod tests {
     }
 
     #[test]
+    fn the_simulator_reads_the_one_demo_list() {
+        let now = Utc::now();
+        let sim = TestPatient::demo_patients_on(now);
+        let pas = demo::patients(now);
+        assert_eq!(sim.len(), pas.len());
+        for (s, p) in sim.iter().zip(&pas) {
+            assert_eq!(s.nhs_number, p.record.nhs_number);
+            assert_eq!(s.identity_level, p.identity_level);
+            assert_eq!(
+                s.date_of_birth == p.record.date_of_birth,
+                s.nhs_number.as_str() != demo::DOB_MISMATCH,
+                "{}",
+                s.nhs_number.as_str()
+            );
+        }
+    }
+
+    #[test]
     fn the_authorize_page_lists_patients_and_says_it_is_not_nhs_login() {
         let s = sim();
         let r = get(&s, &authorize_query(""));
         assert_eq!(r.status(), StatusCode::OK);
         let html = std::str::from_utf8(r.body()).unwrap();
         assert!(html.matches(NOT_NHS_LOGIN).count() >= 2);
-        for n in ["9000000009", "9000000017", "9000000025", "9000000033"] {
+        for n in demo::ALL_PATIENTS {
             assert!(
                 html.contains(&format!("name=\"nhs_number\" value=\"{n}\"")),
                 "{n}"
@@ -1190,7 +1169,11 @@ mod tests {
             .mint_id_token(&under16, SIMULATED_NHS_APP_CLIENT_ID)
             .unwrap();
         let id = verifier.verify(&t, &under16).await.unwrap();
-        assert_eq!(id.date_of_birth, NaiveDate::from_ymd_opt(2015, 6, 15));
+        let child = demo::patients(Utc::now())
+            .into_iter()
+            .find(|p| p.record.nhs_number == under16)
+            .unwrap();
+        assert_eq!(id.date_of_birth, Some(child.record.date_of_birth));
         let p5 = NhsNumber::parse("9000000033").unwrap();
         let t = s.mint_id_token(&p5, SIMULATED_NHS_APP_CLIENT_ID).unwrap();
         assert_eq!(
@@ -1203,7 +1186,7 @@ mod tests {
             TokenError::WrongAudience
         );
         assert!(matches!(
-            s.mint_id_token(&NhsNumber::parse("9000000041").unwrap(), "x"),
+            s.mint_id_token(&NhsNumber::parse("9000000084").unwrap(), "x"),
             Err(SimulatorError::UnknownPatient)
         ));
         let cc = s

@@ -9,24 +9,19 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use chrono::{Duration, Utc};
-use http::{Request, Response, StatusCode, header};
+use chrono::Duration;
+use http::{StatusCode, header};
 use nhs_portal_core::NhsNumber;
-use nhs_portal_core::clock::{Clock, ManualClock};
 use nhs_portal_core::store::memory::MemoryStore;
-use nhs_portal_pas::demo::{self, DemoData};
-use nhs_portal_web::assets::Assets;
+use nhs_portal_pas::demo;
+use nhs_portal_tests::TestPortal;
 use nhs_portal_web::nhs_login::{
     LoginError, LoginRequest, NhsLoginConfig, RelyingParty, RsaSigningKey,
 };
-use nhs_portal_web::portal::{Portal, PortalConfig, PortalParts};
 use nhs_portal_web::sign_in::NhsLoginSignIn;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const CLIENT_ID: &str = "portal-interop";
-/// The portal's public base URL in these tests (never dialled: the portal is called in-process).
-const PORTAL: &str = "http://127.0.0.1:9";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/sign-in/callback";
 
 struct Op {
@@ -316,67 +311,29 @@ async fn sso_assertion(op: &Op, nhs_number: &str) -> String {
         .unwrap()
 }
 
-/// Calls the portal in-process, keeping its cookies like a browser would.
-async fn portal_get(
-    portal: &Portal,
-    jar: &mut HashMap<String, String>,
-    uri: &str,
-) -> Response<Bytes> {
-    let cookies = jar
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let req = Request::get(uri)
-        .header(header::COOKIE, cookies)
-        .body(Bytes::new())
-        .unwrap();
-    let res = portal.handle(req).await;
-    for sc in res.headers().get_all(header::SET_COOKIE) {
-        let pair = sc.to_str().unwrap().split(';').next().unwrap();
-        if let Some((k, v)) = pair.split_once('=') {
-            if v.is_empty() {
-                jar.remove(k.trim());
-            } else {
-                jar.insert(k.trim().to_owned(), v.to_owned());
-            }
-        }
-    }
-    res
-}
-
 /// The whole portal (pages, sessions and the NHS login relying party) against oidc-provider: an
 /// NHS App deep link carrying `assertedLoginIdentity` signs the patient in silently and lands on
 /// the appointment; after 10 minutes without activity the session has timed out.
 #[tokio::test]
 async fn interop_portal_deep_link_sso_then_timeout() {
     let op = start_op().await;
-    let clock = Arc::new(ManualClock::new(Utc::now()));
-    let store = Arc::new(MemoryStore::new());
-    let data = DemoData::build(clock.now());
-    demo::seed_store(&*store, &data).await.unwrap();
-    let pas = Arc::new(data.simulated_pas(clock.clone()));
     let config = NhsLoginConfig::new(&op.issuer, CLIENT_ID, client_key(), REDIRECT_URI);
-    let portal = Portal::new(
-        PortalConfig::new(PORTAL),
-        PortalParts {
-            store: store.clone(),
-            pas,
-            clock: clock.clone(),
-            sign_in: Arc::new(NhsLoginSignIn::new(config, store.clone(), clock.clone())),
-            assets: Assets::embedded_only(),
-        },
-    )
-    .unwrap();
+    // The demo portal from the shared harness, signing in with oidc-provider instead of the
+    // simulator.
+    let t = TestPortal::builder()
+        .sign_in(move |store, clock| Arc::new(NhsLoginSignIn::new(config, store, clock)))
+        .start()
+        .await;
+    let clock = t.clock.clone();
+    let mut patient = t.client();
     let id = demo::appointment_id(demo::KEY_ADULT_DERMATOLOGY);
     let path = format!("/patient-portal/appointment/{id}");
     let assertion = sso_assertion(&op, "9000000009").await;
     let deep_link =
         format!("{path}?extSystemName=Portal&trackingId=trk-1&assertedLoginIdentity={assertion}");
-    let mut jar = HashMap::new();
 
     // Not signed in: off to NHS login (here oidc-provider) with the assertion and prompt=none.
-    let res = portal_get(&portal, &mut jar, &deep_link).await;
+    let res = patient.get(&deep_link).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let authorize = url::Url::parse(res.headers()[header::LOCATION].to_str().unwrap()).unwrap();
     assert!(authorize.as_str().starts_with(&op.issuer), "{authorize}");
@@ -386,25 +343,25 @@ async fn interop_portal_deep_link_sso_then_timeout() {
 
     // The provider signs the patient in without a page and sends them back.
     let query = Browser::new().run(authorize, &[]).await;
-    let res = portal_get(&portal, &mut jar, &format!("/sign-in/callback?{query}")).await;
+    let res = patient.get(&format!("/sign-in/callback?{query}")).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let back = res.headers()[header::LOCATION].to_str().unwrap().to_owned();
     assert!(back.starts_with(&path), "{back}");
 
     // The appointment, then the list, while active.
-    let res = portal_get(&portal, &mut jar, &path).await;
+    let res = patient.get(&path).await;
     assert_eq!(res.status(), StatusCode::OK);
     let page = String::from_utf8(res.body().to_vec()).unwrap();
     assert!(page.contains("<h1"), "{page}");
     clock.advance(Duration::minutes(9));
-    let res = portal_get(&portal, &mut jar, "/patient-portal/appointments").await;
+    let res = patient.get("/patient-portal/appointments").await;
     assert_eq!(res.status(), StatusCode::OK);
 
     // Ten minutes with no request: signed out, and the next request starts sign-in again.
     clock.advance(Duration::minutes(10) + Duration::seconds(1));
-    let res = portal_get(&portal, &mut jar, "/patient-portal/appointments").await;
+    let res = patient.get("/patient-portal/appointments").await;
     let page = String::from_utf8(res.body().to_vec()).unwrap();
     assert!(page.contains("You have been signed out"), "{page}");
-    let res = portal_get(&portal, &mut jar, "/patient-portal/appointments").await;
+    let res = patient.get("/patient-portal/appointments").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }

@@ -5,9 +5,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use nhs_portal_core::NhsNumber;
 use nhs_portal_core::store::SessionStore;
 use nhs_portal_core::store::memory::MemoryStore;
@@ -46,29 +43,12 @@ async fn start() -> Env {
         }))
         .unwrap(),
     );
+    // Served by the shared harness's loopback server.
     let served = sim.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let sim = served.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-                    let sim = sim.clone();
-                    async move {
-                        let (parts, body) = req.into_parts();
-                        let body = body.collect().await?.to_bytes();
-                        let resp = sim.handle(hyper::Request::from_parts(parts, body));
-                        Ok::<_, hyper::Error>(resp.map(Full::new))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    tokio::spawn(nhs_portal_tests::serve(listener, move |req| {
+        let sim = served.clone();
+        async move { sim.handle(req) }
+    }));
     Env {
         sim,
         issuer,
@@ -147,12 +127,24 @@ async fn full_sign_in_gives_the_verified_patient() {
         done.identity.nhs_number,
         NhsNumber::parse("9000000009").unwrap()
     );
+    // The simulator signs in the demo data's patient (the PAS's date of birth and name).
+    let adult = nhs_portal_pas::demo::patients(chrono::Utc::now())
+        .into_iter()
+        .find(|p| p.record.nhs_number.as_str() == "9000000009")
+        .unwrap();
     assert_eq!(
         done.identity.date_of_birth,
-        chrono::NaiveDate::from_ymd_opt(1980, 1, 2)
+        Some(adult.record.date_of_birth)
+    );
+    assert_eq!(
+        done.identity.date_of_birth,
+        chrono::NaiveDate::from_ymd_opt(1968, 4, 12)
     );
     assert_eq!(done.identity.vot, "P9.Cp.Cd");
-    assert_eq!(done.identity.family_name.as_deref(), Some("Smith"));
+    assert_eq!(
+        done.identity.family_name.as_deref(),
+        Some(adult.family_name.as_str())
+    );
     assert_eq!(done.pending.return_to, "/patient-portal/appointments");
     assert!(!done.pending.sso);
 

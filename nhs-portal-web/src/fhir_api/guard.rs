@@ -19,9 +19,15 @@
 //! - extensions: exactly one Portal-Link (absolute http(s) URL with `extSystemName` and
 //!   `trackingId`), exactly one Consultation-Medium with a listed code (not the deprecated
 //!   `VIRTUAL`), at most one Priority and one RequestStatus with listed codes, no other URLs.
+//!
+//! Before any Appointment is built, the patient is checked by the eligibility rule
+//! ([`nhs_portal_core::eligibility`]): [`check_age`] on the ID token's date of birth (under the
+//! minimum age: 403) and [`patient_served`] on the PAS record (a date of birth that differs from
+//! the ID token's: 401; restricted or no portal access: an empty Bundle).
 
-use chrono::DateTime;
+use chrono::{DateTime, NaiveDate, Utc};
 use nhs_portal_core::appointment::REQUEST_STATUS_EXTENSION;
+use nhs_portal_core::eligibility::{Eligibility, Ineligible, PatientFacts};
 use nhs_portal_core::ids::SPECIALTY_SYSTEM;
 use nhs_portal_core::nhs_number::NHS_NUMBER_SYSTEM;
 use nhs_portal_core::{
@@ -30,10 +36,47 @@ use nhs_portal_core::{
 };
 use serde_json::Value;
 
+use super::ApiError;
 use super::resource::{
     ACT_CODE_SYSTEM, LEGACY_SPECIALTY_SYSTEM, MEDIUM_EXTENSION, ODS_SYSTEM, PORTAL_LINK_EXTENSION,
     PRIORITY_EXTENSION, PRIORITY_SYSTEM,
 };
+
+/// The age rule on the forwarded ID token's date of birth, at `now` (UK date).
+pub fn check_age(
+    rule: &Eligibility,
+    date_of_birth: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    rule.old_enough(date_of_birth, now)
+        .map_err(|_| ApiError::Under16)
+}
+
+/// Whether the patient's appointments are served, from the PAS record (`None`: not known) and
+/// the ID token's date of birth: `Ok(false)` answers with an empty Bundle.
+pub fn patient_served(
+    rule: &Eligibility,
+    record: Option<&nhs_portal_pas::PatientRecord>,
+    token_date_of_birth: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let Some(r) = record else {
+        return Ok(false);
+    };
+    if r.date_of_birth != token_date_of_birth {
+        return Err(ApiError::DateOfBirthMismatch);
+    }
+    let facts = PatientFacts {
+        date_of_birth: Some(r.date_of_birth),
+        restricted: r.restricted,
+        portal_access: r.portal_access,
+    };
+    match rule.check(&facts, now) {
+        Ok(()) => Ok(true),
+        Err(Ineligible::Restricted | Ineligible::NoPortalAccess) => Ok(false),
+        Err(Ineligible::TooYoung { .. } | Ineligible::UnknownAge) => Err(ApiError::Under16),
+    }
+}
 
 /// The first rule an Appointment broke (a fixed name: safe to log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

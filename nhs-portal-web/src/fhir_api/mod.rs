@@ -59,19 +59,19 @@ pub mod outcome;
 pub mod rate_limit;
 pub mod resource;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
-use chrono::{Datelike, NaiveDate};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use nhs_portal_core::NhsNumber;
 use nhs_portal_core::clock::Clock;
 use nhs_portal_core::deep_link::DeepLinkBase;
+use nhs_portal_core::eligibility::Eligibility;
+use nhs_portal_core::overlay::overlay;
 use nhs_portal_core::store::Store;
-use nhs_portal_core::{NhsNumber, uk_time};
 use nhs_portal_pas::PasBackend;
 
 use crate::nhs_login::{ForwardedTokenVerifier, TokenError};
@@ -91,8 +91,8 @@ pub const TARGET_IDENTIFIER_HEADER: &str = "nhsd-target-identifier";
 pub const SPEC_TARGET_IDENTIFIER: &str = "db71698b-cd7c-4dd5-95c4-0aa9776595f5";
 /// The search parameter.
 pub const PATIENT_PARAM: &str = "patient:identifier";
-/// The youngest age served (WF-NFR-16).
-pub const MINIMUM_AGE: i32 = 16;
+/// The youngest age served by default (WF-NFR-16); see [`FhirApiConfig::eligibility`].
+pub const MINIMUM_AGE: i32 = nhs_portal_core::eligibility::DEFAULT_MINIMUM_AGE as i32;
 /// Longest `X-Correlation-ID` accepted.
 pub const MAX_CORRELATION_ID_LEN: usize = 200;
 
@@ -122,6 +122,8 @@ pub struct FhirApiConfig {
     /// When set, `NHSD-Target-Identifier` must carry this value (404 otherwise). Off by default
     /// because the spec comments the header out; [`SPEC_TARGET_IDENTIFIER`] is the spec's value.
     pub target_identifier: Option<String>,
+    /// Who is served (default: 16 and over, not restricted, with portal access).
+    pub eligibility: Eligibility,
 }
 
 impl FhirApiConfig {
@@ -139,6 +141,7 @@ impl FhirApiConfig {
             timeout: Duration::from_secs(9),
             maintenance: false,
             target_identifier: None,
+            eligibility: Eligibility::default(),
         }
     }
 }
@@ -324,9 +327,8 @@ impl FhirApi {
         let dob = verified
             .date_of_birth
             .ok_or(ApiError::InvalidIdToken("no birthdate in ID token"))?;
-        if age_on(dob, uk_time::uk_date(self.clock.now())) < MINIMUM_AGE {
-            return Err(ApiError::Under16);
-        }
+        let now = self.clock.now();
+        guard::check_age(&self.config.eligibility, dob, now)?;
 
         let (record, appointments, pending) = tokio::join!(
             self.pas.patient(&patient),
@@ -334,21 +336,18 @@ impl FhirApi {
             self.store.pending_requests_for_patient(&patient),
         );
         let record = record.map_err(pas_error)?;
-        let appointments = match record {
-            None => Vec::new(),
-            Some(r) if r.date_of_birth != dob => return Err(ApiError::DateOfBirthMismatch),
-            Some(r) if !r.portal_access || r.restricted => Vec::new(),
-            Some(_) => appointments.map_err(pas_error)?,
-        };
-        let pending = if appointments.is_empty() {
-            HashMap::new()
+        let served = guard::patient_served(&self.config.eligibility, record.as_ref(), dob, now)?;
+        let mut appointments = if served {
+            appointments.map_err(pas_error)?
         } else {
-            pending
-                .map_err(|_| ApiError::Unavailable)?
-                .into_iter()
-                .filter_map(|r| r.request_status().map(|s| (r.appointment.clone(), s)))
-                .collect::<HashMap<_, _>>()
+            Vec::new()
         };
+        if !appointments.is_empty() {
+            overlay(
+                &mut appointments,
+                &pending.map_err(|_| ApiError::Unavailable)?,
+            );
+        }
 
         let ctx = resource::LinkContext {
             base: &self.config.deep_link_base,
@@ -358,8 +357,7 @@ impl FhirApi {
         };
         let mut entry = Vec::with_capacity(appointments.len());
         for a in &appointments {
-            let request_status = pending.get(&a.id).copied().or(a.request_status);
-            let json = resource::appointment_json(a, request_status, &ctx);
+            let json = resource::appointment_json(a, a.request_status, &ctx);
             let checked = if a.patient == patient {
                 guard::check_appointment(&json, &patient)
             } else {
@@ -454,15 +452,8 @@ pub(crate) fn target_identifier_matches(header: &str, expected: &str) -> bool {
         && v.get("value").and_then(|s| s.as_str()) == Some(expected)
 }
 
-/// Age in whole years on `today` (someone born on 29 February turns a year older on 1 March in
-/// common years).
-pub(crate) fn age_on(dob: NaiveDate, today: NaiveDate) -> i32 {
-    let mut age = today.year() - dob.year();
-    if (today.month(), today.day()) < (dob.month(), dob.day()) {
-        age -= 1;
-    }
-    age
-}
+/// Age in whole years on `today` (the rule is [`nhs_portal_core::eligibility`]).
+pub use nhs_portal_core::eligibility::age_on;
 
 #[cfg(test)]
 mod tests;

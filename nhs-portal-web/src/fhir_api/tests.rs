@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use nhs_portal_core::clock::ManualClock;
 use nhs_portal_core::request_status::{Capabilities, RequestKind};
 use nhs_portal_core::store::memory::MemoryStore;

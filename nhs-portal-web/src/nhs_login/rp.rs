@@ -667,8 +667,9 @@ impl RelyingParty {
     }
 }
 
-/// Whether `path` is safe to redirect to after sign-in: a path on this site (starts with one
-/// `/`, no scheme, no `//` or `/\` that browsers read as another host, no control characters).
+/// Whether `path` is safe to redirect to after sign-in: the rule in
+/// [`nhs_portal_core::return_path::is_safe_return`] (a path on this site that no browser reads
+/// as another host).
 ///
 /// ```
 /// use nhs_portal_web::nhs_login::is_safe_return_path;
@@ -677,10 +678,7 @@ impl RelyingParty {
 /// assert!(!is_safe_return_path("https://evil.example/"));
 /// ```
 pub fn is_safe_return_path(path: &str) -> bool {
-    path.starts_with('/')
-        && !path.starts_with("//")
-        && !path.starts_with("/\\")
-        && !path.chars().any(|c| c.is_control() || c == '\\')
+    nhs_portal_core::return_path::is_safe_return(path)
 }
 
 /// Maps an OAuth/OIDC `error` on the callback to its outcome.

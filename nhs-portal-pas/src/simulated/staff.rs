@@ -1,0 +1,150 @@
+//! The stand-in for the trust's staff: what they do in their PAS, and the worklist's hook into
+//! it ([`OutcomeApplier`]).
+
+use async_trait::async_trait;
+use chrono::DateTime;
+use chrono::Utc;
+use nhs_portal_core::request_status::RequestOutcome;
+use nhs_portal_core::{Appointment, AppointmentId, AppointmentStatus};
+
+use super::{SimulatedPas, SimulationError};
+use crate::worklist::OutcomeApplier;
+use crate::{PasError, PasEvent};
+
+impl SimulatedPas {
+    /// Simulation only: what the trust's staff did in their PAS, applied to an appointment.
+    ///
+    /// - [`RequestOutcome::Cancelled`]: a booked appointment becomes cancelled.
+    /// - [`RequestOutcome::Rescheduled`] with `new_start`: moved in place (its length kept).
+    /// - [`RequestOutcome::Rescheduled`] with `replaced_by`: the replacement (added before with
+    ///   [`SimulatedPas::add_appointment`], same patient) stands; this one becomes cancelled. Use
+    ///   [`SimulatedPas::staff_rebooked`] to have the replacement made for you.
+    /// - [`RequestOutcome::Rejected`]: nothing changes in the PAS.
+    ///
+    /// In every case a [`PasEvent`] is recorded for [`PasBackend::poll_events`].
+    pub fn staff_acted(
+        &self,
+        id: &AppointmentId,
+        outcome: &RequestOutcome,
+    ) -> Result<Appointment, SimulationError> {
+        let now = self.clock.now();
+        let mut g = self.lock();
+        let i = g.index(id).ok_or(SimulationError::UnknownAppointment)?;
+        let current = g.appointments[i].clone();
+        if !g.trusts.contains_key(&current.organisation.ods_code) {
+            return Err(SimulationError::UnknownTrust);
+        }
+        let booked = current.status == AppointmentStatus::Booked;
+        let mut next = current.clone();
+        match outcome {
+            RequestOutcome::Rejected => {}
+            RequestOutcome::Cancelled => {
+                if !booked {
+                    return Err(SimulationError::NotApplicable(
+                        "the appointment is not booked",
+                    ));
+                }
+                next.status = AppointmentStatus::Cancelled;
+            }
+            RequestOutcome::Rescheduled {
+                replaced_by: Some(new_id),
+                ..
+            } => {
+                if !booked {
+                    return Err(SimulationError::NotApplicable(
+                        "the appointment is not booked",
+                    ));
+                }
+                let j = g.index(new_id).ok_or(SimulationError::NotApplicable(
+                    "the replacement does not exist",
+                ))?;
+                if g.appointments[j].patient != current.patient || j == i {
+                    return Err(SimulationError::NotApplicable(
+                        "the replacement is not a different appointment of the same patient",
+                    ));
+                }
+                next.status = AppointmentStatus::Cancelled;
+            }
+            RequestOutcome::Rescheduled {
+                replaced_by: None,
+                new_start: Some(start),
+            } => {
+                if !booked {
+                    return Err(SimulationError::NotApplicable(
+                        "the appointment is not booked",
+                    ));
+                }
+                if let Some(end) = next.end {
+                    next.end = Some(end + (*start - next.start));
+                }
+                next.start = *start;
+            }
+            RequestOutcome::Rescheduled {
+                replaced_by: None,
+                new_start: None,
+            } => {
+                return Err(SimulationError::NotApplicable(
+                    "a reschedule needs a new start or a replacement",
+                ));
+            }
+        }
+        if next.status == AppointmentStatus::Cancelled || next.start != current.start {
+            g.free_slot(id);
+        }
+        g.appointments[i] = next.clone();
+        g.events.push(PasEvent {
+            appointment: id.clone(),
+            outcome: outcome.clone(),
+            at: now,
+        });
+        Ok(next)
+    }
+
+    /// Simulation only: staff rebooked the appointment as a new one starting at `new_start` (same
+    /// length) and cancelled the old one, as many PAS do. Returns the new appointment; the event
+    /// carries `replaced_by`.
+    pub fn staff_rebooked(
+        &self,
+        id: &AppointmentId,
+        new_start: DateTime<Utc>,
+    ) -> Result<Appointment, SimulationError> {
+        let old = self
+            .inspect_appointment(id)
+            .ok_or(SimulationError::UnknownAppointment)?;
+        if old.status != AppointmentStatus::Booked {
+            return Err(SimulationError::NotApplicable(
+                "the appointment is not booked",
+            ));
+        }
+        let mut new = old.clone();
+        new.id = AppointmentId::new_random();
+        new.end = old.end.map(|e| e + (new_start - old.start));
+        new.start = new_start;
+        self.add_appointment(new.clone());
+        let outcome = RequestOutcome::Rescheduled {
+            replaced_by: Some(new.id.clone()),
+            new_start: Some(new_start),
+        };
+        if let Err(e) = self.staff_acted(id, &outcome) {
+            self.lock().appointments.retain(|a| a.id != new.id);
+            return Err(e);
+        }
+        Ok(new)
+    }
+}
+
+#[async_trait]
+impl OutcomeApplier for SimulatedPas {
+    async fn apply_outcome(
+        &self,
+        appointment: &AppointmentId,
+        outcome: &RequestOutcome,
+    ) -> Result<Appointment, PasError> {
+        self.staff_acted(appointment, outcome).map_err(|e| match e {
+            SimulationError::UnknownAppointment | SimulationError::UnknownTrust => {
+                PasError::NotFound
+            }
+            SimulationError::NotApplicable(why) => PasError::InvalidState(why),
+        })
+    }
+}

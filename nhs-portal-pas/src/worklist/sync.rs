@@ -1,0 +1,165 @@
+//! [`Worklist::sync_from_pas`]: resolving pending requests from what the trust did in its PAS.
+
+use chrono::{DateTime, Utc};
+use nhs_portal_core::reporting::ChangeReason;
+use nhs_portal_core::request_status::RequestOutcome;
+use nhs_portal_core::store::{AuditAction, AuditRecord, PatientRequest};
+use nhs_portal_core::{Appointment, ReportingEvent};
+
+use super::*;
+use crate::PasEvent;
+
+impl Worklist {
+    /// Runs [`Worklist::sync_from_pas`] every `every`, starting from `since`, until the future
+    /// is dropped (spawn it, and abort the task on shutdown). Failures are logged (without
+    /// patient data) and retried on the next tick; the cursor only moves on after a success.
+    pub async fn sync_loop(self, mut since: DateTime<Utc>, every: std::time::Duration) {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match self.sync_from_pas(since).await {
+                Ok(report) => {
+                    if !report.resolved.is_empty() {
+                        tracing::info!(
+                            resolved = report.resolved.len(),
+                            left_pending = report.left_pending,
+                            "worklist: requests resolved from the PAS"
+                        );
+                    }
+                    since = report.next_since;
+                }
+                Err(e) => tracing::warn!(error = %e, "worklist: sync from the PAS failed"),
+            }
+        }
+    }
+
+    /// Resolves pending requests the trust acted on in its PAS, from
+    /// [`PasBackend::poll_events`] since `since` (inclusive). Run it on a timer (the PCA wants
+    /// PAS-side changes visible within 3 minutes); keep [`SyncReport::next_since`] for the next
+    /// run.
+    pub async fn sync_from_pas(&self, since: DateTime<Utc>) -> Result<SyncReport, WorklistError> {
+        let events = self.pas.poll_events(since).await?;
+        let mut report = SyncReport {
+            next_since: since,
+            ..SyncReport::default()
+        };
+        for event in events {
+            report.next_since = report.next_since.max(event.at);
+            let Some(request) = self.store.pending_request_for(&event.appointment).await? else {
+                report.without_request += 1;
+                continue;
+            };
+            match self.resolve_from_event(&request, &event).await? {
+                Some(r) => report.resolved.push(r),
+                None => report.left_pending += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    async fn resolve_from_event(
+        &self,
+        request: &PatientRequest,
+        event: &PasEvent,
+    ) -> Result<Option<PatientRequest>, WorklistError> {
+        let state = match &event.outcome {
+            RequestOutcome::Rejected => StoreResolution::Rejected,
+            o if answers(request.kind, o) => StoreResolution::Fulfilled,
+            _ => return Ok(None),
+        };
+        let at = self.clock.now();
+        let appointment = match self
+            .pas
+            .get_appointment(&request.patient, &request.appointment)
+            .await?
+        {
+            Some(a) => a,
+            // Gone from the PAS (or unreadable): leave the request for staff rather than stop
+            // every later sync on it.
+            None => {
+                tracing::warn!(request = %request.id, "worklist: the PAS event's appointment is missing");
+                return Ok(None);
+            }
+        };
+        let events = if state == StoreResolution::Fulfilled {
+            self.fulfilment_events(request, &event.outcome, &appointment, at)
+                .await
+        } else {
+            vec![appointment_event(&appointment, at)]
+        };
+        let audit = AuditRecord {
+            at,
+            patient: request.patient.clone(),
+            actor: format!("pas:{}", request.ods_code),
+            session: None,
+            action: if state == StoreResolution::Fulfilled {
+                AuditAction::RequestFulfilled
+            } else {
+                AuditAction::RequestRejected
+            },
+            appointment: Some(request.appointment.clone()),
+            detail: Some(outcome_detail(&event.outcome).into()),
+        };
+        match self
+            .store
+            .resolve_request(
+                request.id,
+                &Resolve {
+                    resolution: state,
+                    note: Some("resolved from the PAS".into()),
+                    at,
+                },
+                &audit,
+                &events,
+            )
+            .await
+        {
+            Ok(r) => Ok(Some(r)),
+            // Resolved meanwhile (by staff, or another portal instance's sync): nothing to do.
+            Err(StoreError::Conflict(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(super) async fn fulfilment_events(
+        &self,
+        request: &PatientRequest,
+        outcome: &RequestOutcome,
+        after: &Appointment,
+        at: DateTime<Utc>,
+    ) -> Vec<ReportingEvent> {
+        let mut events = Vec::new();
+        match outcome {
+            RequestOutcome::Cancelled => events.push(ReportingEvent::Cancelled {
+                at,
+                appointment: request.appointment.clone(),
+                reason: ChangeReason::Patient,
+            }),
+            RequestOutcome::Rescheduled { replaced_by, .. } => {
+                events.push(ReportingEvent::Rescheduled {
+                    at,
+                    appointment: request.appointment.clone(),
+                    new_appointment: replaced_by.clone(),
+                    reason: ChangeReason::Patient,
+                })
+            }
+            RequestOutcome::Rejected => {}
+        }
+        events.push(appointment_event(after, at));
+        if let RequestOutcome::Rescheduled {
+            replaced_by: Some(new_id),
+            ..
+        } = outcome
+        {
+            match self.pas.get_appointment(&request.patient, new_id).await {
+                Ok(Some(new)) => events.push(appointment_event(&new, at)),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "worklist: replacement appointment lookup failed")
+                }
+            }
+        }
+        events
+    }
+}

@@ -1,0 +1,466 @@
+//! Tests of the staff worklist service over a MemoryStore, the SimulatedPas and a fixed clock.
+
+use super::*;
+use crate::PasEvent;
+use crate::demo::{self, DemoData};
+use crate::simulated::{Fault, FaultPlan, FaultRule, PasOperation, SimulatedPas};
+use chrono::{Duration, TimeZone};
+use nhs_portal_core::clock::ManualClock;
+use nhs_portal_core::reporting::ChangeReason;
+use nhs_portal_core::store::memory::MemoryStore;
+use nhs_portal_core::store::{AuditLog, Outbox, RequestStore};
+use nhs_portal_core::{AppointmentStatus, RequestStatus};
+
+struct World {
+    clock: Arc<ManualClock>,
+    store: Arc<MemoryStore>,
+    pas: Arc<SimulatedPas>,
+    data: DemoData,
+}
+
+async fn world() -> World {
+    let now = Utc.with_ymd_and_hms(2026, 5, 11, 9, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(now));
+    let store = Arc::new(MemoryStore::new());
+    let (data, pas, _) = demo::start(clock.clone(), store.as_ref()).await.unwrap();
+    let pas = Arc::new(pas);
+    World {
+        clock,
+        store,
+        pas,
+        data,
+    }
+}
+
+impl World {
+    fn simulated(&self) -> Worklist {
+        Worklist::new(self.store.clone(), self.pas.clone(), self.clock.clone())
+            .with_applier(self.pas.clone())
+    }
+    fn real(&self) -> Worklist {
+        Worklist::new(self.store.clone(), self.pas.clone(), self.clock.clone())
+    }
+    fn request(&self, kind: RequestKind) -> PatientRequest {
+        self.data
+            .requests
+            .iter()
+            .find(|r| r.kind == kind)
+            .unwrap()
+            .clone()
+    }
+    async fn outbox(&self) -> Vec<ReportingEvent> {
+        self.store
+            .claim_events("test", 100, self.clock.now(), Duration::minutes(1))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.event)
+            .collect()
+    }
+}
+
+fn ro() -> OdsCode {
+    OdsCode::parse(demo::REQUEST_ONLY_TRUST_ODS).unwrap()
+}
+
+#[tokio::test]
+async fn pending_lists_the_trusts_requests_with_the_overlay() {
+    let w = world().await;
+    let items = w.simulated().pending(&ro()).await.unwrap();
+    assert_eq!(items.len(), 2);
+    let statuses: Vec<_> = items
+        .iter()
+        .map(|i| i.appointment.as_ref().unwrap().request_status)
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            Some(RequestStatus::PendingCancellation),
+            Some(RequestStatus::PendingReschedule)
+        ]
+    );
+    let rt = OdsCode::parse(demo::REAL_TIME_TRUST_ODS).unwrap();
+    assert!(w.simulated().pending(&rt).await.unwrap().is_empty());
+    // a PAS outage still lists the requests, without appointments
+    w.pas.set_faults(
+        FaultPlan::new().rule(FaultRule::new(Fault::Unavailable).on(PasOperation::GetAppointment)),
+    );
+    let items = w.simulated().pending(&ro()).await.unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(items.iter().all(|i| i.appointment.is_none()));
+}
+
+#[tokio::test]
+async fn staff_fulfil_a_cancellation_end_to_end() {
+    let w = world().await;
+    let req = w.request(RequestKind::Cancel);
+    w.clock.advance(Duration::hours(2));
+    let r = w
+        .simulated()
+        .fulfil(
+            &ro(),
+            req.id,
+            "Jo Bloggs",
+            &RequestOutcome::Cancelled,
+            Some("done".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.request.state, RequestState::Fulfilled);
+    assert_eq!(r.request.resolved_at, Some(w.clock.now()));
+    assert_eq!(r.appointment.status, AppointmentStatus::Cancelled);
+    assert_eq!(
+        w.pas.inspect_appointment(&req.appointment).unwrap().status,
+        AppointmentStatus::Cancelled
+    );
+    // the overlay is gone
+    let pending = w
+        .store
+        .pending_requests_for_patient(&req.patient)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert!(pending.iter().all(|p| p.id != req.id));
+    // outcome recorded: events in the outbox, audit with the staff actor
+    let events = w.outbox().await;
+    assert_eq!(events.len(), 2);
+    assert!(matches!(
+        &events[0],
+        ReportingEvent::Cancelled { appointment, reason: ChangeReason::Patient, .. } if *appointment == req.appointment
+    ));
+    assert!(matches!(
+        &events[1],
+        ReportingEvent::Appointment {
+            status: AppointmentStatus::Cancelled,
+            ..
+        }
+    ));
+    let audit = w.store.audit_for_patient(&req.patient, 1).await.unwrap();
+    assert_eq!(audit[0].actor, "staff:Jo Bloggs");
+    assert_eq!(audit[0].action, AuditAction::RequestFulfilled);
+    // twice: not pending any more
+    assert!(matches!(
+        w.simulated()
+            .fulfil(&ro(), req.id, "Jo Bloggs", &RequestOutcome::Cancelled, None)
+            .await,
+        Err(WorklistError::NotPending)
+    ));
+    // the PAS event it caused resolves nothing further
+    let report = w.simulated().sync_from_pas(w.data.now).await.unwrap();
+    assert!(report.resolved.is_empty());
+    assert_eq!(report.without_request, 1);
+}
+
+#[tokio::test]
+async fn staff_fulfil_a_reschedule_in_place_and_by_rebooking() {
+    let w = world().await;
+    let req = w.request(RequestKind::Reschedule);
+    let new_start = w.data.now + Duration::days(50);
+    let r = w
+        .simulated()
+        .fulfil(
+            &ro(),
+            req.id,
+            "Jo Bloggs",
+            &RequestOutcome::Rescheduled {
+                replaced_by: None,
+                new_start: Some(new_start),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.appointment.start, new_start);
+    assert_eq!(r.appointment.status, AppointmentStatus::Booked);
+    let events = w.outbox().await;
+    assert!(matches!(
+        &events[..],
+        [
+            ReportingEvent::Rescheduled { new_appointment: None, reason: ChangeReason::Patient, .. },
+            ReportingEvent::Appointment { status: AppointmentStatus::Booked, appointment_date, .. }
+        ] if *appointment_date == new_start
+    ));
+}
+
+#[tokio::test]
+async fn staff_reject_leaves_the_appointment_booked() {
+    let w = world().await;
+    let req = w.request(RequestKind::Cancel);
+    let r = w
+        .simulated()
+        .reject(&ro(), req.id, "Sam", Some("Please call us".into()))
+        .await
+        .unwrap();
+    assert_eq!(r.request.state, RequestState::Rejected);
+    assert_eq!(r.request.resolution_note.as_deref(), Some("Please call us"));
+    assert_eq!(r.appointment.status, AppointmentStatus::Booked);
+    assert_eq!(r.appointment.request_status, None);
+    assert_eq!(
+        w.pas.inspect_appointment(&req.appointment).unwrap().status,
+        AppointmentStatus::Booked
+    );
+    let events = w.outbox().await;
+    assert!(matches!(
+        &events[..],
+        [ReportingEvent::Appointment {
+            status: AppointmentStatus::Booked,
+            ..
+        }]
+    ));
+    let audit = w.store.audit_for_patient(&req.patient, 1).await.unwrap();
+    assert_eq!(audit[0].action, AuditAction::RequestRejected);
+    assert_eq!(audit[0].actor, "staff:Sam");
+}
+
+#[tokio::test]
+async fn refusals_are_typed_and_change_nothing() {
+    let w = world().await;
+    let cancel = w.request(RequestKind::Cancel);
+    let resched = w.request(RequestKind::Reschedule);
+    let rt = OdsCode::parse(demo::REAL_TIME_TRUST_ODS).unwrap();
+    let moved = RequestOutcome::Rescheduled {
+        replaced_by: None,
+        new_start: Some(w.data.now + Duration::days(3)),
+    };
+    let wl = w.simulated();
+    let cases: Vec<(Result<Resolution, WorklistError>, &str)> = vec![
+        (
+            wl.fulfil(&rt, cancel.id, "A", &RequestOutcome::Cancelled, None)
+                .await,
+            "not found",
+        ),
+        (
+            wl.fulfil(
+                &ro(),
+                uuid::Uuid::new_v4(),
+                "A",
+                &RequestOutcome::Cancelled,
+                None,
+            )
+            .await,
+            "not found",
+        ),
+        (
+            wl.fulfil(&ro(), cancel.id, "A", &moved, None).await,
+            "mismatch",
+        ),
+        (
+            wl.fulfil(&ro(), resched.id, "A", &RequestOutcome::Cancelled, None)
+                .await,
+            "mismatch",
+        ),
+        (
+            wl.fulfil(&ro(), cancel.id, "A", &RequestOutcome::Rejected, None)
+                .await,
+            "mismatch",
+        ),
+        (
+            wl.fulfil(&ro(), cancel.id, "  ", &RequestOutcome::Cancelled, None)
+                .await,
+            "name",
+        ),
+        (wl.reject(&ro(), cancel.id, "A\nB", None).await, "name"),
+    ];
+    for (got, want) in cases {
+        match (got, want) {
+            (Err(WorklistError::NotFound), "not found")
+            | (Err(WorklistError::Mismatch), "mismatch")
+            | (Err(WorklistError::BadStaffName), "name") => {}
+            (g, w) => panic!("{g:?} vs {w}"),
+        }
+    }
+    // a PAS fault during fulfilment leaves the request pending and the PAS unchanged
+    w.pas.set_faults(
+        FaultPlan::new().rule(FaultRule::new(Fault::Timeout).on(PasOperation::GetAppointment)),
+    );
+    assert!(matches!(
+        wl.fulfil(&ro(), cancel.id, "A", &RequestOutcome::Cancelled, None)
+            .await,
+        Err(WorklistError::Pas(PasError::Timeout))
+    ));
+    assert_eq!(
+        w.store
+            .pending_requests_for_patient(&cancel.patient)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        w.pas
+            .inspect_appointment(&cancel.appointment)
+            .unwrap()
+            .status,
+        AppointmentStatus::Booked
+    );
+    assert!(w.outbox().await.is_empty());
+}
+
+#[tokio::test]
+async fn with_a_real_pas_the_change_must_be_made_there_first() {
+    let w = world().await;
+    let req = w.request(RequestKind::Cancel);
+    assert!(matches!(
+        w.real()
+            .fulfil(&ro(), req.id, "A", &RequestOutcome::Cancelled, None)
+            .await,
+        Err(WorklistError::PasNotUpdated)
+    ));
+    // staff cancel in "their PAS" (the simulation's staff hook)
+    w.pas
+        .staff_acted(&req.appointment, &RequestOutcome::Cancelled)
+        .unwrap();
+    let r = w
+        .real()
+        .fulfil(&ro(), req.id, "A", &RequestOutcome::Cancelled, None)
+        .await
+        .unwrap();
+    assert_eq!(r.appointment.status, AppointmentStatus::Cancelled);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_sync_loop_resolves_requests_in_the_background() {
+    let w = world().await;
+    let req = w.request(RequestKind::Cancel);
+    let since = w.clock.now();
+    // the first sync fails: the loop carries on
+    w.pas.set_faults(
+        FaultPlan::new().rule(
+            FaultRule::new(Fault::Unavailable)
+                .on(PasOperation::PollEvents)
+                .times(1),
+        ),
+    );
+    let task = tokio::spawn(
+        w.real()
+            .sync_loop(since, std::time::Duration::from_secs(30)),
+    );
+    w.pas
+        .staff_acted(&req.appointment, &RequestOutcome::Cancelled)
+        .unwrap();
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_secs(31)).await;
+    }
+    task.abort();
+    let resolved = w.store.get_request(req.id).await.unwrap().unwrap();
+    assert_eq!(resolved.state, RequestState::Fulfilled);
+    let recent = w.real().recent(&ro(), 10).await.unwrap();
+    assert_eq!(recent.len(), 2);
+    assert_eq!(
+        recent[1].id, req.id,
+        "newest first: the reschedule request is newer"
+    );
+}
+
+#[tokio::test]
+async fn a_rebooking_in_the_pas_reports_both_appointments() {
+    let w = world().await;
+    let req = w.request(RequestKind::Reschedule);
+    let new_start = w.data.now + Duration::days(40);
+    // staff rebook in their PAS as a new appointment, then record it on the worklist
+    let new = w.pas.staff_rebooked(&req.appointment, new_start).unwrap();
+    let outcome = RequestOutcome::Rescheduled {
+        replaced_by: Some(new.id.clone()),
+        new_start: Some(new_start),
+    };
+    let r = w
+        .real()
+        .fulfil(&ro(), req.id, "Jo", &outcome, None)
+        .await
+        .unwrap();
+    assert_eq!(r.appointment.status, AppointmentStatus::Cancelled);
+    let events = w.outbox().await;
+    assert!(matches!(
+        &events[..],
+        [
+            ReportingEvent::Rescheduled { new_appointment: Some(n), .. },
+            ReportingEvent::Appointment { status: AppointmentStatus::Cancelled, .. },
+            ReportingEvent::Appointment { status: AppointmentStatus::Booked, appointment, .. },
+        ] if *n == new.id && *appointment == new.id
+    ));
+}
+
+#[tokio::test]
+async fn an_event_for_a_vanished_appointment_does_not_stall_the_sync() {
+    let w = world().await;
+    let req = w.request(RequestKind::Cancel);
+    let at = w.clock.now();
+    let mut pas = crate::MockPasBackend::new();
+    let id = req.appointment.clone();
+    pas.expect_poll_events().returning(move |_| {
+        Ok(vec![PasEvent {
+            appointment: id.clone(),
+            outcome: RequestOutcome::Cancelled,
+            at,
+        }])
+    });
+    pas.expect_get_appointment().returning(|_, _| Ok(None));
+    let wl = Worklist::new(w.store.clone(), Arc::new(pas), w.clock.clone());
+    let report = wl.sync_from_pas(at).await.unwrap();
+    assert_eq!(report.left_pending, 1);
+    assert!(report.resolved.is_empty());
+    assert_eq!(report.next_since, at);
+    assert_eq!(
+        w.store.get_request(req.id).await.unwrap().unwrap().state,
+        RequestState::Pending
+    );
+}
+
+#[tokio::test]
+async fn sync_from_pas_resolves_requests_the_trust_acted_on() {
+    let w = world().await;
+    let since = w.clock.now();
+    let cancel = w.request(RequestKind::Cancel);
+    let resched = w.request(RequestKind::Reschedule);
+    w.clock.advance(Duration::minutes(5));
+    // staff act in the PAS only: cancel the first, and cancel (not move) the second
+    w.pas
+        .staff_acted(&cancel.appointment, &RequestOutcome::Cancelled)
+        .unwrap();
+    w.clock.advance(Duration::minutes(1));
+    w.pas
+        .staff_acted(&resched.appointment, &RequestOutcome::Cancelled)
+        .unwrap();
+    // and an unrelated PAS-side change
+    w.pas
+        .staff_acted(
+            &demo::appointment_id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED),
+            &RequestOutcome::Cancelled,
+        )
+        .unwrap();
+    let report = w.real().sync_from_pas(since).await.unwrap();
+    assert_eq!(report.resolved.len(), 1);
+    assert_eq!(report.resolved[0].id, cancel.id);
+    assert_eq!(report.resolved[0].state, RequestState::Fulfilled);
+    assert_eq!(
+        report.left_pending, 1,
+        "a cancelled appointment with a pending reschedule"
+    );
+    assert_eq!(report.without_request, 1);
+    assert_eq!(report.next_since, w.clock.now());
+    let audit = w.store.audit_for_patient(&cancel.patient, 1).await.unwrap();
+    assert_eq!(audit[0].actor, "pas:R9E");
+    let events = w.outbox().await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].event_code(), "APPT-CANC");
+    // syncing again (inclusive cursor) changes nothing
+    let again = w.real().sync_from_pas(report.next_since).await.unwrap();
+    assert!(again.resolved.is_empty());
+    assert!(w.outbox().await.is_empty());
+
+    // a rejection recorded in the PAS clears the reschedule request
+    w.clock.advance(Duration::minutes(1));
+    w.pas
+        .staff_acted(&resched.appointment, &RequestOutcome::Rejected)
+        .unwrap();
+    let report = w.real().sync_from_pas(again.next_since).await.unwrap();
+    assert_eq!(report.resolved.len(), 1);
+    assert_eq!(report.resolved[0].state, RequestState::Rejected);
+    assert!(
+        w.store
+            .pending_requests_for_patient(&resched.patient)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
