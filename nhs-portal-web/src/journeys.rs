@@ -1,4 +1,6 @@
 //! The patient journeys as a service, separate from HTTP: view, cancel and reschedule.
+//! (About 570 lines: every journey step with its idempotency and audit handling; its tests are
+//! in `journeys/tests.rs`.)
 //!
 //! Every method takes the signed-in [`PatientSession`] and only ever reads or changes that
 //! patient's appointments: an id that does not exist and an id that belongs to someone else both

@@ -15,17 +15,22 @@ use nhs_portal_pas::simulated::SimulatedPas;
 
 use super::*;
 
+/// The service and what it works on.
 struct World {
-    journeys: Journeys,
-    store: Arc<MemoryStore>,
-    pas: Arc<SimulatedPas>,
     data: DemoData,
+    journeys: Journeys,
+    pas: Arc<SimulatedPas>,
+    store: Arc<MemoryStore>,
+}
+
+/// The fixed time of every test (a Monday morning in British Summer Time).
+fn t0() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 11, 9, 0, 0).unwrap()
 }
 
 async fn world() -> World {
-    let now = Utc.with_ymd_and_hms(2026, 5, 11, 9, 0, 0).unwrap();
-    let clock = Arc::new(ManualClock::new(now));
     let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(t0()));
     let (data, pas, seeded) = demo::start(clock.clone(), store.as_ref()).await.unwrap();
     assert_eq!(seeded, data.requests.len());
     let pas = Arc::new(pas);
@@ -38,7 +43,7 @@ async fn world() -> World {
 }
 
 fn session(patient: &str) -> PatientSession {
-    let now = Utc.with_ymd_and_hms(2026, 5, 11, 9, 0, 0).unwrap();
+    let now = t0();
     PatientSession {
         id: SessionId::new(format!("s-{patient}")),
         reporting_id: format!("r-{patient}"),

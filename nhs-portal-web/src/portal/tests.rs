@@ -872,3 +872,53 @@ async fn body_limit_is_enforced() {
     let res = h.portal.serve(req).await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn a_used_idempotency_key_cannot_do_another_action() {
+    let h = harness();
+    let mut c = Client::new();
+    let csrf = c.sign_in(&h, ALICE).await;
+    let base = "/patient-portal/appointment/a-rt-1";
+    let check = body(
+        &c.get(&h, &format!("{base}/reschedule/check?slot=slot-2"))
+            .await,
+    );
+    let key = hidden(&check, "idempotency_key");
+    let res = c
+        .post(
+            &h,
+            &format!("{base}/reschedule/check"),
+            &[
+                ("csrf_token", &csrf),
+                ("idempotency_key", &key),
+                ("slot", "slot-2"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), format!("{base}/reschedule/done"));
+    // The reschedule's key replayed on the cancel form is refused: nothing is cancelled.
+    c.post(
+        &h,
+        &format!("{base}/cancel"),
+        &[("csrf_token", &csrf), ("reason", "no-transport")],
+    )
+    .await;
+    let res = c
+        .post(
+            &h,
+            &format!("{base}/cancel/check"),
+            &[("csrf_token", &csrf), ("idempotency_key", &key)],
+        )
+        .await;
+    assert_ne!(
+        res.headers()
+            .get(header::LOCATION)
+            .and_then(|l| l.to_str().ok()),
+        Some(format!("{base}/cancel/done").as_str()),
+        "a key bound to a reschedule must not cancel"
+    );
+    assert_eq!(
+        h.pas.appts.lock().unwrap()["a-rt-1"].status,
+        AppointmentStatus::Booked
+    );
+}
