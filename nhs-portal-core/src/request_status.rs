@@ -411,66 +411,131 @@ mod tests {
         assert_eq!(D::Cancelled.tone(), Tone::Inactive);
     }
 
+    /// What a patient may do, written out by hand for every appointment state: one row per
+    /// (status, request, start) group, one cell per kind of trust. Cells are `cancel/reschedule`:
+    /// `rt` real time, `rq` request, `no` not offered, `nb` not booked, `past` in the past,
+    /// `pend` a request is pending. `*` matches anything; every combination must match exactly
+    /// one row. (Kept independent of `allowed_actions`' own order of checks on purpose.)
+    const ALLOWED_ACTIONS: &str = "
+        # status    request          start   real-time  request-only  view-only  mixed
+        booked      none             future  rt/rt      rq/rq         no/no      rt/no
+        booked      confirmed        future  rt/rt      rq/rq         no/no      rt/no
+        booked      pending-cancel   future  pend/pend  pend/pend     pend/pend  pend/pend
+        booked      pending-resched  future  pend/pend  pend/pend     pend/pend  pend/pend
+        booked      pending-change   future  pend/pend  pend/pend     pend/pend  pend/pend
+        booked      *                now     past/past  past/past     past/past  past/past
+        booked      *                past    past/past  past/past     past/past  past/past
+        fulfilled   *                *       nb/nb      nb/nb         nb/nb      nb/nb
+        cancelled   *                *       nb/nb      nb/nb         nb/nb      nb/nb
+        noshow      *                *       nb/nb      nb/nb         nb/nb      nb/nb
+    ";
+
+    fn expected_cancel(cell: &str) -> Result<CancelMode, Refusal> {
+        match cell {
+            "rt" => Ok(CancelMode::RealTime),
+            "rq" => Ok(CancelMode::Request),
+            other => Err(expected_refusal(other)),
+        }
+    }
+
+    fn expected_reschedule(cell: &str) -> Result<RescheduleMode, Refusal> {
+        match cell {
+            "rt" => Ok(RescheduleMode::RealTime),
+            "rq" => Ok(RescheduleMode::Request),
+            other => Err(expected_refusal(other)),
+        }
+    }
+
+    fn expected_refusal(cell: &str) -> Refusal {
+        match cell {
+            "no" => Refusal::NotOffered,
+            "nb" => Refusal::NotBooked,
+            "past" => Refusal::InThePast,
+            "pend" => Refusal::RequestPending,
+            other => panic!("unknown cell {other:?}"),
+        }
+    }
+
     #[test]
     fn allowed_actions_every_state() {
         use AppointmentStatus as S;
-        use CancelMode as C;
         use RequestStatus as R;
-        use RescheduleMode as M;
-        let future = now() + Duration::days(3);
-        let past = now() - Duration::days(3);
-        let caps = [
+        let statuses = [
+            ("booked", S::Booked),
+            ("fulfilled", S::Fulfilled),
+            ("cancelled", S::Cancelled),
+            ("noshow", S::NoShow),
+        ];
+        assert_eq!(statuses.len(), S::ALL.len(), "every status is in the table");
+        let requests = [
+            ("none", None),
+            ("pending-cancel", Some(R::PendingCancellation)),
+            ("pending-resched", Some(R::PendingReschedule)),
+            ("pending-change", Some(R::PendingChange)),
+            ("confirmed", Some(R::ConfirmedAttendance)),
+        ];
+        let starts = [
+            ("future", now() + Duration::days(3)),
+            ("now", now()),
+            ("past", now() - Duration::days(3)),
+        ];
+        let kinds = [
             Capabilities::REAL_TIME,
             Capabilities::REQUEST_ONLY,
             Capabilities::VIEW_ONLY,
+            Capabilities {
+                cancel: CancelMode::RealTime,
+                reschedule: RescheduleMode::NotOffered,
+            },
         ];
-        let requests = [
-            None,
-            Some(R::PendingCancellation),
-            Some(R::PendingReschedule),
-            Some(R::PendingChange),
-            Some(R::ConfirmedAttendance),
-        ];
-        for status in S::ALL {
-            for request in requests {
-                for start in [future, past, now()] {
-                    for cap in caps {
-                        let a = appt(status, request, start);
-                        let got = allowed_actions(&a, cap, now());
-                        let expected_refusal = if status != S::Booked {
-                            Some(Refusal::NotBooked)
-                        } else if start <= now() {
-                            Some(Refusal::InThePast)
-                        } else if request.is_some_and(|r| r != R::ConfirmedAttendance) {
-                            Some(Refusal::RequestPending)
-                        } else {
-                            None
-                        };
-                        let want_cancel = match (expected_refusal, cap.cancel) {
-                            (Some(r), _) => Err(r),
-                            (None, C::NotOffered) => Err(Refusal::NotOffered),
-                            (None, m) => Ok(m),
-                        };
-                        let want_resched = match (expected_refusal, cap.reschedule) {
-                            (Some(r), _) => Err(r),
-                            (None, M::NotOffered) => Err(Refusal::NotOffered),
-                            (None, m) => Ok(m),
-                        };
-                        let ctx = format!("{status:?} {request:?} {start} {cap:?}");
-                        assert_eq!(got.cancel, want_cancel, "{ctx}");
-                        assert_eq!(got.reschedule, want_resched, "{ctx}");
-                        assert_eq!(got.any(), want_cancel.is_ok() || want_resched.is_ok());
+        let rows: Vec<Vec<&str>> = ALLOWED_ACTIONS
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let fits = |pattern: &str, name: &str| pattern == "*" || pattern == name;
+        let mut checked = 0;
+        for (status_name, status) in statuses {
+            for (request_name, request) in requests {
+                for (start_name, start) in starts {
+                    let matching: Vec<&Vec<&str>> = rows
+                        .iter()
+                        .filter(|r| {
+                            fits(r[0], status_name)
+                                && fits(r[1], request_name)
+                                && fits(r[2], start_name)
+                        })
+                        .collect();
+                    let ctx = format!("{status_name} {request_name} {start_name}");
+                    assert_eq!(matching.len(), 1, "{ctx}: rows matching");
+                    let row = matching[0];
+                    assert_eq!(row.len(), 3 + kinds.len(), "{ctx}: cells");
+                    for (cell, caps) in row[3..].iter().zip(kinds) {
+                        let (cancel, reschedule) = cell.split_once('/').expect("c/r cell");
+                        let got = allowed_actions(&appt(status, request, start), caps, now());
+                        let want_cancel = expected_cancel(cancel);
+                        let want_reschedule = expected_reschedule(reschedule);
+                        assert_eq!(got.cancel, want_cancel, "{ctx} {caps:?}: cancel");
+                        assert_eq!(got.reschedule, want_reschedule, "{ctx} {caps:?}");
+                        assert_eq!(
+                            got.any(),
+                            want_cancel.is_ok() || want_reschedule.is_ok(),
+                            "{ctx} {caps:?}: any"
+                        );
+                        checked += 1;
                     }
                 }
             }
         }
+        assert_eq!(checked, 4 * 5 * 3 * 4);
         // Spot checks that read as rules.
-        let booked = appt(S::Booked, None, future);
+        let booked = appt(S::Booked, None, now() + Duration::days(3));
         assert_eq!(
             allowed_actions(&booked, Capabilities::REQUEST_ONLY, now()).cancel,
-            Ok(C::Request)
+            Ok(CancelMode::Request)
         );
-        let cancelled = appt(S::Cancelled, None, future);
+        let cancelled = appt(S::Cancelled, None, now() + Duration::days(3));
         assert_eq!(
             allowed_actions(&cancelled, Capabilities::REAL_TIME, now()).cancel,
             Err(Refusal::NotBooked)

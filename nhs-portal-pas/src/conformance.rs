@@ -28,11 +28,14 @@
 //! - **idempotent cancel** at a real-time trust;
 //! - **capabilities honoured**: real-time operations on a request-only appointment are
 //!   [`PasError::NotSupported`];
-//! - **no double booking**: two concurrent reschedules into one slot: exactly one wins, the
+//! - **no double booking**: two reschedules into one slot started at the same instant on two
+//!   threads, round after round (up to 20, each into a fresh shared slot): exactly one wins, the
 //!   other is [`PasError::SlotUnavailable`] and its appointment is unchanged; an unknown slot is
-//!   [`PasError::SlotUnavailable`] too;
+//!   [`PasError::SlotUnavailable`] too. Needs a multi-threaded tokio runtime;
 //! - **past stays past**: cancelling or moving a past appointment is [`PasError::InvalidState`];
-//! - **events**: [`PasBackend::poll_events`] answers, oldest first.
+//! - **events**: after the fixture's [`TrustStaff`] hook made its [`TrustAction`]s,
+//!   [`PasBackend::poll_events`] reports exactly one event for each, oldest first, and honours
+//!   `since`. An empty list fails; without the hook the check is skipped.
 
 use std::fmt;
 
@@ -41,6 +44,11 @@ use nhs_portal_core::request_status::{CancelMode, RescheduleMode};
 use nhs_portal_core::{Appointment, AppointmentId, AppointmentStatus, NhsNumber};
 
 use crate::{CancelReason, PasBackend, PasError};
+
+mod events;
+mod race;
+
+pub use events::{EventsFixture, TrustAction, TrustStaff};
 
 /// Two appointments at a real-time trust that can both move into a common free slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +81,8 @@ pub struct ConformanceFixture {
     /// A past appointment of `patient` (attended or missed) at a real-time trust: cancelling or
     /// moving it must be [`PasError::InvalidState`]; it is not changed.
     pub past: Option<AppointmentId>,
+    /// Trust-side changes for the events check, and the hook that makes them.
+    pub events: Option<EventsFixture>,
 }
 
 impl ConformanceFixture {
@@ -86,6 +96,7 @@ impl ConformanceFixture {
             request_only: None,
             reschedule_race: None,
             past: None,
+            events: None,
         }
     }
 }
@@ -209,7 +220,10 @@ pub async fn run(
     report
         .checks
         .push(("past stays past", past_stays_past(backend, fixture).await?));
-    report.checks.push(("events", events(backend).await?));
+    report.checks.push((
+        "events",
+        events::events(backend, fixture.events.as_ref()).await?,
+    ));
     Ok(report)
 }
 
@@ -443,81 +457,10 @@ async fn no_double_booking(
     backend: &dyn PasBackend,
     fx: &ConformanceFixture,
 ) -> Result<CheckOutcome, Failure> {
-    const C: &str = "no double booking";
     let Some(race) = &fx.reschedule_race else {
         return Ok(CheckOutcome::Skipped("no reschedule race in the fixture"));
     };
-    let a = must_get(backend, C, &race.first.0, &race.first.1).await?;
-    let b = must_get(backend, C, &race.second.0, &race.second.1).await?;
-    let slots_a = backend
-        .find_slots(&a, race.from, race.to)
-        .await
-        .map_err(|e| fail(C, format!("find_slots failed: {e}")))?;
-    let slots_b = backend
-        .find_slots(&b, race.from, race.to)
-        .await
-        .map_err(|e| fail(C, format!("find_slots failed: {e}")))?;
-    for s in &slots_a {
-        ensure(
-            C,
-            s.start >= race.from && s.start < race.to && s.end > s.start,
-            || {
-                format!(
-                    "slot {} is outside the window or ends before it starts",
-                    s.id
-                )
-            },
-        )?;
-    }
-    let Some(slot) = slots_a
-        .iter()
-        .find(|s| slots_b.iter().any(|t| t.id == s.id))
-    else {
-        return Err(fail(C, "the two appointments share no free slot"));
-    };
-    match backend.reschedule(&b, "no-such-slot-conformance").await {
-        Err(PasError::SlotUnavailable) => {}
-        other => {
-            return Err(fail(
-                C,
-                format!("an unknown slot gave {other:?}, not SlotUnavailable"),
-            ));
-        }
-    }
-    let (ra, rb) = tokio::join!(
-        backend.reschedule(&a, &slot.id),
-        backend.reschedule(&b, &slot.id)
-    );
-    let (winner, loser, loser_before) = match (ra, rb) {
-        (Ok(w), Err(PasError::SlotUnavailable)) => (w, &race.second, &b),
-        (Err(PasError::SlotUnavailable), Ok(w)) => (w, &race.first, &a),
-        (Ok(_), Ok(_)) => return Err(fail(C, "both reschedules into one slot succeeded")),
-        (ra, rb) => {
-            return Err(fail(
-                C,
-                format!("expected one success and one SlotUnavailable, got {ra:?} and {rb:?}"),
-            ));
-        }
-    };
-    ensure(C, winner.start == slot.start, || {
-        "the winner does not start at the slot's start".into()
-    })?;
-    ensure(C, winner.status == AppointmentStatus::Booked, || {
-        "the winner is not booked".into()
-    })?;
-    let loser_now = must_get(backend, C, &loser.0, &loser.1).await?;
-    ensure(
-        C,
-        loser_now.start == loser_before.start && loser_now.status == loser_before.status,
-        || "the losing appointment changed".into(),
-    )?;
-    let after = backend
-        .find_slots(loser_before, race.from, race.to)
-        .await
-        .map_err(|e| fail(C, format!("find_slots failed: {e}")))?;
-    ensure(C, !after.iter().any(|s| s.id == slot.id), || {
-        "the taken slot is still offered".into()
-    })?;
+    race::no_double_booking(backend, race).await?;
     Ok(CheckOutcome::Passed)
 }
 
@@ -554,22 +497,6 @@ async fn past_stays_past(
     let read = must_get(backend, C, &fx.patient, id).await?;
     ensure(C, read.status == a.status && read.start == a.start, || {
         "a refused operation changed the appointment".into()
-    })?;
-    Ok(CheckOutcome::Passed)
-}
-
-async fn events(backend: &dyn PasBackend) -> Result<CheckOutcome, Failure> {
-    const C: &str = "events";
-    let since = DateTime::<Utc>::UNIX_EPOCH;
-    let events = backend
-        .poll_events(since)
-        .await
-        .map_err(|e| fail(C, format!("poll_events failed: {e}")))?;
-    ensure(C, events.windows(2).all(|w| w[0].at <= w[1].at), || {
-        "events are not oldest first".into()
-    })?;
-    ensure(C, events.iter().all(|e| e.at >= since), || {
-        "an event is older than `since`".into()
     })?;
     Ok(CheckOutcome::Passed)
 }

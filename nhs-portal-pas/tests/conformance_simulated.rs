@@ -2,18 +2,34 @@
 //! broken backends (to show the kit catches them).
 
 use std::sync::Arc;
+use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use nhs_portal_core::clock::SystemClock;
-use nhs_portal_core::request_status::Capabilities;
+use nhs_portal_core::request_status::{Capabilities, RequestOutcome};
 use nhs_portal_core::{Appointment, AppointmentId, NhsNumber};
-use nhs_portal_pas::conformance::{self, ConformanceFixture, RescheduleRace};
+use nhs_portal_pas::conformance::{
+    self, ConformanceFixture, EventsFixture, RescheduleRace, TrustAction, TrustStaff,
+};
 use nhs_portal_pas::demo::{self, DemoData};
 use nhs_portal_pas::simulated::SimulatedPas;
 use nhs_portal_pas::{CancelReason, PasBackend, PasError, PasEvent, PatientRecord, Slot};
 
-fn fixture(data: &DemoData) -> ConformanceFixture {
+/// The simulated PAS's stand-in for trust staff, as the events check's hook.
+struct Staff(Arc<SimulatedPas>);
+
+#[async_trait]
+impl TrustStaff for Staff {
+    async fn act(&self, action: &TrustAction) -> Result<(), String> {
+        self.0
+            .staff_acted(&action.appointment, &action.outcome)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn fixture(data: &DemoData, pas: &Arc<SimulatedPas>) -> ConformanceFixture {
     let adult = demo::nhs_number(demo::ADULT);
     let mut f = ConformanceFixture::new(
         adult.clone(),
@@ -32,19 +48,43 @@ fn fixture(data: &DemoData) -> ConformanceFixture {
         from: data.now,
         to: data.now + Duration::days(60),
     });
+    let action = |key: &str, outcome| TrustAction {
+        patient: demo::nhs_number(demo::ADULT),
+        appointment: demo::appointment_id(key),
+        outcome,
+    };
+    f.events = Some(EventsFixture {
+        staff: Arc::new(Staff(pas.clone())),
+        actions: vec![
+            action(demo::KEY_ADULT_VIDEO, RequestOutcome::Cancelled),
+            action(
+                demo::KEY_ADULT_PENDING_RESCHEDULE,
+                RequestOutcome::Rescheduled {
+                    replaced_by: None,
+                    new_start: Some(data.now + Duration::days(20)),
+                },
+            ),
+            action(
+                demo::KEY_ADULT_PENDING_CANCELLATION,
+                RequestOutcome::Rejected,
+            ),
+        ],
+    });
     f
 }
 
-fn demo_pas() -> (DemoData, SimulatedPas) {
+fn demo_pas() -> (DemoData, Arc<SimulatedPas>) {
     let data = DemoData::build(Utc::now());
-    let pas = data.simulated_pas(Arc::new(SystemClock));
+    let pas = Arc::new(data.simulated_pas(Arc::new(SystemClock)));
     (data, pas)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulated_pas_conforms() {
     let (data, pas) = demo_pas();
-    let report = conformance::run(&pas, &fixture(&data)).await.unwrap();
+    let report = conformance::run(&*pas, &fixture(&data, &pas))
+        .await
+        .unwrap();
     assert_eq!(report.passed(), 7, "{report}");
     assert!(report.skipped().is_empty());
 }
@@ -52,16 +92,34 @@ async fn simulated_pas_conforms() {
 #[tokio::test]
 async fn missing_fixture_parts_are_skipped_not_passed() {
     let (data, pas) = demo_pas();
-    let mut f = fixture(&data);
+    let mut f = fixture(&data, &pas);
     f.cancellable = None;
     f.reschedule_race = None;
     f.past = None;
-    let report = conformance::run(&pas, &f).await.unwrap();
+    f.events = None;
+    let report = conformance::run(&*pas, &f).await.unwrap();
     assert_eq!(
         report.skipped(),
-        ["idempotent cancel", "no double booking", "past stays past"]
+        [
+            "idempotent cancel",
+            "no double booking",
+            "past stays past",
+            "events"
+        ]
     );
-    assert_eq!(report.passed(), 4);
+    assert_eq!(report.passed(), 3);
+}
+
+/// The race needs two threads: on a current-thread runtime the check fails (by name) rather
+/// than passing on a race that never happened.
+#[tokio::test]
+async fn the_race_refuses_a_current_thread_runtime() {
+    let (data, pas) = demo_pas();
+    let err = conformance::run(&*pas, &fixture(&data, &pas))
+        .await
+        .unwrap_err();
+    assert_eq!(err.check, "no double booking", "{err}");
+    assert!(err.message.contains("multi-threaded"), "{err}");
 }
 
 /// Ways to break the contract on purpose.
@@ -70,11 +128,24 @@ enum Bug {
     LeaksOtherPatients,
     CancelNotIdempotent,
     DoubleBooks,
+    /// Books in two steps ("is the slot free?", then "book it") with nothing holding the slot
+    /// in between: only two calls that really overlap both get it. Taking turns, it is correct.
+    ChecksThenBooks,
     IgnoresRequestOnly,
+    /// `poll_events` always answers an empty list.
+    NoEvents,
+    /// The newest event is missing.
+    DropsAnEvent,
+    /// The oldest event is reported twice.
+    DuplicatesAnEvent,
+    /// Newest first.
+    EventsOutOfOrder,
+    /// Everything, whatever `since` says.
+    IgnoresSince,
 }
 
 struct Broken {
-    inner: SimulatedPas,
+    inner: Arc<SimulatedPas>,
     bug: Bug,
 }
 
@@ -129,6 +200,26 @@ impl PasBackend for Broken {
         self.inner.find_slots(a, from, to).await
     }
     async fn reschedule(&self, a: &Appointment, slot: &str) -> Result<Appointment, PasError> {
+        if self.bug == Bug::ChecksThenBooks {
+            let now = Utc::now();
+            let wanted = self
+                .inner
+                .find_slots(a, now - Duration::days(400), now + Duration::days(400))
+                .await?
+                .into_iter()
+                .find(|s| s.id == slot);
+            // The PAS's round trip between the check and the booking (blocking: no await).
+            std::thread::sleep(StdDuration::from_millis(5));
+            return match (self.inner.reschedule(a, slot).await, wanted) {
+                // What a PAS that does not hold the slot would have done: booked it again.
+                (Err(PasError::SlotUnavailable), Some(s)) => {
+                    let mut moved = a.clone();
+                    moved.start = s.start;
+                    Ok(moved)
+                }
+                (other, _) => other,
+            };
+        }
         match self.inner.reschedule(a, slot).await {
             Err(PasError::SlotUnavailable)
                 if self.bug == Bug::DoubleBooks && !slot.starts_with("no-such") =>
@@ -139,24 +230,83 @@ impl PasBackend for Broken {
         }
     }
     async fn poll_events(&self, since: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError> {
-        self.inner.poll_events(since).await
+        let mut events = self.inner.poll_events(since).await?;
+        match self.bug {
+            Bug::NoEvents => events.clear(),
+            Bug::DropsAnEvent => {
+                events.pop();
+            }
+            Bug::DuplicatesAnEvent => {
+                if let Some(first) = events.first().cloned() {
+                    events.insert(0, first);
+                }
+            }
+            Bug::EventsOutOfOrder => events.reverse(),
+            Bug::IgnoresSince => events = self.inner.poll_events(DateTime::UNIX_EPOCH).await?,
+            _ => {}
+        }
+        Ok(events)
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kit_catches_broken_backends() {
     let cases = [
         (Bug::LeaksOtherPatients, "own data only"),
         (Bug::CancelNotIdempotent, "idempotent cancel"),
         (Bug::DoubleBooks, "no double booking"),
+        (Bug::ChecksThenBooks, "no double booking"),
         (Bug::IgnoresRequestOnly, "capabilities honoured"),
+        (Bug::NoEvents, "events"),
+        (Bug::DropsAnEvent, "events"),
+        (Bug::DuplicatesAnEvent, "events"),
+        (Bug::EventsOutOfOrder, "events"),
+        (Bug::IgnoresSince, "events"),
     ];
     for (bug, check) in cases {
         let (data, inner) = demo_pas();
+        let f = fixture(&data, &inner);
         let broken = Broken { inner, bug };
-        let err = conformance::run(&broken, &fixture(&data))
-            .await
-            .unwrap_err();
+        let err = conformance::run(&broken, &f).await.unwrap_err();
         assert_eq!(err.check, check, "{bug:?}: {err}");
+    }
+}
+
+/// Taking turns, the check-then-book backend is right every time: only a real race shows its
+/// bug, which is why the kit races on two threads.
+#[tokio::test]
+async fn the_check_then_book_backend_is_right_when_calls_take_turns() {
+    let (data, inner) = demo_pas();
+    let broken = Broken {
+        inner,
+        bug: Bug::ChecksThenBooks,
+    };
+    let a = broken
+        .get_appointment(
+            &demo::nhs_number(demo::ADULT),
+            &demo::appointment_id(demo::KEY_ADULT_DERMATOLOGY),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let b = broken
+        .get_appointment(
+            &demo::nhs_number(demo::P5_PATIENT),
+            &demo::appointment_id("p5/r9n/dermatology"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let slots = broken
+        .find_slots(&a, data.now, data.now + Duration::days(60))
+        .await
+        .unwrap();
+    for slot in slots.iter().take(5) {
+        let (ra, rb) = tokio::join!(
+            broken.reschedule(&a, &slot.id),
+            broken.reschedule(&b, &slot.id)
+        );
+        assert!(ra.is_ok(), "{ra:?}");
+        assert!(matches!(rb, Err(PasError::SlotUnavailable)), "{rb:?}");
     }
 }

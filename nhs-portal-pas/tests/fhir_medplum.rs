@@ -100,7 +100,8 @@ async fn maps_the_demo_data_through_a_real_fhir_server() {
     );
 }
 
-#[tokio::test]
+// Multi-threaded: the kit's double-booking race runs its two reschedules on two threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fhir_pas_passes_the_conformance_kit() {
     let m = start().await;
     let adult = demo::nhs_number(demo::ADULT);
@@ -121,8 +122,9 @@ async fn fhir_pas_passes_the_conformance_kit() {
         to: Utc::now() + Duration::days(28),
     });
     let report = conformance::run(&m.real_time(), &fixture).await.unwrap();
-    assert_eq!(report.passed(), 6, "{report}");
-    assert_eq!(report.skipped(), ["capabilities honoured"]);
+    // (The events check needs a trust-side hook for Medplum: not written yet, so skipped.)
+    assert_eq!(report.passed(), 5, "{report}");
+    assert_eq!(report.skipped(), ["capabilities honoured", "events"]);
 
     let mut fixture = ConformanceFixture::new(
         adult,
@@ -132,10 +134,15 @@ async fn fhir_pas_passes_the_conformance_kit() {
     fixture.request_only = Some(m.id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED));
     let request_only = m.pas(demo::REQUEST_ONLY_TRUST_ODS, Capabilities::REQUEST_ONLY);
     let report = conformance::run(&request_only, &fixture).await.unwrap();
-    assert_eq!(report.passed(), 4, "{report}");
+    assert_eq!(report.passed(), 3, "{report}");
     assert_eq!(
         report.skipped(),
-        ["idempotent cancel", "no double booking", "past stays past"]
+        [
+            "idempotent cancel",
+            "no double booking",
+            "past stays past",
+            "events"
+        ]
     );
 }
 

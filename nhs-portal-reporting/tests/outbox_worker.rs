@@ -20,6 +20,9 @@ use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// Client timeout for calls that are expected to succeed.
+const GENEROUS: Duration = Duration::from_secs(30);
+
 struct Rig {
     store: Arc<MemoryStore>,
     clock: Arc<ManualClock>,
@@ -34,7 +37,9 @@ async fn rig(tweak: impl FnOnce(&mut WayfinderConfig, &mut OutboxWorkerConfig)) 
         chrono::Utc.with_ymd_and_hms(2024, 3, 8, 9, 0, 0).unwrap(),
     ));
     let mut wc = WayfinderConfig::new(server.uri(), "pep");
-    wc.timeout = Duration::from_millis(300);
+    // Generous: calls expected to succeed (up to ~2 MB bodies) must not time out on a loaded
+    // machine. The test whose subject is the timeout sets a short one itself.
+    wc.timeout = GENEROUS;
     wc.max_requests_per_second = 1000;
     let mut oc = OutboxWorkerConfig::default();
     oc.worker_id = "w1".into();
@@ -156,10 +161,16 @@ async fn retryable_failures_defer_with_backoff_then_deliver() {
         ("500", ResponseTemplate::new(500)),
         (
             "timeout",
-            ResponseTemplate::new(200).set_delay(Duration::from_secs(3)),
+            ResponseTemplate::new(200).set_delay(Duration::from_secs(30)),
         ),
     ] {
-        let r = rig(|_, _| {}).await;
+        // Where the timeout is the subject, a short one; the delayed answer never comes in time.
+        let r = rig(|wc, _| {
+            if name == "timeout" {
+                wc.timeout = Duration::from_secs(1);
+            }
+        })
+        .await;
         Mock::given(method("POST"))
             .respond_with(failure)
             // The client retries a timeout and a 401 once itself.
@@ -322,12 +333,27 @@ async fn unmappable_event_is_quarantined_and_the_rest_delivered() {
 
 #[tokio::test]
 async fn run_loop_delivers_and_stops_on_shutdown() {
-    let r = rig(|_, oc| oc.idle_poll = Duration::from_millis(20)).await;
+    let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200))
-        .mount(&r.server)
+        .mount(&server)
         .await;
-    let worker = Arc::new(r.worker);
+    let store = SignallingStore::new();
+    let mut wc = WayfinderConfig::new(server.uri(), "pep");
+    wc.timeout = GENEROUS;
+    let client = WayfinderClient::new(wc, Arc::new(StaticToken::new("t"))).unwrap();
+    let worker = Arc::new(OutboxWorker::new(
+        store.clone(),
+        Arc::new(client),
+        Arc::new(ManualClock::new(t("2024-03-08T09:00:00Z"))),
+        {
+            let mut config = OutboxWorkerConfig::default();
+            config.worker_id = "w1".into();
+            config.jitter = false;
+            config.idle_poll = Duration::from_millis(20);
+            config
+        },
+    ));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let w = worker.clone();
     let handle = tokio::spawn(async move {
@@ -336,21 +362,86 @@ async fn run_loop_delivers_and_stops_on_shutdown() {
         })
         .await
     });
-    r.store.enqueue_events(&all_events()).await.unwrap();
-    let mut delivered = 0;
-    for _ in 0..200 {
-        delivered = r.store.outbox_stats().await.unwrap().delivered;
-        if delivered == 7 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(delivered, 7);
+    // Let the loop make its first (empty) pass, so the events arrive while it idles.
+    tokio::task::yield_now().await;
+    store.enqueue_events(&all_events()).await.unwrap();
+    store.marked_done(7).await;
+    assert_eq!(store.outbox_stats().await.unwrap(), stats(0, 7, 0));
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
     tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), handle)
+    tokio::time::timeout(Duration::from_secs(30), handle)
         .await
         .expect("run returns after shutdown")
         .unwrap();
+}
+
+/// Two workers (two portal instances) over one outbox, their passes running at the same time
+/// on a multi-threaded runtime against a slow Reporting Service: every event is delivered exactly
+/// once, and both workers took part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_running_at_once_never_share_events() {
+    const EVENTS: usize = 300;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(40)))
+        .mount(&server)
+        .await;
+    let store = Arc::new(MemoryStore::new());
+    let events: Vec<ReportingEvent> = (0..EVENTS).map(session).collect();
+    store.enqueue_events(&events).await.unwrap();
+    let clock = Arc::new(ManualClock::new(t("2024-03-08T09:00:00Z")));
+    let mut wc = WayfinderConfig::new(server.uri(), "pep");
+    wc.timeout = GENEROUS;
+    wc.max_requests_per_second = 1000;
+    let sink = Arc::new(WayfinderClient::new(wc, Arc::new(StaticToken::new("t"))).unwrap());
+    let start = Arc::new(tokio::sync::Barrier::new(2));
+    let tasks: Vec<_> = ["w1", "w2"]
+        .into_iter()
+        .map(|id| {
+            let worker = OutboxWorker::new(store.clone(), sink.clone(), clock.clone(), {
+                let mut config = OutboxWorkerConfig::default();
+                config.worker_id = id.into();
+                config.batch_size = 10;
+                config.jitter = false;
+                config
+            });
+            let start = start.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                let mut delivered = 0;
+                loop {
+                    let s = worker.run_once().await.unwrap();
+                    if s.claimed == 0 {
+                        return delivered;
+                    }
+                    delivered += s.delivered;
+                }
+            })
+        })
+        .collect();
+    let mut per_worker = Vec::new();
+    for t in tasks {
+        per_worker.push(t.await.unwrap());
+    }
+    assert!(
+        per_worker.iter().all(|d| *d > 0),
+        "both workers delivered some: {per_worker:?}"
+    );
+    assert_eq!(per_worker.iter().sum::<u64>(), EVENTS as u64);
+    let mut ids: Vec<String> = bodies(&server)
+        .await
+        .iter()
+        .flat_map(|b| b.as_array().unwrap().clone())
+        .map(|e| e["Id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), EVENTS, "events sent in all");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), EVENTS, "no event sent twice");
+    assert_eq!(
+        store.outbox_stats().await.unwrap(),
+        stats(0, EVENTS as u64, 0)
+    );
 }
 
 #[tokio::test]

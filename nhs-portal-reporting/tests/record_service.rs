@@ -58,18 +58,22 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 }
 
 struct Rig {
-    store: Arc<MemoryStore>,
     clock: Arc<ManualClock>,
     pas: Arc<Pas>,
     sender: RecordSender,
     server: MockServer,
 }
 
+/// Client timeout for calls that are expected to succeed (5,000-number batches included): generous,
+/// so a loaded machine does not turn a success into a timeout. Only the test whose subject is the
+/// timeout uses a short one.
+const GENEROUS: Duration = Duration::from_secs(30);
+
 fn config(server: &MockServer, max_batch: usize) -> RecordServiceConfig {
     let mut c =
         RecordServiceConfig::production(format!("{}/records", server.uri()), "pep-01", "key-1");
     c.max_batch = max_batch;
-    c.timeout = Duration::from_millis(300);
+    c.timeout = GENEROUS;
     c.retries = 2;
     c.retry_min = Duration::from_millis(5);
     c.retry_max = Duration::from_millis(20);
@@ -77,18 +81,23 @@ fn config(server: &MockServer, max_batch: usize) -> RecordServiceConfig {
 }
 
 async fn rig_with(max_batch: usize) -> Rig {
+    rig_timing_out_after(max_batch, GENEROUS).await
+}
+
+async fn rig_timing_out_after(max_batch: usize, timeout: Duration) -> Rig {
     let server = MockServer::start().await;
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new(t("2024-06-01T09:00:00Z")));
     let pas = Arc::new(Pas::default());
-    let client = RecordServiceClient::new(config(&server, max_batch)).unwrap();
+    let mut c = config(&server, max_batch);
+    c.timeout = timeout;
+    let client = RecordServiceClient::new(c).unwrap();
     let sender = RecordSender::new(store.clone(), client, pas.clone(), clock.clone(), {
         let mut config = RecordSenderConfig::default();
         config.worker_id = "r1".into();
         config
     });
     Rig {
-        store,
         clock,
         pas,
         sender,
@@ -455,10 +464,17 @@ async fn persistent_failure_defers_with_growing_backoff() {
         ("503", ResponseTemplate::new(503)),
         (
             "timeout",
-            ResponseTemplate::new(200).set_delay(Duration::from_secs(3)),
+            ResponseTemplate::new(200).set_delay(Duration::from_secs(30)),
         ),
     ] {
-        let r = rig().await;
+        // The timeout is this case's subject: a short one (the delayed answer never comes in
+        // time). The other cases keep the generous one.
+        let timeout = if name == "timeout" {
+            Duration::from_secs(1)
+        } else {
+            GENEROUS
+        };
+        let r = rig_timing_out_after(5_000, timeout).await;
         Mock::given(method("POST"))
             .respond_with(response)
             .mount(&r.server)
@@ -537,12 +553,23 @@ async fn resend_all_carries_on_with_live_numbers() {
 
 #[tokio::test]
 async fn run_loop_sends_and_stops() {
-    let r = rig().await;
-    ok(&r.server).await;
+    let server = MockServer::start().await;
+    ok(&server).await;
+    let store = SignallingStore::new();
+    let pas = Arc::new(Pas::default());
     let n = &valid_numbers(1)[0];
-    adult(&r, n);
-    r.sender.enqueue(n).await.unwrap();
-    let sender = Arc::new(r.sender);
+    pas.add(n, Some(d(1980, 1, 1)), false);
+    let sender = Arc::new(RecordSender::new(
+        store.clone(),
+        RecordServiceClient::new(config(&server, 5_000)).unwrap(),
+        pas,
+        Arc::new(ManualClock::new(t("2024-06-01T09:00:00Z"))),
+        {
+            let mut config = RecordSenderConfig::default();
+            config.worker_id = "r1".into();
+            config
+        },
+    ));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let s = sender.clone();
     let handle = tokio::spawn(async move {
@@ -551,21 +578,20 @@ async fn run_loop_sends_and_stops() {
         })
         .await
     });
-    let mut count = 0;
-    for _ in 0..200 {
-        count = sender.sent_record_count().await.unwrap();
-        if count == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(count, 1);
+    // Let the loop make its first (empty) pass, so the number arrives while it idles.
+    tokio::task::yield_now().await;
+    sender.enqueue(n).await.unwrap();
+    store.marked_done(1).await;
+    assert_eq!(sender.sent_record_count().await.unwrap(), 1);
+    assert_eq!(
+        sent_numbers(&server).await,
+        vec![vec![n.as_str().to_owned()]]
+    );
     tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), handle)
+    tokio::time::timeout(Duration::from_secs(30), handle)
         .await
-        .unwrap()
+        .expect("run returns after shutdown")
         .unwrap();
-    let _ = r.store;
 }
 
 /// A bulk source that answers for fewer patients than asked: the rest wait, none is sent blind.

@@ -25,7 +25,8 @@ fn events() -> Vec<WayfinderEvent> {
 
 fn client(server: &MockServer) -> WayfinderClient {
     let mut config = WayfinderConfig::new(server.uri(), "pep-client-1");
-    config.timeout = Duration::from_millis(500);
+    // Generous: these calls are expected to succeed; the timeout tests set a short one.
+    config.timeout = Duration::from_secs(30);
     WayfinderClient::new(config, Arc::new(StaticToken::new("tok-123"))).unwrap()
 }
 
@@ -185,7 +186,7 @@ async fn unavailable_and_rate_limited_are_retryable() {
 async fn timeout_is_retried_once_then_reported() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
         .mount(&server)
         .await;
     let mut config = WayfinderConfig::new(server.uri(), "c");
@@ -204,7 +205,7 @@ async fn timeout_is_retried_once_then_reported() {
 async fn timeout_then_success_on_the_single_retry() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
         .up_to_n_times(1)
         .mount(&server)
         .await;
@@ -213,7 +214,8 @@ async fn timeout_then_success_on_the_single_retry() {
         .mount(&server)
         .await;
     let mut config = WayfinderConfig::new(server.uri(), "c");
-    config.timeout = Duration::from_millis(200);
+    // Short enough to give up on the delayed answer, long enough for the retry to succeed.
+    config.timeout = Duration::from_secs(1);
     let c = WayfinderClient::new(config, Arc::new(StaticToken::new("t"))).unwrap();
     c.deliver(&events()).await.unwrap();
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
@@ -233,7 +235,9 @@ async fn oversize_batch_is_refused_before_sending() {
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
-#[tokio::test]
+/// Pacing on tokio's paused clock: while time stands still, only the requests whose turn has come
+/// can leave, however long the test waits in real time. No wall-clock measurement.
+#[tokio::test(start_paused = true)]
 async fn requests_are_paced_to_the_rate_limit() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -242,34 +246,52 @@ async fn requests_are_paced_to_the_rate_limit() {
         .await;
     let mut config = WayfinderConfig::new(server.uri(), "c");
     config.max_requests_per_second = 20; // one per 50 ms
+    config.timeout = Duration::from_secs(3600);
     let c = WayfinderClient::new(config, Arc::new(StaticToken::new("t"))).unwrap();
-    let started = std::time::Instant::now();
-    let calls = (0..6).map(|_| {
-        let c = c.clone();
-        let e = events();
-        async move { c.deliver(&e).await }
+    // Tokio moves a paused clock on by itself whenever the runtime is idle (here: waiting for the
+    // mock server); a task that always yields keeps it busy, so time moves only when we advance it.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            while !stop.load(Ordering::SeqCst) {
+                tokio::task::yield_now().await;
+            }
+        }
     });
-    for r in futures_join(calls).await {
-        r.unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let (c, done) = (c.clone(), done.clone());
+            tokio::spawn(async move {
+                c.deliver(&events()).await.unwrap();
+                done.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    // Six requests at 20/s: the first at once, the k-th not before (k - 1) × 50 ms.
+    for (advance_ms, sent) in [(0, 1), (49, 1), (1, 2), (149, 4), (50, 5), (1, 6)] {
+        tokio::time::advance(Duration::from_millis(advance_ms)).await;
+        let at = format!("after advancing {advance_ms} ms");
+        // Wait (in real time) for the requests that may go, then a little longer for any that
+        // should not have gone to show up.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while done.load(Ordering::SeqCst) < sent && std::time::Instant::now() < deadline {
+            tokio::task::yield_now().await;
+        }
+        tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(300)))
+            .await
+            .unwrap();
+        assert_eq!(done.load(Ordering::SeqCst), sent, "{at}: requests answered");
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            sent,
+            "{at}: requests received"
+        );
     }
-    // Six requests at 20/s: the sixth may not start before 5 × 50 ms. A lower bound only.
-    assert!(
-        started.elapsed() >= Duration::from_millis(250),
-        "{:?}",
-        started.elapsed()
-    );
-}
-
-async fn futures_join<F: std::future::Future + Send + 'static>(
-    futs: impl Iterator<Item = F>,
-) -> Vec<F::Output>
-where
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futs.map(tokio::spawn).collect();
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await.unwrap());
+    for call in calls {
+        call.await.unwrap();
     }
-    out
+    stop.store(true, Ordering::SeqCst);
+    busy.await.unwrap();
 }

@@ -19,9 +19,6 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use bytes::Bytes;
-use http::{Request, Response};
 use nhs_portal_core::NhsNumber;
 use nhs_portal_core::clock::{Clock, SystemClock};
 use nhs_portal_core::deep_link::{DeepLinkBase, DeepLinkError};
@@ -37,7 +34,7 @@ use crate::fhir_api::{FhirApi, FhirApiConfig};
 use crate::nhs_login::{
     ForwardedTokenConfig, JwksCache, JwksForwardedVerifier, KeyError, NhsLoginConfig, RsaSigningKey,
 };
-use crate::portal::{DemoInfo, Handler, Portal, PortalConfig, PortalError, PortalParts};
+use crate::portal::{DemoInfo, Portal, PortalConfig, PortalError, PortalParts};
 use crate::sign_in::{NhsLoginSignIn, SignIn};
 use crate::simulator::{
     SIMULATED_NHS_APP_CLIENT_ID, Simulator, SimulatorClient, SimulatorConfig, SimulatorError,
@@ -159,23 +156,6 @@ impl DemoSettings {
     pub fn with_sign_in(mut self, sign_in: Arc<dyn SignIn>) -> Self {
         self.sign_in = Some(sign_in);
         self
-    }
-}
-
-/// Mounts a simulator or an API on the portal.
-struct Mounted<T>(Arc<T>);
-
-#[async_trait]
-impl Handler for Mounted<Simulator> {
-    async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
-        self.0.handle(req)
-    }
-}
-
-#[async_trait]
-impl Handler for Mounted<FhirApi> {
-    async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
-        self.0.handle(req).await
     }
 }
 
@@ -314,9 +294,9 @@ impl DemoPortal {
                 assets,
             },
         )?
-        .mount(SIMULATOR_PATH, Arc::new(Mounted(simulator.clone())))
-        .mount(STAFF_PATH, Arc::new(staff))
-        .mount(FHIR_PATH, Arc::new(Mounted(fhir_api.clone())));
+        .mount(SIMULATOR_PATH, simulator.clone())
+        .mount(STAFF_PATH, staff)
+        .mount(FHIR_PATH, fhir_api.clone());
 
         Ok(Self {
             portal: Arc::new(portal),
@@ -363,6 +343,8 @@ fn demo_nhs_number(nhs_number: &str) -> Result<NhsNumber, DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
+    use http::Request;
 
     #[tokio::test]
     async fn the_demo_portal_is_wired_to_its_own_simulator() {

@@ -5,7 +5,9 @@
 //! simulator. It turns an `http::Request` into an `http::Response` and owns no sockets, so it can
 //! be mounted in any Rust server ([`portal::Portal`]).
 //!
-//! - [`portal`]: the HTTP service, routes, security headers; mounts the others.
+//! - [`portal`]: the HTTP service and its route table; mounts the others.
+//! - [`http_kit`]: cookies, forms, responses, security headers and the [`http_kit::Handler`]
+//!   trait everything mounted in the portal implements.
 //! - [`journeys`]: the patient journeys as a service, separate from HTTP.
 //! - [`pages`]: handlebars templates (strict, embedded) and their view models.
 //! - [`assets`]: the npm-installed front-end files and the portal's own script.
@@ -46,6 +48,7 @@ pub mod demo;
 #[cfg(feature = "pca-api")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pca-api")))]
 pub mod fhir_api;
+pub mod http_kit;
 #[cfg(feature = "pages")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pages")))]
 pub mod journeys;

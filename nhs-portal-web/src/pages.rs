@@ -10,7 +10,6 @@ use handlebars::Handlebars;
 use nhs_portal_core::request_status::{Tone, display_status};
 use nhs_portal_core::{Appointment, uk_time};
 use serde::Serialize;
-use serde_json::{Value, json};
 
 /// Why a page could not be rendered.
 #[derive(Debug, thiserror::Error)]
@@ -76,12 +75,24 @@ impl Pages {
         Ok(Self { hb })
     }
 
-    /// Renders a page. `data` must hold a `layout` object ([`Layout`]) and what the page reads.
-    pub fn render(&self, name: &str, data: &Value) -> Result<String, PageError> {
+    /// Renders a page. `data` must hold a `layout` object ([`Layout`]) and what the page reads
+    /// (see [`Page`]).
+    pub fn render(&self, name: &str, data: &impl Serialize) -> Result<String, PageError> {
         self.hb
             .render(name, data)
             .map_err(|e| PageError::Render(Box::new(e)))
     }
+}
+
+/// What a template reads: the frame's [`Layout`] beside the page's own view model, whose
+/// fields sit at the top level.
+#[derive(Debug, Serialize)]
+pub struct Page<'a, T: Serialize> {
+    /// The frame.
+    pub layout: &'a Layout,
+    /// The page's view model.
+    #[serde(flatten)]
+    pub body: &'a T,
 }
 
 /// The session-timeout warning's timings, in seconds from page load.
@@ -143,50 +154,133 @@ fn end_time(a: &Appointment) -> Option<String> {
         .then(|| uk_time::format_time(end))
 }
 
-/// The view model of one appointment (title, date, time, place, tag).
-pub fn appointment_model(a: &Appointment) -> Value {
-    let status = display_status(a.status, a.request_status);
-    let (class, app_class) = tag_classes(status.tone());
-    json!({
-        "id": a.id.as_str(),
-        "href": appointment_href(a),
-        "title": a.description,
-        "date": uk_time::format_date(a.start),
-        "time": uk_time::format_time(a.start),
-        "end_time": end_time(a),
-        "date_time": uk_time::format_date_time(a.start),
-        "medium": a.medium.label(),
-        "location": a.location.as_ref().map(|l| json!({"name": l.name, "address": l.address})),
-        "clinician": a.clinician.as_ref().map(|c| c.name.clone()),
-        "organisation": a.organisation.name,
-        "tag": {"label": status.label(), "class": class, "app_class": app_class},
-    })
+/// A status tag: its words and the NHS.UK and NHS App classes of its tone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagModel {
+    /// The words on the tag.
+    pub label: &'static str,
+    /// The NHS.UK tag class.
+    pub class: &'static str,
+    /// The NHS App tag class.
+    pub app_class: &'static str,
 }
 
-/// The view model of an NHS App card for the appointments list.
-pub fn card_model(a: &Appointment) -> Value {
-    let status = display_status(a.status, a.request_status);
-    let (_, app_class) = tag_classes(status.tone());
-    let place = match &a.location {
-        Some(l) if a.medium.is_physical() => l.name.clone(),
-        _ => a.medium.label().to_owned(),
-    };
-    let aria = format!(
-        "{}: {} on {}, {}",
-        status.label(),
-        a.description,
-        uk_time::format_date_time(a.start),
-        place
-    );
-    json!({
-        "href": appointment_href(a),
-        "title": a.description,
-        "date": uk_time::format_date(a.start),
-        "time": uk_time::format_time(a.start),
-        "place": place,
-        "aria_label": aria,
-        "tag": {"label": status.label(), "app_class": app_class},
-    })
+/// Where an appointment is, as the summary shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocationModel {
+    /// The place's name.
+    pub name: String,
+    /// Its address lines.
+    pub address: Vec<String>,
+}
+
+/// The view model of one appointment (title, date, time, place, tag): the `summary` partial.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppointmentModel {
+    /// The appointment's id.
+    pub id: String,
+    /// Its page.
+    pub href: String,
+    /// What it is for.
+    pub title: String,
+    /// The UK date.
+    pub date: String,
+    /// The UK start time.
+    pub time: String,
+    /// The UK end time, when it ends the same day.
+    pub end_time: Option<String>,
+    /// Date and time together.
+    pub date_time: String,
+    /// Face to face, telephone, video.
+    pub medium: &'static str,
+    /// Where, when known.
+    pub location: Option<LocationModel>,
+    /// The clinician's name, when known.
+    pub clinician: Option<String>,
+    /// The trust's name.
+    pub organisation: String,
+    /// The status tag.
+    pub tag: TagModel,
+}
+
+impl AppointmentModel {
+    /// The model of `a`.
+    pub fn of(a: &Appointment) -> Self {
+        let status = display_status(a.status, a.request_status);
+        let (class, app_class) = tag_classes(status.tone());
+        Self {
+            id: a.id.as_str().to_owned(),
+            href: appointment_href(a),
+            title: a.description.clone(),
+            date: uk_time::format_date(a.start),
+            time: uk_time::format_time(a.start),
+            end_time: end_time(a),
+            date_time: uk_time::format_date_time(a.start),
+            medium: a.medium.label(),
+            location: a.location.as_ref().map(|l| LocationModel {
+                name: l.name.clone(),
+                address: l.address.clone(),
+            }),
+            clinician: a.clinician.as_ref().map(|c| c.name.clone()),
+            organisation: a.organisation.name.clone(),
+            tag: TagModel {
+                label: status.label(),
+                class,
+                app_class,
+            },
+        }
+    }
+}
+
+/// The view model of an NHS App card for the appointments list (the `card` partial).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CardModel {
+    /// The appointment's page.
+    pub href: String,
+    /// What it is for.
+    pub title: String,
+    /// The UK date.
+    pub date: String,
+    /// The UK start time.
+    pub time: String,
+    /// The place, or the medium when it is not in person.
+    pub place: String,
+    /// The whole card in words, for screen readers.
+    pub aria_label: String,
+    /// The status tag.
+    pub tag: TagModel,
+}
+
+impl CardModel {
+    /// The card of `a`.
+    pub fn of(a: &Appointment) -> Self {
+        let status = display_status(a.status, a.request_status);
+        let (class, app_class) = tag_classes(status.tone());
+        let place = match &a.location {
+            Some(l) if a.medium.is_physical() => l.name.clone(),
+            _ => a.medium.label().to_owned(),
+        };
+        let aria_label = format!(
+            "{}: {} on {}, {}",
+            status.label(),
+            a.description,
+            uk_time::format_date_time(a.start),
+            place
+        );
+        Self {
+            href: appointment_href(a),
+            title: a.description.clone(),
+            date: uk_time::format_date(a.start),
+            time: uk_time::format_time(a.start),
+            place,
+            aria_label,
+            tag: TagModel {
+                label: status.label(),
+                class,
+                app_class,
+            },
+        }
+    }
 }
 
 /// Groups slot starts by UK day, keeping order: `(day label, items)`.
@@ -210,6 +304,7 @@ pub fn group_by_uk_day<T>(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use serde_json::json;
 
     fn layout() -> Layout {
         Layout {

@@ -8,6 +8,8 @@
 //!   session fixation).
 //! - A session ends after 10 minutes without activity (configurable; a warning is due after 9)
 //!   and at most 12 hours after sign-in whatever the activity (NHS login's rule for web apps).
+//! - [`SessionManager::admit`] is the policy per request: a live session is touched and
+//!   returned; a timed-out one means "signed out" unless the NHS App offers SSO.
 //! - Each session has its own CSRF token; compare form tokens with [`SessionManager::check_csrf`]
 //!   (constant time).
 //!
@@ -187,6 +189,19 @@ pub enum SessionState {
     None,
 }
 
+/// What a request may do, by the session policy ([`SessionManager::admit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Signed in. The session has been touched: its inactivity timer restarted now, and the
+    /// timing is from now.
+    SignedIn(Box<ActiveSession>),
+    /// Not signed in: start a sign-in (through single sign-on when the NHS App offered it).
+    SignIn,
+    /// The session timed out and nothing offers a silent sign-in: tell the patient they were
+    /// signed out.
+    TimedOut,
+}
+
 /// Starts, loads, refreshes and ends patient sessions.
 #[derive(Clone)]
 pub struct SessionManager {
@@ -241,14 +256,7 @@ impl SessionManager {
 
     /// The session id the request's cookie names, if it is shaped like one of ours.
     pub fn session_id(&self, headers: &HeaderMap) -> Option<SessionId> {
-        headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| Cookie::split_parse_encoded(v.to_owned()))
-            .filter_map(Result::ok)
-            .find(|c| c.name() == self.config.cookie_name)
-            .map(|c| c.value().to_owned())
+        crate::http_kit::cookie_value(headers, &self.config.cookie_name)
             .filter(|v| looks_like_session_id(v))
             .map(SessionId::new)
     }
@@ -302,6 +310,35 @@ impl SessionManager {
                 self.store.delete_session(&id).await?;
                 Ok(SessionState::Expired)
             }
+        }
+    }
+
+    /// The session policy for one request: a live session is touched and returned (with its
+    /// timing from now); a timed-out one means "signed out", unless the NHS App offers single
+    /// sign-on (`sso_offered`: the deep link carries an `assertedLoginIdentity`), which signs
+    /// the patient in again without a page in between; no session means sign in.
+    pub async fn admit(
+        &self,
+        headers: &HeaderMap,
+        sso_offered: bool,
+    ) -> Result<Admission, SessionError> {
+        match self.load(headers).await? {
+            SessionState::Active(active) => {
+                let (mut session, now) = (active.session, self.clock.now());
+                if !self.store.touch_session(&session.id, now).await? {
+                    return Ok(Admission::TimedOut);
+                }
+                session.last_seen_at = now;
+                let seconds_left = self.seconds_left_at(&session, now);
+                Ok(Admission::SignedIn(Box::new(ActiveSession {
+                    warn: seconds_left <= self.config.warn_before.num_seconds(),
+                    seconds_left,
+                    session,
+                })))
+            }
+            SessionState::Expired if sso_offered => Ok(Admission::SignIn),
+            SessionState::Expired => Ok(Admission::TimedOut),
+            SessionState::None => Ok(Admission::SignIn),
         }
     }
 
@@ -519,6 +556,43 @@ mod tests {
         );
         clock.advance(Duration::minutes(5));
         assert_eq!(m.load(&h).await.unwrap(), SessionState::Expired);
+    }
+
+    #[tokio::test]
+    async fn admit_touches_live_sessions_and_applies_the_timeout_and_sso_policy() {
+        let (m, clock, _) = setup();
+        assert_eq!(
+            m.admit(&HeaderMap::new(), false).await.unwrap(),
+            Admission::SignIn
+        );
+        let (s, c) = m
+            .start(&HeaderMap::new(), NewSession::new(patient()))
+            .await
+            .unwrap();
+        let h = cookie_headers(&c);
+        clock.advance(Duration::minutes(9));
+        let Admission::SignedIn(a) = m.admit(&h, false).await.unwrap() else {
+            panic!("expected a signed-in admission");
+        };
+        // Touched: the idle timer restarted, and the returned session says so.
+        assert_eq!(a.session.id, s.id);
+        assert_eq!(a.session.last_seen_at, t0() + Duration::minutes(9));
+        assert_eq!(a.seconds_left, 600);
+        assert!(!a.warn);
+        clock.advance(Duration::minutes(10));
+        assert_eq!(m.admit(&h, false).await.unwrap(), Admission::TimedOut);
+        // Once gone, the cookie leads to a plain sign-in.
+        assert_eq!(m.admit(&h, false).await.unwrap(), Admission::SignIn);
+        // A timed-out session with the NHS App's SSO assertion signs in again silently.
+        let (_, c) = m
+            .start(&HeaderMap::new(), NewSession::new(patient()))
+            .await
+            .unwrap();
+        clock.advance(Duration::minutes(10));
+        assert_eq!(
+            m.admit(&cookie_headers(&c), true).await.unwrap(),
+            Admission::SignIn
+        );
     }
 
     #[test]

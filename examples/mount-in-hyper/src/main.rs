@@ -20,7 +20,7 @@ use nhs_portal_core::store::memory::MemoryStore;
 use nhs_portal_core::*;
 use nhs_portal_pas::{CancelReason, PasBackend, PasError, PasEvent, PatientRecord, Slot};
 use nhs_portal_web::nhs_login::{NhsLoginConfig, RsaSigningKey};
-use nhs_portal_web::portal::{Handler, Portal, PortalConfig, PortalParts};
+use nhs_portal_web::portal::{Portal, PortalConfig, PortalParts};
 use nhs_portal_web::sign_in::NhsLoginSignIn;
 use nhs_portal_web::simulator::{Simulator, SimulatorClient, SimulatorConfig};
 
@@ -100,15 +100,6 @@ fn toy_appointment() -> Appointment {
     }
 }
 
-struct SimulatorMount(Simulator);
-
-#[async_trait]
-impl Handler for SimulatorMount {
-    async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
-        self.0.handle(req)
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let base = "http://127.0.0.1:8090";
@@ -141,8 +132,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         assets: nhs_portal_web::assets::Assets::load(&nhs_portal_web::assets::default_dir())?,
     };
     let portal = Arc::new(
-        Portal::new(PortalConfig::new(base), parts)?
-            .mount("/nhs-login-simulator", Arc::new(SimulatorMount(simulator))),
+        Portal::new(PortalConfig::new(base), parts)?.mount("/nhs-login-simulator", simulator),
     );
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8090").await?;

@@ -1,12 +1,17 @@
 //! Test helpers: NHS England's OpenAPI specs as JSON Schema validators, and sample events.
 #![allow(dead_code)]
 
+mod signal;
+
 use std::path::PathBuf;
 
 use chrono::{DateTime, TimeZone, Utc};
 use nhs_portal_core::reporting::{ChangeReason, SessionOutcome};
 use nhs_portal_core::{AppointmentId, AppointmentStatus, NhsNumber, OdsCode, ReportingEvent};
 use serde_json::Value;
+
+#[allow(unused_imports)] // not every test file uses it
+pub use signal::SignallingStore;
 
 /// Finds `shared/specs/<rel>` next to the workspace (`<workspace root>/../shared/specs`) or in
 /// any parent directory of this crate, or under `$NHS_PORTAL_SPECS`.

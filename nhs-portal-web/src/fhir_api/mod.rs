@@ -1,10 +1,15 @@
+//! (Over 400 lines: the module docs carry the spec's request order and the readings taken where
+//! the spec contradicts itself, beside the one request path they describe.)
+//!
 //! The PCA Get Appointments API: `GET /fhir/Appointment?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs}`,
 //! answered with a FHIR R4 `Bundle` (`searchset`) of all the patient's appointments, as NHS
 //! England's "Patient Care Aggregator Get Appointments, Documents and Questionnaires API Standard"
 //! v3.12.0 (the producer spec) asks.
 //!
-//! [`FhirApi::handle`] turns an `http::Request<Bytes>` into an `http::Response<Bytes>`; mount it
-//! under any path (the spec's path is an example) and set [`FhirApiConfig::path`] to match.
+//! [`FhirApi::handle`] turns an `http::Request<Bytes>` into an `http::Response<Bytes>`. It is a
+//! [`crate::http_kit::Handler`], so it mounts in the portal as it is
+//! (`portal.mount("/fhir", api)`); mount it under any path (the spec's path is an example) and
+//! set [`FhirApiConfig::path`] to match.
 //!
 //! ## What one request goes through, in order
 //! 1. `GET` on the configured path, else 405 / 404.
@@ -65,7 +70,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use nhs_portal_core::NhsNumber;
 use nhs_portal_core::clock::Clock;
 use nhs_portal_core::deep_link::DeepLinkBase;
@@ -262,14 +267,13 @@ impl FhirApi {
             .to_str()
             .map_err(|_| ApiError::MissingCorrelationId)?;
         match tokio::time::timeout(self.config.timeout, self.search(req, tracking_id)).await {
-            Ok(Ok((body, caller))) => {
-                let resp = Response::builder()
-                    .status(StatusCode::OK)
-                    .header(http::header::CONTENT_TYPE, FHIR_JSON)
-                    .header(http::header::CACHE_CONTROL, "no-store")
-                    .header(CORRELATION_ID_HEADER, correlation.clone())
-                    .body(Bytes::from(body))
-                    .map_err(|_| ApiError::Internal)?;
+            Ok(Ok((bundle, caller))) => {
+                let mut resp = crate::http_kit::json_as(StatusCode::OK, FHIR_JSON, &bundle);
+                if resp.status() != StatusCode::OK {
+                    return Err(ApiError::Internal);
+                }
+                resp.headers_mut()
+                    .insert(CORRELATION_ID_HEADER, correlation.clone());
                 Ok((resp, Some(caller)))
             }
             Ok(Err(e)) => Err(e),
@@ -281,9 +285,10 @@ impl FhirApi {
         &self,
         req: &Request<Bytes>,
         tracking_id: &str,
-    ) -> Result<(Vec<u8>, Caller), ApiError> {
+    ) -> Result<(resource::Bundle, Caller), ApiError> {
         let headers = req.headers();
-        let token = bearer_token(headers).ok_or(ApiError::Unauthorised("no bearer token"))?;
+        let token = crate::http_kit::bearer_token(headers)
+            .ok_or(ApiError::Unauthorised("no bearer token"))?;
         let caller = self
             .bearer
             .validate(token)
@@ -388,8 +393,14 @@ impl FhirApi {
             total: entry.len(),
             entry,
         };
-        let body = serde_json::to_vec(&bundle).map_err(|_| ApiError::Internal)?;
-        Ok((body, caller))
+        Ok((bundle, caller))
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::http_kit::Handler for FhirApi {
+    async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        FhirApi::handle(self, req).await
     }
 }
 
@@ -407,30 +418,19 @@ fn usable_correlation_id(v: &HeaderValue) -> bool {
     !b.is_empty() && b.len() <= MAX_CORRELATION_ID_LEN && b.iter().all(|c| c.is_ascii_graphic())
 }
 
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
 /// Reads `patient:identifier` from the raw query: exactly once, the spec's pattern, and a valid
 /// NHS number.
 pub(crate) fn patient_from_query(query: Option<&str>) -> Result<NhsNumber, ApiError> {
-    let mut found = None;
-    for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if k == PATIENT_PARAM {
-            if found.is_some() {
-                return Err(ApiError::InvalidNhsNumber);
-            }
-            found = Some(v.into_owned());
-        }
+    let query = crate::http_kit::Form::query(query);
+    let mut values = query.all(PATIENT_PARAM);
+    let value = values.next().ok_or(ApiError::MissingNhsNumber)?;
+    if values.next().is_some() {
+        return Err(ApiError::InvalidNhsNumber);
     }
-    let value = found.ok_or(ApiError::MissingNhsNumber)?;
     if value.is_empty() {
         return Err(ApiError::MissingNhsNumber);
     }
-    NhsNumber::from_fhir_identifier(&value).map_err(|_| ApiError::InvalidNhsNumber)
+    NhsNumber::from_fhir_identifier(value).map_err(|_| ApiError::InvalidNhsNumber)
 }
 
 /// Whether a base64 `NHSD-Target-Identifier` names `{"system":"urn:ietf:rfc:3986","value":expected}`.

@@ -158,25 +158,27 @@ impl ApiError {
 
     /// The whole response, echoing `X-Correlation-ID` when the request had a usable one.
     pub fn into_response(self, correlation_id: Option<&HeaderValue>) -> Response<Bytes> {
-        let body = serde_json::to_vec(&self.operation_outcome()).unwrap_or_default();
-        let mut builder = Response::builder()
-            .status(self.status())
-            .header(http::header::CONTENT_TYPE, FHIR_JSON)
-            .header(http::header::CACHE_CONTROL, "no-store");
+        let mut res = crate::http_kit::json_as(self.status(), FHIR_JSON, &self.operation_outcome());
+        let h = res.headers_mut();
         if let Some(id) = correlation_id {
-            builder = builder.header(CORRELATION_ID_HEADER, id.clone());
+            h.insert(CORRELATION_ID_HEADER, id.clone());
         }
         match self {
-            Self::MethodNotAllowed => builder = builder.header(http::header::ALLOW, "GET"),
-            Self::RateLimited => builder = builder.header(http::header::RETRY_AFTER, "1"),
+            Self::MethodNotAllowed => {
+                h.insert(http::header::ALLOW, HeaderValue::from_static("GET"));
+            }
+            Self::RateLimited => {
+                h.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
             Self::Unauthorised(_) => {
-                builder = builder.header(http::header::WWW_AUTHENTICATE, "Bearer")
+                h.insert(
+                    http::header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer"),
+                );
             }
             _ => {}
         }
-        builder
-            .body(Bytes::from(body))
-            .unwrap_or_else(|_| Response::new(Bytes::new()))
+        res
     }
 }
 

@@ -1,4 +1,6 @@
-//! Portal tests over HTTP types, with a small in-memory fake PAS (test-only) and a fake sign-in.
+//! Page-flow tests of the patient pages over HTTP types, with a small in-memory fake PAS
+//! (test-only) and a fake sign-in. The session, CSRF, NHS App, header and body-limit rules are
+//! tested through the demo portal in `tests/tests/patient_pages.rs`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +20,7 @@ use nhs_portal_core::{
 use nhs_portal_pas::{CancelReason, PasBackend, PasError, PasEvent, PatientRecord, Slot};
 
 use super::*;
+use crate::http_kit::query_param as query_get;
 use crate::sign_in::{SignIn, SignInFailure, SignInStart, SignedIn};
 
 const ALICE: &str = "9000000009";
@@ -205,7 +208,6 @@ struct Harness {
     portal: Portal,
     pas: Arc<FakePas>,
     store: Arc<MemoryStore>,
-    clock: Arc<ManualClock>,
 }
 
 struct Client {
@@ -222,18 +224,13 @@ fn harness() -> Harness {
         PortalParts {
             store: store.clone(),
             pas: pas.clone(),
-            clock: clock.clone(),
+            clock,
             sign_in: Arc::new(FakeSignIn),
             assets: Assets::embedded_only(),
         },
     )
     .unwrap();
-    Harness {
-        portal,
-        pas,
-        store,
-        clock,
-    }
+    Harness { portal, pas, store }
 }
 
 fn body(res: &Response<Bytes>) -> String {
@@ -320,20 +317,6 @@ impl Client {
 }
 
 #[tokio::test]
-async fn unsigned_deep_link_starts_sign_in_with_return_path() {
-    let h = harness();
-    let mut c = Client::new();
-    let res = c
-        .get(
-            &h,
-            "/patient-portal/appointment/a-rt-1?extSystemName=X&trackingId=t-1",
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert!(location(&res).ends_with("return_to=/patient-portal/appointment/a-rt-1"));
-}
-
-#[tokio::test]
 async fn appointment_page_shows_details_status_and_only_allowed_actions() {
     let h = harness();
     let mut c = Client::new();
@@ -352,22 +335,7 @@ async fn appointment_page_shows_details_status_and_only_allowed_actions() {
     let rq = body(&c.get(&h, "/patient-portal/appointment/a-rq-1").await);
     assert!(rq.contains("Ask to cancel this appointment"));
     assert!(rq.contains("Ask to change date or time"));
-    // Security headers on patient pages.
-    for name in [
-        "content-security-policy",
-        "strict-transport-security",
-        "x-content-type-options",
-        "referrer-policy",
-    ] {
-        assert!(res.headers().contains_key(name), "{name}");
-    }
-    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
-    assert!(
-        res.headers()["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("frame-ancestors 'none'")
-    );
+    // The security headers: tests/tests/patient_pages.rs.
 }
 
 #[tokio::test]
@@ -697,31 +665,6 @@ async fn another_patients_ids_get_the_same_page_as_unknown_ids() {
 }
 
 #[tokio::test]
-async fn posts_without_the_csrf_token_are_refused() {
-    let h = harness();
-    let mut c = Client::new();
-    c.sign_in(&h, ALICE).await;
-    let res = c
-        .post(
-            &h,
-            "/patient-portal/appointment/a-rq-1/cancel",
-            &[("reason", "no-transport")],
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let res = c
-        .post(
-            &h,
-            "/patient-portal/appointment/a-rq-1/cancel",
-            &[("csrf_token", "wrong"), ("reason", "no-transport")],
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let res = c.post(&h, "/sign-out", &[]).await;
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
-}
-
-#[tokio::test]
 async fn pas_failure_is_a_503_problem_page() {
     let h = harness();
     let mut c = Client::new();
@@ -741,65 +684,6 @@ async fn list_shows_upcoming_cards_with_labels() {
     assert!(html.contains("You have 2 upcoming appointments."));
     assert!(html.contains("aria-label=\"Booked: Dermatology appointment on Monday 9 June 2025 at 10am, Northfield Hospital Outpatients\""));
     assert!(!html.contains("b-rt-1"));
-}
-
-#[tokio::test]
-async fn in_app_pages_drop_header_footer_and_sign_out() {
-    let h = harness();
-    let mut c = Client::new();
-    c.ua = Some("Mozilla/5.0 (iPhone) nhsapp-ios/3.1.0");
-    c.sign_in(&h, ALICE).await;
-    let html = body(&c.get(&h, "/patient-portal/appointment/a-rt-1").await);
-    assert!(!html.contains("<header"));
-    assert!(!html.contains("<footer"));
-    assert!(!html.contains("Sign out"));
-    assert!(html.contains("js/v2/nhsapp.js"));
-}
-
-#[tokio::test]
-async fn timeout_signs_out_and_stay_signed_in_extends() {
-    let h = harness();
-    let mut c = Client::new();
-    let csrf = c.sign_in(&h, ALICE).await;
-    let page = body(&c.get(&h, "/patient-portal/appointments").await);
-    assert!(page.contains("data-warn-after=\"540\""));
-    h.clock.advance(Duration::minutes(9));
-    let res = c
-        .post(
-            &h,
-            "/session/extend",
-            &[
-                ("csrf_token", &csrf),
-                ("return_to", "/patient-portal/appointment/a-rt-1"),
-            ],
-        )
-        .await;
-    assert_eq!(location(&res), "/patient-portal/appointment/a-rt-1");
-    h.clock.advance(Duration::minutes(9));
-    assert_eq!(
-        c.get(&h, "/patient-portal/appointments").await.status(),
-        StatusCode::OK
-    );
-    h.clock.advance(Duration::minutes(10));
-    let res = c.get(&h, "/patient-portal/appointments").await;
-    assert!(body(&res).contains("You have been signed out"));
-    // Now there is no session: sign-in starts again.
-    let res = c.get(&h, "/patient-portal/appointments").await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-}
-
-#[tokio::test]
-async fn sign_out_ends_the_session() {
-    let h = harness();
-    let mut c = Client::new();
-    let csrf = c.sign_in(&h, ALICE).await;
-    let res = c.post(&h, "/sign-out", &[("csrf_token", &csrf)]).await;
-    assert_eq!(location(&res), "/signed-out");
-    assert!(!c.cookies.contains_key(crate::session::DEFAULT_COOKIE_NAME));
-    assert_eq!(
-        c.get(&h, "/patient-portal/appointments").await.status(),
-        StatusCode::SEE_OTHER
-    );
 }
 
 #[tokio::test]
@@ -836,18 +720,6 @@ async fn sign_in_outcomes_have_their_own_pages() {
 }
 
 #[tokio::test]
-async fn maintenance_mode_and_health() {
-    let h = harness();
-    let mut c = Client::new();
-    let health = c.get(&h, "/health").await;
-    assert_eq!(health.status(), StatusCode::OK);
-    h.portal.set_maintenance(true);
-    let res = c.get(&h, "/patient-portal/appointments").await;
-    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(body(&res).contains("Sorry, the service is unavailable"));
-}
-
-#[tokio::test]
 async fn safe_return_paths_only() {
     for (p, ok) in [
         ("/patient-portal/appointments", true),
@@ -860,17 +732,6 @@ async fn safe_return_paths_only() {
     ] {
         assert_eq!(is_safe_return(p), ok, "{p}");
     }
-}
-
-#[tokio::test]
-async fn body_limit_is_enforced() {
-    let h = harness();
-    let big = vec![b'a'; 70 * 1024];
-    let req = Request::post("/sign-out")
-        .body(http_body_util::Full::new(Bytes::from(big)))
-        .unwrap();
-    let res = h.portal.serve(req).await;
-    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
 #[tokio::test]

@@ -82,6 +82,17 @@ function startPortal (extraEnv = {}) {
   }
 }
 
+// Signs in through the NHS login simulator as `nhsNumber`, starting from `target`.
+async function signInOn (page, base, nhsNumber, target = '/patient-portal/appointments') {
+  await page.goto(base + target)
+  assert.match(page.url(), /\/nhs-login-simulator\/authorize/)
+  await page.locator(`input[name="nhs_number"][value="${nhsNumber}"]`).check()
+  await page.getByRole('button', { name: 'Continue as this patient' }).click()
+  await page.waitForURL((u) => u.pathname.startsWith('/patient-portal/'))
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
 const combos = []
 for (const width of [320, 1280]) {
   for (const inApp of [false, true]) combos.push({ width, inApp, name: `${width}px-${inApp ? 'app' : 'browser'}` })
@@ -150,12 +161,30 @@ for (const combo of combos) {
     }
 
     async function signIn (nhsNumber, target = '/patient-portal/appointments') {
-      await page.goto(base + target)
-      assert.match(page.url(), /\/nhs-login-simulator\/authorize/)
+      await signInOn(page, base, nhsNumber, target)
       await page.screenshot({ path: join(SHOTS, `${combo.name}-nhs-login-simulator.png`), fullPage: true })
-      await page.locator(`input[name="nhs_number"][value="${nhsNumber}"]`).check()
-      await page.getByRole('button', { name: 'Continue as this patient' }).click()
-      await page.waitForURL((u) => u.pathname.startsWith('/patient-portal/'))
+    }
+
+    // The actions an appointment page offers, by their accessible names.
+    const ACTIONS = {
+      cancel: ['link', 'Cancel this appointment'],
+      reschedule: ['button', 'Change date or time'],
+      askCancel: ['link', 'Ask to cancel this appointment'],
+      askReschedule: ['button', 'Ask to change date or time']
+    }
+
+    // The page offers exactly the `allowed` actions: each one present, every other one absent.
+    async function assertOnlyActions (name, allowed) {
+      for (const [key, [role, label]] of Object.entries(ACTIONS)) {
+        const count = await page.getByRole(role, { name: label, exact: true }).count()
+        assert.equal(count, allowed.includes(key) ? 1 : 0, `${name}: "${label}" ${allowed.includes(key) ? 'offered once' : 'not offered'}`)
+      }
+    }
+
+    // The value of a row of the appointment summary ("Date", "Time", ...).
+    async function summary (key) {
+      const row = page.locator('.nhsuk-summary-list__row').filter({ has: page.locator('dt', { hasText: new RegExp(`^${key}$`) }) })
+      return (await row.locator('dd').innerText()).trim()
     }
 
     async function openAppointment (titleText) {
@@ -180,13 +209,49 @@ for (const combo of combos) {
     test('sign in and see upcoming and past appointments', async () => {
       await signIn('9000000009')
       await check('appointments')
-      assert.ok(await page.getByText('Upcoming appointments').count() > 0)
-      assert.ok(await page.locator('.nhsapp-card').count() >= 8)
+      const section = (heading) => page.locator(`xpath=//h2[normalize-space()="${heading}"]/following-sibling::ul[1]`)
+      const tags = async (heading) => (await section(heading).locator('.nhsapp-card .nhsapp-tag').allInnerTexts()).map((t) => t.trim())
+      const upcoming = await tags('Upcoming appointments')
+      const past = await tags('Past and cancelled appointments')
+      assert.ok(upcoming.length >= 5, `upcoming: ${upcoming}`)
+      // The demo patient's attended, missed and cancelled appointments are under "past", and only there.
+      for (const tag of ['Attended', 'Did not attend', 'Cancelled']) {
+        assert.ok(past.includes(tag), `a "${tag}" appointment among the past ones: ${past}`)
+        assert.ok(!upcoming.includes(tag), `no "${tag}" appointment among the upcoming ones: ${upcoming}`)
+      }
+      assert.ok(past.every((t) => ['Attended', 'Did not attend', 'Cancelled'].includes(t)), `past: ${past}`)
+      // Past dates are before today, upcoming ones after (the card's aria-label reads the date).
+      const dates = async (heading) => section(heading).locator('a.nhsapp-card__link').evaluateAll((links) =>
+        links.map((a) => a.closest('.nhsapp-card').querySelector('.nhsapp-card__description strong').textContent.trim()))
+      const today = new Date(new Date().toDateString())
+      const when = (d) => new Date(d.replace(/^\w+ /, ''))
+      for (const d of await dates('Upcoming appointments')) assert.ok(when(d) >= today, `upcoming on ${d}`)
+      const pastDates = await dates('Past and cancelled appointments')
+      assert.ok(pastDates.some((d) => when(d) < today), `some past appointment is before today: ${pastDates}`)
+    })
+
+    test('appointment pages offer only the allowed actions', async () => {
+      await openAppointment('Urology appointment')
+      await assertOnlyActions('real-time, booked', ['cancel', 'reschedule'])
+      await openAppointment('Ophthalmology appointment')
+      await assertOnlyActions('request-only, booked', ['askCancel', 'askReschedule'])
+      await openAppointment('Rheumatology appointment')
+      await assertOnlyActions('request pending', [])
+      // Every past or cancelled appointment: nothing to do.
+      await page.goto(base + '/patient-portal/appointments')
+      const hrefs = await page.locator('xpath=//h2[normalize-space()="Past and cancelled appointments"]/following-sibling::ul[1]//a[contains(@class, "nhsapp-card__link")]')
+        .evaluateAll((links) => links.map((a) => a.getAttribute('href')))
+      assert.ok(hrefs.length >= 3)
+      for (const href of hrefs) {
+        await page.goto(base + href)
+        await assertOnlyActions(`past or cancelled ${href}`, [])
+      }
     })
 
     test('real-time trust: cancel', async () => {
       await openAppointment('Dermatology appointment')
       await check('appointment-real-time')
+      await assertOnlyActions('dermatology before cancelling', ['cancel', 'reschedule'])
       await page.getByRole('link', { name: 'Cancel this appointment' }).click()
       await check('cancel-reason')
       await page.getByRole('button', { name: 'Continue' }).click()
@@ -200,21 +265,39 @@ for (const combo of combos) {
       await page.getByRole('button', { name: 'View this appointment' }).click()
       await page.waitForURL(/\/patient-portal\/appointment\/[^/]+$/)
       assert.ok(await page.locator('.nhsuk-tag', { hasText: 'Cancelled' }).count() === 1)
+      await assertOnlyActions('dermatology after cancelling', [])
       await check('appointment-cancelled')
     })
 
-    test('real-time trust: reschedule to a free slot', async () => {
+    test('real-time trust: reschedule to a free slot, and the new time is the one chosen', async () => {
       await openAppointment('Urology appointment')
+      const appointmentUrl = page.url()
+      const before = { date: await summary('Date'), time: await summary('Time') }
       await page.getByRole('button', { name: 'Change date or time' }).click()
       await check('reschedule-slots')
       await page.getByRole('button', { name: 'Continue' }).click()
       await check('reschedule-slots-error')
-      await page.locator('input[name="slot"]').first().check()
+      // Not the first slot: one further down, so a mix-up with the first or the current time shows.
+      const radios = page.locator('input[name="slot"]')
+      assert.ok(await radios.count() >= 3, 'at least three free slots')
+      const radio = radios.nth(2)
+      const label = (await page.locator(`label[for="${await radio.getAttribute('id')}"]`).textContent()).trim()
+      const m = label.match(/^(.+?) on (.+?)(?: \(.*\))?$/)
+      assert.ok(m, `slot label "${label}"`)
+      const chosen = { time: m[1], date: m[2].trim() }
+      assert.notDeepEqual(chosen, before, 'a different time')
+      await radio.check()
       await page.getByRole('button', { name: 'Continue' }).click()
       await check('reschedule-check')
       await page.getByRole('button', { name: 'Confirm new date and time' }).click()
       await page.getByRole('heading', { name: 'Your appointment has been changed' }).waitFor()
       await check('reschedule-done-real-time')
+      assert.equal(await summary('Date'), chosen.date, 'the confirmation shows the chosen date')
+      assert.equal(await summary('Time'), chosen.time, 'the confirmation shows the chosen time')
+      // And the appointment itself now says so.
+      await page.goto(appointmentUrl)
+      assert.equal(await summary('Date'), chosen.date, 'the appointment is on the chosen date')
+      assert.equal(await summary('Time'), chosen.time, 'the appointment is at the chosen time')
     })
 
     test('request-only trust: ask to cancel, staff then cancel it', async () => {
@@ -231,9 +314,38 @@ for (const combo of combos) {
       await page.getByRole('heading', { name: 'Your request to cancel has been submitted' }).waitFor()
       await check('cancel-request-done')
       await openAppointment('Ophthalmology appointment')
+      const appointmentUrl = page.url()
       assert.equal(await page.locator('.nhsuk-tag', { hasText: 'Pending Cancellation' }).count(), 1)
-      assert.equal(await page.getByRole('link', { name: 'Ask to cancel this appointment' }).count(), 0)
+      await assertOnlyActions('pending cancellation', [])
       await check('appointment-pending-cancellation')
+
+      // The booking team, in their own browser, finds this request on the worklist and cancels it.
+      const staff = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+      try {
+        await staff.route('https://assets.nhs.uk/**', (r) => r.abort())
+        const desk = await staff.newPage()
+        await desk.goto(base + '/staff')
+        await desk.getByLabel('Your name').fill('Sam Taylor')
+        await desk.getByLabel('Access code').fill(STAFF_CODE)
+        await desk.getByRole('button', { name: 'Sign in' }).click()
+        await desk.getByRole('heading', { name: 'Booking team worklist' }).waitFor()
+        const card = desk.locator('.nhsuk-card', { hasText: 'I am moving to another area' })
+        assert.equal(await card.count(), 1, 'the patient\'s request is on the worklist once')
+        assert.match(await card.locator('h3').innerText(), /Ophthalmology appointment/)
+        assert.match(await card.innerText(), /900 000 0009/)
+        await card.getByRole('button', { name: 'Mark as cancelled' }).click()
+        await desk.getByText('Done.').waitFor()
+        assert.equal(await desk.locator('.nhsuk-card', { hasText: 'I am moving to another area' }).count(), 0, 'off the worklist')
+      } finally {
+        await staff.close()
+      }
+
+      // The patient now sees it cancelled, with nothing pending and nothing to do.
+      await page.goto(appointmentUrl)
+      assert.equal(await page.locator('.nhsuk-tag', { hasText: 'Cancelled' }).count(), 1)
+      assert.equal(await page.locator('.nhsuk-tag', { hasText: 'Pending' }).count(), 0)
+      await assertOnlyActions('cancelled by the booking team', [])
+      await check('appointment-cancelled-by-staff')
     })
 
     test('pending requests from the demo show their status', async () => {
@@ -243,8 +355,37 @@ for (const combo of combos) {
     })
 
     test('an appointment that is not yours cannot be viewed', async () => {
-      await page.goto(base + '/patient-portal/appointment/7f1c2a3e-0d4b-4c55-9a8e-1b2c3d4e5f60')
+      // Another patient's real appointment, found by signing in as them in another browser.
+      const other = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+      let theirs
+      try {
+        await other.route('https://assets.nhs.uk/**', (r) => r.abort())
+        const p = await other.newPage()
+        await signInOn(p, base, '9000000017')
+        const link = p.locator('a.nhsapp-card__link').first()
+        const href = await link.getAttribute('href')
+        await link.click()
+        await p.waitForURL(/\/patient-portal\/appointment\/[^/]+$/)
+        theirs = {
+          href,
+          title: (await p.locator('h1').innerText()).trim(),
+          date: (await p.locator('.nhsuk-summary-list__row', { has: p.locator('dt', { hasText: /^Date$/ }) }).locator('dd').innerText()).trim()
+        }
+      } finally {
+        await other.close()
+      }
+      const mine = await page.goto(base + theirs.href)
+      assert.equal(mine.status(), 404)
       await check('cannot-view')
+      assert.equal((await page.locator('h1').innerText()).trim(), 'You cannot view this appointment')
+      const shown = await page.locator('main').innerText()
+      for (const leak of [theirs.title, theirs.date, '9000000017', '900 000 0017']) {
+        assert.ok(!shown.includes(leak), `the page does not show "${leak}"`)
+      }
+      // Exactly the page an id nobody owns gets, so ids cannot be probed.
+      const unknown = await page.goto(base + '/patient-portal/appointment/7f1c2a3e-0d4b-4c55-9a8e-1b2c3d4e5f60')
+      assert.equal(unknown.status(), 404)
+      assert.equal(await page.locator('main').innerText(), shown, 'same page as an unknown id')
       await page.goto(base + '/no-such-page')
       await check('page-not-found')
     })
@@ -328,19 +469,51 @@ describe('session timeout warning', () => {
   })
   after(async () => { await context?.close(); portal?.stop() })
 
+  // Idle timeout 64 s: the warning opens after 4 s. The patient waits 15 s, stays signed in, and
+  // is checked again after the first session would have ended (64 s) but before the extended one
+  // does (15 + 64 s).
   test('the warning opens, is accessible, and "Stay signed in" keeps the session', async () => {
-    await page.goto(base + '/patient-portal/appointments')
-    await page.locator('input[name="nhs_number"][value="9000000009"]').check()
-    await page.getByRole('button', { name: 'Continue as this patient' }).click()
-    await page.waitForURL(/\/patient-portal\/appointments/)
+    await signInOn(page, base, '9000000009')
+    const signedInAt = Date.now()
+    assert.equal(new URL(page.url()).pathname, '/patient-portal/appointments')
     const dialog = page.getByRole('dialog', { name: "You're about to be signed out" })
     await dialog.waitFor({ timeout: 15000 })
     await page.evaluate(axeSource)
     const violations = await page.evaluate(async (tags) => (await axe.run(document, { runOnly: { type: 'tag', values: tags } })).violations.map((v) => v.id), WCAG)
     await page.screenshot({ path: join(SHOTS, '1280px-browser-timeout-warning.png'), fullPage: true })
     assert.deepEqual(violations, [])
-    await dialog.getByRole('button', { name: 'Stay signed in' }).click()
-    await page.waitForURL(/\/patient-portal\/appointments/)
+    await sleep(Math.max(0, signedInAt + 15000 - Date.now()))
+
+    // "Stay signed in" posts to /session/extend, which must answer with a redirect back here
+    // (not an error, not the sign-in or signed-out page); then the page loads again.
+    const isExtend = (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/session/extend'
+    const isReload = (r) => r.request().method() === 'GET' && r.request().isNavigationRequest() &&
+      new URL(r.url()).pathname === '/patient-portal/appointments'
+    let reloadedAt
+    const [extend, reload] = await Promise.all([
+      page.waitForResponse(isExtend),
+      page.waitForResponse(isReload).then((r) => { reloadedAt = Date.now(); return r }),
+      dialog.getByRole('button', { name: 'Stay signed in' }).click()
+    ])
+    assert.equal(extend.status(), 303, '/session/extend redirects')
+    assert.equal(new URL(extend.headers().location, base).pathname, '/patient-portal/appointments', 'back to the page the patient was on')
+    assert.equal(reload.status(), 200, 'the page loads, signed in')
+    await page.waitForLoadState('load')
     await page.getByRole('heading', { name: 'Your hospital appointments' }).waitFor()
+    // The dialog is closed and its timers start again from a whole idle period.
+    assert.equal(await page.locator('dialog#portal-timeout-dialog[open]').count(), 0, 'the dialog is closed')
+    const expireAfter = Number(await page.locator('dialog#portal-timeout-dialog').getAttribute('data-expire-after'))
+    assert.ok(expireAfter >= 60, `a fresh idle period after staying signed in: ${expireAfter} s`)
+    const reopened = page.waitForSelector('dialog#portal-timeout-dialog[open]', { timeout: 30000 }).then(() => Date.now())
+
+    // Past the first session's end (signed in + 64 s), within the extended one.
+    await sleep(Math.max(0, signedInAt + 70000 - Date.now()))
+    assert.ok(Date.now() < reloadedAt + 60000, 'still inside the extended session (the machine was not too slow)')
+    const reopenedAfter = (await reopened) - reloadedAt
+    assert.ok(reopenedAfter >= 3500, `the warning came back only after a fresh wait (${reopenedAfter} ms)`)
+    assert.equal(new URL(page.url()).pathname, '/patient-portal/appointments', 'not sent to the timed-out page')
+    const later = await page.request.get(base + '/patient-portal/appointments', { maxRedirects: 0 })
+    assert.equal(later.status(), 200, 'the session is still valid after the first one would have ended')
+    assert.match(await later.text(), /Your hospital appointments/)
   })
 })

@@ -15,26 +15,27 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use cookie::{Cookie, SameSite};
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use nhs_portal_core::clock::Clock;
 use nhs_portal_core::request_status::{RequestKind, RequestOutcome};
 use nhs_portal_core::uk_time::{self, UkLocal};
 use nhs_portal_core::{OdsCode, Organisation};
 use nhs_portal_pas::worklist::{Worklist, WorklistError};
-use serde_json::json;
 
-use crate::journeys::{CANCEL_REASONS, RESCHEDULE_REASONS, reason_label};
-use crate::pages::{Layout, Pages};
-use crate::portal::{Handler, content_security_policy};
+use crate::http_kit::{self, Form, Handler};
+use crate::pages::{Layout, Page, Pages};
 use crate::session::random_token;
+use views::{ItemView, StaffView, TrustView};
+
+mod views;
 
 const COOKIE: &str = "nhs_portal_staff";
 const STAFF_SESSION: Duration = Duration::hours(8);
 
 #[derive(Debug, Clone)]
-struct StaffSession {
-    name: String,
-    csrf: String,
+pub(crate) struct StaffSession {
+    pub(crate) name: String,
+    pub(crate) csrf: String,
     expires: DateTime<Utc>,
 }
 
@@ -55,10 +56,6 @@ impl std::fmt::Debug for StaffPages {
             .field("trusts", &self.trusts)
             .finish_non_exhaustive()
     }
-}
-
-fn form(body: &[u8]) -> HashMap<String, String> {
-    url::form_urlencoded::parse(body).into_owned().collect()
 }
 
 impl StaffPages {
@@ -83,22 +80,14 @@ impl StaffPages {
     }
 
     fn session(&self, req: &Request<Bytes>) -> Option<StaffSession> {
-        let token = req
-            .headers()
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| Cookie::split_parse_encoded(v.to_owned()))
-            .filter_map(Result::ok)
-            .find(|c| c.name() == COOKIE)
-            .map(|c| c.value().to_owned())?;
+        let token = http_kit::cookie_value(req.headers(), COOKIE)?;
         let now = self.clock.now();
         let mut g = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         g.retain(|_, s| s.expires > now);
         g.get(&token).cloned()
     }
 
-    fn cookie(&self, value: &str, remove: bool) -> HeaderValue {
+    fn cookie(&self, value: &str, remove: bool) -> Option<HeaderValue> {
         let mut c = Cookie::build((COOKIE, value.to_owned()))
             .path("/staff")
             .http_only(true)
@@ -108,15 +97,10 @@ impl StaffPages {
         if remove {
             c.make_removal();
         }
-        HeaderValue::from_str(&c.encoded().to_string()).unwrap_or(HeaderValue::from_static(""))
+        http_kit::set_cookie_value(&c)
     }
 
-    fn html(
-        &self,
-        status: StatusCode,
-        title: &str,
-        mut data: serde_json::Value,
-    ) -> Response<Bytes> {
+    fn html(&self, status: StatusCode, title: &str, view: &StaffView<'_>) -> Response<Bytes> {
         let layout = Layout {
             title: title.to_owned(),
             service_name: "Booking team worklist".into(),
@@ -125,58 +109,36 @@ impl StaffPages {
             csrf_token: String::new(),
             back_href: None,
             show_help: false,
-            has_errors: data
-                .get("errors")
-                .is_some_and(|e| e.as_array().is_some_and(|a| !a.is_empty())),
+            has_errors: !view.errors.is_empty(),
             timeout: None,
             path: "/staff".into(),
             go_home: false,
         };
-        if let serde_json::Value::Object(m) = &mut data {
-            m.insert("layout".into(), json!(layout));
-        }
-        let (status, body) = match self.pages.render("staff", &data) {
-            Ok(b) => (status, b),
+        let page = Page {
+            layout: &layout,
+            body: view,
+        };
+        match self.pages.render("staff", &page) {
+            // A page of the portal's templates: the portal adds its CSP (ResponseKind::Page).
+            Ok(html) => http_kit::page(status, html),
             Err(e) => {
                 tracing::error!(error = %e, "staff page render failed");
-                (
+                http_kit::text(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "Sorry, there is a problem with the worklist".into(),
+                    "Sorry, there is a problem with the worklist",
                 )
             }
-        };
-        Response::builder()
-            .status(status)
-            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-            .header(header::CACHE_CONTROL, "no-store")
-            .header(header::CONTENT_SECURITY_POLICY, content_security_policy())
-            .body(Bytes::from(body))
-            .unwrap_or_default()
-    }
-
-    fn redirect(location: &str) -> Response<Bytes> {
-        Response::builder()
-            .status(StatusCode::SEE_OTHER)
-            .header(header::LOCATION, location)
-            .body(Bytes::new())
-            .unwrap_or_default()
+        }
     }
 
     fn sign_in_page(&self, error: bool) -> Response<Bytes> {
-        let errors = if error {
-            json!([{"field": "code", "message": "Enter your name and the correct access code"}])
+        let status = if error {
+            StatusCode::UNAUTHORIZED
         } else {
-            json!([])
+            StatusCode::OK
         };
-        self.html(
-            if error {
-                StatusCode::UNAUTHORIZED
-            } else {
-                StatusCode::OK
-            },
-            "Sign in to the booking team worklist",
-            json!({"sign_in": true, "errors": errors, "notice": null}),
-        )
+        let title = "Sign in to the booking team worklist";
+        self.html(status, title, &StaffView::sign_in(error))
     }
 
     async fn list(&self, staff: &StaffSession, notice: Option<&str>) -> Response<Bytes> {
@@ -186,44 +148,19 @@ impl StaffPages {
                 Ok(items) => items,
                 Err(e) => {
                     tracing::error!(error = %e, "worklist failed");
-                    return self.html(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "Sorry, there is a problem with the worklist",
-                        json!({"sign_in": false, "notice": "Try again later.", "trusts": [], "staff_name": staff.name, "staff_csrf": staff.csrf}),
-                    );
+                    let view = StaffView::list(staff, Some("Try again later."), Vec::new());
+                    let title = "Sorry, there is a problem with the worklist";
+                    return self.html(StatusCode::SERVICE_UNAVAILABLE, title, &view);
                 }
             };
-            let items: Vec<_> = items
-                .iter()
-                .map(|item| {
-                    let r = &item.request;
-                    let reasons = match r.kind {
-                        RequestKind::Cancel => &CANCEL_REASONS[..],
-                        RequestKind::Reschedule => &RESCHEDULE_REASONS[..],
-                    };
-                    let a = item.appointment.as_ref();
-                    json!({
-                        "id": r.id.to_string(),
-                        "kind": match r.kind { RequestKind::Cancel => "Cancel", RequestKind::Reschedule => "Reschedule" },
-                        "is_reschedule": r.kind == RequestKind::Reschedule,
-                        "fulfil_label": match r.kind { RequestKind::Cancel => "Mark as cancelled", RequestKind::Reschedule => "Mark as moved to this time" },
-                        "title": a.map(|a| a.description.clone()).unwrap_or_else(|| "Appointment (not available from the PAS just now)".into()),
-                        "nhs_number": r.patient.formatted(),
-                        "when": a.map(|a| uk_time::format_date_time(a.start)).unwrap_or_default(),
-                        "reason": reason_label(reasons, &r.reason).unwrap_or(r.reason.as_str()),
-                        "details": r.details,
-                        "requested": uk_time::format_date_time(r.created_at),
-                        "suggested": a.map(|a| (uk_time::to_uk(a.start) + Duration::days(7)).format("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default(),
-                    })
-                })
-                .collect();
-            trusts.push(json!({"name": org.name, "ods": org.ods_code.as_str(), "items": items}));
+            trusts.push(TrustView {
+                name: org.name.clone(),
+                ods: org.ods_code.as_str().to_owned(),
+                items: items.iter().map(ItemView::of).collect(),
+            });
         }
-        self.html(
-            StatusCode::OK,
-            "Booking team worklist",
-            json!({"sign_in": false, "notice": notice, "trusts": trusts, "staff_name": staff.name, "staff_csrf": staff.csrf}),
-        )
+        let view = StaffView::list(staff, notice, trusts);
+        self.html(StatusCode::OK, "Booking team worklist", &view)
     }
 
     async fn resolve(
@@ -231,7 +168,7 @@ impl StaffPages {
         staff: &StaffSession,
         id: &str,
         action: &str,
-        f: &HashMap<String, String>,
+        f: &Form,
     ) -> Response<Bytes> {
         let (Ok(id), Some(ods)) = (
             uuid::Uuid::parse_str(id),
@@ -292,7 +229,7 @@ impl StaffPages {
                 .await
         };
         match result {
-            Ok(_) => Self::redirect("/staff?done=1"),
+            Ok(_) => http_kit::redirect("/staff?done=1"),
             Err(WorklistError::NotPending | WorklistError::NotFound) => {
                 self.list(staff, Some("That request is no longer waiting."))
                     .await
@@ -325,7 +262,7 @@ impl Handler for StaffPages {
                 .await
             }
             (Method::POST, "/staff/sign-in", _) => {
-                let f = form(req.body());
+                let f = Form::parse(req.body());
                 let name = f.get("name").map(|n| n.trim()).unwrap_or("");
                 let code_ok = f.get("code").is_some_and(|c| {
                     crate::nhs_login::constant_time_eq(c.as_bytes(), self.access_code.as_bytes())
@@ -345,31 +282,26 @@ impl Handler for StaffPages {
                             expires: self.clock.now() + STAFF_SESSION,
                         },
                     );
-                let mut res = Self::redirect("/staff");
-                res.headers_mut()
-                    .append(header::SET_COOKIE, self.cookie(&token, false));
-                res
+                http_kit::with_cookie(http_kit::redirect("/staff"), self.cookie(&token, false))
             }
             (Method::POST, p, Some(s)) => {
-                let f = form(req.body());
+                let f = Form::parse(req.body());
                 if !f.get("csrf_token").is_some_and(|t| {
                     crate::nhs_login::constant_time_eq(t.as_bytes(), s.csrf.as_bytes())
                 }) {
-                    return self.html(
-                        StatusCode::FORBIDDEN,
-                        "This page has expired",
-                        json!({"sign_in": false, "notice": "Nothing has been changed. Go back to the worklist and try again.", "trusts": [], "staff_name": s.name, "staff_csrf": s.csrf}),
-                    );
+                    let notice = "Nothing has been changed. Go back to the worklist and try again.";
+                    let view = StaffView::list(&s, Some(notice), Vec::new());
+                    return self.html(StatusCode::FORBIDDEN, "This page has expired", &view);
                 }
                 if p == "/staff/sign-out" {
                     self.sessions
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .retain(|_, v| v.csrf != s.csrf);
-                    let mut res = Self::redirect("/staff");
-                    res.headers_mut()
-                        .append(header::SET_COOKIE, self.cookie("", true));
-                    return res;
+                    return http_kit::with_cookie(
+                        http_kit::redirect("/staff"),
+                        self.cookie("", true),
+                    );
                 }
                 let parts: Vec<&str> = p
                     .trim_start_matches("/staff/requests/")
@@ -377,11 +309,11 @@ impl Handler for StaffPages {
                     .collect();
                 match parts.as_slice() {
                     [id, action @ ("fulfil" | "reject")] => self.resolve(&s, id, action, &f).await,
-                    _ => Self::redirect("/staff"),
+                    _ => http_kit::redirect("/staff"),
                 }
             }
-            (Method::POST, _, None) => Self::redirect("/staff"),
-            _ => Self::redirect("/staff"),
+            (Method::POST, _, None) => http_kit::redirect("/staff"),
+            _ => http_kit::redirect("/staff"),
         }
     }
 }

@@ -1,6 +1,11 @@
-//! The wiring the portal uses: `PasBackend::patient` as the Record Service's
-//! `PatientEligibility`, shown against the simulated PAS. (This crate does not depend on
-//! `nhs-portal-pas`; the adapter below is what the application wires in.)
+//! A test-only adapter from `PasBackend::patient` to the Record Service's `PatientEligibility`,
+//! run against the simulated PAS: the sender's exclusions (under 16, restricted, unknown) work
+//! from PAS patient records, and a PAS outage keeps numbers queued instead of sending them
+//! unchecked.
+//!
+//! This is **not** the portal's wiring: nothing in the portal builds a Record Service sender yet
+//! (a later issue wires one in), and the `PasEligibility` adapter below exists only in this test.
+//! This crate does not depend on `nhs-portal-pas` outside its tests.
 
 mod common;
 
@@ -22,7 +27,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// `PatientEligibility` over any PAS backend.
+/// `PatientEligibility` over any PAS backend: defined here, for this test only.
 struct PasEligibility(Arc<dyn PasBackend>);
 
 #[async_trait]
@@ -45,7 +50,7 @@ impl PatientEligibility for PasEligibility {
 }
 
 #[tokio::test]
-async fn simulated_pas_drives_the_exclusions() {
+async fn a_test_only_pas_adapter_drives_the_exclusions() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"result": "success"})))

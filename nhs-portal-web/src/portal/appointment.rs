@@ -1,0 +1,143 @@
+//! The appointment page (where the NHS App's deep link lands) and the list of appointments;
+//! and the door to every page under an appointment: the session gate, then the id, then the
+//! room.
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use nhs_portal_core::AppointmentId;
+use nhs_portal_core::request_status::{CancelMode, Refusal, RequestKind, RescheduleMode};
+use nhs_portal_core::store::{PatientSession, RequestState};
+use nhs_portal_core::uk_time;
+
+use super::Inner;
+use super::change::href;
+use super::respond::PageOpts;
+use super::routes::{Ctx, Route};
+use super::views::{Actions, AppointmentList, AppointmentPage, Pending};
+use crate::pages::{AppointmentModel, CardModel};
+
+const NOT_OFFERED: &str = "To change or cancel this appointment, contact the hospital's booking team using the phone number on your appointment letter.";
+
+impl Inner {
+    /// Any page under `/patient-portal/appointment/`: the signed-in patient first, then the
+    /// appointment id, then the room.
+    pub(super) async fn appointment_route(
+        &self,
+        ctx: &Ctx,
+        req: &Request<Bytes>,
+        route: Route,
+        raw_id: &str,
+    ) -> Response<Bytes> {
+        let session = match self.patient(ctx, req).await {
+            Ok(s) => s,
+            Err(res) => return res,
+        };
+        let Ok(id) = AppointmentId::parse(raw_id) else {
+            return self.cannot_view(ctx, Some(&session));
+        };
+        match route {
+            Route::Appointment if req.method() == Method::GET => {
+                let tracking = ctx
+                    .deep_link
+                    .as_ref()
+                    .and_then(|d| d.tracking_id.as_deref());
+                self.appointment_page(ctx, &session, &id, tracking).await
+            }
+            Route::Change(kind, step) => self.change(ctx, req, &session, &id, kind, step).await,
+            _ => self.unknown_step(ctx, &session, &id).await,
+        }
+    }
+
+    async fn appointment_page(
+        &self,
+        ctx: &Ctx,
+        session: &PatientSession,
+        id: &AppointmentId,
+        tracking: Option<&str>,
+    ) -> Response<Bytes> {
+        let view = match self.journeys.view(session, id, tracking).await {
+            Ok(v) => v,
+            Err(e) => return self.journey_error(ctx, session, Some(id), e),
+        };
+        let mut actions = Actions::default();
+        let reschedule_label = match view.allowed.reschedule {
+            Ok(RescheduleMode::RealTime) => Some("Change date or time"),
+            Ok(RescheduleMode::Request) => Some("Ask to change date or time"),
+            _ => None,
+        };
+        if let Some(label) = reschedule_label {
+            actions.reschedule_href = Some(href(id, "reschedule"));
+            actions.reschedule_label = Some(label);
+        }
+        let cancel_label = match view.allowed.cancel {
+            Ok(CancelMode::RealTime) => Some("Cancel this appointment"),
+            Ok(CancelMode::Request) => Some("Ask to cancel this appointment"),
+            _ => None,
+        };
+        if let Some(label) = cancel_label {
+            actions.cancel_href = Some(href(id, "cancel"));
+            actions.cancel_label = Some(label);
+        }
+        let refusal = matches!(
+            (view.allowed.cancel, view.allowed.reschedule),
+            (Err(Refusal::NotOffered), Err(Refusal::NotOffered))
+        )
+        .then_some(NOT_OFFERED);
+        let pending = view
+            .pending
+            .as_ref()
+            .filter(|p| p.state == RequestState::Pending)
+            .map(|p| Pending {
+                verb: match p.kind {
+                    RequestKind::Cancel => "cancel",
+                    RequestKind::Reschedule => "change",
+                },
+                date: uk_time::format_date(p.created_at),
+            });
+        let any_action = reschedule_label.is_some() || cancel_label.is_some();
+        let body = AppointmentPage {
+            a: AppointmentModel::of(&view.appointment),
+            actions: any_action.then_some(actions),
+            refusal,
+            pending,
+        };
+        self.page(
+            ctx,
+            Some(session),
+            StatusCode::OK,
+            "appointment",
+            &view.appointment.description,
+            &body,
+            PageOpts::default(),
+        )
+    }
+
+    pub(super) async fn appointments(&self, ctx: &Ctx, req: &Request<Bytes>) -> Response<Bytes> {
+        let session = match self.patient(ctx, req).await {
+            Ok(s) => s,
+            Err(res) => return res,
+        };
+        let (upcoming, past) = match self.journeys.appointments(&session).await {
+            Ok(lists) => lists,
+            Err(e) => return self.journey_error(ctx, &session, None, e),
+        };
+        let upcoming_count = match upcoming.len() {
+            1 => "1 upcoming appointment".to_owned(),
+            n => format!("{n} upcoming appointments"),
+        };
+        let body = AppointmentList {
+            upcoming: upcoming.iter().map(CardModel::of).collect(),
+            past: past.iter().map(CardModel::of).collect(),
+            upcoming_count,
+        };
+        self.page(
+            ctx,
+            Some(&session),
+            StatusCode::OK,
+            "appointments",
+            "Your hospital appointments",
+            &body,
+            PageOpts::default(),
+        )
+    }
+}

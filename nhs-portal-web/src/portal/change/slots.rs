@@ -1,0 +1,183 @@
+//! A real-time reschedule: the patient picks a free slot (grouped by UK day) instead of giving
+//! reasons, checks the new appointment, and the confirm step books it.
+
+use bytes::Bytes;
+use http::Response;
+use nhs_portal_core::store::{AuditAction, PatientSession};
+use nhs_portal_core::{AppointmentId, uk_time};
+
+use super::href;
+use super::wording::Wording;
+use crate::http_kit::{self, Form};
+use crate::journeys::{AppointmentView, FieldError};
+use crate::pages::{AppointmentModel, group_by_uk_day};
+use crate::portal::Inner;
+use crate::portal::respond::{PageOpts, form_status};
+use crate::portal::routes::Ctx;
+use crate::portal::views::{AnswerRow, CheckPage, Hidden, SlotDay, SlotRadio, SlotsPage};
+
+impl Inner {
+    /// The free slots, maybe with an error ("select one", "that one was taken").
+    pub(super) async fn slots_page(
+        &self,
+        ctx: &Ctx,
+        session: &PatientSession,
+        id: &AppointmentId,
+        error: Option<&'static str>,
+    ) -> Response<Bytes> {
+        let (view, slots) = match self.journeys.slots(session, id).await {
+            Ok(v) => v,
+            Err(e) => return self.journey_error(ctx, session, Some(id), e),
+        };
+        let days = group_by_uk_day(slots, |s| s.start)
+            .into_iter()
+            .enumerate()
+            .map(|(d, (day, slots))| SlotDay {
+                day,
+                slots: slots
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let detail = [s.location.clone(), s.clinician.clone()]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        SlotRadio {
+                            id: s.id.clone(),
+                            input_id: if d == 0 && i == 0 {
+                                "slot".to_owned()
+                            } else {
+                                format!("slot-{d}-{i}")
+                            },
+                            time: format!(
+                                "{} to {}",
+                                uk_time::format_time(s.start),
+                                uk_time::format_time(s.end)
+                            ),
+                            detail: (!detail.is_empty()).then_some(detail),
+                            checked: false,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        let body = SlotsPage {
+            errors: error
+                .map(|message| FieldError {
+                    field: "slot",
+                    message,
+                })
+                .into_iter()
+                .collect(),
+            slot_error: error,
+            days,
+            current: uk_time::format_date_time(view.appointment.start),
+            action: href(id, "reschedule"),
+            appointment_href: href(id, ""),
+        };
+        self.page(
+            ctx,
+            Some(session),
+            form_status(error.is_some()),
+            "slots",
+            "Choose a new date and time",
+            &body,
+            PageOpts::step(href(id, ""), error.is_some()),
+        )
+    }
+
+    /// The slot form was posted: on to the check page with the slot, or back to choose one.
+    pub(super) async fn slot_chosen(
+        &self,
+        ctx: &Ctx,
+        session: &PatientSession,
+        id: &AppointmentId,
+        form: &Form,
+    ) -> Response<Bytes> {
+        let Some(slot) = form.get("slot").filter(|s| !s.is_empty() && s.len() <= 128) else {
+            return self
+                .slots_page(ctx, session, id, Some("Select a new date and time"))
+                .await;
+        };
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("slot", slot)
+            .finish();
+        http_kit::redirect(&format!("{}?{q}", href(id, "reschedule/check")))
+    }
+
+    /// Check the new appointment: the current one with the chosen slot's time, place and
+    /// clinician.
+    pub(super) async fn slot_check(
+        &self,
+        ctx: &Ctx,
+        session: &PatientSession,
+        id: &AppointmentId,
+        view: &AppointmentView,
+        w: &'static Wording,
+    ) -> Response<Bytes> {
+        let Some(slot_id) = http_kit::query_param(ctx.query.as_deref(), "slot") else {
+            return http_kit::redirect(&href(id, w.step));
+        };
+        let slots = match self.journeys.slots(session, id).await {
+            Ok((_, s)) => s,
+            Err(e) => return self.journey_error(ctx, session, Some(id), e),
+        };
+        let Some(slot) = slots.into_iter().find(|s| s.id == slot_id) else {
+            return http_kit::redirect(&format!("{}?taken=1", href(id, w.step)));
+        };
+        let mut proposed = view.appointment.clone();
+        proposed.start = slot.start;
+        proposed.end = Some(slot.end);
+        if let (Some(place), Some(loc)) = (&slot.location, proposed.location.as_mut()) {
+            loc.name = place.clone();
+        }
+        if let Some(c) = &slot.clinician {
+            proposed.clinician = Some(nhs_portal_core::Clinician {
+                name: c.clone(),
+                sds_user_id: None,
+            });
+        }
+        let words = &w.check_real_time;
+        let body = CheckPage {
+            a: AppointmentModel::of(&proposed),
+            answers: vec![AnswerRow {
+                key: "Current appointment",
+                value: uk_time::format_date_time(view.appointment.start),
+                change_href: href(id, w.step),
+                change_hidden: "new date and time",
+            }],
+            warning: words.warning,
+            warning_button: words.warning_button,
+            action: href(id, "reschedule/check"),
+            idempotency_key: crate::session::random_token(),
+            hidden: vec![Hidden {
+                name: "slot",
+                value: slot.id,
+            }],
+            button: words.button,
+            appointment_href: href(id, ""),
+        };
+        self.check_page(ctx, session, id, w, &body, words.title)
+    }
+
+    /// Whether a real-time reschedule produced appointment `id` (the audit trail says which).
+    pub(super) async fn moved_here(
+        &self,
+        session: &PatientSession,
+        id: &AppointmentId,
+    ) -> Result<bool, ()> {
+        let marker = format!("new={id}");
+        let records = self
+            .store
+            .audit_for_patient(&session.patient, 20)
+            .await
+            .map_err(drop)?;
+        Ok(records.iter().any(|r| {
+            r.action == AuditAction::Rescheduled
+                && r.detail
+                    .as_deref()
+                    .is_some_and(|d| d.split(';').any(|p| p == marker))
+        }))
+    }
+}

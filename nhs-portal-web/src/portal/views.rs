@@ -1,0 +1,224 @@
+//! The typed view models of the patient pages: what each template in `templates/` reads besides
+//! the frame's [`crate::pages::Layout`]. A field a template reads and a model lacks is a compile
+//! error here, and a render error (strict mode) for the few that stay optional in the template.
+
+use serde::Serialize;
+
+use crate::journeys::FieldError;
+use crate::pages::{AppointmentModel, CardModel};
+
+/// A link on a message page.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(super) struct Link {
+    pub(super) href: &'static str,
+    pub(super) text: &'static str,
+    /// Inside the NHS App, go to the NHS App home page.
+    pub(super) app_home: bool,
+    /// Inside the NHS App, go to the NHS App's appointments page.
+    pub(super) appointments: bool,
+}
+
+impl Link {
+    /// A link to the appointments list.
+    pub(super) const fn to_appointments(text: &'static str) -> Self {
+        Self {
+            href: "/patient-portal/appointments",
+            text,
+            app_home: false,
+            appointments: false,
+        }
+    }
+
+    pub(super) const fn app_home(mut self) -> Self {
+        self.app_home = true;
+        self
+    }
+
+    pub(super) const fn nhs_app_appointments(mut self) -> Self {
+        self.appointments = true;
+        self
+    }
+}
+
+/// `message`: a heading, paragraphs, maybe a link and a reference, and the urgent-advice block.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct Message {
+    pub(super) paragraphs: &'static [&'static str],
+    pub(super) urgent: bool,
+    pub(super) link: Option<Link>,
+    pub(super) reference: Option<String>,
+}
+
+impl Message {
+    /// Paragraphs with the urgent-advice block.
+    pub(super) const fn new(paragraphs: &'static [&'static str]) -> Self {
+        Self {
+            paragraphs,
+            urgent: true,
+            link: None,
+            reference: None,
+        }
+    }
+
+    pub(super) const fn link(mut self, link: Link) -> Self {
+        self.link = Some(link);
+        self
+    }
+
+    /// Without the urgent-advice block.
+    pub(super) const fn calm(mut self) -> Self {
+        self.urgent = false;
+        self
+    }
+}
+
+/// `landing`.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct Landing<'a> {
+    pub(super) demo: Option<DemoModel<'a>>,
+}
+
+/// The demo hints on the landing page.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct DemoModel<'a> {
+    pub(super) patients: &'a [String],
+    pub(super) staff_href: Option<&'a str>,
+}
+
+/// `consent` (reads only the frame).
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct Empty {}
+
+/// `appointments`.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct AppointmentList {
+    pub(super) upcoming: Vec<CardModel>,
+    pub(super) past: Vec<CardModel>,
+    pub(super) upcoming_count: String,
+}
+
+/// `appointment`.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct AppointmentPage {
+    pub(super) a: AppointmentModel,
+    pub(super) actions: Option<Actions>,
+    pub(super) refusal: Option<&'static str>,
+    pub(super) pending: Option<Pending>,
+}
+
+/// The appointment page's buttons.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(super) struct Actions {
+    pub(super) reschedule_href: Option<String>,
+    pub(super) reschedule_label: Option<&'static str>,
+    pub(super) cancel_href: Option<String>,
+    pub(super) cancel_label: Option<&'static str>,
+}
+
+/// "You asked to {verb} this appointment on {date}".
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct Pending {
+    pub(super) verb: &'static str,
+    pub(super) date: String,
+}
+
+/// One radio of the reasons.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct ReasonRadio {
+    pub(super) code: &'static str,
+    pub(super) label: &'static str,
+    pub(super) checked: bool,
+    pub(super) other: bool,
+}
+
+/// The `details_field` partial.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct DetailsField {
+    pub(super) label: &'static str,
+    pub(super) hint: Option<&'static str>,
+    pub(super) error: Option<&'static str>,
+    pub(super) value: String,
+    pub(super) described_by: Option<&'static str>,
+}
+
+/// `reason_form`.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct ReasonForm<'a> {
+    pub(super) errors: &'a [FieldError],
+    pub(super) action: String,
+    pub(super) hint: &'static str,
+    pub(super) reason_error: Option<&'static str>,
+    pub(super) reasons: Vec<ReasonRadio>,
+    pub(super) other_in_radios: bool,
+    pub(super) details_field: DetailsField,
+    pub(super) switch_href: Option<String>,
+    pub(super) switch_label: Option<&'static str>,
+    pub(super) appointment_href: String,
+}
+
+/// One row of "Your answers".
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct AnswerRow {
+    pub(super) key: &'static str,
+    pub(super) value: String,
+    pub(super) change_href: String,
+    pub(super) change_hidden: &'static str,
+}
+
+/// A hidden form field.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct Hidden {
+    pub(super) name: &'static str,
+    pub(super) value: String,
+}
+
+/// `check`.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct CheckPage {
+    pub(super) a: AppointmentModel,
+    pub(super) answers: Vec<AnswerRow>,
+    pub(super) warning: Option<&'static str>,
+    pub(super) warning_button: bool,
+    pub(super) action: String,
+    pub(super) idempotency_key: String,
+    pub(super) hidden: Vec<Hidden>,
+    pub(super) button: &'static str,
+    pub(super) appointment_href: String,
+}
+
+/// One free slot.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct SlotRadio {
+    pub(super) id: String,
+    pub(super) input_id: String,
+    pub(super) time: String,
+    pub(super) detail: Option<String>,
+    pub(super) checked: bool,
+}
+
+/// One day of free slots.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct SlotDay {
+    pub(super) day: String,
+    pub(super) slots: Vec<SlotRadio>,
+}
+
+/// `slots`.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct SlotsPage {
+    pub(super) errors: Vec<FieldError>,
+    pub(super) slot_error: Option<&'static str>,
+    pub(super) days: Vec<SlotDay>,
+    pub(super) current: String,
+    pub(super) action: String,
+    pub(super) appointment_href: String,
+}
+
+/// `done`.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct DonePage {
+    pub(super) a: AppointmentModel,
+    pub(super) panel_body: Option<String>,
+    pub(super) next: &'static [&'static str],
+    pub(super) appointment_href: String,
+}
