@@ -34,6 +34,8 @@
 //! # Ok::<(), nhs_portal_core::NhsNumberError>(())
 //! ```
 #![deny(missing_docs)]
+#![deny(unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod appointment;
 pub mod clock;

@@ -41,6 +41,7 @@ mod request;
 mod session;
 
 #[cfg(any(test, feature = "testing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod contract;
 
 pub use audit::*;

@@ -41,17 +41,27 @@
 //! let report = nhs_portal_pas::conformance::run(&my_pas, &fixture).await?;
 //! ```
 #![deny(missing_docs)]
+#![deny(unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backend;
 #[cfg(feature = "conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
+#[cfg(feature = "simulated")]
+#[cfg_attr(docsrs, doc(cfg(feature = "simulated")))]
 pub mod demo;
 pub mod error;
+#[cfg(feature = "fhir")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fhir")))]
 pub mod fhir;
+#[cfg(feature = "simulated")]
+#[cfg_attr(docsrs, doc(cfg(feature = "simulated")))]
 pub mod simulated;
 pub mod worklist;
 
 #[cfg(any(test, feature = "mock"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use backend::MockPasBackend;
 pub use backend::{CancelReason, PasBackend, PasEvent, PatientRecord, Slot};
 pub use error::PasError;

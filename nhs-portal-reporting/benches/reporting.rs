@@ -84,15 +84,11 @@ fn bench(c: &mut Criterion) {
             || {
                 let store = Arc::new(MemoryStore::new());
                 rt.block_on(store.enqueue_events(&batch)).unwrap();
-                OutboxWorker::new(
-                    store,
-                    Arc::new(AcceptAll),
-                    Arc::new(SystemClock),
-                    OutboxWorkerConfig {
-                        batch_size: 1_000,
-                        ..OutboxWorkerConfig::default()
-                    },
-                )
+                OutboxWorker::new(store, Arc::new(AcceptAll), Arc::new(SystemClock), {
+                    let mut config = OutboxWorkerConfig::default();
+                    config.batch_size = 1_000;
+                    config
+                })
             },
             |worker| {
                 let s = rt.block_on(worker.run_once()).unwrap();

@@ -50,6 +50,7 @@
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
+#![deny(unreachable_pub)]
 
 pub mod csv_sink;
 pub mod record_service;

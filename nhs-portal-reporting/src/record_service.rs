@@ -47,7 +47,7 @@ mod sender;
 
 pub use client::{
     NON_PRODUCTION_MAX_BATCH, PRODUCTION_MAX_BATCH, RecordServiceClient, RecordServiceConfig,
-    RecordServiceError, parse_bad_indices,
+    RecordServiceError,
 };
 pub use eligibility::{Eligibility, EligibilityError, PatientEligibility, sixteenth_birthday};
 pub use sender::{RecordSender, RecordSenderConfig, RecordSenderError, RecordStats};

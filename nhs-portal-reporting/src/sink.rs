@@ -111,13 +111,7 @@ pub trait ReportingSink: Send + Sync + std::fmt::Debug {
 
 /// Parses the index from a Wayfinder 400 message such as
 /// `validation error for APPT event at index [3]: …`.
-///
-/// ```
-/// use nhs_portal_reporting::sink::parse_rejected_index;
-/// assert_eq!(parse_rejected_index("validation error for APPT event at index [3]: bad"), Some(3));
-/// assert_eq!(parse_rejected_index("something else"), None);
-/// ```
-pub fn parse_rejected_index(message: &str) -> Option<usize> {
+pub(crate) fn parse_rejected_index(message: &str) -> Option<usize> {
     let rest = &message[message.find("at index [")? + "at index [".len()..];
     let end = rest.find(']')?;
     rest[..end].trim().parse().ok()
@@ -138,6 +132,8 @@ mod tests {
                 "validation error for SESSION event at index [12]: x",
                 Some(12),
             ),
+            ("validation error for APPT event at index [3]: bad", Some(3)),
+            ("something else", None),
             ("at index [ 4 ]", Some(4)),
             ("at index []", None),
             ("at index [x]", None),

@@ -105,6 +105,7 @@ impl AccessTokenSource for StaticToken {
 
 /// Settings for [`SignedJwtTokenSource`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct SignedJwtConfig {
     /// The APIM token endpoint, such as `https://int.api.service.nhs.uk/oauth2/token`.
     pub token_url: String,
@@ -116,6 +117,30 @@ pub struct SignedJwtConfig {
     pub private_key_pem: Vec<u8>,
     /// Timeout for the token call.
     pub timeout: Duration,
+}
+
+impl SignedJwtConfig {
+    /// Settings for one APIM application, with a 10-second timeout for the token call.
+    pub fn new(
+        token_url: impl Into<String>,
+        api_key: impl Into<String>,
+        key_id: impl Into<String>,
+        private_key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        Self {
+            token_url: token_url.into(),
+            api_key: api_key.into(),
+            key_id: key_id.into(),
+            private_key_pem: private_key_pem.into(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The same settings with another timeout for the token call.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
 }
 
 impl fmt::Debug for SignedJwtConfig {

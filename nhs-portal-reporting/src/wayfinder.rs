@@ -51,6 +51,7 @@ pub const PRODUCTION_URL: &str = "https://api.service.nhs.uk/patient-care-aggreg
 
 /// Settings for [`WayfinderClient`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct WayfinderConfig {
     /// The base URL ([`INTEGRATION_URL`], [`PRODUCTION_URL`], or a test server); events are
     /// posted to `{base_url}/`.

@@ -51,6 +51,7 @@ pub enum WorkerError {
 
 /// Settings for [`OutboxWorker`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct OutboxWorkerConfig {
     /// This worker's name in the claims (unique per process).
     pub worker_id: String,

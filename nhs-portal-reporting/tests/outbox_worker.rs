@@ -41,11 +41,9 @@ async fn rig(tweak: impl FnOnce(&mut WayfinderConfig, &mut OutboxWorkerConfig)) 
     // machine. The test whose subject is the timeout sets a short one itself.
     wc.timeout = GENEROUS;
     wc.max_requests_per_second = 1000;
-    let mut oc = OutboxWorkerConfig {
-        worker_id: "w1".into(),
-        jitter: false,
-        ..OutboxWorkerConfig::default()
-    };
+    let mut oc = OutboxWorkerConfig::default();
+    oc.worker_id = "w1".into();
+    oc.jitter = false;
     tweak(&mut wc, &mut oc);
     let client = WayfinderClient::new(wc, Arc::new(StaticToken::new("t"))).unwrap();
     let worker = OutboxWorker::new(store.clone(), Arc::new(client), clock.clone(), oc);
@@ -348,11 +346,12 @@ async fn run_loop_delivers_and_stops_on_shutdown() {
         store.clone(),
         Arc::new(client),
         Arc::new(ManualClock::new(t("2024-03-08T09:00:00Z"))),
-        OutboxWorkerConfig {
-            worker_id: "w1".into(),
-            jitter: false,
-            idle_poll: Duration::from_millis(20),
-            ..OutboxWorkerConfig::default()
+        {
+            let mut config = OutboxWorkerConfig::default();
+            config.worker_id = "w1".into();
+            config.jitter = false;
+            config.idle_poll = Duration::from_millis(20);
+            config
         },
     ));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -399,17 +398,13 @@ async fn two_workers_running_at_once_never_share_events() {
     let tasks: Vec<_> = ["w1", "w2"]
         .into_iter()
         .map(|id| {
-            let worker = OutboxWorker::new(
-                store.clone(),
-                sink.clone(),
-                clock.clone(),
-                OutboxWorkerConfig {
-                    worker_id: id.into(),
-                    batch_size: 10,
-                    jitter: false,
-                    ..OutboxWorkerConfig::default()
-                },
-            );
+            let worker = OutboxWorker::new(store.clone(), sink.clone(), clock.clone(), {
+                let mut config = OutboxWorkerConfig::default();
+                config.worker_id = id.into();
+                config.batch_size = 10;
+                config.jitter = false;
+                config
+            });
             let start = start.clone();
             tokio::spawn(async move {
                 start.wait().await;

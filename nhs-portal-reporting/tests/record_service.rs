@@ -92,16 +92,11 @@ async fn rig_timing_out_after(max_batch: usize, timeout: Duration) -> Rig {
     let mut c = config(&server, max_batch);
     c.timeout = timeout;
     let client = RecordServiceClient::new(c).unwrap();
-    let sender = RecordSender::new(
-        store.clone(),
-        client,
-        pas.clone(),
-        clock.clone(),
-        RecordSenderConfig {
-            worker_id: "r1".into(),
-            ..RecordSenderConfig::default()
-        },
-    );
+    let sender = RecordSender::new(store.clone(), client, pas.clone(), clock.clone(), {
+        let mut config = RecordSenderConfig::default();
+        config.worker_id = "r1".into();
+        config
+    });
     Rig {
         clock,
         pas,
@@ -569,9 +564,10 @@ async fn run_loop_sends_and_stops() {
         RecordServiceClient::new(config(&server, 5_000)).unwrap(),
         pas,
         Arc::new(ManualClock::new(t("2024-06-01T09:00:00Z"))),
-        RecordSenderConfig {
-            worker_id: "r1".into(),
-            ..RecordSenderConfig::default()
+        {
+            let mut config = RecordSenderConfig::default();
+            config.worker_id = "r1".into();
+            config
         },
     ));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -13,13 +13,13 @@ const KEY: &[u8] = include_bytes!("fixtures/test-only-rsa-key.pem");
 const PUBLIC: &[u8] = include_bytes!("fixtures/test-only-rsa-key.pub.pem");
 
 fn config(server: &MockServer) -> SignedJwtConfig {
-    SignedJwtConfig {
-        token_url: format!("{}/oauth2/token", server.uri()),
-        api_key: "apim-app-key".into(),
-        key_id: "test-1".into(),
-        private_key_pem: KEY.to_vec(),
-        timeout: Duration::from_secs(5),
-    }
+    SignedJwtConfig::new(
+        format!("{}/oauth2/token", server.uri()),
+        "apim-app-key",
+        "test-1",
+        KEY,
+    )
+    .with_timeout(Duration::from_secs(5))
 }
 
 fn form(body: &[u8]) -> Vec<(String, String)> {
@@ -165,13 +165,8 @@ async fn refusal_and_garbage_are_errors() {
 
 #[test]
 fn bad_key_is_refused_up_front() {
-    let mut c = SignedJwtConfig {
-        token_url: "http://127.0.0.1:9/token".into(),
-        api_key: "k".into(),
-        key_id: "k".into(),
-        private_key_pem: b"not a key".to_vec(),
-        timeout: Duration::from_secs(1),
-    };
+    let mut c = SignedJwtConfig::new("http://127.0.0.1:9/token", "k", "k", b"not a key")
+        .with_timeout(Duration::from_secs(1));
     assert!(matches!(
         SignedJwtTokenSource::new(c.clone()),
         Err(TokenError::BadKey(_))

@@ -16,21 +16,63 @@
 //! - [`fhir_api`]: the PCA Get Appointments API (FHIR R4).
 //! - [`nhs_login`], [`session`]: NHS login relying party and patient sessions.
 //! - [`store`]: the SQL stores (SQLite, PostgreSQL).
-//! - `demo` (feature `simulator`): the whole demo portal wired once (`demo::DemoPortal`).
+//! - [`simulator`]: the NHS login simulator (demos and tests only).
+//! - [`demo`] (feature `simulator`): the whole demo portal wired once ([`demo::DemoPortal`]).
+//!
+//! ## Cargo features
+//!
+//! Take only the rooms you use, as with sqlx: a vendor serving only the Get Appointments API on
+//! PostgreSQL writes `default-features = false, features = ["pca-api", "postgres"]` and compiles
+//! no templates, no OIDC client and no SQLite.
+//!
+//! | feature | enables | default |
+//! | --- | --- | --- |
+//! | `pages` | patient pages: `portal`, `journeys`, `pages`, `assets`, `sign_in` (needs `nhs-login`) | yes |
+//! | `staff` | the trust staff worklist pages, `staff` (needs `pages`) | yes |
+//! | `nhs-login` | NHS login relying party, signing keys, patient `session`s (includes `id-token`) | yes |
+//! | `id-token` | NHS login ID-token verification only: `nhs_login::verify_token`, `JwksCache`, the forwarded-token verifier | yes (via `nhs-login`) |
+//! | `pca-api` | the PCA Get Appointments API, `fhir_api` (includes `id-token`) | yes |
+//! | `sqlite` | `store::SqliteStore`, `sqlite:` URLs in `store::connect` | yes |
+//! | `postgres` | `store::PgStore`, `postgres://` URLs in `store::connect` | no |
+//! | `simulator` | the NHS login `simulator` and the demo wiring (turns on `pages`, `staff`, `pca-api`, `sqlite` and `nhs-portal-pas/simulated`) | **never**: a provider that signs anyone in |
 #![deny(missing_docs)]
+#![deny(unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "pages")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pages")))]
 pub mod assets;
 #[cfg(feature = "simulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
 pub mod demo;
+#[cfg(feature = "pca-api")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pca-api")))]
 pub mod fhir_api;
 pub mod http_kit;
+#[cfg(feature = "pages")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pages")))]
 pub mod journeys;
+#[cfg(feature = "id-token")]
+#[cfg_attr(docsrs, doc(cfg(feature = "id-token")))]
 pub mod nhs_login;
+#[cfg(feature = "pages")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pages")))]
 pub mod pages;
+#[cfg(feature = "pages")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pages")))]
 pub mod portal;
+#[cfg(feature = "nhs-login")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nhs-login")))]
 pub mod session;
+#[cfg(feature = "pages")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pages")))]
 pub mod sign_in;
 #[cfg(feature = "simulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
 pub mod simulator;
+#[cfg(feature = "staff")]
+#[cfg_attr(docsrs, doc(cfg(feature = "staff")))]
 pub mod staff;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub mod store;

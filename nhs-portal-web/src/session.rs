@@ -65,6 +65,7 @@ pub enum SessionError {
 
 /// Session settings.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SessionConfig {
     /// The cookie's name.
     pub cookie_name: String,

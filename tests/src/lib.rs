@@ -1,7 +1,7 @@
 //! The one shared test harness for nhs-portal's cross-crate and end-to-end tests (`tests/tests/`).
 //!
 //! [`TestPortal::start`] builds the **demo portal** through
-//! [`DemoPortal`](nhs_portal_web::demo::DemoPortal) (simulated PAS, NHS login simulator, staff
+//! [`DemoPortal`] (simulated PAS, NHS login simulator, staff
 //! worklist, PCA API) on a settable [`ManualClock`] and a [`MemoryStore`] or a temporary SQLite
 //! file, and serves it on a loopback port (the portal's NHS login relying party talks to the
 //! simulator over HTTP, as it would to NHS login). Tests then drive it:

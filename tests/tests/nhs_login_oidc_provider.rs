@@ -2,7 +2,7 @@
 //! `oidc-provider` 9 configured like NHS login (`tests/node/oidc-provider/server.mjs`): RS512
 //! `private_key_jwt` only, NHS claims in the ID token, `vtr`, consent refusal and NHS App SSO.
 //!
-//! Needs `node` and the harness's `node_modules`: run `bash scripts/setup/node-oidc.sh`.
+//! Needs `node` and the harness's `node_modules`: run `bash scripts/setup-node`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -39,8 +39,8 @@ async fn start_op() -> Op {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node/oidc-provider");
     assert!(
         dir.join("node_modules/oidc-provider").is_dir(),
-        "the oidc-provider harness is not installed: run `bash scripts/setup/node-oidc.sh` \
-         (or `bash scripts/setup-node`) first"
+        "the oidc-provider harness is not installed: run `bash scripts/setup-node` \
+         first"
     );
     let mut child = tokio::process::Command::new("node")
         .arg("server.mjs")

@@ -12,6 +12,7 @@ pub const PORTAL_ACCESS_EXTENSION: &str =
 
 /// How to reach and treat one trust's FHIR PAS.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct FhirPasConfig {
     /// The FHIR base URL, such as `https://pas.example.nhs.uk/fhir/R4/`.
     pub base_url: Url,

@@ -3,35 +3,35 @@
 
 use std::time::Duration;
 
-/// A [`PasBackend`] operation, to aim a fault at.
+/// A [`PasBackend`](crate::PasBackend) operation, to aim a fault at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PasOperation {
-    /// [`PasBackend::patient`].
+    /// [`PasBackend::patient`](crate::PasBackend::patient).
     Patient,
-    /// [`PasBackend::list_appointments`].
+    /// [`PasBackend::list_appointments`](crate::PasBackend::list_appointments).
     ListAppointments,
-    /// [`PasBackend::get_appointment`].
+    /// [`PasBackend::get_appointment`](crate::PasBackend::get_appointment).
     GetAppointment,
-    /// [`PasBackend::capabilities`].
+    /// [`PasBackend::capabilities`](crate::PasBackend::capabilities).
     Capabilities,
-    /// [`PasBackend::cancel`].
+    /// [`PasBackend::cancel`](crate::PasBackend::cancel).
     Cancel,
-    /// [`PasBackend::find_slots`].
+    /// [`PasBackend::find_slots`](crate::PasBackend::find_slots).
     FindSlots,
-    /// [`PasBackend::reschedule`].
+    /// [`PasBackend::reschedule`](crate::PasBackend::reschedule).
     Reschedule,
-    /// [`PasBackend::poll_events`].
+    /// [`PasBackend::poll_events`](crate::PasBackend::poll_events).
     PollEvents,
 }
 
 /// A way for the simulated PAS to misbehave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    /// Answer [`PasError::Timeout`] (as a client whose deadline passed would).
+    /// Answer [`PasError::Timeout`](crate::PasError::Timeout) (as a client whose deadline passed would).
     Timeout,
-    /// Answer [`PasError::Unavailable`] (an outage or a server error).
+    /// Answer [`PasError::Unavailable`](crate::PasError::Unavailable) (an outage or a server error).
     Unavailable,
-    /// Answer [`PasError::BadData`] (an answer the adapter cannot read).
+    /// Answer [`PasError::BadData`](crate::PasError::BadData) (an answer the adapter cannot read).
     BadData,
     /// Wait this long, then answer normally (to trip the caller's own timeouts).
     Slow(Duration),
@@ -74,7 +74,7 @@ impl FaultRule {
 }
 
 /// How the simulated PAS misbehaves: a latency added to every call, then the first matching
-/// [`FaultRule`] (rules are tried in the order added). Set it with [`SimulatedPas::set_faults`]
+/// [`FaultRule`] (rules are tried in the order added). Set it with [`SimulatedPas::set_faults`](crate::simulated::SimulatedPas::set_faults)
 /// at any time.
 ///
 /// ```

@@ -8,7 +8,7 @@
 //!
 //! For tests and demos it can also misbehave on purpose: a [`FaultPlan`], changeable at run time,
 //! adds latency, slowness, timeouts, outages or unreadable data to chosen operations. And it
-//! stands in for the trust's staff: [`SimulatedPas::staff_acted`] applies a [`RequestOutcome`]
+//! stands in for the trust's staff: [`SimulatedPas::staff_acted`] applies a [`RequestOutcome`](nhs_portal_core::request_status::RequestOutcome)
 //! the way staff would in a real PAS, and the change then shows up in
 //! [`PasBackend::poll_events`], so the portal's asynchronous request journeys can be finished.
 //! (Only these staff actions are events; the portal's own real-time cancels and reschedules are

@@ -21,7 +21,7 @@ impl SimulatedPas {
     ///   [`SimulatedPas::staff_rebooked`] to have the replacement made for you.
     /// - [`RequestOutcome::Rejected`]: nothing changes in the PAS.
     ///
-    /// In every case a [`PasEvent`] is recorded for [`PasBackend::poll_events`].
+    /// In every case a [`PasEvent`] is recorded for [`PasBackend::poll_events`](crate::PasBackend::poll_events).
     pub fn staff_acted(
         &self,
         id: &AppointmentId,

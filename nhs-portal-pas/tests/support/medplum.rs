@@ -37,8 +37,8 @@ pub async fn start() -> Medplum {
     let dir = peer_dir();
     assert!(
         dir.join("node_modules/@medplum/fhir-router").exists(),
-        "the Medplum test peer is not installed: run `bash scripts/setup/node-medplum.sh` \
-         (or `bash scripts/setup-node`) first"
+        "the Medplum test peer is not installed: run `bash scripts/setup-node` \
+         first"
     );
     let mut child = Command::new("node")
         .arg("server.mjs")

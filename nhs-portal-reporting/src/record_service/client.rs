@@ -88,6 +88,7 @@ impl RecordServiceError {
 
 /// Settings for [`RecordServiceClient`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct RecordServiceConfig {
     /// The full endpoint URL to post to (see the module docs).
     pub url: String,
@@ -165,13 +166,7 @@ struct ErrorBody {
 }
 
 /// Parses `"nhsNumbers[i]"` positions from a 400's `data`.
-///
-/// ```
-/// use nhs_portal_reporting::record_service::parse_bad_indices;
-/// let data = r#""nhsNumbers[1]" with value "abc" fails. "nhsNumbers[4]" with value "0" fails"#;
-/// assert_eq!(parse_bad_indices(data), vec![1, 4]);
-/// ```
-pub fn parse_bad_indices(data: &str) -> Vec<usize> {
+pub(crate) fn parse_bad_indices(data: &str) -> Vec<usize> {
     let mut out = Vec::new();
     for (pos, _) in data.match_indices("nhsNumbers[") {
         let rest = &data[pos + "nhsNumbers[".len()..];

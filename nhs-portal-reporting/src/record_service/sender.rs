@@ -16,6 +16,7 @@ use super::{Eligibility, PatientEligibility, RecordServiceClient, RecordServiceE
 
 /// Settings for [`RecordSender`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RecordSenderConfig {
     /// This sender's name in claims.
     pub worker_id: String,

@@ -1,9 +1,14 @@
+use super::client::parse_bad_indices;
 use super::*;
 
 #[test]
 fn bad_indices_cases() {
     for (data, want) in [
         ("\"nhsNumbers[1]\" with value \"abc\" fails", vec![1]),
+        (
+            r#""nhsNumbers[1]" with value "abc" fails. "nhsNumbers[4]" with value "0" fails"#,
+            vec![1, 4],
+        ),
         (
             "\"nhsNumbers[2]\" x \"nhsNumbers[2]\" y \"nhsNumbers[0]\"",
             vec![2, 0],

@@ -103,6 +103,7 @@ pub const MAX_CORRELATION_ID_LEN: usize = 200;
 
 /// Settings of the API. Build with [`FhirApiConfig::new`] and change fields as needed.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct FhirApiConfig {
     /// The request path served (default `/fhir/Appointment`).
     pub path: String,
@@ -419,7 +420,7 @@ fn usable_correlation_id(v: &HeaderValue) -> bool {
 
 /// Reads `patient:identifier` from the raw query: exactly once, the spec's pattern, and a valid
 /// NHS number.
-pub fn patient_from_query(query: Option<&str>) -> Result<NhsNumber, ApiError> {
+pub(crate) fn patient_from_query(query: Option<&str>) -> Result<NhsNumber, ApiError> {
     let query = crate::http_kit::Form::query(query);
     let mut values = query.all(PATIENT_PARAM);
     let value = values.next().ok_or(ApiError::MissingNhsNumber)?;
@@ -435,7 +436,7 @@ pub fn patient_from_query(query: Option<&str>) -> Result<NhsNumber, ApiError> {
 /// Whether a base64 `NHSD-Target-Identifier` names `{"system":"urn:ietf:rfc:3986","value":expected}`.
 ///
 /// The spec's own examples put no-break spaces (U+00A0) in the JSON; they are read as spaces.
-pub fn target_identifier_matches(header: &str, expected: &str) -> bool {
+pub(crate) fn target_identifier_matches(header: &str, expected: &str) -> bool {
     let engine = base64::engine::general_purpose::STANDARD;
     let Ok(raw) = engine.decode(header.trim()) else {
         return false;

@@ -55,6 +55,7 @@ pub trait ForwardedTokenVerifier: Send + Sync + std::fmt::Debug {
 
 /// Settings for [`JwksForwardedVerifier`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ForwardedTokenConfig {
     /// The NHS login issuer, exactly (no trailing slash).
     pub issuer: String,

@@ -9,7 +9,9 @@
 
 mod forwarded;
 mod jwks;
+#[cfg(feature = "nhs-login")]
 mod keys;
+#[cfg(feature = "nhs-login")]
 mod rp;
 mod token;
 
@@ -18,7 +20,11 @@ pub use forwarded::{
     JwksForwardedVerifier,
 };
 pub use jwks::JwksCache;
+#[cfg(feature = "nhs-login")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nhs-login")))]
 pub use keys::{KeyError, RsaSigningKey};
+#[cfg(feature = "nhs-login")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nhs-login")))]
 pub use rp::{
     CompletedLogin, Environment, LoginError, LoginFailure, LoginRequest, NhsIdentity,
     NhsLoginConfig, RelyingParty, is_safe_return_path,
@@ -51,5 +57,5 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "nhs-login"))]
 mod rp_tests;

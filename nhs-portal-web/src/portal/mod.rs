@@ -83,6 +83,7 @@ pub struct DemoInfo {
 
 /// Portal settings.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PortalConfig {
     /// The service name in the header and every `<title>`.
     pub service_name: String,

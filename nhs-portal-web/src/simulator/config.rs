@@ -84,6 +84,7 @@ impl SimulatorClient {
 
 /// Simulator settings.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SimulatorConfig {
     /// The issuer URL, also the mount point, with no trailing slash (for example
     /// `http://localhost:8080/nhs-login-simulator`).

@@ -72,17 +72,23 @@
 use std::path::Path;
 use std::sync::Arc;
 
+#[cfg(feature = "sqlite")]
 use chrono::{DateTime, Utc};
 use nhs_portal_core::request_status::RequestKind;
 use nhs_portal_core::store::{AuditAction, RequestState, Store, StoreError};
 use nhs_portal_core::{AppointmentId, NhsNumber, OdsCode, ReportingEvent};
-use sqlx::sqlite::SqliteError;
 
 mod body;
+#[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PgStore;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;
 
 /// The environment variable the reference portal reads its database URL from.
@@ -102,18 +108,29 @@ pub fn default_sqlite_url(data_dir: &Path) -> String {
 ///
 /// `sqlite://path/to/file.db` (or `sqlite:path`, `sqlite::memory:`) opens SQLite, creating the
 /// file and its directory if missing; `postgres://…` or `postgresql://…` opens PostgreSQL.
-/// Anything else is [`StoreError::Backend`]. An unreachable database is
-/// [`StoreError::Unavailable`]; one migrated by a newer portal is [`StoreError::SchemaTooNew`].
+/// Anything else, or a backend whose cargo feature (`sqlite`, `postgres`) this build lacks, is
+/// [`StoreError::Backend`]. An unreachable database is [`StoreError::Unavailable`]; one migrated
+/// by a newer portal is [`StoreError::SchemaTooNew`].
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(url).await?))
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PgStore::connect(url).await?))
-    } else {
-        Err(StoreError::Backend(
-            "the database URL must start with sqlite: or postgres://".into(),
-        ))
+        #[cfg(feature = "sqlite")]
+        return Ok(Arc::new(SqliteStore::connect(url).await?));
+        #[cfg(not(feature = "sqlite"))]
+        return Err(StoreError::Backend(
+            "this build has no SQLite store (cargo feature `sqlite`)".into(),
+        ));
     }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        return Ok(Arc::new(PgStore::connect(url).await?));
+        #[cfg(not(feature = "postgres"))]
+        return Err(StoreError::Backend(
+            "this build has no PostgreSQL store (cargo feature `postgres`)".into(),
+        ));
+    }
+    Err(StoreError::Backend(
+        "the database URL must start with sqlite: or postgres://".into(),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,12 +147,7 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
         | E::WorkerCrashed
         | E::Protocol(_)
         | E::BeginFailed => StoreError::Unavailable(Box::new(e)),
-        E::Database(d)
-            if is_transient(
-                d.try_downcast_ref::<SqliteError>().is_some(),
-                d.code().as_deref(),
-            ) =>
-        {
+        E::Database(d) if is_transient(from_sqlite(d.as_ref()), d.code().as_deref()) => {
             StoreError::Unavailable(Box::new(e))
         }
         E::ColumnDecode { .. } | E::Decode(_) | E::ColumnNotFound(_) => {
@@ -155,6 +167,17 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
         },
         _ => StoreError::Backend(Box::new(e)),
     }
+}
+
+/// Whether a database error came from SQLite (whose codes are numbers, not SQLSTATEs).
+fn from_sqlite(d: &dyn sqlx::error::DatabaseError) -> bool {
+    #[cfg(feature = "sqlite")]
+    return d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+    #[cfg(not(feature = "sqlite"))]
+    return {
+        let _ = d;
+        false
+    };
 }
 
 /// Database error codes worth retrying: SQLite's (extended) result codes and PostgreSQL's
@@ -226,10 +249,12 @@ pub(crate) fn to_u32(n: i64) -> u32 {
 
 /// Microseconds since the Unix epoch (SQLite keeps instants as integers so they sort and compare
 /// exactly).
+#[cfg(feature = "sqlite")]
 pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
+#[cfg(feature = "sqlite")]
 pub(crate) fn from_micros(v: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(v).ok_or_else(|| corrupt("stored instant")(v.to_string()))
 }

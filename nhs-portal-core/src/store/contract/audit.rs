@@ -6,7 +6,7 @@ use super::fixtures::*;
 use crate::store::*;
 
 /// The audit trail reads back newest first, one patient's only, at most `limit`.
-pub async fn audit_is_newest_first_and_limited(store: &dyn Store) {
+pub(super) async fn audit_is_newest_first_and_limited(store: &dyn Store) {
     let me = nhs(1);
     // Appended out of time order on purpose, with a tie at t0 + 2 min.
     let r1 = audit(&me, AuditAction::SignedIn, t0());
@@ -42,7 +42,7 @@ pub async fn audit_is_newest_first_and_limited(store: &dyn Store) {
 }
 
 /// Every audit action and every optional field round-trips.
-pub async fn audit_keeps_every_action_and_field(store: &dyn Store) {
+pub(super) async fn audit_keeps_every_action_and_field(store: &dyn Store) {
     let me = nhs(1);
     let mut expected = Vec::new();
     for (i, action) in AuditAction::ALL.into_iter().enumerate() {
@@ -63,7 +63,7 @@ pub async fn audit_keeps_every_action_and_field(store: &dyn Store) {
 
 /// `record` writes the audit record and its events together: both readable afterwards, the
 /// events in order behind events already waiting; with no events it writes the record alone.
-pub async fn record_writes_audit_and_events_together(store: &dyn Store) {
+pub(super) async fn record_writes_audit_and_events_together(store: &dyn Store) {
     let me = nhs(1);
     store
         .enqueue_events(&[view_event(1)])

@@ -32,7 +32,7 @@ async fn written(store: &dyn Store) -> (usize, u64) {
 
 /// An unused key reads as `Unused`; recording it stores the action with its audit record and
 /// events, after which the key reads as `Done` with the stored outcome (to the microsecond).
-pub async fn unused_key_is_recorded_with_audit_and_events(store: &dyn Store) {
+pub(super) async fn unused_key_is_recorded_with_audit_and_events(store: &dyn Store) {
     let start = t0() + Duration::days(3) + Duration::microseconds(7);
     let action = done("k-1", 1, 1, moved(2, start));
     let key = action.binding();
@@ -75,7 +75,7 @@ pub async fn unused_key_is_recorded_with_audit_and_events(store: &dyn Store) {
 
 /// Recording the same action under a used key again (two submits raced) writes nothing and
 /// answers `Duplicate` with the outcome stored first.
-pub async fn double_submit_shows_the_first_outcome(store: &dyn Store) {
+pub(super) async fn double_submit_shows_the_first_outcome(store: &dyn Store) {
     let first = done("k-1", 1, 1, moved(2, t0() + Duration::days(1)));
     let a = audit(&nhs(1), AuditAction::Rescheduled, t0());
     store
@@ -106,7 +106,7 @@ pub async fn double_submit_shows_the_first_outcome(store: &dyn Store) {
 
 /// A used key asked for another patient, appointment or action is refused, both when checked
 /// and when recorded, and nothing is written.
-pub async fn key_bound_elsewhere_is_refused(store: &dyn Store) {
+pub(super) async fn key_bound_elsewhere_is_refused(store: &dyn Store) {
     let first = done("k-1", 1, 1, ActionOutcome::Cancelled);
     store
         .record_action(&first, &audit(&nhs(1), AuditAction::Cancelled, t0()), &[])

@@ -8,7 +8,7 @@ use crate::store::*;
 use crate::{AppointmentStatus, ReportingEvent};
 
 /// Claims take due events oldest first, at most `limit`, counting attempts.
-pub async fn outbox_claims_oldest_first_within_limit(store: &dyn Store) {
+pub(super) async fn outbox_claims_oldest_first_within_limit(store: &dyn Store) {
     assert_eq!(
         store.outbox_stats().await.expect("stats"),
         OutboxStats::default(),
@@ -55,7 +55,7 @@ pub async fn outbox_claims_oldest_first_within_limit(store: &dyn Store) {
 
 /// A claimed event is hidden from every worker until its lease ends, then claimable again as a
 /// further attempt.
-pub async fn outbox_lease_hides_claimed_events_until_it_ends(store: &dyn Store) {
+pub(super) async fn outbox_lease_hides_claimed_events_until_it_ends(store: &dyn Store) {
     store
         .enqueue_events(&[view_event(1)])
         .await
@@ -87,7 +87,7 @@ pub async fn outbox_lease_hides_claimed_events_until_it_ends(store: &dyn Store) 
 }
 
 /// Two workers claiming one after the other get disjoint events.
-pub async fn outbox_two_workers_never_share_events(store: &dyn Store) {
+pub(super) async fn outbox_two_workers_never_share_events(store: &dyn Store) {
     let events: Vec<_> = (0..10).map(view_event).collect();
     store.enqueue_events(&events).await.expect("enqueue");
     let a = store.claim_events("a", 4, t0(), mins(5)).await.expect("a");
@@ -101,7 +101,7 @@ pub async fn outbox_two_workers_never_share_events(store: &dyn Store) {
 }
 
 /// Delivered events are never claimed again and count as delivered.
-pub async fn outbox_delivered_events_are_done(store: &dyn Store) {
+pub(super) async fn outbox_delivered_events_are_done(store: &dyn Store) {
     store
         .enqueue_events(&[view_event(1), view_event(2)])
         .await
@@ -138,7 +138,7 @@ pub async fn outbox_delivered_events_are_done(store: &dyn Store) {
 }
 
 /// A failed event waits until `retry_at`, whatever its lease said, and is then claimable.
-pub async fn outbox_failed_events_wait_for_retry(store: &dyn Store) {
+pub(super) async fn outbox_failed_events_wait_for_retry(store: &dyn Store) {
     store
         .enqueue_events(&[view_event(1)])
         .await
@@ -171,7 +171,7 @@ pub async fn outbox_failed_events_wait_for_retry(store: &dyn Store) {
 }
 
 /// Quarantined events are never claimed and count as quarantined.
-pub async fn outbox_quarantined_events_are_set_aside(store: &dyn Store) {
+pub(super) async fn outbox_quarantined_events_are_set_aside(store: &dyn Store) {
     store
         .enqueue_events(&[view_event(1), view_event(2)])
         .await
@@ -200,7 +200,7 @@ pub async fn outbox_quarantined_events_are_set_aside(store: &dyn Store) {
 }
 
 /// Every kind of reporting event survives the outbox unchanged.
-pub async fn outbox_keeps_every_event_kind(store: &dyn Store) {
+pub(super) async fn outbox_keeps_every_event_kind(store: &dyn Store) {
     let at = t0();
     let events = vec![
         ReportingEvent::Session {
@@ -264,7 +264,7 @@ pub async fn outbox_keeps_every_event_kind(store: &dyn Store) {
 }
 
 /// Marking unknown ids or no ids is not an error and changes nothing.
-pub async fn outbox_ignores_unknown_and_empty_ids(store: &dyn Store) {
+pub(super) async fn outbox_ignores_unknown_and_empty_ids(store: &dyn Store) {
     store
         .enqueue_events(&[view_event(1)])
         .await

@@ -6,7 +6,7 @@ use super::fixtures::*;
 use crate::store::*;
 
 /// A number already waiting is not queued twice; a different number is.
-pub async fn record_queue_deduplicates_waiting_numbers(store: &dyn Store) {
+pub(super) async fn record_queue_deduplicates_waiting_numbers(store: &dyn Store) {
     store.enqueue_record(&nhs(1)).await.expect("enqueue");
     store.enqueue_record(&nhs(1)).await.expect("enqueue again");
     store.enqueue_record(&nhs(2)).await.expect("enqueue other");
@@ -30,7 +30,7 @@ pub async fn record_queue_deduplicates_waiting_numbers(store: &dyn Store) {
 }
 
 /// Claims respect `limit` and leases; two workers never hold the same row.
-pub async fn record_queue_claims_and_leases(store: &dyn Store) {
+pub(super) async fn record_queue_claims_and_leases(store: &dyn Store) {
     for n in 1..=5 {
         store.enqueue_record(&nhs(n)).await.expect("enqueue");
     }
@@ -70,7 +70,7 @@ pub async fn record_queue_claims_and_leases(store: &dyn Store) {
 }
 
 /// A failed send waits until `retry_at`.
-pub async fn record_queue_retries_failed_sends(store: &dyn Store) {
+pub(super) async fn record_queue_retries_failed_sends(store: &dyn Store) {
     store.enqueue_record(&nhs(1)).await.expect("enqueue");
     let claimed = store
         .claim_records("w", 10, t0(), Duration::hours(1))
@@ -105,7 +105,7 @@ pub async fn record_queue_retries_failed_sends(store: &dyn Store) {
 }
 
 /// Sent numbers are done, counted once per distinct number, and can be queued again.
-pub async fn record_queue_counts_distinct_sent_numbers(store: &dyn Store) {
+pub(super) async fn record_queue_counts_distinct_sent_numbers(store: &dyn Store) {
     assert_eq!(store.sent_record_count().await.expect("count"), 0);
     store.enqueue_record(&nhs(1)).await.expect("enqueue");
     store.enqueue_record(&nhs(2)).await.expect("enqueue");

@@ -12,7 +12,7 @@ use crate::store::*;
 use crate::{ReportingEvent, RequestStatus};
 
 /// A new request is stored with its audit record and reporting events, and shows in every view.
-pub async fn submit_request_stores_request_audit_and_events(store: &dyn Store) {
+pub(super) async fn submit_request_stores_request_audit_and_events(store: &dyn Store) {
     let patient = nhs(1);
     let mut req = request("key-1", appt(1), patient.clone());
     req.kind = RequestKind::Reschedule;
@@ -82,7 +82,7 @@ pub async fn submit_request_stores_request_audit_and_events(store: &dyn Store) {
 
 /// A submit whose request id is taken (with a new key, for a new appointment) is a conflict
 /// and writes nothing.
-pub async fn submit_request_refuses_a_taken_id(store: &dyn Store) {
+pub(super) async fn submit_request_refuses_a_taken_id(store: &dyn Store) {
     let first = submit_new(store, &request("key-1", appt(1), nhs(1))).await;
     let mut clash = request("key-2", appt(2), nhs(1));
     clash.id = first.id;
@@ -108,7 +108,7 @@ pub async fn submit_request_refuses_a_taken_id(store: &dyn Store) {
 
 /// A second submit with a known idempotency key answers `Duplicate` with the first request and
 /// writes nothing (no second audit record, no second events).
-pub async fn duplicate_idempotency_key_changes_nothing(store: &dyn Store) {
+pub(super) async fn duplicate_idempotency_key_changes_nothing(store: &dyn Store) {
     let patient = nhs(1);
     let first = submit_new(store, &request("key-1", appt(1), patient.clone())).await;
     let mut again = request("key-1", appt(1), patient.clone());
@@ -141,7 +141,7 @@ pub async fn duplicate_idempotency_key_changes_nothing(store: &dyn Store) {
 
 /// A second request (new key) for an appointment with a pending request answers
 /// `AlreadyPending` with the pending one and writes nothing.
-pub async fn second_pending_request_is_refused(store: &dyn Store) {
+pub(super) async fn second_pending_request_is_refused(store: &dyn Store) {
     let patient = nhs(1);
     let first = submit_new(store, &request("key-1", appt(1), patient.clone())).await;
     let mut second = request("key-2", appt(1), patient.clone());
@@ -170,7 +170,7 @@ pub async fn second_pending_request_is_refused(store: &dyn Store) {
 }
 
 /// When a submit matches both an idempotency key and a pending request, the key wins.
-pub async fn idempotency_key_wins_over_pending_request(store: &dyn Store) {
+pub(super) async fn idempotency_key_wins_over_pending_request(store: &dyn Store) {
     let first = submit_new(store, &request("key-1", appt(1), nhs(1))).await;
     let other = submit_new(store, &request("key-2", appt(2), nhs(1))).await;
     // Same key as `first`, but aimed at appointment 2, which has `other` pending.
@@ -187,7 +187,7 @@ pub async fn idempotency_key_wins_over_pending_request(store: &dyn Store) {
 }
 
 /// Once the pending request is resolved, a new request for the appointment is accepted.
-pub async fn new_request_allowed_after_resolution(store: &dyn Store) {
+pub(super) async fn new_request_allowed_after_resolution(store: &dyn Store) {
     let patient = nhs(1);
     let first = submit_new(store, &request("key-1", appt(1), patient.clone())).await;
     store
@@ -229,7 +229,7 @@ pub async fn new_request_allowed_after_resolution(store: &dyn Store) {
 
 /// Fulfilling a request records the state, time and note, its audit record and its events,
 /// and clears the overlay.
-pub async fn resolve_request_fulfils_with_audit_and_events(store: &dyn Store) {
+pub(super) async fn resolve_request_fulfils_with_audit_and_events(store: &dyn Store) {
     let patient = nhs(1);
     let req = submit_new(store, &request("key-1", appt(1), patient.clone())).await;
     let at = t0() + Duration::hours(3);
@@ -289,7 +289,7 @@ pub async fn resolve_request_fulfils_with_audit_and_events(store: &dyn Store) {
 }
 
 /// Rejecting a request records it without a note.
-pub async fn resolve_request_rejects(store: &dyn Store) {
+pub(super) async fn resolve_request_rejects(store: &dyn Store) {
     let req = submit_new(store, &request("key-1", appt(1), nhs(1))).await;
     let at = t0() + mins(30);
     let resolved = store
@@ -312,7 +312,7 @@ pub async fn resolve_request_rejects(store: &dyn Store) {
 
 /// Resolving twice is a conflict and resolving an unknown request is not found; neither writes
 /// anything. (Resolving as pending cannot be written: a [`Resolution`] is fulfilled or rejected.)
-pub async fn resolve_request_refuses_bad_transitions(store: &dyn Store) {
+pub(super) async fn resolve_request_refuses_bad_transitions(store: &dyn Store) {
     let patient = nhs(1);
     let req = submit_new(store, &request("key-1", appt(1), patient.clone())).await;
     let a = audit(&patient, AuditAction::RequestFulfilled, t0() + mins(1));
@@ -374,7 +374,7 @@ pub async fn resolve_request_refuses_bad_transitions(store: &dyn Store) {
 }
 
 /// The worklist filters by trust and by state and lists oldest first.
-pub async fn list_requests_filters_and_orders(store: &dyn Store) {
+pub(super) async fn list_requests_filters_and_orders(store: &dyn Store) {
     let mut a = request("k-a", appt(1), nhs(1));
     a.created_at = t0() + mins(20);
     let mut b = request("k-b", appt(2), nhs(2));
@@ -421,7 +421,7 @@ pub async fn list_requests_filters_and_orders(store: &dyn Store) {
 }
 
 /// A patient's pending requests are theirs only, pending only, oldest first.
-pub async fn pending_requests_for_patient_is_the_overlay(store: &dyn Store) {
+pub(super) async fn pending_requests_for_patient_is_the_overlay(store: &dyn Store) {
     let me = nhs(1);
     let mut late = request("k1", appt(1), me.clone());
     late.created_at = t0() + mins(5);

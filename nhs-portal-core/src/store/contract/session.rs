@@ -6,7 +6,7 @@ use super::fixtures::*;
 use crate::store::*;
 
 /// A session reads back exactly as stored; an unknown id reads as `None`.
-pub async fn session_round_trip(store: &dyn Store) {
+pub(super) async fn session_round_trip(store: &dyn Store) {
     let full = session("s1", t0());
     let mut bare = session("s2", t0());
     bare.date_of_birth = None;
@@ -28,7 +28,7 @@ pub async fn session_round_trip(store: &dyn Store) {
 }
 
 /// Creating a session with an id in use is a conflict and keeps the first session.
-pub async fn session_id_in_use_conflicts(store: &dyn Store) {
+pub(super) async fn session_id_in_use_conflicts(store: &dyn Store) {
     let first = session("s1", t0());
     store.create_session(&first).await.expect("create_session");
     let mut second = session("s1", t0() + mins(1));
@@ -47,7 +47,7 @@ pub async fn session_id_in_use_conflicts(store: &dyn Store) {
 }
 
 /// Touching records the time of activity; touching an unknown session answers `false`.
-pub async fn touch_session_records_activity(store: &dyn Store) {
+pub(super) async fn touch_session_records_activity(store: &dyn Store) {
     let s = session("s1", t0());
     store.create_session(&s).await.expect("create_session");
     let later = t0() + mins(7);
@@ -75,7 +75,7 @@ pub async fn touch_session_records_activity(store: &dyn Store) {
 }
 
 /// Deleting a session removes it; deleting it again is not an error.
-pub async fn delete_session_is_idempotent(store: &dyn Store) {
+pub(super) async fn delete_session_is_idempotent(store: &dyn Store) {
     let s = session("s1", t0());
     let other = session("s2", t0());
     store.create_session(&s).await.expect("create");
@@ -94,7 +94,7 @@ pub async fn delete_session_is_idempotent(store: &dyn Store) {
 
 /// Expiry deletes idle sessions (`last_seen_at < idle_before`) and sessions past their
 /// absolute expiry (`absolute_expiry <= now`), and nothing else.
-pub async fn delete_expired_sessions_applies_both_rules(store: &dyn Store) {
+pub(super) async fn delete_expired_sessions_applies_both_rules(store: &dyn Store) {
     let now = t0() + Duration::hours(2);
     let idle_before = now - mins(10);
 
@@ -142,7 +142,7 @@ pub async fn delete_expired_sessions_applies_both_rules(store: &dyn Store) {
 }
 
 /// A pending sign-in is read back exactly, once; unknown states read as `None`.
-pub async fn pending_login_is_taken_once(store: &dyn Store) {
+pub(super) async fn pending_login_is_taken_once(store: &dyn Store) {
     let full = login("state-1");
     let mut bare = login("state-2");
     bare.pkce_verifier = None;
@@ -168,7 +168,7 @@ pub async fn pending_login_is_taken_once(store: &dyn Store) {
 }
 
 /// Putting a pending sign-in with a `state` in use replaces the old one.
-pub async fn pending_login_is_replaced(store: &dyn Store) {
+pub(super) async fn pending_login_is_replaced(store: &dyn Store) {
     store.put_pending_login(&login("s")).await.expect("put");
     let mut newer = login("s");
     newer.nonce = "nonce-2".into();

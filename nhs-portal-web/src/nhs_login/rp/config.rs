@@ -28,6 +28,7 @@ impl Environment {
 
 /// Relying-party settings.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct NhsLoginConfig {
     /// The issuer: an [`Environment::issuer`], the simulator's, or any other.
     pub issuer: String,
