@@ -91,6 +91,13 @@ const FORM_EXPIRED: Message =
         .link(Link::to_appointments("View your hospital appointments"))
         .calm();
 
+const KEY_REUSED: Message = Message::new(&[
+    "This form was already used for a different appointment or change, so nothing has been changed.",
+    "Go back to your appointments, choose the appointment again and start again.",
+])
+.link(Link::to_appointments("View your hospital appointments"))
+.calm();
+
 const RENDER_FAILED: &str = "<!DOCTYPE html><html lang=\"en\"><head><title>Sorry, there is a problem with the service – NHS</title></head><body><h1>Sorry, there is a problem with the service</h1><p>Try again later.</p></body></html>";
 
 impl Inner {
@@ -274,6 +281,15 @@ impl Inner {
         use JourneyError as E;
         match (e, id) {
             (E::CannotView, _) => self.cannot_view(ctx, Some(session)),
+            (E::Ineligible(why), _) => self.ineligible(ctx, Some(session), why),
+            (E::KeyReused, _) => self.message(
+                ctx,
+                Some(session),
+                StatusCode::CONFLICT,
+                "This form has already been used",
+                &KEY_REUSED,
+                PageOpts::default(),
+            ),
             (E::NotAllowed(_) | E::Invalid(_), Some(id)) => {
                 http_kit::redirect(&format!("/patient-portal/appointment/{id}"))
             }
