@@ -329,3 +329,288 @@ async fn no_invalid_status_pair_reaches_a_page_or_the_api() {
         assert_eq!(now.state, want, "{:?}", request.kind);
     }
 }
+
+/// The slot form fields an attacker would forge: a slot that exists in the PAS but is not
+/// offered for the adult's dermatology appointment (beyond the booking window, another
+/// specialty's clinic, another trust's).
+fn add_forged_slots(t: &TestPortal) -> Vec<String> {
+    use nhs_portal_pas::Slot;
+    use nhs_portal_pas::simulated::SimulatedSlot;
+    let derm = t
+        .demo
+        .data
+        .appointment(demo::KEY_ADULT_DERMATOLOGY)
+        .unwrap();
+    let now = t.now();
+    let cases = [
+        (
+            "forged-beyond-window",
+            derm.organisation.ods_code.clone(),
+            derm.specialty.code,
+            nhs_portal_pas::BOOKING_HORIZON_DAYS + 14,
+        ),
+        (
+            "forged-other-specialty",
+            derm.organisation.ods_code.clone(),
+            nhs_portal_core::TreatmentFunctionCode::parse("502").unwrap(),
+            5,
+        ),
+        (
+            "forged-other-trust",
+            demo::request_only_trust().ods_code,
+            derm.specialty.code,
+            5,
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(id, ods_code, specialty, days)| {
+            let start = now + chrono::Duration::days(days);
+            t.demo.pas.add_slot(SimulatedSlot {
+                ods_code,
+                specialty,
+                slot: Slot {
+                    id: id.into(),
+                    start,
+                    end: start + chrono::Duration::minutes(20),
+                    location: None,
+                    clinician: None,
+                },
+            });
+            id.to_owned()
+        })
+        .collect()
+}
+
+/// Issue 11 item "any slot can be booked": a forged `slot` field on the reschedule confirm is
+/// refused with the "no longer available" page; nothing changes in the PAS or the store.
+#[tokio::test]
+async fn a_forged_slot_on_the_reschedule_confirm_is_refused() {
+    let t = TestPortal::start().await;
+    let forged = add_forged_slots(&t);
+    let mut patient = t.client();
+    patient.sign_in_as(ADULT).await;
+    let id = demo::appointment_id(demo::KEY_ADULT_DERMATOLOGY);
+    let before = t.demo.pas.inspect_appointment(&id).unwrap();
+    let page = body_text(&patient.get(&format!("{}/reschedule", page_of(&id))).await);
+    for slot in &forged {
+        assert!(!page.contains(slot.as_str()), "{slot} is offered");
+    }
+    let csrf = csrf_token(&page).unwrap();
+    for (n, slot) in forged.iter().enumerate() {
+        let key = format!("k-forged-{n}");
+        let res = patient
+            .post_form(
+                &format!("{}/reschedule/check", page_of(&id)),
+                &[
+                    ("csrf_token", &csrf),
+                    ("idempotency_key", &key),
+                    ("slot", slot),
+                ],
+            )
+            .await;
+        let at = location(&res).unwrap_or_default();
+        let (page, _) = patient.follow(res, at).await;
+        let html = body_text(&page);
+        assert!(
+            html.contains("The time you chose is no longer available"),
+            "{slot}: {html}"
+        );
+        assert_eq!(t.demo.pas.slot_holder(slot), None, "{slot} was booked");
+        assert_eq!(
+            t.demo.pas.inspect_appointment(&id).unwrap(),
+            before,
+            "{slot}"
+        );
+    }
+    let audit = t
+        .demo
+        .store
+        .audit_for_patient(&demo::nhs_number(ADULT), 100)
+        .await
+        .unwrap();
+    assert!(audit.iter().all(|r| r.action != AuditAction::Rescheduled));
+}
+
+/// Issue 11: an idempotency key reused on another appointment is refused with its own page
+/// (not ignored), and nothing is done.
+#[tokio::test]
+async fn a_key_reused_on_another_appointment_gets_a_clear_page() {
+    let t = TestPortal::start().await;
+    let mut patient = t.client();
+    patient.sign_in_as(ADULT).await;
+    // Two request-only appointments: the demo's, and a second one like it.
+    let first = demo::appointment_id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED);
+    let mut second = t.demo.pas.inspect_appointment(&first).unwrap();
+    second.id = nhs_portal_core::AppointmentId::new_random();
+    t.demo.pas.add_appointment(second.clone());
+    let csrf = csrf_token(&body_text(&patient.get(&page_of(&first)).await)).unwrap();
+    let confirm = |id: nhs_portal_core::AppointmentId| {
+        let mut patient = patient.clone();
+        let csrf = csrf.clone();
+        async move {
+            patient
+                .post_form(
+                    &format!("{}/cancel", page_of(&id)),
+                    &[("csrf_token", &csrf), ("reason", "no-longer-needed")],
+                )
+                .await;
+            patient
+                .post_form(
+                    &format!("{}/cancel/check", page_of(&id)),
+                    &[("csrf_token", &csrf), ("idempotency_key", "k-reused")],
+                )
+                .await
+        }
+    };
+    let res = confirm(first.clone()).await;
+    assert_eq!(
+        location(&res).as_deref(),
+        Some(format!("{}/cancel/done", page_of(&first)).as_str())
+    );
+    let res = confirm(second.id.clone()).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT, "{}", body_text(&res));
+    assert!(body_text(&res).contains("This form has already been used"));
+    assert!(
+        t.demo
+            .store
+            .pending_request_for(&second.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Issue 11: a double submit of a real-time reschedule, both confirms at once, shows its
+/// success page both times (not "that time was taken"), and books once.
+#[tokio::test]
+async fn a_concurrent_double_submit_of_a_reschedule_shows_its_success_twice() {
+    use nhs_portal_pas::simulated::{Fault, FaultPlan, FaultRule, PasOperation};
+    let t = TestPortal::start().await;
+    let mut patient = t.client();
+    patient.sign_in_as(ADULT).await;
+    let id = demo::appointment_id(demo::KEY_ADULT_DERMATOLOGY);
+    let page = body_text(&patient.get(&format!("{}/reschedule", page_of(&id))).await);
+    let csrf = csrf_token(&page).unwrap();
+    let slot = t
+        .demo
+        .pas
+        .find_slots(
+            &t.demo.pas.inspect_appointment(&id).unwrap(),
+            t.now(),
+            t.now() + chrono::Duration::days(40),
+        )
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    // The PAS takes a while to book, so both confirms are in flight together.
+    t.demo.pas.set_faults(
+        FaultPlan::new().rule(
+            FaultRule::new(Fault::Slow(std::time::Duration::from_millis(300)))
+                .on(PasOperation::Reschedule)
+                .times(2),
+        ),
+    );
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("idempotency_key", "k-double"),
+        ("slot", slot.as_str()),
+    ];
+    let path = format!("{}/reschedule/check", page_of(&id));
+    let (mut a, mut b) = (patient.clone(), patient.clone());
+    let (ra, rb) = tokio::join!(a.post_form(&path, &form), b.post_form(&path, &form));
+    for res in [ra, rb] {
+        let to = location(&res).unwrap_or_default();
+        assert!(
+            to.ends_with("/reschedule/done"),
+            "{to}: {}",
+            body_text(&res)
+        );
+        let (done, _) = patient.follow(res, to).await;
+        assert_eq!(done.status(), StatusCode::OK);
+        assert!(body_text(&done).contains("Your new appointment is on"));
+    }
+    assert_eq!(t.demo.pas.slot_holder(&slot), Some(id.clone()));
+    let moves = t
+        .demo
+        .store
+        .audit_for_patient(&demo::nhs_number(ADULT), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == AuditAction::Rescheduled)
+        .count();
+    assert_eq!(moves, 1);
+}
+
+/// Issue 11 item "drafts": the draft cookie holds no readable reason text, sign-out clears it,
+/// and a draft kept from before sign-out cannot be read back in a new session on that browser.
+#[tokio::test]
+async fn a_draft_is_sealed_for_its_session_and_useless_after_sign_out() {
+    use base64::Engine;
+    const SECRET: &str = "my neighbour drives me on Tuesdays";
+    const DRAFT: &str = "nhs_portal_draft";
+    let t = TestPortal::start().await;
+    let mut patient = t.client();
+    patient.sign_in_as(ADULT).await;
+    let id = demo::appointment_id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED);
+    let form = body_text(&patient.get(&format!("{}/cancel", page_of(&id))).await);
+    let csrf = csrf_token(&form).unwrap();
+    let res = patient
+        .post_form(
+            &format!("{}/cancel", page_of(&id)),
+            &[
+                ("csrf_token", &csrf),
+                ("reason", "other"),
+                ("details", SECRET),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let draft = patient.cookie(DRAFT).expect("a draft cookie").to_owned();
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&draft)
+        .unwrap_or_default();
+    for seen in [
+        draft.clone(),
+        String::from_utf8_lossy(&decoded).into_owned(),
+    ] {
+        assert!(
+            !seen.contains("neighbour") && !seen.contains("other"),
+            "{seen}"
+        );
+    }
+    // In the session, the check page reads it back.
+    let check = body_text(&patient.get(&format!("{}/cancel/check", page_of(&id))).await);
+    assert!(check.contains(SECRET), "{check}");
+    // Sign-out clears it.
+    let res = patient
+        .post_form("/sign-out", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        res.headers()
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with(&format!("{DRAFT}=;"))),
+        "sign-out does not clear the draft"
+    );
+    assert_eq!(patient.cookie(DRAFT), None);
+    // A copy kept from before sign-out is useless to the next session on this browser.
+    patient.sign_in_as(ADULT).await;
+    let req = http::Request::get(format!("{}/cancel/check", page_of(&id)))
+        .header(
+            http::header::COOKIE,
+            format!("{}; {DRAFT}={draft}", patient.cookie_header()),
+        )
+        .body(bytes::Bytes::new())
+        .unwrap();
+    let res = t.portal().handle(req).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body_text(&res));
+    assert_eq!(
+        location(&res).as_deref(),
+        Some(format!("{}/cancel", page_of(&id)).as_str())
+    );
+    assert!(!body_text(&res).contains(SECRET));
+}

@@ -380,3 +380,143 @@ async fn another_patients_appointment_cannot_be_changed() {
     assert_eq!(w.store.list_requests(None, None).await.unwrap().len(), 2);
     assert!(w.events().await.is_empty());
 }
+
+/// A PAS that would book any slot id it is given (as `FhirPas` did with any free Slot on the
+/// server): the journeys service itself must never send it one that is not in the offer.
+struct BooksAnything {
+    inner: Arc<SimulatedPas>,
+    reschedules: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl PasBackend for BooksAnything {
+    async fn patient(
+        &self,
+        p: &NhsNumber,
+    ) -> Result<Option<nhs_portal_pas::PatientRecord>, PasError> {
+        self.inner.patient(p).await
+    }
+    async fn list_appointments(&self, p: &NhsNumber) -> Result<Vec<Appointment>, PasError> {
+        self.inner.list_appointments(p).await
+    }
+    async fn get_appointment(
+        &self,
+        p: &NhsNumber,
+        id: &AppointmentId,
+    ) -> Result<Option<Appointment>, PasError> {
+        self.inner.get_appointment(p, id).await
+    }
+    async fn capabilities(&self, a: &Appointment) -> Result<Capabilities, PasError> {
+        self.inner.capabilities(a).await
+    }
+    async fn cancel(&self, a: &Appointment, r: &CancelReason) -> Result<Appointment, PasError> {
+        self.inner.cancel(a, r).await
+    }
+    async fn find_slots(
+        &self,
+        a: &Appointment,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<nhs_portal_pas::Slot>, PasError> {
+        self.inner.find_slots(a, from, to).await
+    }
+    async fn reschedule(&self, a: &Appointment, _slot: &str) -> Result<Appointment, PasError> {
+        self.reschedules
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut moved = a.clone();
+        moved.start += Duration::days(90);
+        Ok(moved)
+    }
+    async fn poll_events(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<nhs_portal_pas::PasEvent>, PasError> {
+        self.inner.poll_events(since).await
+    }
+}
+
+#[tokio::test]
+async fn only_a_slot_in_the_offer_read_at_confirm_reaches_the_pas() {
+    let w = world().await;
+    let pas = Arc::new(BooksAnything {
+        inner: w.pas.clone(),
+        reschedules: Default::default(),
+    });
+    let clock = Arc::new(ManualClock::new(t0()));
+    let journeys = Journeys::new(pas.clone(), w.store.clone(), clock);
+    let me = session(demo::ADULT);
+    let id = w.id(demo::KEY_ADULT_DERMATOLOGY);
+    let (_, offer) = journeys.slots(&me, &id).await.unwrap();
+    // A slot of another specialty at the same trust exists, but is not offered.
+    let other = w.id(demo::KEY_ADULT_TELEPHONE);
+    let (_, not_mine) = journeys.slots(&me, &other).await.unwrap();
+    let forged = not_mine
+        .iter()
+        .find(|s| !offer.iter().any(|o| o.id == s.id))
+        .expect("another clinic's slot");
+    for slot in [forged.id.as_str(), "made-up", ""] {
+        assert!(
+            matches!(
+                journeys.reschedule(&me, &id, slot, "key-forged").await,
+                Err(JourneyError::SlotUnavailable)
+            ),
+            "{slot}"
+        );
+    }
+    assert_eq!(pas.reschedules.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert!(w.audit(demo::ADULT).await.is_empty());
+    // An offered one goes through.
+    journeys
+        .reschedule(&me, &id, &offer[0].id, "key-ok")
+        .await
+        .unwrap();
+    assert_eq!(pas.reschedules.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_bound_to_its_appointment_and_request() {
+    let w = world().await;
+    let me = session(demo::ADULT);
+    let booked = w.id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED);
+    let answers = ReasonAnswers {
+        reason: CANCEL_REASONS[0].code.into(),
+        details: None,
+    };
+    w.journeys
+        .cancel(&me, &booked, &answers, "key-shared")
+        .await
+        .unwrap();
+    // Another request-only appointment of the same patient, with the same key.
+    let mut second = w.pas.inspect_appointment(&booked).unwrap();
+    second.id = AppointmentId::parse("second-request-only").unwrap();
+    w.pas.add_appointment(second.clone());
+    assert!(matches!(
+        w.journeys
+            .cancel(&me, &second.id, &answers, "key-shared")
+            .await,
+        Err(JourneyError::KeyReused)
+    ));
+    assert!(
+        w.store
+            .pending_request_for(&second.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A real-time action's key on another appointment is refused the same way.
+    let derm = w.id(demo::KEY_ADULT_DERMATOLOGY);
+    let (_, slots) = w.journeys.slots(&me, &derm).await.unwrap();
+    w.journeys
+        .reschedule(&me, &derm, &slots[0].id, "key-rt")
+        .await
+        .unwrap();
+    let phone = w.id(demo::KEY_ADULT_TELEPHONE);
+    assert!(matches!(
+        w.journeys.cancel(&me, &phone, &answers, "key-rt").await,
+        Err(JourneyError::KeyReused)
+    ));
+    assert_eq!(
+        w.pas.inspect_appointment(&phone).unwrap().status,
+        AppointmentStatus::Booked
+    );
+}

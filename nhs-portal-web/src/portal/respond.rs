@@ -9,6 +9,7 @@ use nhs_portal_core::store::PatientSession;
 use serde::Serialize;
 
 use super::Inner;
+use super::change::draft::clear_draft_cookie;
 use super::routes::Ctx;
 use super::views::{Link, Message};
 use crate::http_kit;
@@ -244,7 +245,7 @@ impl Inner {
         } else {
             &TIMED_OUT
         };
-        self.message(
+        let page = self.message(
             &ctx,
             None,
             StatusCode::OK,
@@ -254,7 +255,9 @@ impl Inner {
                 go_home: ctx.ua_in_app,
                 ..PageOpts::default()
             },
-        )
+        );
+        // The session is gone: so is any draft it sealed.
+        http_kit::with_cookie(page, clear_draft_cookie(self.secure_cookies))
     }
 
     pub(super) fn csrf_failed(&self, ctx: &Ctx, session: &PatientSession) -> Response<Bytes> {

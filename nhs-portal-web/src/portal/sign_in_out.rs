@@ -10,6 +10,7 @@ use nhs_portal_core::return_path::is_safe_portal_return;
 use nhs_portal_core::store::{AuditAction, AuditRecord};
 
 use super::Inner;
+use super::change::draft::clear_draft_cookie;
 use super::respond::PageOpts;
 use super::routes::Ctx;
 use super::views::{Empty, Link, Message};
@@ -217,8 +218,9 @@ impl Inner {
     }
 
     pub(super) async fn sign_out(&self, ctx: &Ctx, req: &Request<Bytes>) -> Response<Bytes> {
+        let clear_draft = clear_draft_cookie(self.secure_cookies);
         let Some(session) = self.optional_session(req).await else {
-            return http_kit::redirect("/signed-out");
+            return http_kit::with_cookie(http_kit::redirect("/signed-out"), clear_draft);
         };
         if let Err(res) = self.csrf_form(ctx, req, &session) {
             return res;
@@ -236,7 +238,10 @@ impl Inner {
             })
             .await;
         match self.sessions.end(req.headers()).await {
-            Ok(clear) => http_kit::with_cookie(http_kit::redirect("/signed-out"), clear),
+            Ok(clear) => http_kit::with_cookie(
+                http_kit::with_cookie(http_kit::redirect("/signed-out"), clear),
+                clear_draft,
+            ),
             Err(_) => self.problem(ctx, Some(&session)),
         }
     }
