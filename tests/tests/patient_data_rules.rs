@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use http::StatusCode;
 use nhs_portal_core::store::AuditAction;
 use nhs_portal_core::{Appointment, uk_time};
+use nhs_portal_pas::PasBackend;
 use nhs_portal_pas::demo::{self, ADULT, DOB_MISMATCH, NO_PORTAL_ACCESS, RESTRICTED, UNDER_16};
 use nhs_portal_tests::{Client, TestPortal, body_text, csrf_token, location};
 use nhs_portal_web::session::DEFAULT_COOKIE_NAME;
@@ -238,9 +239,8 @@ async fn a_date_of_birth_that_differs_from_the_pas_makes_no_session() {
 /// pending, and the PCA gets every appointment (none withheld) with only valid pairs.
 #[tokio::test]
 async fn no_invalid_status_pair_reaches_a_page_or_the_api() {
-    use nhs_portal_core::store::{RequestState, RequestStore};
+    use nhs_portal_core::store::RequestState;
     use nhs_portal_core::{AppointmentStatus, request_status::is_valid_pair};
-    use nhs_portal_pas::PasBackend;
 
     let t = TestPortal::start().await;
     let mut patient = t.client();
