@@ -75,7 +75,7 @@ impl Inner {
             (Method::POST, Step::Form) => self.change_post(ctx, req, session, id, w).await,
             (Method::GET, Step::Check) => self.change_check(ctx, req, session, id, w).await,
             (Method::POST, Step::Check) => self.change_confirm(ctx, req, session, id, w).await,
-            (Method::GET, Step::Done) => self.change_done(ctx, session, id, w).await,
+            (Method::GET, Step::Done) => self.change_done(ctx, req, session, id, w).await,
             _ => self.unknown_step(ctx, session, id).await,
         }
     }
@@ -318,7 +318,10 @@ impl Inner {
             && let Some(slot) = form.get("slot")
         {
             return match self.journeys.reschedule(session, id, slot, &key).await {
-                Ok(moved) => http_kit::redirect(&href(&moved.id, "reschedule/done")),
+                Ok(moved) => http_kit::with_cookie(
+                    http_kit::redirect(&href(&moved.id, "reschedule/done")),
+                    self.moved_cookie(id, &key, &moved.id),
+                ),
                 Err(e) => self.journey_error(ctx, session, Some(id), e),
             };
         }
@@ -351,6 +354,7 @@ impl Inner {
     async fn change_done(
         &self,
         ctx: &Ctx,
+        req: &Request<Bytes>,
         session: &PatientSession,
         id: &AppointmentId,
         w: &'static Wording,
@@ -370,7 +374,7 @@ impl Inner {
             }
             _ if requested => (&w.done_requested, None),
             RequestKind::Reschedule if a.status == AppointmentStatus::Booked => {
-                match self.moved_here(session, id).await {
+                match self.moved_here(req, session, id).await {
                     Ok(true) => (
                         &w.done_real_time,
                         Some(format!(
