@@ -311,7 +311,12 @@ mod tests {
             portal_access,
         };
         // (NHS login's date of birth, the PAS record, the answer)
-        let cases: [(Option<&str>, Option<PatientFacts>, Result<(), Ineligible>); 9] = [
+        type Case<'a> = (
+            Option<&'a str>,
+            Option<PatientFacts>,
+            Result<(), Ineligible>,
+        );
+        let cases: [Case; 9] = [
             (
                 Some("1980-01-01"),
                 Some(record("1980-01-01", false, true)),

@@ -53,14 +53,13 @@ async fn refusals(t: &TestPortal, nhs: &str) -> usize {
         .count()
 }
 
+/// One request: method, path and form fields.
+type Route = (&'static str, String, Vec<(&'static str, String)>);
+
 /// Every patient route for appointment `id`, as (method, path, form) with a valid CSRF token:
 /// the list, the appointment page and its calendar link, and every cancel and reschedule step
 /// and confirm, in the order a patient would go.
-fn routes(
-    id: &str,
-    csrf: &str,
-    slot: &str,
-) -> Vec<(&'static str, String, Vec<(&'static str, String)>)> {
+fn routes(id: &str, csrf: &str, slot: &str) -> Vec<Route> {
     let p = page_of(&id);
     let c = || ("csrf_token", csrf.to_owned());
     vec![
@@ -520,14 +519,15 @@ async fn a_concurrent_double_submit_of_a_reschedule_shows_its_success_twice() {
     let path = format!("{}/reschedule/check", page_of(&id));
     let (mut a, mut b) = (patient.clone(), patient.clone());
     let (ra, rb) = tokio::join!(a.post_form(&path, &form), b.post_form(&path, &form));
-    for res in [ra, rb] {
+    for (browser, res) in [(&mut a, ra), (&mut b, rb)] {
         let to = location(&res).unwrap_or_default();
         assert!(
             to.ends_with("/reschedule/done"),
             "{to}: {}",
             body_text(&res)
         );
-        let (done, _) = patient.follow(res, to).await;
+        // Each browser follows its own answer (with the cookie the confirm step set).
+        let (done, _) = browser.follow(res, to).await;
         assert_eq!(done.status(), StatusCode::OK);
         assert!(body_text(&done).contains("Your new appointment is on"));
     }

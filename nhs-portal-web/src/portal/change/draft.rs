@@ -110,15 +110,26 @@ pub(super) fn read(
     (draft.kind == w.draft_kind && draft.appointment == id.as_str()).then_some(draft.answers)
 }
 
-fn cookie_value(value: String, age: cookie::time::Duration, secure: bool) -> Option<HeaderValue> {
-    let c = Cookie::build((DRAFT_COOKIE, value))
-        .path(DRAFT_PATH)
+/// A journey's short-lived `HttpOnly`, `SameSite=Lax` cookie.
+fn build_cookie(
+    name: &'static str,
+    value: String,
+    path: String,
+    age: cookie::time::Duration,
+    secure: bool,
+) -> Option<HeaderValue> {
+    let c = Cookie::build((name, value))
+        .path(path)
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Lax)
         .max_age(age)
         .build();
     http_kit::set_cookie_value(&c)
+}
+
+fn cookie_value(value: String, age: cookie::time::Duration, secure: bool) -> Option<HeaderValue> {
+    build_cookie(DRAFT_COOKIE, value, DRAFT_PATH.to_owned(), age, secure)
 }
 
 /// The `Set-Cookie` value that removes any draft (sign-out, timeout).
@@ -150,6 +161,23 @@ impl Inner {
             Some(v) => cookie_value(v, cookie::time::Duration::minutes(30), self.secure_cookies),
             None => clear_draft_cookie(self.secure_cookies),
         }
+    }
+
+    /// A journey's short-lived `HttpOnly` cookie scoped to `path`: `value` kept for 30 minutes,
+    /// or the cookie removed (`keep` false).
+    pub(super) fn step_cookie(
+        &self,
+        name: &'static str,
+        value: String,
+        path: String,
+        keep: bool,
+    ) -> Option<HeaderValue> {
+        let age = if keep {
+            cookie::time::Duration::minutes(30)
+        } else {
+            cookie::time::Duration::ZERO
+        };
+        build_cookie(name, value, path, age, self.secure_cookies)
     }
 }
 
