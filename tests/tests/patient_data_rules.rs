@@ -37,12 +37,18 @@ fn leaks(html: &str, a: &Appointment) -> Vec<String> {
         .collect()
 }
 
-async fn refusals(t: &TestPortal, nhs: &str) -> usize {
+/// The patient's audit records, newest first.
+async fn audit_of(t: &TestPortal, nhs: &str) -> Vec<nhs_portal_core::store::AuditRecord> {
     t.demo
         .store
         .audit_for_patient(&demo::nhs_number(nhs), 1000)
         .await
         .unwrap()
+}
+
+async fn refusals(t: &TestPortal, nhs: &str) -> usize {
+    audit_of(t, nhs)
+        .await
         .iter()
         .filter(|r| {
             r.action == AuditAction::AccessRefused
@@ -207,12 +213,7 @@ async fn a_date_of_birth_that_differs_from_the_pas_makes_no_session() {
         None,
         "a session was made"
     );
-    let audit = t
-        .demo
-        .store
-        .audit_for_patient(&demo::nhs_number(DOB_MISMATCH), 10)
-        .await
-        .unwrap();
+    let audit = audit_of(&t, DOB_MISMATCH).await;
     assert!(audit.iter().all(|r| r.action != AuditAction::SignedIn));
     assert!(audit.iter().any(|r| r.action == AuditAction::AccessRefused
         && r.detail.as_deref() == Some("ineligible=date-of-birth-mismatch")));
@@ -422,12 +423,7 @@ async fn a_forged_slot_on_the_reschedule_confirm_is_refused() {
             "{slot}"
         );
     }
-    let audit = t
-        .demo
-        .store
-        .audit_for_patient(&demo::nhs_number(ADULT), 100)
-        .await
-        .unwrap();
+    let audit = audit_of(&t, ADULT).await;
     assert!(audit.iter().all(|r| r.action != AuditAction::Rescheduled));
 }
 
@@ -532,12 +528,8 @@ async fn a_concurrent_double_submit_of_a_reschedule_shows_its_success_twice() {
         assert!(body_text(&done).contains("Your new appointment is on"));
     }
     assert_eq!(t.demo.pas.slot_holder(&slot), Some(id.clone()));
-    let moves = t
-        .demo
-        .store
-        .audit_for_patient(&demo::nhs_number(ADULT), 100)
+    let moves = audit_of(&t, ADULT)
         .await
-        .unwrap()
         .into_iter()
         .filter(|r| r.action == AuditAction::Rescheduled)
         .count();

@@ -14,7 +14,7 @@
 //! (Only these staff actions are events; the portal's own real-time cancels and reschedules are
 //! not, as the portal already knows about them.)
 //!
-//! About 440 lines: the in-memory state and the whole [`PasBackend`] contract it answers belong
+//! About 450 lines: the in-memory state and the whole [`PasBackend`] contract it answers belong
 //! in one place. The demo data set lives in [`crate::demo`]. Faults are in `faults.rs`, the staff stand-in
 //! (and the worklist's [`OutcomeApplier`](crate::worklist::OutcomeApplier) hook) in `staff.rs`.
 //!

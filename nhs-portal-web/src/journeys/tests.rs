@@ -381,96 +381,48 @@ async fn another_patients_appointment_cannot_be_changed() {
     assert!(w.events().await.is_empty());
 }
 
-/// A PAS that would book any slot id it is given (as `FhirPas` did with any free Slot on the
-/// server): the journeys service itself must never send it one that is not in the offer.
-struct BooksAnything {
-    inner: Arc<SimulatedPas>,
-    reschedules: std::sync::atomic::AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl PasBackend for BooksAnything {
-    async fn patient(
-        &self,
-        p: &NhsNumber,
-    ) -> Result<Option<nhs_portal_pas::PatientRecord>, PasError> {
-        self.inner.patient(p).await
-    }
-    async fn list_appointments(&self, p: &NhsNumber) -> Result<Vec<Appointment>, PasError> {
-        self.inner.list_appointments(p).await
-    }
-    async fn get_appointment(
-        &self,
-        p: &NhsNumber,
-        id: &AppointmentId,
-    ) -> Result<Option<Appointment>, PasError> {
-        self.inner.get_appointment(p, id).await
-    }
-    async fn capabilities(&self, a: &Appointment) -> Result<Capabilities, PasError> {
-        self.inner.capabilities(a).await
-    }
-    async fn cancel(&self, a: &Appointment, r: &CancelReason) -> Result<Appointment, PasError> {
-        self.inner.cancel(a, r).await
-    }
-    async fn find_slots(
-        &self,
-        a: &Appointment,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<nhs_portal_pas::Slot>, PasError> {
-        self.inner.find_slots(a, from, to).await
-    }
-    async fn reschedule(&self, a: &Appointment, _slot: &str) -> Result<Appointment, PasError> {
-        self.reschedules
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let mut moved = a.clone();
-        moved.start += Duration::days(90);
-        Ok(moved)
-    }
-    async fn poll_events(
-        &self,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<nhs_portal_pas::PasEvent>, PasError> {
-        self.inner.poll_events(since).await
-    }
-}
-
+/// A slot the PAS itself would book (its own horizon is wide) but the portal's offer does not
+/// hold (beyond the portal's search window): the journeys service never sends it to the PAS.
 #[tokio::test]
 async fn only_a_slot_in_the_offer_read_at_confirm_reaches_the_pas() {
-    let w = world().await;
-    let pas = Arc::new(BooksAnything {
-        inner: w.pas.clone(),
-        reschedules: Default::default(),
-    });
+    use nhs_portal_pas::simulated::SimulatedSlot;
+    let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new(t0()));
-    let journeys = Journeys::new(pas.clone(), w.store.clone(), clock);
+    let (data, pas, _) = demo::start(clock.clone(), store.as_ref()).await.unwrap();
+    let pas = Arc::new(pas.with_booking_horizon(Duration::days(400)));
+    let journeys = Journeys::new(pas.clone(), store.clone(), clock);
     let me = session(demo::ADULT);
-    let id = w.id(demo::KEY_ADULT_DERMATOLOGY);
-    let (_, offer) = journeys.slots(&me, &id).await.unwrap();
-    // A slot of another specialty at the same trust exists, but is not offered.
-    let other = w.id(demo::KEY_ADULT_TELEPHONE);
-    let (_, not_mine) = journeys.slots(&me, &other).await.unwrap();
-    let forged = not_mine
-        .iter()
-        .find(|s| !offer.iter().any(|o| o.id == s.id))
-        .expect("another clinic's slot");
-    for slot in [forged.id.as_str(), "made-up", ""] {
+    let derm = data
+        .appointment(demo::KEY_ADULT_DERMATOLOGY)
+        .unwrap()
+        .clone();
+    let start = t0() + Duration::days(SLOT_SEARCH_DAYS + 20);
+    pas.add_slot(SimulatedSlot {
+        ods_code: derm.organisation.ods_code.clone(),
+        specialty: derm.specialty.code,
+        slot: nhs_portal_pas::Slot {
+            id: "beyond-the-window".into(),
+            start,
+            end: start + Duration::minutes(20),
+            location: None,
+            clinician: None,
+        },
+    });
+    let (_, offer) = journeys.slots(&me, &derm.id).await.unwrap();
+    assert!(!offer.iter().any(|s| s.id == "beyond-the-window"));
+    for slot in ["beyond-the-window", "made-up", ""] {
         assert!(
             matches!(
-                journeys.reschedule(&me, &id, slot, "key-forged").await,
+                journeys.reschedule(&me, &derm.id, slot, "key-forged").await,
                 Err(JourneyError::SlotUnavailable)
             ),
             "{slot}"
         );
     }
-    assert_eq!(pas.reschedules.load(std::sync::atomic::Ordering::SeqCst), 0);
-    assert!(w.audit(demo::ADULT).await.is_empty());
-    // An offered one goes through.
-    journeys
-        .reschedule(&me, &id, &offer[0].id, "key-ok")
-        .await
-        .unwrap();
-    assert_eq!(pas.reschedules.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(pas.slot_holder("beyond-the-window"), None);
+    assert_eq!(pas.inspect_appointment(&derm.id).unwrap().start, derm.start);
+    // The PAS alone would have booked it: the refusal above was the journeys' own check.
+    assert!(pas.reschedule(&derm, "beyond-the-window").await.is_ok());
 }
 
 #[tokio::test]
