@@ -272,7 +272,12 @@ async fn slots_stay_consistent_under_a_storm_of_concurrent_changes() {
             held.push((id, a));
         }
         let contenders: Vec<(Appointment, String)> = (0..CONTESTED * CONTENDERS)
-            .map(|i| (appt("9000000009", "RRT", 5), contested[i % CONTESTED].clone()))
+            .map(|i| {
+                (
+                    appt("9000000009", "RRT", 5),
+                    contested[i % CONTESTED].clone(),
+                )
+            })
             .collect();
         for (a, _) in &contenders {
             pas.add_appointment(a.clone());
@@ -347,7 +352,11 @@ async fn slots_stay_consistent_under_a_storm_of_concurrent_changes() {
             .filter_map(|s| pas.slot_holder(s))
             .collect();
         let distinct: std::collections::HashSet<_> = holders.iter().collect();
-        assert_eq!(distinct.len(), holders.len(), "round {round}: one slot each");
+        assert_eq!(
+            distinct.len(),
+            holders.len(),
+            "round {round}: one slot each"
+        );
         for (a, _) in &contenders {
             if !holders.contains(&a.id) {
                 assert_eq!(

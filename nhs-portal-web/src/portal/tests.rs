@@ -356,13 +356,22 @@ fn assert_action(html: &str, base: &str, action: &str, labels: &[&str], want: Op
     match want {
         Some(label) => {
             assert!(html.contains(&href), "{base}: {action} link missing");
-            assert!(html.contains(&format!(">{label}<")), "{base}: {label:?} missing");
+            assert!(
+                html.contains(&format!(">{label}<")),
+                "{base}: {label:?} missing"
+            );
             for other in labels.iter().filter(|l| **l != label) {
-                assert!(!html.contains(&format!(">{other}<")), "{base}: {other:?} shown");
+                assert!(
+                    !html.contains(&format!(">{other}<")),
+                    "{base}: {other:?} shown"
+                );
             }
         }
         None => {
-            assert!(!html.contains(&format!("{base}/{action}")), "{base}: {action} offered");
+            assert!(
+                !html.contains(&format!("{base}/{action}")),
+                "{base}: {action} offered"
+            );
             for label in labels {
                 assert!(!html.contains(label), "{base}: {label:?} shown");
             }
@@ -376,27 +385,119 @@ async fn appointment_page_offers_only_the_allowed_actions_in_every_state() {
     let h = harness();
     let day = Duration::days(1);
     // (id, trust, status, start, pending request, cancel offered, reschedule offered)
-    let rows: [(&str, &str, AppointmentStatus, DateTime<Utc>, Option<RequestKind>, Option<&str>, Option<&str>); 14] = [
-        ("s-rt-booked", RT, Booked, t0() + day * 7, None, Some(CANCEL_LABELS[0]), Some(RESCHEDULE_LABELS[0])),
-        ("s-rq-booked", RQ, Booked, t0() + day * 7, None, Some(CANCEL_LABELS[1]), Some(RESCHEDULE_LABELS[1])),
-        ("s-vo-booked", VIEW_ONLY, Booked, t0() + day * 7, None, None, None),
-        ("s-mx-booked", MIXED, Booked, t0() + day * 7, None, Some(CANCEL_LABELS[0]), None),
-        ("s-rq-pend-c", RQ, Booked, t0() + day * 7, Some(RequestKind::Cancel), None, None),
-        ("s-rq-pend-r", RQ, Booked, t0() + day * 7, Some(RequestKind::Reschedule), None, None),
-        ("s-rt-pend-c", RT, Booked, t0() + day * 7, Some(RequestKind::Cancel), None, None),
+    let rows: [(
+        &str,
+        &str,
+        AppointmentStatus,
+        DateTime<Utc>,
+        Option<RequestKind>,
+        Option<&str>,
+        Option<&str>,
+    ); 14] = [
+        (
+            "s-rt-booked",
+            RT,
+            Booked,
+            t0() + day * 7,
+            None,
+            Some(CANCEL_LABELS[0]),
+            Some(RESCHEDULE_LABELS[0]),
+        ),
+        (
+            "s-rq-booked",
+            RQ,
+            Booked,
+            t0() + day * 7,
+            None,
+            Some(CANCEL_LABELS[1]),
+            Some(RESCHEDULE_LABELS[1]),
+        ),
+        (
+            "s-vo-booked",
+            VIEW_ONLY,
+            Booked,
+            t0() + day * 7,
+            None,
+            None,
+            None,
+        ),
+        (
+            "s-mx-booked",
+            MIXED,
+            Booked,
+            t0() + day * 7,
+            None,
+            Some(CANCEL_LABELS[0]),
+            None,
+        ),
+        (
+            "s-rq-pend-c",
+            RQ,
+            Booked,
+            t0() + day * 7,
+            Some(RequestKind::Cancel),
+            None,
+            None,
+        ),
+        (
+            "s-rq-pend-r",
+            RQ,
+            Booked,
+            t0() + day * 7,
+            Some(RequestKind::Reschedule),
+            None,
+            None,
+        ),
+        (
+            "s-rt-pend-c",
+            RT,
+            Booked,
+            t0() + day * 7,
+            Some(RequestKind::Cancel),
+            None,
+            None,
+        ),
         ("s-rt-past", RT, Booked, t0() - day * 2, None, None, None),
         ("s-rq-past", RQ, Booked, t0() - day * 2, None, None, None),
         ("s-rt-now", RT, Booked, t0(), None, None, None),
-        ("s-rt-cancelled", RT, Cancelled, t0() + day * 7, None, None, None),
-        ("s-rq-cancelled", RQ, Cancelled, t0() + day * 7, None, None, None),
-        ("s-rt-fulfilled", RT, Fulfilled, t0() - day * 2, None, None, None),
+        (
+            "s-rt-cancelled",
+            RT,
+            Cancelled,
+            t0() + day * 7,
+            None,
+            None,
+            None,
+        ),
+        (
+            "s-rq-cancelled",
+            RQ,
+            Cancelled,
+            t0() + day * 7,
+            None,
+            None,
+            None,
+        ),
+        (
+            "s-rt-fulfilled",
+            RT,
+            Fulfilled,
+            t0() - day * 2,
+            None,
+            None,
+            None,
+        ),
         ("s-rt-noshow", RT, NoShow, t0() - day * 2, None, None, None),
     ];
     let alice = NhsNumber::parse(ALICE).unwrap();
     for (id, trust, status, start, pending, ..) in &rows {
         let mut a = appt(id, ALICE, trust, *start);
         a.status = *status;
-        h.pas.appts.lock().unwrap().insert((*id).to_owned(), a.clone());
+        h.pas
+            .appts
+            .lock()
+            .unwrap()
+            .insert((*id).to_owned(), a.clone());
         if let Some(kind) = pending {
             let request = NewRequest {
                 id: uuid::Uuid::new_v4(),
@@ -432,7 +533,10 @@ async fn appointment_page_offers_only_the_allowed_actions_in_every_state() {
         assert_action(&html, &base, "cancel", &CANCEL_LABELS, cancel);
         assert_action(&html, &base, "reschedule", &RESCHEDULE_LABELS, reschedule);
         // No form on the page posts to an action either.
-        assert!(!html.contains(&format!("action=\"{base}/")), "{id}: a form posts an action");
+        assert!(
+            !html.contains(&format!("action=\"{base}/")),
+            "{id}: a form posts an action"
+        );
     }
 }
 
@@ -522,7 +626,10 @@ async fn request_only_cancel_journey_stores_one_request_and_shows_pending() {
         .filter(|r| r.action == AuditAction::CancelRequested)
         .collect();
     assert_eq!(requested.len(), 1, "{requested:?}");
-    assert_eq!(requested[0].appointment.as_ref().map(|a| a.as_str()), Some("a-rq-1"));
+    assert_eq!(
+        requested[0].appointment.as_ref().map(|a| a.as_str()),
+        Some("a-rq-1")
+    );
     assert_eq!(requested[0].detail.as_deref(), Some("reason=no-transport"));
     // Its reporting events: the sign-in's SESSION and one APPT-REQUEST-CANC.
     let stats = h.store.outbox_stats().await.unwrap();

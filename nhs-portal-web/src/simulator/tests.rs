@@ -208,7 +208,11 @@ fn the_token_endpoint_checks_the_client_assertion() {
         ("wrong audience", assertion(client_key(), ISS, "j2")),
     ];
     for (name, a) in cases {
-        assert_eq!(a.split('.').count(), 3, "{name}: a signed JWT, not a stand-in");
+        assert_eq!(
+            a.split('.').count(),
+            3,
+            "{name}: a signed JWT, not a stand-in"
+        );
         let code = code_for(&s, "9000000009");
         let r = post(&s, "/token", &token_body(&code, &a));
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{name}");

@@ -111,7 +111,9 @@ pub(super) async fn outbox_two_workers_never_share_events(store: &dyn Store) {
          the workers really claim at once (for example #[tokio::test(flavor = \"multi_thread\")])"
     );
     for round in 0..ROUNDS {
-        let events: Vec<_> = (0..EVENTS).map(|i| view_event(round * EVENTS + i)).collect();
+        let events: Vec<_> = (0..EVENTS)
+            .map(|i| view_event(round * EVENTS + i))
+            .collect();
         store.enqueue_events(&events).await.expect("enqueue");
         let start = Barrier::new(WORKERS);
         let claims: Vec<Vec<i64>> = tokio::task::block_in_place(|| {
@@ -133,7 +135,10 @@ pub(super) async fn outbox_two_workers_never_share_events(store: &dyn Store) {
             })
         });
         for (w, mine) in claims.iter().enumerate() {
-            assert!(mine.len() <= LIMIT, "round {round}: worker {w} took more than its limit");
+            assert!(
+                mine.len() <= LIMIT,
+                "round {round}: worker {w} took more than its limit"
+            );
         }
         let mut all: Vec<i64> = claims.concat();
         let claimed = all.len();
