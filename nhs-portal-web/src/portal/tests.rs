@@ -379,115 +379,44 @@ fn assert_action(html: &str, base: &str, action: &str, labels: &[&str], want: Op
     }
 }
 
+/// One appointment state: id, trust, status, start, pending request, and the cancel and
+/// reschedule labels the page must offer (`None`: that action must be absent).
+type StateRow = (
+    &'static str,
+    &'static str,
+    AppointmentStatus,
+    DateTime<Utc>,
+    Option<RequestKind>,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
 #[tokio::test]
 async fn appointment_page_offers_only_the_allowed_actions_in_every_state() {
     use AppointmentStatus::{Booked, Cancelled, Fulfilled, NoShow};
     let h = harness();
     let day = Duration::days(1);
-    // (id, trust, status, start, pending request, cancel offered, reschedule offered)
-    let rows: [(
-        &str,
-        &str,
-        AppointmentStatus,
-        DateTime<Utc>,
-        Option<RequestKind>,
-        Option<&str>,
-        Option<&str>,
-    ); 14] = [
-        (
-            "s-rt-booked",
-            RT,
-            Booked,
-            t0() + day * 7,
-            None,
-            Some(CANCEL_LABELS[0]),
-            Some(RESCHEDULE_LABELS[0]),
-        ),
-        (
-            "s-rq-booked",
-            RQ,
-            Booked,
-            t0() + day * 7,
-            None,
-            Some(CANCEL_LABELS[1]),
-            Some(RESCHEDULE_LABELS[1]),
-        ),
-        (
-            "s-vo-booked",
-            VIEW_ONLY,
-            Booked,
-            t0() + day * 7,
-            None,
-            None,
-            None,
-        ),
-        (
-            "s-mx-booked",
-            MIXED,
-            Booked,
-            t0() + day * 7,
-            None,
-            Some(CANCEL_LABELS[0]),
-            None,
-        ),
-        (
-            "s-rq-pend-c",
-            RQ,
-            Booked,
-            t0() + day * 7,
-            Some(RequestKind::Cancel),
-            None,
-            None,
-        ),
-        (
-            "s-rq-pend-r",
-            RQ,
-            Booked,
-            t0() + day * 7,
-            Some(RequestKind::Reschedule),
-            None,
-            None,
-        ),
-        (
-            "s-rt-pend-c",
-            RT,
-            Booked,
-            t0() + day * 7,
-            Some(RequestKind::Cancel),
-            None,
-            None,
-        ),
-        ("s-rt-past", RT, Booked, t0() - day * 2, None, None, None),
-        ("s-rq-past", RQ, Booked, t0() - day * 2, None, None, None),
-        ("s-rt-now", RT, Booked, t0(), None, None, None),
-        (
-            "s-rt-cancelled",
-            RT,
-            Cancelled,
-            t0() + day * 7,
-            None,
-            None,
-            None,
-        ),
-        (
-            "s-rq-cancelled",
-            RQ,
-            Cancelled,
-            t0() + day * 7,
-            None,
-            None,
-            None,
-        ),
-        (
-            "s-rt-fulfilled",
-            RT,
-            Fulfilled,
-            t0() - day * 2,
-            None,
-            None,
-            None,
-        ),
-        ("s-rt-noshow", RT, NoShow, t0() - day * 2, None, None, None),
+    let (rt_cancel, rq_cancel) = (Some(CANCEL_LABELS[0]), Some(CANCEL_LABELS[1]));
+    let (rt_move, rq_move) = (Some(RESCHEDULE_LABELS[0]), Some(RESCHEDULE_LABELS[1]));
+    let (soon, ago) = (t0() + day * 7, t0() - day * 2);
+    let (cancel_req, move_req) = (Some(RequestKind::Cancel), Some(RequestKind::Reschedule));
+    #[rustfmt::skip]
+    let rows: [StateRow; 14] = [
+        // id               trust      status     start  pending     cancel     reschedule
+        ("s-rt-booked",     RT,        Booked,    soon,  None,       rt_cancel, rt_move),
+        ("s-rq-booked",     RQ,        Booked,    soon,  None,       rq_cancel, rq_move),
+        ("s-vo-booked",     VIEW_ONLY, Booked,    soon,  None,       None,      None),
+        ("s-mx-booked",     MIXED,     Booked,    soon,  None,       rt_cancel, None),
+        ("s-rq-pend-c",     RQ,        Booked,    soon,  cancel_req, None,      None),
+        ("s-rq-pend-r",     RQ,        Booked,    soon,  move_req,   None,      None),
+        ("s-rt-pend-c",     RT,        Booked,    soon,  cancel_req, None,      None),
+        ("s-rt-past",       RT,        Booked,    ago,   None,       None,      None),
+        ("s-rq-past",       RQ,        Booked,    ago,   None,       None,      None),
+        ("s-rt-now",        RT,        Booked,    t0(),  None,       None,      None),
+        ("s-rt-cancelled",  RT,        Cancelled, soon,  None,       None,      None),
+        ("s-rq-cancelled",  RQ,        Cancelled, soon,  None,       None,      None),
+        ("s-rt-fulfilled",  RT,        Fulfilled, ago,   None,       None,      None),
+        ("s-rt-noshow",     RT,        NoShow,    ago,   None,       None,      None),
     ];
     let alice = NhsNumber::parse(ALICE).unwrap();
     for (id, trust, status, start, pending, ..) in &rows {
