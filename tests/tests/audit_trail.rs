@@ -141,6 +141,27 @@ async fn post(
     c.post_form(path, &form).await
 }
 
+impl Trail<'_> {
+    /// Asserts the confirmation just made wrote exactly one `action` record for `id` with
+    /// `detail`; then sends the double click, which must get the same "done" page and write
+    /// nothing.
+    async fn expect_once(
+        &mut self,
+        step: &str,
+        session: Option<&str>,
+        (action, id, detail): (AuditAction, &AppointmentId, &str),
+        second: SecondClick,
+    ) {
+        let got = self.expect(step, session, &[(action, Some(id))]).await;
+        assert_eq!(got[0].detail.as_deref(), Some(detail), "{step}: the detail");
+        let done = second.action.replace("/check", "/done");
+        let again = second.send().await;
+        assert_eq!(location(&again), Some(done), "{step}: the second click");
+        self.expect(&format!("{step}, clicked twice"), session, &[])
+            .await;
+    }
+}
+
 #[tokio::test]
 async fn every_patient_action_writes_exactly_its_audit_records() {
     let t = TestPortal::start().await;
@@ -150,33 +171,21 @@ async fn every_patient_action_writes_exactly_its_audit_records() {
     // Sign-in lands on the list: signed in, then viewed the list.
     let list = c.sign_in_as(ADULT).await;
     assert_eq!(list.status(), StatusCode::OK);
-    let signed_in = trail
-        .expect(
-            "sign-in",
-            None,
-            &[
-                (AuditAction::SignedIn, None),
-                (AuditAction::ViewedAppointments, None),
-            ],
-        )
-        .await;
+    let signed_in_and_list = [
+        (AuditAction::SignedIn, None),
+        (AuditAction::ViewedAppointments, None),
+    ];
+    let signed_in = trail.expect("sign-in", None, &signed_in_and_list).await;
     let session = signed_in[0].session.clone().expect("a session id");
     let session = Some(session.as_str());
     assert_eq!(signed_in[1].session.as_deref(), session);
 
     // Viewing one appointment.
     let derm = demo::appointment_id(demo::KEY_ADULT_DERMATOLOGY);
-    assert_eq!(
-        c.get(&page(demo::KEY_ADULT_DERMATOLOGY)).await.status(),
-        StatusCode::OK
-    );
-    trail
-        .expect(
-            "view",
-            session,
-            &[(AuditAction::ViewedAppointment, Some(&derm))],
-        )
-        .await;
+    let res = c.get(&page(demo::KEY_ADULT_DERMATOLOGY)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let viewed = [(AuditAction::ViewedAppointment, Some(&derm))];
+    trail.expect("view", session, &viewed).await;
 
     // Another patient's appointment, and one nobody has: refused, and recorded as refused
     // (against the signed-in patient, never the owner).
@@ -185,20 +194,14 @@ async fn every_patient_action_writes_exactly_its_audit_records() {
     for id in [&theirs, &nobodys] {
         let res = c.get(&format!("/patient-portal/appointment/{id}")).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let refused = [(AuditAction::AccessRefused, Some(id))];
         trail
-            .expect(
-                "another's appointment",
-                session,
-                &[(AuditAction::AccessRefused, Some(id))],
-            )
+            .expect("another's appointment", session, &refused)
             .await;
     }
     let mut trail2 = Trail::new(&t, SECOND_ADULT).await;
-    assert_eq!(
-        trail2.new_records().await,
-        [],
-        "nothing is written as the owner"
-    );
+    let owners = trail2.new_records().await;
+    assert_eq!(owners, [], "nothing is written as the owner");
 
     // Cancelling in real time: the journey's pages write nothing until the confirmation.
     let phone = demo::appointment_id(demo::KEY_ADULT_TELEPHONE);
@@ -206,23 +209,10 @@ async fn every_patient_action_writes_exactly_its_audit_records() {
     let check = answer(&mut c, &base, "cancel", &[("reason", "no-transport")]).await;
     trail.expect("cancel: reason", session, &[]).await;
     let second = confirm(&mut c, &check).await;
-    let got = trail
-        .expect(
-            "cancel in real time",
-            session,
-            &[(AuditAction::Cancelled, Some(&phone))],
-        )
+    let cancelled = (AuditAction::Cancelled, &phone, "reason=no-transport");
+    trail
+        .expect_once("cancel in real time", session, cancelled, second)
         .await;
-    assert_eq!(got[0].detail.as_deref(), Some("reason=no-transport"));
-    // The same confirmation submitted again: the same answer, no second record.
-    let again = second.send().await;
-    assert_eq!(
-        location(&again).as_deref(),
-        Some(format!("{base}/cancel/done").as_str()),
-        "{}",
-        body_text(&again)
-    );
-    trail.expect("cancel submitted twice", session, &[]).await;
     c.get(&format!("{base}/cancel/done")).await;
     trail.expect("cancel: done page", session, &[]).await;
 
@@ -231,21 +221,9 @@ async fn every_patient_action_writes_exactly_its_audit_records() {
     let base = page(demo::KEY_ADULT_REQUEST_ONLY_BOOKED);
     let check = answer(&mut c, &base, "cancel", &[("reason", "no-transport")]).await;
     let second = confirm(&mut c, &check).await;
-    let got = trail
-        .expect(
-            "cancel request",
-            session,
-            &[(AuditAction::CancelRequested, Some(&eyes))],
-        )
-        .await;
-    assert_eq!(got[0].detail.as_deref(), Some("reason=no-transport"));
-    let again = second.send().await;
-    assert_eq!(
-        location(&again).as_deref(),
-        Some(format!("{base}/cancel/done").as_str())
-    );
+    let requested = (AuditAction::CancelRequested, &eyes, "reason=no-transport");
     trail
-        .expect("cancel request submitted twice", session, &[])
+        .expect_once("cancel request", session, requested, second)
         .await;
 
     // Rescheduling in real time, into the first slot offered.
@@ -254,87 +232,40 @@ async fn every_patient_action_writes_exactly_its_audit_records() {
     let slot = input_value(&slots, "slot").expect("a free slot offered");
     let check = answer(&mut c, &base, "reschedule", &[("slot", &slot)]).await;
     let second = confirm(&mut c, &check).await;
-    let got = trail
-        .expect(
-            "reschedule in real time",
-            session,
-            &[(AuditAction::Rescheduled, Some(&derm))],
-        )
-        .await;
     let moved = t.demo.pas.inspect_appointment(&derm).unwrap();
-    assert_eq!(
-        got[0].detail.as_deref(),
-        Some(format!("to={};new={}", moved.start.to_rfc3339(), moved.id).as_str())
-    );
-    let again = second.send().await;
-    assert_eq!(
-        location(&again).as_deref(),
-        Some(format!("{base}/reschedule/done").as_str())
-    );
+    let detail = format!("to={};new={}", moved.start.to_rfc3339(), moved.id);
+    let rescheduled = (AuditAction::Rescheduled, &derm, detail.as_str());
     trail
-        .expect("reschedule submitted twice", session, &[])
+        .expect_once("reschedule in real time", session, rescheduled, second)
         .await;
 
     // Signing out.
     let html = body_text(&c.get("/patient-portal/appointments").await);
-    trail
-        .expect(
-            "the list again",
-            session,
-            &[(AuditAction::ViewedAppointments, None)],
-        )
-        .await;
+    let list_again = [(AuditAction::ViewedAppointments, None)];
+    trail.expect("the list again", session, &list_again).await;
     let csrf = csrf_token(&html).unwrap();
     let res = c.post_form("/sign-out", &[("csrf_token", &csrf)]).await;
     assert_eq!(location(&res).as_deref(), Some("/signed-out"));
-    trail
-        .expect("sign-out", session, &[(AuditAction::SignedOut, None)])
-        .await;
+    let signed_out = [(AuditAction::SignedOut, None)];
+    trail.expect("sign-out", session, &signed_out).await;
 
-    // Asking to reschedule, as the second patient: written under their number only.
+    // Asking to reschedule, as the second patient: written under their number only, and the
+    // patient's free text is never in the record.
     let mut c2 = t.client();
     c2.sign_in_as(SECOND_ADULT).await;
     let signed_in = trail2
-        .expect(
-            "second sign-in",
-            None,
-            &[
-                (AuditAction::SignedIn, None),
-                (AuditAction::ViewedAppointments, None),
-            ],
-        )
+        .expect("second sign-in", None, &signed_in_and_list)
         .await;
     let session2 = signed_in[0].session.clone().unwrap();
     assert_ne!(Some(session2.as_str()), session, "a new session id");
     let gyn = demo::appointment_id("second/r9e/gynaecology");
     let base = page("second/r9e/gynaecology");
-    let check = answer(
-        &mut c2,
-        &base,
-        "reschedule",
-        &[("reason", "commitments"), ("details", "Mornings are hard")],
-    )
-    .await;
-    let second_click = confirm(&mut c2, &check).await;
-    let got = trail2
-        .expect(
-            "reschedule request",
-            Some(&session2),
-            &[(AuditAction::RescheduleRequested, Some(&gyn))],
-        )
-        .await;
-    assert_eq!(
-        got[0].detail.as_deref(),
-        Some("reason=commitments"),
-        "no free text"
-    );
-    let again = second_click.send().await;
-    assert_eq!(
-        location(&again).as_deref(),
-        Some(format!("{base}/reschedule/done").as_str())
-    );
+    let answers = [("reason", "commitments"), ("details", "Mornings are hard")];
+    let check = answer(&mut c2, &base, "reschedule", &answers).await;
+    let second = confirm(&mut c2, &check).await;
+    let requested = (AuditAction::RescheduleRequested, &gyn, "reason=commitments");
     trail2
-        .expect("reschedule request submitted twice", None, &[])
+        .expect_once("reschedule request", Some(&session2), requested, second)
         .await;
     trail
         .expect("nothing under the first patient", None, &[])

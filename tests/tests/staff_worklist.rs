@@ -27,8 +27,59 @@ async fn seeded_request(t: &TestPortal, key: &str) -> PatientRequest {
         .unwrap_or_else(|| panic!("a pending request for {key}"))
 }
 
+/// The demo portal, the pending request it seeded for the appointment `key`, and that
+/// appointment's id.
+async fn portal_with_request(key: &str) -> (TestPortal, PatientRequest, String) {
+    let t = TestPortal::start().await;
+    let pending = seeded_request(&t, key).await;
+    let id = pending.appointment.as_str().to_owned();
+    (t, pending, id)
+}
+
 async fn request_now(t: &TestPortal, id: uuid::Uuid) -> PatientRequest {
     t.demo.store.get_request(id).await.unwrap().unwrap()
+}
+
+async fn assert_state(t: &TestPortal, request: &PatientRequest, want: RequestState) {
+    assert_eq!(
+        request_now(t, request.id).await.state,
+        want,
+        "{}",
+        request.id
+    );
+}
+
+/// A patient's audit trail, newest first.
+async fn audit(
+    t: &TestPortal,
+    patient: &nhs_portal_core::NhsNumber,
+    limit: usize,
+) -> Vec<nhs_portal_core::store::AuditRecord> {
+    t.demo
+        .store
+        .audit_for_patient(patient, limit)
+        .await
+        .unwrap()
+}
+
+/// The appointment as the (simulated) PAS holds it.
+fn in_pas(t: &TestPortal, id: &nhs_portal_core::AppointmentId) -> nhs_portal_core::Appointment {
+    t.demo.pas.inspect_appointment(id).expect("in the PAS")
+}
+
+/// The newest audit record of the request's patient: the staff decision `action`, by the
+/// signed-in staff member, for the request's appointment.
+async fn last_staff_decision(
+    t: &TestPortal,
+    request: &PatientRequest,
+    action: AuditAction,
+) -> nhs_portal_core::store::AuditRecord {
+    let newest = audit(t, &request.patient, 1).await;
+    let record = newest.into_iter().next().expect("an audit record");
+    assert_eq!(record.action, action);
+    assert_eq!(record.actor, format!("staff:{STAFF}"));
+    assert_eq!(record.appointment.as_ref(), Some(&request.appointment));
+    record
 }
 
 /// A staff browser signed in with the right code, and its CSRF token.
@@ -40,6 +91,20 @@ async fn signed_in_staff(t: &TestPortal) -> (Client, String) {
     assert!(html.contains(&format!("Signed in as {STAFF}.")), "{html}");
     let csrf = csrf_token(&html).expect("the worklist's CSRF token");
     (staff, csrf)
+}
+
+/// Posts a staff decision on a request of the request-only trust, as its worklist form does,
+/// and checks it was done.
+async fn decide(staff: &mut Client, path: &str, csrf: &str, extra: &[(&str, &str)]) {
+    let mut form = vec![("csrf_token", csrf), ("ods", demo::REQUEST_ONLY_TRUST_ODS)];
+    form.extend_from_slice(extra);
+    let res = staff.post_form(path, &form).await;
+    assert_eq!(
+        location(&res).as_deref(),
+        Some("/staff?done=1"),
+        "{}",
+        body_text(&res)
+    );
 }
 
 fn fulfil(id: uuid::Uuid) -> String {
@@ -111,10 +176,7 @@ async fn the_worklist_refuses_no_code_and_wrong_codes() {
         )
         .await;
     assert_eq!(location(&res).as_deref(), Some("/staff"));
-    assert_eq!(
-        request_now(&t, pending.id).await.state,
-        RequestState::Pending
-    );
+    assert_state(&t, &pending, RequestState::Pending).await;
 
     // The right code: a session cookie scoped to /staff, HttpOnly and SameSite=Strict.
     let res = stranger
@@ -164,11 +226,7 @@ async fn every_worklist_post_needs_the_sessions_csrf_token() {
         "still signed in"
     );
     assert_eq!(
-        t.demo
-            .pas
-            .inspect_appointment(&pending.appointment)
-            .unwrap()
-            .status,
+        in_pas(&t, &pending.appointment).status,
         AppointmentStatus::Booked
     );
 
@@ -177,10 +235,7 @@ async fn every_worklist_post_needs_the_sessions_csrf_token() {
         .post_form(&fulfil(pending.id), &[("ods", ods), ("csrf_token", &csrf)])
         .await;
     assert_eq!(location(&res).as_deref(), Some("/staff?done=1"));
-    assert_eq!(
-        request_now(&t, pending.id).await.state,
-        RequestState::Fulfilled
-    );
+    assert_state(&t, &pending, RequestState::Fulfilled).await;
 }
 
 #[tokio::test]
@@ -226,7 +281,7 @@ async fn staff_of_one_trust_cannot_see_or_act_on_another_trusts_requests() {
         }
         let now = request_now(&t, r.id).await;
         assert_eq!(now.state, RequestState::Pending, "{} was resolved", r.id);
-        let a = t.demo.pas.inspect_appointment(&r.appointment).unwrap();
+        let a = in_pas(&t, &r.appointment);
         assert_eq!(a.status, AppointmentStatus::Booked);
     }
     let audit = t
@@ -246,42 +301,23 @@ async fn staff_of_one_trust_cannot_see_or_act_on_another_trusts_requests() {
 
 #[tokio::test]
 async fn fulfilling_a_cancellation_request_cancels_it_for_the_patient_and_the_pca() {
-    let t = TestPortal::start().await;
     let key = demo::KEY_ADULT_PENDING_CANCELLATION;
-    let pending = seeded_request(&t, key).await;
-    let id = pending.appointment.as_str().to_owned();
+    let (t, pending, id) = portal_with_request(key).await;
     let before = t.pca_appointment(ADULT, &id).await.expect("in the Bundle");
     assert_eq!(request_status(&before), Some("Pending Cancellation"));
     assert!(patient_page(&t, key).await.contains("Pending Cancellation"));
 
     let (mut staff, csrf) = signed_in_staff(&t).await;
-    let form = [
-        ("csrf_token", csrf.as_str()),
-        ("ods", demo::REQUEST_ONLY_TRUST_ODS),
-    ];
-    let res = staff.post_form(&fulfil(pending.id), &form).await;
-    assert_eq!(location(&res).as_deref(), Some("/staff?done=1"));
+    decide(&mut staff, &fulfil(pending.id), &csrf, &[]).await;
     let page = body_text(&staff.get("/staff?done=1").await);
     assert!(page.contains("Done. The patient"), "{page}");
     assert!(!page.contains(&fulfil(pending.id)), "no longer waiting");
 
     let now = request_now(&t, pending.id).await;
     assert_eq!(now.state, RequestState::Fulfilled);
-    let in_pas = t
-        .demo
-        .pas
-        .inspect_appointment(&pending.appointment)
-        .unwrap();
-    assert_eq!(in_pas.status, AppointmentStatus::Cancelled);
-    let audit = &t
-        .demo
-        .store
-        .audit_for_patient(&pending.patient, 1)
-        .await
-        .unwrap()[0];
-    assert_eq!(audit.action, AuditAction::RequestFulfilled);
-    assert_eq!(audit.actor, format!("staff:{STAFF}"));
-    assert_eq!(audit.appointment.as_ref(), Some(&pending.appointment));
+    let held = in_pas(&t, &pending.appointment);
+    assert_eq!(held.status, AppointmentStatus::Cancelled);
+    last_staff_decision(&t, &pending, AuditAction::RequestFulfilled).await;
 
     // The patient sees it cancelled, with nothing pending and nothing to do.
     let html = patient_page(&t, key).await;
@@ -294,14 +330,13 @@ async fn fulfilling_a_cancellation_request_cancels_it_for_the_patient_and_the_pc
     assert_eq!(request_status(&after), None);
 
     // Doing it again changes nothing.
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("ods", demo::REQUEST_ONLY_TRUST_ODS),
+    ];
     let res = staff.post_form(&fulfil(pending.id), &form).await;
     assert!(body_text(&res).contains("That request is no longer waiting."));
-    let records = t
-        .demo
-        .store
-        .audit_for_patient(&pending.patient, 100)
-        .await
-        .unwrap();
+    let records = audit(&t, &pending.patient, 100).await;
     let decisions = records
         .iter()
         .filter(|a| a.action == AuditAction::RequestFulfilled)
@@ -311,10 +346,8 @@ async fn fulfilling_a_cancellation_request_cancels_it_for_the_patient_and_the_pc
 
 #[tokio::test]
 async fn fulfilling_a_reschedule_request_moves_it_for_the_patient_and_the_pca() {
-    let t = TestPortal::start().await;
     let key = demo::KEY_ADULT_PENDING_RESCHEDULE;
-    let pending = seeded_request(&t, key).await;
-    let id = pending.appointment.as_str().to_owned();
+    let (t, pending, id) = portal_with_request(key).await;
     let (mut staff, csrf) = signed_in_staff(&t).await;
 
     // A new time in the future, in UK time.
@@ -341,30 +374,20 @@ async fn fulfilling_a_reschedule_request_moves_it_for_the_patient_and_the_pca() 
             body_text(&res).contains("Enter a new date and time in the future"),
             "{bad}"
         );
-        assert_eq!(
-            request_now(&t, pending.id).await.state,
-            RequestState::Pending
-        );
+        assert_state(&t, &pending, RequestState::Pending).await;
     }
 
-    let form = [
-        ("csrf_token", csrf.as_str()),
-        ("ods", ods),
-        ("new_start", field.as_str()),
-    ];
-    let res = staff.post_form(&fulfil(pending.id), &form).await;
-    assert_eq!(location(&res).as_deref(), Some("/staff?done=1"));
+    decide(
+        &mut staff,
+        &fulfil(pending.id),
+        &csrf,
+        &[("new_start", &field)],
+    )
+    .await;
+    assert_state(&t, &pending, RequestState::Fulfilled).await;
+    let held = in_pas(&t, &pending.appointment);
     assert_eq!(
-        request_now(&t, pending.id).await.state,
-        RequestState::Fulfilled
-    );
-    let in_pas = t
-        .demo
-        .pas
-        .inspect_appointment(&pending.appointment)
-        .unwrap();
-    assert_eq!(
-        (in_pas.status, in_pas.start),
+        (held.status, held.start),
         (AppointmentStatus::Booked, new_start)
     );
 
@@ -381,43 +404,18 @@ async fn fulfilling_a_reschedule_request_moves_it_for_the_patient_and_the_pca() 
 
 #[tokio::test]
 async fn rejecting_a_request_keeps_the_appointment_and_clears_its_status() {
-    let t = TestPortal::start().await;
     let key = demo::KEY_ADULT_PENDING_RESCHEDULE;
-    let pending = seeded_request(&t, key).await;
-    let id = pending.appointment.as_str().to_owned();
-    let was = t
-        .demo
-        .pas
-        .inspect_appointment(&pending.appointment)
-        .unwrap();
+    let (t, pending, id) = portal_with_request(key).await;
+    let was = in_pas(&t, &pending.appointment);
     let before = t.pca_appointment(ADULT, &id).await.expect("in the Bundle");
     assert_eq!(request_status(&before), Some("Pending Reschedule"));
 
     let (mut staff, csrf) = signed_in_staff(&t).await;
-    let form = [
-        ("csrf_token", csrf.as_str()),
-        ("ods", demo::REQUEST_ONLY_TRUST_ODS),
-    ];
-    let res = staff.post_form(&reject(pending.id), &form).await;
-    assert_eq!(location(&res).as_deref(), Some("/staff?done=1"));
-    assert_eq!(
-        request_now(&t, pending.id).await.state,
-        RequestState::Rejected
-    );
-    let in_pas = t
-        .demo
-        .pas
-        .inspect_appointment(&pending.appointment)
-        .unwrap();
-    assert_eq!((in_pas.status, in_pas.start), (was.status, was.start));
-    let audit = &t
-        .demo
-        .store
-        .audit_for_patient(&pending.patient, 1)
-        .await
-        .unwrap()[0];
-    assert_eq!(audit.action, AuditAction::RequestRejected);
-    assert_eq!(audit.actor, format!("staff:{STAFF}"));
+    decide(&mut staff, &reject(pending.id), &csrf, &[]).await;
+    assert_state(&t, &pending, RequestState::Rejected).await;
+    let held = in_pas(&t, &pending.appointment);
+    assert_eq!((held.status, held.start), (was.status, was.start));
+    last_staff_decision(&t, &pending, AuditAction::RequestRejected).await;
 
     // The patient sees it booked as before, and may ask again.
     let html = patient_page(&t, key).await;
