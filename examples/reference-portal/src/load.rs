@@ -156,6 +156,11 @@ pub fn summary(s: &Settings) -> String {
         ),
         None => "usage events wait in the outbox (no NHS_PORTAL_REPORTING_URL)".into(),
     };
+    let pca = if s.demo_pca_secret.expose() == nhs_portal_web::demo::DEMO_PCA_SECRET {
+        "client pca-demo, the default secret (demo-pca-secret)"
+    } else {
+        "client pca-demo, secret set (hidden)"
+    };
     let staff = if s.staff_code.is_some() {
         "access code set (hidden)"
     } else {
@@ -170,6 +175,7 @@ pub fn summary(s: &Settings) -> String {
         format!("  session idle:  {} seconds", s.session_idle_seconds),
         format!("  reporting:     {reporting}"),
         format!("  staff:         {staff}"),
+        format!("  demo PCA:      {pca}"),
         format!("  assets:        {}", s.assets_dir().display()),
     ]
     .join("\n")

@@ -63,11 +63,7 @@ fn main() -> ExitCode {
 async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
     let listener = tokio::net::TcpListener::bind(s.addr).await?;
     let local = listener.local_addr()?;
-    let base_url = s
-        .base_url
-        .as_ref()
-        .map(|b| b.as_str().to_owned())
-        .unwrap_or_else(|| format!("http://{local}"));
+    let base_url = s.base_url_for(local);
     let assets_dir = s.assets_dir();
     open::ensure_assets(&assets_dir)?;
     let store = open::open_store(s.database_url.expose()).await?;
@@ -76,27 +72,25 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
         .with_store(store)
         .with_assets(Assets::load(&assets_dir)?);
     demo_settings.staff_code = s.staff_code.as_ref().map(|c| c.expose().to_owned());
+    demo_settings.pca_secret = s.demo_pca_secret.expose().to_owned();
     demo_settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
     let demo = DemoPortal::build(demo_settings).await?;
     let reporting = reporting::start(&s, demo.store.clone(), demo.clock.clone())?;
 
     println!("nhs-portal listening on {}", demo.base_url);
+    let base = &demo.base_url;
     eprintln!(
-        "  Demo mode: simulated hospital systems and the NHS login simulator (not NHS login)."
-    );
-    let store_note = s.store_name();
-    eprintln!(
-        "  Store: {store_note}; {} demo requests added; {reporting}.",
-        demo.seeded
-    );
-    eprintln!(
-        "  Patients: sign in as {} or {}.",
+        "  Demo mode: simulated hospital systems and the NHS login simulator (not NHS login).\n  \
+         Store: {}; {} demo requests added; {reporting}.\n  \
+         Patients: sign in as {} or {}.\n  \
+         NHS App simulator (not the NHS App): {base}{}\n  \
+         Staff worklist: {base}/staff (access code {})",
+        s.store_name(),
+        demo.seeded,
         demo::ADULT,
-        demo::SECOND_ADULT
-    );
-    eprintln!(
-        "  Staff worklist: {}/staff (access code {})",
-        demo.base_url, demo.staff_code
+        demo::SECOND_ADULT,
+        nhs_portal_web::demo::NHS_APP_PATH,
+        demo.staff_code
     );
     serve::serve(listener, Arc::clone(&demo.portal)).await;
     Ok(())

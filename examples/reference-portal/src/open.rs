@@ -21,6 +21,8 @@ pub fn ensure_assets(dir: &Path) -> Result<(), BoxError> {
     let status = std::process::Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
         .current_dir(dir)
+        // Standard output carries only the "listening on" line (harnesses read it).
+        .stdout(std::io::stderr())
         .status()
         .map_err(|e| -> BoxError {
             format!(

@@ -97,6 +97,17 @@ pub struct Settings {
     )]
     pub session_idle_seconds: u32,
 
+    /// Demo mode: the `client_secret` with which the demo PCA client `pca-demo` gets bearer
+    /// tokens for the Get Appointments API from the simulator's token endpoint (a secret).
+    #[arg(
+        long,
+        env = "NHS_PORTAL_DEMO_PCA_SECRET",
+        default_value = nhs_portal_web::demo::DEMO_PCA_SECRET,
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub demo_pca_secret: Secret,
+
     /// Where the front-end npm packages are installed (`npm ci` runs there when they are
     /// missing) [default: nhs-portal-web/assets of this source tree].
     #[arg(long, env = "NHS_PORTAL_ASSETS_DIR", value_name = "DIR")]
@@ -188,6 +199,14 @@ impl Settings {
             Ok(u) => format!("PostgreSQL on {}{}", u.host_str().unwrap_or("?"), u.path()),
             Err(_) => "PostgreSQL".into(),
         }
+    }
+
+    /// The public base URL: the one set, else `http://{bound}`.
+    pub fn base_url_for(&self, bound: SocketAddr) -> String {
+        self.base_url
+            .as_ref()
+            .map(|b| b.as_str().to_owned())
+            .unwrap_or_else(|| format!("http://{bound}"))
     }
 
     /// The assets folder to use.

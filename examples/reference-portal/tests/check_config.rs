@@ -174,6 +174,7 @@ fn good_settings_exit_0_with_a_summary_and_no_secret() {
             ("NHS_PORTAL_REPORTING_TOKEN", "token-secret-3"),
             ("NHS_PORTAL_STAFF_CODE", "staff-secret-4"),
             ("NHS_PORTAL_SESSION_IDLE_SECONDS", "64"),
+            ("NHS_PORTAL_DEMO_PCA_SECRET", "pca-secret-5"),
             ("NHS_PORTAL_ASSETS_DIR", assets),
         ],
     ];
@@ -230,7 +231,7 @@ fn the_readme_lists_every_setting_and_no_other() {
         .collect();
     listed.sort();
     let in_help = settings_in_help();
-    assert!(in_help.len() >= 9, "{in_help:?}");
+    assert!(in_help.len() >= 10, "{in_help:?}");
     assert_eq!(
         listed, in_help,
         "README.md's settings table and --help differ"

@@ -8,15 +8,7 @@ use nhs_portal_core::eligibility::age_on;
 
 use super::authorize::AuthParams;
 use super::{NOT_NHS_LOGIN, Simulator};
-use crate::http_kit;
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
+use crate::http_kit::{self, html_escape};
 
 impl Simulator {
     pub(super) fn page(&self, status: StatusCode, body: &str) -> Response<Bytes> {
