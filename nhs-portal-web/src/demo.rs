@@ -102,7 +102,7 @@ pub struct DemoSettings {
     pub store: Arc<dyn Store>,
     /// The clock of every part (default the system clock). Tests pass a `ManualClock`.
     pub clock: Arc<dyn Clock>,
-    /// The front-end files (default the embedded ones only, no npm packages).
+    /// The front-end files (default every embedded one, [`Assets::embedded`]).
     pub assets: Assets,
     /// The staff worklist's access code (default a random one, see [`DemoPortal::staff_code`]).
     pub staff_code: Option<String>,
@@ -136,7 +136,7 @@ impl DemoSettings {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             store: Arc::new(MemoryStore::new()),
             clock: Arc::new(SystemClock),
-            assets: Assets::embedded_only(),
+            assets: Assets::embedded(),
             staff_code: None,
             session_idle: None,
             sign_in: None,

@@ -130,12 +130,9 @@ fn cross_checks(s: &Settings) -> Vec<String> {
         );
     }
     if let Some(dir) = &s.assets_dir
-        && !dir.join("package.json").is_file()
+        && let Err(e) = nhs_portal_web::assets::Assets::load(dir)
     {
-        problems.push(format!(
-            "NHS_PORTAL_ASSETS_DIR (--assets-dir): {} holds no package.json of the front-end packages",
-            dir.display()
-        ));
+        problems.push(format!("NHS_PORTAL_ASSETS_DIR (--assets-dir): {e}"));
     }
     problems
 }
@@ -176,7 +173,13 @@ pub fn summary(s: &Settings) -> String {
         format!("  reporting:     {reporting}"),
         format!("  staff:         {staff}"),
         format!("  demo PCA:      {pca}"),
-        format!("  assets:        {}", s.assets_dir().display()),
+        format!(
+            "  assets:        {}",
+            s.assets_dir
+                .as_ref()
+                .map(|d| format!("from {}", d.display()))
+                .unwrap_or_else(|| "embedded in the binary".into())
+        ),
     ]
     .join("\n")
 }

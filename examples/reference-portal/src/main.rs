@@ -64,13 +64,15 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
     let listener = tokio::net::TcpListener::bind(s.addr).await?;
     let local = listener.local_addr()?;
     let base_url = s.base_url_for(local);
-    let assets_dir = s.assets_dir();
-    open::ensure_assets(&assets_dir)?;
     let store = open::open_store(s.database_url.expose()).await?;
 
-    let mut demo_settings = DemoSettings::new(&base_url)
-        .with_store(store)
-        .with_assets(Assets::load(&assets_dir)?);
+    let mut demo_settings =
+        DemoSettings::new(&base_url)
+            .with_store(store)
+            .with_assets(match &s.assets_dir {
+                Some(dir) => Assets::load(dir)?,
+                None => Assets::embedded(),
+            });
     demo_settings.staff_code = s.staff_code.as_ref().map(|c| c.expose().to_owned());
     demo_settings.pca_secret = s.demo_pca_secret.expose().to_owned();
     demo_settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));

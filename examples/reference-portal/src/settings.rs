@@ -108,8 +108,8 @@ pub struct Settings {
     )]
     pub demo_pca_secret: Secret,
 
-    /// Where the front-end npm packages are installed (`npm ci` runs there when they are
-    /// missing) [default: nhs-portal-web/assets of this source tree].
+    /// Serve the design-system files from this npm folder (where `npm ci` installed
+    /// nhs-portal-web/assets/package.json) instead of the ones embedded in the binary.
     #[arg(long, env = "NHS_PORTAL_ASSETS_DIR", value_name = "DIR")]
     pub assets_dir: Option<PathBuf>,
 }
@@ -207,12 +207,5 @@ impl Settings {
             .as_ref()
             .map(|b| b.as_str().to_owned())
             .unwrap_or_else(|| format!("http://{bound}"))
-    }
-
-    /// The assets folder to use.
-    pub fn assets_dir(&self) -> PathBuf {
-        self.assets_dir
-            .clone()
-            .unwrap_or_else(nhs_portal_web::assets::default_dir)
     }
 }
