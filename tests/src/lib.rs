@@ -42,6 +42,8 @@ use nhs_portal_web::portal::Portal;
 use nhs_portal_web::sign_in::SignIn;
 use nhs_portal_web::simulator::NOT_NHS_LOGIN;
 
+pub mod specs;
+
 /// The form field the simulator's sign-in page takes.
 pub const NHS_NUMBER_FIELD: &str = "nhs_number";
 

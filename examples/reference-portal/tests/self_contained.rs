@@ -103,7 +103,10 @@ async fn the_binary_alone_in_an_empty_folder_serves_pages_styles_and_the_pca_api
             "https://fhir.nhs.uk/Id/nhs-number|9000000009",
         )])
         .bearer_auth(token["access_token"].as_str().expect("a bearer token"))
-        .header("NHSD-ID-Token", id["id_token"].as_str().expect("an ID token"))
+        .header(
+            "NHSD-ID-Token",
+            id["id_token"].as_str().expect("an ID token"),
+        )
         .header("X-Correlation-ID", "0d7d3c55-3b7e-4d43-9a4c-3b1b2f8d6a10")
         .send()
         .await
@@ -111,5 +114,8 @@ async fn the_binary_alone_in_an_empty_folder_serves_pages_styles_and_the_pca_api
     assert_eq!(res.status(), 200);
     let bundle: serde_json::Value = res.json().await.unwrap();
     assert_eq!(bundle["resourceType"], "Bundle");
-    assert!(folder.path().join("data").is_dir(), "its SQLite store is in the folder");
+    assert!(
+        folder.path().join("data").is_dir(),
+        "its SQLite store is in the folder"
+    );
 }
