@@ -3,7 +3,7 @@
 //! adapter's own writer. Each expected [`Appointment`] is written out in full here, so a mistake
 //! made the same way in reading and writing does not cancel out.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use nhs_portal_core::{
