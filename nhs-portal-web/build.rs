@@ -54,7 +54,9 @@ fn node_modules(out: &Path) -> PathBuf {
     if let Some(dir) = env::var_os("NHS_PORTAL_NODE_MODULES") {
         return PathBuf::from(dir);
     }
-    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    // Read when the script runs (not `env!`): the same compiled script may serve another checkout.
+    let manifest = env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let assets = Path::new(&manifest).join("assets");
     let lock = assets.join("package-lock.json");
     if is_current(&assets.join("node_modules"), &lock) {
         return assets.join("node_modules");

@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::fhir_api::resource::PORTAL_LINK_EXTENSION;
 use crate::fhir_api::{FhirApi, PATIENT_PARAM};
 use crate::http_kit::{self, html_escape};
-use crate::simulator::{SIMULATED_NHS_APP_CLIENT_ID, Simulator};
+use crate::simulator::{SIMULATED_NHS_APP_CLIENT_ID, Simulator, simulation_page};
 
 /// The banner every page carries.
 pub const NOT_THE_NHS_APP: &str = "NHS App simulator – not the NHS App";
@@ -81,17 +81,12 @@ impl NhsAppSimulator {
     }
 
     fn page(&self, status: StatusCode, body: String) -> Response<Bytes> {
-        let html = format!(
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{NOT_THE_NHS_APP}</title>\
-<style>body{{font-family:Arial,sans-serif;max-width:40rem;margin:1rem auto;padding:0 1rem}}\
-.banner{{background:#ffeb3b;border:3px solid #212b32;padding:.5rem;font-weight:bold}}\
-label{{display:block;margin:.5rem 0}}li{{margin:.75rem 0}}</style></head>\
-<body><p class=\"banner\" role=\"alert\">{NOT_THE_NHS_APP}. A demo of what the NHS App does: \
-no real accounts, no real patients.</p>\n<h1>{NOT_THE_NHS_APP}</h1>\n{body}\n</body></html>"
-        );
-        http_kit::foreign_html(status, html)
+        simulation_page(
+            status,
+            NOT_THE_NHS_APP,
+            "A demo of what the NHS App does: no real accounts, no real patients.",
+            &body,
+        )
     }
 
     fn chooser(&self, chosen: Option<&str>) -> String {

@@ -2,24 +2,13 @@
 //! demo PCA's token, the NHS App's ID token, the Get Appointments call) run as written against
 //! it, and a wrong client secret refused with a JSON error.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
+
+use common::Running;
 
 const BIN: &str = env!("CARGO_BIN_EXE_nhs-portal-example");
-
-/// The running portal; dropping it stops the process.
-struct Running {
-    child: Child,
-    base_url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn start(env: &[(&str, &str)]) -> Running {
     let dir = tempfile::tempdir().unwrap();
@@ -33,30 +22,12 @@ fn start(env: &[(&str, &str)]) -> Running {
             cmd.env_remove(k);
         }
     }
-    let mut child = cmd
-        .env("NHS_PORTAL_ADDR", "127.0.0.1:0")
+    cmd.env("NHS_PORTAL_ADDR", "127.0.0.1:0")
         .env("NHS_PORTAL_DATABASE_URL", db)
         .env("RUST_LOG", "warn")
         .envs(env.iter().copied())
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the portal binary starts");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let base_url = first
-        .trim()
-        .strip_prefix("nhs-portal listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .to_owned();
-    Running {
-        child,
-        base_url,
-        _dir: dir,
-    }
+        .current_dir(dir.path());
+    common::spawn(cmd, vec![dir])
 }
 
 /// The README's shell block after the heading of the command-line section.

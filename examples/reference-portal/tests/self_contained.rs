@@ -5,17 +5,11 @@
 //! It runs the binary in `NHS_PORTAL_RELEASE_BIN` when set (scripts/test-all sets it, in CI, to
 //! the release build of the README's first command), else this test's own build of it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
 
-struct Running(Child);
+use std::process::Command;
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::json_of;
 
 #[tokio::test]
 async fn the_binary_alone_in_an_empty_folder_serves_pages_styles_and_the_pca_api() {
@@ -25,25 +19,14 @@ async fn the_binary_alone_in_an_empty_folder_serves_pages_styles_and_the_pca_api
     let empty_path = tempfile::tempdir().unwrap();
     let bin = folder.path().join("nhs-portal-example");
     std::fs::copy(&built, &bin).expect("copy the binary");
-    let mut child = Command::new(&bin)
-        .env_clear()
+    let mut cmd = Command::new(&bin);
+    cmd.env_clear()
         .env("PATH", empty_path.path())
         .env("NHS_PORTAL_ADDR", "127.0.0.1:0")
-        .current_dir(folder.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the copied binary starts");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let _running = Running(child);
-    let base = first
-        .trim()
-        .strip_prefix("nhs-portal listening on ")
-        .unwrap_or_else(|| panic!("it did not start: {first:?}"))
-        .to_owned();
+        .current_dir(folder.path());
+    let data = folder.path().join("data");
+    let running = common::spawn(cmd, vec![folder, empty_path]);
+    let base = running.base_url.clone();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::limited(10))
         .build()
@@ -77,25 +60,17 @@ async fn the_binary_alone_in_an_empty_folder_serves_pages_styles_and_the_pca_api
     }
 
     // The demo PCA call with the simulator's two tokens.
-    let token: serde_json::Value = http
-        .post(format!("{base}/nhs-login-simulator/token"))
-        .basic_auth("pca-demo", Some("demo-pca-secret"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id: serde_json::Value = http
-        .post(format!("{base}/nhs-login-simulator/nhs-app/id-token"))
-        .form(&[("nhs_number", "9000000009")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = json_of(
+        http.post(format!("{base}/nhs-login-simulator/token"))
+            .basic_auth("pca-demo", Some("demo-pca-secret"))
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await;
+    let id = json_of(
+        http.post(format!("{base}/nhs-login-simulator/nhs-app/id-token"))
+            .form(&[("nhs_number", "9000000009")]),
+    )
+    .await;
     let res = http
         .get(format!("{base}/fhir/Appointment"))
         .query(&[(
@@ -114,8 +89,5 @@ async fn the_binary_alone_in_an_empty_folder_serves_pages_styles_and_the_pca_api
     assert_eq!(res.status(), 200);
     let bundle: serde_json::Value = res.json().await.unwrap();
     assert_eq!(bundle["resourceType"], "Bundle");
-    assert!(
-        folder.path().join("data").is_dir(),
-        "its SQLite store is in the folder"
-    );
+    assert!(data.is_dir(), "its SQLite store is in the folder");
 }

@@ -67,6 +67,7 @@ mod tokens;
 
 pub use api_clients::SimulatorApiClient;
 pub use config::{SimulatorClient, SimulatorConfig, TestPatient};
+pub(crate) use pages::simulation_page;
 
 #[derive(Debug, Clone)]
 struct Grant {
