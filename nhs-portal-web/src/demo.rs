@@ -20,11 +20,11 @@
 
 use std::sync::Arc;
 
-use nhs_portal_core::NhsNumber;
 use nhs_portal_core::clock::{Clock, SystemClock};
 use nhs_portal_core::deep_link::{DeepLinkBase, DeepLinkError};
 use nhs_portal_core::store::memory::MemoryStore;
 use nhs_portal_core::store::{Store, StoreError};
+use nhs_portal_core::{NhsNumber, Organisation};
 use nhs_portal_pas::demo::{self, DemoData};
 use nhs_portal_pas::simulated::SimulatedPas;
 use nhs_portal_pas::worklist::Worklist;
@@ -106,6 +106,9 @@ pub struct DemoSettings {
     pub assets: Assets,
     /// The staff worklist's access code (default a random one, see [`DemoPortal::staff_code`]).
     pub staff_code: Option<String>,
+    /// The trusts whose requests the staff worklist shows and acts on (default both demo
+    /// trusts).
+    pub staff_trusts: Option<Vec<Organisation>>,
     /// Inactivity timeout of patient sessions (default the portal's, 10 minutes). The warning
     /// comes a minute before; values under 61 seconds are raised to 61.
     pub session_idle: Option<chrono::Duration>,
@@ -138,6 +141,7 @@ impl DemoSettings {
             clock: Arc::new(SystemClock),
             assets: Assets::embedded(),
             staff_code: None,
+            staff_trusts: None,
             session_idle: None,
             sign_in: None,
             fhir_api: None,
@@ -215,6 +219,7 @@ impl DemoPortal {
             clock,
             assets,
             staff_code,
+            staff_trusts,
             session_idle,
             sign_in,
             fhir_api,
@@ -279,14 +284,15 @@ impl DemoPortal {
             api_config,
         ));
 
-        // The staff worklist for both demo trusts.
+        // The staff worklist, for both demo trusts unless told otherwise.
         let staff_code =
             staff_code.unwrap_or_else(|| crate::session::random_token()[..12].to_owned());
         let worklist =
             Worklist::new(store.clone(), pas.clone(), clock.clone()).with_applier(pas.clone());
         let staff = StaffPages::new(
             worklist.clone(),
-            vec![demo::real_time_trust(), demo::request_only_trust()],
+            staff_trusts
+                .unwrap_or_else(|| vec![demo::real_time_trust(), demo::request_only_trust()]),
             &staff_code,
             clock.clone(),
             !base_url.starts_with("http://"),
