@@ -2,11 +2,12 @@
 //! system), the NHS login simulator (not NHS login) with the portal as its relying party, the
 //! patient pages, the staff worklist, the PCA Get Appointments API accepting the simulator's
 //! tokens (the demo PCA client `pca-demo` gets them by `client_credentials` with its secret), and
-//! the NHS App simulator (not the NHS App) at [`NHS_APP_PATH`]. The reference portal, the examples and the tests build it here instead of copying
-//! the wiring.
+//! the NHS App simulator (not the NHS App) at [`NHS_APP_PATH`]. The reference portal, the
+//! examples and the tests build it here instead of copying the wiring.
 //!
 //! Demo only: everything here signs anyone in as any demo patient. Behind the `simulator`
-//! feature.
+//! feature. Over 400 lines because it is the one place every demo part is wired together (and
+//! its test); splitting the wiring would spread one sequence over files.
 //!
 //! ```
 //! use nhs_portal_web::demo::{DemoPortal, DemoSettings};
