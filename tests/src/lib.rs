@@ -47,6 +47,7 @@ use nhs_portal_web::sign_in::SignIn;
 use nhs_portal_web::simulator::NOT_NHS_LOGIN;
 
 pub mod fhir_peer;
+pub mod specs;
 
 /// The form field the simulator's sign-in page takes.
 pub const NHS_NUMBER_FIELD: &str = "nhs_number";
