@@ -9,8 +9,12 @@
 //! Ages are whole years; someone born on 29 February turns a year older on 1 March in common
 //! years (so they turn 16 on 1 March when their 16th birthday year is not a leap year).
 //!
-//! The PCA Get Appointments API, the Record Service sender and the NHS login simulator's age
-//! label all use this module.
+//! For a patient identified by NHS login (the patient pages and the PCA Get Appointments API),
+//! [`Eligibility::check_signed_in`] adds the date-of-birth cross-check: NHS login's date of birth
+//! must be the PAS record's, and the age is counted from NHS login's.
+//!
+//! The PCA Get Appointments API, the patient pages' gate, the Record Service sender and the NHS
+//! login simulator's age label all use this module.
 //!
 //! ```
 //! use chrono::{NaiveDate, TimeZone, Utc};
@@ -74,6 +78,22 @@ pub enum Ineligible {
         /// The first UK date they are old enough.
         eligible_from: NaiveDate,
     },
+    /// NHS login's date of birth is not the PAS record's: the two may not be the same person.
+    #[error("date of birth differs from the PAS record")]
+    DateOfBirthMismatch,
+}
+
+impl Ineligible {
+    /// A stable name (safe to log and to put in an audit record: it names no patient).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Restricted => "restricted",
+            Self::NoPortalAccess => "no-portal-access",
+            Self::UnknownAge => "age-unknown",
+            Self::TooYoung { .. } => "under-minimum-age",
+            Self::DateOfBirthMismatch => "date-of-birth-mismatch",
+        }
+    }
 }
 
 /// The eligibility rule, with its minimum age.
@@ -146,6 +166,41 @@ impl Eligibility {
     /// The whole rule at `now` (on its UK date).
     pub fn check(&self, facts: &PatientFacts, now: DateTime<Utc>) -> Result<(), Ineligible> {
         self.check_on(facts, uk_time::uk_date(now))
+    }
+
+    /// The rule for a patient identified by NHS login, on the UK date `today`: `login_dob` is
+    /// NHS login's date of birth, `record` the PAS's facts (`None`: the PAS does not know the
+    /// patient, so there is no record to contradict and no flag set).
+    ///
+    /// In order: a PAS date of birth that differs from NHS login's
+    /// ([`Ineligible::DateOfBirthMismatch`]), then [`Eligibility::check_on`] with the PAS's flags
+    /// and NHS login's date of birth.
+    pub fn check_signed_in_on(
+        &self,
+        login_dob: Option<NaiveDate>,
+        record: Option<&PatientFacts>,
+        today: NaiveDate,
+    ) -> Result<(), Ineligible> {
+        if let (Some(login), Some(pas)) = (login_dob, record.and_then(|r| r.date_of_birth))
+            && login != pas
+        {
+            return Err(Ineligible::DateOfBirthMismatch);
+        }
+        let facts = PatientFacts {
+            date_of_birth: login_dob,
+            ..record.copied().unwrap_or(PatientFacts::new(None))
+        };
+        self.check_on(&facts, today)
+    }
+
+    /// [`Eligibility::check_signed_in_on`] at `now` (on its UK date).
+    pub fn check_signed_in(
+        &self,
+        login_dob: Option<NaiveDate>,
+        record: Option<&PatientFacts>,
+        now: DateTime<Utc>,
+    ) -> Result<(), Ineligible> {
+        self.check_signed_in_on(login_dob, record, uk_time::uk_date(now))
     }
 }
 
@@ -244,6 +299,79 @@ mod tests {
             );
         }
         assert_eq!(Eligibility::default().minimum_age(), DEFAULT_MINIMUM_AGE);
+    }
+
+    #[test]
+    fn the_signed_in_rule_table() {
+        use Ineligible::*;
+        let today = d("2026-05-12");
+        let record = |dob: &str, restricted, portal_access| PatientFacts {
+            date_of_birth: Some(d(dob)),
+            restricted,
+            portal_access,
+        };
+        // (NHS login's date of birth, the PAS record, the answer)
+        type Case<'a> = (
+            Option<&'a str>,
+            Option<PatientFacts>,
+            Result<(), Ineligible>,
+        );
+        let cases: [Case; 9] = [
+            (
+                Some("1980-01-01"),
+                Some(record("1980-01-01", false, true)),
+                Ok(()),
+            ),
+            (
+                Some("1980-01-01"),
+                Some(record("1980-01-02", false, true)),
+                Err(DateOfBirthMismatch),
+            ),
+            // the mismatch is checked first, even for a child or a flagged record
+            (
+                Some("2015-01-01"),
+                Some(record("1980-01-02", true, false)),
+                Err(DateOfBirthMismatch),
+            ),
+            (
+                Some("1980-01-01"),
+                Some(record("1980-01-01", true, true)),
+                Err(Restricted),
+            ),
+            (
+                Some("1980-01-01"),
+                Some(record("1980-01-01", false, false)),
+                Err(NoPortalAccess),
+            ),
+            (
+                Some("2015-01-01"),
+                Some(record("2015-01-01", false, true)),
+                Err(TooYoung {
+                    eligible_from: d("2031-01-01"),
+                }),
+            ),
+            // unknown to the PAS: only the age, from NHS login
+            (Some("1980-01-01"), None, Ok(())),
+            (
+                Some("2015-01-01"),
+                None,
+                Err(TooYoung {
+                    eligible_from: d("2031-01-01"),
+                }),
+            ),
+            (
+                None,
+                Some(record("1980-01-01", false, true)),
+                Err(UnknownAge),
+            ),
+        ];
+        for (login, pas, want) in cases {
+            assert_eq!(
+                Eligibility::default().check_signed_in_on(login.map(d), pas.as_ref(), today),
+                want,
+                "{login:?} {pas:?}"
+            );
+        }
     }
 
     #[test]

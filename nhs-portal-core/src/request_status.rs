@@ -123,7 +123,77 @@ impl DisplayStatus {
     }
 }
 
-/// The status a patient sees: a request status, if any, wins over the appointment status.
+/// The status × request-status pairs that may be shown and sent: those the PCA consumer spec's
+/// combined status codes express (`booked`, `fulfilled`, `cancelled`, `noshow`,
+/// `bookedPendingCancellation`, `bookedPendingReschedule`, `bookedPendingChange`,
+/// `cancelledPendingReschedule`), plus a confirmed attendance on a booked appointment (a
+/// request status the provider spec lists and the consumer shows as `booked`).
+///
+/// So a request on a finished (attended or missed) appointment is never shown, and neither is a
+/// pending cancellation or change on one the hospital already cancelled: the hospital's status
+/// stands and the request is resolved ([`stale_request`]).
+pub const VALID_PAIRS: [(AppointmentStatus, Option<RequestStatus>); 9] = [
+    (AppointmentStatus::Booked, None),
+    (
+        AppointmentStatus::Booked,
+        Some(RequestStatus::PendingCancellation),
+    ),
+    (
+        AppointmentStatus::Booked,
+        Some(RequestStatus::PendingReschedule),
+    ),
+    (
+        AppointmentStatus::Booked,
+        Some(RequestStatus::PendingChange),
+    ),
+    (
+        AppointmentStatus::Booked,
+        Some(RequestStatus::ConfirmedAttendance),
+    ),
+    (AppointmentStatus::Fulfilled, None),
+    (AppointmentStatus::Cancelled, None),
+    (
+        AppointmentStatus::Cancelled,
+        Some(RequestStatus::PendingReschedule),
+    ),
+    (AppointmentStatus::NoShow, None),
+];
+
+/// Whether `status` with `request` is one of the [`VALID_PAIRS`].
+pub fn is_valid_pair(status: AppointmentStatus, request: Option<RequestStatus>) -> bool {
+    VALID_PAIRS.contains(&(status, request))
+}
+
+/// The request status to show and send with `status`: `request` when the pair is valid, else
+/// none (the appointment status stands).
+pub fn valid_request_status(
+    status: AppointmentStatus,
+    request: Option<RequestStatus>,
+) -> Option<RequestStatus> {
+    request.filter(|r| is_valid_pair(status, Some(*r)))
+}
+
+/// How a patient's pending request of `kind` ends when the PAS shows its appointment as
+/// `status` and the pair is not valid: `Fulfilled` when the hospital cancelled an appointment
+/// the patient asked to cancel (what they asked for happened), `Rejected` when the appointment
+/// is over (attended or missed: nothing can be changed any more). `None`: the request still
+/// stands (a booked appointment, or a reschedule request on a cancelled one).
+pub fn stale_request(
+    status: AppointmentStatus,
+    kind: RequestKind,
+) -> Option<crate::store::Resolution> {
+    use crate::store::Resolution;
+    if is_valid_pair(status, Some(kind.pending_status())) {
+        return None;
+    }
+    Some(match (status, kind) {
+        (AppointmentStatus::Cancelled, RequestKind::Cancel) => Resolution::Fulfilled,
+        _ => Resolution::Rejected,
+    })
+}
+
+/// The status a patient sees: a request status, if any and if the pair is valid
+/// ([`VALID_PAIRS`]), wins over the appointment status.
 ///
 /// ```
 /// use nhs_portal_core::{AppointmentStatus, RequestStatus, request_status::{display_status, DisplayStatus}};
@@ -134,7 +204,7 @@ impl DisplayStatus {
 /// assert_eq!(display_status(AppointmentStatus::Booked, None), DisplayStatus::Booked);
 /// ```
 pub fn display_status(status: AppointmentStatus, request: Option<RequestStatus>) -> DisplayStatus {
-    match request {
+    match valid_request_status(status, request) {
         Some(RequestStatus::PendingCancellation) => DisplayStatus::PendingCancellation,
         Some(RequestStatus::PendingReschedule) => DisplayStatus::PendingReschedule,
         Some(RequestStatus::PendingChange) => DisplayStatus::PendingChange,

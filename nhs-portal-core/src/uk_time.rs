@@ -1,8 +1,18 @@
 //! UK local time (Europe/London, GMT or BST) in NHS content style.
 //!
 //! The PAS and the PCA speak UTC; patients read UK local time. NHS content style writes dates as
-//! "Wednesday 6 August 2025" and times as "9:40am", "5pm", "midday" and "midnight", and joins them
-//! as "Monday 3 June 2024 at 9:40am".
+//! "Wednesday 6 August 2025" and times as "9:40am", "5pm" and "midday", and joins them as
+//! "Monday 3 June 2024 at 9:40am".
+//!
+//! **Midnight is the one departure, on purpose.** NHS style writes 00:00 as "midnight", but
+//! "midnight on Tuesday 15 July" is read by many as the night between Tuesday and Wednesday,
+//! while 00:00 on 15 July is the night between Monday and Tuesday: a patient could arrive a day
+//! late. GOV.UK's style guide names the same trap (it says to avoid midnight for deadlines, and the
+//! NHS style council discussed without adopting it). An appointment's time cannot be moved to
+//! "11:59pm the day before" as a deadline can, so the portal writes 00:00 as
+//! [`START_OF_DAY`], "12am (start of the day)", with the date of the day that begins: "Tuesday 15
+//! July 2025 at 12am (start of the day)". "12am" alone is confused with midday by some readers;
+//! the words in brackets settle it. Every other time keeps NHS style (12:00 is "midday", 00:05 is "12:05am").
 //!
 //! Converting from UTC is always unambiguous. Converting a UK wall-clock time to UTC is not: in the
 //! October fold 1:30am happens twice, and in the March gap 1:30am never happens, so
@@ -33,7 +43,10 @@ pub fn format_date_short(t: DateTime<Utc>) -> String {
     to_uk(t).format("%-d %B %Y").to_string()
 }
 
-/// The time in UK local time, such as "9:40am", "5pm", "midday" or "midnight".
+/// How 00:00 UK time is written (see the module docs for why not "midnight").
+pub const START_OF_DAY: &str = "12am (start of the day)";
+
+/// The time in UK local time, such as "9:40am", "5pm", "midday" or [`START_OF_DAY`].
 ///
 /// ```
 /// use chrono::{TimeZone, Utc};
@@ -47,10 +60,10 @@ pub fn format_time(t: DateTime<Utc>) -> String {
     format_wall_clock(local.hour(), local.minute())
 }
 
-/// Formats an hour (0 to 23) and minute in NHS style.
+/// Formats an hour (0 to 23) and minute in NHS style, 00:00 as [`START_OF_DAY`].
 pub fn format_wall_clock(hour: u32, minute: u32) -> String {
     match (hour, minute) {
-        (0, 0) => "midnight".to_owned(),
+        (0, 0) => START_OF_DAY.to_owned(),
         (12, 0) => "midday".to_owned(),
         _ => {
             let suffix = if hour < 12 { "am" } else { "pm" };
@@ -180,14 +193,14 @@ mod tests {
             (
                 "2025-01-15T00:00:00Z",
                 "Wednesday 15 January 2025",
-                "midnight",
+                START_OF_DAY,
                 "GMT",
             ),
             // Midnight BST is 23:00 UTC the day before.
             (
                 "2025-07-14T23:00:00Z",
                 "Tuesday 15 July 2025",
-                "midnight",
+                START_OF_DAY,
                 "BST",
             ),
             (
@@ -279,10 +292,42 @@ mod tests {
         }
     }
 
+    /// 00:00 is written with the date of the day that begins and never as "midnight", which
+    /// readers take as the end of that day.
+    #[test]
+    fn the_start_of_a_day_is_never_midnight() {
+        let cases = [
+            // 00:00 GMT on Wednesday 15 January: the night between Tuesday and Wednesday.
+            (
+                "2025-01-15T00:00:00Z",
+                "Wednesday 15 January 2025 at 12am (start of the day)",
+            ),
+            // 00:00 BST on Tuesday 15 July is 23:00 UTC on Monday 14 July.
+            (
+                "2025-07-14T23:00:00Z",
+                "Tuesday 15 July 2025 at 12am (start of the day)",
+            ),
+            ("2025-07-14T22:59:00Z", "Monday 14 July 2025 at 11:59pm"),
+            ("2025-07-14T23:01:00Z", "Tuesday 15 July 2025 at 12:01am"),
+            (
+                "2025-01-15T12:00:00Z",
+                "Wednesday 15 January 2025 at midday",
+            ),
+        ];
+        for (utc, want) in cases {
+            let t = DateTime::parse_from_rfc3339(utc)
+                .unwrap()
+                .with_timezone(&Utc);
+            let got = format_date_time(t);
+            assert_eq!(got, want, "{utc}");
+            assert!(!got.contains("midnight"), "{got}");
+        }
+    }
+
     #[test]
     fn wall_clock_table() {
         let cases = [
-            (0, 0, "midnight"),
+            (0, 0, "12am (start of the day)"),
             (0, 1, "12:01am"),
             (1, 0, "1am"),
             (11, 59, "11:59am"),

@@ -7,6 +7,10 @@ use nhs_portal_core::{Appointment, AppointmentId, NhsNumber};
 
 use crate::PasError;
 
+/// How far ahead, in days, a trust offers free slots to patients by default (six weeks): the
+/// portal searches this window and the adapters refuse a slot that starts beyond it.
+pub const BOOKING_HORIZON_DAYS: i64 = 42;
+
 /// A free slot a patient can move an appointment to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
@@ -100,8 +104,11 @@ pub trait PasBackend: Send + Sync {
     ) -> Result<Vec<Slot>, PasError>;
 
     /// Moves the appointment to a slot in real time and returns the appointment as now booked
-    /// (the same id, or a new appointment that replaced it). A slot taken in the meantime is
-    /// [`PasError::SlotUnavailable`]; the original booking is then unchanged.
+    /// (the same id, or a new appointment that replaced it). Only a slot this PAS would offer
+    /// this appointment now ([`PasBackend::find_slots`] from now to the trust's booking
+    /// horizon) is accepted: a slot taken in the meantime, another trust's, another clinic's or
+    /// specialty's, or one beyond the horizon is [`PasError::SlotUnavailable`]; the original
+    /// booking is then unchanged.
     async fn reschedule(
         &self,
         appointment: &Appointment,

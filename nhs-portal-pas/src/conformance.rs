@@ -35,6 +35,10 @@
 //!   other is [`PasError::SlotUnavailable`] and its appointment is unchanged; an unknown slot is
 //!   [`PasError::SlotUnavailable`] too. Needs a multi-threaded tokio runtime;
 //! - **past stays past**: cancelling or moving a past appointment is [`PasError::InvalidState`];
+//! - **offered slots only**: slots that exist but that the PAS must not offer an appointment
+//!   (another trust's, another clinic's or specialty's, beyond the booking horizon) are never in
+//!   its [`PasBackend::find_slots`] answer, and moving it into one is
+//!   [`PasError::SlotUnavailable`] with the appointment unchanged;
 //! - **events**: after the fixture's [`TrustStaff`] hook made its [`TrustAction`]s,
 //!   [`PasBackend::poll_events`] reports exactly one event for each, oldest first, and honours
 //!   `since`. An empty list fails; without the hook the check is skipped.
@@ -48,9 +52,11 @@ use nhs_portal_core::{Appointment, AppointmentId, AppointmentStatus, NhsNumber};
 use crate::{CancelReason, PasBackend, PasError};
 
 mod events;
+mod offered;
 mod race;
 
 pub use events::{EventsFixture, TrustAction, TrustStaff};
+pub use offered::UnofferedSlots;
 
 /// Two appointments at a real-time trust that can both move into a common free slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +91,8 @@ pub struct ConformanceFixture {
     pub past: Option<AppointmentId>,
     /// Trust-side changes for the events check, and the hook that makes them.
     pub events: Option<EventsFixture>,
+    /// Slots an appointment must not be offered or moved into.
+    pub unoffered_slots: Option<UnofferedSlots>,
 }
 
 impl ConformanceFixture {
@@ -99,6 +107,7 @@ impl ConformanceFixture {
             reschedule_race: None,
             past: None,
             events: None,
+            unoffered_slots: None,
         }
     }
 }
@@ -222,6 +231,10 @@ pub async fn run(
     report
         .checks
         .push(("past stays past", past_stays_past(backend, fixture).await?));
+    report.checks.push((
+        "offered slots only",
+        offered::offered_slots_only(backend, fixture.unoffered_slots.as_ref()).await?,
+    ));
     report.checks.push((
         "events",
         events::events(backend, fixture.events.as_ref()).await?,

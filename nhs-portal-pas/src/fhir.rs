@@ -12,7 +12,7 @@
 //! | [`get_appointment`](PasBackend::get_appointment) | `GET Appointment/{id}`, then a check that the patient is a participant |
 //! | [`cancel`](PasBackend::cancel) | read, then `PUT Appointment/{id}` with `status: cancelled`, a cancellation reason and `If-Match` on the version read; a version conflict re-reads and tries again |
 //! | [`find_slots`](PasBackend::find_slots) | `GET Slot?status=free&start=ge…&start=lt…` and `schedule=` the current slot's schedule, or else `specialty=` the appointment's Treatment Function Code |
-//! | [`reschedule`](PasBackend::reschedule) | claim the slot (`PUT Slot` `status: busy` with `If-Match`: only one of two racing claims can win), then `PUT Appointment` with the new times and slot (`If-Match`; on conflict the slot is released), then free the old slot |
+//! | [`reschedule`](PasBackend::reschedule) | the offer as `find_slots` would make it now (to the booking horizon) must hold the slot, else `SlotUnavailable`; then claim the slot (`PUT Slot` `status: busy` with `If-Match`: only one of two racing claims can win), then `PUT Appointment` with the new times and slot (`If-Match`; on conflict the slot is released), then free the old slot |
 //! | [`poll_events`](PasBackend::poll_events) | `GET Appointment?_lastUpdated=ge…`: cancelled ones are cancellations; booked ones whose start differs from their previous version (`_history`) were moved |
 //!
 //! Appointments are found through the Patient resource rather than with
@@ -178,6 +178,7 @@ impl PasBackend for FhirPas {
             .filter(|s| s.get("status").and_then(Value::as_str) == Some("free"))
             .filter_map(Self::slot_from_fhir)
             .filter(|s| s.start >= from && s.start < to && s.start > now)
+            .filter(|s| s.start < now + self.cfg.booking_horizon)
             .collect();
         slots.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.id.cmp(&b.id)));
         Ok(slots)

@@ -20,7 +20,8 @@
 //! - every method that takes a patient answers only for that patient: someone else's
 //!   appointment is `Ok(None)` / [`PasError::NotFound`], exactly like a missing one;
 //! - [`PasBackend::cancel`] is idempotent; [`PasBackend::reschedule`] never books one slot
-//!   twice, also under concurrency;
+//!   twice, also under concurrency, and books only a slot [`PasBackend::find_slots`] would offer
+//!   that appointment now (not another trust's or clinic's, not beyond the booking horizon);
 //! - real-time operations at a request-only trust answer [`PasError::NotSupported`];
 //! - return typed [`PasError`]s (timeouts, outages, unreadable data) and never panic;
 //! - report trust-side outcomes through [`PasBackend::poll_events`], so patients' pending
@@ -63,5 +64,5 @@ pub mod worklist;
 #[cfg(any(test, feature = "mock"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use backend::MockPasBackend;
-pub use backend::{CancelReason, PasBackend, PasEvent, PatientRecord, Slot};
+pub use backend::{BOOKING_HORIZON_DAYS, CancelReason, PasBackend, PasEvent, PatientRecord, Slot};
 pub use error::PasError;

@@ -11,9 +11,10 @@ use nhs_portal_core::request_status::{Capabilities, RequestOutcome};
 use nhs_portal_core::{Appointment, AppointmentId, NhsNumber};
 use nhs_portal_pas::conformance::{
     self, ConformanceFixture, EventsFixture, RescheduleRace, TrustAction, TrustStaff,
+    UnofferedSlots,
 };
 use nhs_portal_pas::demo::{self, DemoData};
-use nhs_portal_pas::simulated::SimulatedPas;
+use nhs_portal_pas::simulated::{SimulatedPas, SimulatedSlot};
 use nhs_portal_pas::{CancelReason, PasBackend, PasError, PasEvent, PatientRecord, Slot};
 
 /// The simulated PAS's stand-in for trust staff, as the events check's hook.
@@ -29,6 +30,51 @@ impl TrustStaff for Staff {
     }
 }
 
+/// Free slots the adult's dermatology appointment must not get, added to the PAS: the
+/// request-only trust's, another specialty's at its own trust, and one beyond the horizon.
+fn add_unoffered_slots(data: &DemoData, pas: &SimulatedPas) -> Vec<String> {
+    let derm = data.appointment(demo::KEY_ADULT_DERMATOLOGY).unwrap();
+    let other_specialty = nhs_portal_core::TreatmentFunctionCode::parse("502").unwrap();
+    let cases = [
+        (
+            "unoffered-other-trust",
+            demo::request_only_trust().ods_code,
+            derm.specialty.code,
+            10,
+        ),
+        (
+            "unoffered-other-specialty",
+            derm.organisation.ods_code.clone(),
+            other_specialty,
+            10,
+        ),
+        (
+            "unoffered-beyond-horizon",
+            derm.organisation.ods_code.clone(),
+            derm.specialty.code,
+            nhs_portal_pas::BOOKING_HORIZON_DAYS + 7,
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(id, ods_code, specialty, days)| {
+            let start = data.now + Duration::days(days);
+            pas.add_slot(SimulatedSlot {
+                ods_code,
+                specialty,
+                slot: Slot {
+                    id: id.into(),
+                    start,
+                    end: start + Duration::minutes(20),
+                    location: None,
+                    clinician: None,
+                },
+            });
+            id.to_owned()
+        })
+        .collect()
+}
+
 fn fixture(data: &DemoData, pas: &Arc<SimulatedPas>) -> ConformanceFixture {
     let adult = demo::nhs_number(demo::ADULT);
     let mut f = ConformanceFixture::new(
@@ -39,6 +85,13 @@ fn fixture(data: &DemoData, pas: &Arc<SimulatedPas>) -> ConformanceFixture {
     f.cancellable = Some(demo::appointment_id(demo::KEY_ADULT_TELEPHONE));
     f.request_only = Some(demo::appointment_id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED));
     f.past = Some(demo::appointment_id(demo::KEY_ADULT_FULFILLED));
+    f.unoffered_slots = Some(UnofferedSlots {
+        appointment: (
+            adult.clone(),
+            demo::appointment_id(demo::KEY_ADULT_DERMATOLOGY),
+        ),
+        slots: add_unoffered_slots(data, pas),
+    });
     f.reschedule_race = Some(RescheduleRace {
         first: (adult, demo::appointment_id(demo::KEY_ADULT_DERMATOLOGY)),
         second: (
@@ -85,7 +138,7 @@ async fn simulated_pas_conforms() {
     let report = conformance::run(&*pas, &fixture(&data, &pas))
         .await
         .unwrap();
-    assert_eq!(report.passed(), 7, "{report}");
+    assert_eq!(report.passed(), 8, "{report}");
     assert!(report.skipped().is_empty());
 }
 
@@ -97,6 +150,7 @@ async fn missing_fixture_parts_are_skipped_not_passed() {
     f.reschedule_race = None;
     f.past = None;
     f.events = None;
+    f.unoffered_slots = None;
     let report = conformance::run(&*pas, &f).await.unwrap();
     assert_eq!(
         report.skipped(),
@@ -104,6 +158,7 @@ async fn missing_fixture_parts_are_skipped_not_passed() {
             "idempotent cancel",
             "no double booking",
             "past stays past",
+            "offered slots only",
             "events"
         ]
     );
@@ -142,11 +197,16 @@ enum Bug {
     EventsOutOfOrder,
     /// Everything, whatever `since` says.
     IgnoresSince,
+    /// Books any free slot it is given (another trust's, another specialty's, beyond the
+    /// horizon), though it offers only the right ones.
+    BooksUnofferedSlots,
 }
 
 struct Broken {
     inner: Arc<SimulatedPas>,
     bug: Bug,
+    /// The fixture's unoffered slots (what [`Bug::BooksUnofferedSlots`] books anyway).
+    unoffered: Vec<String>,
 }
 
 #[async_trait]
@@ -226,6 +286,14 @@ impl PasBackend for Broken {
             {
                 Ok(a.clone())
             }
+            Err(PasError::SlotUnavailable)
+                if self.bug == Bug::BooksUnofferedSlots
+                    && self.unoffered.iter().any(|s| s == slot) =>
+            {
+                let mut moved = a.clone();
+                moved.start += Duration::days(1);
+                Ok(moved)
+            }
             other => other,
         }
     }
@@ -262,11 +330,17 @@ async fn the_kit_catches_broken_backends() {
         (Bug::DuplicatesAnEvent, "events"),
         (Bug::EventsOutOfOrder, "events"),
         (Bug::IgnoresSince, "events"),
+        (Bug::BooksUnofferedSlots, "offered slots only"),
     ];
     for (bug, check) in cases {
         let (data, inner) = demo_pas();
         let f = fixture(&data, &inner);
-        let broken = Broken { inner, bug };
+        let unoffered = f.unoffered_slots.as_ref().unwrap().slots.clone();
+        let broken = Broken {
+            inner,
+            bug,
+            unoffered,
+        };
         let err = conformance::run(&broken, &f).await.unwrap_err();
         assert_eq!(err.check, check, "{bug:?}: {err}");
     }
@@ -280,6 +354,7 @@ async fn the_check_then_book_backend_is_right_when_calls_take_turns() {
     let broken = Broken {
         inner,
         bug: Bug::ChecksThenBooks,
+        unoffered: vec![],
     };
     let a = broken
         .get_appointment(

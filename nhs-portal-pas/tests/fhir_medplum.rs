@@ -19,7 +19,7 @@ use nhs_portal_core::request_status::{Capabilities, RequestOutcome};
 use nhs_portal_core::store::memory::MemoryStore;
 use nhs_portal_core::store::{PatientRequest, RequestState, RequestStore};
 use nhs_portal_core::{AppointmentId, Identifier, NhsNumber};
-use nhs_portal_pas::conformance::{self, ConformanceFixture, RescheduleRace};
+use nhs_portal_pas::conformance::{self, ConformanceFixture, RescheduleRace, UnofferedSlots};
 use nhs_portal_pas::demo;
 use nhs_portal_pas::fhir::{FhirPas, FhirPasConfig, map};
 use nhs_portal_pas::worklist::Worklist;
@@ -121,9 +121,43 @@ async fn fhir_pas_passes_the_conformance_kit() {
         from: Utc::now(),
         to: Utc::now() + Duration::days(28),
     });
+    // Free Slots on the server the dermatology appointment must not get: a two-week-wait
+    // clinic's with no specialty, another specialty's, and one beyond the booking horizon.
+    let soon = Utc::now() + Duration::days(5);
+    let late = Utc::now() + Duration::days(nhs_portal_pas::BOOKING_HORIZON_DAYS + 14);
+    let other_clinic = m
+        .post(json!({"resourceType": "Schedule", "active": true,
+            "actor": [{"display": "Two-week-wait clinic"}]}))
+        .await;
+    let tfc = |code: &str| json!([{"coding": [{"system": nhs_portal_core::ids::SPECIALTY_SYSTEM, "code": code}]}]);
+    let mut unoffered = Vec::new();
+    for (start, schedule, specialty) in [
+        (
+            soon,
+            Some(format!("Schedule/{}", other_clinic["id"].as_str().unwrap())),
+            None,
+        ),
+        (soon, None, Some(tfc("502"))),
+        (late, None, Some(tfc("330"))),
+    ] {
+        let mut slot = json!({"resourceType": "Slot", "status": "free",
+            "start": map::format_instant(start),
+            "end": map::format_instant(start + Duration::minutes(20))});
+        if let Some(s) = schedule {
+            slot["schedule"] = json!({"reference": s});
+        }
+        if let Some(s) = specialty {
+            slot["specialty"] = s;
+        }
+        unoffered.push(m.post(slot).await["id"].as_str().unwrap().to_owned());
+    }
+    fixture.unoffered_slots = Some(UnofferedSlots {
+        appointment: (adult.clone(), m.id(demo::KEY_ADULT_DERMATOLOGY)),
+        slots: unoffered,
+    });
     let report = conformance::run(&m.real_time(), &fixture).await.unwrap();
     // (The events check needs a trust-side hook for Medplum: not written yet, so skipped.)
-    assert_eq!(report.passed(), 5, "{report}");
+    assert_eq!(report.passed(), 6, "{report}");
     assert_eq!(report.skipped(), ["capabilities honoured", "events"]);
 
     let mut fixture = ConformanceFixture::new(
@@ -141,6 +175,7 @@ async fn fhir_pas_passes_the_conformance_kit() {
             "idempotent cancel",
             "no double booking",
             "past stays past",
+            "offered slots only",
             "events"
         ]
     );

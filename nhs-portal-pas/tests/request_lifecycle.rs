@@ -249,10 +249,10 @@ async fn staff_acting_in_the_pas_resolves_the_request_on_the_next_sync() {
     w.clock.advance(Duration::minutes(2));
     // staff cancel in the PAS itself, never opening the worklist
     w.pas.staff_acted(&id, &RequestOutcome::Cancelled).unwrap();
-    assert_eq!(
-        w.patient_view(&id).await.1,
-        DisplayStatus::PendingCancellation
-    );
+    // Already before the sync, the hospital's "cancelled" stands: a pending cancellation on a
+    // cancelled appointment is not a valid pair (request_status::VALID_PAIRS), so it is never
+    // shown.
+    assert_eq!(w.patient_view(&id).await.1, DisplayStatus::Cancelled);
     let report = w.worklist.sync_from_pas(since).await.unwrap();
     assert_eq!(report.resolved.len(), 1);
     assert_eq!(report.resolved[0].id, request.id);

@@ -276,6 +276,8 @@ impl DemoPortal {
         if let Some(edit) = fhir_api {
             edit(&mut api_config);
         }
+        // The pages apply the same eligibility rule as the API.
+        let eligibility = api_config.eligibility;
         let fhir_api = Arc::new(FhirApi::new(
             pas.clone(),
             store.clone(),
@@ -300,6 +302,7 @@ impl DemoPortal {
         )?;
 
         let mut config = PortalConfig::new(&base_url);
+        config.eligibility = eligibility;
         if let Some(idle) = session_idle {
             config.session_idle = idle.max(chrono::Duration::seconds(61));
             config.session_warning = config.session_idle - chrono::Duration::seconds(60);

@@ -1,5 +1,6 @@
 //! The patient journeys as a service, separate from HTTP: view, cancel and reschedule.
-//! (About 570 lines: every journey step with its idempotency and audit handling; its tests are
+//! (About 520 lines: every journey step with its idempotency and audit handling; the reschedule,
+//! eligibility, stale requests and key locks are in submodules; its tests are
 //! in `journeys/tests.rs`.)
 //!
 //! Every method takes the signed-in [`PatientSession`] and only ever reads or changes that
@@ -8,17 +9,20 @@
 //!
 //! The request-status overlay ([`nhs_portal_core::overlay`]): every appointment read here has the
 //! store's pending request (if any) laid over it before the rules in
-//! [`nhs_portal_core::request_status`] decide what the patient sees and may do. The reasons and
+//! [`nhs_portal_core::request_status`] decide what the patient sees and may do; a request that
+//! no longer fits (a request on a finished appointment) is resolved instead (`stale`). The reasons and
 //! the check of the patient's answers are [`nhs_portal_core::reasons`].
 //!
 //! Real-time changes go to the PAS, then an audit record and reporting events are written.
 //! Requests go to [`RequestStore::submit_request`](nhs_portal_core::store::RequestStore::submit_request) together with their audit record and
 //! reporting events, in one transaction. A double submit (the same idempotency key) never makes
-//! a second request or a second PAS change.
+//! a second request or a second PAS change, and shows the first one's success (also when the two
+//! arrive at once: `keys`); a key reused on another appointment or action is
+//! [`JourneyError::KeyReused`].
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use nhs_portal_core::clock::Clock;
 use nhs_portal_core::reporting::ChangeReason;
 use nhs_portal_core::request_status::{
@@ -29,7 +33,7 @@ use nhs_portal_core::store::{
     PatientRequest, PatientSession, RealTimeAction, Recorded, Store, StoreError, Submitted,
 };
 use nhs_portal_core::{Appointment, AppointmentId, ReportingEvent};
-use nhs_portal_pas::{CancelReason, PasBackend, PasError, Slot};
+use nhs_portal_pas::{CancelReason, PasBackend, PasError};
 
 // The rules live in core; re-exported here for the pages that use them with the journeys.
 pub use nhs_portal_core::overlay::overlay;
@@ -38,8 +42,9 @@ pub use nhs_portal_core::reasons::{
     reason_label, reasons_for,
 };
 
-/// How far ahead a real-time reschedule looks for free slots.
-pub const SLOT_SEARCH_DAYS: i64 = 42;
+/// How far ahead a real-time reschedule looks for free slots (the PAS's default booking
+/// horizon, which the adapters also enforce).
+pub const SLOT_SEARCH_DAYS: i64 = nhs_portal_pas::BOOKING_HORIZON_DAYS;
 
 /// Why a journey step failed.
 #[derive(Debug, thiserror::Error)]
@@ -51,9 +56,14 @@ pub enum JourneyError {
     /// The action is not allowed for this appointment now.
     #[error("this action is not allowed: {0}")]
     NotAllowed(Refusal),
-    /// The chosen slot was taken or withdrawn in the meantime.
+    /// The chosen slot was taken or withdrawn in the meantime, or was never offered for this
+    /// appointment.
     #[error("the chosen time is no longer available")]
     SlotUnavailable,
+    /// The form's idempotency key was already used for another appointment or action (a
+    /// forged or replayed form): nothing was done.
+    #[error("the form's idempotency key was used for another appointment or action")]
+    KeyReused,
     /// The answers given are not valid (the web layer shows them as form errors).
     #[error("the answers are not valid")]
     Invalid(Vec<FieldError>),
@@ -63,6 +73,10 @@ pub enum JourneyError {
     /// The store failed.
     #[error("the store failed")]
     Store(#[from] StoreError),
+    /// The patient may not be served by the portal (the eligibility rule, see
+    /// [`Journeys::check_eligible`]).
+    #[error("the patient is not eligible: {0}")]
+    Ineligible(nhs_portal_core::eligibility::Ineligible),
 }
 
 impl From<PasError> for JourneyError {
@@ -105,6 +119,8 @@ pub struct Journeys {
     pas: Arc<dyn PasBackend>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    eligibility: nhs_portal_core::eligibility::Eligibility,
+    locks: keys::KeyLocks,
 }
 
 impl std::fmt::Debug for Journeys {
@@ -134,7 +150,13 @@ fn audit(
 impl Journeys {
     /// A journeys service over a PAS, a store and a clock.
     pub fn new(pas: Arc<dyn PasBackend>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { pas, store, clock }
+        Self {
+            pas,
+            store,
+            clock,
+            eligibility: nhs_portal_core::eligibility::Eligibility::DEFAULT,
+            locks: keys::KeyLocks::default(),
+        }
     }
 
     /// Now, by the service's clock.
@@ -154,7 +176,7 @@ impl Journeys {
             .store
             .pending_requests_for_patient(&session.patient)
             .await?;
-        overlay(&mut all, &pending);
+        self.resolve_stale(overlay(&mut all, &pending)).await?;
         let now = self.now();
         self.store
             .append_audit(&audit(
@@ -192,8 +214,12 @@ impl Journeys {
             return Err(JourneyError::CannotView);
         };
         let pending = self.store.pending_request_for(id).await?;
-        let pending = pending.filter(|p| p.patient == session.patient);
-        overlay(std::slice::from_mut(&mut appointment), pending.as_slice());
+        let mut pending = pending.filter(|p| p.patient == session.patient);
+        let stale = overlay(std::slice::from_mut(&mut appointment), pending.as_slice());
+        if !stale.is_empty() {
+            pending = None;
+            self.resolve_stale(stale).await?;
+        }
         let capabilities = self.pas.capabilities(&appointment).await?;
         let allowed = allowed_actions(&appointment, capabilities, self.now());
         Ok(AppointmentView {
@@ -282,7 +308,7 @@ impl Journeys {
         match self.store.check_action_key(&key).await? {
             KeyUse::Unused => Ok(None),
             KeyUse::Done(outcome) => Ok(Some(outcome)),
-            KeyUse::Refused => Err(JourneyError::CannotView),
+            KeyUse::Refused => Err(JourneyError::KeyReused),
         }
     }
 
@@ -312,6 +338,7 @@ impl Journeys {
         answers
             .validate(&CANCEL_REASONS, RequestKind::Cancel)
             .map_err(JourneyError::Invalid)?;
+        let _one_at_a_time = self.locks.lock(&session.patient, idempotency_key).await;
         let view = self.load(session, id).await?;
         // A double submit of a request is answered by the store; of a real-time cancel by its
         // idempotency record (the PAS cancel itself is idempotent too).
@@ -438,8 +465,16 @@ impl Journeys {
             .await?
         {
             Submitted::Created(r) => Ok(r),
-            Submitted::Duplicate(r) if r.patient == session.patient => Ok(r),
-            Submitted::Duplicate(_) => Err(JourneyError::CannotView),
+            // A double submit of this very request: its answer again.
+            Submitted::Duplicate(r)
+                if r.patient == session.patient
+                    && r.appointment == appointment.id
+                    && r.kind == kind =>
+            {
+                Ok(r)
+            }
+            // The key was used for another appointment or kind of request.
+            Submitted::Duplicate(_) => Err(JourneyError::KeyReused),
             Submitted::AlreadyPending(_) => Err(JourneyError::NotAllowed(Refusal::RequestPending)),
         }
     }
@@ -475,98 +510,11 @@ impl Journeys {
             _ => Err(JourneyError::NotAllowed(Refusal::NotOffered)),
         }
     }
-
-    /// Free slots for a real-time reschedule, soonest first.
-    pub async fn slots(
-        &self,
-        session: &PatientSession,
-        id: &AppointmentId,
-    ) -> Result<(AppointmentView, Vec<Slot>), JourneyError> {
-        let (view, mode) = self.reschedule_mode(session, id).await?;
-        if mode != RescheduleMode::RealTime {
-            return Err(JourneyError::NotAllowed(Refusal::NotOffered));
-        }
-        let now = self.now();
-        let mut slots = self
-            .pas
-            .find_slots(
-                &view.appointment,
-                now,
-                now + Duration::days(SLOT_SEARCH_DAYS),
-            )
-            .await?;
-        slots.retain(|s| s.start > now);
-        slots.sort_by_key(|s| s.start);
-        Ok((view, slots))
-    }
-
-    /// Moves the appointment to a free slot (real time). Returns the appointment as now booked
-    /// (the same id or the new one that replaced it).
-    pub async fn reschedule(
-        &self,
-        session: &PatientSession,
-        id: &AppointmentId,
-        slot_id: &str,
-        idempotency_key: &str,
-    ) -> Result<Appointment, JourneyError> {
-        if let Some(earlier) = self
-            .earlier_action(session, id, RealTimeAction::Reschedule, idempotency_key)
-            .await?
-        {
-            let new_id = match earlier {
-                ActionOutcome::Rescheduled { appointment, .. } => appointment,
-                ActionOutcome::Cancelled => id.clone(),
-            };
-            return Ok(self.load(session, &new_id).await?.appointment);
-        }
-        let (view, _) = self.slots(session, id).await?;
-        let now = self.now();
-        let moved = self.pas.reschedule(&view.appointment, slot_id).await?;
-        if moved.patient != session.patient {
-            return Err(JourneyError::Pas(PasError::BadData(
-                "the PAS returned another patient's appointment".into(),
-            )));
-        }
-        let new_appointment = (moved.id != *id).then(|| moved.id.clone());
-        self.record_real_time(
-            &CompletedAction {
-                key: idempotency_key.to_owned(),
-                patient: session.patient.clone(),
-                appointment: id.clone(),
-                outcome: ActionOutcome::Rescheduled {
-                    appointment: moved.id.clone(),
-                    start: moved.start,
-                },
-                at: now,
-            },
-            &audit(
-                session,
-                now,
-                AuditAction::Rescheduled,
-                Some(id),
-                Some(format!("to={};new={}", moved.start.to_rfc3339(), moved.id)),
-            ),
-            &[
-                ReportingEvent::Appointment {
-                    at: now,
-                    patient: session.patient.clone(),
-                    appointment: moved.id.clone(),
-                    appointment_date: moved.start,
-                    ods_code: moved.organisation.ods_code.clone(),
-                    status: moved.status,
-                },
-                ReportingEvent::Rescheduled {
-                    at: now,
-                    appointment: id.clone(),
-                    new_appointment,
-                    reason: ChangeReason::Patient,
-                },
-            ],
-        )
-        .await?;
-        Ok(moved)
-    }
 }
 
+mod eligibility;
+mod keys;
+mod reschedule;
+mod stale;
 #[cfg(test)]
 mod tests;

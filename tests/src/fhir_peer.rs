@@ -2,7 +2,9 @@
 //! REST API, for races that the Medplum peer cannot show (it handles one request at a time).
 //!
 //! [`FhirPeer`] serves, on a loopback port, what the FHIR adapter's real-time writes use:
-//! `GET {type}/{id}`, `GET {type}?identifier=system|value` (a `searchset` Bundle) and
+//! `GET {type}/{id}`, `GET {type}?identifier=system|value` and the free-slot search
+//! `GET Slot?schedule=…` or `GET Slot?specialty=…` (the adapter books only a slot that search
+//! offers; it filters status and times itself) as `searchset` Bundles, and
 //! `PUT {type}/{id}`, with versions: every resource carries `meta.versionId` and an `ETag`, and
 //! a `PUT` with `If-Match: W/"n"` is refused with `412` unless `n` is the current version (the
 //! check and the write are one step). A `PUT` without `If-Match` is an unconditional update, as
@@ -143,21 +145,37 @@ fn answer(resources: &Mutex<Resources>, req: &Request<Bytes>) -> Response<Bytes>
                 url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
                     .into_owned()
                     .collect();
-            let Some((system, value)) = query.get("identifier").and_then(|i| i.split_once('|'))
-            else {
-                return outcome(StatusCode::BAD_REQUEST, "only identifier searches");
+            let identifier = query.get("identifier").and_then(|i| i.split_once('|'));
+            // The adapter's free-slot search (it checks status and times itself): Slots of one
+            // schedule, or of one specialty.
+            let slot_search = *kind == "Slot"
+                && (query.contains_key("schedule") || query.contains_key("specialty"));
+            if identifier.is_none() && !slot_search {
+                return outcome(StatusCode::BAD_REQUEST, "only identifier and slot searches");
+            }
+            let matches = |body: &Value| match identifier {
+                Some((system, value)) => body
+                    .get("identifier")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .any(|i| i["system"] == system && i["value"] == value),
+                None => match (query.get("schedule"), query.get("specialty")) {
+                    (Some(s), _) => body["schedule"]["reference"] == s.as_str(),
+                    (None, Some(code)) => body["specialty"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|cc| cc["coding"].as_array().into_iter().flatten())
+                        .any(|c| c["code"] == code.as_str()),
+                    (None, None) => false,
+                },
             };
             let entry: Vec<Value> = g
                 .by_key
                 .iter()
                 .filter(|((k, _), _)| k == kind)
-                .filter(|(_, (_, body))| {
-                    body.get("identifier")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .any(|i| i["system"] == system && i["value"] == value)
-                })
+                .filter(|(_, (_, body))| matches(body))
                 .map(|(_, (_, body))| json!({"resource": body, "search": {"mode": "match"}}))
                 .collect();
             let bundle = json!({

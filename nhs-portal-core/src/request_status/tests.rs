@@ -44,7 +44,7 @@ fn display_status_every_combination() {
     use AppointmentStatus as S;
     use DisplayStatus as D;
     use RequestStatus as R;
-    // (status, request status) -> label: the request status always wins.
+    // (status, no request status) -> label.
     let table: &[(S, Option<R>, D, &str)] = &[
         (S::Booked, None, D::Booked, "Booked"),
         (S::Fulfilled, None, D::Attended, "Attended"),
@@ -55,31 +55,64 @@ fn display_status_every_combination() {
         assert_eq!(display_status(*s, *r), *want);
         assert_eq!(want.label(), *label);
     }
+    // A request status shows only where the pair is valid (VALID_PAIRS: the PCA consumer
+    // spec's combined codes, and a confirmed attendance on a booked appointment); elsewhere
+    // the appointment's own status stands.
+    let pairs: &[(R, D, &str, &[S])] = &[
+        (
+            R::PendingCancellation,
+            D::PendingCancellation,
+            "Pending Cancellation",
+            &[S::Booked],
+        ),
+        (
+            R::PendingReschedule,
+            D::PendingReschedule,
+            "Pending Reschedule",
+            &[S::Booked, S::Cancelled],
+        ),
+        (
+            R::PendingChange,
+            D::PendingChange,
+            "Pending Change",
+            &[S::Booked],
+        ),
+        (
+            R::ConfirmedAttendance,
+            D::ConfirmedAttendance,
+            "Confirmed Attendance",
+            &[S::Booked],
+        ),
+    ];
     for s in S::ALL {
-        for (r, want, label) in [
-            (
-                R::PendingCancellation,
-                D::PendingCancellation,
-                "Pending Cancellation",
-            ),
-            (
-                R::PendingReschedule,
-                D::PendingReschedule,
-                "Pending Reschedule",
-            ),
-            (R::PendingChange, D::PendingChange, "Pending Change"),
-            (
-                R::ConfirmedAttendance,
-                D::ConfirmedAttendance,
-                "Confirmed Attendance",
-            ),
-        ] {
-            let got = display_status(s, Some(r));
-            assert_eq!(got, want, "{s:?} + {r:?}");
-            assert_eq!(got.label(), label);
-            assert_eq!(got.label(), r.fhir_code(), "label matches the PCA code");
+        for (r, want, label, valid_with) in pairs {
+            let got = display_status(s, Some(*r));
+            if valid_with.contains(&s) {
+                assert!(is_valid_pair(s, Some(*r)), "{s:?} + {r:?}");
+                assert_eq!(got, *want, "{s:?} + {r:?}");
+                assert_eq!(got.label(), *label);
+                assert_eq!(got.label(), r.fhir_code(), "label matches the PCA code");
+            } else {
+                assert!(!is_valid_pair(s, Some(*r)), "{s:?} + {r:?}");
+                assert_eq!(
+                    got,
+                    display_status(s, None),
+                    "{s:?} + {r:?}: the status stands"
+                );
+            }
         }
     }
+    // The two cases: a no-show with a request shows "Did not attend", and an
+    // appointment the hospital cancelled with a pending cancellation shows "Cancelled".
+    assert_eq!(
+        display_status(S::NoShow, Some(R::ConfirmedAttendance)),
+        D::DidNotAttend
+    );
+    assert_eq!(
+        display_status(S::Cancelled, Some(R::PendingCancellation)),
+        D::Cancelled
+    );
+    assert_eq!(VALID_PAIRS.len(), 9);
     assert_eq!(D::PendingCancellation.tone(), Tone::Pending);
     assert_eq!(D::Cancelled.tone(), Tone::Inactive);
 }
@@ -338,4 +371,24 @@ fn request_kinds_map_to_pending_statuses() {
         RequestKind::Reschedule.pending_status(),
         RequestStatus::PendingReschedule
     );
+}
+
+#[test]
+fn stale_requests_resolve_by_how_the_appointment_ended() {
+    use crate::store::Resolution;
+    use AppointmentStatus as S;
+    use RequestKind::{Cancel, Reschedule};
+    let table = [
+        (S::Booked, Cancel, None),
+        (S::Booked, Reschedule, None),
+        (S::Cancelled, Cancel, Some(Resolution::Fulfilled)),
+        (S::Cancelled, Reschedule, None),
+        (S::Fulfilled, Cancel, Some(Resolution::Rejected)),
+        (S::Fulfilled, Reschedule, Some(Resolution::Rejected)),
+        (S::NoShow, Cancel, Some(Resolution::Rejected)),
+        (S::NoShow, Reschedule, Some(Resolution::Rejected)),
+    ];
+    for (status, kind, want) in table {
+        assert_eq!(stale_request(status, kind), want, "{status:?} {kind:?}");
+    }
 }

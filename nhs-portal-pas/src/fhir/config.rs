@@ -31,6 +31,10 @@ pub struct FhirPasConfig {
     pub portal_access_extension: String,
     /// A bearer token to send, if the PAS needs one.
     pub bearer_token: Option<String>,
+    /// How far ahead the trust offers slots to patients (default
+    /// [`BOOKING_HORIZON_DAYS`](crate::BOOKING_HORIZON_DAYS)): slots starting later are neither
+    /// offered nor booked.
+    pub booking_horizon: chrono::Duration,
 }
 
 impl FhirPasConfig {
@@ -45,6 +49,7 @@ impl FhirPasConfig {
             retry_delay: Duration::from_millis(100),
             portal_access_extension: PORTAL_ACCESS_EXTENSION.into(),
             bearer_token: None,
+            booking_horizon: chrono::Duration::days(crate::BOOKING_HORIZON_DAYS),
         }
     }
 }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::client::{Versioned, safe_id};
 use super::{FhirPas, map};
-use crate::{CancelReason, PasError, Slot};
+use crate::{CancelReason, PasBackend, PasError, Slot};
 
 pub(super) const SLOT_CLAIM_PREFIX: &str = "nhs-portal booking for Appointment/";
 
@@ -145,6 +145,16 @@ impl FhirPas {
             return Err(PasError::NotSupported);
         }
         self.check_future_booked(&current)?;
+        // Only a slot this appointment is offered now: the same schedule (or specialty), within
+        // the booking horizon. Any other Slot on the server (another clinic's, an urgent or
+        // two-week-wait list's, beyond the horizon) is refused.
+        let now = self.clock.now();
+        let offered = self
+            .find_slots(appointment, now, now + self.cfg.booking_horizon)
+            .await?;
+        if !offered.iter().any(|s| s.id == slot_id) {
+            return Err(PasError::SlotUnavailable);
+        }
         let slot_v = self
             .read_slot(slot_id)
             .await?

@@ -14,7 +14,7 @@
 //! (Only these staff actions are events; the portal's own real-time cancels and reschedules are
 //! not, as the portal already knows about them.)
 //!
-//! About 440 lines: the in-memory state and the whole [`PasBackend`] contract it answers belong
+//! About 450 lines: the in-memory state and the whole [`PasBackend`] contract it answers belong
 //! in one place. The demo data set lives in [`crate::demo`]. Faults are in `faults.rs`, the staff stand-in
 //! (and the worklist's [`OutcomeApplier`](crate::worklist::OutcomeApplier) hook) in `staff.rs`.
 //!
@@ -155,6 +155,7 @@ pub struct SimulatedPas {
     state: Mutex<State>,
     faults: Mutex<FaultPlan>,
     clock: Arc<dyn Clock>,
+    horizon: chrono::Duration,
 }
 
 impl SimulatedPas {
@@ -165,7 +166,26 @@ impl SimulatedPas {
             state: Mutex::new(State::default()),
             faults: Mutex::new(FaultPlan::default()),
             clock,
+            horizon: chrono::Duration::days(crate::BOOKING_HORIZON_DAYS),
         }
+    }
+
+    /// The same PAS offering slots only up to `horizon` ahead (default
+    /// [`BOOKING_HORIZON_DAYS`](crate::BOOKING_HORIZON_DAYS)).
+    pub fn with_booking_horizon(mut self, horizon: chrono::Duration) -> Self {
+        self.horizon = horizon;
+        self
+    }
+
+    /// Whether `slot` is one this PAS offers `stored` at `now`: free, the same trust and
+    /// specialty, in the future and within the booking horizon. The one rule behind both
+    /// [`PasBackend::find_slots`] and [`PasBackend::reschedule`].
+    fn offers(&self, slot: &SimSlotState, stored: &Appointment, now: DateTime<Utc>) -> bool {
+        slot.booked_by.is_none()
+            && slot.slot.ods_code == stored.organisation.ods_code
+            && slot.slot.specialty == stored.specialty.code
+            && slot.slot.slot.start > now
+            && slot.slot.slot.start < now + self.horizon
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -358,11 +378,8 @@ impl PasBackend for SimulatedPas {
         let mut out: Vec<Slot> = g
             .slots
             .values()
-            .filter(|s| s.booked_by.is_none())
-            .filter(|s| s.slot.ods_code == stored.organisation.ods_code)
-            .filter(|s| s.slot.specialty == stored.specialty.code)
+            .filter(|s| self.offers(s, stored, now))
             .filter(|s| s.slot.slot.start >= from && s.slot.slot.start < to)
-            .filter(|s| s.slot.slot.start > now)
             .map(|s| s.slot.slot.clone())
             .collect();
         out.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.id.cmp(&b.id)));
@@ -390,14 +407,7 @@ impl PasBackend for SimulatedPas {
             return Err(PasError::InvalidState("the appointment is in the past"));
         }
         let slot = match g.slots.get(slot_id) {
-            Some(s)
-                if s.booked_by.is_none()
-                    && s.slot.ods_code == stored.organisation.ods_code
-                    && s.slot.specialty == stored.specialty.code
-                    && s.slot.slot.start > now =>
-            {
-                s.slot.slot.clone()
-            }
+            Some(s) if self.offers(s, &stored, now) => s.slot.slot.clone(),
             _ => return Err(PasError::SlotUnavailable),
         };
         g.free_slot(&stored.id);

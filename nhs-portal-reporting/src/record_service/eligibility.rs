@@ -52,7 +52,11 @@ impl Eligibility {
                 turns_16_on: eligible_from,
             },
             Err(Ineligible::Restricted) => Self::Restricted,
-            Err(Ineligible::UnknownAge | Ineligible::NoPortalAccess) => Self::Unknown,
+            Err(
+                Ineligible::UnknownAge
+                | Ineligible::NoPortalAccess
+                | Ineligible::DateOfBirthMismatch,
+            ) => Self::Unknown,
         }
     }
 }

@@ -18,7 +18,10 @@
 //!   `Location` participant with a valid ODS code; a Location display for face-to-face ones;
 //! - extensions: exactly one Portal-Link (absolute http(s) URL with `extSystemName` and
 //!   `trackingId`), exactly one Consultation-Medium with a listed code (not the deprecated
-//!   `VIRTUAL`), at most one Priority and one RequestStatus with listed codes, no other URLs.
+//!   `VIRTUAL`), at most one Priority and one RequestStatus with listed codes, no other URLs;
+//! - `status` and RequestStatus are a valid pair
+//!   ([`VALID_PAIRS`](nhs_portal_core::request_status::VALID_PAIRS): the consumer spec's
+//!   combined codes).
 //!
 //! Before any Appointment is built, the patient is checked by the eligibility rule
 //! ([`nhs_portal_core::eligibility`]): [`check_age`] on the ID token's date of birth (under the
@@ -30,6 +33,7 @@ use nhs_portal_core::appointment::REQUEST_STATUS_EXTENSION;
 use nhs_portal_core::eligibility::{Eligibility, Ineligible, PatientFacts};
 use nhs_portal_core::ids::SPECIALTY_SYSTEM;
 use nhs_portal_core::nhs_number::NHS_NUMBER_SYSTEM;
+use nhs_portal_core::request_status::is_valid_pair;
 use nhs_portal_core::{
     AppointmentId, AppointmentStatus, ConsultationMedium, NhsNumber, OdsCode, Priority,
     RequestStatus,
@@ -63,16 +67,15 @@ pub fn patient_served(
     let Some(r) = record else {
         return Ok(false);
     };
-    if r.date_of_birth != token_date_of_birth {
-        return Err(ApiError::DateOfBirthMismatch);
-    }
     let facts = PatientFacts {
         date_of_birth: Some(r.date_of_birth),
         restricted: r.restricted,
         portal_access: r.portal_access,
     };
-    match rule.check(&facts, now) {
+    // The one rule the patient pages use too (NHS login's date of birth against the PAS's).
+    match rule.check_signed_in(Some(token_date_of_birth), Some(&facts), now) {
         Ok(()) => Ok(true),
+        Err(Ineligible::DateOfBirthMismatch) => Err(ApiError::DateOfBirthMismatch),
         Err(Ineligible::Restricted | Ineligible::NoPortalAccess) => Ok(false),
         Err(Ineligible::TooYoung { .. } | Ineligible::UnknownAge) => Err(ApiError::Under16),
     }
@@ -178,6 +181,7 @@ pub fn check_appointment(v: &Value, patient: &NhsNumber) -> Result<(), Violation
     let extensions = non_empty_array(v, "extension").ok_or(Violation("extension required"))?;
     let (mut links, mut media, mut priorities, mut requests) = (0, 0, 0, 0);
     let mut medium = None;
+    let mut request_status = None;
     for e in extensions {
         match str_at(e, "url") {
             Some(PORTAL_LINK_EXTENSION) => {
@@ -215,12 +219,8 @@ pub fn check_appointment(v: &Value, patient: &NhsNumber) -> Result<(), Violation
             }
             Some(REQUEST_STATUS_EXTENSION) => {
                 requests += 1;
-                rule(
-                    str_at(e, "valueCode")
-                        .and_then(RequestStatus::from_fhir_code)
-                        .is_some(),
-                    "RequestStatus code",
-                )?;
+                request_status = str_at(e, "valueCode").and_then(RequestStatus::from_fhir_code);
+                rule(request_status.is_some(), "RequestStatus code")?;
             }
             _ => return Err(Violation("unknown extension")),
         }
@@ -228,6 +228,13 @@ pub fn check_appointment(v: &Value, patient: &NhsNumber) -> Result<(), Violation
     rule(links == 1, "exactly one Portal-Link")?;
     rule(media == 1, "exactly one Consultation-Medium")?;
     rule(priorities <= 1 && requests <= 1, "repeated extension")?;
+    // Only the pairs the PCA consumer spec's combined codes express (a no-show with a pending
+    // cancellation is not one).
+    let status = str_at(v, "status").and_then(AppointmentStatus::from_fhir_code);
+    rule(
+        status.is_some_and(|s| is_valid_pair(s, request_status)),
+        "status and request status are not a valid pair",
+    )?;
 
     // participants.
     let participants =

@@ -380,3 +380,95 @@ async fn another_patients_appointment_cannot_be_changed() {
     assert_eq!(w.store.list_requests(None, None).await.unwrap().len(), 2);
     assert!(w.events().await.is_empty());
 }
+
+/// A slot the PAS itself would book (its own horizon is wide) but the portal's offer does not
+/// hold (beyond the portal's search window): the journeys service never sends it to the PAS.
+#[tokio::test]
+async fn only_a_slot_in_the_offer_read_at_confirm_reaches_the_pas() {
+    use nhs_portal_pas::simulated::SimulatedSlot;
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let (data, pas, _) = demo::start(clock.clone(), store.as_ref()).await.unwrap();
+    let pas = Arc::new(pas.with_booking_horizon(Duration::days(400)));
+    let journeys = Journeys::new(pas.clone(), store.clone(), clock);
+    let me = session(demo::ADULT);
+    let derm = data
+        .appointment(demo::KEY_ADULT_DERMATOLOGY)
+        .unwrap()
+        .clone();
+    let start = t0() + Duration::days(SLOT_SEARCH_DAYS + 20);
+    pas.add_slot(SimulatedSlot {
+        ods_code: derm.organisation.ods_code.clone(),
+        specialty: derm.specialty.code,
+        slot: nhs_portal_pas::Slot {
+            id: "beyond-the-window".into(),
+            start,
+            end: start + Duration::minutes(20),
+            location: None,
+            clinician: None,
+        },
+    });
+    let (_, offer) = journeys.slots(&me, &derm.id).await.unwrap();
+    assert!(!offer.iter().any(|s| s.id == "beyond-the-window"));
+    for slot in ["beyond-the-window", "made-up", ""] {
+        assert!(
+            matches!(
+                journeys.reschedule(&me, &derm.id, slot, "key-forged").await,
+                Err(JourneyError::SlotUnavailable)
+            ),
+            "{slot}"
+        );
+    }
+    assert_eq!(pas.slot_holder("beyond-the-window"), None);
+    assert_eq!(pas.inspect_appointment(&derm.id).unwrap().start, derm.start);
+    // The PAS alone would have booked it: the refusal above was the journeys' own check.
+    assert!(pas.reschedule(&derm, "beyond-the-window").await.is_ok());
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_bound_to_its_appointment_and_request() {
+    let w = world().await;
+    let me = session(demo::ADULT);
+    let booked = w.id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED);
+    let answers = ReasonAnswers {
+        reason: CANCEL_REASONS[0].code.into(),
+        details: None,
+    };
+    w.journeys
+        .cancel(&me, &booked, &answers, "key-shared")
+        .await
+        .unwrap();
+    // Another request-only appointment of the same patient, with the same key.
+    let mut second = w.pas.inspect_appointment(&booked).unwrap();
+    second.id = AppointmentId::parse("second-request-only").unwrap();
+    w.pas.add_appointment(second.clone());
+    assert!(matches!(
+        w.journeys
+            .cancel(&me, &second.id, &answers, "key-shared")
+            .await,
+        Err(JourneyError::KeyReused)
+    ));
+    assert!(
+        w.store
+            .pending_request_for(&second.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A real-time action's key on another appointment is refused the same way.
+    let derm = w.id(demo::KEY_ADULT_DERMATOLOGY);
+    let (_, slots) = w.journeys.slots(&me, &derm).await.unwrap();
+    w.journeys
+        .reschedule(&me, &derm, &slots[0].id, "key-rt")
+        .await
+        .unwrap();
+    let phone = w.id(demo::KEY_ADULT_TELEPHONE);
+    assert!(matches!(
+        w.journeys.cancel(&me, &phone, &answers, "key-rt").await,
+        Err(JourneyError::KeyReused)
+    ));
+    assert_eq!(
+        w.pas.inspect_appointment(&phone).unwrap().status,
+        AppointmentStatus::Booked
+    );
+}

@@ -1,6 +1,8 @@
 //! The session gate in front of the patient pages: the session module decides (idle limit,
 //! single sign-on, see [`crate::session::SessionManager::admit`]); the gate turns its answer
-//! into a page or a redirect, and checks the CSRF token of every POST.
+//! into a page or a redirect, then applies the eligibility rule (`Journeys::check_eligible`:
+//! an ineligible patient gets their refusal page on every patient page and journey step, GET
+//! or POST), and checks the CSRF token of every POST.
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
@@ -26,7 +28,21 @@ impl Inner {
             .as_ref()
             .is_some_and(|d| d.asserted_login_identity.is_some());
         match self.sessions.admit(req.headers(), sso).await {
-            Ok(Admission::SignedIn(active)) => Ok(active.session),
+            Ok(Admission::SignedIn(active)) => {
+                let session = active.session;
+                match self
+                    .journeys
+                    .check_eligible(
+                        &session.patient,
+                        session.date_of_birth,
+                        Some(&session.reporting_id),
+                    )
+                    .await
+                {
+                    Ok(()) => Ok(session),
+                    Err(e) => Err(self.journey_error(ctx, &session, None, e)),
+                }
+            }
             Ok(Admission::SignIn) => {
                 Err(self.begin_sign_in(ctx, self.sign_in_start_for(ctx)).await)
             }

@@ -20,7 +20,7 @@ const ACCESSIBILITY: Message = Message::new(&[
 
 const PRIVACY: Message = Message::new(&[
     "This service uses one cookie to keep you signed in. It is deleted when you sign out or after 10 minutes without activity.",
-    "While you change an appointment, a second cookie keeps your answers until you confirm. It is deleted after 30 minutes.",
+    "While you change an appointment, a second cookie keeps your answers until you confirm, encrypted so that only your signed-in session can read them. It is deleted when you sign out, and expires after 30 minutes.",
     "We record what you do with your appointments so the hospital can act on your requests and keep a record.",
 ])
 .calm();

@@ -16,7 +16,8 @@
 //! # }
 //! ```
 //!
-//! The rooms: [`routes`] (the route table), `gate` (the session gate), `sign_in_out`,
+//! The rooms: [`routes`] (the route table), `gate` (the session gate), `eligibility` (the
+//! eligibility gate's refusal pages), `sign_in_out`,
 //! `appointment` (the appointment page and the list), `change` (the cancel and reschedule
 //! journey, one flow driven by a table of wording), `info` (landing, static pages, health),
 //! `respond` (the page frame and the error pages) and `views` (the typed view models).
@@ -49,6 +50,7 @@ use crate::sign_in::SignIn;
 
 mod appointment;
 mod change;
+mod eligibility;
 mod gate;
 mod info;
 mod respond;
@@ -99,6 +101,10 @@ pub struct PortalConfig {
     pub max_body_bytes: usize,
     /// Demo-mode hints on the landing page.
     pub demo: Option<DemoInfo>,
+    /// Who may be served: the trust's eligibility rule (default 16 and over), the same as the
+    /// PCA API's ([`crate::fhir_api::FhirApiConfig`]'s `eligibility`); applied before every
+    /// patient page and journey step.
+    pub eligibility: nhs_portal_core::eligibility::Eligibility,
 }
 
 impl PortalConfig {
@@ -112,6 +118,7 @@ impl PortalConfig {
             session_absolute: Duration::hours(12),
             max_body_bytes: 64 * 1024,
             demo: None,
+            eligibility: nhs_portal_core::eligibility::Eligibility::DEFAULT,
         }
     }
 }
@@ -206,7 +213,8 @@ impl Portal {
         let secure_cookies = session_cfg.secure_cookie;
         let inner = Inner {
             pages: Pages::new()?,
-            journeys: Journeys::new(parts.pas, parts.store.clone(), parts.clock.clone()),
+            journeys: Journeys::new(parts.pas, parts.store.clone(), parts.clock.clone())
+                .with_eligibility(cfg.eligibility),
             sessions: SessionManager::new(parts.store.clone(), session_cfg)
                 .with_clock(parts.clock.clone()),
             secure_cookies,

@@ -9,6 +9,7 @@ use nhs_portal_core::store::PatientSession;
 use serde::Serialize;
 
 use super::Inner;
+use super::change::draft::clear_draft_cookie;
 use super::routes::Ctx;
 use super::views::{Link, Message};
 use crate::http_kit;
@@ -90,6 +91,13 @@ const FORM_EXPIRED: Message =
     Message::new(&["Nothing has been changed. Go back to your appointments and try again."])
         .link(Link::to_appointments("View your hospital appointments"))
         .calm();
+
+const KEY_REUSED: Message = Message::new(&[
+    "This form was already used for a different appointment or change, so nothing has been changed.",
+    "Go back to your appointments, choose the appointment again and start again.",
+])
+.link(Link::to_appointments("View your hospital appointments"))
+.calm();
 
 const RENDER_FAILED: &str = "<!DOCTYPE html><html lang=\"en\"><head><title>Sorry, there is a problem with the service – NHS</title></head><body><h1>Sorry, there is a problem with the service</h1><p>Try again later.</p></body></html>";
 
@@ -237,7 +245,7 @@ impl Inner {
         } else {
             &TIMED_OUT
         };
-        self.message(
+        let page = self.message(
             &ctx,
             None,
             StatusCode::OK,
@@ -247,7 +255,9 @@ impl Inner {
                 go_home: ctx.ua_in_app,
                 ..PageOpts::default()
             },
-        )
+        );
+        // The session is gone: so is any draft it sealed.
+        http_kit::with_cookie(page, clear_draft_cookie(self.secure_cookies))
     }
 
     pub(super) fn csrf_failed(&self, ctx: &Ctx, session: &PatientSession) -> Response<Bytes> {
@@ -274,6 +284,15 @@ impl Inner {
         use JourneyError as E;
         match (e, id) {
             (E::CannotView, _) => self.cannot_view(ctx, Some(session)),
+            (E::Ineligible(why), _) => self.ineligible(ctx, Some(session), why),
+            (E::KeyReused, _) => self.message(
+                ctx,
+                Some(session),
+                StatusCode::CONFLICT,
+                "This form has already been used",
+                &KEY_REUSED,
+                PageOpts::default(),
+            ),
             (E::NotAllowed(_) | E::Invalid(_), Some(id)) => {
                 http_kit::redirect(&format!("/patient-portal/appointment/{id}"))
             }

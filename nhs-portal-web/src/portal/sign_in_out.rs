@@ -1,18 +1,21 @@
-//! Signing in and out: starting an NHS login sign-in, its callback (a new session, its audit
-//! record and reporting event), the page for each way a sign-in can fail, signing out, and
+//! Signing in and out: starting an NHS login sign-in, its callback (the date-of-birth check
+//! against the PAS record, then a new session, its audit record and reporting event), the page for each way a sign-in can fail, signing out, and
 //! "Stay signed in".
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use nhs_portal_core::ReportingEvent;
+use nhs_portal_core::eligibility::Ineligible;
 use nhs_portal_core::return_path::is_safe_portal_return;
 use nhs_portal_core::store::{AuditAction, AuditRecord};
 
 use super::Inner;
+use super::change::draft::clear_draft_cookie;
 use super::respond::PageOpts;
 use super::routes::Ctx;
 use super::views::{Empty, Link, Message};
 use crate::http_kit::{self, Form};
+use crate::journeys::JourneyError;
 use crate::session::NewSession;
 use crate::sign_in::{SignInFailure, SignInStart};
 
@@ -96,6 +99,24 @@ impl Inner {
             }
             Err(f) => return self.sign_in_failed(ctx, f),
         };
+        // A date of birth that differs from the PAS record's may be another person: no session.
+        // (The other eligibility rules refuse on every page, with the session kept so the
+        // patient can sign out.)
+        match self
+            .journeys
+            .check_eligible(&signed_in.patient, signed_in.date_of_birth, None)
+            .await
+        {
+            Ok(()) => {}
+            Err(JourneyError::Ineligible(why @ Ineligible::DateOfBirthMismatch)) => {
+                return self.ineligible(ctx, None, why);
+            }
+            Err(JourneyError::Ineligible(_)) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "eligibility check at sign-in failed");
+                return self.problem(ctx, None);
+            }
+        }
         let now = self.clock.now();
         // A new sign-in always gets a new session id (no fixation); any old one ends.
         let who = NewSession {
@@ -197,8 +218,9 @@ impl Inner {
     }
 
     pub(super) async fn sign_out(&self, ctx: &Ctx, req: &Request<Bytes>) -> Response<Bytes> {
+        let clear_draft = clear_draft_cookie(self.secure_cookies);
         let Some(session) = self.optional_session(req).await else {
-            return http_kit::redirect("/signed-out");
+            return http_kit::with_cookie(http_kit::redirect("/signed-out"), clear_draft);
         };
         if let Err(res) = self.csrf_form(ctx, req, &session) {
             return res;
@@ -216,7 +238,10 @@ impl Inner {
             })
             .await;
         match self.sessions.end(req.headers()).await {
-            Ok(clear) => http_kit::with_cookie(http_kit::redirect("/signed-out"), clear),
+            Ok(clear) => http_kit::with_cookie(
+                http_kit::with_cookie(http_kit::redirect("/signed-out"), clear),
+                clear_draft,
+            ),
             Err(_) => self.problem(ctx, Some(&session)),
         }
     }

@@ -130,6 +130,9 @@ fn each_rule_withholds() {
         ("participant type", |v| {
             v["participant"][2]["actor"]["type"] = json!("Device")
         }),
+        ("status and request status are not a valid pair", |v| {
+            v["status"] = json!("noshow")
+        }),
     ];
     for (want, edit) in cases {
         let mut v = good();
@@ -162,5 +165,52 @@ fn instants() {
         ("2021-02-30T12:30:00Z", false),
     ] {
         assert_eq!(is_utc_instant(s), ok, "{s}");
+    }
+}
+
+/// The pairs the PCA consumer spec's combined codes express pass; every other pair is withheld
+/// (a no-show with a pending cancellation would make the PCA drop the whole response).
+#[test]
+fn only_valid_status_pairs_go_out() {
+    let statuses = ["booked", "fulfilled", "cancelled", "noshow"];
+    let requests = [
+        None,
+        Some("Pending Cancellation"),
+        Some("Pending Reschedule"),
+        Some("Pending Change"),
+        Some("Confirmed Attendance"),
+    ];
+    // (status, request status): the allowed pairs, written out.
+    let allowed = [
+        ("booked", None),
+        ("booked", Some("Pending Cancellation")),
+        ("booked", Some("Pending Reschedule")),
+        ("booked", Some("Pending Change")),
+        ("booked", Some("Confirmed Attendance")),
+        ("fulfilled", None),
+        ("cancelled", None),
+        ("cancelled", Some("Pending Reschedule")),
+        ("noshow", None),
+    ];
+    for status in statuses {
+        for request in requests {
+            let mut v = good();
+            v["status"] = json!(status);
+            let ext = v["extension"].as_array_mut().unwrap();
+            ext.retain(|e| e["url"] != REQUEST_STATUS_EXTENSION);
+            if let Some(r) = request {
+                ext.push(json!({"url": REQUEST_STATUS_EXTENSION, "valueCode": r}));
+            }
+            let got = check_appointment(&v, &patient());
+            if allowed.contains(&(status, request)) {
+                assert_eq!(got, Ok(()), "{status} {request:?}");
+            } else {
+                assert_eq!(
+                    got,
+                    Err(Violation("status and request status are not a valid pair")),
+                    "{status} {request:?}"
+                );
+            }
+        }
     }
 }

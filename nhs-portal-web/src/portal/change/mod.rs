@@ -8,10 +8,10 @@
 //! service), before it looks at the form: another patient's id always gets the same "cannot
 //! view" page, whatever the step, method or answers. POSTs carry the session's CSRF token and
 //! answer with a redirect (post/redirect/get). Answers between steps live in a short-lived,
-//! `HttpOnly` cookie scoped to the appointment's path ([`draft`]), so the journey works without
+//! `HttpOnly` cookie sealed for the session ([`draft`]), so the journey works without
 //! JavaScript and across portal instances; the last step re-validates everything.
 
-mod draft;
+pub(super) mod draft;
 mod slots;
 mod wording;
 
@@ -178,7 +178,10 @@ impl Inner {
         });
         let (answers, errs) = match errors {
             Some((a, e)) => (a.clone(), e),
-            None => (draft::read(req, w).unwrap_or_default(), &[][..]),
+            None => (
+                draft::read(req, session, id, w).unwrap_or_default(),
+                &[][..],
+            ),
         };
         let error_for = |f: &str| errs.iter().find(|e| e.field == f).map(|e| e.message);
         let details_error = error_for("details");
@@ -241,7 +244,7 @@ impl Inner {
             return self.change_form(at, found, Some((&answers, &errors))).await;
         }
         let next = http_kit::redirect(&href(id, &format!("{}/check", w.step)));
-        http_kit::with_cookie(next, self.draft_cookie(id, w, Some(answers)))
+        http_kit::with_cookie(next, self.draft_cookie(session, id, w, Some(answers)))
     }
 
     async fn change_check(
@@ -253,7 +256,7 @@ impl Inner {
         if w.kind == RequestKind::Reschedule && mode == Mode::RealTime {
             return self.slot_check(ctx, session, id, &view, w).await;
         }
-        let Some(answers) = draft::read(req, w) else {
+        let Some(answers) = draft::read(req, session, id, w) else {
             return http_kit::redirect(&href(id, w.step));
         };
         let words = match mode {
@@ -336,7 +339,7 @@ impl Inner {
                 Err(e) => self.journey_error(ctx, session, Some(id), e),
             };
         }
-        let Some(answers) = draft::read(req, w) else {
+        let Some(answers) = draft::read(req, session, id, w) else {
             return http_kit::redirect(&href(id, w.step));
         };
         let done = match w.kind {
@@ -354,7 +357,7 @@ impl Inner {
         match done {
             Ok(()) => http_kit::with_cookie(
                 http_kit::redirect(&href(id, &format!("{}/done", w.step))),
-                self.draft_cookie(id, w, None),
+                self.draft_cookie(session, id, w, None),
             ),
             Err(e) => self.journey_error(ctx, session, Some(id), e),
         }
