@@ -84,6 +84,52 @@ pub fn content_security_policy() -> String {
     )
 }
 
+/// The `Permissions-Policy` of every response: the portal uses no device feature, so none is
+/// granted to it or to anything it embeds.
+pub const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), camera=(), display-capture=(), \
+     geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()";
+
+/// Whether a request that changes something (a POST) came from another site, by what the
+/// browser says: the second CSRF defence beside each form's token. The reading taken:
+///
+/// - `Sec-Fetch-Site: same-origin` or `none` (typed or bookmarked) passes; `same-site` (a
+///   sibling subdomain) and `cross-site` are refused, and so is any other value.
+/// - `Origin`, when sent, must be `own_origin` exactly (`scheme://host[:port]`); `Origin: null`
+///   (sandboxed frames, some redirects) is refused.
+/// - Neither header (older browsers, and servers such as the portal's own relying party calling
+///   the NHS login simulator's token endpoint): passes, and the form's CSRF token alone decides.
+///
+/// ```
+/// use http::HeaderMap;
+/// use nhs_portal_web::http_kit::is_cross_site;
+/// let own = "https://portal.example.nhs.uk";
+/// let mut h = HeaderMap::new();
+/// assert!(!is_cross_site(&h, own));
+/// h.insert("origin", "https://evil.example".parse().unwrap());
+/// assert!(is_cross_site(&h, own));
+/// h.insert("origin", own.parse().unwrap());
+/// assert!(!is_cross_site(&h, own));
+/// h.insert("sec-fetch-site", "cross-site".parse().unwrap());
+/// assert!(is_cross_site(&h, own));
+/// ```
+pub fn is_cross_site(headers: &HeaderMap, own_origin: &str) -> bool {
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase());
+    if fetch_site
+        .as_deref()
+        .is_some_and(|s| s != "same-origin" && s != "none")
+    {
+        return true;
+    }
+    headers.get(header::ORIGIN).is_some_and(|origin| {
+        !origin.to_str().is_ok_and(|o| {
+            o.trim()
+                .eq_ignore_ascii_case(own_origin.trim_end_matches('/'))
+        })
+    })
+}
+
 /// Adds the security headers every response carries, and those its [`ResponseKind`] needs
 /// (the CSP on [`ResponseKind::Page`]). Headers the handler set itself are kept.
 pub fn with_security_headers(mut res: Response<Bytes>) -> Response<Bytes> {
@@ -103,6 +149,14 @@ pub fn with_security_headers(mut res: Response<Bytes>) -> Response<Bytes> {
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::REFERRER_POLICY, "no-referrer");
     set(header::X_FRAME_OPTIONS, "DENY");
+    set(
+        header::HeaderName::from_static("permissions-policy"),
+        PERMISSIONS_POLICY,
+    );
+    set(
+        header::HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
     if page {
         set(header::CONTENT_SECURITY_POLICY, &content_security_policy());
         set(header::CACHE_CONTROL, "no-store");
@@ -340,6 +394,51 @@ mod tests {
         assert!(!j.headers().contains_key(header::CONTENT_SECURITY_POLICY));
         let a = with_security_headers(asset("text/css", Bytes::new()));
         assert_eq!(a.headers()[header::CACHE_CONTROL], "public, max-age=3600");
+    }
+
+    #[test]
+    fn cross_site_requests_are_told_by_sec_fetch_site_and_origin() {
+        let own = "http://127.0.0.1:8080";
+        // (Sec-Fetch-Site, Origin, cross-site)
+        let cases = [
+            (None, None, false),
+            (Some("same-origin"), None, false),
+            (Some("none"), None, false),
+            (Some("same-origin"), Some(own), false),
+            (None, Some(own), false),
+            (None, Some("HTTP://127.0.0.1:8080"), false),
+            (Some("cross-site"), None, true),
+            (Some("same-site"), None, true),
+            (Some("weird"), None, true),
+            (None, Some("https://evil.example"), true),
+            (None, Some("http://127.0.0.1:8081"), true),
+            (None, Some("null"), true),
+            (Some("same-origin"), Some("https://evil.example"), true),
+            (Some("cross-site"), Some(own), true),
+        ];
+        for (site, origin, want) in cases {
+            let mut h = HeaderMap::new();
+            if let Some(s) = site {
+                h.insert("sec-fetch-site", HeaderValue::from_static(s));
+            }
+            if let Some(o) = origin {
+                h.insert(header::ORIGIN, HeaderValue::from_static(o));
+            }
+            assert_eq!(is_cross_site(&h, own), want, "{site:?} {origin:?}");
+        }
+    }
+
+    #[test]
+    fn every_response_has_a_permissions_and_opener_policy() {
+        for res in [
+            page(StatusCode::OK, String::new()),
+            json(StatusCode::OK, &1),
+            redirect("/"),
+        ] {
+            let res = with_security_headers(res);
+            assert_eq!(res.headers()["permissions-policy"], PERMISSIONS_POLICY);
+            assert_eq!(res.headers()["cross-origin-opener-policy"], "same-origin");
+        }
     }
 
     #[test]
