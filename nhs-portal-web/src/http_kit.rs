@@ -282,6 +282,42 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
+/// The address a request came from, as the server that accepted the connection saw it: a
+/// server that knows it inserts this as a request extension (the portal owns no sockets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// A key for the client a request came from, for per-client limits: the last `X-Forwarded-For`
+/// hop (the one the reverse proxy in front of the portal added), else the [`ClientAddr`]
+/// extension, else `"unknown"` (all such clients share one key). Without a proxy that sets the
+/// header anyone can choose their key, so limits keyed by it need an overall ceiling too.
+///
+/// ```
+/// use nhs_portal_web::http_kit::client_key;
+/// let req = http::Request::get("/").header("x-forwarded-for", "198.51.100.1, 203.0.113.9").body(()).unwrap();
+/// assert_eq!(client_key(&req), "203.0.113.9");
+/// assert_eq!(client_key(&http::Request::get("/").body(()).unwrap()), "unknown");
+/// ```
+pub fn client_key<B>(req: &Request<B>) -> String {
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|hop| !hop.is_empty())
+        .last()
+        .map(|hop| hop.chars().take(64).collect());
+    forwarded
+        .or_else(|| {
+            req.extensions()
+                .get::<ClientAddr>()
+                .map(|a| a.0.to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 /// The bearer token of an `Authorization` header (scheme case-insensitive), if any.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
