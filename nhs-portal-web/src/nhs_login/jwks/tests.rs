@@ -120,8 +120,8 @@ async fn a_jwks_over_the_size_cap_is_refused() {
         ResponseTemplate::new(200).set_body_json(&body),
     )
     .await;
-    let (cache, _) = cache(&server);
-    let err = cache.key("k1").await.unwrap_err();
+    let (capped, _) = cache(&server);
+    let err = capped.key("k1").await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
     // The same body under a larger cap is accepted.
     let roomy = cache(&server).0.with_max_body_bytes(1 << 20);
