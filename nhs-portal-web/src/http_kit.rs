@@ -306,8 +306,7 @@ pub fn client_key<B>(req: &Request<B>) -> String {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .filter(|hop| !hop.is_empty())
-        .last()
+        .rfind(|hop| !hop.is_empty())
         .map(|hop| hop.chars().take(64).collect());
     forwarded
         .or_else(|| {
