@@ -99,12 +99,18 @@ fn sso_deep_link(t: &TestPortal, key: &str, nhs_number: &str) -> (String, String
     (path, link)
 }
 
+/// A browser signed in as `nhs_number`, and its session cookie.
+async fn signed_in(t: &TestPortal, nhs_number: &str) -> (Client, String) {
+    let mut browser = t.client();
+    browser.sign_in_as(nhs_number).await;
+    let cookie = browser.cookie(DEFAULT_COOKIE_NAME).unwrap().to_owned();
+    (browser, cookie)
+}
+
 #[tokio::test]
 async fn an_sso_deep_link_for_another_patient_ends_the_live_session_first() {
     let t = TestPortal::start().await;
-    let mut phone = t.client();
-    phone.sign_in_as(demo::ADULT).await;
-    let a_cookie = phone.cookie(DEFAULT_COOKIE_NAME).unwrap().to_owned();
+    let (mut phone, a_cookie) = signed_in(&t, demo::ADULT).await;
 
     // Patient B opens their own appointment from the NHS App on the same phone.
     let (path, link) = sso_deep_link(&t, "second/r9n/neurology", demo::SECOND_ADULT);
@@ -142,9 +148,7 @@ async fn an_sso_deep_link_for_another_patient_ends_the_live_session_first() {
 #[tokio::test]
 async fn an_sso_deep_link_for_the_same_patient_keeps_their_session() {
     let t = TestPortal::start().await;
-    let mut phone = t.client();
-    phone.sign_in_as(demo::ADULT).await;
-    let before = phone.cookie(DEFAULT_COOKIE_NAME).unwrap().to_owned();
+    let (mut phone, before) = signed_in(&t, demo::ADULT).await;
     let (path, link) = sso_deep_link(&t, demo::KEY_ADULT_DERMATOLOGY, demo::ADULT);
     let (page, at) = phone.get_following(&link).await;
     assert_eq!(page.status(), StatusCode::OK);
