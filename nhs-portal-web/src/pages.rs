@@ -133,7 +133,7 @@ pub struct Layout {
 }
 
 /// The NHS.UK and NHS App tag classes for a tone.
-pub fn tag_classes(tone: Tone) -> (&'static str, &'static str) {
+pub(crate) fn tag_classes(tone: Tone) -> (&'static str, &'static str) {
     match tone {
         Tone::Neutral => ("nhsuk-tag--white", "nhsapp-tag--white"),
         Tone::Pending => ("nhsuk-tag--blue", "nhsapp-tag--blue"),
@@ -144,7 +144,7 @@ pub fn tag_classes(tone: Tone) -> (&'static str, &'static str) {
 }
 
 /// The path of an appointment's page.
-pub fn appointment_href(a: &Appointment) -> String {
+pub(crate) fn appointment_href(a: &Appointment) -> String {
     format!("/patient-portal/appointment/{}", a.id)
 }
 
@@ -156,56 +156,56 @@ fn end_time(a: &Appointment) -> Option<String> {
 
 /// A status tag: its words and the NHS.UK and NHS App classes of its tone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TagModel {
+pub(crate) struct TagModel {
     /// The words on the tag.
-    pub label: &'static str,
+    pub(crate) label: &'static str,
     /// The NHS.UK tag class.
-    pub class: &'static str,
+    pub(crate) class: &'static str,
     /// The NHS App tag class.
-    pub app_class: &'static str,
+    pub(crate) app_class: &'static str,
 }
 
 /// Where an appointment is, as the summary shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LocationModel {
+pub(crate) struct LocationModel {
     /// The place's name.
-    pub name: String,
+    pub(crate) name: String,
     /// Its address lines.
-    pub address: Vec<String>,
+    pub(crate) address: Vec<String>,
 }
 
 /// The view model of one appointment (title, date, time, place, tag): the `summary` partial.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AppointmentModel {
+pub(crate) struct AppointmentModel {
     /// The appointment's id.
-    pub id: String,
+    pub(crate) id: String,
     /// Its page.
-    pub href: String,
+    pub(crate) href: String,
     /// What it is for.
-    pub title: String,
+    pub(crate) title: String,
     /// The UK date.
-    pub date: String,
+    pub(crate) date: String,
     /// The UK start time.
-    pub time: String,
+    pub(crate) time: String,
     /// The UK end time, when it ends the same day.
-    pub end_time: Option<String>,
+    pub(crate) end_time: Option<String>,
     /// Date and time together.
-    pub date_time: String,
+    pub(crate) date_time: String,
     /// Face to face, telephone, video.
-    pub medium: &'static str,
+    pub(crate) medium: &'static str,
     /// Where, when known.
-    pub location: Option<LocationModel>,
+    pub(crate) location: Option<LocationModel>,
     /// The clinician's name, when known.
-    pub clinician: Option<String>,
+    pub(crate) clinician: Option<String>,
     /// The trust's name.
-    pub organisation: String,
+    pub(crate) organisation: String,
     /// The status tag.
-    pub tag: TagModel,
+    pub(crate) tag: TagModel,
 }
 
 impl AppointmentModel {
     /// The model of `a`.
-    pub fn of(a: &Appointment) -> Self {
+    pub(crate) fn of(a: &Appointment) -> Self {
         let status = display_status(a.status, a.request_status);
         let (class, app_class) = tag_classes(status.tone());
         Self {
@@ -234,26 +234,26 @@ impl AppointmentModel {
 
 /// The view model of an NHS App card for the appointments list (the `card` partial).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CardModel {
+pub(crate) struct CardModel {
     /// The appointment's page.
-    pub href: String,
+    pub(crate) href: String,
     /// What it is for.
-    pub title: String,
+    pub(crate) title: String,
     /// The UK date.
-    pub date: String,
+    pub(crate) date: String,
     /// The UK start time.
-    pub time: String,
+    pub(crate) time: String,
     /// The place, or the medium when it is not in person.
-    pub place: String,
+    pub(crate) place: String,
     /// The whole card in words, for screen readers.
-    pub aria_label: String,
+    pub(crate) aria_label: String,
     /// The status tag.
-    pub tag: TagModel,
+    pub(crate) tag: TagModel,
 }
 
 impl CardModel {
     /// The card of `a`.
-    pub fn of(a: &Appointment) -> Self {
+    pub(crate) fn of(a: &Appointment) -> Self {
         let status = display_status(a.status, a.request_status);
         let (class, app_class) = tag_classes(status.tone());
         let place = match &a.location {
@@ -284,7 +284,7 @@ impl CardModel {
 }
 
 /// Groups slot starts by UK day, keeping order: `(day label, items)`.
-pub fn group_by_uk_day<T>(
+pub(crate) fn group_by_uk_day<T>(
     items: Vec<T>,
     start: impl Fn(&T) -> DateTime<Utc>,
 ) -> Vec<(String, Vec<T>)> {

@@ -221,7 +221,7 @@ pub struct SessionManager {
 }
 
 /// 32 random bytes from the OS generator, base64url (43 characters).
-pub fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::fill(&mut bytes).expect("the OS random generator is available");
     URL_SAFE_NO_PAD.encode(bytes)

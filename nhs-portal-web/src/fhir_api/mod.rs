@@ -455,8 +455,5 @@ pub(crate) fn target_identifier_matches(header: &str, expected: &str) -> bool {
         && v.get("value").and_then(|s| s.as_str()) == Some(expected)
 }
 
-/// Age in whole years on `today` (the rule is [`nhs_portal_core::eligibility`]).
-pub use nhs_portal_core::eligibility::age_on;
-
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use nhs_portal_core::clock::ManualClock;
+use nhs_portal_core::eligibility::age_on;
 use nhs_portal_core::request_status::{Capabilities, RequestKind};
 use nhs_portal_core::store::memory::MemoryStore;
 use nhs_portal_core::store::{

@@ -43,14 +43,7 @@ pub const INTEGRATION_ISSUER: &str = "https://auth.aos.signin.nhs.uk";
 pub const PRODUCTION_ISSUER: &str = "https://auth.login.nhs.uk";
 
 /// Compares two secrets in time that does not depend on where they differ.
-///
-/// ```
-/// use nhs_portal_web::nhs_login::constant_time_eq;
-/// assert!(constant_time_eq(b"abc", b"abc"));
-/// assert!(!constant_time_eq(b"abc", b"abd"));
-/// assert!(!constant_time_eq(b"abc", b"ab"));
-/// ```
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     // `subtle` returns early on a length difference only, which leaks nothing about content.
     a.ct_eq(b).into()

@@ -507,3 +507,11 @@ async fn the_nonce_must_match_when_one_is_expected() {
         TokenError::MissingClaim("nonce")
     );
 }
+
+#[test]
+fn secrets_compare_equal_only_when_identical() {
+    assert!(super::constant_time_eq(b"abc", b"abc"));
+    assert!(!super::constant_time_eq(b"abc", b"abd"));
+    assert!(!super::constant_time_eq(b"abc", b"ab"));
+    assert!(!super::constant_time_eq(b"", b"a"));
+}

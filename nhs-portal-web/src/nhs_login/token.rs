@@ -124,6 +124,18 @@ impl std::fmt::Debug for VerifiedToken {
     }
 }
 
+impl VerifiedToken {
+    /// "Given Family" when both are known, else the one that is.
+    pub fn display_name(&self) -> Option<String> {
+        match (&self.given_name, &self.family_name) {
+            (Some(g), Some(f)) => Some(format!("{g} {f}")),
+            (None, Some(f)) => Some(f.clone()),
+            (Some(g), None) => Some(g.clone()),
+            (None, None) => None,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum OneOrMany {

@@ -558,6 +558,76 @@ async fn real_time_reschedule_groups_slots_and_rebooks() {
 }
 
 #[tokio::test]
+async fn reschedule_done_page_shows_only_the_patients_own_recorded_move() {
+    let h = harness();
+    let mut alice = Client::new();
+    let csrf = alice.sign_in(&h, ALICE).await;
+    let base = "/patient-portal/appointment/a-rt-1";
+    let done = format!("{base}/reschedule/done");
+    let new_time = "Wednesday 11 June 2025 at midday";
+    let check = body(
+        &alice
+            .get(&h, &format!("{base}/reschedule/check?slot=slot-2"))
+            .await,
+    );
+    let key = hidden(&check, "idempotency_key");
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("idempotency_key", key.as_str()),
+        ("slot", "slot-2"),
+    ];
+    let res = alice
+        .post(&h, &format!("{base}/reschedule/check"), &form)
+        .await;
+    assert_eq!(location(&res), done);
+    let moved = alice.cookies["nhs_portal_moved"].clone();
+    let page = body(&alice.get(&h, &done).await);
+    assert!(page.contains(&format!("Your new appointment is on {new_time}")));
+
+    // The same session without the cookie, or with a key the idempotency record does not bind
+    // to this move, gets no confirmation: back to the appointment page.
+    for forged in [
+        None,
+        Some("made-up-key.a-rt-1".to_owned()),
+        Some(format!("{key}.a-rq-1")),
+        Some(key.clone()),
+        Some(format!("{key}.not/an/id")),
+    ] {
+        let mut c = Client {
+            cookies: alice.cookies.clone(),
+            ua: None,
+        };
+        match &forged {
+            Some(v) => c.cookies.insert("nhs_portal_moved".into(), v.clone()),
+            None => c.cookies.remove("nhs_portal_moved"),
+        };
+        let res = c.get(&h, &done).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{forged:?}");
+        assert_eq!(location(&res), base, "{forged:?}");
+    }
+
+    // Another patient's session holding Alice's cookie learns nothing of her new time: her
+    // appointment is "cannot view", and on Bob's own appointment the key is not his.
+    let mut bob = Client::new();
+    bob.sign_in(&h, BOB).await;
+    let cannot_view = body(
+        &bob.get(&h, "/patient-portal/appointment/does-not-exist")
+            .await,
+    );
+    for cookie in [moved.clone(), format!("{key}.b-rt-1")] {
+        bob.cookies.insert("nhs_portal_moved".into(), cookie);
+        let res = bob.get(&h, &done).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert_eq!(body(&res), cannot_view);
+        let own = "/patient-portal/appointment/b-rt-1";
+        let res = bob.get(&h, &format!("{own}/reschedule/done")).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&res), own);
+        assert!(!body(&res).contains(new_time));
+    }
+}
+
+#[tokio::test]
 async fn taken_slot_sends_the_patient_back_to_choose() {
     let h = harness();
     let mut c = Client::new();

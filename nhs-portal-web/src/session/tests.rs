@@ -294,7 +294,9 @@ fn a_completed_login_opens_a_session_for_its_patient() {
             family_name: Some("Smith".into()),
             given_name: Some("Jane".into()),
             vot: "P9.Cp.Cd".into(),
-            id_token_jti: None,
+            identity_proofing_level: "P9".into(),
+            jti: None,
+            expires_at: t0() + chrono::Duration::hours(1),
         },
         pending: PendingLogin {
             state: "st".into(),

@@ -259,6 +259,24 @@ pub(crate) fn from_micros(v: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(v).ok_or_else(|| corrupt("stored instant")(v.to_string()))
 }
 
+/// The row an optional lookup fetched, read by `from_row`: the tail every `fetch_optional`
+/// in the SQL body shares.
+pub(crate) fn one_row<R, T>(
+    fetched: Result<Option<R>, sqlx::Error>,
+    from_row: impl FnOnce(&R) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    fetched.map_err(db_err)?.as_ref().map(from_row).transpose()
+}
+
+/// The rows a query fetched, each read by `from_row`: the tail every `fetch_all` in the SQL
+/// body shares.
+pub(crate) fn all_rows<R, T>(
+    fetched: Result<Vec<R>, sqlx::Error>,
+    from_row: impl FnMut(&R) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    fetched.map_err(db_err)?.iter().map(from_row).collect()
+}
+
 /// Refuses a database whose newest applied migration is newer than any this build knows.
 pub(crate) fn check_schema(
     applied: Option<i64>,

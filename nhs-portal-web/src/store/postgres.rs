@@ -53,39 +53,7 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(db_err)?;
-        let store = Self { pool };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let has_table: bool =
-            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db_err)?;
-        if has_table {
-            let applied: Option<i64> =
-                sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-            check_schema(applied, &MIGRATOR)?;
-        }
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| db_err(sqlx::Error::Migrate(Box::new(e))))
-    }
-
-    /// The connection pool, for health checks or a vendor's own tables.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    /// Closes every connection (waiting for ones in use to come back).
-    pub async fn close(&self) {
-        self.pool.close().await;
+        Self::migrated(pool).await
     }
 }
 
@@ -130,6 +98,8 @@ async fn write_tx(pool: &PgPool) -> Result<Transaction<'static, Db>, StoreError>
 
 super::body::sql_store! {
     store: PgStore,
+    pool: PgPool,
+    has_migrations: "SELECT to_regclass('_sqlx_migrations') IS NOT NULL",
     ids_in: "id = ANY($1)",
     skip_locked: " FOR UPDATE SKIP LOCKED",
     jsonb: "::jsonb",

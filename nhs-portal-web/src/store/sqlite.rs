@@ -77,40 +77,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(db_err)?;
-        let store = Self { pool };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let has_table: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-        )
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        if has_table.is_some() {
-            let applied: Option<i64> =
-                sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-            check_schema(applied, &MIGRATOR)?;
-        }
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| db_err(sqlx::Error::Migrate(Box::new(e))))
-    }
-
-    /// The connection pool, for health checks or a vendor's own tables.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// Closes every connection (waiting for ones in use to come back).
-    pub async fn close(&self) {
-        self.pool.close().await;
+        Self::migrated(pool).await
     }
 }
 
@@ -160,6 +127,8 @@ async fn write_tx(pool: &SqlitePool) -> Result<Transaction<'static, Db>, StoreEr
 
 super::body::sql_store! {
     store: SqliteStore,
+    pool: SqlitePool,
+    has_migrations: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
     ids_in: "id IN (SELECT value FROM json_each($1))",
     skip_locked: "",
     jsonb: "",

@@ -1,11 +1,9 @@
 //! What a sign-in starts with and ends in: the request, the verified identity, and each
 //! failure as its own [`LoginError`].
 
-use chrono::NaiveDate;
-use nhs_portal_core::NhsNumber;
 use nhs_portal_core::store::{PendingLogin, StoreError};
 
-use crate::nhs_login::{KeyError, TokenError};
+use crate::nhs_login::{KeyError, TokenError, VerifiedToken};
 
 /// Why a sign-in failed. Each is a distinct outcome for the web layer to render.
 #[derive(Debug, thiserror::Error)]
@@ -101,45 +99,9 @@ impl std::fmt::Debug for LoginRequest {
     }
 }
 
-/// The signed-in patient, from a verified ID token (and userinfo).
-#[derive(Clone, PartialEq, Eq)]
-pub struct NhsIdentity {
-    /// NHS login's subject id.
-    pub subject: String,
-    /// The NHS number.
-    pub nhs_number: NhsNumber,
-    /// Date of birth.
-    pub date_of_birth: Option<NaiveDate>,
-    /// Family name.
-    pub family_name: Option<String>,
-    /// Given name (with scope `profile_extended`).
-    pub given_name: Option<String>,
-    /// The vector of trust achieved.
-    pub vot: String,
-    /// The ID token's `jti` (for onward SSO).
-    pub id_token_jti: Option<String>,
-}
-
-impl std::fmt::Debug for NhsIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NhsIdentity")
-            .field("nhs_number", &self.nhs_number)
-            .field("vot", &self.vot)
-            .finish_non_exhaustive()
-    }
-}
-
-impl NhsIdentity {
-    /// "Given Family" when both are known, else the family name.
-    pub fn display_name(&self) -> Option<String> {
-        match (&self.given_name, &self.family_name) {
-            (Some(g), Some(f)) => Some(format!("{g} {f}")),
-            (None, Some(f)) => Some(f.clone()),
-            (Some(g), None) => Some(g.clone()),
-            (None, None) => None,
-        }
-    }
-}
+/// The signed-in patient: the claims of the verified ID token (checked against userinfo when
+/// the relying party is configured to fetch it). One definition with [`VerifiedToken`].
+pub type NhsIdentity = VerifiedToken;
 
 /// A successful sign-in.
 #[derive(Debug, Clone)]

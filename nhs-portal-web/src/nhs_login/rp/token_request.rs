@@ -86,15 +86,7 @@ impl RelyingParty {
             self.check_userinfo(response.access_token(), &verified)
                 .await?;
         }
-        Ok(NhsIdentity {
-            subject: verified.subject,
-            nhs_number: verified.nhs_number,
-            date_of_birth: verified.date_of_birth,
-            family_name: verified.family_name,
-            given_name: verified.given_name,
-            vot: verified.vot,
-            id_token_jti: verified.jti,
-        })
+        Ok(verified)
     }
 
     pub(super) async fn check_userinfo(

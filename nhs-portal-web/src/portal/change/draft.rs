@@ -59,13 +59,25 @@ impl Inner {
             .and_then(|d| serde_json::to_vec(&d).ok())
             .map(|v| URL_SAFE_NO_PAD.encode(v))
             .unwrap_or_default();
+        self.step_cookie(DRAFT_COOKIE, value, href(id, ""), keep)
+    }
+
+    /// A journey's short-lived `HttpOnly` cookie scoped to `path`: `value` kept for 30 minutes,
+    /// or the cookie removed (`keep` false).
+    pub(super) fn step_cookie(
+        &self,
+        name: &'static str,
+        value: String,
+        path: String,
+        keep: bool,
+    ) -> Option<HeaderValue> {
         let age = if keep {
             cookie::time::Duration::minutes(30)
         } else {
             cookie::time::Duration::ZERO
         };
-        let c = Cookie::build((DRAFT_COOKIE, value))
-            .path(href(id, ""))
+        let c = Cookie::build((name, value))
+            .path(path)
             .http_only(true)
             .secure(self.secure_cookies)
             .same_site(SameSite::Lax)

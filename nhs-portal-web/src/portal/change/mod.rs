@@ -37,6 +37,30 @@ enum Mode {
     Request,
 }
 
+/// One request to a step of the change journey: what each step's handler reads.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    ctx: &'a Ctx,
+    req: &'a Request<Bytes>,
+    session: &'a PatientSession,
+    id: &'a AppointmentId,
+    w: &'static Wording,
+}
+
+impl<'a> At<'a> {
+    fn parts(
+        &self,
+    ) -> (
+        &'a Ctx,
+        &'a Request<Bytes>,
+        &'a PatientSession,
+        &'a AppointmentId,
+        &'static Wording,
+    ) {
+        (self.ctx, self.req, self.session, self.id, self.w)
+    }
+}
+
 /// The path of an appointment's page, or of one of its steps.
 pub(super) fn href(id: &AppointmentId, step: &str) -> String {
     if step.is_empty() {
@@ -70,12 +94,28 @@ impl Inner {
         step: Step,
     ) -> Response<Bytes> {
         let w = wording(kind);
+        let at = At {
+            ctx,
+            req,
+            session,
+            id,
+            w,
+        };
         match (req.method().clone(), step) {
-            (Method::GET, Step::Form) => self.change_form(ctx, req, session, id, w, None).await,
-            (Method::POST, Step::Form) => self.change_post(ctx, req, session, id, w).await,
-            (Method::GET, Step::Check) => self.change_check(ctx, req, session, id, w).await,
-            (Method::POST, Step::Check) => self.change_confirm(ctx, req, session, id, w).await,
-            (Method::GET, Step::Done) => self.change_done(ctx, session, id, w).await,
+            (Method::POST, Step::Check) => self.change_confirm(&at).await,
+            (Method::GET, Step::Done) => self.change_done(&at).await,
+            (method @ (Method::GET | Method::POST), Step::Form | Step::Check) => {
+                // The appointment and how it changes, before the form is looked at.
+                let found = match self.mode(session, id, kind).await {
+                    Ok(found) => found,
+                    Err(e) => return self.journey_error(ctx, session, Some(id), e),
+                };
+                match (method == Method::POST, step) {
+                    (false, Step::Form) => self.change_form(&at, found, None).await,
+                    (true, Step::Form) => self.change_post(&at, found).await,
+                    _ => self.change_check(&at, found).await,
+                }
+            }
             _ => self.unknown_step(ctx, session, id).await,
         }
     }
@@ -121,17 +161,11 @@ impl Inner {
 
     async fn change_form(
         &self,
-        ctx: &Ctx,
-        req: &Request<Bytes>,
-        session: &PatientSession,
-        id: &AppointmentId,
-        w: &'static Wording,
+        at: &At<'_>,
+        (view, mode): (AppointmentView, Mode),
         errors: Option<(&ReasonAnswers, &[FieldError])>,
     ) -> Response<Bytes> {
-        let (view, mode) = match self.mode(session, id, w.kind).await {
-            Ok(v) => v,
-            Err(e) => return self.journey_error(ctx, session, Some(id), e),
-        };
+        let (ctx, req, session, id, w) = at.parts();
         if w.kind == RequestKind::Reschedule && mode == Mode::RealTime {
             let taken = http_kit::query_param(ctx.query.as_deref(), "taken").is_some();
             let message =
@@ -192,18 +226,9 @@ impl Inner {
         )
     }
 
-    async fn change_post(
-        &self,
-        ctx: &Ctx,
-        req: &Request<Bytes>,
-        session: &PatientSession,
-        id: &AppointmentId,
-        w: &'static Wording,
-    ) -> Response<Bytes> {
-        let mode = match self.mode(session, id, w.kind).await {
-            Ok((_, m)) => m,
-            Err(e) => return self.journey_error(ctx, session, Some(id), e),
-        };
+    async fn change_post(&self, at: &At<'_>, found: (AppointmentView, Mode)) -> Response<Bytes> {
+        let (ctx, req, session, id, w) = at.parts();
+        let mode = found.1;
         let form = match self.csrf_form(ctx, req, session) {
             Ok(f) => f,
             Err(res) => return res,
@@ -213,9 +238,7 @@ impl Inner {
         }
         let answers = draft::answers_from_form(&form);
         if let Err(errors) = answers.validate(w.reasons, w.kind) {
-            return self
-                .change_form(ctx, req, session, id, w, Some((&answers, &errors)))
-                .await;
+            return self.change_form(at, found, Some((&answers, &errors))).await;
         }
         let next = http_kit::redirect(&href(id, &format!("{}/check", w.step)));
         http_kit::with_cookie(next, self.draft_cookie(id, w, Some(answers)))
@@ -223,16 +246,10 @@ impl Inner {
 
     async fn change_check(
         &self,
-        ctx: &Ctx,
-        req: &Request<Bytes>,
-        session: &PatientSession,
-        id: &AppointmentId,
-        w: &'static Wording,
+        at: &At<'_>,
+        (view, mode): (AppointmentView, Mode),
     ) -> Response<Bytes> {
-        let (view, mode) = match self.mode(session, id, w.kind).await {
-            Ok(v) => v,
-            Err(e) => return self.journey_error(ctx, session, Some(id), e),
-        };
+        let (ctx, req, session, id, w) = at.parts();
         if w.kind == RequestKind::Reschedule && mode == Mode::RealTime {
             return self.slot_check(ctx, session, id, &view, w).await;
         }
@@ -296,14 +313,8 @@ impl Inner {
         )
     }
 
-    async fn change_confirm(
-        &self,
-        ctx: &Ctx,
-        req: &Request<Bytes>,
-        session: &PatientSession,
-        id: &AppointmentId,
-        w: &'static Wording,
-    ) -> Response<Bytes> {
+    async fn change_confirm(&self, at: &At<'_>) -> Response<Bytes> {
+        let (ctx, req, session, id, w) = at.parts();
         if let Err(e) = self.journeys.peek(session, id).await {
             return self.journey_error(ctx, session, Some(id), e);
         }
@@ -318,7 +329,10 @@ impl Inner {
             && let Some(slot) = form.get("slot")
         {
             return match self.journeys.reschedule(session, id, slot, &key).await {
-                Ok(moved) => http_kit::redirect(&href(&moved.id, "reschedule/done")),
+                Ok(moved) => http_kit::with_cookie(
+                    http_kit::redirect(&href(&moved.id, "reschedule/done")),
+                    self.moved_cookie(id, &key, &moved.id),
+                ),
                 Err(e) => self.journey_error(ctx, session, Some(id), e),
             };
         }
@@ -348,13 +362,8 @@ impl Inner {
 
     /// The confirmation is derived from the current state, never from the request: "done" only
     /// when the PAS says so, "request submitted" only when the store holds the pending request.
-    async fn change_done(
-        &self,
-        ctx: &Ctx,
-        session: &PatientSession,
-        id: &AppointmentId,
-        w: &'static Wording,
-    ) -> Response<Bytes> {
+    async fn change_done(&self, at: &At<'_>) -> Response<Bytes> {
+        let (ctx, req, session, id, w) = at.parts();
         let view = match self.journeys.peek(session, id).await {
             Ok(v) => v,
             Err(e) => return self.journey_error(ctx, session, Some(id), e),
@@ -370,7 +379,7 @@ impl Inner {
             }
             _ if requested => (&w.done_requested, None),
             RequestKind::Reschedule if a.status == AppointmentStatus::Booked => {
-                match self.moved_here(session, id).await {
+                match self.moved_here(req, session, id).await {
                     Ok(true) => (
                         &w.done_real_time,
                         Some(format!(

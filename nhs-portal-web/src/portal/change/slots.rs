@@ -1,9 +1,10 @@
 //! A real-time reschedule: the patient picks a free slot (grouped by UK day) instead of giving
-//! reasons, checks the new appointment, and the confirm step books it.
+//! reasons, checks the new appointment, and the confirm step books it; the done page shows the
+//! new time when the reschedule's idempotency record says this browser's confirm moved it here.
 
 use bytes::Bytes;
-use http::Response;
-use nhs_portal_core::store::{AuditAction, PatientSession};
+use http::{HeaderValue, Request, Response};
+use nhs_portal_core::store::{ActionKey, ActionOutcome, KeyUse, PatientSession, RealTimeAction};
 use nhs_portal_core::{AppointmentId, uk_time};
 
 use super::href;
@@ -15,6 +16,10 @@ use crate::portal::Inner;
 use crate::portal::respond::{PageOpts, form_status};
 use crate::portal::routes::Ctx;
 use crate::portal::views::{AnswerRow, CheckPage, Hidden, SlotDay, SlotRadio, SlotsPage};
+
+/// The cookie carrying a confirmed reschedule's idempotency key to its done page: the key and
+/// the appointment moved, `{key}.{id}` (a key has no `.`).
+const MOVED_COOKIE: &str = "nhs_portal_moved";
 
 impl Inner {
     /// The free slots, maybe with an error ("select one", "that one was taken").
@@ -161,23 +166,48 @@ impl Inner {
         self.check_page(ctx, session, id, w, &body, words.title)
     }
 
-    /// Whether a real-time reschedule produced appointment `id` (the audit trail says which).
+    /// The `Set-Cookie` value that carries a confirmed reschedule's idempotency key, and the
+    /// appointment it moved, to the done page of appointment `to` (see [`Inner::moved_here`]).
+    pub(super) fn moved_cookie(
+        &self,
+        from: &AppointmentId,
+        key: &str,
+        to: &AppointmentId,
+    ) -> Option<HeaderValue> {
+        let value = format!("{key}.{from}");
+        self.step_cookie(MOVED_COOKIE, value, href(to, "reschedule/done"), true)
+    }
+
+    /// Whether the reschedule this browser just confirmed moved the signed-in patient's
+    /// appointment to `id`. Its idempotency record says so, looked up under the key the
+    /// confirm step left in a cookie, bound to this session's patient: a key another patient
+    /// used (or one made up) finds nothing.
     pub(super) async fn moved_here(
         &self,
+        req: &Request<Bytes>,
         session: &PatientSession,
         id: &AppointmentId,
     ) -> Result<bool, ()> {
-        let marker = format!("new={id}");
-        let records = self
-            .store
-            .audit_for_patient(&session.patient, 20)
-            .await
-            .map_err(drop)?;
-        Ok(records.iter().any(|r| {
-            r.action == AuditAction::Rescheduled
-                && r.detail
-                    .as_deref()
-                    .is_some_and(|d| d.split(';').any(|p| p == marker))
-        }))
+        let Some(raw) = http_kit::cookie_value(req.headers(), MOVED_COOKIE) else {
+            return Ok(false);
+        };
+        let Some((key, from)) = raw.split_once('.') else {
+            return Ok(false);
+        };
+        let Ok(from) = AppointmentId::parse(from) else {
+            return Ok(false);
+        };
+        let key = ActionKey {
+            key: key.to_owned(),
+            patient: session.patient.clone(),
+            appointment: from,
+            action: RealTimeAction::Reschedule,
+        };
+        Ok(
+            match self.store.check_action_key(&key).await.map_err(drop)? {
+                KeyUse::Done(ActionOutcome::Rescheduled { appointment, .. }) => appointment == *id,
+                KeyUse::Done(ActionOutcome::Cancelled) | KeyUse::Unused | KeyUse::Refused => false,
+            },
+        )
     }
 }

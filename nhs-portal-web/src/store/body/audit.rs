@@ -13,9 +13,8 @@ macro_rules! sql_audit {
                 audit: &AuditRecord,
                 events: &[ReportingEvent],
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await.map_err(db_err)?;
-                insert_audit_and_events(&mut tx, audit, events).await?;
-                tx.commit().await.map_err(db_err)
+                let tx = self.pool.begin().await.map_err(db_err)?;
+                commit_audited(tx, audit, events).await
             }
 
             async fn audit_for_patient(
@@ -23,18 +22,17 @@ macro_rules! sql_audit {
                 patient: &NhsNumber,
                 limit: usize,
             ) -> Result<Vec<AuditRecord>, StoreError> {
-                sqlx::query(
-                    "SELECT at, patient, actor, session, action, appointment, detail FROM audit \
-                     WHERE patient = $1 ORDER BY at DESC, seq DESC LIMIT $2",
+                all_rows(
+                    sqlx::query(
+                        "SELECT at, patient, actor, session, action, appointment, detail \
+                         FROM audit WHERE patient = $1 ORDER BY at DESC, seq DESC LIMIT $2",
+                    )
+                    .bind(patient.as_str())
+                    .bind(to_i64(limit))
+                    .fetch_all(&self.pool)
+                    .await,
+                    audit_from_row,
                 )
-                .bind(patient.as_str())
-                .bind(to_i64(limit))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?
-                .iter()
-                .map(audit_from_row)
-                .collect()
             }
         }
 
@@ -45,18 +43,17 @@ macro_rules! sql_audit {
         where
             E: sqlx::Executor<'e, Database = Db>,
         {
-            sqlx::query(concat!(
-                "SELECT ",
-                $crate::store::body::action_cols!(),
-                " FROM idempotency_records WHERE idempotency_key = $1"
-            ))
-            .bind(key.to_owned())
-            .fetch_optional(executor)
-            .await
-            .map_err(db_err)?
-            .as_ref()
-            .map(action_from_row)
-            .transpose()
+            one_row(
+                sqlx::query(concat!(
+                    "SELECT ",
+                    $crate::store::body::action_cols!(),
+                    " FROM idempotency_records WHERE idempotency_key = $1"
+                ))
+                .bind(key.to_owned())
+                .fetch_optional(executor)
+                .await,
+                action_from_row,
+            )
         }
 
         #[async_trait]
@@ -97,8 +94,7 @@ macro_rules! sql_audit {
                 .await
                 .map_err(db_err)?;
                 if done.rows_affected() == 1 {
-                    insert_audit_and_events(&mut tx, audit, events).await?;
-                    tx.commit().await.map_err(db_err)?;
+                    commit_audited(tx, audit, events).await?;
                     return Ok(Recorded::Stored);
                 }
                 let existing = action_by_key(&mut *tx, &action.key).await?;

@@ -67,17 +67,26 @@ pub(crate) use action_cols;
 
 /// Expands the whole store body for `$store` inside a dialect module.
 ///
-/// The module must define `type Db`, `type DbRow`, and the functions `ts`, `get_ts`,
-/// `get_opt_ts`, `uuid`, `get_uuid`, `id_list` and `write_tx` (see the module docs); `ids_in`
-/// is the SQL that matches `id` against the id list bound as `$1`, `skip_locked` what follows
-/// a claim's inner `SELECT` (row locking), `jsonb` the cast a JSON parameter needs.
+/// The module must define `type Db`, `type DbRow`, `static MIGRATOR`, and the functions `ts`,
+/// `get_ts`, `get_opt_ts`, `uuid`, `get_uuid`, `id_list` and `write_tx` (see the module docs);
+/// `$store` must hold its pool in a field `pool` of type `$pool`. `has_migrations` is the SQL
+/// that answers (as a boolean) whether sqlx's `_sqlx_migrations` table exists, `ids_in` the SQL
+/// that matches `id` against the id list bound as `$1`, `skip_locked` what follows a claim's
+/// inner `SELECT` (row locking), `jsonb` the cast a JSON parameter needs.
 macro_rules! sql_store {
     (
         store: $store:ident,
+        pool: $pool:ty,
+        has_migrations: $has_migrations:literal,
         ids_in: $ids_in:literal,
         skip_locked: $skip_locked:literal,
         jsonb: $jsonb:literal $(,)?
     ) => {
+        $crate::store::body::sql_pool!(
+            store: $store,
+            pool: $pool,
+            has_migrations: $has_migrations
+        );
         $crate::store::body::rows::sql_rows!(jsonb: $jsonb);
         $crate::store::body::sessions::sql_sessions!($store);
         $crate::store::body::requests::sql_requests!($store);
@@ -90,3 +99,51 @@ macro_rules! sql_store {
     };
 }
 pub(crate) use sql_store;
+
+/// The store's migration on open (`migrated`) and its pool accessors, for `$store` over a `$pool`.
+///
+/// `migrate` refuses a database migrated by a newer build (see [`super::check_schema`])
+/// before running this build's migrations.
+macro_rules! sql_pool {
+    (store: $store:ident, pool: $pool:ty, has_migrations: $has_migrations:literal) => {
+        impl $store {
+            /// The store over `pool`, migrated.
+            async fn migrated(pool: $pool) -> Result<Self, StoreError> {
+                let store = Self { pool };
+                store.migrate().await?;
+                Ok(store)
+            }
+
+            async fn migrate(&self) -> Result<(), StoreError> {
+                let has_table: bool = sqlx::query_scalar($has_migrations)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                if has_table {
+                    let applied: Option<i64> = sqlx::query_scalar(
+                        "SELECT MAX(version) FROM _sqlx_migrations WHERE success",
+                    )
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    check_schema(applied, &MIGRATOR)?;
+                }
+                MIGRATOR
+                    .run(&self.pool)
+                    .await
+                    .map_err(|e| db_err(sqlx::Error::Migrate(Box::new(e))))
+            }
+
+            /// The connection pool, for health checks or a vendor's own tables.
+            pub fn pool(&self) -> &$pool {
+                &self.pool
+            }
+
+            /// Closes every connection (waiting for ones in use to come back).
+            pub async fn close(&self) {
+                self.pool.close().await;
+            }
+        }
+    };
+}
+pub(crate) use sql_pool;

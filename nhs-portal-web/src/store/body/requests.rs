@@ -20,14 +20,13 @@ macro_rules! sql_requests {
             sql: &'static str,
             value: &str,
         ) -> Result<Option<PatientRequest>, StoreError> {
-            sqlx::query(sql)
-                .bind(value.to_owned())
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(db_err)?
-                .as_ref()
-                .map(request_from_row)
-                .transpose()
+            one_row(
+                sqlx::query(sql)
+                    .bind(value.to_owned())
+                    .fetch_optional(&mut **tx)
+                    .await,
+                request_from_row,
+            )
         }
 
         async fn request_exists(
@@ -49,14 +48,13 @@ macro_rules! sql_requests {
                 sql: &'static str,
                 patient: &str,
             ) -> Result<Vec<PatientRequest>, StoreError> {
-                sqlx::query(sql)
-                    .bind(patient.to_owned())
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .iter()
-                    .map(request_from_row)
-                    .collect()
+                all_rows(
+                    sqlx::query(sql)
+                        .bind(patient.to_owned())
+                        .fetch_all(&self.pool)
+                        .await,
+                    request_from_row,
+                )
             }
         }
 
@@ -90,8 +88,7 @@ macro_rules! sql_requests {
                     .await
                     .map_err(db_err)?;
                     if done.rows_affected() == 1 {
-                        insert_audit_and_events(&mut tx, audit, events).await?;
-                        tx.commit().await.map_err(db_err)?;
+                        commit_audited(tx, audit, events).await?;
                         return Ok(Submitted::Created(stored));
                     }
                     let same_key = request_where(
@@ -134,18 +131,17 @@ macro_rules! sql_requests {
                 &self,
                 id: uuid::Uuid,
             ) -> Result<Option<PatientRequest>, StoreError> {
-                sqlx::query(concat!(
-                    "SELECT ",
-                    $crate::store::body::request_cols!(),
-                    " FROM requests WHERE id = $1"
-                ))
-                .bind(uuid(id))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?
-                .as_ref()
-                .map(request_from_row)
-                .transpose()
+                one_row(
+                    sqlx::query(concat!(
+                        "SELECT ",
+                        $crate::store::body::request_cols!(),
+                        " FROM requests WHERE id = $1"
+                    ))
+                    .bind(uuid(id))
+                    .fetch_optional(&self.pool)
+                    .await,
+                    request_from_row,
+                )
             }
 
             async fn pending_request_for(
@@ -186,20 +182,19 @@ macro_rules! sql_requests {
                 ods_code: Option<OdsCode>,
                 state: Option<RequestState>,
             ) -> Result<Vec<PatientRequest>, StoreError> {
-                sqlx::query(concat!(
-                    "SELECT ",
-                    $crate::store::body::request_cols!(),
-                    " FROM requests WHERE (CAST($1 AS TEXT) IS NULL OR ods_code = $1) \
+                all_rows(
+                    sqlx::query(concat!(
+                        "SELECT ",
+                        $crate::store::body::request_cols!(),
+                        " FROM requests WHERE (CAST($1 AS TEXT) IS NULL OR ods_code = $1) \
                      AND (CAST($2 AS TEXT) IS NULL OR state = $2) ORDER BY created_at, seq"
-                ))
-                .bind(ods_code.as_ref().map(OdsCode::as_str))
-                .bind(state.map(RequestState::as_str))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?
-                .iter()
-                .map(request_from_row)
-                .collect()
+                    ))
+                    .bind(ods_code.as_ref().map(OdsCode::as_str))
+                    .bind(state.map(RequestState::as_str))
+                    .fetch_all(&self.pool)
+                    .await,
+                    request_from_row,
+                )
             }
 
             async fn resolve_request(
@@ -229,8 +224,7 @@ macro_rules! sql_requests {
                     return Err(Resolve::refusal(exists));
                 };
                 let resolved = request_from_row(&row)?;
-                insert_audit_and_events(&mut tx, audit, events).await?;
-                tx.commit().await.map_err(db_err)?;
+                commit_audited(tx, audit, events).await?;
                 Ok(resolved)
             }
         }

@@ -92,10 +92,10 @@ macro_rules! sql_rows {
             })
         }
 
-        /// Writes an audit record and reporting events inside `tx`: the shared half of every
-        /// one-transaction call.
-        async fn insert_audit_and_events(
-            tx: &mut Transaction<'static, Db>,
+        /// Writes an audit record and reporting events inside `tx` and commits it: the shared
+        /// end of every one-transaction call.
+        async fn commit_audited(
+            mut tx: Transaction<'static, Db>,
             a: &AuditRecord,
             events: &[ReportingEvent],
         ) -> Result<(), StoreError> {
@@ -110,10 +110,11 @@ macro_rules! sql_rows {
             .bind(a.action.as_str())
             .bind(a.appointment.as_ref().map(AppointmentId::as_str))
             .bind(a.detail.as_deref())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-            insert_events(tx, events).await
+            insert_events(&mut tx, events).await?;
+            tx.commit().await.map_err(db_err)
         }
 
         async fn insert_events(

@@ -32,18 +32,17 @@ macro_rules! sql_sessions {
             }
 
             async fn get_session(&self, id: &SessionId) -> Result<Option<PatientSession>, StoreError> {
-                sqlx::query(concat!(
-                    "SELECT ",
-                    $crate::store::body::session_cols!(),
-                    " FROM sessions WHERE id = $1"
-                ))
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?
-                .as_ref()
-                .map(session_from_row)
-                .transpose()
+                one_row(
+                    sqlx::query(concat!(
+                        "SELECT ",
+                        $crate::store::body::session_cols!(),
+                        " FROM sessions WHERE id = $1"
+                    ))
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await,
+                    session_from_row,
+                )
             }
 
             async fn touch_session(&self, id: &SessionId, at: DateTime<Utc>) -> Result<bool, StoreError> {
@@ -106,17 +105,16 @@ macro_rules! sql_sessions {
 
             async fn take_pending_login(&self, state: &str) -> Result<Option<PendingLogin>, StoreError> {
                 // One statement: two callbacks racing for one `state` cannot both get it.
-                sqlx::query(
-                    "DELETE FROM pending_logins WHERE state = $1 RETURNING state, nonce, pkce_verifier, \
-                     return_to, created_at, in_nhs_app, tracking_id, sso",
+                one_row(
+                    sqlx::query(
+                        "DELETE FROM pending_logins WHERE state = $1 RETURNING state, nonce, pkce_verifier, \
+                         return_to, created_at, in_nhs_app, tracking_id, sso",
+                    )
+                    .bind(state)
+                    .fetch_optional(&self.pool)
+                    .await,
+                    login_from_row,
                 )
-                .bind(state)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?
-                .as_ref()
-                .map(login_from_row)
-                .transpose()
             }
         }
     };
