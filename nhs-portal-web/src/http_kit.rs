@@ -94,8 +94,10 @@ pub const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), camera=(), 
 ///
 /// - `Sec-Fetch-Site: same-origin` or `none` (typed or bookmarked) passes; `same-site` (a
 ///   sibling subdomain) and `cross-site` are refused, and so is any other value.
-/// - `Origin`, when sent, must be `own_origin` exactly (`scheme://host[:port]`); `Origin: null`
-///   (sandboxed frames, some redirects) is refused.
+/// - `Origin`, when sent, must be `own_origin` exactly (`scheme://host[:port]`). `Origin: null`
+///   says nothing either way and is left to `Sec-Fetch-Site`: browsers send it for the portal's
+///   own forms, because every page has `Referrer-Policy: no-referrer`; a sandboxed frame on
+///   another site sends it too, with `Sec-Fetch-Site: cross-site`.
 /// - Neither header (older browsers, and servers such as the portal's own relying party calling
 ///   the NHS login simulator's token endpoint): passes, and the form's CSRF token alone decides.
 ///
@@ -124,8 +126,8 @@ pub fn is_cross_site(headers: &HeaderMap, own_origin: &str) -> bool {
     }
     headers.get(header::ORIGIN).is_some_and(|origin| {
         !origin.to_str().is_ok_and(|o| {
-            o.trim()
-                .eq_ignore_ascii_case(own_origin.trim_end_matches('/'))
+            let o = o.trim();
+            o == "null" || o.eq_ignore_ascii_case(own_origin.trim_end_matches('/'))
         })
     })
 }
@@ -447,7 +449,9 @@ mod tests {
             (Some("weird"), None, true),
             (None, Some("https://evil.example"), true),
             (None, Some("http://127.0.0.1:8081"), true),
-            (None, Some("null"), true),
+            (None, Some("null"), false),
+            (Some("same-origin"), Some("null"), false),
+            (Some("cross-site"), Some("null"), true),
             (Some("same-origin"), Some("https://evil.example"), true),
             (Some("cross-site"), Some(own), true),
         ];
