@@ -51,7 +51,7 @@ async fn ok_sends_spec_valid_body_and_required_headers() {
     let mut correlation = Vec::new();
     for r in &requests {
         let body: Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(errors(&v, &body), Vec::<String>::new());
+        assert_eq!(schema_errors(&v, &body), Vec::<String>::new());
         let id = r.headers.get("x-correlation-id").unwrap().to_str().unwrap();
         assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 4);
         correlation.push(id.to_owned());

@@ -1,14 +1,22 @@
-//! Static files: the NHS.UK frontend and NHS App frontend `dist` files (installed by `npm ci` in
-//! `nhs-portal-web/assets`, never committed) and the portal's own small script and stylesheet
-//! (embedded in the binary).
+//! Static files: the NHS.UK frontend and NHS App frontend `dist` files and the portal's own small
+//! script and stylesheet, all embedded in the binary ([`Assets::embedded`]): the design-system
+//! files are fetched by npm when the crate is built (pinned by `assets/package-lock.json`, never
+//! committed; see `build.rs`), so nothing is read from disk at run time. [`Assets::load`] reads
+//! the same files from an npm folder instead (to serve other versions without rebuilding).
 //!
-//! Every file is read into memory once at start-up from an allow-list, so a request path is
-//! only ever a key in a map: nothing a client sends reaches the file system.
+//! The files come from one allow-list (`assets/design_system.rs`), so a request path is only
+//! ever a key in a map: nothing a client sends reaches the file system.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+
+mod design_system;
+
+/// The design-system files the build script embedded, by URL path.
+static DESIGN_SYSTEM: &[(&str, &[u8])] =
+    include!(concat!(env!("OUT_DIR"), "/design_system_files.rs"));
 
 /// The portal's own browser script (an ES module): initialises the NHS.UK frontend, wires the
 /// NHS App JS API when present, and runs the session-timeout warning.
@@ -21,9 +29,7 @@ pub const PORTAL_CSS: &str = include_str!("../static/portal.css");
 #[non_exhaustive]
 pub enum AssetsError {
     /// The npm packages are not installed.
-    #[error(
-        "the front-end packages are not installed in {0}: run `npm ci` in that folder (the reference portal does this itself on start-up)"
-    )]
+    #[error("the front-end packages are not installed in {0}: run `npm ci` in that folder")]
     NotInstalled(PathBuf),
     /// A file could not be read.
     #[error("cannot read {path}")]
@@ -64,7 +70,23 @@ fn content_type(name: &str) -> &'static str {
 }
 
 impl Assets {
-    /// Only the portal's own embedded files (for tests that do not need the npm packages).
+    /// Every file, as embedded when the crate was built: the portal's own and the pinned NHS
+    /// design-system files. What the demo and the reference portal serve.
+    pub fn embedded() -> Self {
+        let mut a = Self::embedded_only();
+        for (url, body) in DESIGN_SYSTEM {
+            a.files.insert(
+                (*url).to_owned(),
+                Asset {
+                    content_type: content_type(url),
+                    body: Bytes::from_static(body),
+                },
+            );
+        }
+        a
+    }
+
+    /// Only the portal's own embedded files, without the design systems'.
     pub fn embedded_only() -> Self {
         let mut a = Self::default();
         a.add_embedded();
@@ -88,76 +110,24 @@ impl Assets {
         );
     }
 
-    /// Loads the files from `dir` (the folder holding `package.json` and `node_modules`).
+    /// Loads the design-system files from `dir` (a folder where `npm ci` installed
+    /// `package.json` of `nhs-portal-web/assets`, holding `node_modules`) instead of the
+    /// embedded ones, with the portal's own embedded files.
     pub fn load(dir: &Path) -> Result<Self, AssetsError> {
-        let nhsuk = dir.join("node_modules/nhsuk-frontend/dist/nhsuk");
-        let nhsapp = dir.join("node_modules/nhsapp-frontend/dist");
-        if !nhsuk.is_dir() || !nhsapp.is_dir() {
-            return Err(AssetsError::NotInstalled(dir.to_owned()));
-        }
-        let mut a = Self::default();
-        a.add_embedded();
-        let read = |p: PathBuf| {
-            std::fs::read(&p)
+        let files = design_system::files(&dir.join("node_modules"))
+            .map_err(|_| AssetsError::NotInstalled(dir.to_owned()))?;
+        let mut a = Self::embedded_only();
+        for (url, path) in files {
+            let body = std::fs::read(&path)
                 .map(Bytes::from)
-                .map_err(|source| AssetsError::Read { path: p, source })
-        };
-        for (url, file) in [
-            (
-                "/assets/nhsuk/nhsuk-frontend.min.css",
-                "nhsuk-frontend.min.css",
-            ),
-            (
-                "/assets/nhsuk/nhsuk-frontend.min.js",
-                "nhsuk-frontend.min.js",
-            ),
-            ("/assets/manifest.json", "assets/manifest.json"),
-        ] {
+                .map_err(|source| AssetsError::Read { path, source })?;
             a.files.insert(
-                url.into(),
+                url.clone(),
                 Asset {
-                    content_type: content_type(file),
-                    body: read(nhsuk.join(file))?,
+                    content_type: content_type(&url),
+                    body,
                 },
             );
-        }
-        // nhsapp-frontend ships only a version-stamped minified file (nhsapp-5.0.3.min.css).
-        let stamped = std::fs::read_dir(&nhsapp)
-            .map_err(|source| AssetsError::Read {
-                path: nhsapp.clone(),
-                source,
-            })?
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .find(|n| n.starts_with("nhsapp-") && n.ends_with(".min.css"))
-            .ok_or_else(|| AssetsError::NotInstalled(dir.to_owned()))?;
-        a.files.insert(
-            "/assets/nhsapp/nhsapp.min.css".into(),
-            Asset {
-                content_type: content_type(&stamped),
-                body: read(nhsapp.join(&stamped))?,
-            },
-        );
-        for (url_dir, fs_dir) in [
-            ("/assets/images/", nhsuk.join("assets/images")),
-            ("/assets/nhsapp/icons/", nhsapp.join("assets/icons")),
-        ] {
-            let entries = std::fs::read_dir(&fs_dir).map_err(|source| AssetsError::Read {
-                path: fs_dir.clone(),
-                source,
-            })?;
-            for e in entries.filter_map(Result::ok) {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if e.path().is_file() {
-                    a.files.insert(
-                        format!("{url_dir}{name}"),
-                        Asset {
-                            content_type: content_type(&name),
-                            body: read(e.path())?,
-                        },
-                    );
-                }
-            }
         }
         Ok(a)
     }
@@ -178,7 +148,8 @@ impl Assets {
     }
 }
 
-/// The default assets folder of this crate's source tree (`nhs-portal-web/assets`).
+/// The npm folder of this crate's source tree (`nhs-portal-web/assets`), for
+/// [`Assets::load`] from a checkout.
 pub fn default_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets")
 }
@@ -193,6 +164,25 @@ mod tests {
         assert!(a.get("/assets/portal/portal.mjs").is_some());
         assert!(a.get("/assets/portal/../portal/portal.mjs").is_none());
         assert!(a.get("/assets/portal/").is_none());
+    }
+
+    #[test]
+    fn the_design_system_files_are_embedded_with_their_types() {
+        let a = Assets::embedded();
+        let css = a
+            .get("/assets/nhsuk/nhsuk-frontend.min.css")
+            .expect("embedded");
+        assert_eq!(css.content_type, "text/css; charset=utf-8");
+        assert!(css.body.len() > 10_000);
+        let app = a.get("/assets/nhsapp/nhsapp.min.css").expect("embedded");
+        assert!(app.body.len() > 1_000);
+        assert!(a.get("/assets/nhsuk/nhsuk-frontend.min.js").is_some());
+        assert!(a.len() > Assets::embedded_only().len() + 20);
+        // The same list as an npm folder gives.
+        let loaded = Assets::load(&default_dir());
+        if let Ok(loaded) = loaded {
+            assert_eq!(loaded.len(), a.len());
+        }
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The whole **demo** portal, wired once: the demo data in a simulated PAS (not a hospital
 //! system), the NHS login simulator (not NHS login) with the portal as its relying party, the
-//! patient pages, the staff worklist and the PCA Get Appointments API accepting the simulator's
-//! tokens. The reference portal, the examples and the tests build it here instead of copying
-//! the wiring.
+//! patient pages, the staff worklist, the PCA Get Appointments API accepting the simulator's
+//! tokens (the demo PCA client `pca-demo` gets them by `client_credentials` with its secret), and
+//! the NHS App simulator (not the NHS App) at [`NHS_APP_PATH`]. The reference portal, the
+//! examples and the tests build it here instead of copying the wiring.
 //!
 //! Demo only: everything here signs anyone in as any demo patient. Behind the `simulator`
-//! feature.
+//! feature. Over 400 lines because it is the one place every demo part is wired together (and
+//! its test); splitting the wiring would spread one sequence over files.
 //!
 //! ```
 //! use nhs_portal_web::demo::{DemoPortal, DemoSettings};
@@ -19,11 +21,11 @@
 
 use std::sync::Arc;
 
-use nhs_portal_core::NhsNumber;
 use nhs_portal_core::clock::{Clock, SystemClock};
 use nhs_portal_core::deep_link::{DeepLinkBase, DeepLinkError};
 use nhs_portal_core::store::memory::MemoryStore;
 use nhs_portal_core::store::{Store, StoreError};
+use nhs_portal_core::{NhsNumber, Organisation};
 use nhs_portal_pas::demo::{self, DemoData};
 use nhs_portal_pas::simulated::SimulatedPas;
 use nhs_portal_pas::worklist::Worklist;
@@ -31,14 +33,15 @@ use nhs_portal_pas::worklist::Worklist;
 use crate::assets::Assets;
 use crate::fhir_api::auth::JwksBearerValidator;
 use crate::fhir_api::{FhirApi, FhirApiConfig};
+use crate::nhs_app_simulator::NhsAppSimulator;
 use crate::nhs_login::{
     ForwardedTokenConfig, JwksCache, JwksForwardedVerifier, KeyError, NhsLoginConfig, RsaSigningKey,
 };
 use crate::portal::{DemoInfo, Portal, PortalConfig, PortalError, PortalParts};
 use crate::sign_in::{NhsLoginSignIn, SignIn};
 use crate::simulator::{
-    SIMULATED_NHS_APP_CLIENT_ID, Simulator, SimulatorClient, SimulatorConfig, SimulatorError,
-    TestPatient,
+    SIMULATED_NHS_APP_CLIENT_ID, Simulator, SimulatorApiClient, SimulatorClient, SimulatorConfig,
+    SimulatorError, TestPatient,
 };
 use crate::staff::StaffPages;
 
@@ -48,6 +51,11 @@ pub const DEMO_CLIENT_ID: &str = "nhs-portal-demo";
 pub const DEMO_API_AUDIENCE: &str = "nhs-portal-pca-api";
 /// The client id the demo PCA bearer tokens name.
 pub const DEMO_PCA_CLIENT_ID: &str = "pca-demo";
+/// The demo PCA client's default `client_secret` at the simulator's token endpoint (the
+/// reference portal reads `NHS_PORTAL_DEMO_PCA_SECRET`).
+pub const DEMO_PCA_SECRET: &str = "demo-pca-secret";
+/// Where the NHS App simulator is mounted.
+pub const NHS_APP_PATH: &str = "/nhs-app-simulator";
 /// Where the NHS login simulator is mounted.
 pub const SIMULATOR_PATH: &str = "/nhs-login-simulator";
 /// Where the staff worklist is mounted.
@@ -95,10 +103,13 @@ pub struct DemoSettings {
     pub store: Arc<dyn Store>,
     /// The clock of every part (default the system clock). Tests pass a `ManualClock`.
     pub clock: Arc<dyn Clock>,
-    /// The front-end files (default the embedded ones only, no npm packages).
+    /// The front-end files (default every embedded one, [`Assets::embedded`]).
     pub assets: Assets,
     /// The staff worklist's access code (default a random one, see [`DemoPortal::staff_code`]).
     pub staff_code: Option<String>,
+    /// The trusts whose requests the staff worklist shows and acts on (default both demo
+    /// trusts).
+    pub staff_trusts: Option<Vec<Organisation>>,
     /// Inactivity timeout of patient sessions (default the portal's, 10 minutes). The warning
     /// comes a minute before; values under 61 seconds are raised to 61.
     pub session_idle: Option<chrono::Duration>,
@@ -107,6 +118,9 @@ pub struct DemoSettings {
     pub sign_in: Option<Arc<dyn SignIn>>,
     /// Changes the PCA API's settings before it is built.
     pub fhir_api: Option<fn(&mut FhirApiConfig)>,
+    /// The `client_secret` with which the demo PCA client ([`DEMO_PCA_CLIENT_ID`]) gets API
+    /// tokens from the simulator's token endpoint (default [`DEMO_PCA_SECRET`]).
+    pub pca_secret: String,
 }
 
 impl std::fmt::Debug for DemoSettings {
@@ -126,11 +140,13 @@ impl DemoSettings {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             store: Arc::new(MemoryStore::new()),
             clock: Arc::new(SystemClock),
-            assets: Assets::embedded_only(),
+            assets: Assets::embedded(),
             staff_code: None,
+            staff_trusts: None,
             session_idle: None,
             sign_in: None,
             fhir_api: None,
+            pca_secret: DEMO_PCA_SECRET.into(),
         }
     }
 
@@ -204,9 +220,11 @@ impl DemoPortal {
             clock,
             assets,
             staff_code,
+            staff_trusts,
             session_idle,
             sign_in,
             fhir_api,
+            pca_secret,
         } = settings;
         let base = DeepLinkBase::parse(&base_url)?;
 
@@ -225,6 +243,11 @@ impl DemoPortal {
                         DEMO_CLIENT_ID,
                         &redirect_uri,
                         &client_key,
+                    ))
+                    .with_api_client(SimulatorApiClient::new(
+                        DEMO_PCA_CLIENT_ID,
+                        pca_secret,
+                        DEMO_API_AUDIENCE,
                     )),
             )?
             .with_clock(clock.clone()),
@@ -262,14 +285,15 @@ impl DemoPortal {
             api_config,
         ));
 
-        // The staff worklist for both demo trusts.
+        // The staff worklist, for both demo trusts unless told otherwise.
         let staff_code =
             staff_code.unwrap_or_else(|| crate::session::random_token()[..12].to_owned());
         let worklist =
             Worklist::new(store.clone(), pas.clone(), clock.clone()).with_applier(pas.clone());
         let staff = StaffPages::new(
             worklist.clone(),
-            vec![demo::real_time_trust(), demo::request_only_trust()],
+            staff_trusts
+                .unwrap_or_else(|| vec![demo::real_time_trust(), demo::request_only_trust()]),
             &staff_code,
             clock.clone(),
             !base_url.starts_with("http://"),
@@ -296,7 +320,17 @@ impl DemoPortal {
         )?
         .mount(SIMULATOR_PATH, simulator.clone())
         .mount(STAFF_PATH, staff)
-        .mount(FHIR_PATH, fhir_api.clone());
+        .mount(FHIR_PATH, fhir_api.clone())
+        .mount(
+            NHS_APP_PATH,
+            NhsAppSimulator::new(
+                NHS_APP_PATH,
+                &base_url,
+                simulator.clone(),
+                (fhir_api.clone(), FHIR_PATH),
+                (DEMO_PCA_CLIENT_ID, DEMO_API_AUDIENCE),
+            ),
+        );
 
         Ok(Self {
             portal: Arc::new(portal),

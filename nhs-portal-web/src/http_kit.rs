@@ -200,6 +200,16 @@ pub fn foreign_html(status: StatusCode, html: String) -> Response<Bytes> {
     )
 }
 
+/// Escapes text for HTML content and quoted attribute values (`&`, `<`, `>`, `"`, `'`), for the
+/// few pages built without the templates (the simulators').
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
 /// A plain-text answer.
 pub fn text(status: StatusCode, message: &'static str) -> Response<Bytes> {
     build(

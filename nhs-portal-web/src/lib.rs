@@ -17,6 +17,7 @@
 //! - [`nhs_login`], [`session`]: NHS login relying party and patient sessions.
 //! - [`store`]: the SQL stores (SQLite, PostgreSQL).
 //! - [`simulator`]: the NHS login simulator (demos and tests only).
+//! - [`nhs_app_simulator`] (feature `simulator`): a page standing in for the NHS App in the demo.
 //! - [`demo`] (feature `simulator`): the whole demo portal wired once ([`demo::DemoPortal`]).
 //!
 //! ## Cargo features
@@ -52,6 +53,9 @@ pub mod http_kit;
 #[cfg(feature = "pages")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pages")))]
 pub mod journeys;
+#[cfg(feature = "simulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
+pub mod nhs_app_simulator;
 #[cfg(feature = "id-token")]
 #[cfg_attr(docsrs, doc(cfg(feature = "id-token")))]
 pub mod nhs_login;

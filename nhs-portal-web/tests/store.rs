@@ -314,7 +314,8 @@ async fn race_claims(a: Arc<dyn Store>, b: Arc<dyn Store>, events: usize) {
 // ---------------------------------------------------------------------------------------------
 // SQLite
 
-#[tokio::test]
+// Multi-threaded: some contract cases call the store from several threads at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_passes_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     let mut n = 0;
@@ -328,7 +329,8 @@ async fn sqlite_passes_the_contract() {
     .await;
 }
 
-#[tokio::test]
+// Multi-threaded: some contract cases call the store from several threads at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_in_memory_passes_the_contract() {
     contract::run_all(|| async {
         Arc::new(
@@ -471,7 +473,8 @@ async fn sqlite_unopenable_path_is_an_error_not_a_panic() {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
-#[tokio::test]
+// Multi-threaded: some contract cases call the store from several threads at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_passes_the_contract() {
     let Some(url) = pg_url() else { return };
     let schema = PgSchema::create(&url).await;

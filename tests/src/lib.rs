@@ -12,6 +12,9 @@
 //! - through the parts: [`TestPortal::demo`] (store, PAS, simulator, worklist, API, data) and
 //!   [`TestPortal::clock`].
 //!
+//! [`fhir_peer::FhirPeer`] is a test peer for the FHIR adapter: a versioned FHIR stand-in that
+//! answers requests concurrently (for races the Medplum peer cannot show).
+//!
 //! ```no_run
 //! # async fn example() {
 //! use nhs_portal_tests::TestPortal;
@@ -33,6 +36,7 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use nhs_portal_core::Organisation;
 use nhs_portal_core::clock::{Clock, ManualClock};
 use nhs_portal_core::store::Store;
 use nhs_portal_core::store::memory::MemoryStore;
@@ -41,6 +45,9 @@ use nhs_portal_web::fhir_api::FhirApiConfig;
 use nhs_portal_web::portal::Portal;
 use nhs_portal_web::sign_in::SignIn;
 use nhs_portal_web::simulator::NOT_NHS_LOGIN;
+
+pub mod fhir_peer;
+pub mod specs;
 
 /// The form field the simulator's sign-in page takes.
 pub const NHS_NUMBER_FIELD: &str = "nhs_number";
@@ -67,6 +74,7 @@ pub struct TestPortalBuilder {
     sign_in: Option<SignInFactory>,
     session_idle: Option<chrono::Duration>,
     fhir_api: Option<fn(&mut FhirApiConfig)>,
+    staff_trusts: Option<Vec<Organisation>>,
 }
 
 impl std::fmt::Debug for TestPortalBuilder {
@@ -115,6 +123,13 @@ impl TestPortalBuilder {
         self
     }
 
+    /// The trusts the staff worklist serves (default both demo trusts): staff signed in to it
+    /// see and act on these trusts' requests only.
+    pub fn staff_trusts(mut self, trusts: Vec<Organisation>) -> Self {
+        self.staff_trusts = Some(trusts);
+        self
+    }
+
     /// Builds the demo portal and serves it on `127.0.0.1`, a free port.
     ///
     /// # Panics
@@ -146,6 +161,7 @@ impl TestPortalBuilder {
         settings.session_idle = self.session_idle;
         settings.sign_in = self.sign_in.map(|make| make(store, clock.clone()));
         settings.fhir_api = self.fhir_api;
+        settings.staff_trusts = self.staff_trusts;
         let demo = DemoPortal::build(settings)
             .await
             .expect("the demo portal builds");
@@ -250,6 +266,24 @@ impl TestPortal {
             .portal
             .handle(self.pca_request(patient, patient))
             .await
+    }
+
+    /// The FHIR Appointment the PCA is given for `patient`'s appointment `id` (through
+    /// [`TestPortal::get_appointments`]), or `None` when the Bundle does not hold it.
+    ///
+    /// # Panics
+    /// When the API does not answer 200 with a JSON Bundle.
+    pub async fn pca_appointment(&self, patient: &str, id: &str) -> Option<serde_json::Value> {
+        let res = self.get_appointments(patient).await;
+        assert_eq!(res.status(), StatusCode::OK, "{}", body_text(&res));
+        let bundle: serde_json::Value = serde_json::from_slice(res.body()).expect("a JSON Bundle");
+        bundle["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| &e["resource"])
+            .find(|r| r["id"] == id)
+            .cloned()
     }
 }
 
@@ -401,6 +435,16 @@ impl Client {
         self.follow(res, action).await.0
     }
 
+    /// Signs in to the staff worklist (`POST /staff/sign-in`) with a name and access code and
+    /// follows the redirect; returns the page it ends on (the worklist, when the code is right;
+    /// the sign-in page again, 401, when it is not).
+    pub async fn sign_in_as_staff(&mut self, name: &str, code: &str) -> Response<Bytes> {
+        let res = self
+            .post_form("/staff/sign-in", &[("name", name), ("code", code)])
+            .await;
+        self.follow(res, "/staff/sign-in".to_owned()).await.0
+    }
+
     /// A cookie's value.
     pub fn cookie(&self, name: &str) -> Option<&str> {
         self.cookies.get(name).map(String::as_str)
@@ -447,6 +491,21 @@ pub fn csrf_token(html: &str) -> Option<String> {
     attribute_after(html, "name=\"csrf_token\"", "value")
 }
 
+/// The `value` of the first `<input>` named `name` on a page (attributes in any order), HTML
+/// entities undone.
+pub fn input_value(html: &str, name: &str) -> Option<String> {
+    let wanted = format!("name=\"{name}\"");
+    html.match_indices("<input").find_map(|(at, _)| {
+        let tag = &html[at..];
+        let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+        if !tag.contains(&wanted) {
+            return None;
+        }
+        let start = tag.find("value=\"")? + "value=\"".len();
+        tag[start..].split('"').next().map(unescape)
+    })
+}
+
 /// The first form's `action` on a page, HTML entities undone.
 pub fn form_action(html: &str) -> Option<String> {
     attribute_after(html, "<form", "action")
@@ -482,5 +541,9 @@ mod tests {
         assert_eq!(csrf_token(html).as_deref(), Some("t-1"));
         assert_eq!(form_action(html).as_deref(), Some("/a?b=1&c=2"));
         assert_eq!(csrf_token("<p>none</p>"), None);
+        let radios = r#"<input id="s" name="slot" type="radio" value="s-1"><input value="k&amp;1" name="key">"#;
+        assert_eq!(input_value(radios, "slot").as_deref(), Some("s-1"));
+        assert_eq!(input_value(radios, "key").as_deref(), Some("k&1"));
+        assert_eq!(input_value(radios, "other"), None);
     }
 }

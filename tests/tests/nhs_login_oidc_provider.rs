@@ -348,14 +348,39 @@ async fn interop_portal_deep_link_sso_then_timeout() {
     let back = res.headers()[header::LOCATION].to_str().unwrap().to_owned();
     assert!(back.starts_with(&path), "{back}");
 
-    // The appointment, then the list, while active.
+    // The appointment, then the list, while active: the signed-in patient's own pages, not a
+    // sign-in or error page.
+    let own = t
+        .demo
+        .data
+        .appointment(demo::KEY_ADULT_DERMATOLOGY)
+        .unwrap();
     let res = patient.get(&path).await;
     assert_eq!(res.status(), StatusCode::OK);
     let page = String::from_utf8(res.body().to_vec()).unwrap();
-    assert!(page.contains("<h1"), "{page}");
+    assert!(
+        page.contains(&format!(
+            "<h1 class=\"nhsuk-heading-l\">{}</h1>",
+            own.description
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains(&nhs_portal_core::uk_time::format_date(own.start)),
+        "{page}"
+    );
     clock.advance(Duration::minutes(9));
     let res = patient.get("/patient-portal/appointments").await;
     assert_eq!(res.status(), StatusCode::OK);
+    let page = String::from_utf8(res.body().to_vec()).unwrap();
+    assert!(
+        page.contains("<h1 class=\"nhsuk-heading-l\">Your hospital appointments</h1>"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("href=\"{path}\"")),
+        "the list links it: {page}"
+    );
 
     // Ten minutes with no request: signed out, and the next request starts sign-in again.
     clock.advance(Duration::minutes(10) + Duration::seconds(1));

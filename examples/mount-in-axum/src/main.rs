@@ -52,7 +52,7 @@ fn portal(base: &str) -> Result<Portal, BoxError> {
         pas,
         clock,
         sign_in: Arc::new(sign_in),
-        assets: nhs_portal_web::assets::Assets::embedded_only(),
+        assets: nhs_portal_web::assets::Assets::embedded(),
     };
     Ok(Portal::new(PortalConfig::new(base), parts)?.mount("/nhs-login-simulator", simulator))
 }

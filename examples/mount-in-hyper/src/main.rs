@@ -129,7 +129,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         pas: Arc::new(ToyPas(Mutex::new(toy_appointment()))),
         clock,
         sign_in: Arc::new(sign_in),
-        assets: nhs_portal_web::assets::Assets::load(&nhs_portal_web::assets::default_dir())?,
+        assets: nhs_portal_web::assets::Assets::embedded(),
     };
     let portal = Arc::new(
         Portal::new(PortalConfig::new(base), parts)?.mount("/nhs-login-simulator", simulator),

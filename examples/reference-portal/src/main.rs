@@ -1,6 +1,8 @@
 //! The reference portal: the whole nhs-portal kit served with hyper 1 + hyper-util.
 //!
-//! Run with `cargo run --release -p nhs-portal-example` and open the address it prints.
+//! Run with `cargo run --release -p nhs-portal-example` and open the address it prints;
+//! `nhs-portal-example --help` lists every setting (flags, or `NHS_PORTAL_*` environment
+//! variables: see `settings.rs` and README.md) and `--check-config` checks them and exits.
 //!
 //! It starts in **demo mode**: a simulated PAS with demo data for two trusts (one real time, one
 //! request only), the built-in **NHS login simulator** (not NHS login) mounted at
@@ -9,27 +11,16 @@
 //! `NHS_PORTAL_STAFF_CODE`), and the PCA Get Appointments API at `/fhir/Appointment` (accepting
 //! tokens the simulator mints).
 //!
-//! Settings (environment):
-//! - `NHS_PORTAL_ADDR`: where to listen (default `127.0.0.1:8080`; port `0` picks a free port);
-//! - `NHS_PORTAL_BASE_URL`: the public base URL (default `http://{addr}`);
-//! - `NHS_PORTAL_DATABASE_URL`: the store, `sqlite:` or `postgres://` (default the SQLite file
-//!   `./data/nhs-portal.sqlite3`);
-//! - `NHS_PORTAL_REPORTING_URL`: Wayfinder Reporting Service base URL (optional; with
-//!   `NHS_PORTAL_REPORTING_CLIENT_ID` and a bearer token in `NHS_PORTAL_REPORTING_TOKEN`);
-//! - `NHS_PORTAL_STAFF_CODE`: the staff worklist access code (default: generated, printed);
-//! - `NHS_PORTAL_SESSION_IDLE_SECONDS`: inactivity timeout (default 600; shorter values are for
-//!   demonstrating the timeout warning);
-//! - `NHS_PORTAL_ASSETS_DIR`: where the front-end npm packages are (default the
-//!   `nhs-portal-web/assets` folder of this source tree); `npm ci` runs there when
-//!   `node_modules` is missing.
-//!
 //! The first line on standard output is `nhs-portal listening on {base URL}` (test harnesses read
-//! it to find the port).
+//! it to find the port). Settings that are wrong are each named on standard error, exit code 2.
 
+mod load;
+mod open;
 mod reporting;
 mod serve;
 mod settings;
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use nhs_portal_pas::demo;
@@ -38,45 +29,70 @@ use nhs_portal_web::demo::{DemoPortal, DemoSettings};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-#[tokio::main]
-async fn main() -> Result<(), BoxError> {
+fn main() -> ExitCode {
+    let s = match load::load(std::env::args_os().collect()) {
+        Ok(s) => s,
+        Err(problems) => {
+            eprintln!("nhs-portal-example: the configuration has problems:");
+            for p in problems {
+                eprintln!("  - {p}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    if s.check_config {
+        println!("{}", load::summary(&s));
+        return ExitCode::SUCCESS;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let s = settings::Settings::from_env()?;
+    let run = tokio::runtime::Runtime::new().map_err(BoxError::from);
+    match run.and_then(|rt| rt.block_on(run_demo(s))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nhs-portal-example: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
     let listener = tokio::net::TcpListener::bind(s.addr).await?;
     let local = listener.local_addr()?;
-    let base_url = s.base_url.unwrap_or_else(|| format!("http://{local}"));
-    settings::ensure_assets(&s.assets_dir)?;
-    let (store, store_note) = settings::open_store(&s.database_url).await?;
+    let base_url = s.base_url_for(local);
+    let store = open::open_store(s.database_url.expose()).await?;
 
-    let mut demo_settings = DemoSettings::new(&base_url)
-        .with_store(store)
-        .with_assets(Assets::load(&s.assets_dir)?);
-    demo_settings.staff_code = s.staff_code;
-    demo_settings.session_idle = s.session_idle_seconds.map(chrono::Duration::seconds);
+    let mut demo_settings =
+        DemoSettings::new(&base_url)
+            .with_store(store)
+            .with_assets(match &s.assets_dir {
+                Some(dir) => Assets::load(dir)?,
+                None => Assets::embedded(),
+            });
+    demo_settings.staff_code = s.staff_code.as_ref().map(|c| c.expose().to_owned());
+    demo_settings.pca_secret = s.demo_pca_secret.expose().to_owned();
+    demo_settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
     let demo = DemoPortal::build(demo_settings).await?;
-    let reporting = reporting::start(s.reporting, demo.store.clone(), demo.clock.clone())?;
+    let reporting = reporting::start(&s, demo.store.clone(), demo.clock.clone())?;
 
     println!("nhs-portal listening on {}", demo.base_url);
+    let base = &demo.base_url;
     eprintln!(
-        "  Demo mode: simulated hospital systems and the NHS login simulator (not NHS login)."
-    );
-    eprintln!(
-        "  Store: {store_note}; {} demo requests added; {reporting}.",
-        demo.seeded
-    );
-    eprintln!(
-        "  Patients: sign in as {} or {}.",
+        "  Demo mode: simulated hospital systems and the NHS login simulator (not NHS login).\n  \
+         Store: {}; {} demo requests added; {reporting}.\n  \
+         Patients: sign in as {} or {}.\n  \
+         NHS App simulator (not the NHS App): {base}{}\n  \
+         Staff worklist: {base}/staff (access code {})",
+        s.store_name(),
+        demo.seeded,
         demo::ADULT,
-        demo::SECOND_ADULT
-    );
-    eprintln!(
-        "  Staff worklist: {}/staff (access code {})",
-        demo.base_url, demo.staff_code
+        demo::SECOND_ADULT,
+        nhs_portal_web::demo::NHS_APP_PATH,
+        demo.staff_code
     );
     serve::serve(listener, Arc::clone(&demo.portal)).await;
     Ok(())

@@ -10,23 +10,30 @@ use nhs_portal_reporting::{WayfinderClient, WayfinderConfig};
 use nhs_portal_web::demo::DEMO_CLIENT_ID;
 
 use crate::BoxError;
+use crate::settings::Settings;
 
-/// Starts the outbox worker for `(url, client id, token)`, or leaves events waiting; returns
+/// Starts the outbox worker when a Reporting Service URL (and token) is set, or leaves events waiting; returns
 /// a line saying which.
 pub fn start(
-    reporting: Option<(String, Option<String>, String)>,
+    settings: &Settings,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 ) -> Result<String, BoxError> {
-    let Some((url, client_id, token)) = reporting else {
+    let (Some(url), Some(token)) = (&settings.reporting_url, &settings.reporting_token) else {
         return Ok(
             "reporting events wait in the outbox (set NHS_PORTAL_REPORTING_URL to send them)"
                 .into(),
         );
     };
     let client = WayfinderClient::new(
-        WayfinderConfig::new(&url, client_id.unwrap_or_else(|| DEMO_CLIENT_ID.into())),
-        Arc::new(StaticToken::new(token)),
+        WayfinderConfig::new(
+            url.as_str(),
+            settings
+                .reporting_client_id
+                .clone()
+                .unwrap_or_else(|| DEMO_CLIENT_ID.into()),
+        ),
+        Arc::new(StaticToken::new(token.expose())),
     )?;
     let worker = OutboxWorker::new(
         store,

@@ -1,107 +1,211 @@
-//! The reference portal's settings, read from the environment (see the crate docs in `main.rs`
-//! and README.md for each one and its default).
+//! The reference portal's settings: one typed definition (clap derive), each read from its
+//! command-line flag or, when the flag is absent, its `NHS_PORTAL_*` environment variable. An
+//! empty variable counts as unset. `--help` lists them all; README.md's table is checked against
+//! this list by `tests/check_config.rs`. Reading them and naming every problem is in `load.rs`.
 
+use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::str::FromStr;
 
-use nhs_portal_core::store::Store;
+use clap::Parser;
+use nhs_portal_core::deep_link::DeepLinkBase;
 
-use crate::BoxError;
+/// The default store: a SQLite file under `./data/`.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/nhs-portal.sqlite3?mode=rwc";
 
-/// Everything the reference portal reads from its environment.
+/// Everything the reference portal can be told.
+#[derive(Debug, Parser)]
+#[command(
+    name = "nhs-portal-example",
+    version,
+    about = "The reference nhs-portal. With no settings it runs in demo mode: a simulated PAS and \
+             the NHS login simulator (not NHS login).",
+    after_help = "Every setting can be given as a flag or as the environment variable shown; \
+                  the flag wins. `--check-config` checks them all and exits."
+)]
 pub struct Settings {
-    /// `NHS_PORTAL_ADDR` (default `127.0.0.1:8080`).
+    /// Check every setting, print a summary of what would run (never a secret) and exit: 0 when
+    /// all is well, 2 naming each problem otherwise.
+    #[arg(long)]
+    pub check_config: bool,
+
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(
+        long,
+        env = "NHS_PORTAL_ADDR",
+        default_value = "127.0.0.1:8080",
+        value_name = "HOST:PORT"
+    )]
     pub addr: SocketAddr,
-    /// `NHS_PORTAL_BASE_URL` (default `http://{the address bound}`).
-    pub base_url: Option<String>,
-    /// `NHS_PORTAL_DATABASE_URL` (default the SQLite file `./data/nhs-portal.sqlite3`).
-    pub database_url: String,
-    /// `NHS_PORTAL_ASSETS_DIR` (default the web crate's `assets` folder).
-    pub assets_dir: PathBuf,
-    /// `NHS_PORTAL_STAFF_CODE` (default generated).
-    pub staff_code: Option<String>,
-    /// `NHS_PORTAL_SESSION_IDLE_SECONDS` (default 600).
-    pub session_idle_seconds: Option<i64>,
-    /// `NHS_PORTAL_REPORTING_URL`, `NHS_PORTAL_REPORTING_CLIENT_ID`, `NHS_PORTAL_REPORTING_TOKEN`.
-    pub reporting: Option<(String, Option<String>, String)>,
+
+    /// Public base URL of the portal, used in deep links and NHS login redirects [default:
+    /// http://{the address bound}].
+    #[arg(long, env = "NHS_PORTAL_BASE_URL", value_name = "URL", value_parser = parse_base_url)]
+    pub base_url: Option<BaseUrl>,
+
+    /// The store: `sqlite:…` (one machine) or `postgres://…` (several portal instances). Its
+    /// value is never shown, as a PostgreSQL URL may hold a password.
+    #[arg(
+        long,
+        env = "NHS_PORTAL_DATABASE_URL",
+        default_value = DEFAULT_DATABASE_URL,
+        hide_default_value = false,
+        hide_env_values = true,
+        value_name = "URL",
+        value_parser = parse_database_url
+    )]
+    pub database_url: Secret,
+
+    /// Wayfinder Reporting Service base URL; with it the outbox worker delivers usage events
+    /// (then NHS_PORTAL_REPORTING_TOKEN is required), without it they wait in the outbox.
+    #[arg(long, env = "NHS_PORTAL_REPORTING_URL", value_name = "URL", value_parser = parse_http_url)]
+    pub reporting_url: Option<url::Url>,
+
+    /// The client id sent to the Reporting Service [default: the demo's client id].
+    #[arg(long, env = "NHS_PORTAL_REPORTING_CLIENT_ID", value_name = "ID")]
+    pub reporting_client_id: Option<String>,
+
+    /// Bearer token for the Reporting Service (a secret).
+    #[arg(
+        long,
+        env = "NHS_PORTAL_REPORTING_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub reporting_token: Option<Secret>,
+
+    /// Access code of the trust staff worklist at /staff, at least 8 characters (a secret)
+    /// [default: generated and printed at start-up].
+    #[arg(
+        long,
+        env = "NHS_PORTAL_STAFF_CODE",
+        hide_env_values = true,
+        value_name = "CODE",
+        value_parser = parse_staff_code
+    )]
+    pub staff_code: Option<Secret>,
+
+    /// Patients' inactivity timeout in seconds, 61 to 43200 (the warning comes a minute
+    /// before; short values only to demonstrate it).
+    #[arg(
+        long,
+        env = "NHS_PORTAL_SESSION_IDLE_SECONDS",
+        default_value_t = 600,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u32).range(61..=43_200)
+    )]
+    pub session_idle_seconds: u32,
+
+    /// Demo mode: the `client_secret` with which the demo PCA client `pca-demo` gets bearer
+    /// tokens for the Get Appointments API from the simulator's token endpoint (a secret).
+    #[arg(
+        long,
+        env = "NHS_PORTAL_DEMO_PCA_SECRET",
+        default_value = nhs_portal_web::demo::DEMO_PCA_SECRET,
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub demo_pca_secret: Secret,
+
+    /// Serve the design-system files from this npm folder (where `npm ci` installed
+    /// nhs-portal-web/assets/package.json) instead of the ones embedded in the binary.
+    #[arg(long, env = "NHS_PORTAL_ASSETS_DIR", value_name = "DIR")]
+    pub assets_dir: Option<PathBuf>,
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// A setting whose value is never printed (Debug and Display show `(hidden)`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value itself, for the code that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(hidden)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// The public base URL: absolute http(s), no query or fragment, no trailing slash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    /// The URL, with no trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn parse_base_url(s: &str) -> Result<BaseUrl, String> {
+    let trimmed = s.trim().trim_end_matches('/');
+    parse_http_url(trimmed)?;
+    DeepLinkBase::parse(trimmed).map_err(|e| e.to_string())?;
+    Ok(BaseUrl(trimmed.to_owned()))
+}
+
+fn parse_http_url(s: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(s.trim()).map_err(|e| format!("not an absolute URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    Ok(url)
+}
+
+fn parse_database_url(s: &str) -> Result<Secret, String> {
+    let s = s.trim();
+    if s.starts_with("sqlite:") {
+        return Ok(Secret(s.to_owned()));
+    }
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        url::Url::parse(s).map_err(|e| format!("not a valid PostgreSQL URL ({e})"))?;
+        return Ok(Secret(s.to_owned()));
+    }
+    Err("must start with sqlite: or postgres://".into())
+}
+
+fn parse_staff_code(s: &str) -> Result<Secret, String> {
+    if s.trim().chars().count() < 8 {
+        return Err("must be at least 8 characters".into());
+    }
+    Ok(Secret(s.trim().to_owned()))
 }
 
 impl Settings {
-    /// Reads the settings.
-    pub fn from_env() -> Result<Self, BoxError> {
-        Ok(Self {
-            addr: env("NHS_PORTAL_ADDR")
-                .unwrap_or_else(|| "127.0.0.1:8080".into())
-                .parse()?,
-            base_url: env("NHS_PORTAL_BASE_URL"),
-            database_url: env("NHS_PORTAL_DATABASE_URL")
-                .unwrap_or_else(|| "sqlite://data/nhs-portal.sqlite3?mode=rwc".into()),
-            assets_dir: env("NHS_PORTAL_ASSETS_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(nhs_portal_web::assets::default_dir),
-            staff_code: env("NHS_PORTAL_STAFF_CODE"),
-            session_idle_seconds: env("NHS_PORTAL_SESSION_IDLE_SECONDS")
-                .and_then(|s| s.parse().ok()),
-            reporting: env("NHS_PORTAL_REPORTING_URL").map(|url| {
-                (
-                    url,
-                    env("NHS_PORTAL_REPORTING_CLIENT_ID"),
-                    env("NHS_PORTAL_REPORTING_TOKEN").unwrap_or_default(),
-                )
-            }),
-        })
+    /// What the store is, without credentials: the SQLite file, or PostgreSQL's host and
+    /// database.
+    pub fn store_name(&self) -> String {
+        let url = self.database_url.expose();
+        if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let file = rest.split('?').next().unwrap_or(rest);
+            return format!("SQLite {file}");
+        }
+        match url::Url::parse(url) {
+            Ok(u) => format!("PostgreSQL on {}{}", u.host_str().unwrap_or("?"), u.path()),
+            Err(_) => "PostgreSQL".into(),
+        }
     }
-}
 
-/// Installs the front-end npm packages if they are missing.
-pub fn ensure_assets(dir: &Path) -> Result<(), BoxError> {
-    if dir.join("node_modules/nhsuk-frontend").is_dir()
-        && dir.join("node_modules/nhsapp-frontend").is_dir()
-    {
-        return Ok(());
+    /// The public base URL: the one set, else `http://{bound}`.
+    pub fn base_url_for(&self, bound: SocketAddr) -> String {
+        self.base_url
+            .as_ref()
+            .map(|b| b.as_str().to_owned())
+            .unwrap_or_else(|| format!("http://{bound}"))
     }
-    eprintln!(
-        "Installing the NHS front-end packages (npm ci in {})…",
-        dir.display()
-    );
-    let status = std::process::Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(dir)
-        .status()
-        .map_err(|e| -> BoxError {
-            format!(
-                "cannot run npm ({e}). Install Node.js 20 and npm, or run `npm ci` in {} yourself",
-                dir.display()
-            )
-            .into()
-        })?;
-    if !status.success() {
-        return Err(format!("`npm ci` failed in {} ({status})", dir.display()).into());
-    }
-    Ok(())
-}
-
-/// Opens the store at `url` (making a relative SQLite file's folder), with a name to show.
-pub async fn open_store(url: &str) -> Result<(Arc<dyn Store>, String), BoxError> {
-    if let Some(path) = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        && let Some(dir) = Path::new(path.split('?').next().unwrap_or("")).parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir)?;
-    }
-    let store = nhs_portal_web::store::connect(url).await?;
-    let shown = url.split('?').next().unwrap_or(url);
-    let shown = if shown.starts_with("postgres") {
-        "PostgreSQL"
-    } else {
-        shown
-    };
-    Ok((store, shown.to_owned()))
 }

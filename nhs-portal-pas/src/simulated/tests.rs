@@ -242,50 +242,129 @@ async fn concurrent_reschedules_to_one_slot_only_one_wins() {
     assert_eq!(wins, 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// One storm task's result: which appointment, what it asked for, what it got.
+type StormOutcome = (AppointmentId, Option<String>, Result<Appointment, PasError>);
+
+/// Many rounds of a storm: in each, 16 appointments race in fours for 4 free slots while two
+/// appointments already holding slots are each cancelled twice at once, every call released
+/// together on a multi-threaded runtime. Each slot must have exactly one winner, every loser
+/// `SlotUnavailable` and unchanged, every cancel succeed (idempotently) and free its slot, and
+/// the PAS must end consistent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn slots_stay_consistent_under_a_storm_of_concurrent_changes() {
-    let (_, pas) = pas();
-    let pas = Arc::new(pas);
-    let slot_ids: Vec<String> = (0..6).map(|i| format!("s{i}")).collect();
-    for (i, id) in slot_ids.iter().enumerate() {
-        pas.add_slot(slot(id, "RRT", 10 + i as i64));
-    }
-    let appts: Vec<Appointment> = (0..8).map(|_| appt("9000000009", "RRT", 5)).collect();
-    for a in &appts {
-        pas.add_appointment(a.clone());
-    }
-    let mut tasks = Vec::new();
-    for round in 0..40usize {
-        let pas = pas.clone();
-        let a = appts[round % appts.len()].clone();
-        let target = slot_ids[(round * 7) % slot_ids.len()].clone();
-        tasks.push(tokio::spawn(async move {
-            if round % 9 == 8 {
-                let _ = pas.cancel(&a, &reason()).await;
-            } else {
-                let _ = pas.reschedule(&a, &target).await;
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    // every slot has at most one holder, every holder is booked and starts at that slot,
-    // and no booked appointment is in two slots
-    let mut held = std::collections::HashSet::new();
-    for id in &slot_ids {
-        if let Some(holder) = pas.slot_holder(id) {
-            assert!(held.insert(holder.clone()), "{holder:?} holds two slots");
-            let a = pas.inspect_appointment(&holder).unwrap();
-            assert_eq!(a.status, AppointmentStatus::Booked);
-            let i: i64 = id[1..].parse().unwrap();
-            assert_eq!(a.start, t0() + CDuration::days(10 + i));
+    const CONTESTED: usize = 4;
+    const CONTENDERS: usize = 4;
+    for round in 0..25 {
+        let (_, pas) = pas();
+        let pas = Arc::new(pas);
+        let contested: Vec<String> = (0..CONTESTED).map(|i| format!("c{i}")).collect();
+        for (i, id) in contested.iter().enumerate() {
+            pas.add_slot(slot(id, "RRT", 10 + i as i64));
         }
-    }
-    for a in &appts {
-        let now = pas.inspect_appointment(&a.id).unwrap();
-        if now.status == AppointmentStatus::Cancelled {
-            assert!(!held.contains(&a.id));
+        // Two appointments already in slots h0 and h1, to be cancelled during the storm.
+        let mut held = Vec::new();
+        for i in 0..2 {
+            let id = format!("h{i}");
+            pas.add_slot(slot(&id, "RRT", 20 + i));
+            let a = appt("9000000017", "RRT", 5);
+            pas.add_appointment(a.clone());
+            let a = pas.reschedule(&a, &id).await.expect("pre-book a held slot");
+            held.push((id, a));
+        }
+        let contenders: Vec<(Appointment, String)> = (0..CONTESTED * CONTENDERS)
+            .map(|i| {
+                (
+                    appt("9000000009", "RRT", 5),
+                    contested[i % CONTESTED].clone(),
+                )
+            })
+            .collect();
+        for (a, _) in &contenders {
+            pas.add_appointment(a.clone());
+        }
+        let calls = contenders.len() + 2 * held.len();
+        let barrier = Arc::new(tokio::sync::Barrier::new(calls));
+        let mut tasks: Vec<tokio::task::JoinHandle<StormOutcome>> = Vec::new();
+        for (a, target) in contenders.iter().cloned() {
+            let (pas, barrier) = (pas.clone(), barrier.clone());
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                let got = pas.reschedule(&a, &target).await;
+                (a.id, Some(target), got)
+            }));
+        }
+        for (_, a) in held.iter().chain(&held) {
+            let (pas, barrier, a) = (pas.clone(), barrier.clone(), a.clone());
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                let got = pas.cancel(&a, &reason()).await;
+                (a.id, None, got)
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.expect("a storm task panicked"));
+        }
+
+        // Exactly one winner per contested slot; the rest refused with SlotUnavailable.
+        for (i, slot_id) in contested.iter().enumerate() {
+            let start = t0() + CDuration::days(10 + i as i64);
+            let mut winners = Vec::new();
+            for (id, target, got) in &outcomes {
+                if target.as_deref() != Some(slot_id.as_str()) {
+                    continue;
+                }
+                match got {
+                    Ok(a) => {
+                        assert_eq!(&a.id, id, "round {round}: the winner is who asked");
+                        assert_eq!(a.start, start, "round {round}: {slot_id}'s winner");
+                        assert_eq!(a.status, AppointmentStatus::Booked);
+                        winners.push(id.clone());
+                    }
+                    Err(PasError::SlotUnavailable) => {}
+                    Err(e) => panic!("round {round}: a loser for {slot_id} got {e:?}"),
+                }
+            }
+            assert_eq!(
+                winners.len(),
+                1,
+                "round {round}: {slot_id} must have exactly one winner, got {winners:?}"
+            );
+            assert_eq!(pas.slot_holder(slot_id).as_ref(), winners.first());
+        }
+        // Every cancel succeeded, the appointment is cancelled and its slot free.
+        for (id, target, got) in &outcomes {
+            if target.is_none() {
+                let a = got.as_ref().expect("a cancel in the storm failed");
+                assert_eq!(a.status, AppointmentStatus::Cancelled, "round {round}");
+                assert_eq!(&a.id, id);
+            }
+        }
+        for (slot_id, a) in &held {
+            assert_eq!(pas.slot_holder(slot_id), None, "round {round}: {slot_id}");
+            let now = pas.inspect_appointment(&a.id).unwrap();
+            assert_eq!(now.status, AppointmentStatus::Cancelled);
+        }
+        // Losers are exactly as they were; no appointment holds two slots.
+        let holders: Vec<AppointmentId> = contested
+            .iter()
+            .chain(held.iter().map(|(s, _)| s))
+            .filter_map(|s| pas.slot_holder(s))
+            .collect();
+        let distinct: std::collections::HashSet<_> = holders.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            holders.len(),
+            "round {round}: one slot each"
+        );
+        for (a, _) in &contenders {
+            if !holders.contains(&a.id) {
+                assert_eq!(
+                    pas.inspect_appointment(&a.id).as_ref(),
+                    Some(a),
+                    "round {round}: a loser changed"
+                );
+            }
         }
     }
 }

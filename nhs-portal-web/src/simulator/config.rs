@@ -5,7 +5,7 @@ use nhs_portal_core::NhsNumber;
 use nhs_portal_pas::demo::{self, DemoPatient};
 use sha2::Digest;
 
-use super::IdentityLevel;
+use super::{IdentityLevel, SimulatorApiClient};
 use crate::nhs_login::RsaSigningKey;
 
 /// A test patient the simulator can sign in.
@@ -95,6 +95,8 @@ pub struct SimulatorConfig {
     pub clients: Vec<SimulatorClient>,
     /// Its signing key; `None` generates one at start-up.
     pub signing_key: Option<RsaSigningKey>,
+    /// API clients that get bearer tokens by `client_credentials` (the demo PCA).
+    pub api_clients: Vec<SimulatorApiClient>,
 }
 
 impl SimulatorConfig {
@@ -105,12 +107,19 @@ impl SimulatorConfig {
             patients: TestPatient::demo_patients(),
             clients: Vec::new(),
             signing_key: None,
+            api_clients: Vec::new(),
         }
     }
 
     /// Replaces the patients (for example [`TestPatient::demo_patients_on`] the demo's `now`).
     pub fn with_patients(mut self, patients: Vec<TestPatient>) -> Self {
         self.patients = patients;
+        self
+    }
+
+    /// Registers an API client (`client_credentials` with a secret).
+    pub fn with_api_client(mut self, client: SimulatorApiClient) -> Self {
+        self.api_clients.push(client);
         self
     }
 

@@ -11,7 +11,8 @@
 //! | `GET /.well-known/jwks.json` | The signing key (generated at start-up, or supplied) |
 //! | `GET /authorize` | A page listing the test patients (form field `nhs_number`) and an "I do not want to use NHS login" button (`access_denied` / `ConsentNotGiven`). `prompt=none` signs in silently with a valid `asserted_login_identity`, else answers `login_required` (no assertion) or `sso_login_required` (bad or replayed assertion) |
 //! | `POST /authorize` | The page's form |
-//! | `POST /token` | Authorization code for tokens; the client authenticates with an RS512 `private_key_jwt` assertion checked against its registered public key |
+//! | `POST /token` | Authorization code for tokens; the client authenticates with an RS512 `private_key_jwt` assertion checked against its registered public key. Also `client_credentials` for a registered API client with its secret (the demo PCA: not an NHS login grant) |
+//! | `POST /nhs-app/id-token` | Form field `nhs_number`: `{"id_token": …}`, the ID token the simulated NHS App holds for that patient (for `NHSD-ID-Token`); `404 unknown_patient` otherwise |
 //! | `GET /userinfo` | The patient's claims for a bearer access token |
 //!
 //! It also mints tokens directly for API tests: [`Simulator::mint_id_token`] (an ID token as the
@@ -57,13 +58,16 @@ pub enum SimulatorError {
 /// A test patient's identity level (the demo data's: one list of demo patients).
 pub use nhs_portal_pas::demo::IdentityLevel;
 
+mod api_clients;
 mod authorize;
 mod config;
 mod pages;
 mod token;
 mod tokens;
 
+pub use api_clients::SimulatorApiClient;
 pub use config::{SimulatorClient, SimulatorConfig, TestPatient};
+pub(crate) use pages::simulation_page;
 
 #[derive(Debug, Clone)]
 struct Grant {
@@ -211,6 +215,11 @@ impl Simulator {
         })
     }
 
+    /// The test patients it can sign in.
+    pub fn patients(&self) -> &[TestPatient] {
+        &self.config.patients
+    }
+
     fn patient(&self, nhs: &NhsNumber) -> Option<&TestPatient> {
         self.config.patients.iter().find(|p| p.nhs_number == *nhs)
     }
@@ -248,7 +257,15 @@ impl Simulator {
                 let f = form(req.body());
                 self.authorize(&q, Some(&f))
             }
-            (&Method::POST, "/token") => self.token(&form(req.body())),
+            (&Method::POST, "/token") => {
+                let f = form(req.body());
+                if f.get("grant_type").map(String::as_str) == Some("client_credentials") {
+                    self.client_credentials(req.headers(), &f)
+                } else {
+                    self.token(&f)
+                }
+            }
+            (&Method::POST, "/nhs-app/id-token") => self.nhs_app_id_token(&form(req.body())),
             (&Method::GET, "/userinfo") | (&Method::POST, "/userinfo") => {
                 self.userinfo(req.headers())
             }

@@ -8,30 +8,38 @@ use nhs_portal_core::eligibility::age_on;
 
 use super::authorize::AuthParams;
 use super::{NOT_NHS_LOGIN, Simulator};
-use crate::http_kit;
+use crate::http_kit::{self, html_escape};
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+/// A page of a simulated party (the NHS login simulator, the NHS App simulator): `banner` as
+/// its title, heading and warning (followed by `note`), and `body`. Its own inline style: not
+/// one of the portal's pages, so not under the portal's CSP.
+pub(crate) fn simulation_page(
+    status: StatusCode,
+    banner: &str,
+    note: &str,
+    body: &str,
+) -> Response<Bytes> {
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{banner}</title>\
+<style>body{{font-family:Arial,sans-serif;max-width:40rem;margin:1rem auto;padding:0 1rem}}\
+.banner{{background:#ffeb3b;border:3px solid #212b32;padding:.5rem;font-weight:bold}}\
+label{{display:block;margin:.5rem 0}}button{{margin:.5rem 0;padding:.5rem 1rem}}\
+li{{margin:.75rem 0}}</style></head>\
+<body><p class=\"banner\" role=\"alert\">{banner}. {note}</p>\n<h1>{banner}</h1>\n{body}\n</body></html>"
+    );
+    http_kit::foreign_html(status, html)
 }
 
 impl Simulator {
     pub(super) fn page(&self, status: StatusCode, body: &str) -> Response<Bytes> {
-        let html = format!(
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{NOT_NHS_LOGIN}</title>\
-<style>body{{font-family:Arial,sans-serif;max-width:40rem;margin:1rem auto;padding:0 1rem}}\
-.banner{{background:#ffeb3b;border:3px solid #212b32;padding:.5rem;font-weight:bold}}\
-label{{display:block;margin:.5rem 0}}button{{margin:.5rem 0;padding:.5rem 1rem}}</style></head>\
-<body><p class=\"banner\" role=\"alert\">{NOT_NHS_LOGIN}. For testing only: no real accounts, \
-no real patients.</p>\n<h1>{NOT_NHS_LOGIN}</h1>\n{body}\n</body></html>"
-        );
-        // Its own inline style: not one of the portal's pages, so not under the portal's CSP.
-        http_kit::foreign_html(status, html)
+        simulation_page(
+            status,
+            NOT_NHS_LOGIN,
+            "For testing only: no real accounts, no real patients.",
+            body,
+        )
     }
 
     pub(super) fn authorize_page(

@@ -55,10 +55,12 @@ fn authorize_query(extra: &str) -> String {
     )
 }
 
-fn assertion(s: &Simulator, key: &RsaSigningKey, aud: &str, jti: &str) -> String {
+/// A client assertion signed with `key`. Signing must work: a test that meant to send a signed
+/// assertion must never send something else and still pass.
+fn assertion(key: &RsaSigningKey, aud: &str, jti: &str) -> String {
     let now = Utc::now().timestamp();
     key.sign(&json!({"iss":"portal","sub":"portal","aud":aud,"jti":jti,"exp":now+60,"iat":now}))
-        .unwrap_or_else(|_| s.issuer().to_owned())
+        .expect("the test key signs a client assertion")
 }
 
 fn code_for(s: &Simulator, nhs: &str) -> String {
@@ -202,10 +204,15 @@ fn the_token_endpoint_checks_the_client_assertion() {
     let aud = format!("{ISS}/token");
     let other = RsaSigningKey::generate().unwrap();
     let cases = [
-        ("signed by another key", assertion(&s, &other, &aud, "j1")),
-        ("wrong audience", assertion(&s, client_key(), ISS, "j2")),
+        ("signed by another key", assertion(&other, &aud, "j1")),
+        ("wrong audience", assertion(client_key(), ISS, "j2")),
     ];
     for (name, a) in cases {
+        assert_eq!(
+            a.split('.').count(),
+            3,
+            "{name}: a signed JWT, not a stand-in"
+        );
         let code = code_for(&s, "9000000009");
         let r = post(&s, "/token", &token_body(&code, &a));
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{name}");
@@ -213,7 +220,7 @@ fn the_token_endpoint_checks_the_client_assertion() {
         assert_eq!(v["error"], "invalid_client", "{name}");
     }
     // A good one works once; its jti cannot be replayed.
-    let a = assertion(&s, client_key(), &aud, "j3");
+    let a = assertion(client_key(), &aud, "j3");
     let code = code_for(&s, "9000000009");
     let r = post(&s, "/token", &token_body(&code, &a));
     assert_eq!(r.status(), StatusCode::OK, "{:?}", r.body());
@@ -227,13 +234,13 @@ fn the_token_endpoint_checks_the_client_assertion() {
     let ok = post(
         &s,
         "/token",
-        &token_body(&code, &assertion(&s, client_key(), &aud, "j4")),
+        &token_body(&code, &assertion(client_key(), &aud, "j4")),
     );
     assert_eq!(ok.status(), StatusCode::OK);
     let again = post(
         &s,
         "/token",
-        &token_body(&code, &assertion(&s, client_key(), &aud, "j5")),
+        &token_body(&code, &assertion(client_key(), &aud, "j5")),
     );
     let v: Value = serde_json::from_slice(again.body()).unwrap();
     assert_eq!(v["error"], "invalid_grant");

@@ -78,7 +78,7 @@ impl Simulator {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                "only authorization_code",
+                "only authorization_code (and client_credentials for API clients)",
             );
         }
         let code = f.get("code").cloned().unwrap_or_default();

@@ -3,8 +3,10 @@
 //!
 //! Each case is an `async fn(&dyn Store)` that expects an **empty** store, exercises it and
 //! panics with a message naming the broken rule. The suite has no runtime of its own: the
-//! caller's test (for example `#[tokio::test]`) drives it, usually through [`run_all`], which
-//! asks for a fresh store before every case.
+//! caller's test drives it, usually through [`run_all`], which asks for a fresh store before
+//! every case. It needs a **multi-threaded** tokio runtime
+//! (`#[tokio::test(flavor = "multi_thread")]`): some cases make store calls from several threads
+//! at the same instant.
 //!
 //! ```
 //! use std::sync::Arc;

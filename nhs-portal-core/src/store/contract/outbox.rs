@@ -86,18 +86,89 @@ pub(super) async fn outbox_lease_hides_claimed_events_until_it_ends(store: &dyn 
     assert_eq!(after[0].attempts, 2, "the second claim is attempt 2");
 }
 
-/// Two workers claiming one after the other get disjoint events.
+/// Workers claiming from one outbox at the same instant never get the same event, and between
+/// them (and a last sweep) every event is claimed exactly once: four workers, each on a thread
+/// of its own released by a barrier, twenty rounds.
+///
+/// The suite borrows the store (`&dyn Store`), so it cannot hand it to `tokio::spawn`; each
+/// worker drives its claim on the caller's runtime through its [`Handle`] from a scoped OS
+/// thread while the caller's thread steps out of the runtime (`block_in_place`). So the case
+/// needs a multi-threaded tokio runtime, and says so if it gets a current-thread one.
+///
+/// [`Handle`]: tokio::runtime::Handle
 pub(super) async fn outbox_two_workers_never_share_events(store: &dyn Store) {
-    let events: Vec<_> = (0..10).map(view_event).collect();
-    store.enqueue_events(&events).await.expect("enqueue");
-    let a = store.claim_events("a", 4, t0(), mins(5)).await.expect("a");
-    let b = store.claim_events("b", 4, t0(), mins(5)).await.expect("b");
-    let c = store.claim_events("c", 4, t0(), mins(5)).await.expect("c");
-    assert_eq!((a.len(), b.len(), c.len()), (4, 4, 2));
-    let mut all: Vec<i64> = [ids(&a), ids(&b), ids(&c)].concat();
-    all.sort_unstable();
-    all.dedup();
-    assert_eq!(all.len(), 10, "no event claimed twice");
+    use std::sync::Barrier;
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    const WORKERS: usize = 4;
+    const ROUNDS: i64 = 20;
+    const EVENTS: i64 = 10;
+    const LIMIT: usize = 3;
+    let handle = Handle::current();
+    assert_ne!(
+        handle.runtime_flavor(),
+        RuntimeFlavor::CurrentThread,
+        "outbox_two_workers_never_share_events needs a multi-threaded tokio runtime, so that \
+         the workers really claim at once (for example #[tokio::test(flavor = \"multi_thread\")])"
+    );
+    for round in 0..ROUNDS {
+        let events: Vec<_> = (0..EVENTS)
+            .map(|i| view_event(round * EVENTS + i))
+            .collect();
+        store.enqueue_events(&events).await.expect("enqueue");
+        let start = Barrier::new(WORKERS);
+        let claims: Vec<Vec<i64>> = tokio::task::block_in_place(|| {
+            std::thread::scope(|s| {
+                let workers: Vec<_> = (0..WORKERS)
+                    .map(|w| {
+                        let (start, handle) = (&start, &handle);
+                        s.spawn(move || {
+                            start.wait();
+                            let worker = format!("worker-{w}");
+                            handle.block_on(store.claim_events(&worker, LIMIT, t0(), mins(5)))
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| ids(&w.join().expect("a worker panicked").expect("claim")))
+                    .collect()
+            })
+        });
+        for (w, mine) in claims.iter().enumerate() {
+            assert!(
+                mine.len() <= LIMIT,
+                "round {round}: worker {w} took more than its limit"
+            );
+        }
+        let mut all: Vec<i64> = claims.concat();
+        let claimed = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(
+            all.len(),
+            claimed,
+            "round {round}: an event was claimed by two workers at once: {claims:?}"
+        );
+        // What no worker took is still there for the next claim; nothing was lost.
+        let rest = ids(&claim_all(store, t0()).await);
+        assert!(
+            rest.iter().all(|id| !all.contains(id)),
+            "round {round}: a claimed event was claimed again during its lease"
+        );
+        all.extend(rest);
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(
+            all.len(),
+            EVENTS as usize,
+            "round {round}: every event is claimed exactly once"
+        );
+        store.mark_delivered(&all).await.expect("mark_delivered");
+    }
+    assert_eq!(
+        store.outbox_stats().await.expect("stats").delivered,
+        (ROUNDS * EVENTS) as u64
+    );
 }
 
 /// Delivered events are never claimed again and count as delivered.

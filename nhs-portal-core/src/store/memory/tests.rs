@@ -6,7 +6,8 @@ use super::*;
 use crate::request_status::RequestKind;
 use crate::store::contract;
 
-#[tokio::test]
+// Multi-threaded: some contract cases call the store from several threads at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_store_passes_the_contract() {
     contract::run_all(|| async { Arc::new(MemoryStore::new()) as Arc<dyn Store> }).await;
 }
