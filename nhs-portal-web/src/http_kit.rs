@@ -84,6 +84,54 @@ pub fn content_security_policy() -> String {
     )
 }
 
+/// The `Permissions-Policy` of every response: the portal uses no device feature, so none is
+/// granted to it or to anything it embeds.
+pub const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), camera=(), display-capture=(), \
+     geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()";
+
+/// Whether a request that changes something (a POST) came from another site, by what the
+/// browser says: the second CSRF defence beside each form's token. The reading taken:
+///
+/// - `Sec-Fetch-Site: same-origin` or `none` (typed or bookmarked) passes; `same-site` (a
+///   sibling subdomain) and `cross-site` are refused, and so is any other value.
+/// - `Origin`, when sent, must be `own_origin` exactly (`scheme://host[:port]`). `Origin: null`
+///   says nothing either way and is left to `Sec-Fetch-Site`: browsers send it for the portal's
+///   own forms, because every page has `Referrer-Policy: no-referrer`; a sandboxed frame on
+///   another site sends it too, with `Sec-Fetch-Site: cross-site`.
+/// - Neither header (older browsers, and servers such as the portal's own relying party calling
+///   the NHS login simulator's token endpoint): passes, and the form's CSRF token alone decides.
+///
+/// ```
+/// use http::HeaderMap;
+/// use nhs_portal_web::http_kit::is_cross_site;
+/// let own = "https://portal.example.nhs.uk";
+/// let mut h = HeaderMap::new();
+/// assert!(!is_cross_site(&h, own));
+/// h.insert("origin", "https://evil.example".parse().unwrap());
+/// assert!(is_cross_site(&h, own));
+/// h.insert("origin", own.parse().unwrap());
+/// assert!(!is_cross_site(&h, own));
+/// h.insert("sec-fetch-site", "cross-site".parse().unwrap());
+/// assert!(is_cross_site(&h, own));
+/// ```
+pub fn is_cross_site(headers: &HeaderMap, own_origin: &str) -> bool {
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase());
+    if fetch_site
+        .as_deref()
+        .is_some_and(|s| s != "same-origin" && s != "none")
+    {
+        return true;
+    }
+    headers.get(header::ORIGIN).is_some_and(|origin| {
+        !origin.to_str().is_ok_and(|o| {
+            let o = o.trim();
+            o == "null" || o.eq_ignore_ascii_case(own_origin.trim_end_matches('/'))
+        })
+    })
+}
+
 /// Adds the security headers every response carries, and those its [`ResponseKind`] needs
 /// (the CSP on [`ResponseKind::Page`]). Headers the handler set itself are kept.
 pub fn with_security_headers(mut res: Response<Bytes>) -> Response<Bytes> {
@@ -103,6 +151,14 @@ pub fn with_security_headers(mut res: Response<Bytes>) -> Response<Bytes> {
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::REFERRER_POLICY, "no-referrer");
     set(header::X_FRAME_OPTIONS, "DENY");
+    set(
+        header::HeaderName::from_static("permissions-policy"),
+        PERMISSIONS_POLICY,
+    );
+    set(
+        header::HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
     if page {
         set(header::CONTENT_SECURITY_POLICY, &content_security_policy());
         set(header::CACHE_CONTROL, "no-store");
@@ -238,6 +294,41 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
+/// The address a request came from, as the server that accepted the connection saw it: a
+/// server that knows it inserts this as a request extension (the portal owns no sockets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// A key for the client a request came from, for per-client limits: the last `X-Forwarded-For`
+/// hop (the one the reverse proxy in front of the portal added), else the [`ClientAddr`]
+/// extension, else `"unknown"` (all such clients share one key). Without a proxy that sets the
+/// header anyone can choose their key, so limits keyed by it need an overall ceiling too.
+///
+/// ```
+/// use nhs_portal_web::http_kit::client_key;
+/// let req = http::Request::get("/").header("x-forwarded-for", "198.51.100.1, 203.0.113.9").body(()).unwrap();
+/// assert_eq!(client_key(&req), "203.0.113.9");
+/// assert_eq!(client_key(&http::Request::get("/").body(()).unwrap()), "unknown");
+/// ```
+pub fn client_key<B>(req: &Request<B>) -> String {
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .rfind(|hop| !hop.is_empty())
+        .map(|hop| hop.chars().take(64).collect());
+    forwarded
+        .or_else(|| {
+            req.extensions()
+                .get::<ClientAddr>()
+                .map(|a| a.0.to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 /// The bearer token of an `Authorization` header (scheme case-insensitive), if any.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -350,6 +441,53 @@ mod tests {
         assert!(!j.headers().contains_key(header::CONTENT_SECURITY_POLICY));
         let a = with_security_headers(asset("text/css", Bytes::new()));
         assert_eq!(a.headers()[header::CACHE_CONTROL], "public, max-age=3600");
+    }
+
+    #[test]
+    fn cross_site_requests_are_told_by_sec_fetch_site_and_origin() {
+        let own = "http://127.0.0.1:8080";
+        // (Sec-Fetch-Site, Origin, cross-site)
+        let cases = [
+            (None, None, false),
+            (Some("same-origin"), None, false),
+            (Some("none"), None, false),
+            (Some("same-origin"), Some(own), false),
+            (None, Some(own), false),
+            (None, Some("HTTP://127.0.0.1:8080"), false),
+            (Some("cross-site"), None, true),
+            (Some("same-site"), None, true),
+            (Some("weird"), None, true),
+            (None, Some("https://evil.example"), true),
+            (None, Some("http://127.0.0.1:8081"), true),
+            (None, Some("null"), false),
+            (Some("same-origin"), Some("null"), false),
+            (Some("cross-site"), Some("null"), true),
+            (Some("same-origin"), Some("https://evil.example"), true),
+            (Some("cross-site"), Some(own), true),
+        ];
+        for (site, origin, want) in cases {
+            let mut h = HeaderMap::new();
+            if let Some(s) = site {
+                h.insert("sec-fetch-site", HeaderValue::from_static(s));
+            }
+            if let Some(o) = origin {
+                h.insert(header::ORIGIN, HeaderValue::from_static(o));
+            }
+            assert_eq!(is_cross_site(&h, own), want, "{site:?} {origin:?}");
+        }
+    }
+
+    #[test]
+    fn every_response_has_a_permissions_and_opener_policy() {
+        for res in [
+            page(StatusCode::OK, String::new()),
+            json(StatusCode::OK, &1),
+            redirect("/"),
+        ] {
+            let res = with_security_headers(res);
+            assert_eq!(res.headers()["permissions-policy"], PERMISSIONS_POLICY);
+            assert_eq!(res.headers()["cross-origin-opener-policy"], "same-origin");
+        }
     }
 
     #[test]

@@ -11,7 +11,10 @@
 //! - A session ends after 10 minutes without activity (configurable; a warning is due after 9)
 //!   and at most 12 hours after sign-in whatever the activity (NHS login's rule for web apps).
 //! - [`SessionManager::admit`] is the policy per request: a live session is touched and
-//!   returned; a timed-out one means "signed out" unless the NHS App offers SSO.
+//!   returned; a timed-out one means "signed out" unless the NHS App offers SSO; SSO offered to
+//!   a live session re-establishes identity first (the device may have changed hands).
+//! - The cookie of a session that has ended (timed out, signed out elsewhere, unknown) is
+//!   cleared (`Max-Age=0`) by the next response that finds no live session behind it.
 //! - Each session has its own CSRF token; compare form tokens with [`SessionManager::check_csrf`]
 //!   (constant time).
 //!
@@ -199,6 +202,11 @@ pub enum Admission {
     SignedIn(Box<ActiveSession>),
     /// Not signed in: start a sign-in (through single sign-on when the NHS App offered it).
     SignIn,
+    /// Signed in, but the NHS App offers single sign-on (`assertedLoginIdentity`): someone may
+    /// have handed the device on, so identity is established again silently (`prompt=none`)
+    /// before anything is shown. The session is not touched; the callback keeps it when the
+    /// same patient comes back and ends it when another does.
+    Reauthenticate(Box<ActiveSession>),
     /// The session timed out and nothing offers a silent sign-in: tell the patient they were
     /// signed out.
     TimedOut,
@@ -318,13 +326,16 @@ impl SessionManager {
     /// The session policy for one request: a live session is touched and returned (with its
     /// timing from now); a timed-out one means "signed out", unless the NHS App offers single
     /// sign-on (`sso_offered`: the deep link carries an `assertedLoginIdentity`), which signs
-    /// the patient in again without a page in between; no session means sign in.
+    /// the patient in again without a page in between; no session means sign in. Single
+    /// sign-on offered to a live session always re-establishes identity
+    /// ([`Admission::Reauthenticate`]): the NHS App's user may not be the session's patient.
     pub async fn admit(
         &self,
         headers: &HeaderMap,
         sso_offered: bool,
     ) -> Result<Admission, SessionError> {
         match self.load(headers).await? {
+            SessionState::Active(active) if sso_offered => Ok(Admission::Reauthenticate(active)),
             SessionState::Active(active) => {
                 let (mut session, now) = (active.session, self.clock.now());
                 if !self.store.touch_session(&session.id, now).await? {
@@ -342,6 +353,13 @@ impl SessionManager {
             SessionState::Expired => Ok(Admission::TimedOut),
             SessionState::None => Ok(Admission::SignIn),
         }
+    }
+
+    /// Whether the request carries a session cookie at all (live, expired or unknown): a
+    /// response that finds no live session behind it clears it with
+    /// [`SessionManager::clear_cookie`].
+    pub fn has_cookie(&self, headers: &HeaderMap) -> bool {
+        crate::http_kit::cookie_value(headers, &self.config.cookie_name).is_some()
     }
 
     /// Records activity now (restarting the inactivity timer). `false` if the session is gone.

@@ -21,6 +21,10 @@ pub struct SignInStart {
     /// The NHS App's single sign-on token from the deep link (`assertedLoginIdentity`), to be
     /// sent with `prompt=none`.
     pub asserted_login_identity: Option<String>,
+    /// Ask NHS login to sign the patient in afresh (`prompt=login`) rather than reuse its own
+    /// session: the portal sets it after someone signed out in this browser (a shared device).
+    /// Ignored with an `asserted_login_identity` (`prompt=none` wins).
+    pub force_login: bool,
 }
 
 /// A verified sign-in.
@@ -150,7 +154,7 @@ impl SignIn for NhsLoginSignIn {
             in_nhs_app: start.in_nhs_app,
             tracking_id: start.tracking_id,
             asserted_login_identity: start.asserted_login_identity,
-            force_login: false,
+            force_login: start.force_login,
         };
         let sso = request.asserted_login_identity.is_some();
         rp.begin_login(request)

@@ -46,7 +46,7 @@ pub async fn serve(listener: tokio::net::TcpListener, portal: Arc<Portal>) {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
@@ -54,8 +54,11 @@ pub async fn serve(listener: tokio::net::TcpListener, portal: Arc<Portal>) {
                     }
                 };
                 let portal = portal.clone();
-                let service = service_fn(move |req: Request<Incoming>| {
+                let service = service_fn(move |mut req: Request<Incoming>| {
                     let portal = portal.clone();
+                    // The peer address, for per-client limits (`http_kit::client_key`).
+                    req.extensions_mut()
+                        .insert(nhs_portal_web::http_kit::ClientAddr(peer.ip()));
                     async move { Ok::<_, std::convert::Infallible>(portal.serve(req).await) }
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service);

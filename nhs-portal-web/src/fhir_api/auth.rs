@@ -7,12 +7,14 @@
 //! issues the token (research notes, pca-wayfinder.md §2.2, GAP), so [`JwksBearerValidator`] checks a
 //! JWT against any JWKS with issuer and audience configured.
 
-use std::sync::RwLock;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
+use crate::nhs_login::JwksCache;
 
 /// What a valid bearer token says about the caller.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -64,20 +66,11 @@ pub trait BearerValidator: Send + Sync + std::fmt::Debug {
     async fn validate(&self, token: &str) -> Result<Caller, BearerError>;
 }
 
-/// Where [`JwksBearerValidator`] gets its keys.
-#[derive(Debug)]
-enum KeySource {
-    Fixed(JwkSet),
-    Remote {
-        url: String,
-        client: reqwest::Client,
-        cached: RwLock<Option<(JwkSet, tokio::time::Instant)>>,
-    },
-}
-
 /// The default [`BearerValidator`]: a signed JWT checked against a JWKS, with issuer, audience,
 /// expiry and not-before checks (60 s leeway) and an allow-list of algorithms (RS256, RS512,
-/// PS256, PS512, ES256 by default; never `none` or HMAC).
+/// PS256, PS512, ES256 by default; never `none` or HMAC). The keys are held in the portal's one
+/// key cache, [`JwksCache`] (refresh on `max-age`, stale keys served for a bounded time while a
+/// refresh fails, one refetch on an unknown key id, a body size cap).
 ///
 /// ```
 /// use nhs_portal_web::fhir_api::JwksBearerValidator;
@@ -86,15 +79,15 @@ enum KeySource {
 /// ```
 #[derive(Debug)]
 pub struct JwksBearerValidator {
-    keys: KeySource,
+    keys: Arc<JwksCache>,
     issuer: String,
     audiences: Vec<String>,
     algorithms: Vec<Algorithm>,
 }
 
-/// How long a fetched JWKS is used before it is fetched again; an unknown `kid` triggers a fetch
-/// at most this often.
-pub const JWKS_REFRESH: Duration = Duration::from_secs(300);
+/// The longest a fetched JWKS is used before it is fetched again (its `max-age` is held under
+/// this): [`crate::nhs_login::jwks::DEFAULT_MAX_TTL`].
+pub const JWKS_REFRESH: Duration = crate::nhs_login::jwks::DEFAULT_MAX_TTL;
 
 impl JwksBearerValidator {
     const DEFAULT_ALGS: [Algorithm; 5] = [
@@ -111,28 +104,33 @@ impl JwksBearerValidator {
         issuer: impl Into<String>,
         audiences: impl IntoIterator<Item = impl Into<String>>,
     ) -> Result<Self, serde_json::Error> {
-        Ok(Self {
-            keys: KeySource::Fixed(serde_json::from_str(jwks)?),
-            issuer: issuer.into(),
-            audiences: audiences.into_iter().map(Into::into).collect(),
-            algorithms: Self::DEFAULT_ALGS.to_vec(),
-        })
+        let set: JwkSet = serde_json::from_str(jwks)?;
+        Ok(Self::from_keys(
+            Arc::new(JwksCache::fixed(set)),
+            issuer,
+            audiences,
+        ))
     }
 
-    /// Keys fetched from `jwks_url` when first needed, cached for [`JWKS_REFRESH`], and fetched
-    /// again early when a token names an unknown key.
+    /// Keys fetched from `jwks_url` when first needed and kept as [`JwksCache`] does.
     pub fn from_jwks_url(
         jwks_url: impl Into<String>,
         issuer: impl Into<String>,
         audiences: impl IntoIterator<Item = impl Into<String>>,
         client: reqwest::Client,
     ) -> Self {
+        let keys = JwksCache::from_url(jwks_url, client);
+        Self::from_keys(Arc::new(keys), issuer, audiences)
+    }
+
+    /// Keys from a [`JwksCache`] built (and tuned) by the caller.
+    pub fn from_keys(
+        keys: Arc<JwksCache>,
+        issuer: impl Into<String>,
+        audiences: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
         Self {
-            keys: KeySource::Remote {
-                url: jwks_url.into(),
-                client,
-                cached: RwLock::new(None),
-            },
+            keys,
             issuer: issuer.into(),
             audiences: audiences.into_iter().map(Into::into).collect(),
             algorithms: Self::DEFAULT_ALGS.to_vec(),
@@ -150,55 +148,13 @@ impl JwksBearerValidator {
     }
 
     async fn find_key(&self, kid: Option<&str>) -> Result<Jwk, BearerError> {
-        let pick = |set: &JwkSet| -> Option<Jwk> {
-            match kid {
-                Some(kid) => set.find(kid).cloned(),
-                None if set.keys.len() == 1 => set.keys.first().cloned(),
-                None => None,
+        self.keys.key_for(kid).await.map_err(|e| {
+            if e.is_unavailable() {
+                BearerError::KeysUnavailable
+            } else {
+                BearerError::UnknownKey
             }
-        };
-        match &self.keys {
-            KeySource::Fixed(set) => pick(set).ok_or(BearerError::UnknownKey),
-            KeySource::Remote {
-                url,
-                client,
-                cached,
-            } => {
-                let fresh_enough = {
-                    let guard = cached.read().unwrap_or_else(|e| e.into_inner());
-                    if let Some((set, at)) = guard.as_ref() {
-                        if let Some(k) = pick(set)
-                            && at.elapsed() < JWKS_REFRESH
-                        {
-                            return Ok(k);
-                        }
-                        // Unknown kid: refetch, but not more than once a minute.
-                        at.elapsed() < Duration::from_secs(60)
-                    } else {
-                        false
-                    }
-                };
-                if fresh_enough {
-                    return Err(BearerError::UnknownKey);
-                }
-                let set: JwkSet = async {
-                    client
-                        .get(url)
-                        .timeout(Duration::from_secs(3))
-                        .send()
-                        .await?
-                        .error_for_status()?
-                        .json()
-                        .await
-                }
-                .await
-                .map_err(|_| BearerError::KeysUnavailable)?;
-                let found = pick(&set);
-                *cached.write().unwrap_or_else(|e| e.into_inner()) =
-                    Some((set, tokio::time::Instant::now()));
-                found.ok_or(BearerError::UnknownKey)
-            }
-        }
+        })
     }
 }
 

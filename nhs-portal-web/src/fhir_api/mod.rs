@@ -14,10 +14,12 @@
 //! ## What one request goes through, in order
 //! 1. `GET` on the configured path, else 405 / 404.
 //! 2. Maintenance flag ([`FhirApi::set_maintenance`], WF-NFR-06) → 503.
-//! 3. Token bucket, 60 requests/s by default (WF-NFR-03) → 429.
-//! 4. `X-Correlation-ID` required (echoed on every response that had one) → 400.
-//! 5. Everything below runs under one timeout, 9 s by default (WF-NFR-02) → 504.
-//! 6. `Authorization: Bearer` through the [`BearerValidator`] → 401.
+//! 3. `X-Correlation-ID` required (echoed on every response that had one) → 400.
+//! 4. Everything below runs under one timeout, 9 s by default (WF-NFR-02) → 504.
+//! 5. `Authorization: Bearer` through the [`BearerValidator`] → 401.
+//! 6. A token bucket per authenticated client (the token's client id), 60 requests/s by
+//!    default (WF-NFR-03) → 429. After the bearer check, so an unauthenticated flood cannot spend
+//!    the PCA's budget, and per client, so one caller cannot spend another's.
 //! 7. `NHSD-Target-Identifier`, only when [`FhirApiConfig::target_identifier`] is set → 404.
 //! 8. `patient:identifier`: the spec's pattern and a valid Modulus 11 NHS number → 400.
 //! 9. `NHSD-ID-Token` through the [`crate::nhs_login::ForwardedTokenVerifier`]; its NHS number must equal the
@@ -116,9 +118,10 @@ pub struct FhirApiConfig {
     /// The identifier system for the portal's own appointment ids (default
     /// `{base}/fhir/Appointment`).
     pub portal_identifier_system: String,
-    /// Requests per second before 429 (default 60, WF-NFR-03); zero or less disables the limit.
+    /// Requests per second per authenticated client before 429 (default 60, WF-NFR-03); zero
+    /// or less disables the limit.
     pub rate_limit_per_second: f64,
-    /// How many requests may arrive at once (default 60).
+    /// How many requests one client may send at once (default 60).
     pub rate_limit_burst: u32,
     /// Time allowed before 504 (default 9 s, WF-NFR-02).
     pub timeout: Duration,
@@ -159,7 +162,7 @@ pub struct FhirApi {
     bearer: Arc<dyn BearerValidator>,
     id_tokens: Arc<dyn ForwardedTokenVerifier>,
     config: FhirApiConfig,
-    bucket: rate_limit::TokenBucket,
+    limits: rate_limit::PerClient,
     maintenance: AtomicBool,
     withheld: AtomicU64,
 }
@@ -185,7 +188,7 @@ impl FhirApi {
         config: FhirApiConfig,
     ) -> Self {
         Self {
-            bucket: rate_limit::TokenBucket::new(
+            limits: rate_limit::PerClient::new(
                 config.rate_limit_per_second,
                 config.rate_limit_burst,
             ),
@@ -259,9 +262,6 @@ impl FhirApi {
         if self.in_maintenance() {
             return Err(ApiError::Maintenance);
         }
-        if !self.bucket.try_acquire() {
-            return Err(ApiError::RateLimited);
-        }
         let correlation = correlation.ok_or(ApiError::MissingCorrelationId)?;
         let tracking_id = correlation
             .to_str()
@@ -294,6 +294,9 @@ impl FhirApi {
             .validate(token)
             .await
             .map_err(|e| ApiError::Unauthorised(e.reason()))?;
+        if !self.limits.try_acquire(caller.client_id.as_deref()) {
+            return Err(ApiError::RateLimited);
+        }
 
         if let Some(expected) = &self.config.target_identifier {
             let ok = headers

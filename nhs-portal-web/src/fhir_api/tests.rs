@@ -160,9 +160,9 @@ struct FakeBearer;
 #[async_trait]
 impl BearerValidator for FakeBearer {
     async fn validate(&self, token: &str) -> Result<Caller, BearerError> {
-        if token == "good" {
+        if token == "good" || token == "other-client" {
             Ok(Caller {
-                client_id: Some("pca".into()),
+                client_id: Some(if token == "good" { "pca" } else { token }.into()),
             })
         } else {
             Err(BearerError::Invalid)
@@ -646,6 +646,40 @@ async fn rate_limit_answers_429() {
     assert_eq!(resp.headers()["x-correlation-id"], CORR);
     tokio::time::advance(Duration::from_millis(20)).await;
     let resp = h.api.handle(for_patient(P1, "1985-09-07")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_limit_is_per_authenticated_client_and_after_the_bearer_check() {
+    let h = harness_with(demo_pas(), |c| {
+        c.rate_limit_per_second = 1.0;
+        c.rate_limit_burst = 2;
+    });
+    let with_bearer = |bearer: &str| {
+        let mut req = for_patient(P1, "1985-09-07");
+        req.headers_mut().insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {bearer}")).unwrap(),
+        );
+        req
+    };
+    // A flood without a valid token: every one refused, none spends the PCA's budget.
+    for _ in 0..50 {
+        let resp = h.api.handle(with_bearer("forged")).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        h.api.handle(with_bearer("good")).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.api.handle(with_bearer("good")).await.status(),
+        StatusCode::OK
+    );
+    let resp = h.api.handle(with_bearer("good")).await;
+    assert_outcome(&resp, 429, "exception", "Too Many Requests");
+    // Another client has its own budget.
+    let resp = h.api.handle(with_bearer("other-client")).await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
 

@@ -5,10 +5,12 @@
 //! - [`verify_token`]: the shared JWT checks, each failure a [`TokenError`] variant.
 //! - [`RelyingParty`]: sign-in with NHS login (P9, `private_key_jwt`, NHS App SSO); failures are
 //!   [`LoginError`] variants.
-//! - [`JwksCache`]: NHS login's keys, refetched once on an unknown key id.
+//! - [`JwksCache`]: the one signing-key cache (NHS login's keys, and the PCA bearer tokens'):
+//!   refreshed on `max-age`, served for a bounded time while a refresh fails, refetched once on
+//!   an unknown key id, body size capped ([`jwks`]).
 
 mod forwarded;
-mod jwks;
+pub mod jwks;
 #[cfg(feature = "nhs-login")]
 mod keys;
 #[cfg(feature = "nhs-login")]

@@ -34,7 +34,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use chrono::Duration;
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use nhs_portal_core::clock::Clock;
 use nhs_portal_core::deep_link::DeepLinkBase;
@@ -157,6 +157,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     routes: routes::Routes,
     maintenance: AtomicBool,
+    /// The base URL's origin (`scheme://host[:port]`), for the cross-site check on POSTs.
+    origin: String,
 }
 
 /// One mounted handler.
@@ -224,6 +226,7 @@ impl Portal {
             clock: parts.clock,
             routes: routes::Routes::new(),
             maintenance: AtomicBool::new(false),
+            origin: url.origin().ascii_serialization(),
             base,
             cfg,
         };
@@ -280,7 +283,15 @@ impl Portal {
     }
 
     /// Handles a request whose body is already collected.
+    ///
+    /// A request that could change something (any method but `GET`, `HEAD` and `OPTIONS`) sent
+    /// from another site ([`http_kit::is_cross_site`]) is refused here, for the patient pages
+    /// and every mounted handler alike, before anything reads its body.
     pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        let safe_method = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe_method && http_kit::is_cross_site(req.headers(), &self.inner.origin) {
+            return with_security_headers(self.inner.cross_site_refused(&req));
+        }
         let path = req.uri().path();
         let res = match self.mounts.iter().find(|m| m.matches(path)) {
             Some(mount) => mount.handler.handle(req).await,

@@ -156,12 +156,11 @@ pub(super) struct Ctx {
     pub(super) deep_link: Option<DeepLink>,
 }
 
-impl Inner {
-    pub(super) async fn route(&self, req: Request<Bytes>) -> Response<Bytes> {
-        let path = req.uri().path();
-        let found = self.routes.at(path);
-        let mut ctx = Ctx {
-            path: path.to_owned(),
+impl Ctx {
+    /// The facts of `req` (no deep link yet: the appointment route parses it).
+    pub(super) fn of(req: &Request<Bytes>) -> Self {
+        Self {
+            path: req.uri().path().to_owned(),
             query: req.uri().query().map(str::to_owned),
             ua_in_app: req
                 .headers()
@@ -169,7 +168,14 @@ impl Inner {
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(is_nhs_app),
             deep_link: None,
-        };
+        }
+    }
+}
+
+impl Inner {
+    pub(super) async fn route(&self, req: Request<Bytes>) -> Response<Bytes> {
+        let found = self.routes.at(req.uri().path());
+        let mut ctx = Ctx::of(&req);
         let get = req.method() == Method::GET;
         let Some((route, id)) = found else {
             return self.not_found(&ctx, None);

@@ -1,6 +1,15 @@
 //! Signing in and out: starting an NHS login sign-in, its callback (the date-of-birth check
 //! against the PAS record, then a new session, its audit record and reporting event), the page for each way a sign-in can fail, signing out, and
 //! "Stay signed in".
+//!
+//! - The callback is completed only in the browser that started the sign-in ([`binding`]);
+//!   from any other it ends on "Sign in again", signs nobody in and leaves that browser's own
+//!   session alone.
+//! - Single sign-on over a live session (see [`crate::session::Admission::Reauthenticate`]):
+//!   the same patient keeps their session; another patient's sign-in ends it first; a failed
+//!   one ends it too (the device has changed hands, and the NHS App's user is not known).
+//! - Signing out leaves a marker cookie, so the next sign-in in this browser asks NHS login for
+//!   a fresh sign-in (`prompt=login`) rather than reusing NHS login's own session.
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
@@ -8,6 +17,10 @@ use nhs_portal_core::ReportingEvent;
 use nhs_portal_core::eligibility::Ineligible;
 use nhs_portal_core::return_path::is_safe_portal_return;
 use nhs_portal_core::store::{AuditAction, AuditRecord};
+
+use cookie::{Cookie, SameSite};
+use http::{HeaderMap, HeaderValue};
+use nhs_portal_core::store::PatientSession;
 
 use super::Inner;
 use super::change::draft::clear_draft_cookie;
@@ -18,6 +31,14 @@ use crate::http_kit::{self, Form};
 use crate::journeys::JourneyError;
 use crate::session::NewSession;
 use crate::sign_in::{SignInFailure, SignInStart};
+
+pub(super) mod binding;
+
+/// The marker a sign-out leaves: the next sign-in in this browser sends `prompt=login`.
+const SIGNED_OUT_COOKIE: &str = "nhs_portal_signed_out";
+
+/// How long the sign-out marker lasts (a week: a shared device's next user may come days later).
+const SIGNED_OUT_MAX_AGE: cookie::time::Duration = cookie::time::Duration::days(7);
 
 const HOME: &str = "/patient-portal/appointments";
 
@@ -55,6 +76,12 @@ const FAILED: Message = Message::new(&[
 ])
 .link(Link::to_appointments("Try signing in again"));
 
+const SIGN_IN_AGAIN: Message = Message::new(&[
+    "We could not finish signing you in. The sign-in was not started in this browser, or it has already been used. Nothing has been changed.",
+    "If someone sent you a link to sign in, do not use it. Sign in again yourself.",
+])
+.link(Link::to_appointments("Sign in again"));
+
 const SIGNED_OUT: Message = Message::new(&[
     "Close this tab to go back to the NHS App, or sign in again to see your appointments.",
 ])
@@ -71,37 +98,85 @@ impl Inner {
             .unwrap_or_else(|| HOME.into());
         self.begin_sign_in(
             ctx,
+            req,
             SignInStart {
                 return_to,
                 in_nhs_app: ctx.ua_in_app,
                 tracking_id: None,
                 asserted_login_identity: None,
+                force_login: false,
             },
         )
         .await
     }
 
+    /// The callback: only in the browser that started the sign-in (the `state` is bound to it),
+    /// except NHS login's error answer without a state, which signs nobody in.
     pub(super) async fn sign_in_callback(
         &self,
         ctx: &Ctx,
         req: &Request<Bytes>,
     ) -> Response<Bytes> {
+        let query = ctx.query.as_deref().unwrap_or("");
+        let state = http_kit::query_param(Some(query), "state").filter(|s| !s.is_empty());
         let existing = self.optional_session(req).await;
-        let signed_in = match self
-            .sign_in
-            .complete(ctx.query.as_deref().unwrap_or(""))
-            .await
-        {
-            Ok(s) => s,
-            // Back button onto a used callback while signed in: carry on, no error page.
-            Err(SignInFailure::StateMismatch) if existing.is_some() => {
-                return http_kit::redirect(HOME);
-            }
-            Err(f) => return self.sign_in_failed(ctx, f),
+        let bound = match &state {
+            Some(s) => binding::is_bound(req.headers(), s),
+            None => http_kit::query_param(Some(query), "error").is_some(),
         };
-        // A date of birth that differs from the PAS record's may be another person: no session.
-        // (The other eligibility rules refuse on every page, with the session kept so the
-        // patient can sign out.)
+        if !bound {
+            tracing::warn!(
+                signed_in = existing.is_some(),
+                "sign-in callback refused: not started in this browser"
+            );
+            return self.message(
+                ctx,
+                existing.as_ref(),
+                StatusCode::BAD_REQUEST,
+                "Sign in again",
+                &SIGN_IN_AGAIN,
+                PageOpts::default(),
+            );
+        }
+        let unbind = state
+            .as_deref()
+            .and_then(|s| binding::unbind(req.headers(), s, self.secure_cookies));
+        let res = self.finish_sign_in(ctx, req, query, existing).await;
+        http_kit::with_cookie(res, unbind)
+    }
+
+    async fn finish_sign_in(
+        &self,
+        ctx: &Ctx,
+        req: &Request<Bytes>,
+        query: &str,
+        existing: Option<PatientSession>,
+    ) -> Response<Bytes> {
+        let signed_in = match (self.sign_in.complete(query).await, &existing) {
+            (Ok(s), _) => s,
+            // Back button onto a used callback while signed in: carry on, no error page.
+            (Err(SignInFailure::StateMismatch), Some(_)) => return http_kit::redirect(HOME),
+            // Single sign-on failed over a live session: the NHS App's user is not known, and
+            // may not be the session's patient, so that session ends.
+            (Err(f @ SignInFailure::SsoFailed), Some(old)) => {
+                self.audit_signed_out(old).await;
+                let res = self.sign_in_failed(ctx, f);
+                return match self.sessions.end(req.headers()).await {
+                    Ok(clear) => http_kit::with_cookie(res, clear),
+                    Err(_) => self.problem(ctx, None),
+                };
+            }
+            (Err(f), _) => return self.sign_in_failed(ctx, f),
+        };
+        let target = if is_safe_portal_return(&signed_in.return_to) {
+            signed_in.return_to.clone()
+        } else {
+            HOME.to_owned()
+        };
+        // A date of birth that differs from the PAS record's may be another person: no session,
+        // and a live session of someone else on this browser ends too (shared device). (The
+        // other eligibility rules refuse on every page, with the session kept so the patient
+        // can sign out.)
         match self
             .journeys
             .check_eligible(&signed_in.patient, signed_in.date_of_birth, None)
@@ -109,13 +184,33 @@ impl Inner {
         {
             Ok(()) => {}
             Err(JourneyError::Ineligible(why @ Ineligible::DateOfBirthMismatch)) => {
-                return self.ineligible(ctx, None, why);
+                let res = self.ineligible(ctx, None, why);
+                return match &existing {
+                    Some(old) if old.patient != signed_in.patient => {
+                        self.audit_signed_out(old).await;
+                        match self.sessions.end(req.headers()).await {
+                            Ok(clear) => http_kit::with_cookie(res, clear),
+                            Err(_) => self.problem(ctx, None),
+                        }
+                    }
+                    _ => res,
+                };
             }
             Err(JourneyError::Ineligible(_)) => {}
             Err(e) => {
                 tracing::error!(error = %e, "eligibility check at sign-in failed");
                 return self.problem(ctx, None);
             }
+        }
+        let forget_sign_out = self.forget_sign_out(req.headers());
+        match &existing {
+            // The same patient again (single sign-on over their own session): it carries on.
+            Some(old) if old.patient == signed_in.patient => {
+                return http_kit::with_cookie(http_kit::redirect(&target), forget_sign_out);
+            }
+            // Another patient: the previous one's session ends (`start` deletes it).
+            Some(old) => self.audit_signed_out(old).await,
+            None => {}
         }
         let now = self.clock.now();
         // A new sign-in always gets a new session id (no fixation); any old one ends.
@@ -159,12 +254,59 @@ impl Inner {
         if self.store.record(&audit, &[event]).await.is_err() {
             return self.problem(ctx, None);
         }
-        let target = if is_safe_portal_return(&signed_in.return_to) {
-            signed_in.return_to.as_str()
-        } else {
-            HOME
-        };
-        http_kit::with_cookie(http_kit::redirect(target), cookie)
+        let res = http_kit::with_cookie(http_kit::redirect(&target), cookie);
+        http_kit::with_cookie(res, forget_sign_out)
+    }
+
+    /// The `Set-Cookie` that binds a sign-in starting at `authorize_url` to this browser; `None`
+    /// when the URL has no `state` (nothing to bind: the sign-in must not start).
+    pub(super) fn bind_sign_in(
+        &self,
+        req: &Request<Bytes>,
+        authorize_url: &str,
+    ) -> Option<HeaderValue> {
+        let state = binding::state_of(authorize_url)?;
+        binding::bind(req.headers(), &state, self.secure_cookies)
+    }
+
+    /// Whether someone signed out in this browser since its last sign-in.
+    pub(super) fn signed_out_here(&self, req: &Request<Bytes>) -> bool {
+        http_kit::cookie_value(req.headers(), SIGNED_OUT_COOKIE).is_some()
+    }
+
+    fn signed_out_cookie(&self, remove: bool) -> Option<HeaderValue> {
+        let mut c = Cookie::build((SIGNED_OUT_COOKIE, "1"))
+            .path("/")
+            .http_only(true)
+            .secure(self.secure_cookies)
+            .same_site(SameSite::Lax)
+            .max_age(SIGNED_OUT_MAX_AGE)
+            .build();
+        if remove {
+            c.make_removal();
+        }
+        http_kit::set_cookie_value(&c)
+    }
+
+    /// Removes the sign-out marker, if the browser has one.
+    fn forget_sign_out(&self, headers: &HeaderMap) -> Option<HeaderValue> {
+        http_kit::cookie_value(headers, SIGNED_OUT_COOKIE)
+            .and_then(|_| self.signed_out_cookie(true))
+    }
+
+    async fn audit_signed_out(&self, session: &PatientSession) {
+        let _ = self
+            .store
+            .append_audit(&AuditRecord {
+                at: self.clock.now(),
+                patient: session.patient.clone(),
+                actor: "patient".into(),
+                session: Some(session.reporting_id.clone()),
+                action: AuditAction::SignedOut,
+                appointment: None,
+                detail: None,
+            })
+            .await;
     }
 
     /// Each way a sign-in can fail has its own page.
@@ -225,23 +367,13 @@ impl Inner {
         if let Err(res) = self.csrf_form(ctx, req, &session) {
             return res;
         }
-        let _ = self
-            .store
-            .append_audit(&AuditRecord {
-                at: self.clock.now(),
-                patient: session.patient.clone(),
-                actor: "patient".into(),
-                session: Some(session.reporting_id.clone()),
-                action: AuditAction::SignedOut,
-                appointment: None,
-                detail: None,
-            })
-            .await;
+        self.audit_signed_out(&session).await;
         match self.sessions.end(req.headers()).await {
-            Ok(clear) => http_kit::with_cookie(
-                http_kit::with_cookie(http_kit::redirect("/signed-out"), clear),
-                clear_draft,
-            ),
+            Ok(clear) => {
+                let res = http_kit::with_cookie(http_kit::redirect("/signed-out"), clear);
+                let res = http_kit::with_cookie(res, clear_draft);
+                http_kit::with_cookie(res, self.signed_out_cookie(false))
+            }
             Err(_) => self.problem(ctx, Some(&session)),
         }
     }

@@ -190,8 +190,14 @@ struct FakeSignIn;
 #[async_trait]
 impl SignIn for FakeSignIn {
     async fn begin(&self, start: SignInStart) -> Result<String, SignInFailure> {
+        let prompt = if start.force_login {
+            "&prompt=login"
+        } else {
+            ""
+        };
         Ok(format!(
-            "https://login.example/authorize?return_to={}",
+            "https://login.example/authorize?state={}&return_to={}{prompt}",
+            crate::session::random_token(),
             start.return_to
         ))
     }
@@ -320,8 +326,18 @@ impl Client {
         self.send(h, "POST", uri, form).await
     }
 
+    /// Starts a sign-in in this browser (binding its state to it) and returns the callback
+    /// query NHS login would send back for `nhs`.
+    async fn start_sign_in(&mut self, h: &Harness, nhs: &str) -> String {
+        let res = self.get(h, "/sign-in").await;
+        let to = url::Url::parse(&location(&res)).unwrap();
+        let state = to.query_pairs().find(|(k, _)| k == "state").unwrap().1;
+        format!("state={state}&nhs={nhs}")
+    }
+
     async fn sign_in(&mut self, h: &Harness, nhs: &str) -> String {
-        let res = self.get(h, &format!("/sign-in/callback?nhs={nhs}")).await;
+        let callback = self.start_sign_in(h, nhs).await;
+        let res = self.get(h, &format!("/sign-in/callback?{callback}")).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let page = self.get(h, "/patient-portal/appointments").await;
         assert_eq!(page.status(), StatusCode::OK);

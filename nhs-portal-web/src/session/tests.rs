@@ -191,6 +191,22 @@ async fn admit_touches_live_sessions_and_applies_the_timeout_and_sso_policy() {
     );
 }
 
+#[tokio::test]
+async fn sso_offered_to_a_live_session_reauthenticates_without_touching_it() {
+    let (m, clock, _) = setup();
+    let who = NewSession::new(patient());
+    let (s, c) = m.start(&HeaderMap::new(), who).await.unwrap();
+    clock.advance(Duration::minutes(5));
+    let h = cookie_headers(&c);
+    let Admission::Reauthenticate(a) = m.admit(&h, true).await.unwrap() else {
+        panic!("expected SSO to re-establish identity");
+    };
+    assert_eq!(a.session.id, s.id);
+    assert_eq!(a.session.last_seen_at, t0(), "not touched");
+    assert!(m.has_cookie(&h));
+    assert!(!m.has_cookie(&HeaderMap::new()));
+}
+
 #[test]
 fn the_absolute_limit_is_capped_at_twelve_hours() {
     let cfg = SessionConfig {

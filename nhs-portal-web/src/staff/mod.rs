@@ -6,7 +6,9 @@
 //! portal prints a generated one in demo mode). This is a simple gate for a demo and a reference:
 //! a trust would put its own staff sign-in (smartcard, SSO) in front instead. Staff sessions are
 //! kept in this process's memory, in an `HttpOnly; SameSite=Strict` cookie scoped to `/staff`,
-//! and every POST carries the staff session's CSRF token.
+//! and every POST carries the staff session's CSRF token. Failed sign-ins are limited per client
+//! and overall (`attempts`): over the limit the sign-in page answers 429 without checking the
+//! code.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,10 +29,12 @@ use crate::pages::{Layout, Page, Pages};
 use crate::session::random_token;
 use views::{ItemView, StaffView, TrustView};
 
+mod attempts;
 mod views;
 
 const COOKIE: &str = "nhs_portal_staff";
 const STAFF_SESSION: Duration = Duration::hours(8);
+const TOO_MANY_ATTEMPTS: &str = "There have been too many attempts to sign in. Wait 15 minutes, then try again. If you have forgotten the access code, ask your system administrator.";
 
 #[derive(Debug, Clone)]
 pub(crate) struct StaffSession {
@@ -48,6 +52,7 @@ pub struct StaffPages {
     clock: Arc<dyn Clock>,
     secure: bool,
     sessions: Mutex<HashMap<String, StaffSession>>,
+    attempts: attempts::Attempts,
 }
 
 impl std::fmt::Debug for StaffPages {
@@ -76,6 +81,7 @@ impl StaffPages {
             clock,
             secure,
             sessions: Mutex::new(HashMap::new()),
+            attempts: attempts::Attempts::default(),
         })
     }
 
@@ -262,14 +268,23 @@ impl Handler for StaffPages {
                 .await
             }
             (Method::POST, "/staff/sign-in", _) => {
+                let (client, now) = (http_kit::client_key(&req), self.clock.now());
+                if !self.attempts.allowed(&client, now) {
+                    tracing::warn!("staff sign-in refused: too many failed attempts");
+                    let view = StaffView::sign_in(false).with_notice(TOO_MANY_ATTEMPTS);
+                    let title = "Too many sign-in attempts";
+                    return self.html(StatusCode::TOO_MANY_REQUESTS, title, &view);
+                }
                 let f = Form::parse(req.body());
                 let name = f.get("name").map(|n| n.trim()).unwrap_or("");
                 let code_ok = f.get("code").is_some_and(|c| {
                     crate::nhs_login::constant_time_eq(c.as_bytes(), self.access_code.as_bytes())
                 });
                 if name.is_empty() || name.chars().count() > 100 || !code_ok {
+                    self.attempts.failed(&client, now);
                     return self.sign_in_page(true);
                 }
+                self.attempts.succeeded(&client);
                 let token = random_token();
                 self.sessions
                     .lock()

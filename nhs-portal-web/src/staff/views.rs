@@ -38,6 +38,12 @@ impl<'a> StaffView<'a> {
         }
     }
 
+    /// The sign-in page with a notice above the form.
+    pub(super) fn with_notice(mut self, notice: &'a str) -> Self {
+        self.notice = Some(notice);
+        self
+    }
+
     pub(super) fn list(
         staff: &'a StaffSession,
         notice: Option<&'a str>,
