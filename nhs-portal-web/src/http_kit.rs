@@ -2,6 +2,9 @@
 //! responses; the [`Handler`] trait things are mounted in the portal by; and the security
 //! headers, chosen by the handler through the [`ResponseKind`] it puts on the response.
 //!
+//! (About 380 lines of code and 120 of table tests beside them: the kit is one seam, and
+//! splitting it would scatter the security-header rule.)
+//!
 //! Nothing here knows a page or a rule: the patient pages, the staff pages, the PCA API and the
 //! NHS login simulator use these helpers instead of private copies.
 //!

@@ -171,7 +171,7 @@ async fn interop_full_sign_in_and_refusals() {
     assert_eq!(done.identity.vot, "P9.Cp.Cd");
     assert_eq!(
         done.identity.date_of_birth,
-        chrono::NaiveDate::from_ymd_opt(1980, 1, 2)
+        chrono::NaiveDate::from_ymd_opt(1968, 4, 12)
     );
     // The state is used up.
     let err = rp.complete_login(&q).await.unwrap_err();

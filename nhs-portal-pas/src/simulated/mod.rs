@@ -1,5 +1,9 @@
 //! A **simulated** PAS, held in memory: for demos, tests and local development only.
 //!
+//! (Over 400 lines: one store of trusts, patients, appointments and slots with every
+//! `PasBackend` method on it, kept together so the locking that prevents double booking is in
+//! one place; faults, staff actions and tests are in their own files.)
+//!
 //! [`SimulatedPas`] is not a hospital system and talks to none. It keeps trusts, patients,
 //! appointments and free slots in memory and behaves the way the [`PasBackend`] contract asks:
 //! one instance can serve several trusts, each either real time or request only

@@ -1,6 +1,9 @@
 //! The trust staff worklist: patients' cancel and reschedule requests to a request-only trust,
 //! and how they are resolved.
 //!
+//! (Over 400 lines: the worklist's queries and both resolutions, fulfil and reject, with their
+//! audit and reporting; the PAS sync is in `sync`, the tests in `tests`.)
+//!
 //! A request-only trust's PAS does not change when a patient asks to cancel or reschedule: the
 //! portal stores a pending [`PatientRequest`] (which shows as the appointment's request status)
 //! and the trust's staff act on it. [`Worklist`] is the service behind the staff's screen:

@@ -1,6 +1,9 @@
 //! Signing in and out: starting an NHS login sign-in, its callback (the date-of-birth check
-//! against the PAS record, then a new session, its audit record and reporting event), the page for each way a sign-in can fail, signing out, and
-//! "Stay signed in".
+//! against the PAS record, then a new session, its audit record and reporting event), the page
+//! for each way a sign-in can fail, signing out, and "Stay signed in".
+//!
+//! (Just over 400 lines: the callback's cases, browser binding, SSO over a live session and
+//! the date-of-birth refusal, read together; the binding cookie is in `binding`.)
 //!
 //! - The callback is completed only in the browser that started the sign-in ([`binding`]);
 //!   from any other it ends on "Sign in again", signs nobody in and leaves that browser's own

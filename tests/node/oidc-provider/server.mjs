@@ -32,10 +32,12 @@ const NHS_APP_CLIENT_ID = 'nhs-app-interop';
 const P9_VECTORS = ['P9.Cp.Cd', 'P9.Cp.Ck', 'P9.Cm'];
 
 const patients = {
-  '9000000009': { family_name: 'Smith', birthdate: '1980-01-02', level: 'P9' },
-  '9000000017': { family_name: 'Jones', birthdate: '1955-11-23', level: 'P9' },
+  // The same people as the portal's demo data (nhs_portal_pas::demo), so the portal's check of
+  // NHS login's date of birth against the PAS record passes for them.
+  '9000000009': { family_name: 'Whitfield', birthdate: '1968-04-12', level: 'P9' },
+  '9000000017': { family_name: 'Okafor', birthdate: '1985-11-02', level: 'P9' },
   '9000000025': { family_name: 'Brown', birthdate: '2015-06-15', level: 'P9' },
-  '9000000033': { family_name: 'Taylor', birthdate: '1990-04-30', level: 'P5' },
+  '9000000033': { family_name: 'Nair', birthdate: '1992-07-19', level: 'P5' },
 };
 const subFor = (nhs) => `interop-${nhs}`;
 const nhsFor = (sub) => (sub.startsWith('interop-') ? sub.slice(8) : undefined);
