@@ -162,12 +162,8 @@ impl Inner {
             // Single sign-on failed over a live session: the NHS App's user is not known, and
             // may not be the session's patient, so that session ends.
             (Err(f @ SignInFailure::SsoFailed), Some(old)) => {
-                self.audit_signed_out(old).await;
                 let res = self.sign_in_failed(ctx, f);
-                return match self.sessions.end(req.headers()).await {
-                    Ok(clear) => http_kit::with_cookie(res, clear),
-                    Err(_) => self.problem(ctx, None),
-                };
+                return self.end_live_session(ctx, req, old, res).await;
             }
             (Err(f), _) => return self.sign_in_failed(ctx, f),
         };
@@ -190,11 +186,7 @@ impl Inner {
                 let res = self.ineligible(ctx, None, why);
                 return match &existing {
                     Some(old) if old.patient != signed_in.patient => {
-                        self.audit_signed_out(old).await;
-                        match self.sessions.end(req.headers()).await {
-                            Ok(clear) => http_kit::with_cookie(res, clear),
-                            Err(_) => self.problem(ctx, None),
-                        }
+                        self.end_live_session(ctx, req, old, res).await
                     }
                     _ => res,
                 };
@@ -295,6 +287,22 @@ impl Inner {
     fn forget_sign_out(&self, headers: &HeaderMap) -> Option<HeaderValue> {
         http_kit::cookie_value(headers, SIGNED_OUT_COOKIE)
             .and_then(|_| self.signed_out_cookie(true))
+    }
+
+    /// Ends this browser's live session `old` (audited as a sign-out) and answers `res` with
+    /// the session cookie cleared; the service-problem page if the store cannot end it.
+    async fn end_live_session(
+        &self,
+        ctx: &Ctx,
+        req: &Request<Bytes>,
+        old: &PatientSession,
+        res: Response<Bytes>,
+    ) -> Response<Bytes> {
+        self.audit_signed_out(old).await;
+        match self.sessions.end(req.headers()).await {
+            Ok(clear) => http_kit::with_cookie(res, clear),
+            Err(_) => self.problem(ctx, None),
+        }
     }
 
     async fn audit_signed_out(&self, session: &PatientSession) {
