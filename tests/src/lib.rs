@@ -12,6 +12,9 @@
 //! - through the parts: [`TestPortal::demo`] (store, PAS, simulator, worklist, API, data) and
 //!   [`TestPortal::clock`].
 //!
+//! [`live`] runs the reference portal binary in live mode against local stand-ins (NHS login,
+//! the FHIR PAS, the PCA's token issuer) and drives it over HTTP.
+//!
 //! [`fhir_peer::FhirPeer`] is a test peer for the FHIR adapter: a versioned FHIR stand-in that
 //! answers requests concurrently (for races the Medplum peer cannot show).
 //!
@@ -47,6 +50,8 @@ use nhs_portal_web::sign_in::SignIn;
 use nhs_portal_web::simulator::NOT_NHS_LOGIN;
 
 pub mod fhir_peer;
+pub mod live;
+pub mod pca_spec;
 pub mod specs;
 
 /// The form field the simulator's sign-in page takes.
