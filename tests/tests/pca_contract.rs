@@ -47,7 +47,9 @@ use nhs_portal_web::nhs_login::{
 };
 use serde_json::{Value, json};
 
-use nhs_portal_tests::pca_spec::{Spec, assert_valid, check_contract, errors, specs_present, validators};
+use nhs_portal_tests::pca_spec::{
+    Spec, assert_valid, check_contract, errors, specs_present, validators,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Test data: the demo data set in the simulated PAS

@@ -90,7 +90,8 @@ fn parse_issuer(s: &str) -> Result<String, String> {
     if let Some(env) = named {
         return Ok(env.issuer().to_owned());
     }
-    let url = url::Url::parse(s).map_err(|e| format!("not sandpit, integration, production or a URL ({e})"))?;
+    let url = url::Url::parse(s)
+        .map_err(|e| format!("not sandpit, integration, production or a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err("must be an http(s) URL with a host".into());
     }
@@ -137,15 +138,51 @@ impl LiveSettings {
                 set.push(named(env, flag));
             }
         };
-        note(self.nhs_login_issuer.is_some(), "NHS_PORTAL_NHS_LOGIN_ISSUER", "nhs-login-issuer");
-        note(self.nhs_login_client_id.is_some(), "NHS_PORTAL_NHS_LOGIN_CLIENT_ID", "nhs-login-client-id");
-        note(self.nhs_login_key_file.is_some(), "NHS_PORTAL_NHS_LOGIN_KEY_FILE", "nhs-login-key-file");
-        note(self.nhs_login_redirect_uri.is_some(), "NHS_PORTAL_NHS_LOGIN_REDIRECT_URI", "nhs-login-redirect-uri");
-        note(!self.nhs_app_client_ids.is_empty(), "NHS_PORTAL_NHS_APP_CLIENT_IDS", "nhs-app-client-ids");
-        note(self.pca_issuer.is_some(), "NHS_PORTAL_PCA_ISSUER", "pca-issuer");
-        note(self.pca_jwks_url.is_some(), "NHS_PORTAL_PCA_JWKS_URL", "pca-jwks-url");
-        note(self.pca_audience.is_some(), "NHS_PORTAL_PCA_AUDIENCE", "pca-audience");
-        note(self.trusts_file.is_some(), "NHS_PORTAL_TRUSTS_FILE", "trusts-file");
+        note(
+            self.nhs_login_issuer.is_some(),
+            "NHS_PORTAL_NHS_LOGIN_ISSUER",
+            "nhs-login-issuer",
+        );
+        note(
+            self.nhs_login_client_id.is_some(),
+            "NHS_PORTAL_NHS_LOGIN_CLIENT_ID",
+            "nhs-login-client-id",
+        );
+        note(
+            self.nhs_login_key_file.is_some(),
+            "NHS_PORTAL_NHS_LOGIN_KEY_FILE",
+            "nhs-login-key-file",
+        );
+        note(
+            self.nhs_login_redirect_uri.is_some(),
+            "NHS_PORTAL_NHS_LOGIN_REDIRECT_URI",
+            "nhs-login-redirect-uri",
+        );
+        note(
+            !self.nhs_app_client_ids.is_empty(),
+            "NHS_PORTAL_NHS_APP_CLIENT_IDS",
+            "nhs-app-client-ids",
+        );
+        note(
+            self.pca_issuer.is_some(),
+            "NHS_PORTAL_PCA_ISSUER",
+            "pca-issuer",
+        );
+        note(
+            self.pca_jwks_url.is_some(),
+            "NHS_PORTAL_PCA_JWKS_URL",
+            "pca-jwks-url",
+        );
+        note(
+            self.pca_audience.is_some(),
+            "NHS_PORTAL_PCA_AUDIENCE",
+            "pca-audience",
+        );
+        note(
+            self.trusts_file.is_some(),
+            "NHS_PORTAL_TRUSTS_FILE",
+            "trusts-file",
+        );
         set
     }
 
@@ -156,7 +193,9 @@ impl LiveSettings {
             let problems = self
                 .any_set()
                 .into_iter()
-                .map(|n| format!("{n}: set, but NHS_PORTAL_MODE is not live (nothing would use it)"))
+                .map(|n| {
+                    format!("{n}: set, but NHS_PORTAL_MODE is not live (nothing would use it)")
+                })
                 .collect();
             return (problems, None);
         }
@@ -170,16 +209,51 @@ impl LiveSettings {
                 }
             }
         };
-        let base_url = need(s.base_url.as_ref().map(|b| b.as_str()), "NHS_PORTAL_BASE_URL", "base-url");
-        let issuer = need(self.nhs_login_issuer.as_deref(), "NHS_PORTAL_NHS_LOGIN_ISSUER", "nhs-login-issuer");
-        let client_id = need(self.nhs_login_client_id.as_deref(), "NHS_PORTAL_NHS_LOGIN_CLIENT_ID", "nhs-login-client-id");
-        let key_file = self.nhs_login_key_file.as_ref().map(|p| p.display().to_string());
-        let key_file = need(key_file.as_deref(), "NHS_PORTAL_NHS_LOGIN_KEY_FILE", "nhs-login-key-file");
-        let pca_issuer = need(self.pca_issuer.as_deref(), "NHS_PORTAL_PCA_ISSUER", "pca-issuer");
-        let pca_jwks_url = need(self.pca_jwks_url.as_deref(), "NHS_PORTAL_PCA_JWKS_URL", "pca-jwks-url");
-        let pca_audience = need(self.pca_audience.as_deref(), "NHS_PORTAL_PCA_AUDIENCE", "pca-audience");
+        let base_url = need(
+            s.base_url.as_ref().map(|b| b.as_str()),
+            "NHS_PORTAL_BASE_URL",
+            "base-url",
+        );
+        let issuer = need(
+            self.nhs_login_issuer.as_deref(),
+            "NHS_PORTAL_NHS_LOGIN_ISSUER",
+            "nhs-login-issuer",
+        );
+        let client_id = need(
+            self.nhs_login_client_id.as_deref(),
+            "NHS_PORTAL_NHS_LOGIN_CLIENT_ID",
+            "nhs-login-client-id",
+        );
+        let key_file = self
+            .nhs_login_key_file
+            .as_ref()
+            .map(|p| p.display().to_string());
+        let key_file = need(
+            key_file.as_deref(),
+            "NHS_PORTAL_NHS_LOGIN_KEY_FILE",
+            "nhs-login-key-file",
+        );
+        let pca_issuer = need(
+            self.pca_issuer.as_deref(),
+            "NHS_PORTAL_PCA_ISSUER",
+            "pca-issuer",
+        );
+        let pca_jwks_url = need(
+            self.pca_jwks_url.as_deref(),
+            "NHS_PORTAL_PCA_JWKS_URL",
+            "pca-jwks-url",
+        );
+        let pca_audience = need(
+            self.pca_audience.as_deref(),
+            "NHS_PORTAL_PCA_AUDIENCE",
+            "pca-audience",
+        );
         let trusts_file = self.trusts_file.as_ref().map(|p| p.display().to_string());
-        let trusts_file = need(trusts_file.as_deref(), "NHS_PORTAL_TRUSTS_FILE", "trusts-file");
+        let trusts_file = need(
+            trusts_file.as_deref(),
+            "NHS_PORTAL_TRUSTS_FILE",
+            "trusts-file",
+        );
         let nhs_app_client_ids: Vec<String> = self
             .nhs_app_client_ids
             .iter()
@@ -203,10 +277,26 @@ impl LiveSettings {
             }
         };
         url_rule(base_url.as_deref(), "NHS_PORTAL_BASE_URL", "base-url");
-        url_rule(issuer.as_deref(), "NHS_PORTAL_NHS_LOGIN_ISSUER", "nhs-login-issuer");
-        url_rule(self.nhs_login_redirect_uri.as_deref(), "NHS_PORTAL_NHS_LOGIN_REDIRECT_URI", "nhs-login-redirect-uri");
-        url_rule(pca_jwks_url.as_deref(), "NHS_PORTAL_PCA_JWKS_URL", "pca-jwks-url");
-        url_rule(s.reporting_url.as_ref().map(url::Url::as_str), "NHS_PORTAL_REPORTING_URL", "reporting-url");
+        url_rule(
+            issuer.as_deref(),
+            "NHS_PORTAL_NHS_LOGIN_ISSUER",
+            "nhs-login-issuer",
+        );
+        url_rule(
+            self.nhs_login_redirect_uri.as_deref(),
+            "NHS_PORTAL_NHS_LOGIN_REDIRECT_URI",
+            "nhs-login-redirect-uri",
+        );
+        url_rule(
+            pca_jwks_url.as_deref(),
+            "NHS_PORTAL_PCA_JWKS_URL",
+            "pca-jwks-url",
+        );
+        url_rule(
+            s.reporting_url.as_ref().map(url::Url::as_str),
+            "NHS_PORTAL_REPORTING_URL",
+            "reporting-url",
+        );
 
         // The redirect URI is where the portal serves NHS login's callback.
         let redirect_uri = base_url
@@ -217,7 +307,10 @@ impl LiveSettings {
         {
             problems.push(format!(
                 "{}: must be {expected}, where the portal serves the sign-in callback",
-                named("NHS_PORTAL_NHS_LOGIN_REDIRECT_URI", "nhs-login-redirect-uri")
+                named(
+                    "NHS_PORTAL_NHS_LOGIN_REDIRECT_URI",
+                    "nhs-login-redirect-uri"
+                )
             ));
         }
 
@@ -225,9 +318,17 @@ impl LiveSettings {
         if let Some(base) = &base_url {
             let simulator = format!("{base}{}", nhs_portal_web::demo::SIMULATOR_PATH);
             for (value, env, flag) in [
-                (issuer.as_deref(), "NHS_PORTAL_NHS_LOGIN_ISSUER", "nhs-login-issuer"),
+                (
+                    issuer.as_deref(),
+                    "NHS_PORTAL_NHS_LOGIN_ISSUER",
+                    "nhs-login-issuer",
+                ),
                 (pca_issuer.as_deref(), "NHS_PORTAL_PCA_ISSUER", "pca-issuer"),
-                (pca_jwks_url.as_deref(), "NHS_PORTAL_PCA_JWKS_URL", "pca-jwks-url"),
+                (
+                    pca_jwks_url.as_deref(),
+                    "NHS_PORTAL_PCA_JWKS_URL",
+                    "pca-jwks-url",
+                ),
             ] {
                 if value.is_some_and(|v| v.starts_with(&simulator)) {
                     problems.push(format!(
@@ -253,7 +354,10 @@ impl LiveSettings {
 
         let key = key_file.as_ref().and_then(|path| {
             let fail = |why: String| {
-                format!("{}: {path}: {why}", named("NHS_PORTAL_NHS_LOGIN_KEY_FILE", "nhs-login-key-file"))
+                format!(
+                    "{}: {path}: {why}",
+                    named("NHS_PORTAL_NHS_LOGIN_KEY_FILE", "nhs-login-key-file")
+                )
             };
             match std::fs::read_to_string(path) {
                 Err(e) => {
@@ -263,22 +367,25 @@ impl LiveSettings {
                 Ok(pem) => match RsaSigningKey::from_pem(&pem) {
                     Ok(k) => Some(k),
                     Err(_) => {
-                        problems.push(fail("is not an RSA private key in PEM (PKCS#8 or PKCS#1)".into()));
+                        problems.push(fail(
+                            "is not an RSA private key in PEM (PKCS#8 or PKCS#1)".into(),
+                        ));
                         None
                     }
                 },
             }
         });
-        let trusts = trusts_file.as_ref().and_then(|path| {
-            match trusts::load(std::path::Path::new(path)) {
-                Ok(t) => Some(t),
-                Err(p) => {
-                    let at = named("NHS_PORTAL_TRUSTS_FILE", "trusts-file");
-                    problems.extend(p.into_iter().map(|p| format!("{at}: {path}: {p}")));
-                    None
-                }
-            }
-        });
+        let trusts =
+            trusts_file
+                .as_ref()
+                .and_then(|path| match trusts::load(std::path::Path::new(path)) {
+                    Ok(t) => Some(t),
+                    Err(p) => {
+                        let at = named("NHS_PORTAL_TRUSTS_FILE", "trusts-file");
+                        problems.extend(p.into_iter().map(|p| format!("{at}: {path}: {p}")));
+                        None
+                    }
+                });
         if !problems.is_empty() {
             return (problems, None);
         }
@@ -318,7 +425,10 @@ impl LiveSettings {
                     trusts,
                 }),
             ),
-            _ => (vec!["live mode: a required setting is missing".into()], None),
+            _ => (
+                vec!["live mode: a required setting is missing".into()],
+                None,
+            ),
         }
     }
 }

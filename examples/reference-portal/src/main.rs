@@ -114,7 +114,8 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
     let live = live.ok_or_else(|| problems.join("; "))?;
     let listener = tokio::net::TcpListener::bind(s.addr).await?;
     let store = open::open_store(s.database_url.expose()).await?;
-    let clock: Arc<dyn nhs_portal_core::clock::Clock> = Arc::new(nhs_portal_core::clock::SystemClock);
+    let clock: Arc<dyn nhs_portal_core::clock::Clock> =
+        Arc::new(nhs_portal_core::clock::SystemClock);
     let pas = trusts::pas(&live.trusts, clock.clone())?;
     let nhs_login = nhs_portal_web::nhs_login::NhsLoginConfig::new(
         &live.issuer,

@@ -156,7 +156,8 @@ pub fn minimum_age(trusts: &[Trust]) -> u32 {
 /// Reads and checks the file; each problem is one line (never a token's value).
 pub fn load(path: &Path) -> Result<Vec<Trust>, Vec<String>> {
     let text = std::fs::read_to_string(path).map_err(|e| vec![format!("cannot be read ({e})")])?;
-    let file: File = toml::from_str(&text).map_err(|e| vec![format!("is not valid: {}", e.message())])?;
+    let file: File =
+        toml::from_str(&text).map_err(|e| vec![format!("is not valid: {}", e.message())])?;
     if file.trust.is_empty() {
         return Err(vec!["names no trust (add a [[trust]] table)".into()]);
     }
@@ -190,13 +191,14 @@ fn check(entry: &Entry, file: &Path) -> Result<Trust, Vec<String>> {
     if entry.name.trim().is_empty() {
         problems.push("name is empty".into());
     }
-    let base_url = match nhs_portal_web::live::check_public_url("fhir_base_url", &entry.fhir_base_url) {
-        Ok(()) => url::Url::parse(entry.fhir_base_url.trim()).ok(),
-        Err(e) => {
-            problems.push(e.to_string());
-            None
-        }
-    };
+    let base_url =
+        match nhs_portal_web::live::check_public_url("fhir_base_url", &entry.fhir_base_url) {
+            Ok(()) => url::Url::parse(entry.fhir_base_url.trim()).ok(),
+            Err(e) => {
+                problems.push(e.to_string());
+                None
+            }
+        };
     let minimum_age = entry.minimum_age.unwrap_or(DEFAULT_MINIMUM_AGE);
     if minimum_age > OLDEST_MINIMUM_AGE {
         problems.push(format!("minimum_age must be at most {OLDEST_MINIMUM_AGE}"));
@@ -214,9 +216,14 @@ fn check(entry: &Entry, file: &Path) -> Result<Trust, Vec<String>> {
             // Relative to the trusts file's folder.
             let token_file = file.parent().unwrap_or(Path::new(".")).join(token_file);
             match std::fs::read_to_string(&token_file) {
-                Ok(t) if !t.trim().is_empty() => Some(t.trim().parse::<Secret>().unwrap_or_else(|e| match e {})),
+                Ok(t) if !t.trim().is_empty() => {
+                    Some(t.trim().parse::<Secret>().unwrap_or_else(|e| match e {}))
+                }
                 Ok(_) => {
-                    problems.push(format!("auth.bearer_token_file {} is empty", token_file.display()));
+                    problems.push(format!(
+                        "auth.bearer_token_file {} is empty",
+                        token_file.display()
+                    ));
                     None
                 }
                 Err(e) => {
@@ -308,7 +315,10 @@ timeout_ms = 2000
         let trusts = load(&path).unwrap();
         assert_eq!(trusts.len(), 2);
         assert_eq!(trusts[0].capabilities, Capabilities::REAL_TIME);
-        assert_eq!(trusts[0].bearer_token.as_ref().unwrap().expose(), "pas-secret-1");
+        assert_eq!(
+            trusts[0].bearer_token.as_ref().unwrap().expose(),
+            "pas-secret-1"
+        );
         assert_eq!(trusts[0].minimum_age, 16);
         assert_eq!(
             trusts[1].capabilities,
@@ -320,7 +330,10 @@ timeout_ms = 2000
         assert_eq!(trusts[1].timeout, Some(Duration::from_secs(2)));
         assert_eq!(minimum_age(&trusts), 18);
         let lines = summary(&trusts).join("\n");
-        assert!(lines.contains("R9N Northfield") && lines.contains("real time"), "{lines}");
+        assert!(
+            lines.contains("R9N Northfield") && lines.contains("real time"),
+            "{lines}"
+        );
         assert!(!lines.contains("pas-secret-1"), "{lines}");
     }
 

@@ -51,11 +51,12 @@ async fn live_mode_signs_in_views_cancels_and_serves_the_pca() {
         page.url
     );
     assert!(page.body.contains("not NHS login"), "{}", page.body);
-    let page = browser
-        .submit(&page, &[("nhs_number", demo::ADULT)])
-        .await;
+    let page = browser.submit(&page, &[("nhs_number", demo::ADULT)]).await;
     assert_eq!(page.status, StatusCode::OK, "{}: {}", page.url, page.body);
-    assert_eq!(page.url.as_str(), format!("{base}/patient-portal/appointments"));
+    assert_eq!(
+        page.url.as_str(),
+        format!("{base}/patient-portal/appointments")
+    );
     assert!(
         page.body.contains("Your hospital appointments"),
         "{}",
@@ -65,7 +66,10 @@ async fn live_mode_signs_in_views_cancels_and_serves_the_pca() {
     // View one of the patient's appointments at the real-time trust, held by the FHIR PAS.
     let id = stand_ins.pas.id(demo::KEY_ADULT_TELEPHONE);
     let at = format!("{base}/patient-portal/appointment/{}", id.as_str());
-    assert!(page.body.contains(&format!("/patient-portal/appointment/{}", id.as_str())));
+    assert!(
+        page.body
+            .contains(&format!("/patient-portal/appointment/{}", id.as_str()))
+    );
     let view = browser.get(&at).await;
     assert_eq!(view.status, StatusCode::OK, "{}", view.body);
     let own = stand_ins
@@ -95,7 +99,10 @@ async fn live_mode_signs_in_views_cancels_and_serves_the_pca() {
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     let done = browser.follow(done).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
-    let in_pas = stand_ins.pas.read(&format!("Appointment/{}", id.as_str())).await;
+    let in_pas = stand_ins
+        .pas
+        .read(&format!("Appointment/{}", id.as_str()))
+        .await;
     assert_eq!(in_pas["status"], "cancelled", "{in_pas}");
 
     // The PCA's call: its bearer token and the NHS App's ID token from NHS login.
@@ -107,7 +114,10 @@ async fn live_mode_signs_in_views_cancels_and_serves_the_pca() {
             .header("x-correlation-id", "live-e2e-1")
             .header("nhsd-id-token", id_token.clone())
     };
-    let res = call(stand_ins.pca.token(PCA_AUDIENCE)).send().await.unwrap();
+    let res = call(stand_ins.pca.token(PCA_AUDIENCE))
+        .send()
+        .await
+        .unwrap();
     let res = into_http(res).await;
     assert_eq!(res.status(), StatusCode::OK, "{:?}", res.body());
     let bundle = if nhs_portal_tests::pca_spec::specs_present() {
@@ -126,7 +136,9 @@ async fn live_mode_signs_in_views_cancels_and_serves_the_pca() {
 
     // A token from another issuer (signed with the right key), or for another audience: 401.
     for bearer in [
-        stand_ins.pca.token_from("https://elsewhere.example", PCA_AUDIENCE),
+        stand_ins
+            .pca
+            .token_from("https://elsewhere.example", PCA_AUDIENCE),
         stand_ins.pca.token("another-api"),
     ] {
         let res = call(bearer).send().await.unwrap();

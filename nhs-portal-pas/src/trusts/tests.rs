@@ -39,8 +39,14 @@ fn split() -> (DemoData, Arc<SimulatedPas>, Arc<SimulatedPas>) {
 
 fn both(rt: &Arc<SimulatedPas>, ro: &Arc<SimulatedPas>) -> TrustsPas {
     TrustsPas::new(vec![
-        (demo::real_time_trust().ods_code, rt.clone() as Arc<dyn PasBackend>),
-        (demo::request_only_trust().ods_code, ro.clone() as Arc<dyn PasBackend>),
+        (
+            demo::real_time_trust().ods_code,
+            rt.clone() as Arc<dyn PasBackend>,
+        ),
+        (
+            demo::request_only_trust().ods_code,
+            ro.clone() as Arc<dyn PasBackend>,
+        ),
     ])
 }
 
@@ -59,8 +65,11 @@ async fn it_answers_as_one_pas_holding_every_trust() {
     let got = pas.list_appointments(&adult).await.unwrap();
     assert_eq!(got, want);
     assert!(
-        got.iter().any(|a| a.organisation == demo::real_time_trust())
-            && got.iter().any(|a| a.organisation == demo::request_only_trust()),
+        got.iter()
+            .any(|a| a.organisation == demo::real_time_trust())
+            && got
+                .iter()
+                .any(|a| a.organisation == demo::request_only_trust()),
         "both trusts' appointments"
     );
     for a in &want {
@@ -99,7 +108,9 @@ async fn changes_go_to_the_owning_trust() {
     let request_only = data
         .appointments
         .iter()
-        .find(|a| a.organisation == demo::request_only_trust() && a.status == AppointmentStatus::Booked)
+        .find(|a| {
+            a.organisation == demo::request_only_trust() && a.status == AppointmentStatus::Booked
+        })
         .unwrap()
         .clone();
     assert_eq!(

@@ -58,8 +58,7 @@ async fn fake_services() -> MockServer {
         Mock::given(method("GET"))
             .and(path(at))
             .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(json!({"keys": [key.public_jwk_json()]})),
+                ResponseTemplate::new(200).set_body_json(json!({"keys": [key.public_jwk_json()]})),
             )
             .mount(&server)
             .await;
@@ -83,8 +82,7 @@ async fn settings(services: &MockServer) -> LiveSettings {
         jwks_url: format!("{}/pca/jwks.json", services.uri()),
         audience: AUDIENCE.into(),
     };
-    LiveSettings::new(BASE, Arc::new(pas), nhs_login, vec![NHS_APP.into()], pca)
-        .with_store(store)
+    LiveSettings::new(BASE, Arc::new(pas), nhs_login, vec![NHS_APP.into()], pca).with_store(store)
 }
 
 #[test]
@@ -106,7 +104,10 @@ fn urls_are_https_or_this_machine() {
     }
     assert!(matches!(
         check_public_url("the base URL", "http://portal.example"),
-        Err(LiveError::InsecureUrl { what: "the base URL", .. })
+        Err(LiveError::InsecureUrl {
+            what: "the base URL",
+            ..
+        })
     ));
 }
 
@@ -127,7 +128,9 @@ async fn what_cannot_work_live_is_refused() {
         ("redirect elsewhere", |s| {
             s.nhs_login.redirect_uri = format!("{BASE}/auth/callback")
         }),
-        ("no NHS App client", |s| s.nhs_app_client_ids = vec![" ".into()]),
+        ("no NHS App client", |s| {
+            s.nhs_app_client_ids = vec![" ".into()]
+        }),
     ];
     for (what, edit) in cases {
         let mut s = settings(&services).await;
@@ -137,7 +140,10 @@ async fn what_cannot_work_live_is_refused() {
         match what {
             "redirect elsewhere" => assert!(matches!(err, LiveError::RedirectUri { .. })),
             "no NHS App client" => assert!(matches!(err, LiveError::NoNhsAppClient)),
-            _ => assert!(matches!(err, LiveError::InsecureUrl { .. }), "{what}: {text}"),
+            _ => assert!(
+                matches!(err, LiveError::InsecureUrl { .. }),
+                "{what}: {text}"
+            ),
         }
     }
 }
@@ -225,10 +231,18 @@ async fn the_live_portal_has_no_simulator_and_takes_real_tokens() {
 
     // The PCA's token with the NHS App's forwarded ID token: the patient's appointments.
     let data = demo::DemoData::build(chrono::Utc::now());
-    let dob = data.patient(demo::ADULT).unwrap().record.date_of_birth.to_string();
+    let dob = data
+        .patient(demo::ADULT)
+        .unwrap()
+        .record
+        .date_of_birth
+        .to_string();
     let res = live
         .portal
-        .handle(pca_call(&bearer(PCA_ISSUER), &id_token(&services.uri(), &dob)))
+        .handle(pca_call(
+            &bearer(PCA_ISSUER),
+            &id_token(&services.uri(), &dob),
+        ))
         .await;
     assert_eq!(res.status(), StatusCode::OK, "{:?}", res.body());
     let bundle: Value = serde_json::from_slice(res.body()).unwrap();
