@@ -17,14 +17,12 @@
 //! (checked by the real `JwksBearerValidator`) and NHS login ID tokens (checked by the real
 //! `nhs_login::JwksForwardedVerifier`).
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use http::{Request, Response};
-use jsonschema::{Draft, Validator};
+use http::Request;
 use jsonwebtoken::jwk::JwkSet;
 use nhs_portal_core::OdsCode;
 use nhs_portal_core::clock::ManualClock;
@@ -47,9 +45,7 @@ use nhs_portal_web::nhs_login::{
 };
 use serde_json::{Value, json};
 
-use nhs_portal_tests::pca_spec::{
-    Spec, assert_valid, check_contract, errors, specs_present, validators,
-};
+use nhs_portal_tests::pca_spec::{Spec, check_contract, errors, specs_present, validators};
 
 // ---------------------------------------------------------------------------------------------
 // Test data: the demo data set in the simulated PAS

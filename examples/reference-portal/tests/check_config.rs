@@ -272,6 +272,9 @@ fn good_live(dir: &std::path::Path) -> Vec<(String, String)> {
     .collect()
 }
 
+/// Settings as `(variable, value)` pairs.
+type Env = Vec<(String, String)>;
+
 fn run_with(args: &[&str], env: &[(String, String)]) -> Output {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     run(args, &env)
@@ -317,7 +320,7 @@ fn live_mode_needs_its_settings_https_and_no_demo_part() {
     std::fs::write(dir.path().join("http-trusts.toml"), "[[trust]]\nods_code = \"R9N\"\nname = \"N\"\nfhir_base_url = \"http://pas.example/fhir/\"\ncapabilities = \"request-only\"\n").unwrap();
     let not_a_key = dir.path().join("not-a-key.pem").display().to_string();
     let http_trusts = dir.path().join("http-trusts.toml").display().to_string();
-    let cases: Vec<(Vec<(String, String)>, Vec<&str>)> = vec![
+    let cases: Vec<(Env, Vec<&str>)> = vec![
         (
             with(Vec::new(), &[("NHS_PORTAL_MODE", "live")]),
             vec![

@@ -114,7 +114,8 @@ fn urls_are_https_or_this_machine() {
 #[tokio::test]
 async fn what_cannot_work_live_is_refused() {
     let services = fake_services().await;
-    let cases: Vec<(&str, fn(&mut LiveSettings))> = vec![
+    type Edit = fn(&mut LiveSettings);
+    let cases: Vec<(&str, Edit)> = vec![
         ("public http base URL", |s| {
             s.base_url = "http://portal.example".into();
             s.nhs_login.redirect_uri = "http://portal.example/sign-in/callback".into();
