@@ -151,8 +151,8 @@ pub struct PcaBearer {
     pub audience: String,
 }
 
-/// What to build. [`LiveSettings::new`] takes what has no default; change fields or use the
-/// `with_` methods for the rest.
+/// What to build. [`LiveSettings::new`] takes what has no default; change the other fields as
+/// needed.
 #[non_exhaustive]
 pub struct LiveSettings {
     /// The portal's public base URL, no trailing slash.
@@ -221,24 +221,6 @@ impl LiveSettings {
             fhir_api: None,
             mounts: Vec::new(),
         }
-    }
-
-    /// Uses this store.
-    pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
-        self.store = store;
-        self
-    }
-
-    /// Uses this clock.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Uses these front-end files.
-    pub fn with_assets(mut self, assets: Assets) -> Self {
-        self.assets = assets;
-        self
     }
 
     /// Mounts `handler` under `prefix` (requests there go to it whole).

@@ -398,19 +398,7 @@ impl Browser {
             req.header(http::header::COOKIE, cookie.join("; "))
         };
         let res = req.send().await.expect("an answer");
-        for set in res.headers().get_all(http::header::SET_COOKIE) {
-            let set = set.to_str().unwrap_or("");
-            let mut parts = set.split(';');
-            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
-                continue;
-            };
-            let expired = parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
-            if value.is_empty() || expired {
-                jar.remove(name.trim());
-            } else {
-                jar.insert(name.trim().to_owned(), value.to_owned());
-            }
-        }
+        crate::keep_cookies(jar, res.headers());
         let status = res.status();
         let location = res
             .headers()

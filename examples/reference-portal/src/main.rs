@@ -134,13 +134,12 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
         nhs_login,
         live.nhs_app_client_ids.clone(),
         pca,
-    )
-    .with_store(store)
-    .with_clock(clock)
-    .with_assets(match &s.assets_dir {
-        Some(dir) => Assets::load(dir)?,
-        None => Assets::embedded(),
-    });
+    );
+    settings.store = store;
+    settings.clock = clock;
+    if let Some(dir) = &s.assets_dir {
+        settings.assets = Assets::load(dir)?;
+    }
     settings.eligibility = nhs_portal_core::eligibility::Eligibility::with_minimum_age(
         trusts::minimum_age(&live.trusts),
     );

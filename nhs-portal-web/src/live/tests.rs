@@ -37,20 +37,7 @@ fn keys() -> &'static (RsaSigningKey, RsaSigningKey, RsaSigningKey) {
 /// NHS login's discovery and keys, and the PCA's keys at `/pca/jwks.json`.
 async fn fake_services() -> MockServer {
     let server = MockServer::start().await;
-    let iss = server.uri();
-    Mock::given(method("GET"))
-        .and(path("/.well-known/openid-configuration"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "issuer": iss,
-            "authorization_endpoint": format!("{iss}/authorize"),
-            "token_endpoint": format!("{iss}/token"),
-            "jwks_uri": format!("{iss}/.well-known/jwks.json"),
-            "response_types_supported": ["code"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS512"],
-        })))
-        .mount(&server)
-        .await;
+    crate::nhs_login::rp_tests::mount_discovery(&server).await;
     for (at, key) in [
         ("/.well-known/jwks.json", &keys().0),
         ("/pca/jwks.json", &keys().1),
@@ -82,7 +69,9 @@ async fn settings(services: &MockServer) -> LiveSettings {
         jwks_url: format!("{}/pca/jwks.json", services.uri()),
         audience: AUDIENCE.into(),
     };
-    LiveSettings::new(BASE, Arc::new(pas), nhs_login, vec![NHS_APP.into()], pca).with_store(store)
+    let mut settings = LiveSettings::new(BASE, Arc::new(pas), nhs_login, vec![NHS_APP.into()], pca);
+    settings.store = store;
+    settings
 }
 
 #[test]
