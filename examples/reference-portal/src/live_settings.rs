@@ -1,5 +1,5 @@
 //! The mode setting and live mode's settings (flattened into [`crate::settings::Settings`]):
-//! NHS login, the PCA's bearer tokens and the trusts file. [`LiveSettings::problems`] holds the
+//! NHS login, the PCA's bearer tokens and the trusts file. [`LiveSettings::check`] holds the
 //! live-mode rules: every setting live mode needs, https (or this machine) for every URL, no
 //! simulator, no demo-only setting; and in demo mode, no live setting.
 
@@ -31,9 +31,9 @@ pub struct LiveSettings {
     #[arg(long, env = "NHS_PORTAL_MODE", value_enum, default_value_t = Mode::Demo)]
     pub mode: Mode,
 
-    /// Live mode: the NHS login issuer: `sandpit` (https://auth.sandpit.signin.nhs.uk),
-    /// `integration` (https://auth.aos.signin.nhs.uk), `production` (https://auth.login.nhs.uk),
-    /// or any issuer URL. Discovery and keys are read from it.
+    /// Live mode: the NHS login issuer: `sandpit` (`https://auth.sandpit.signin.nhs.uk`),
+    /// `integration` (`https://auth.aos.signin.nhs.uk`), `production`
+    /// (`https://auth.login.nhs.uk`), or any issuer URL. Discovery and keys are read from it.
     #[arg(long, env = "NHS_PORTAL_NHS_LOGIN_ISSUER", value_name = "NAME|URL", value_parser = parse_issuer)]
     pub nhs_login_issuer: Option<String>,
 
