@@ -49,6 +49,7 @@ use nhs_portal_web::portal::Portal;
 use nhs_portal_web::sign_in::SignIn;
 use nhs_portal_web::simulator::NOT_NHS_LOGIN;
 
+pub mod browser;
 pub mod fhir_peer;
 pub mod live;
 pub mod pca_spec;

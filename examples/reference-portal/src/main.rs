@@ -18,6 +18,7 @@
 //! The first line on standard output is `nhs-portal listening on {base URL}` (test harnesses read
 //! it to find the port). Settings that are wrong are each named on standard error, exit code 2.
 
+mod live_check;
 mod live_settings;
 mod load;
 mod open;

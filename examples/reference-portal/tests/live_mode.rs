@@ -15,7 +15,8 @@ use std::path::Path;
 
 use http::StatusCode;
 use nhs_portal_pas::demo;
-use nhs_portal_tests::live::{Browser, LiveStandIns, PCA_AUDIENCE, start_portal};
+use nhs_portal_tests::browser::Browser;
+use nhs_portal_tests::live::{LiveStandIns, PCA_AUDIENCE, start_portal};
 use nhs_portal_tests::{csrf_token, get_appointments_uri, input_value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nhs-portal-example");
