@@ -233,17 +233,24 @@ impl LiveStandIns {
             .expect("the key file");
         std::fs::write(dir.path().join("pas-token"), "live-test-pas-token\n")
             .expect("the PAS token file");
-        // The real-time demo trust, at the Medplum server (which holds both demo trusts'
-        // appointments; the other trust's are shown but cannot be changed).
-        let rt = demo::real_time_trust();
-        let trusts = format!(
-            "[[trust]]\nods_code = \"{}\"\nname = \"{}\"\nfhir_base_url = \"{}\"\n\
-             capabilities = \"real-time\"\nminimum_age = 16\n\n[trust.auth]\n\
-             bearer_token_file = \"pas-token\"\n",
-            rt.ods_code.as_str(),
-            rt.name,
-            pas.base
-        );
+        // Both demo trusts, sharing the one Medplum server (as trusts of a group share a PAS):
+        // the first changes appointments in real time, the second only takes requests.
+        let trusts: String = [
+            (demo::real_time_trust(), "real-time"),
+            (demo::request_only_trust(), "request-only"),
+        ]
+        .iter()
+        .map(|(trust, capabilities)| {
+            format!(
+                "[[trust]]\nods_code = \"{}\"\nname = \"{}\"\nfhir_base_url = \"{}\"\n\
+                 capabilities = \"{capabilities}\"\nminimum_age = 16\n\n[trust.auth]\n\
+                 bearer_token_file = \"pas-token\"\n\n",
+                trust.ods_code.as_str(),
+                trust.name,
+                pas.base
+            )
+        })
+        .collect();
         std::fs::write(dir.path().join("trusts.toml"), trusts).expect("the trusts file");
         Some(Self {
             nhs_login,

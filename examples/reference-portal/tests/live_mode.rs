@@ -1,11 +1,11 @@
 //! Live mode end to end: the reference portal binary, configured only through its settings
 //! (`NHS_PORTAL_MODE=live` and the rest, from the harness's `live::LiveStandIns::env`), against
 //! local stand-ins: npm `oidc-provider` as NHS login (its issuer, the portal's client and private
-//! key file), Medplum's FHIR router as the trust's PAS (the trusts file) and a JWKS for the
+//! key file), Medplum's FHIR router as the PAS of two trusts (the trusts file) and a JWKS for the
 //! PCA's bearer tokens. A patient signs in through the provider's own pages (browserless),
-//! views an appointment and cancels it in the PAS; the PCA's call answers a Bundle that the
-//! producer spec and the FHIR R4 schema accept; a token from another issuer is refused; the
-//! simulators are nowhere.
+//! views an appointment and cancels it in the PAS (real-time trust), asks to cancel another
+//! (request-only trust); the PCA's call answers a Bundle, with both, that the producer spec and
+//! the FHIR R4 schema accept; a token from another issuer is refused; the simulators are nowhere.
 //!
 //! Needs Node and the peers' packages (`bash scripts/setup-node`); without them it says it was
 //! skipped (with `CI` set it fails). Without NHS England's specs the Bundle is checked for its
@@ -80,31 +80,26 @@ async fn live_mode_signs_in_views_cancels_and_serves_the_pca() {
         .unwrap();
     assert!(view.body.contains(&own.description), "{}", view.body);
 
-    // Cancel it: the reason, the check page, confirm; the PAS now has it cancelled.
+    // Cancel it: the PAS now has it cancelled.
     let csrf = csrf_token(&view.body).expect("a CSRF token");
-    let check = browser
-        .post_form(
-            &format!("{at}/cancel"),
-            &[("csrf_token", &csrf), ("reason", "no-longer-needed")],
-        )
-        .await;
-    let check = browser.follow(check).await;
-    assert_eq!(check.status, StatusCode::OK, "{}", check.body);
-    let key = input_value(&check.body, "idempotency_key").expect("the confirm form's key");
-    let done = browser
-        .post_form(
-            &format!("{at}/cancel/check"),
-            &[("csrf_token", &csrf), ("idempotency_key", &key)],
-        )
-        .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-    let done = browser.follow(done).await;
-    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    cancel(&mut browser, &at, &csrf).await;
     let in_pas = stand_ins
         .pas
         .read(&format!("Appointment/{}", id.as_str()))
         .await;
     assert_eq!(in_pas["status"], "cancelled", "{in_pas}");
+
+    // At the request-only trust (the same PAS), cancelling is a request for its staff: the PAS
+    // is unchanged and the request is pending.
+    let requested = stand_ins.pas.id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED);
+    let at_request_only = format!("{base}/patient-portal/appointment/{}", requested.as_str());
+    assert_eq!(browser.get(&at_request_only).await.status, StatusCode::OK);
+    cancel(&mut browser, &at_request_only, &csrf).await;
+    let in_pas = stand_ins
+        .pas
+        .read(&format!("Appointment/{}", requested.as_str()))
+        .await;
+    assert_eq!(in_pas["status"], "booked", "{in_pas}");
 
     // The PCA's call: its bearer token and the NHS App's ID token from NHS login.
     let http = reqwest::Client::new();
@@ -134,6 +129,18 @@ async fn live_mode_signs_in_views_cancels_and_serves_the_pca() {
         .find(|r| r["id"] == id.as_str())
         .expect("the cancelled appointment is in the Bundle");
     assert_eq!(entry["status"], "cancelled");
+    let entry = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["id"] == requested.as_str())
+        .expect("the requested one is in the Bundle");
+    assert_eq!(entry["status"], "booked");
+    assert!(
+        entry.to_string().contains("\"Pending Cancellation\""),
+        "its request status: {entry}"
+    );
 
     // A token from another issuer (signed with the right key), or for another audience: 401.
     for bearer in [
@@ -145,6 +152,30 @@ async fn live_mode_signs_in_views_cancels_and_serves_the_pca() {
         let res = call(bearer).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
+}
+
+/// Cancels the appointment at `at` through its pages (the reason, the check page, confirm) and
+/// checks it ends on the done page.
+async fn cancel(browser: &mut Browser, at: &str, csrf: &str) {
+    let check = browser
+        .post_form(
+            &format!("{at}/cancel"),
+            &[("csrf_token", csrf), ("reason", "no-longer-needed")],
+        )
+        .await;
+    let check = browser.follow(check).await;
+    assert_eq!(check.status, StatusCode::OK, "{}", check.body);
+    let key = input_value(&check.body, "idempotency_key").expect("the confirm form's key");
+    let done = browser
+        .post_form(
+            &format!("{at}/cancel/check"),
+            &[("csrf_token", csrf), ("idempotency_key", &key)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let done = browser.follow(done).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.url.path().ends_with("/cancel/done"), "{}", done.url);
 }
 
 /// A reqwest answer as an `http::Response` (for the spec checks).
