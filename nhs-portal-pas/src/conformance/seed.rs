@@ -3,7 +3,7 @@
 //!
 //! The kit cannot write to your PAS, so you give it a [`Seeder`]: three calls over whatever
 //! your test instance offers (its admin API, a test hook, inserts into its test database). The
-//! builder then adds two patients; seven appointments (one to cancel, one at the request-only
+//! builder then adds two patients; eight appointments (one to cancel, one at the request-only
 //! trust, a past one, two that race for slots, one for the unoffered slots, two for the trust's
 //! staff to change); [`RACE_ROUNDS`] free slots both racing appointments are offered; and three
 //! slots that must not be offered (another trust's, another specialty's, one beyond the booking
