@@ -60,8 +60,7 @@ fn url_attributes(html: &str) -> Vec<UrlAttr> {
 }
 
 /// A browser that checks every response it gets and follows redirects itself.
-struct Walk<'a> {
-    t: &'a TestPortal,
+struct Walk {
     c: Client,
     /// `http://127.0.0.1:{port}`.
     origin: String,
@@ -71,10 +70,9 @@ struct Walk<'a> {
     checked: usize,
 }
 
-impl<'a> Walk<'a> {
-    fn new(t: &'a TestPortal) -> Self {
+impl Walk {
+    fn new(t: &TestPortal) -> Self {
         Self {
-            t,
             c: t.client(),
             origin: format!("http://{}", t.addr()),
             loaded: BTreeSet::new(),

@@ -213,9 +213,7 @@ impl PasBackend for ToyPas {
             return Ok(stored.clone());
         }
         if is_past(stored, Utc::now()) {
-            return Err(PasError::InvalidState(
-                "the appointment is in the past".into(),
-            ));
+            return Err(PasError::InvalidState("the appointment is in the past"));
         }
         let a = book
             .appointments
@@ -262,7 +260,7 @@ impl PasBackend for ToyPas {
         let now = Utc::now();
         if is_past(&stored, now) || stored.status == AppointmentStatus::Cancelled {
             return Err(PasError::InvalidState(
-                "only a booked, future appointment can move".into(),
+                "only a booked, future appointment can move",
             ));
         }
         let slot = match book.slots.get(slot_id) {
