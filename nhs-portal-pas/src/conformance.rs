@@ -47,7 +47,7 @@
 //!   [`PasBackend::poll_events`] reports exactly one event for each, oldest first, and honours
 //!   `since` (inclusive). An empty list fails; without the hook the check is skipped.
 //!
-//! Adding a check: a module with one `async fn` taking a [`Probe`]-style context (see
+//! Adding a check: a module with one `async fn` taking the private `Probe` context (see
 //! `changes.rs`), a fixture field if it needs data (with a `None` default in
 //! [`ConformanceFixture::new`], so it is skipped until a fixture has it), a line in [`RULES`] and
 //! in `run`'s table, and the rule on the trait methods it checks.

@@ -53,7 +53,16 @@ pub struct SeedError {
     pub message: String,
 }
 
-/// Seeds a full fixture: see the [module docs](self).
+/// Seeds a full fixture into a test instance of a PAS and describes it.
+///
+/// The kit cannot write to your PAS, so you give it a [`Seeder`]: three calls over whatever
+/// your test instance offers (its admin API, a test hook, inserts into its test database).
+/// [`seed`](Self::seed) then adds two patients; eight appointments (one to cancel, one at the
+/// request-only trust, a past one, two that race for slots, one for the unoffered slots, two for
+/// the trust's staff to change); [`RACE_ROUNDS`] free slots both racing appointments are
+/// offered; and three slots that must not be offered (another trust's, another specialty's, one
+/// beyond the booking horizon). With a [`TrustStaff`] hook ([`FixtureBuilder::staff`]) the
+/// events check runs too; without one it is skipped.
 ///
 /// ```no_run
 /// # async fn example(seeder: &dyn nhs_portal_pas::conformance::Seeder,
