@@ -218,6 +218,23 @@ pub struct Organisation {
     pub name: String,
 }
 
+impl Organisation {
+    /// An organisation from a raw ODS code and its name.
+    ///
+    /// ```
+    /// let trust = nhs_portal_core::Organisation::new("rxx", "Toy Hospitals NHS Trust")?;
+    /// assert_eq!(trust.ods_code.as_str(), "RXX");
+    /// assert!(nhs_portal_core::Organisation::new("R-1", "Toy").is_err());
+    /// # Ok::<(), nhs_portal_core::IdError>(())
+    /// ```
+    pub fn new(ods_code: &str, name: impl Into<String>) -> Result<Self, crate::IdError> {
+        Ok(Self {
+            ods_code: OdsCode::parse(ods_code)?,
+            name: name.into(),
+        })
+    }
+}
+
 /// An identifier from another system (the PAS id, a UBRN, a slot id).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Identifier {

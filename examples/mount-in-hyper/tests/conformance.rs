@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use nhs_portal_core::request_status::{Capabilities, RequestOutcome};
-use nhs_portal_core::{Appointment, AppointmentId, NhsNumber, OdsCode, Organisation};
+use nhs_portal_core::{Appointment, AppointmentId, NhsNumber, Organisation};
 use nhs_portal_example_mount::ToyPas;
 use nhs_portal_pas::conformance::{
     self, ConformanceFixture, FixtureBuilder, TrustAction, TrustStaff,
@@ -17,10 +17,7 @@ use nhs_portal_pas::{
 };
 
 fn trust(code: &str, name: &str) -> Organisation {
-    Organisation {
-        ods_code: OdsCode::parse(code).unwrap(),
-        name: name.into(),
-    }
+    Organisation::new(code, name).unwrap()
 }
 
 /// A toy PAS with RYY taking requests only, and a full fixture seeded into it.

@@ -67,13 +67,11 @@ pub struct SeedError {
 /// ```no_run
 /// # async fn example(seeder: &dyn nhs_portal_pas::conformance::Seeder,
 /// #                  pas: std::sync::Arc<dyn nhs_portal_pas::PasBackend>) {
-/// use nhs_portal_core::{OdsCode, Organisation};
+/// use nhs_portal_core::Organisation;
 /// use nhs_portal_pas::conformance::{self, FixtureBuilder};
-/// let trust = |code: &str, name: &str| Organisation {
-///     ods_code: OdsCode::parse(code).unwrap(),
-///     name: name.into(),
-/// };
-/// let fixture = FixtureBuilder::new(trust("RXX", "Real Time Trust"), trust("RYY", "Requests Trust"))
+/// let real_time = Organisation::new("RXX", "Real Time Trust").unwrap();
+/// let request_only = Organisation::new("RYY", "Requests Trust").unwrap();
+/// let fixture = FixtureBuilder::new(real_time, request_only)
 ///     .seed(seeder)
 ///     .await
 ///     .unwrap();
@@ -107,10 +105,7 @@ fn test_number(s: &str) -> NhsNumber {
 }
 
 fn specialty(code: &str, display: &str) -> Specialty {
-    Specialty {
-        code: TreatmentFunctionCode::parse(code).expect("a valid Treatment Function Code"),
-        display: display.into(),
-    }
+    Specialty::new(code, display).expect("a valid Treatment Function Code")
 }
 
 impl FixtureBuilder {
