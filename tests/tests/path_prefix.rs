@@ -3,13 +3,14 @@
 //! time, and sign-out, each step through the links and forms the pages themselves carry. Every
 //! response on the way is checked: each redirect, each cookie's `Path`, and each link, form
 //! action, button target, script, style sheet and icon on each page stays under `/hospital`
-//! (or leaves the portal for another site); every asset and link on the portal loads.
+//! (or leaves the portal for another site); every asset and link on the portal loads. The NHS
+//! App simulator's deep link (SSO) and the Get Appointments API work there too.
 
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
 use http::{Response, StatusCode, header};
-use nhs_portal_pas::demo::{self, ADULT};
+use nhs_portal_pas::demo::{self, ADULT, SECOND_ADULT};
 use nhs_portal_tests::{Client, NHS_NUMBER_FIELD, TestPortal, body_text, input_value, location};
 
 const PREFIX: &str = "/hospital";
