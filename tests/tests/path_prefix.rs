@@ -326,11 +326,47 @@ async fn the_demo_portal_works_under_a_path_and_never_leaves_it() {
     assert_eq!(out.status(), StatusCode::OK, "{at}");
     assert_eq!(at, format!("{PREFIX}/signed-out"));
 
+    // The NHS App's way in: a deep link the Get Appointments API gave, opened with SSO.
+    let mut app = Walk::new(&t);
+    let (home, _) = app
+        .get(&format!(
+            "{PREFIX}/nhs-app-simulator/?nhs_number={SECOND_ADULT}"
+        ))
+        .await;
+    let open = Walk::link(&body_text(&home), "/open?");
+    let (page, at) = app.get(&open).await;
+    assert_eq!(page.status(), StatusCode::OK, "{at}");
+    assert!(
+        at.starts_with(&format!("{PREFIX}/patient-portal/appointment/")),
+        "{at}"
+    );
+
+    // The PCA's Get Appointments API under the path, its deep links on the base URL.
+    let mut req = t.pca_request(ADULT, ADULT);
+    *req.uri_mut() = format!("{PREFIX}{}", req.uri()).parse().unwrap();
+    let res = t.portal().handle(req).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(&res));
+    let bundle = body_text(&res);
+    let links: Vec<&str> = bundle
+        .split("\"valueUrl\":\"")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap()])
+        .collect();
+    assert!(!links.is_empty(), "{bundle}");
+    let deep = format!("{}/patient-portal/appointment/", t.base_url());
+    for link in links {
+        assert!(link.starts_with(&deep), "{link}");
+    }
+    let health = t.client().get(&format!("{PREFIX}/health")).await;
+    assert_eq!(health.status(), StatusCode::OK);
+
     // The portal claims nothing outside its path.
     for outside in [
         "/",
         "/patient-portal/appointments",
         "/assets/portal/portal.css",
+        "/fhir/Appointment",
+        "/nhs-login-simulator/.well-known/openid-configuration",
         "/hospitals",
     ] {
         let res = t.client().get(outside).await;
