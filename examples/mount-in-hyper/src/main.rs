@@ -38,13 +38,18 @@ use nhs_portal_web::simulator::{Simulator, SimulatorClient, SimulatorConfig};
 /// The portal's path on this site.
 const PORTAL_PATH: &str = "/hospital";
 
-/// One patient with one appointment and a few free slots at a real-time trust.
-fn toy_pas() -> Result<ToyPas, Box<dyn std::error::Error + Send + Sync>> {
+/// The one patient the toy PAS knows (one of the simulator's test patients).
+const PATIENT: &str = "9000000009";
+
+/// One patient with one appointment and a few free slots at a real-time trust. The patient's
+/// date of birth must be the one NHS login (here the simulator) gives, or sign-in ends on "We
+/// could not match your details".
+fn toy_pas(date_of_birth: NaiveDate) -> Result<ToyPas, Box<dyn std::error::Error + Send + Sync>> {
     let pas = ToyPas::new([]);
-    let patient = NhsNumber::parse("9000000009")?;
+    let patient = NhsNumber::parse(PATIENT)?;
     pas.add_patient(PatientRecord {
         nhs_number: patient.clone(),
-        date_of_birth: NaiveDate::from_ymd_opt(1980, 1, 1).ok_or("a date")?,
+        date_of_birth,
         portal_access: true,
         restricted: false,
     });
@@ -103,11 +108,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         redirect_uris: vec![callback.clone()],
         public_key: key.public_jwk(),
     };
-    let simulator = Simulator::new(
-        SimulatorConfig::new(&issuer)
-            .mounted_at("/nhs-login-simulator")
-            .with_client(client),
-    )?;
+    let config = SimulatorConfig::new(&issuer)
+        .mounted_at("/nhs-login-simulator")
+        .with_client(client);
+    let date_of_birth = config
+        .patients
+        .iter()
+        .find(|p| p.nhs_number.as_str() == PATIENT)
+        .map(|p| p.date_of_birth)
+        .ok_or("the simulator's test patients include 9000000009")?;
+    let simulator = Simulator::new(config)?;
     let sign_in = NhsLoginSignIn::new(
         NhsLoginConfig::new(&issuer, "toy", key, &callback),
         store.clone(),
@@ -116,7 +126,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     let parts = PortalParts {
         store,
-        pas: Arc::new(toy_pas()?),
+        pas: Arc::new(toy_pas(date_of_birth)?),
         clock,
         sign_in: Arc::new(sign_in),
         assets: nhs_portal_web::assets::Assets::embedded(),
