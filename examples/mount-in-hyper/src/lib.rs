@@ -20,7 +20,8 @@ use nhs_portal_core::{
 };
 use nhs_portal_pas::conformance::{Seeder, TrustAction, TrustStaff};
 use nhs_portal_pas::{
-    BOOKING_HORIZON_DAYS, CancelReason, PasBackend, PasError, PasEvent, PatientRecord, Slot,
+    BOOKING_HORIZON_DAYS, CancelReason, PasBackend, PasChange, PasError, PasEvent, PatientRecord,
+    Slot,
 };
 
 /// A free or taken slot at one trust's clinic for one specialty.
@@ -130,7 +131,8 @@ impl ToyPas {
         id: &AppointmentId,
         outcome: &RequestOutcome,
     ) -> Result<(), PasError> {
-        let mut book = self.lock();
+        let mut guard = self.lock();
+        let book = &mut *guard;
         let a = book.appointments.get_mut(id).ok_or(PasError::NotFound)?;
         match outcome {
             RequestOutcome::Cancelled => a.status = AppointmentStatus::Cancelled,
@@ -149,11 +151,16 @@ impl ToyPas {
             .events
             .last()
             .map_or_else(Utc::now, |last| last.at.max(Utc::now()));
-        book.events.push(PasEvent {
-            appointment: id.clone(),
-            outcome: outcome.clone(),
+        let version = book.events.len() + 1;
+        let event = PasEvent::new(
+            id.clone(),
+            a.patient.clone(),
+            PasChange::from_request_outcome(outcome),
             at,
-        });
+            version.to_string(),
+        )
+        .with_snapshot(a.clone());
+        book.events.push(event);
         Ok(())
     }
 }
@@ -213,7 +220,9 @@ impl PasBackend for ToyPas {
             return Ok(stored.clone());
         }
         if is_past(stored, Utc::now()) {
-            return Err(PasError::InvalidState("the appointment is in the past"));
+            return Err(PasError::InvalidState(
+                "the appointment is in the past".into(),
+            ));
         }
         let a = book
             .appointments
@@ -260,7 +269,7 @@ impl PasBackend for ToyPas {
         let now = Utc::now();
         if is_past(&stored, now) || stored.status == AppointmentStatus::Cancelled {
             return Err(PasError::InvalidState(
-                "only a booked, future appointment can move",
+                "only a booked, future appointment can move".into(),
             ));
         }
         let slot = match book.slots.get(slot_id) {
