@@ -134,6 +134,7 @@ fn cross_checks(s: &Settings) -> Vec<String> {
     {
         problems.push(format!("NHS_PORTAL_ASSETS_DIR (--assets-dir): {e}"));
     }
+    problems.extend(s.live.check(s).0);
     problems
 }
 
@@ -174,17 +175,24 @@ pub fn summary(s: &Settings) -> String {
     } else {
         "access code generated at start-up"
     };
+    let mode = match s.live.check(s).1 {
+        Some(live) => live.summary(),
+        None => vec![
+            "  mode:          demo (a simulated PAS and the NHS login simulator, not NHS login)"
+                .into(),
+            format!("  staff:         {staff}"),
+            format!("  demo PCA:      {pca}"),
+        ],
+    };
     [
         "The configuration is valid. The portal would run:".to_owned(),
-        "  mode:          demo (a simulated PAS and the NHS login simulator, not NHS login)".into(),
+        mode.join("\n"),
         format!("  listen on:     {}", s.addr),
         format!("  base URL:      {base}"),
         format!("  served under:  {under}"),
         format!("  store:         {}", s.store_name()),
         format!("  session idle:  {} seconds", s.session_idle_seconds),
         format!("  reporting:     {reporting}"),
-        format!("  staff:         {staff}"),
-        format!("  demo PCA:      {pca}"),
         format!(
             "  assets:        {}",
             s.assets_dir

@@ -4,7 +4,11 @@
 //! `nhs-portal-example --help` lists every setting (flags, or `NHS_PORTAL_*` environment
 //! variables: see `settings.rs` and README.md) and `--check-config` checks them and exits.
 //!
-//! It starts in **demo mode**: a simulated PAS with demo data for two trusts (one real time, one
+//! With `NHS_PORTAL_MODE=live` it runs in **live mode** instead: NHS login, the trusts' FHIR
+//! PASes (`NHS_PORTAL_TRUSTS_FILE`) and the PCA's bearer tokens, wired by
+//! `nhs_portal_web::live::LivePortal` with no simulator (`run_live`).
+//!
+//! With no settings it starts in **demo mode**: a simulated PAS with demo data for two trusts (one real time, one
 //! request only), the built-in **NHS login simulator** (not NHS login) mounted at
 //! `/nhs-login-simulator` with the portal registered as its relying party (a key generated at
 //! start-up), the staff worklist at `/staff` (access code printed at start-up, or
@@ -14,11 +18,14 @@
 //! The first line on standard output is `nhs-portal listening on {base URL}` (test harnesses read
 //! it to find the port). Settings that are wrong are each named on standard error, exit code 2.
 
+mod live_check;
+mod live_settings;
 mod load;
 mod open;
 mod reporting;
 mod serve;
 mod settings;
+mod trusts;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -51,7 +58,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let run = tokio::runtime::Runtime::new().map_err(BoxError::from);
-    match run.and_then(|rt| rt.block_on(run_demo(s))) {
+    let run = run.and_then(|rt| match s.live.mode {
+        live_settings::Mode::Demo => rt.block_on(run_demo(s)),
+        live_settings::Mode::Live => rt.block_on(run_live(s)),
+    });
+    match run {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nhs-portal-example: {e}");
@@ -95,5 +106,57 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
         demo.staff_code
     );
     serve::serve(listener, Arc::clone(&demo.portal)).await;
+    Ok(())
+}
+
+/// Live mode: the settings were checked by `load` (checked again here, to have them typed).
+async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
+    let (problems, live) = s.live.check(&s);
+    let live = live.ok_or_else(|| problems.join("; "))?;
+    let listener = tokio::net::TcpListener::bind(s.addr).await?;
+    let store = open::open_store(s.database_url.expose()).await?;
+    let clock: Arc<dyn nhs_portal_core::clock::Clock> =
+        Arc::new(nhs_portal_core::clock::SystemClock);
+    let pas = trusts::pas(&live.trusts, clock.clone())?;
+    let nhs_login = nhs_portal_web::nhs_login::NhsLoginConfig::new(
+        &live.issuer,
+        &live.client_id,
+        live.key.clone(),
+        &live.redirect_uri,
+    );
+    let pca = nhs_portal_web::live::PcaBearer {
+        issuer: live.pca_issuer.clone(),
+        jwks_url: live.pca_jwks_url.clone(),
+        audience: live.pca_audience.clone(),
+    };
+    let mut settings = nhs_portal_web::live::LiveSettings::new(
+        &live.base_url,
+        Arc::new(pas),
+        nhs_login,
+        live.nhs_app_client_ids.clone(),
+        pca,
+    );
+    settings.store = store;
+    settings.clock = clock;
+    if let Some(dir) = &s.assets_dir {
+        settings.assets = Assets::load(dir)?;
+    }
+    settings.eligibility = nhs_portal_core::eligibility::Eligibility::with_minimum_age(
+        trusts::minimum_age(&live.trusts),
+    );
+    settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
+    let portal = nhs_portal_web::live::LivePortal::build(settings).await?;
+    let reporting = reporting::start(&s, portal.store.clone(), portal.clock.clone())?;
+
+    println!("nhs-portal listening on {}", portal.base_url);
+    eprintln!(
+        "  Live mode: NHS login at {}, {} trust(s), PCA tokens from {}.\n  \
+         Store: {}; {reporting}.",
+        live.issuer,
+        live.trusts.len(),
+        live.pca_issuer,
+        s.store_name(),
+    );
+    serve::serve(listener, Arc::clone(&portal.portal)).await;
     Ok(())
 }

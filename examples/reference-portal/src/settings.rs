@@ -112,6 +112,10 @@ pub struct Settings {
     /// nhs-portal-web/assets/package.json) instead of the ones embedded in the binary.
     #[arg(long, env = "NHS_PORTAL_ASSETS_DIR", value_name = "DIR")]
     pub assets_dir: Option<PathBuf>,
+
+    /// The mode, and what live mode connects to (`live_settings.rs`).
+    #[command(flatten)]
+    pub live: crate::live_settings::LiveSettings,
 }
 
 /// A setting whose value is never printed (Debug and Display show `(hidden)`).
