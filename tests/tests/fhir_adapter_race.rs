@@ -162,8 +162,11 @@ async fn two_adapters_racing_for_one_slot_never_double_book() {
         let race_slot = peer.get("Slot", &slot_id).unwrap();
         assert_eq!(race_slot["status"], "busy", "round {round}");
         assert_eq!(
-            race_slot["comment"],
-            format!("nhs-portal booking for Appointment/{}", winner.id.as_str()),
+            race_slot["extension"][0],
+            json!({
+                "url": nhs_portal_pas::fhir::BOOKED_FOR_EXTENSION,
+                "valueReference": {"reference": format!("Appointment/{}", winner.id.as_str())},
+            }),
             "round {round}: the slot is claimed for the winner"
         );
         assert_eq!(
