@@ -55,7 +55,7 @@ mod events;
 mod offered;
 mod race;
 
-pub use events::{EventsFixture, TrustAction, TrustStaff};
+pub use events::{EventsFixture, MAX_OVERLAP, TrustAction, TrustStaff};
 pub use offered::UnofferedSlots;
 
 /// Two appointments at a real-time trust that can both move into a common free slot.

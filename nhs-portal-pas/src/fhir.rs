@@ -281,6 +281,8 @@ impl FhirPas {
             .await?
             .iter()
             .filter(|s| s.get("status").and_then(Value::as_str) == Some("free"))
+            // A slot of the schedule but for another specialty is not this appointment's.
+            .filter(|s| self.slot_fits(s, &current))
             .filter_map(Self::slot_from_fhir)
             .filter(|s| s.start >= from && s.start < to && s.start > now)
             .filter(|s| s.start < now + self.cfg.booking_horizon)

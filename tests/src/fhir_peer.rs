@@ -228,8 +228,16 @@ impl FhirPeer {
     /// # Panics
     /// When it has no `resourceType` or `id`.
     pub fn put(&self, resource: Value) {
+        self.put_at(resource, self.peer.stamp());
+    }
+
+    /// [`FhirPeer::put`] with `meta.lastUpdated` set to `at` (a change stamped when its
+    /// transaction began, committed later).
+    ///
+    /// # Panics
+    /// When it has no `resourceType` or `id`.
+    pub fn put_at(&self, resource: Value, at: DateTime<Utc>) {
         let key = key_of(&resource).expect("a resource with resourceType and id");
-        let at = self.peer.stamp();
         let mut g = self.peer.lock();
         let version = g.by_key.get(&key).map_or(1, |(v, _)| v + 1);
         g.by_key

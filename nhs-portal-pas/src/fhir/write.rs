@@ -282,7 +282,7 @@ impl FhirPas {
     }
 
     /// Whether the slot's specialty (if it names one) is the appointment's.
-    fn slot_fits(&self, slot: &Value, current: &Appointment) -> bool {
+    pub(super) fn slot_fits(&self, slot: &Value, current: &Appointment) -> bool {
         slot.get("specialty")
             .and_then(Value::as_array)
             .is_none_or(|ccs| {

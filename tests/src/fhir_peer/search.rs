@@ -32,12 +32,33 @@ fn compare(value: Option<&str>, filter: &str) -> bool {
     }
 }
 
-fn references<'a>(body: &'a Value, key: &str) -> impl Iterator<Item = &'a str> {
+/// A reference as `Type/id`, whatever form it was written in (relative, absolute, versioned),
+/// as servers index them.
+fn local(reference: &str) -> String {
+    let path = match reference.find("/_history/") {
+        Some(i) => &reference[..i],
+        None => reference,
+    };
+    let mut parts = path.rsplit('/');
+    match (parts.next(), parts.next()) {
+        (Some(id), Some(kind)) => format!("{kind}/{id}"),
+        _ => path.to_owned(),
+    }
+}
+
+fn references(body: &Value, key: &str) -> impl Iterator<Item = String> {
     body[key]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|r| r["reference"].as_str())
+        .map(local)
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+fn actor_reference(actor: &Value) -> Option<String> {
+    actor["reference"].as_str().map(local)
 }
 
 fn actors(body: &Value) -> impl Iterator<Item = &Value> {
@@ -79,11 +100,10 @@ fn matches(kind: &str, body: &Value, name: &str, value: &str) -> Option<bool> {
             .flatten()
             .any(|i| token(i["system"].as_str(), i["value"].as_str().unwrap_or(""))),
         (_, "status") => value.split(',').any(|v| body["status"] == v),
-        ("Appointment", "patient") => {
-            actors(body).any(|a| a["reference"] == value && value.starts_with("Patient/"))
-        }
+        ("Appointment", "patient") => actors(body)
+            .any(|a| actor_reference(a).as_deref() == Some(value) && value.starts_with("Patient/")),
         ("Appointment", "actor") => actors(body).any(|a| {
-            a["reference"] == value
+            actor_reference(a).as_deref() == Some(value)
                 || token(
                     a["identifier"]["system"].as_str(),
                     a["identifier"]["value"].as_str().unwrap_or(""),
