@@ -697,3 +697,33 @@ async fn a_no_show_a_hospital_cancellation_and_a_new_booking_each_come_once_acro
     assert_eq!(again.without_request, 1);
     assert!(pas.poll_events(again.next_since).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_cancel_frees_a_slot_only_when_no_other_booking_holds_it() {
+    let peer = FhirPeer::start().await;
+    seed(&peer);
+    // An overbooked clinic: a second booking in the slot appt-t holds.
+    peer.put(appointment(
+        "appt-overbooked",
+        "pat-b",
+        Some("home-t"),
+        at(12),
+        "booked",
+    ));
+    let pas = adapter(config(&peer));
+    let a = pas
+        .get_appointment(&nhs(ADULT), &id("appt-t"))
+        .await
+        .unwrap()
+        .unwrap();
+    let reason = CancelReason {
+        code: "no-longer-needed".into(),
+        text: None,
+    };
+    pas.cancel(&a, &reason).await.unwrap();
+    assert_eq!(
+        peer.get("Slot", "home-t").unwrap()["status"],
+        "busy",
+        "the other booking still holds it"
+    );
+}
