@@ -95,13 +95,7 @@ pub trait Store:
 }
 
 impl<
-    T: SessionStore
-        + RequestStore
-        + AuditLog
-        + Outbox
-        + RecordQueue
-        + IdempotencyStore
-        + PasFeedStore,
+    T: SessionStore + RequestStore + AuditLog + Outbox + RecordQueue + IdempotencyStore + PasFeedStore,
 > Store for T
 {
 }

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use nhs_portal_core::reporting::ChangeReason;
-use nhs_portal_core::store::SeenAppointment;
 use nhs_portal_core::request_status::{Capabilities, RequestOutcome};
+use nhs_portal_core::store::SeenAppointment;
 use nhs_portal_core::{Appointment, AppointmentId, NhsNumber};
 
 use crate::PasError;

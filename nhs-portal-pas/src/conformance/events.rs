@@ -126,7 +126,10 @@ fn one_each<'a>(
     for (i, action) in actions.iter().enumerate() {
         // One per change: a re-delivery of the same version is the same change.
         let mut about: Vec<&PasEvent> = Vec::new();
-        for e in events.iter().filter(|e| e.appointment == action.appointment) {
+        for e in events
+            .iter()
+            .filter(|e| e.appointment == action.appointment)
+        {
             if !about.iter().any(|a| a.version == e.version) {
                 about.push(e);
             }

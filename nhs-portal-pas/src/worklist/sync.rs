@@ -47,7 +47,10 @@ impl Worklist {
         for event in events {
             report.next_since = report.next_since.max(event.at);
             // Delivered at least once: a change already processed is skipped.
-            let last = self.store.last_seen(&[event.appointment.clone()]).await?;
+            let last = self
+                .store
+                .last_seen(std::slice::from_ref(&event.appointment))
+                .await?;
             if last.iter().any(|s| s.is_version(&event.version)) {
                 report.duplicates += 1;
                 continue;

@@ -566,7 +566,13 @@ async fn a_change_delivered_twice_is_processed_once() {
     let w = world().await;
     let req = w.request(RequestKind::Cancel);
     let at = w.clock.now();
-    let appointment = w.data.appointments.iter().find(|a| a.id == req.appointment).unwrap().clone();
+    let appointment = w
+        .data
+        .appointments
+        .iter()
+        .find(|a| a.id == req.appointment)
+        .unwrap()
+        .clone();
     let mut cancelled = appointment.clone();
     cancelled.status = AppointmentStatus::Cancelled;
     let event = PasEvent::new(
@@ -590,8 +596,18 @@ async fn a_change_delivered_twice_is_processed_once() {
     let again = wl.sync_from_pas(first.next_since).await.unwrap();
     assert!(again.resolved.is_empty());
     assert_eq!(again.duplicates, 2);
-    assert!(w.outbox().await.is_empty(), "no second set of reporting events");
-    let seen = w.store.last_seen(&[req.appointment.clone()]).await.unwrap();
+    assert!(
+        w.outbox().await.is_empty(),
+        "no second set of reporting events"
+    );
+    let seen = w
+        .store
+        .last_seen(std::slice::from_ref(&req.appointment))
+        .await
+        .unwrap();
     assert_eq!(seen.len(), 1);
-    assert_eq!((seen[0].version.as_str(), seen[0].status.as_str()), ("9", "cancelled"));
+    assert_eq!(
+        (seen[0].version.as_str(), seen[0].status.as_str()),
+        ("9", "cancelled")
+    );
 }
