@@ -217,6 +217,26 @@ impl FhirPeer {
         &self.peer.base_url
     }
 
+    /// An adapter configuration for this peer: the fictional trust R9N, real time, and
+    /// generous timeouts (the peer is local, but the machine may be loaded).
+    ///
+    /// # Panics
+    /// Never: the peer's base URL and the ODS code are valid.
+    pub fn adapter_config(&self) -> nhs_portal_pas::fhir::FhirPasConfig {
+        let mut cfg = nhs_portal_pas::fhir::FhirPasConfig::new(
+            url::Url::parse(self.base_url()).expect("the peer's base URL"),
+            nhs_portal_core::Organisation {
+                ods_code: nhs_portal_core::OdsCode::parse("R9N").expect("an ODS code"),
+                name: "Northfield Teaching Hospitals NHS Foundation Trust".into(),
+            },
+            nhs_portal_core::request_status::Capabilities::REAL_TIME,
+        );
+        cfg.timeout = Duration::from_secs(30);
+        cfg.deadline = Duration::from_secs(60);
+        cfg.retry_delay = Duration::from_millis(10);
+        cfg
+    }
+
     /// The SMART token endpoint (`{base}token`).
     pub fn token_url(&self) -> String {
         format!("{}token", self.peer.base_url)
@@ -305,6 +325,17 @@ impl FhirPeer {
     pub fn requests(&self) -> Vec<Logged> {
         self.peer.lock().log.clone()
     }
+}
+
+/// The Slot references of an Appointment, as written.
+pub fn slot_refs(appointment: &Value) -> Vec<String> {
+    appointment["slot"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["reference"].as_str())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn key_of(resource: &Value) -> Option<(String, String)> {

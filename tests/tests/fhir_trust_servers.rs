@@ -17,7 +17,7 @@ use nhs_portal_core::store::memory::MemoryStore;
 use nhs_portal_core::store::{
     AuditAction, AuditRecord, NewRequest, Outbox, PasFeedStore, RequestState, RequestStore,
 };
-use nhs_portal_core::{AppointmentId, AppointmentStatus, NhsNumber, OdsCode, Organisation};
+use nhs_portal_core::{AppointmentId, AppointmentStatus, NhsNumber, OdsCode};
 use nhs_portal_core::{ReportingEvent, reporting::ChangeReason};
 use nhs_portal_pas::conformance::{
     self, ConformanceFixture, EventsFixture, RescheduleRace, TrustAction, TrustStaff,
@@ -56,19 +56,7 @@ fn instant(t: DateTime<Utc>) -> String {
 }
 
 fn config(peer: &FhirPeer) -> FhirPasConfig {
-    let mut cfg = FhirPasConfig::new(
-        Url::parse(peer.base_url()).unwrap(),
-        Organisation {
-            ods_code: OdsCode::parse("R9N").unwrap(),
-            name: "Northfield Teaching Hospitals NHS Foundation Trust".into(),
-        },
-        Capabilities::REAL_TIME,
-    );
-    // Generous: the peer is local, and the machine may be loaded.
-    cfg.timeout = std::time::Duration::from_secs(30);
-    cfg.deadline = std::time::Duration::from_secs(60);
-    cfg.retry_delay = std::time::Duration::from_millis(10);
-    cfg
+    peer.adapter_config()
 }
 
 fn adapter(cfg: FhirPasConfig) -> FhirPas {
@@ -155,6 +143,19 @@ fn seed(peer: &FhirPeer) -> Vec<String> {
     ["other-clinic", "other-specialty", "beyond"]
         .map(String::from)
         .to_vec()
+}
+
+/// The patient cancels appt-t through the adapter.
+async fn cancel_appt_t(pas: &FhirPas) -> Result<nhs_portal_core::Appointment, PasError> {
+    let a = pas
+        .get_appointment(&nhs(ADULT), &id("appt-t"))
+        .await?
+        .expect("appt-t is the adult's");
+    let reason = CancelReason {
+        code: "no-longer-needed".into(),
+        text: None,
+    };
+    pas.cancel(&a, &reason).await
 }
 
 /// Records every appointment's current version as seen, as a running portal's feed would have.
@@ -341,16 +342,7 @@ async fn a_cancel_against_a_return_minimal_server_succeeds() {
     .await;
     seed(&peer);
     let pas = adapter(config(&peer));
-    let a = pas
-        .get_appointment(&nhs(ADULT), &id("appt-t"))
-        .await
-        .unwrap()
-        .unwrap();
-    let reason = CancelReason {
-        code: "no-longer-needed".into(),
-        text: None,
-    };
-    let cancelled = pas.cancel(&a, &reason).await.unwrap();
+    let cancelled = cancel_appt_t(&pas).await.unwrap();
     assert_eq!(cancelled.status, AppointmentStatus::Cancelled);
     let stored = peer.get("Appointment", "appt-t").unwrap();
     assert_eq!(stored["cancelationReason"]["coding"][0]["code"], "pat-cpp");
@@ -491,21 +483,12 @@ async fn a_refusal_under_the_pas_rules_carries_its_text() {
     let peer = FhirPeer::start().await;
     seed(&peer);
     let pas = adapter(config(&peer));
-    let a = pas
-        .get_appointment(&nhs(ADULT), &id("appt-t"))
-        .await
-        .unwrap()
-        .unwrap();
     peer.lock_record(
         "Appointment",
         "appt-t",
         "Record open in the ward clerk's session",
     );
-    let reason = CancelReason {
-        code: "no-longer-needed".into(),
-        text: None,
-    };
-    match pas.cancel(&a, &reason).await {
+    match cancel_appt_t(&pas).await {
         Err(PasError::BusinessRule { text }) => {
             assert_eq!(text, "Record open in the ward clerk's session")
         }
@@ -711,16 +694,7 @@ async fn a_cancel_frees_a_slot_only_when_no_other_booking_holds_it() {
         "booked",
     ));
     let pas = adapter(config(&peer));
-    let a = pas
-        .get_appointment(&nhs(ADULT), &id("appt-t"))
-        .await
-        .unwrap()
-        .unwrap();
-    let reason = CancelReason {
-        code: "no-longer-needed".into(),
-        text: None,
-    };
-    pas.cancel(&a, &reason).await.unwrap();
+    cancel_appt_t(&pas).await.unwrap();
     assert_eq!(
         peer.get("Slot", "home-t").unwrap()["status"],
         "busy",

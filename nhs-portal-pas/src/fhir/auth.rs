@@ -151,13 +151,7 @@ impl FhirPas {
             ])
             .send()
             .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    PasError::Timeout
-                } else {
-                    PasError::Unavailable(Box::new(e.without_url()))
-                }
-            })?;
+            .map_err(super::client::unanswered)?;
         let status = res.status().as_u16();
         match status {
             200 => {}

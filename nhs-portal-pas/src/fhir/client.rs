@@ -86,6 +86,16 @@ pub(super) fn next_link(base: &Url, link: &str, resource: &str) -> Option<Url> {
     Some(moved)
 }
 
+/// The error for a request that got no answer: a timeout, or the PAS unreachable (the URL is
+/// dropped: request URLs carry NHS numbers, and errors end up in logs).
+pub(super) fn unanswered(e: reqwest::Error) -> PasError {
+    if e.is_timeout() {
+        PasError::Timeout
+    } else {
+        PasError::Unavailable(Box::new(e.without_url()))
+    }
+}
+
 /// Whether `body` is the `kind` resource with `id` (not an OperationOutcome or nothing).
 fn is_resource(body: &Value, kind: &str, id: &str) -> bool {
     body.get("resourceType").and_then(Value::as_str) == Some(kind)
@@ -200,14 +210,7 @@ impl FhirPas {
                     "a PAS URL",
                 ))));
             }
-            // `without_url`: request URLs carry NHS numbers, and errors end up in logs.
-            let res = self.client.execute(req).await.map_err(|e| {
-                if e.is_timeout() {
-                    PasError::Timeout
-                } else {
-                    PasError::Unavailable(Box::new(e.without_url()))
-                }
-            })?;
+            let res = self.client.execute(req).await.map_err(unanswered)?;
             let status = res.status().as_u16();
             if status == 401
                 && !renewed
@@ -229,13 +232,7 @@ impl FhirPas {
                 .get(http::header::ETAG)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let bytes = res.bytes().await.map_err(|e| {
-                if e.is_timeout() {
-                    PasError::Timeout
-                } else {
-                    PasError::Unavailable(Box::new(e.without_url()))
-                }
-            })?;
+            let bytes = res.bytes().await.map_err(unanswered)?;
             let body: Value = if bytes.is_empty() {
                 Value::Null
             } else {

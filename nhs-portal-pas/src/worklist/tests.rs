@@ -48,6 +48,15 @@ impl World {
             .unwrap()
             .clone()
     }
+    /// The demo appointment a request is about.
+    fn appointment_of(&self, req: &PatientRequest) -> Appointment {
+        self.data
+            .appointments
+            .iter()
+            .find(|a| a.id == req.appointment)
+            .unwrap()
+            .clone()
+    }
     async fn outbox(&self) -> Vec<ReportingEvent> {
         self.store
             .claim_events("test", 100, self.clock.now(), Duration::minutes(1))
@@ -532,13 +541,7 @@ async fn an_event_naming_another_patient_resolves_nothing() {
     let w = world().await;
     let req = w.request(RequestKind::Cancel);
     let at = w.clock.now();
-    let appointment = w
-        .data
-        .appointments
-        .iter()
-        .find(|a| a.id == req.appointment)
-        .unwrap()
-        .clone();
+    let appointment = w.appointment_of(&req);
     let other = demo::nhs_number(demo::SECOND_ADULT);
     assert_ne!(other, req.patient);
     let event = PasEvent::new(
@@ -566,13 +569,7 @@ async fn a_change_delivered_twice_is_processed_once() {
     let w = world().await;
     let req = w.request(RequestKind::Cancel);
     let at = w.clock.now();
-    let appointment = w
-        .data
-        .appointments
-        .iter()
-        .find(|a| a.id == req.appointment)
-        .unwrap()
-        .clone();
+    let appointment = w.appointment_of(&req);
     let mut cancelled = appointment.clone();
     cancelled.status = AppointmentStatus::Cancelled;
     let event = PasEvent::new(

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::{Peer, SlotMode, State, fhir, key_of, outcome, with_meta};
+use super::{Peer, SlotMode, State, fhir, key_of, outcome, slot_refs, with_meta};
 
 /// Statuses an appointment does not leave once in them (a PAS refuses to reopen them).
 const FINAL: [&str; 4] = ["cancelled", "noshow", "fulfilled", "entered-in-error"];
@@ -88,16 +88,6 @@ fn free_unheld(peer: &Peer, g: &mut State, slots: &[String], except: &str) {
             store(peer, g, body);
         }
     }
-}
-
-fn slot_refs(appointment: &Value) -> Vec<String> {
-    appointment["slot"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r["reference"].as_str())
-        .map(str::to_owned)
-        .collect()
 }
 
 /// The refusal of an appointment write the PAS's rules do not allow, if any.

@@ -7,7 +7,7 @@ use nhs_portal_core::ids::SPECIALTY_SYSTEM;
 use nhs_portal_core::{Specialty, TreatmentFunctionCode};
 use serde_json::Value;
 
-use super::{LEGACY_SPECIALTY_SYSTEM, MapError, UKCORE_PRACTICE_SETTING_SYSTEM};
+use super::{LEGACY_SPECIALTY_SYSTEM, MapError, UKCORE_PRACTICE_SETTING_SYSTEM, arr, s};
 
 /// SNOMED CT, the system most trusts' own specialty codes come from.
 pub const SNOMED_SYSTEM: &str = "http://snomed.info/sct";
@@ -147,18 +147,6 @@ impl SpecialtyMap {
             MapError::Missing("specialty")
         })
     }
-}
-
-fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
-}
-
-fn arr<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(|a| a.iter())
-        .into_iter()
-        .flatten()
 }
 
 #[cfg(test)]
