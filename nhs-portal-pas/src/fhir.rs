@@ -5,8 +5,6 @@
 //! are the plain struct [`FhirPasConfig`] (with [`SmartBackendAuth`], [`SpecialtyMap`] and
 //! [`FeedConfig`]), to fill from any configuration source.
 //!
-//! (Over 400 lines across its files; this one is the trait's mapping and the status table.)
-//!
 //! How each operation maps to FHIR REST:
 //!
 //! | Operation | FHIR |

@@ -2,6 +2,9 @@
 //! (https only), retries with backoff that honour `Retry-After`, `If-Match` writes with
 //! `Prefer: return=representation` (and a re-read when the answer is not the resource), and
 //! paged searches that follow relative and absolute `next` links and fail loudly at the cap.
+//!
+//! (Over 400 lines: every HTTP rule the adapter keeps is here, in one place, with its unit tests
+//! in `client/tests.rs`.)
 
 use std::future::Future;
 use std::sync::Arc;

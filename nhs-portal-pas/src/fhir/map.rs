@@ -3,6 +3,9 @@
 //! Reading is lenient (PAS servers add their own extensions and elements) and never panics:
 //! anything that cannot be mapped is a [`MapError`] naming the element, and the adapter skips
 //! that appointment. Writing produces R4 JSON with the PCA extensions.
+//!
+//! (Over 400 lines: the reading and the writing of the Appointment belong together; specialties
+//! are in `specialties`, the tests in `map/tests.rs`.)
 
 use chrono::{DateTime, NaiveDate, Utc};
 use nhs_portal_core::appointment::REQUEST_STATUS_EXTENSION;

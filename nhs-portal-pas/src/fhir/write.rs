@@ -13,6 +13,8 @@
 //!
 //! Every write is `PUT` or, where the server takes only that, a JSON Patch; every write carries
 //! `If-Match` and `Prefer: return=representation`.
+//!
+//! (Over 400 lines: cancel and reschedule in both slot regimes share the slot helpers here.)
 
 use http::Method;
 use nhs_portal_core::request_status::{CancelMode, RescheduleMode};

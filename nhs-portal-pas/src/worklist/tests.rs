@@ -1,4 +1,6 @@
 //! Tests of the staff worklist service over a MemoryStore, the SimulatedPas and a fixed clock.
+//!
+//! (Over 400 lines: one test per worklist rule and PAS-feed case, sharing the `World` set-up.)
 
 use super::*;
 use crate::demo::{self, DemoData};
