@@ -701,3 +701,47 @@ async fn a_cancel_frees_a_slot_only_when_no_other_booking_holds_it() {
         "the other booking still holds it"
     );
 }
+
+#[tokio::test]
+async fn a_move_to_another_clinic_takes_that_clinics_practitioner_and_location() {
+    let peer = FhirPeer::start().await;
+    seed(&peer);
+    // appt-b has no slot, so it is offered the specialty's slots, another clinic's included.
+    peer.edit("Appointment", "appt-b", |a| {
+        a["participant"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"actor": {"reference": "Practitioner/dr-old", "display": "Dr Old"}}));
+    });
+    peer.put(
+        json!({"resourceType": "Schedule", "id": "clinic-2", "active": true, "actor": [
+            {"reference": "Practitioner/dr-new", "display": "Dr Amira Shah"},
+            {"reference": "Location/clinic-2", "display": "Outpatients 2"},
+        ]}),
+    );
+    let mut elsewhere = slot("elsewhere", "clinic-2", at(8), "free");
+    elsewhere["specialty"] = json!([{"coding": [{"system": TFC, "code": "330"}]}]);
+    peer.put(elsewhere);
+    let pas = adapter(config(&peer));
+    let b = pas
+        .get_appointment(&nhs(SECOND), &id("appt-b"))
+        .await
+        .unwrap()
+        .unwrap();
+    let moved = pas.reschedule(&b, "elsewhere").await.unwrap();
+    assert_eq!(
+        moved.clinician.map(|c| c.name).as_deref(),
+        Some("Dr Amira Shah")
+    );
+    assert_eq!(
+        moved.location.map(|l| l.name).as_deref(),
+        Some("Outpatients 2")
+    );
+    assert_eq!(
+        moved.organisation.ods_code.as_str(),
+        "R9N",
+        "the trust stays"
+    );
+    let stored = peer.get("Appointment", "appt-b").unwrap();
+    assert!(!stored.to_string().contains("Dr Old"));
+}

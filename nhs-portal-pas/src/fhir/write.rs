@@ -69,6 +69,24 @@ fn mark_booked_for(slot: &mut Value, appointment: Option<&AppointmentId>) {
     }
 }
 
+/// What a Schedule actor or an appointment participant is at a clinic: `Practitioner` (also a
+/// PractitionerRole) or `Location`, by its reference or its `type`.
+fn clinic_role(actor: &Value) -> Option<&'static str> {
+    let by_reference = actor
+        .get("reference")
+        .and_then(Value::as_str)
+        .and_then(|r| {
+            ["Practitioner", "PractitionerRole", "Location"]
+                .into_iter()
+                .find(|k| map::local_reference(r, k).is_some())
+        });
+    match by_reference.or_else(|| actor.get("type").and_then(Value::as_str)) {
+        Some("Practitioner" | "PractitionerRole") => Some("Practitioner"),
+        Some("Location") => Some("Location"),
+        _ => None,
+    }
+}
+
 fn parameters(name: &str, value_key: &str, value: Value) -> Value {
     json!({"resourceType": "Parameters", "parameter": [{"name": name, value_key: value}]})
 }
@@ -273,7 +291,7 @@ impl FhirPas {
             .ok_or_else(|| PasError::BadData("appointment without a version".into()))?;
         let caps = self.server_caps().await;
         let updated = if caps.server_owned_slots() {
-            self.move_in_server_slots(&v.body, &current, &slot, &version, caps.book)
+            self.move_in_server_slots(&v.body, &slot_v.body, &current, &slot, &version, caps.book)
                 .await?
         } else {
             self.move_in_client_slots(&v, &current, &slot_v, &slot, &version)
@@ -310,6 +328,71 @@ impl FhirPas {
         body
     }
 
+    /// The appointment body moved into `slot`; when the slot is another Schedule's (another
+    /// clinic), that Schedule's practitioners and location replace the old ones (best effort: an
+    /// unreadable Schedule leaves the participants as they were).
+    async fn moved(&self, body: &Value, slot_body: &Value, slot: &Slot) -> Value {
+        let mut moved = Self::moved_body(body, slot);
+        let schedule_of = |s: &Value| {
+            s.pointer("/schedule/reference")
+                .and_then(Value::as_str)
+                .and_then(|r| map::local_reference(r, "Schedule"))
+        };
+        let Some(new_schedule) = schedule_of(slot_body) else {
+            return moved;
+        };
+        let old_schedule = match Self::slot_refs(body).first() {
+            Some(old) => self
+                .read_slot(old)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|v| schedule_of(&v.body)),
+            None => None,
+        };
+        if old_schedule.as_deref() == Some(new_schedule.as_str()) {
+            return moved;
+        }
+        let schedule = match self.url(&new_schedule, &[]) {
+            Ok(url) => self.get(url).await.ok().flatten().map(|v| v.body),
+            Err(_) => None,
+        };
+        let actors: Vec<Value> = schedule
+            .as_ref()
+            .and_then(|s| s.get("actor"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|a| clinic_role(a).is_some())
+            .cloned()
+            .collect();
+        if actors.is_empty() {
+            return moved;
+        }
+        let replaced: Vec<&str> = actors.iter().filter_map(clinic_role).collect();
+        let mut participants: Vec<Value> = moved
+            .get("participant")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|p| {
+                let actor = p.get("actor").unwrap_or(&Value::Null);
+                // An ODS-coded Location is the trust itself: kept.
+                let ods_coded = actor.pointer("/identifier/system").and_then(Value::as_str)
+                    == Some(map::ODS_SYSTEM);
+                ods_coded || !clinic_role(actor).is_some_and(|k| replaced.contains(&k))
+            })
+            .cloned()
+            .collect();
+        participants.extend(
+            actors
+                .into_iter()
+                .map(|a| json!({"actor": a, "status": "accepted"})),
+        );
+        moved["participant"] = Value::Array(participants);
+        moved
+    }
+
     /// Whether the appointment as the PAS holds it now sits in `slot`.
     async fn landed_in(&self, current: &Appointment, slot: &Slot) -> Option<Value> {
         self.read_owned(&current.patient, &current.id)
@@ -331,6 +414,7 @@ impl FhirPas {
     async fn move_in_server_slots(
         &self,
         body: &Value,
+        slot_body: &Value,
         current: &Appointment,
         slot: &Slot,
         version: &str,
@@ -351,8 +435,8 @@ impl FhirPas {
             )
             .await
         } else {
-            self.update("Appointment", body, &Self::moved_body(body, slot), version)
-                .await
+            let moved = self.moved(body, slot_body, slot).await;
+            self.update("Appointment", body, &moved, version).await
         };
         match moved {
             Ok(updated) => Ok(updated),
@@ -414,7 +498,7 @@ impl FhirPas {
 
         // 2. Move the appointment into it.
         let old_slots = Self::slot_refs(&v.body);
-        let moved = Self::moved_body(&v.body, slot);
+        let moved = self.moved(&v.body, &slot_v.body, slot).await;
         let updated = match self.update("Appointment", &v.body, &moved, version).await {
             Ok(u) => u,
             Err(e) => {
