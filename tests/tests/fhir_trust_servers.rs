@@ -241,7 +241,7 @@ async fn the_kit_passes_in_every_slot_mode() {
                 },
             ],
         });
-        let report = match conformance::run(&pas, &f).await {
+        let report = match conformance::run(pas.clone(), &f).await {
             Ok(r) => r,
             Err(e) => {
                 let log = peer.requests();
