@@ -22,6 +22,7 @@ struct Inner {
     outbox: LeasedQueue<ReportingEvent>,
     records: LeasedQueue<NhsNumber>,
     actions: HashMap<String, CompletedAction>,
+    last_seen: HashMap<AppointmentId, SeenAppointment>,
     next_id: i64,
 }
 
@@ -267,6 +268,27 @@ impl IdempotencyStore for MemoryStore {
         g.actions.insert(action.key.clone(), action.clone());
         g.record(audit, events);
         Ok(Recorded::Stored)
+    }
+}
+
+#[async_trait]
+impl PasFeedStore for MemoryStore {
+    async fn last_seen(
+        &self,
+        appointments: &[AppointmentId],
+    ) -> Result<Vec<SeenAppointment>, StoreError> {
+        let g = self.lock();
+        Ok(appointments
+            .iter()
+            .filter_map(|id| g.last_seen.get(id).cloned())
+            .collect())
+    }
+
+    async fn record_seen(&self, seen: &SeenAppointment) -> Result<(), StoreError> {
+        self.lock()
+            .last_seen
+            .insert(seen.appointment.clone(), seen.clone());
+        Ok(())
     }
 }
 

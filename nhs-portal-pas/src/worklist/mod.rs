@@ -132,6 +132,8 @@ pub struct SyncReport {
     /// Where the next sync should start (the latest event time seen, or the `since` given).
     /// Polling is inclusive, so an event may be seen twice; resolving is idempotent.
     pub next_since: DateTime<Utc>,
+    /// Changes already processed by an earlier sync (the same appointment and version), skipped.
+    pub duplicates: usize,
 }
 
 /// The trust staff worklist service. See the [module documentation](self).

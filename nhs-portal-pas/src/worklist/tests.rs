@@ -1,4 +1,6 @@
 //! Tests of the staff worklist service over a MemoryStore, the SimulatedPas and a fixed clock.
+//!
+//! (Over 400 lines: one test per worklist rule and PAS-feed case, sharing the `World` set-up.)
 
 use super::*;
 use crate::demo::{self, DemoData};
@@ -8,7 +10,7 @@ use chrono::{Duration, TimeZone};
 use nhs_portal_core::clock::ManualClock;
 use nhs_portal_core::reporting::ChangeReason;
 use nhs_portal_core::store::memory::MemoryStore;
-use nhs_portal_core::store::{AuditLog, Outbox, RequestStore};
+use nhs_portal_core::store::{AuditLog, Outbox, PasFeedStore, RequestStore};
 use nhs_portal_core::{AppointmentStatus, RequestStatus};
 
 struct World {
@@ -45,6 +47,15 @@ impl World {
             .requests
             .iter()
             .find(|r| r.kind == kind)
+            .unwrap()
+            .clone()
+    }
+    /// The demo appointment a request is about.
+    fn appointment_of(&self, req: &PatientRequest) -> Appointment {
+        self.data
+            .appointments
+            .iter()
+            .find(|a| a.id == req.appointment)
             .unwrap()
             .clone()
     }
@@ -532,13 +543,7 @@ async fn an_event_naming_another_patient_resolves_nothing() {
     let w = world().await;
     let req = w.request(RequestKind::Cancel);
     let at = w.clock.now();
-    let appointment = w
-        .data
-        .appointments
-        .iter()
-        .find(|a| a.id == req.appointment)
-        .unwrap()
-        .clone();
+    let appointment = w.appointment_of(&req);
     let other = demo::nhs_number(demo::SECOND_ADULT);
     assert_ne!(other, req.patient);
     let event = PasEvent::new(
@@ -558,5 +563,50 @@ async fn an_event_naming_another_patient_resolves_nothing() {
     assert_eq!(
         w.store.get_request(req.id).await.unwrap().unwrap().state,
         RequestState::Pending
+    );
+}
+
+#[tokio::test]
+async fn a_change_delivered_twice_is_processed_once() {
+    let w = world().await;
+    let req = w.request(RequestKind::Cancel);
+    let at = w.clock.now();
+    let appointment = w.appointment_of(&req);
+    let mut cancelled = appointment.clone();
+    cancelled.status = AppointmentStatus::Cancelled;
+    let event = PasEvent::new(
+        req.appointment.clone(),
+        req.patient.clone(),
+        PasChange::Cancelled {
+            by: ChangeReason::Hospital,
+        },
+        at,
+        "9",
+    )
+    .with_snapshot(cancelled.clone());
+    // the same change twice in one poll (an overlap), and again in the next poll
+    let pas = Arc::new(feed(vec![event.clone(), event], Some(cancelled)));
+    let wl = Worklist::new(w.store.clone(), pas, w.clock.clone());
+    let first = wl.sync_from_pas(at).await.unwrap();
+    assert_eq!(first.resolved.len(), 1);
+    assert_eq!(first.duplicates, 1);
+    let events_after_first = w.outbox().await.len();
+    assert!(events_after_first > 0);
+    let again = wl.sync_from_pas(first.next_since).await.unwrap();
+    assert!(again.resolved.is_empty());
+    assert_eq!(again.duplicates, 2);
+    assert!(
+        w.outbox().await.is_empty(),
+        "no second set of reporting events"
+    );
+    let seen = w
+        .store
+        .last_seen(std::slice::from_ref(&req.appointment))
+        .await
+        .unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        (seen[0].version.as_str(), seen[0].status.as_str()),
+        ("9", "cancelled")
     );
 }
