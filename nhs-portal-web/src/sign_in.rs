@@ -69,13 +69,41 @@ pub enum SignInFailure {
     Failed(Option<String>),
 }
 
+/// A sign-in that gave no patient: why (its page), and what was known of it, for the
+/// `SESSION` event with `Status: failed` (Wayfinder wants one wherever the NHS number is known).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedSignIn {
+    /// Why.
+    pub failure: SignInFailure,
+    /// The patient, when NHS login's ID token had passed its signature, issuer, audience,
+    /// expiry and nonce checks before a later check refused the sign-in (identity below P9, a
+    /// vector of trust not asked for, userinfo about someone else). `None` for every other
+    /// failure: the number is then unknown or not to be trusted.
+    pub patient: Option<NhsNumber>,
+    /// Started inside the NHS App (from the sign-in's record, when its state matched).
+    pub in_nhs_app: bool,
+    /// The deep link's tracking id (from the sign-in's record, when its state matched).
+    pub tracking_id: Option<String>,
+}
+
+impl From<SignInFailure> for FailedSignIn {
+    fn from(failure: SignInFailure) -> Self {
+        Self {
+            failure,
+            patient: None,
+            in_nhs_app: false,
+            tracking_id: None,
+        }
+    }
+}
+
 /// Starts and finishes NHS login sign-ins.
 #[async_trait]
 pub trait SignIn: Send + Sync {
     /// The URL to redirect the browser to.
     async fn begin(&self, start: SignInStart) -> Result<String, SignInFailure>;
     /// Finishes a sign-in from the callback's raw query string.
-    async fn complete(&self, query: &str) -> Result<SignedIn, SignInFailure>;
+    async fn complete(&self, query: &str) -> Result<SignedIn, FailedSignIn>;
 }
 
 /// [`SignIn`] through the NHS login relying party ([`crate::nhs_login::RelyingParty`]).
@@ -163,7 +191,7 @@ impl SignIn for NhsLoginSignIn {
             .map_err(|e| failure_from_login_error(&e, sso))
     }
 
-    async fn complete(&self, query: &str) -> Result<SignedIn, SignInFailure> {
+    async fn complete(&self, query: &str) -> Result<SignedIn, FailedSignIn> {
         let rp = self.rp().await?;
         match rp.complete_login(query).await {
             Ok(done) => Ok(SignedIn {
@@ -177,7 +205,12 @@ impl SignIn for NhsLoginSignIn {
             Err(f) => {
                 let sso = f.pending.as_ref().is_some_and(|p| p.sso);
                 tracing::info!(error = %f.error, sso, "sign-in failed");
-                Err(failure_from_login_error(&f.error, sso))
+                Err(FailedSignIn {
+                    failure: failure_from_login_error(&f.error, sso),
+                    patient: f.patient,
+                    in_nhs_app: f.pending.as_ref().is_some_and(|p| p.in_nhs_app),
+                    tracking_id: f.pending.and_then(|p| p.tracking_id),
+                })
             }
         }
     }

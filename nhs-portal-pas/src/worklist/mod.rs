@@ -409,15 +409,9 @@ fn outcome_detail(outcome: &RequestOutcome) -> &'static str {
     }
 }
 
+/// The parent event (`APPT`, or `ADMISSION` for an admission): the rule is core's.
 fn appointment_event(a: &Appointment, at: DateTime<Utc>) -> ReportingEvent {
-    ReportingEvent::Appointment {
-        at,
-        patient: a.patient.clone(),
-        appointment: a.id.clone(),
-        appointment_date: a.start,
-        ods_code: a.organisation.ods_code.clone(),
-        status: a.status,
-    }
+    nhs_portal_core::reporting::parent_event(a, at)
 }
 
 fn conflict_is_not_pending(e: StoreError) -> WorklistError {

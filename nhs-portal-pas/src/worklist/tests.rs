@@ -126,15 +126,16 @@ async fn staff_fulfil_a_cancellation_end_to_end() {
     assert_eq!(events.len(), 2);
     assert!(matches!(
         &events[0],
-        ReportingEvent::Cancelled { appointment, reason: ChangeReason::Patient, .. } if *appointment == req.appointment
-    ));
-    assert!(matches!(
-        &events[1],
         ReportingEvent::Appointment {
             status: AppointmentStatus::Cancelled,
             ..
         }
     ));
+    assert!(matches!(
+        &events[1],
+        ReportingEvent::Cancelled { appointment, reason: ChangeReason::Patient, .. } if *appointment == req.appointment
+    ));
+    assert!(nhs_portal_core::reporting::parents_first(&events));
     let audit = w.store.audit_for_patient(&req.patient, 1).await.unwrap();
     assert_eq!(audit[0].actor, "staff:Jo Bloggs");
     assert_eq!(audit[0].action, AuditAction::RequestFulfilled);
@@ -176,8 +177,8 @@ async fn staff_fulfil_a_reschedule_in_place_and_by_rebooking() {
     assert!(matches!(
         &events[..],
         [
+            ReportingEvent::Appointment { status: AppointmentStatus::Booked, appointment_date, .. },
             ReportingEvent::Rescheduled { new_appointment: None, reason: ChangeReason::Patient, .. },
-            ReportingEvent::Appointment { status: AppointmentStatus::Booked, appointment_date, .. }
         ] if *appointment_date == new_start
     ));
 }
@@ -373,11 +374,12 @@ async fn a_rebooking_in_the_pas_reports_both_appointments() {
     assert!(matches!(
         &events[..],
         [
-            ReportingEvent::Rescheduled { new_appointment: Some(n), .. },
             ReportingEvent::Appointment { status: AppointmentStatus::Cancelled, .. },
             ReportingEvent::Appointment { status: AppointmentStatus::Booked, appointment, .. },
+            ReportingEvent::Rescheduled { new_appointment: Some(n), .. },
         ] if *n == new.id && *appointment == new.id
     ));
+    assert!(nhs_portal_core::reporting::parents_first(&events));
 }
 
 #[tokio::test]
@@ -441,8 +443,8 @@ async fn sync_from_pas_resolves_requests_the_trust_acted_on() {
     let audit = w.store.audit_for_patient(&cancel.patient, 1).await.unwrap();
     assert_eq!(audit[0].actor, "pas:R9E");
     let events = w.outbox().await;
-    assert_eq!(events.len(), 2);
-    assert_eq!(events[0].event_code(), "APPT-CANC");
+    let codes: Vec<_> = events.iter().map(ReportingEvent::event_code).collect();
+    assert_eq!(codes, ["APPT", "APPT-CANC"], "the parent first");
     // syncing again (inclusive cursor) changes nothing
     let again = w.real().sync_from_pas(report.next_since).await.unwrap();
     assert!(again.resolved.is_empty());

@@ -170,6 +170,17 @@ impl Ctx {
             deep_link: None,
         }
     }
+
+    /// Whether the request comes from inside the NHS App, by any of its markers: the web
+    /// view's User-Agent, or a deep link carrying the NHS App's `assertedLoginIdentity` (only
+    /// the NHS App adds it). Wayfinder's `isOpenInNHSApp`.
+    pub(super) fn in_nhs_app(&self) -> bool {
+        self.ua_in_app
+            || self
+                .deep_link
+                .as_ref()
+                .is_some_and(|d| d.asserted_login_identity.is_some())
+    }
 }
 
 impl Inner {
