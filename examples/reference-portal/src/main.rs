@@ -15,6 +15,7 @@
 //! it to find the port). Settings that are wrong are each named on standard error, exit code 2.
 
 mod load;
+mod monthly_csv;
 mod open;
 mod reporting;
 mod serve;
@@ -43,6 +44,9 @@ fn main() -> ExitCode {
     if s.check_config {
         println!("{}", load::summary(&s));
         return ExitCode::SUCCESS;
+    }
+    if let Some(month) = s.monthly_csv {
+        return monthly_csv::run(&s, month);
     }
     tracing_subscriber::fmt()
         .with_env_filter(
