@@ -432,7 +432,7 @@ mod tests {
         let events = with_parent(&a, at, [view.clone()]);
         assert_eq!(events[0].event_code(), "APPT");
         assert!(parents_first(&events));
-        assert!(!parents_first(&[view.clone()]));
+        assert!(!parents_first(std::slice::from_ref(&view)));
         let mut reversed = events.clone();
         reversed.reverse();
         assert!(!parents_first(&reversed));
