@@ -42,6 +42,10 @@ pub struct SignedIn {
     pub in_nhs_app: bool,
     /// The deep link's tracking id.
     pub tracking_id: Option<String>,
+    /// Signed in by the NHS App's single sign-on (the deep link's `assertedLoginIdentity`, which
+    /// only the NHS App adds): a marker of the NHS App for reporting (`isOpenInNHSApp`), where
+    /// `in_nhs_app` (the web view's User-Agent) decides how pages look.
+    pub nhs_app_sso: bool,
 }
 
 /// Why a sign-in did not give a patient: each has its own page.
@@ -80,7 +84,8 @@ pub struct FailedSignIn {
     /// vector of trust not asked for, userinfo about someone else). `None` for every other
     /// failure: the number is then unknown or not to be trusted.
     pub patient: Option<NhsNumber>,
-    /// Started inside the NHS App (from the sign-in's record, when its state matched).
+    /// Started inside the NHS App, by any of its markers (the web view's User-Agent, or its
+    /// single sign-on), from the sign-in's record when its state matched.
     pub in_nhs_app: bool,
     /// The deep link's tracking id (from the sign-in's record, when its state matched).
     pub tracking_id: Option<String>,
@@ -201,6 +206,7 @@ impl SignIn for NhsLoginSignIn {
                 return_to: done.pending.return_to,
                 in_nhs_app: done.pending.in_nhs_app,
                 tracking_id: done.pending.tracking_id,
+                nhs_app_sso: done.pending.sso,
             }),
             Err(f) => {
                 let sso = f.pending.as_ref().is_some_and(|p| p.sso);
@@ -208,7 +214,7 @@ impl SignIn for NhsLoginSignIn {
                 Err(FailedSignIn {
                     failure: failure_from_login_error(&f.error, sso),
                     patient: f.patient,
-                    in_nhs_app: f.pending.as_ref().is_some_and(|p| p.in_nhs_app),
+                    in_nhs_app: f.pending.as_ref().is_some_and(|p| p.in_nhs_app || p.sso),
                     tracking_id: f.pending.and_then(|p| p.tracking_id),
                 })
             }

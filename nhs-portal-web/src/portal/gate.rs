@@ -124,7 +124,7 @@ impl Inner {
         let deep_link = ctx.deep_link.as_ref();
         SignInStart {
             return_to: return_path_without_assertion(&ctx.path, ctx.query.as_deref()),
-            in_nhs_app: ctx.in_nhs_app(),
+            in_nhs_app: ctx.ua_in_app,
             tracking_id: deep_link.and_then(|d| d.tracking_id.clone()),
             asserted_login_identity: deep_link.and_then(|d| d.asserted_login_identity.clone()),
             force_login: false,

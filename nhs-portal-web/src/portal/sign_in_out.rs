@@ -106,7 +106,7 @@ impl Inner {
             req,
             SignInStart {
                 return_to,
-                in_nhs_app: ctx.in_nhs_app(),
+                in_nhs_app: ctx.ua_in_app,
                 tracking_id: None,
                 asserted_login_identity: None,
                 force_login: false,
@@ -200,7 +200,7 @@ impl Inner {
                     reporting::Attempt {
                         patient: &signed_in.patient,
                         session_id: None,
-                        in_nhs_app: signed_in.in_nhs_app,
+                        in_nhs_app: signed_in.in_nhs_app || signed_in.nhs_app_sso,
                         tracking_id: signed_in.tracking_id.as_deref(),
                     },
                     SessionOutcome::DobMismatch,
@@ -262,7 +262,7 @@ impl Inner {
             reporting::Attempt {
                 patient: &session.patient,
                 session_id: Some(&session.reporting_id),
-                in_nhs_app: session.in_nhs_app,
+                in_nhs_app: session.in_nhs_app || signed_in.nhs_app_sso,
                 tracking_id: session.tracking_id.as_deref(),
             },
             SessionOutcome::Success,

@@ -17,8 +17,10 @@
 //! check (its claims are not NHS login's word).
 //!
 //! `isOpenInNHSApp` is true when any of the NHS App's markers was seen: its web view's
-//! User-Agent (`nhsapp-ios/`, `nhsapp-android/`) on the callback or at the start, or a deep link
-//! carrying the NHS App's `assertedLoginIdentity` (only the NHS App adds it).
+//! User-Agent (`nhsapp-ios/`, `nhsapp-android/`) on the callback or at the start, or a sign-in
+//! by the NHS App's single sign-on (the deep link's `assertedLoginIdentity`, which only the NHS
+//! App adds). Only the User-Agent decides how pages look (the NHS App simulator's links open in
+//! an ordinary browser).
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -38,7 +40,7 @@ pub(super) struct Attempt<'a> {
     pub(super) patient: &'a NhsNumber,
     /// The session's reporting id; `None` when no session started (a fresh id is made).
     pub(super) session_id: Option<&'a str>,
-    /// The sign-in's record says it started in the NHS App.
+    /// The sign-in's record says it started in the NHS App (User-Agent or single sign-on).
     pub(super) in_nhs_app: bool,
     /// The deep link's tracking id, from the sign-in's record.
     pub(super) tracking_id: Option<&'a str>,
@@ -59,7 +61,7 @@ pub(super) fn session_event(
             .session_id
             .map(str::to_owned)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-        in_nhs_app: who.in_nhs_app || ctx.in_nhs_app(),
+        in_nhs_app: who.in_nhs_app || ctx.ua_in_app,
         device: req
             .headers()
             .get(header::USER_AGENT)
