@@ -1,8 +1,9 @@
 //! What the portal's own call sites send to Wayfinder, end to end: the demo portal driven the
 //! way patients, the NHS App and staff use it, its outbox drained by the real `OutboxWorker`
 //! and `WayfinderClient` into a Reporting Service stand-in that validates every request body
-//! against NHS England's YAML (v2.6.2). Each journey must send exactly its events, in order,
-//! parents first; and an outage (503s across a restart) must end with every event delivered
+//! against NHS England's YAML (v2.6.2). Each journey (and each PAS-side change the worklist's
+//! sync reads from the PAS event feed) must send exactly its events, in order, parents first;
+//! and an outage (503s across a restart) must end with every event delivered
 //! exactly once.
 
 #[path = "../../nhs-portal-reporting/tests/common/mod.rs"]
@@ -15,7 +16,9 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use chrono::Duration;
 use http::{Request, Response, StatusCode};
+use nhs_portal_core::reporting::ChangeReason;
 use nhs_portal_core::store::Store;
+use nhs_portal_pas::PasChange;
 use nhs_portal_pas::demo::{self, ADULT, DOB_MISMATCH, P5_PATIENT, SECOND_ADULT};
 use nhs_portal_reporting::token::StaticToken;
 use nhs_portal_reporting::wire::WayfinderEvent;
@@ -193,6 +196,7 @@ async fn confirm(c: &mut Client, check: &str) {
 #[tokio::test]
 async fn each_journey_sends_exactly_its_events_in_order() {
     let rig = Rig::start().await;
+    let started = rig.t.now();
     assert_eq!(
         codes(&rig.sent().await),
         Vec::<&str>::new(),
@@ -360,6 +364,35 @@ async fn each_journey_sends_exactly_its_events_in_order() {
     assert_eq!(sent[0]["isOpenInNHSApp"], true);
     assert_eq!(sent[0]["TrackingId"], tracking.as_str());
     assert_eq!(sent[2]["TrackingId"], tracking.as_str());
+
+    // PAS-side changes, from the PAS event feed at the worklist's next sync: a no-show, then
+    // a hospital cancellation. The staff fulfilment above is in the feed too, and is not
+    // reported a second time.
+    let video = demo::appointment_id(demo::KEY_ADULT_VIDEO);
+    rig.t
+        .demo
+        .pas
+        .staff_recorded(&video, PasChange::NoShow)
+        .unwrap();
+    let neurology = demo::appointment_id("second/r9n/neurology");
+    let by = ChangeReason::Hospital;
+    let pas = &rig.t.demo.pas;
+    pas.staff_recorded(&neurology, PasChange::Cancelled { by })
+        .unwrap();
+    let synced = rig.t.demo.worklist.sync_from_pas(started).await.unwrap();
+    assert_eq!(synced.reported, 4, "{synced:?}");
+    let sent = rig.sent().await;
+    assert_eq!(
+        codes(&sent),
+        ["APPT", "APPT-DNA", "APPT", "APPT-CANC"],
+        "{sent:#?}"
+    );
+    assert_eq!(sent[0]["Id"], video.as_str());
+    assert_eq!(sent[0]["Status"], "noshow");
+    assert_eq!(sent[1]["AppointmentId"], video.as_str());
+    assert_eq!(sent[2]["Id"], neurology.as_str());
+    assert_eq!(sent[2]["Status"], "cancelled");
+    assert_eq!(sent[3]["Reason"], "HOSPITAL");
 }
 
 /// Every stored event as the Reporting Service gets it, counted (a multiset).

@@ -50,6 +50,7 @@ use nhs_portal_core::{Appointment, AppointmentId, OdsCode, ReportingEvent};
 
 use crate::{PasBackend, PasError};
 
+mod report;
 mod sync;
 #[cfg(test)]
 mod tests;
@@ -132,6 +133,8 @@ pub struct SyncReport {
     /// Where the next sync should start (the latest event time seen, or the `since` given).
     /// Polling is inclusive, so an event may be seen twice; resolving is idempotent.
     pub next_since: DateTime<Utc>,
+    /// Wayfinder events the PAS-side changes wrote on their own (see `report`).
+    pub reported: usize,
 }
 
 /// The trust staff worklist service. See the [module documentation](self).

@@ -46,23 +46,36 @@ impl Worklist {
         };
         for event in events {
             report.next_since = report.next_since.max(event.at);
-            let Some(request) = self.store.pending_request_for(&event.appointment).await? else {
-                report.without_request += 1;
-                continue;
-            };
-            // Appointment ids are the PAS's: a request of another patient under the same id
-            // (another trust's PAS, a reused id) is not this event's to resolve.
-            if request.patient != event.patient {
-                tracing::warn!(request = %request.id, "worklist: a PAS event names another patient than the request");
-                report.left_pending += 1;
-                continue;
-            }
-            match self.resolve_from_event(&request, &event).await? {
-                Some(r) => report.resolved.push(r),
-                None => report.left_pending += 1,
-            }
+            self.apply_event(&event, &mut report).await?;
+            // Then what the change reports on its own (`report`): after the request's
+            // resolution, which reports the changes that answer it.
+            report.reported += self.report_change(&event).await?;
         }
         Ok(report)
+    }
+
+    /// What one change does to the pending request on its appointment, if any.
+    async fn apply_event(
+        &self,
+        event: &PasEvent,
+        report: &mut SyncReport,
+    ) -> Result<(), WorklistError> {
+        let Some(request) = self.store.pending_request_for(&event.appointment).await? else {
+            report.without_request += 1;
+            return Ok(());
+        };
+        // Appointment ids are the PAS's: a request of another patient under the same id
+        // (another trust's PAS, a reused id) is not this event's to resolve.
+        if request.patient != event.patient {
+            tracing::warn!(request = %request.id, "worklist: a PAS event names another patient than the request");
+            report.left_pending += 1;
+            return Ok(());
+        }
+        match self.resolve_from_event(&request, event).await? {
+            Some(r) => report.resolved.push(r),
+            None => report.left_pending += 1,
+        }
+        Ok(())
     }
 
     async fn resolve_from_event(
