@@ -1,4 +1,5 @@
 //! Usage events the portal reports to NHS England's Wayfinder Reporting Service.
+//! (Over 400 lines: every domain event, the parent rule and its table tests, read together.)
 //!
 //! These are domain events; `nhs-portal-reporting` turns them into the Wayfinder JSON events (or
 //! the monthly CSV). They are written to the store's outbox in the same step as the action they

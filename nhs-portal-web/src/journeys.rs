@@ -1,5 +1,5 @@
 //! The patient journeys as a service, separate from HTTP: view, cancel and reschedule.
-//! (About 520 lines: every journey step with its idempotency and audit handling; the reschedule,
+//! (About 540 lines: every journey step with its idempotency and audit handling; the reschedule,
 //! eligibility, stale requests and key locks are in submodules; its tests are
 //! in `journeys/tests.rs`.)
 //!

@@ -1,4 +1,5 @@
 //! What the portal's own call sites send to Wayfinder, end to end: the demo portal driven the
+//! (Over 400 lines: the stand-in and the two end-to-end cases, each journey's exact events in one place.)
 //! way patients, the NHS App and staff use it, its outbox drained by the real `OutboxWorker`
 //! and `WayfinderClient` into a Reporting Service stand-in that validates every request body
 //! against NHS England's YAML (v2.6.2). Each journey (and each PAS-side change the worklist's

@@ -1,4 +1,5 @@
 //! Tests of the staff worklist service over a MemoryStore, the SimulatedPas and a fixed clock.
+//! (Over 400 lines: one world and its helpers for every worklist rule, staff and sync alike.)
 
 use super::*;
 use crate::demo::{self, DemoData};

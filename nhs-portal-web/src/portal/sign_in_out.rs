@@ -2,8 +2,9 @@
 //! against the PAS record, then a new session, its audit record and reporting event), the page
 //! for each way a sign-in can fail, signing out, and "Stay signed in".
 //!
-//! (Just over 400 lines: the callback's cases, browser binding, SSO over a live session and
-//! the date-of-birth refusal, read together; the binding cookie is in `binding`.)
+//! (About 470 lines: the callback's cases, browser binding, SSO over a live session and
+//! the date-of-birth refusal, read together; the binding cookie is in `binding`, the `SESSION`
+//! events in `reporting`.)
 //!
 //! - The callback is completed only in the browser that started the sign-in ([`binding`]);
 //!   from any other it ends on "Sign in again", signs nobody in and leaves that browser's own

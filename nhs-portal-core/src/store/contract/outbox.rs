@@ -1,4 +1,5 @@
 //! [`Outbox`] cases: the reporting outbox (a leased queue).
+//! (Over 400 lines: one case per outbox rule, sharing the fixtures; a case per file would scatter them.)
 
 use chrono::Duration;
 
