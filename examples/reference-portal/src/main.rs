@@ -21,6 +21,7 @@
 mod live_check;
 mod live_settings;
 mod load;
+mod monthly_csv;
 mod open;
 mod reporting;
 mod serve;
@@ -50,6 +51,9 @@ fn main() -> ExitCode {
     if s.check_config {
         println!("{}", load::summary(&s));
         return ExitCode::SUCCESS;
+    }
+    if let Some(month) = s.monthly_csv {
+        return monthly_csv::run(&s, month);
     }
     tracing_subscriber::fmt()
         .with_env_filter(

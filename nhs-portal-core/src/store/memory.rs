@@ -353,6 +353,31 @@ impl Outbox for MemoryStore {
         }
         Ok(s)
     }
+
+    async fn oldest_waiting_event_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let g = self.lock();
+        Ok(g.outbox
+            .rows()
+            .filter(|r| r.state == RowState::Waiting)
+            .map(|r| r.item.at())
+            .min())
+    }
+
+    async fn events_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, ReportingEvent)>, StoreError> {
+        let g = self.lock();
+        Ok(g.outbox
+            .rows_with_ids()
+            .filter(|(id, r)| *id > after_id && r.item.at() >= from && r.item.at() < to)
+            .take(limit)
+            .map(|(id, r)| (id, r.item.clone()))
+            .collect())
+    }
 }
 
 #[async_trait]

@@ -56,6 +56,9 @@ impl Worklist {
                 continue;
             }
             self.apply_event(&event, &mut report).await?;
+            // Then what the change reports on its own (`report`): after the request's
+            // resolution, which reports the changes that answer it.
+            report.reported += self.report_change(&event).await?;
             self.store.record_seen(&event.seen()).await?;
         }
         Ok(report)
@@ -170,24 +173,9 @@ impl Worklist {
         after: &Appointment,
         at: DateTime<Utc>,
     ) -> Vec<ReportingEvent> {
-        let mut events = Vec::new();
-        match outcome {
-            RequestOutcome::Cancelled => events.push(ReportingEvent::Cancelled {
-                at,
-                appointment: request.appointment.clone(),
-                reason: ChangeReason::Patient,
-            }),
-            RequestOutcome::Rescheduled { replaced_by, .. } => {
-                events.push(ReportingEvent::Rescheduled {
-                    at,
-                    appointment: request.appointment.clone(),
-                    new_appointment: replaced_by.clone(),
-                    reason: ChangeReason::Patient,
-                })
-            }
-            RequestOutcome::Rejected => {}
-        }
-        events.push(appointment_event(after, at));
+        // Parents first (the spec's rule): the appointment as the PAS now holds it, the one
+        // that replaced it (a move that made a new appointment), then the change itself.
+        let mut events = vec![appointment_event(after, at)];
         if let RequestOutcome::Rescheduled {
             replaced_by: Some(new_id),
             ..
@@ -200,6 +188,25 @@ impl Worklist {
                     tracing::warn!(error = %e, "worklist: replacement appointment lookup failed")
                 }
             }
+        }
+        match outcome {
+            RequestOutcome::Cancelled => events.push(ReportingEvent::Cancelled {
+                at,
+                appointment: request.appointment.clone(),
+                reason: ChangeReason::Patient,
+            }),
+            RequestOutcome::Rescheduled { replaced_by, .. } => {
+                events.push(ReportingEvent::Rescheduled {
+                    at,
+                    appointment: request.appointment.clone(),
+                    // Named only when its parent went first.
+                    new_appointment: replaced_by
+                        .clone()
+                        .filter(|n| events.iter().any(|e| e.appointment() == Some(n))),
+                    reason: ChangeReason::Patient,
+                })
+            }
+            RequestOutcome::Rejected => {}
         }
         events
     }

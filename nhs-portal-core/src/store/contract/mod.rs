@@ -91,6 +91,7 @@ cases![
     outbox::outbox_quarantined_events_are_set_aside,
     outbox::outbox_keeps_every_event_kind,
     outbox::outbox_ignores_unknown_and_empty_ids,
+    outbox::outbox_reads_events_by_time_and_the_oldest_waiting,
     record_queue::record_queue_deduplicates_waiting_numbers,
     record_queue::record_queue_claims_and_leases,
     record_queue::record_queue_retries_failed_sends,
