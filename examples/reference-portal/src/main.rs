@@ -15,6 +15,7 @@
 //! it to find the port). Settings that are wrong are each named on standard error, exit code 2.
 
 mod load;
+mod metrics;
 mod open;
 mod reporting;
 mod serve;
@@ -94,6 +95,7 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
         nhs_portal_web::demo::NHS_APP_PATH,
         demo.staff_code
     );
-    serve::serve(listener, Arc::clone(&demo.portal)).await;
+    let portal = metrics::start(s.metrics_addr, Arc::clone(&demo.portal)).await?;
+    serve::serve(listener, portal).await;
     Ok(())
 }
