@@ -21,6 +21,7 @@
 mod live_check;
 mod live_settings;
 mod load;
+mod metrics;
 mod monthly_csv;
 mod open;
 mod reporting;
@@ -109,7 +110,8 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
         nhs_portal_web::demo::NHS_APP_PATH,
         demo.staff_code
     );
-    serve::serve(listener, Arc::clone(&demo.portal)).await;
+    let portal = metrics::start(s.metrics_addr, Arc::clone(&demo.portal)).await?;
+    serve::serve(listener, portal).await;
     Ok(())
 }
 
@@ -161,6 +163,11 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
         live.pca_issuer,
         s.store_name(),
     );
-    serve::serve(listener, Arc::clone(&portal.portal)).await;
+    // Live mode serves metrics only on their own listener, never to the public.
+    let served = match s.metrics_addr {
+        Some(addr) => metrics::start(Some(addr), Arc::clone(&portal.portal)).await?,
+        None => Arc::clone(&portal.portal),
+    };
+    serve::serve(listener, served).await;
     Ok(())
 }

@@ -46,6 +46,11 @@ pub struct Settings {
     )]
     pub addr: SocketAddr,
 
+    /// Address of a separate listener for the Prometheus metrics at `/metrics` (keep it off the
+    /// public network); when unset they are served at `/metrics` on the main address (demo).
+    #[arg(long, env = "NHS_PORTAL_METRICS_ADDR", value_name = "HOST:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Public base URL of the portal, used in deep links and NHS login redirects [default:
     /// http://{the address bound}].
     #[arg(long, env = "NHS_PORTAL_BASE_URL", value_name = "URL", value_parser = parse_base_url)]
