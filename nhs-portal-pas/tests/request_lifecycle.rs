@@ -170,7 +170,7 @@ async fn cancel_request_fulfilled_by_staff() {
     assert_eq!(shown, DisplayStatus::Cancelled);
     assert_eq!(a.request_status, None);
     assert!(w.worklist.pending(&ods()).await.unwrap().is_empty());
-    assert_eq!(w.outbox_codes().await, ["APPT-CANC", "APPT"]);
+    assert_eq!(w.outbox_codes().await, ["APPT", "APPT-CANC"]);
     let audit = w
         .store
         .audit_for_patient(&demo::nhs_number(demo::ADULT), 2)
