@@ -16,9 +16,11 @@
 
 mod load;
 mod open;
+mod record_service;
 mod reporting;
 mod serve;
 mod settings;
+mod staff_sign_in;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -74,25 +76,40 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
                 None => Assets::embedded(),
             });
     demo_settings.staff_code = s.staff_code.as_ref().map(|c| c.expose().to_owned());
+    demo_settings.staff_oidc = s
+        .staff_oidc
+        .build(&base_url, demo_settings.clock.clone())
+        .await?;
+    let staff_sign_in = match &demo_settings.staff_oidc {
+        Some(oidc) => format!("sign in through {}", oidc.config().issuer),
+        None => "access code {code}".to_owned(),
+    };
     demo_settings.pca_secret = s.demo_pca_secret.expose().to_owned();
     demo_settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
     let demo = DemoPortal::build(demo_settings).await?;
     let reporting = reporting::start(&s, demo.store.clone(), demo.clock.clone())?;
+    let mut demo_patients: Vec<_> = demo.data.appointments.iter().map(|a| a.patient.clone()).collect();
+    demo_patients.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    demo_patients.dedup();
+    let records = s
+        .record_service
+        .start(demo.store.clone(), demo.pas.clone(), demo.clock.clone(), demo_patients)
+        .await?;
 
     println!("nhs-portal listening on {}", demo.base_url);
     let base = &demo.base_url;
     eprintln!(
         "  Demo mode: simulated hospital systems and the NHS login simulator (not NHS login).\n  \
-         Store: {}; {} demo requests added; {reporting}.\n  \
+         Store: {}; {} demo requests added; {reporting}; {records}.\n  \
          Patients: sign in as {} or {}.\n  \
          NHS App simulator (not the NHS App): {base}{}\n  \
-         Staff worklist: {base}/staff (access code {})",
+         Staff worklist: {base}/staff ({})",
         s.store_name(),
         demo.seeded,
         demo::ADULT,
         demo::SECOND_ADULT,
         nhs_portal_web::demo::NHS_APP_PATH,
-        demo.staff_code
+        staff_sign_in.replace("{code}", &demo.staff_code)
     );
     serve::serve(listener, Arc::clone(&demo.portal)).await;
     Ok(())

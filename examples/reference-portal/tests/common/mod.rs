@@ -53,3 +53,6 @@ pub async fn json_of(req: reqwest::RequestBuilder) -> serde_json::Value {
         .await
         .expect("a JSON answer")
 }
+
+pub mod browser;
+pub mod stand_in;
