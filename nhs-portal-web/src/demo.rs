@@ -298,8 +298,8 @@ impl DemoPortal {
             staff_code.unwrap_or_else(|| crate::session::random_token()[..12].to_owned());
         let worklist =
             Worklist::new(store.clone(), pas.clone(), clock.clone()).with_applier(pas.clone());
-        let trusts =
-            staff_trusts.unwrap_or_else(|| vec![demo::real_time_trust(), demo::request_only_trust()]);
+        let trusts = staff_trusts
+            .unwrap_or_else(|| vec![demo::real_time_trust(), demo::request_only_trust()]);
         let secure = !base_url.starts_with("http://");
         let staff = match staff_oidc {
             Some(oidc) => {

@@ -88,12 +88,22 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
     demo_settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
     let demo = DemoPortal::build(demo_settings).await?;
     let reporting = reporting::start(&s, demo.store.clone(), demo.clock.clone())?;
-    let mut demo_patients: Vec<_> = demo.data.appointments.iter().map(|a| a.patient.clone()).collect();
+    let mut demo_patients: Vec<_> = demo
+        .data
+        .appointments
+        .iter()
+        .map(|a| a.patient.clone())
+        .collect();
     demo_patients.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     demo_patients.dedup();
     let records = s
         .record_service
-        .start(demo.store.clone(), demo.pas.clone(), demo.clock.clone(), demo_patients)
+        .start(
+            demo.store.clone(),
+            demo.pas.clone(),
+            demo.clock.clone(),
+            demo_patients,
+        )
         .await?;
 
     println!("nhs-portal listening on {}", demo.base_url);

@@ -126,7 +126,9 @@ impl RecordServiceSettings {
             &self.record_service_client_id,
             &self.record_service_api_key,
         ) else {
-            return Ok("the Record Service is not sent to (no NHS_PORTAL_RECORD_SERVICE_URL)".into());
+            return Ok(
+                "the Record Service is not sent to (no NHS_PORTAL_RECORD_SERVICE_URL)".into(),
+            );
         };
         let mut config = RecordServiceConfig::non_production(url.as_str(), client_id, key.expose());
         config.max_batch = self.record_service_max_batch.into();

@@ -37,7 +37,11 @@ pub struct ReportingAuthSettings {
 
     /// Wayfinder: PEM file of the RSA private key registered with API Management for
     /// signed-JWT authentication.
-    #[arg(long, env = "NHS_PORTAL_REPORTING_PRIVATE_KEY_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "NHS_PORTAL_REPORTING_PRIVATE_KEY_FILE",
+        value_name = "FILE"
+    )]
     pub reporting_private_key_file: Option<PathBuf>,
 
     /// Wayfinder: the key id (`kid`) of that key, as registered with API Management.
@@ -73,14 +77,23 @@ fn auth(s: &Settings) -> Result<Option<Auth>, Vec<String>> {
     let a = &s.reporting_auth;
     let set = [
         ("NHS_PORTAL_REPORTING_TOKEN", s.reporting_token.is_some()),
-        ("NHS_PORTAL_REPORTING_CLIENT_ID", s.reporting_client_id.is_some()),
-        ("NHS_PORTAL_REPORTING_API_KEY", a.reporting_api_key.is_some()),
+        (
+            "NHS_PORTAL_REPORTING_CLIENT_ID",
+            s.reporting_client_id.is_some(),
+        ),
+        (
+            "NHS_PORTAL_REPORTING_API_KEY",
+            a.reporting_api_key.is_some(),
+        ),
         (
             "NHS_PORTAL_REPORTING_PRIVATE_KEY_FILE",
             a.reporting_private_key_file.is_some(),
         ),
         ("NHS_PORTAL_REPORTING_KEY_ID", a.reporting_key_id.is_some()),
-        ("NHS_PORTAL_REPORTING_TOKEN_URL", a.reporting_token_url.is_some()),
+        (
+            "NHS_PORTAL_REPORTING_TOKEN_URL",
+            a.reporting_token_url.is_some(),
+        ),
     ];
     let Some(url) = &s.reporting_url else {
         let unused: Vec<String> = set
@@ -181,7 +194,11 @@ fn auth(s: &Settings) -> Result<Option<Auth>, Vec<String>> {
 }
 
 /// The chosen authorisation, unless a fixed token is set beside another kind too.
-fn finish(mut problems: Vec<String>, s: &Settings, auth: Auth) -> Result<Option<Auth>, Vec<String>> {
+fn finish(
+    mut problems: Vec<String>,
+    s: &Settings,
+    auth: Auth,
+) -> Result<Option<Auth>, Vec<String>> {
     if s.reporting_token.is_some() && !matches!(auth, Auth::Bearer(_)) {
         problems.push(format!(
             "{}: set beside NHS_PORTAL_REPORTING_API_KEY; use one way of authenticating",

@@ -37,7 +37,11 @@ pub struct StaffOidcSettings {
 
     /// Staff sign-in: PEM file of the RSA private key registered for `private_key_jwt`
     /// (instead of a client secret).
-    #[arg(long, env = "NHS_PORTAL_STAFF_OIDC_PRIVATE_KEY_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "NHS_PORTAL_STAFF_OIDC_PRIVATE_KEY_FILE",
+        value_name = "FILE"
+    )]
     pub staff_oidc_private_key_file: Option<PathBuf>,
 
     /// Staff sign-in: the ID-token claim listing the person's groups or roles.
@@ -51,7 +55,11 @@ pub struct StaffOidcSettings {
 
     /// Staff sign-in: the value of the group claim that opens the worklist (required with the
     /// issuer).
-    #[arg(long, env = "NHS_PORTAL_STAFF_OIDC_ALLOWED_GROUP", value_name = "GROUP")]
+    #[arg(
+        long,
+        env = "NHS_PORTAL_STAFF_OIDC_ALLOWED_GROUP",
+        value_name = "GROUP"
+    )]
     pub staff_oidc_allowed_group: Option<String>,
 
     /// Staff sign-in: the redirect URI registered at the identity provider [default: {base
@@ -83,7 +91,10 @@ impl StaffOidcSettings {
     }
 
     fn credential(&self) -> Result<Option<StaffClientCredential>, String> {
-        match (&self.staff_oidc_client_secret, &self.staff_oidc_private_key_file) {
+        match (
+            &self.staff_oidc_client_secret,
+            &self.staff_oidc_private_key_file,
+        ) {
             (Some(s), None) => Ok(Some(StaffClientCredential::Secret(s.expose().to_owned()))),
             (None, Some(file)) => {
                 let pem = std::fs::read_to_string(file)

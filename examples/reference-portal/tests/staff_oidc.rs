@@ -56,7 +56,10 @@ fn start() -> Option<World> {
         .env("NHS_PORTAL_DATABASE_URL", db)
         .env("NHS_PORTAL_STAFF_OIDC_ISSUER", &idp.issuer)
         .env("NHS_PORTAL_STAFF_OIDC_CLIENT_ID", "worklist")
-        .env("NHS_PORTAL_STAFF_OIDC_CLIENT_SECRET", "staff-client-secret-1")
+        .env(
+            "NHS_PORTAL_STAFF_OIDC_CLIENT_SECRET",
+            "staff-client-secret-1",
+        )
         .env("NHS_PORTAL_STAFF_OIDC_ALLOWED_GROUP", "booking-team")
         .env("RUST_LOG", "warn")
         .current_dir(data.path());
@@ -76,7 +79,10 @@ async fn to_callback(w: &World, b: &mut Browser, user: &str) -> url::Url {
     assert!(authorize.as_str().starts_with(&w.idp.issuer), "{authorize}");
     let q: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
     for name in ["state", "nonce", "code_challenge"] {
-        assert!(q.iter().any(|(k, v)| k == name && v.len() >= 22), "{name}: {q:?}");
+        assert!(
+            q.iter().any(|(k, v)| k == name && v.len() >= 22),
+            "{name}: {q:?}"
+        );
     }
     assert!(q.contains(&("code_challenge_method".into(), "S256".into())));
     let page = match b.follow(start, Some(&w.callback())).await {
@@ -144,7 +150,11 @@ async fn staff_sign_in_through_the_provider_and_its_refusals() {
         assert!(session.contains(part), "{session}");
     }
     let list = worklist(&w, &mut sam).await;
-    assert!(list.body.contains("Signed in as Sam Booking."), "{}", list.body);
+    assert!(
+        list.body.contains("Signed in as Sam Booking."),
+        "{}",
+        list.body
+    );
 
     // ... and fulfils a waiting cancellation, with the page's CSRF token (and not without).
     let html = &list.body;
@@ -169,7 +179,10 @@ async fn staff_sign_in_through_the_provider_and_its_refusals() {
         done.body
     );
     let after = worklist(&w, &mut sam).await;
-    assert!(!after.body.contains(&id), "the request is no longer waiting");
+    assert!(
+        !after.body.contains(&id),
+        "the request is no longer waiting"
+    );
 
     // The same callback again (replayed): its sign-in is used up.
     let mut replay = Browser::new();
@@ -193,11 +206,15 @@ async fn staff_sign_in_through_the_provider_and_its_refusals() {
     let callback = to_callback(&w, &mut forger, "sam").await;
     let mut bad = callback.clone();
     let pairs: Vec<(String, String)> = callback.query_pairs().into_owned().collect();
-    bad.query_pairs_mut().clear().extend_pairs(
-        pairs
-            .iter()
-            .map(|(k, v)| if k == "state" { (k.clone(), "forged-state".into()) } else { (k.clone(), v.clone()) }),
-    );
+    bad.query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs.iter().map(|(k, v)| {
+            if k == "state" {
+                (k.clone(), "forged-state".into())
+            } else {
+                (k.clone(), v.clone())
+            }
+        }));
     assert_eq!(open(&mut forger, &bad).await.status, 400);
     assert_not_signed_in(&w, &mut forger, "forged state").await;
 
@@ -215,11 +232,16 @@ async fn staff_sign_in_through_the_provider_and_its_refusals() {
     };
     let mut replayed = second.clone();
     let pairs: Vec<(String, String)> = second.query_pairs().into_owned().collect();
-    replayed.query_pairs_mut().clear().extend_pairs(
-        pairs
-            .iter()
-            .map(|(k, v)| if k == "code" { (k.clone(), code_of(&first)) } else { (k.clone(), v.clone()) }),
-    );
+    replayed
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs.iter().map(|(k, v)| {
+            if k == "code" {
+                (k.clone(), code_of(&first))
+            } else {
+                (k.clone(), v.clone())
+            }
+        }));
     assert_eq!(open(&mut d2, &replayed).await.status, 400);
     assert_not_signed_in(&w, &mut d2, "replayed code").await;
 
@@ -228,7 +250,11 @@ async fn staff_sign_in_through_the_provider_and_its_refusals() {
     let callback = to_callback(&w, &mut alex, "alex").await;
     let refused = open(&mut alex, &callback).await;
     assert_eq!(refused.status, 403, "{}", refused.body);
-    assert!(refused.body.contains("not in the group"), "{}", refused.body);
+    assert!(
+        refused.body.contains("not in the group"),
+        "{}",
+        refused.body
+    );
     assert_not_signed_in(&w, &mut alex, "not in the group").await;
 
     // An ID token from another issuer (signed by the provider's own key, so only `iss` is wrong).
@@ -258,7 +284,9 @@ async fn staff_sign_in_through_the_provider_and_its_refusals() {
         )
         .await;
     assert!(
-        !res.set_cookies.iter().any(|c| c.starts_with("nhs_portal_staff=")),
+        !res.set_cookies
+            .iter()
+            .any(|c| c.starts_with("nhs_portal_staff=")),
         "{:?}",
         res.set_cookies
     );

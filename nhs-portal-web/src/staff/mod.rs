@@ -46,7 +46,9 @@ pub mod oidc;
 mod oidc_flow;
 mod views;
 
-pub use oidc::{StaffClientCredential, StaffIdentity, StaffOidc, StaffOidcConfig, StaffSignInError};
+pub use oidc::{
+    StaffClientCredential, StaffIdentity, StaffOidc, StaffOidcConfig, StaffSignInError,
+};
 
 const COOKIE: &str = "nhs_portal_staff";
 const STAFF_SESSION: Duration = Duration::hours(8);

@@ -482,7 +482,10 @@ pub(crate) async fn verify_id_token(
             header.alg
         )));
     }
-    let jwk = keys.key_for(header.kid.as_deref()).await.map_err(key_error)?;
+    let jwk = keys
+        .key_for(header.kid.as_deref())
+        .await
+        .map_err(key_error)?;
     if let Some(alg) = jwk.common.key_algorithm
         && alg.to_string() != format!("{:?}", header.alg)
     {

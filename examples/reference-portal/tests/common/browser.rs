@@ -113,7 +113,10 @@ impl Browser {
     /// starting with `stop`, returning that URL as `Err`.
     pub async fn follow(&mut self, mut page: Page, stop: Option<&str>) -> Result<Page, url::Url> {
         for _ in 0..10 {
-            let Some(next) = page.location.clone().filter(|_| (300..400).contains(&page.status))
+            let Some(next) = page
+                .location
+                .clone()
+                .filter(|_| (300..400).contains(&page.status))
             else {
                 return Ok(page);
             };

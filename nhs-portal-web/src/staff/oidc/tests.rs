@@ -97,23 +97,120 @@ async fn a_good_token_gives_the_name_and_each_bad_one_its_own_error() {
 
     use StaffSignInError as E;
     let rows: Vec<(&str, String, E)> = vec![
-        ("another issuer", sign(&with(|c| { c.insert("iss".into(), json!("https://other.example")); })), E::WrongIssuer),
-        ("no issuer", sign(&with(|c| { c.remove("iss"); })), E::WrongIssuer),
-        ("another audience", sign(&with(|c| { c.insert("aud".into(), json!("other-app")); })), E::WrongAudience),
-        ("several audiences, no azp", sign(&with(|c| { c.insert("aud".into(), json!(["worklist", "other"])); })), E::WrongAudience),
-        ("azp of another client", sign(&with(|c| { c.insert("azp".into(), json!("other")); })), E::WrongAudience),
-        ("expired", sign(&with(|c| { c.insert("exp".into(), json!(now().timestamp() - 61)); })), E::Expired),
-        ("no exp", sign(&with(|c| { c.remove("exp"); })), E::MissingClaim("exp")),
-        ("issued in the future", sign(&with(|c| { c.insert("iat".into(), json!(now().timestamp() + 120)); })), E::IssuedInFuture),
-        ("another nonce", sign(&with(|c| { c.insert("nonce".into(), json!("n-2")); })), E::NonceMismatch),
-        ("no nonce", sign(&with(|c| { c.remove("nonce"); })), E::MissingClaim("nonce")),
-        ("not in the group", sign(&with(|c| { c.insert("groups".into(), json!(["other"])); })), E::NotInGroup),
-        ("no group claim", sign(&with(|c| { c.remove("groups"); })), E::NotInGroup),
-        ("the group under another claim", sign(&with(|c| { c.remove("groups"); c.insert("roles".into(), json!(["booking-team"])); })), E::NotInGroup),
-        ("no sub", sign(&with(|c| { c.remove("sub"); })), E::MissingClaim("sub")),
-        ("another key, same kid", forged(&good_claims()), E::BadSignature),
-        ("HMAC", hmac(&good_claims()), E::DisallowedAlgorithm("HS256".into())),
-        ("not a JWT", "abc.def".into(), E::Malformed("InvalidToken".into())),
+        (
+            "another issuer",
+            sign(&with(|c| {
+                c.insert("iss".into(), json!("https://other.example"));
+            })),
+            E::WrongIssuer,
+        ),
+        (
+            "no issuer",
+            sign(&with(|c| {
+                c.remove("iss");
+            })),
+            E::WrongIssuer,
+        ),
+        (
+            "another audience",
+            sign(&with(|c| {
+                c.insert("aud".into(), json!("other-app"));
+            })),
+            E::WrongAudience,
+        ),
+        (
+            "several audiences, no azp",
+            sign(&with(|c| {
+                c.insert("aud".into(), json!(["worklist", "other"]));
+            })),
+            E::WrongAudience,
+        ),
+        (
+            "azp of another client",
+            sign(&with(|c| {
+                c.insert("azp".into(), json!("other"));
+            })),
+            E::WrongAudience,
+        ),
+        (
+            "expired",
+            sign(&with(|c| {
+                c.insert("exp".into(), json!(now().timestamp() - 61));
+            })),
+            E::Expired,
+        ),
+        (
+            "no exp",
+            sign(&with(|c| {
+                c.remove("exp");
+            })),
+            E::MissingClaim("exp"),
+        ),
+        (
+            "issued in the future",
+            sign(&with(|c| {
+                c.insert("iat".into(), json!(now().timestamp() + 120));
+            })),
+            E::IssuedInFuture,
+        ),
+        (
+            "another nonce",
+            sign(&with(|c| {
+                c.insert("nonce".into(), json!("n-2"));
+            })),
+            E::NonceMismatch,
+        ),
+        (
+            "no nonce",
+            sign(&with(|c| {
+                c.remove("nonce");
+            })),
+            E::MissingClaim("nonce"),
+        ),
+        (
+            "not in the group",
+            sign(&with(|c| {
+                c.insert("groups".into(), json!(["other"]));
+            })),
+            E::NotInGroup,
+        ),
+        (
+            "no group claim",
+            sign(&with(|c| {
+                c.remove("groups");
+            })),
+            E::NotInGroup,
+        ),
+        (
+            "the group under another claim",
+            sign(&with(|c| {
+                c.remove("groups");
+                c.insert("roles".into(), json!(["booking-team"]));
+            })),
+            E::NotInGroup,
+        ),
+        (
+            "no sub",
+            sign(&with(|c| {
+                c.remove("sub");
+            })),
+            E::MissingClaim("sub"),
+        ),
+        (
+            "another key, same kid",
+            forged(&good_claims()),
+            E::BadSignature,
+        ),
+        (
+            "HMAC",
+            hmac(&good_claims()),
+            E::DisallowedAlgorithm("HS256".into()),
+        ),
+        (
+            "not a JWT",
+            "abc.def".into(),
+            E::Malformed("InvalidToken".into()),
+        ),
     ];
     for (what, token, want) in rows {
         assert_eq!(check(&token).await.unwrap_err(), want, "{what}");
