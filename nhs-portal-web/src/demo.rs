@@ -201,7 +201,8 @@ pub struct DemoPortal {
     pub data: DemoData,
     /// The public base URL.
     pub base_url: String,
-    /// The staff worklist's access code.
+    /// The staff worklist's access code (unused when staff sign in through
+    /// [`DemoSettings::staff_oidc`]).
     pub staff_code: String,
     /// How many demo requests seeding added to the store (0 when they were there already).
     pub seeded: usize,

@@ -7,9 +7,11 @@
 //! It starts in **demo mode**: a simulated PAS with demo data for two trusts (one real time, one
 //! request only), the built-in **NHS login simulator** (not NHS login) mounted at
 //! `/nhs-login-simulator` with the portal registered as its relying party (a key generated at
-//! start-up), the staff worklist at `/staff` (access code printed at start-up, or
-//! `NHS_PORTAL_STAFF_CODE`), and the PCA Get Appointments API at `/fhir/Appointment` (accepting
-//! tokens the simulator mints).
+//! start-up), the staff worklist at `/staff` (staff sign in through the trust's OpenID Connect
+//! provider when `NHS_PORTAL_STAFF_OIDC_ISSUER` is set, else with the access code printed at
+//! start-up or `NHS_PORTAL_STAFF_CODE`), and the PCA Get Appointments API at `/fhir/Appointment`
+//! (accepting tokens the simulator mints). Usage events go to Wayfinder and NHS numbers to the PCA
+//! Record Service when their settings are given (`reporting.rs`, `record_service.rs`).
 //!
 //! The first line on standard output is `nhs-portal listening on {base URL}` (test harnesses read
 //! it to find the port). Settings that are wrong are each named on standard error, exit code 2.
