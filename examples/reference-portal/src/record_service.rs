@@ -20,7 +20,7 @@ use nhs_portal_reporting::record_service::{
 };
 
 use crate::BoxError;
-use crate::settings::{Secret, parse_http_url};
+use crate::settings::{Secret, named, parse_http_url};
 
 /// The Record Service settings (flattened into `Settings`).
 #[derive(Debug, Args)]
@@ -64,14 +64,6 @@ pub struct RecordServiceSettings {
         value_parser = clap::value_parser!(u16).range(1..=5_000)
     )]
     pub record_service_max_batch: u16,
-}
-
-fn named(env: &str) -> String {
-    let flag = env
-        .trim_start_matches("NHS_PORTAL_")
-        .to_ascii_lowercase()
-        .replace('_', "-");
-    format!("{env} (--{flag})")
 }
 
 impl RecordServiceSettings {

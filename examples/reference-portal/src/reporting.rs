@@ -19,7 +19,7 @@ use nhs_portal_reporting::{WayfinderClient, WayfinderConfig};
 use nhs_portal_web::demo::DEMO_CLIENT_ID;
 
 use crate::BoxError;
-use crate::settings::{Secret, Settings, parse_http_url};
+use crate::settings::{Secret, Settings, named, parse_http_url};
 
 /// How the portal authenticates to the Reporting Service (flattened into [`Settings`]).
 #[derive(Debug, Args)]
@@ -59,14 +59,6 @@ enum Auth {
     Bearer(Secret),
     ApiKey(Secret),
     SignedJwt(SignedJwtConfig),
-}
-
-fn named(env: &str) -> String {
-    let flag = env
-        .trim_start_matches("NHS_PORTAL_")
-        .to_ascii_lowercase()
-        .replace('_', "-");
-    format!("{env} (--{flag})")
 }
 
 const URL: &str = "NHS_PORTAL_REPORTING_URL";

@@ -169,6 +169,15 @@ fn parse_base_url(s: &str) -> Result<BaseUrl, String> {
     Ok(BaseUrl(trimmed.to_owned()))
 }
 
+/// A setting's name as problems give it: `NHS_PORTAL_X_Y (--x-y)`.
+pub(crate) fn named(env: &str) -> String {
+    let flag = env
+        .trim_start_matches("NHS_PORTAL_")
+        .to_ascii_lowercase()
+        .replace('_', "-");
+    format!("{env} (--{flag})")
+}
+
 pub(crate) fn parse_http_url(s: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(s.trim()).map_err(|e| format!("not an absolute URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {

@@ -12,7 +12,7 @@ use nhs_portal_web::nhs_login::RsaSigningKey;
 use nhs_portal_web::staff::{StaffClientCredential, StaffOidc, StaffOidcConfig};
 
 use crate::BoxError;
-use crate::settings::{Secret, Settings, parse_http_url};
+use crate::settings::{Secret, Settings, named, parse_http_url};
 
 /// The staff sign-in settings (flattened into [`Settings`]).
 #[derive(Debug, Args)]
@@ -75,14 +75,6 @@ fn exact_url(s: &str) -> Result<String, String> {
 }
 
 const ISSUER: &str = "NHS_PORTAL_STAFF_OIDC_ISSUER";
-
-fn named(env: &str) -> String {
-    let flag = env
-        .trim_start_matches("NHS_PORTAL_")
-        .to_ascii_lowercase()
-        .replace('_', "-");
-    format!("{env} (--{flag})")
-}
 
 impl StaffOidcSettings {
     /// Whether staff sign in through the identity provider.

@@ -8,26 +8,8 @@ use std::process::Command;
 
 use common::Running;
 
-const BIN: &str = env!("CARGO_BIN_EXE_nhs-portal-example");
-
 fn start(env: &[(&str, &str)]) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("portal.sqlite3").display()
-    );
-    let mut cmd = Command::new(BIN);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("NHS_PORTAL_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("NHS_PORTAL_ADDR", "127.0.0.1:0")
-        .env("NHS_PORTAL_DATABASE_URL", db)
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
-        .current_dir(dir.path());
-    common::spawn(cmd, vec![dir])
+    common::start_portal(env)
 }
 
 /// The README's shell block after the heading of the command-line section.

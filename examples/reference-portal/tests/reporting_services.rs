@@ -14,7 +14,6 @@
 mod common;
 
 use std::collections::HashSet;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,29 +26,12 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-const BIN: &str = env!("CARGO_BIN_EXE_nhs-portal-example");
 const API_KEY: &str = "apim-app-key-1";
 const KEY_ID: &str = "portal-key-1";
 const CLIENT_ID: &str = "wayfinder-client-1";
 
 fn start(env: &[(&str, String)]) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("portal.sqlite3").display()
-    );
-    let mut cmd = Command::new(BIN);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("NHS_PORTAL_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("NHS_PORTAL_ADDR", "127.0.0.1:0")
-        .env("NHS_PORTAL_DATABASE_URL", db)
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().map(|(k, v)| (k, v.as_str())))
-        .current_dir(dir.path());
-    common::spawn(cmd, vec![dir])
+    common::start_portal(env)
 }
 
 /// Signs a demo patient in through the NHS login simulator's pages (a `SESSION` event).
@@ -186,6 +168,41 @@ impl Respond for Events {
     }
 }
 
+/// Mounts the events endpoint at `/reporting/`.
+async fn mount_events(
+    server: &MockServer,
+    accepted: impl Fn(&Request) -> bool + Send + Sync + 'static,
+) -> UnboundedReceiver<Value> {
+    let (batches, rx) = unbounded_channel();
+    Mock::given(method("POST"))
+        .and(path("/reporting/"))
+        .respond_with(Events {
+            accepted: Box::new(accepted),
+            batches,
+        })
+        .mount(server)
+        .await;
+    rx
+}
+
+/// Starts the portal reporting to `server` with `auth`, signs a patient in, and waits for the
+/// batch carrying the `SESSION` event.
+fn reporting_env(
+    server: &MockServer,
+    auth: &[(&'static str, String)],
+) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        (
+            "NHS_PORTAL_REPORTING_URL",
+            format!("{}/reporting", server.uri()),
+        ),
+        ("NHS_PORTAL_REPORTING_CLIENT_ID", CLIENT_ID.into()),
+        ("NHS_PORTAL_REPORTING_API_KEY", API_KEY.into()),
+    ];
+    env.extend_from_slice(auth);
+    env
+}
+
 fn header(req: &Request, name: &str) -> Option<String> {
     req.headers
         .get(name)
@@ -213,7 +230,6 @@ async fn wayfinder_gets_events_after_the_signed_jwt_exchange() {
     std::fs::write(&key_file, key.private_key_pem()).unwrap();
 
     let (refusals_tx, mut refusals) = unbounded_channel();
-    let (batches_tx, mut batches) = unbounded_channel();
     let issued = Arc::new(Mutex::new(Vec::new()));
     Mock::given(method("POST"))
         .and(path("/oauth2/token"))
@@ -228,34 +244,24 @@ async fn wayfinder_gets_events_after_the_signed_jwt_exchange() {
         .mount(&server)
         .await;
     let tokens = issued.clone();
-    Mock::given(method("POST"))
-        .and(path("/reporting/"))
-        .respond_with(Events {
-            accepted: Box::new(move |req| {
-                let bearer = header(req, "authorization");
-                let tokens = tokens.lock().unwrap();
-                tokens
-                    .iter()
-                    .any(|t| bearer.as_deref() == Some(&format!("Bearer {t}")))
-            }),
-            batches: batches_tx,
-        })
-        .mount(&server)
-        .await;
-
-    let portal = start(&[
-        (
-            "NHS_PORTAL_REPORTING_URL",
-            format!("{}/reporting", server.uri()),
-        ),
-        ("NHS_PORTAL_REPORTING_CLIENT_ID", CLIENT_ID.into()),
-        ("NHS_PORTAL_REPORTING_API_KEY", API_KEY.into()),
-        ("NHS_PORTAL_REPORTING_KEY_ID", KEY_ID.into()),
-        (
-            "NHS_PORTAL_REPORTING_PRIVATE_KEY_FILE",
-            key_file.display().to_string(),
-        ),
-    ]);
+    let mut batches = mount_events(&server, move |req| {
+        let bearer = header(req, "authorization");
+        let tokens = tokens.lock().unwrap();
+        tokens
+            .iter()
+            .any(|t| bearer.as_deref() == Some(&format!("Bearer {t}")))
+    })
+    .await;
+    let portal = start(&reporting_env(
+        &server,
+        &[
+            ("NHS_PORTAL_REPORTING_KEY_ID", KEY_ID.into()),
+            (
+                "NHS_PORTAL_REPORTING_PRIVATE_KEY_FILE",
+                key_file.display().to_string(),
+            ),
+        ],
+    ));
     sign_in_a_patient(&portal).await;
     let batch = tokio::select! {
         b = next(&mut batches, "accepted batch") => b,
@@ -271,26 +277,11 @@ async fn wayfinder_gets_events_after_the_signed_jwt_exchange() {
 #[tokio::test]
 async fn wayfinder_gets_events_with_the_apikey_header() {
     let server = MockServer::start().await;
-    let (batches_tx, mut batches) = unbounded_channel();
-    Mock::given(method("POST"))
-        .and(path("/reporting/"))
-        .respond_with(Events {
-            accepted: Box::new(|req| {
-                header(req, "apikey").as_deref() == Some(API_KEY)
-                    && header(req, "authorization").is_none()
-            }),
-            batches: batches_tx,
-        })
-        .mount(&server)
-        .await;
-    let portal = start(&[
-        (
-            "NHS_PORTAL_REPORTING_URL",
-            format!("{}/reporting", server.uri()),
-        ),
-        ("NHS_PORTAL_REPORTING_CLIENT_ID", CLIENT_ID.into()),
-        ("NHS_PORTAL_REPORTING_API_KEY", API_KEY.into()),
-    ]);
+    let mut batches = mount_events(&server, |req| {
+        header(req, "apikey").as_deref() == Some(API_KEY) && header(req, "authorization").is_none()
+    })
+    .await;
+    let portal = start(&reporting_env(&server, &[]));
     sign_in_a_patient(&portal).await;
     let batch = next(&mut batches, "accepted batch").await;
     assert!(

@@ -9,13 +9,9 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::Running;
 use common::browser::{Browser, Page, form_action};
 use common::stand_in::{self, StandIn};
-
-const BIN: &str = env!("CARGO_BIN_EXE_nhs-portal-example");
 
 struct World {
     portal: Running,
@@ -41,29 +37,16 @@ fn start() -> Option<World> {
             ("REDIRECT_URI", format!("{base}/staff/sign-in/callback")),
         ],
     );
-    let data = tempfile::tempdir().unwrap();
-    let db = format!(
-        "sqlite://{}?mode=rwc",
-        data.path().join("portal.sqlite3").display()
-    );
-    let mut cmd = Command::new(BIN);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("NHS_PORTAL_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("NHS_PORTAL_ADDR", format!("127.0.0.1:{port}"))
-        .env("NHS_PORTAL_DATABASE_URL", db)
-        .env("NHS_PORTAL_STAFF_OIDC_ISSUER", &idp.issuer)
-        .env("NHS_PORTAL_STAFF_OIDC_CLIENT_ID", "worklist")
-        .env(
+    let portal = common::start_portal(&[
+        ("NHS_PORTAL_ADDR", format!("127.0.0.1:{port}").as_str()),
+        ("NHS_PORTAL_STAFF_OIDC_ISSUER", idp.issuer.as_str()),
+        ("NHS_PORTAL_STAFF_OIDC_CLIENT_ID", "worklist"),
+        (
             "NHS_PORTAL_STAFF_OIDC_CLIENT_SECRET",
             "staff-client-secret-1",
-        )
-        .env("NHS_PORTAL_STAFF_OIDC_ALLOWED_GROUP", "booking-team")
-        .env("RUST_LOG", "warn")
-        .current_dir(data.path());
-    let portal = common::spawn(cmd, vec![data]);
+        ),
+        ("NHS_PORTAL_STAFF_OIDC_ALLOWED_GROUP", "booking-team"),
+    ]);
     assert_eq!(portal.base_url, base);
     Some(World { portal, idp })
 }
@@ -119,6 +102,22 @@ async fn assert_not_signed_in(w: &World, b: &mut Browser, what: &str) {
         "{what}: {}",
         page.body
     );
+}
+
+/// `url` with the query parameter `name` set to `value` (the rest kept in order).
+fn with_param(url: &url::Url, name: &str, value: &str) -> url::Url {
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let mut out = url.clone();
+    out.query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs.iter().map(|(k, v)| {
+            if k == name {
+                (k.as_str(), value)
+            } else {
+                (k.as_str(), v.as_str())
+            }
+        }));
+    out
 }
 
 fn value_after<'a>(html: &'a str, from: usize, marker: &str) -> &'a str {
@@ -204,17 +203,7 @@ async fn staff_sign_in_through_the_provider_and_its_refusals() {
     // A forged state, in the browser that started the sign-in.
     let mut forger = Browser::new();
     let callback = to_callback(&w, &mut forger, "sam").await;
-    let mut bad = callback.clone();
-    let pairs: Vec<(String, String)> = callback.query_pairs().into_owned().collect();
-    bad.query_pairs_mut()
-        .clear()
-        .extend_pairs(pairs.iter().map(|(k, v)| {
-            if k == "state" {
-                (k.clone(), "forged-state".into())
-            } else {
-                (k.clone(), v.clone())
-            }
-        }));
+    let bad = with_param(&callback, "state", "forged-state");
     assert_eq!(open(&mut forger, &bad).await.status, 400);
     assert_not_signed_in(&w, &mut forger, "forged state").await;
 
@@ -230,18 +219,7 @@ async fn staff_sign_in_through_the_provider_and_its_refusals() {
             .map(|(_, v)| v.into_owned())
             .expect("a code")
     };
-    let mut replayed = second.clone();
-    let pairs: Vec<(String, String)> = second.query_pairs().into_owned().collect();
-    replayed
-        .query_pairs_mut()
-        .clear()
-        .extend_pairs(pairs.iter().map(|(k, v)| {
-            if k == "code" {
-                (k.clone(), code_of(&first))
-            } else {
-                (k.clone(), v.clone())
-            }
-        }));
+    let replayed = with_param(&second, "code", &code_of(&first));
     assert_eq!(open(&mut d2, &replayed).await.status, 400);
     assert_not_signed_in(&w, &mut d2, "replayed code").await;
 

@@ -24,13 +24,12 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use nhs_portal_core::clock::{Clock, SystemClock};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RequestTokenError, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
 };
 use serde::Deserialize;
 
-use crate::nhs_login::{JwksCache, RsaSigningKey, TokenError};
+use crate::nhs_login::{JwksCache, OidcClient, RsaSigningKey, TokenError, error_chain};
 
 /// How the portal authenticates itself at the provider's token endpoint.
 #[derive(Clone)]
@@ -194,19 +193,10 @@ impl std::fmt::Debug for StaffIdentity {
     }
 }
 
-type Client = CoreClient<
-    EndpointSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointMaybeSet,
-    EndpointMaybeSet,
->;
-
 /// The staff relying party at the trust's identity provider.
 pub struct StaffOidc {
     config: StaffOidcConfig,
-    client: Client,
+    client: OidcClient,
     token_endpoint: String,
     http: openidconnect::reqwest::Client,
     keys: Arc<JwksCache>,
@@ -255,7 +245,7 @@ impl StaffOidc {
         let issuer = IssuerUrl::new(config.issuer.clone()).map_err(config_error)?;
         let metadata = CoreProviderMetadata::discover_async(issuer, &http)
             .await
-            .map_err(|e| unavailable(chain(&e)))?;
+            .map_err(|e| unavailable(error_chain(&e)))?;
         let token_endpoint = metadata
             .token_endpoint()
             .ok_or_else(|| config_error("discovery has no token_endpoint"))?
@@ -361,7 +351,7 @@ impl StaffOidc {
                 RequestTokenError::ServerResponse(r) => {
                     StaffSignInError::TokenRequestRefused(r.error().to_string())
                 }
-                RequestTokenError::Request(e) => unavailable(chain(&e)),
+                RequestTokenError::Request(e) => unavailable(error_chain(&e)),
                 RequestTokenError::Parse(e, _) => {
                     unavailable(format!("unreadable token response: {e}"))
                 }
@@ -409,18 +399,6 @@ impl StaffOidc {
         };
         jsonwebtoken::encode(&header, &claims, &encoding).map_err(config_error)
     }
-}
-
-/// An error and its sources, as one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// What an ID token must satisfy besides its signature.

@@ -44,6 +44,31 @@ pub fn spawn(mut cmd: Command, dirs: Vec<tempfile::TempDir>) -> Running {
     running
 }
 
+/// Starts the portal binary with a fresh SQLite store in a temporary folder, on a free port,
+/// with only `env` of the portal's variables set (none inherited; `NHS_PORTAL_ADDR` may be
+/// given).
+pub fn start_portal<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
+    env: &[(K, V)],
+) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("portal.sqlite3").display()
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nhs-portal-example"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("NHS_PORTAL_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("NHS_PORTAL_ADDR", "127.0.0.1:0")
+        .env("NHS_PORTAL_DATABASE_URL", db)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(dir.path());
+    spawn(cmd, vec![dir])
+}
+
 /// Sends `req` and reads the answer as JSON.
 pub async fn json_of(req: reqwest::RequestBuilder) -> serde_json::Value {
     req.send()
