@@ -24,29 +24,57 @@ impl World {
     }
 }
 
-fn start() -> Option<World> {
+/// How the portal authenticates at the provider's token endpoint.
+enum Credential {
+    Secret,
+    /// `private_key_jwt`: the key file the portal reads, and the public JWK the provider holds.
+    PrivateKey(tempfile::TempDir, serde_json::Value),
+}
+
+impl Credential {
+    fn private_key() -> Self {
+        let key = nhs_portal_web::nhs_login::RsaSigningKey::generate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("staff.pem"), key.private_key_pem()).unwrap();
+        let mut jwk = key.public_jwk_json();
+        // The portal signs its assertion with RS256, which every provider supports.
+        jwk["alg"] = "RS256".into();
+        Self::PrivateKey(dir, jwk)
+    }
+}
+
+fn start(credential: &Credential) -> Option<World> {
     let dir = stand_in::node_harness("oidc-provider", "oidc-provider")?;
     let port = stand_in::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let idp = stand_in::start(
-        &dir,
-        "staff.mjs",
-        &[
-            ("CLIENT_ID", "worklist".into()),
-            ("CLIENT_SECRET", "staff-client-secret-1".into()),
-            ("REDIRECT_URI", format!("{base}/staff/sign-in/callback")),
-        ],
-    );
-    let portal = common::start_portal(&[
-        ("NHS_PORTAL_ADDR", format!("127.0.0.1:{port}").as_str()),
-        ("NHS_PORTAL_STAFF_OIDC_ISSUER", idp.issuer.as_str()),
-        ("NHS_PORTAL_STAFF_OIDC_CLIENT_ID", "worklist"),
-        (
-            "NHS_PORTAL_STAFF_OIDC_CLIENT_SECRET",
-            "staff-client-secret-1",
-        ),
-        ("NHS_PORTAL_STAFF_OIDC_ALLOWED_GROUP", "booking-team"),
-    ]);
+    let mut idp_env = vec![
+        ("CLIENT_ID", "worklist".to_owned()),
+        ("REDIRECT_URI", format!("{base}/staff/sign-in/callback")),
+    ];
+    let mut portal_env = vec![
+        ("NHS_PORTAL_ADDR", format!("127.0.0.1:{port}")),
+        ("NHS_PORTAL_STAFF_OIDC_CLIENT_ID", "worklist".into()),
+        ("NHS_PORTAL_STAFF_OIDC_ALLOWED_GROUP", "booking-team".into()),
+    ];
+    match credential {
+        Credential::Secret => {
+            idp_env.push(("CLIENT_SECRET", "staff-client-secret-1".into()));
+            portal_env.push((
+                "NHS_PORTAL_STAFF_OIDC_CLIENT_SECRET",
+                "staff-client-secret-1".into(),
+            ));
+        }
+        Credential::PrivateKey(keys, jwk) => {
+            idp_env.push(("CLIENT_JWK", jwk.to_string()));
+            portal_env.push((
+                "NHS_PORTAL_STAFF_OIDC_PRIVATE_KEY_FILE",
+                keys.path().join("staff.pem").display().to_string(),
+            ));
+        }
+    }
+    let idp = stand_in::start(&dir, "staff.mjs", &idp_env);
+    portal_env.push(("NHS_PORTAL_STAFF_OIDC_ISSUER", idp.issuer.clone()));
+    let portal = common::start_portal(&portal_env);
     assert_eq!(portal.base_url, base);
     Some(World { portal, idp })
 }
@@ -127,7 +155,9 @@ fn value_after<'a>(html: &'a str, from: usize, marker: &str) -> &'a str {
 
 #[tokio::test]
 async fn staff_sign_in_through_the_provider_and_its_refusals() {
-    let Some(w) = start() else { return };
+    let Some(w) = start(&Credential::Secret) else {
+        return;
+    };
 
     // The sign-in page offers the provider, and no access code form.
     let mut sam = Browser::new();
@@ -269,4 +299,30 @@ async fn staff_sign_in_through_the_provider_and_its_refusals() {
         res.set_cookies
     );
     assert_not_signed_in(&w, &mut coder, "access code").await;
+}
+
+#[tokio::test]
+async fn staff_sign_in_with_a_private_key_and_sign_out() {
+    let credential = Credential::private_key();
+    let Some(w) = start(&credential) else {
+        return;
+    };
+    let mut sam = Browser::new();
+    let callback = to_callback(&w, &mut sam, "sam").await;
+    assert_eq!(open(&mut sam, &callback).await.status, 303);
+    let list = worklist(&w, &mut sam).await;
+    assert!(
+        list.body.contains("Signed in as Sam Booking."),
+        "{}",
+        list.body
+    );
+    let csrf = value_after(&list.body, 0, "name=\"csrf_token\" value=\"").to_owned();
+    let out = sam
+        .post_form(
+            &format!("{}/staff/sign-out", w.portal.base_url),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(out.location.as_ref().map(|l| l.path()), Some("/staff"));
+    assert_not_signed_in(&w, &mut sam, "after signing out").await;
 }
