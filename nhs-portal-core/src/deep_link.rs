@@ -111,6 +111,7 @@ pub enum DeepLinkError {
 pub struct DeepLinkBase {
     origin_and_path: String,
     path_prefix: String,
+    host: String,
 }
 
 impl DeepLinkBase {
@@ -127,15 +128,22 @@ impl DeepLinkBase {
         }
         let text = url.as_str().trim_end_matches('/').to_owned();
         let path_prefix = url.path().trim_end_matches('/').to_owned();
+        let host = url.host_str().unwrap_or_default().to_owned();
         Ok(Self {
             origin_and_path: text,
             path_prefix,
+            host,
         })
     }
 
     /// The base URL without a trailing slash.
     pub fn as_str(&self) -> &str {
         &self.origin_and_path
+    }
+
+    /// The host name, without port (for example `portal.example.nhs.uk`).
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// The path prefix (empty when the portal sits at the root).

@@ -38,6 +38,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod appointment;
+pub mod calendar;
 pub mod clock;
 pub mod deep_link;
 pub mod eligibility;

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use nhs_portal_core::reporting::ChangeReason;
 use nhs_portal_core::request_status::{Capabilities, RequestOutcome};
 use nhs_portal_core::{Appointment, AppointmentId, NhsNumber};
 
@@ -35,16 +36,129 @@ pub struct CancelReason {
     pub text: Option<String>,
 }
 
-/// Something the trust did that the portal must learn about: the outcome of a request it
-/// stored, or a change made on the PAS side.
+/// What changed in the PAS, as [`PasBackend::poll_events`] reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PasChange {
+    /// A new appointment appeared (booked by the trust, or the new half of a cancel + rebook).
+    Booked,
+    /// Moved: in place to `new_start`, or replaced by a new appointment `replaced_by` (a "cancel
+    /// + new booking" the adapter recognised as one move).
+    Moved {
+        /// The new start, when moved in place (or the replacement's start).
+        new_start: Option<DateTime<Utc>>,
+        /// The new appointment, when the PAS made a new one and cancelled this one.
+        replaced_by: Option<AppointmentId>,
+    },
+    /// Cancelled, by the patient or the hospital (FHIR `cancelationReason` `pat` or `pat-cpp`
+    /// mean the patient).
+    Cancelled {
+        /// Who cancelled.
+        by: ChangeReason,
+    },
+    /// The patient did not attend (FHIR `noshow`).
+    NoShow,
+    /// The patient attended (FHIR `fulfilled`; `arrived` and `checked-in` are not events: the
+    /// appointment is still today's).
+    Attended,
+    /// Withdrawn: entered in error or deleted in the PAS; it leaves lists and the PCA feed.
+    Withdrawn,
+    /// The trust declined the pending request; the appointment is unchanged.
+    RequestRejected,
+}
+
+impl PasChange {
+    /// The outcome this change gives a pending request, for the changes that answer one:
+    /// `Cancelled` is [`RequestOutcome::Cancelled`], `Moved` is [`RequestOutcome::Rescheduled`],
+    /// `RequestRejected` is [`RequestOutcome::Rejected`]; `None` for the others.
+    pub fn request_outcome(&self) -> Option<RequestOutcome> {
+        match self {
+            Self::Cancelled { .. } => Some(RequestOutcome::Cancelled),
+            Self::Moved {
+                new_start,
+                replaced_by,
+            } => Some(RequestOutcome::Rescheduled {
+                replaced_by: replaced_by.clone(),
+                new_start: *new_start,
+            }),
+            Self::RequestRejected => Some(RequestOutcome::Rejected),
+            Self::Booked | Self::NoShow | Self::Attended | Self::Withdrawn => None,
+        }
+    }
+
+    /// Whether this change makes any pending request on the appointment moot (it is over or
+    /// gone: a no-show, an attendance, a withdrawal), so the request resolves as stale.
+    pub fn makes_request_moot(&self) -> bool {
+        matches!(self, Self::NoShow | Self::Attended | Self::Withdrawn)
+    }
+
+    /// The change that answers a pending request with `outcome` (a cancellation made on the
+    /// patient's request counts as the patient's).
+    pub fn from_request_outcome(outcome: &RequestOutcome) -> Self {
+        match outcome {
+            RequestOutcome::Cancelled => Self::Cancelled {
+                by: ChangeReason::Patient,
+            },
+            RequestOutcome::Rescheduled {
+                replaced_by,
+                new_start,
+            } => Self::Moved {
+                new_start: *new_start,
+                replaced_by: replaced_by.clone(),
+            },
+            RequestOutcome::Rejected => Self::RequestRejected,
+        }
+    }
+}
+
+/// Something the trust did in its PAS that the portal must learn about: a change to an
+/// appointment, or its answer to a pending request.
+///
+/// `(appointment, version)` identifies a change: the same one may be delivered twice
+/// (overlapping polls), and consumers process it once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PasEvent {
     /// The appointment concerned.
     pub appointment: AppointmentId,
-    /// What happened to the pending request.
-    pub outcome: RequestOutcome,
-    /// When the trust acted.
+    /// Its patient.
+    pub patient: NhsNumber,
+    /// What changed.
+    pub change: PasChange,
+    /// When the trust acted (for FHIR, the resource's `meta.lastUpdated`).
     pub at: DateTime<Utc>,
+    /// The de-duplication key with `appointment`: the resource version (FHIR `meta.versionId`),
+    /// or any text unique per change.
+    pub version: String,
+    /// The appointment as the PAS holds it after the change (the last one seen for
+    /// [`PasChange::Withdrawn`]), so a consumer can report it without another PAS read.
+    pub snapshot: Option<Appointment>,
+}
+
+impl PasEvent {
+    /// An event without a snapshot (add one with [`PasEvent::with_snapshot`]).
+    pub fn new(
+        appointment: AppointmentId,
+        patient: NhsNumber,
+        change: PasChange,
+        at: DateTime<Utc>,
+        version: impl Into<String>,
+    ) -> Self {
+        Self {
+            appointment,
+            patient,
+            change,
+            at,
+            version: version.into(),
+            snapshot: None,
+        }
+    }
+
+    /// The event with the appointment as the PAS holds it after the change.
+    pub fn with_snapshot(mut self, snapshot: Appointment) -> Self {
+        self.snapshot = Some(snapshot);
+        self
+    }
 }
 
 /// What the PAS knows about a patient that decides whether the portal may show them anything.
@@ -115,7 +229,9 @@ pub trait PasBackend: Send + Sync {
         slot_id: &str,
     ) -> Result<Appointment, PasError>;
 
-    /// Outcomes and PAS-side changes since `since`, oldest first (polling). Backends that push
-    /// instead return an empty list here.
+    /// Changes in the PAS since `since` (inclusive), oldest first (polling). An adapter may also
+    /// return changes from an overlap window before `since` and the same change twice (same
+    /// `(appointment, version)`): consumers process each once. Backends that push instead return
+    /// an empty list here.
     async fn poll_events(&self, since: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError>;
 }

@@ -13,7 +13,7 @@
 //! | [`cancel`](PasBackend::cancel) | read, then `PUT Appointment/{id}` with `status: cancelled`, a cancellation reason and `If-Match` on the version read; a version conflict re-reads and tries again |
 //! | [`find_slots`](PasBackend::find_slots) | `GET Slot?status=free&start=ge…&start=lt…` and `schedule=` the current slot's schedule, or else `specialty=` the appointment's Treatment Function Code |
 //! | [`reschedule`](PasBackend::reschedule) | the offer as `find_slots` would make it now (to the booking horizon) must hold the slot, else `SlotUnavailable`; then claim the slot (`PUT Slot` `status: busy` with `If-Match`: only one of two racing claims can win), then `PUT Appointment` with the new times and slot (`If-Match`; on conflict the slot is released), then free the old slot |
-//! | [`poll_events`](PasBackend::poll_events) | `GET Appointment?_lastUpdated=ge…`: cancelled ones are cancellations; booked ones whose start differs from their previous version (`_history`) were moved |
+//! | [`poll_events`](PasBackend::poll_events) | `GET Appointment?_lastUpdated=ge…`: `cancelled` is a cancellation (the patient's for reason `pat`/`pat-*`, else the hospital's), `noshow` a no-show, `fulfilled` an attendance, `entered-in-error` a withdrawal; a booked one whose start differs from its previous version (`_history`) was moved. Each event names the patient (from the participant's NHS number, or the referenced Patient) and carries `meta.versionId` |
 //!
 //! Appointments are found through the Patient resource rather than with
 //! `Appointment?patient:identifier=…`: Medplum's in-memory repository (our test peer) matches
@@ -50,10 +50,7 @@ use crate::{CancelReason, PasBackend, PasError, PasEvent, PatientRecord, Slot};
 
 pub use config::{FhirConfigError, FhirPasConfig, PORTAL_ACCESS_EXTENSION};
 
-/// An HTTP status the PAS answered with (the source of [`PasError::Unavailable`]).
-#[derive(Debug, thiserror::Error)]
-#[error("the PAS answered HTTP {0}")]
-pub struct HttpStatus(pub u16);
+pub use crate::error::HttpStatus;
 
 /// A [`PasBackend`] over FHIR R4 REST. See the [module documentation](self).
 #[derive(Debug, Clone)]

@@ -64,5 +64,7 @@ pub mod worklist;
 #[cfg(any(test, feature = "mock"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use backend::MockPasBackend;
-pub use backend::{BOOKING_HORIZON_DAYS, CancelReason, PasBackend, PasEvent, PatientRecord, Slot};
-pub use error::PasError;
+pub use backend::{
+    BOOKING_HORIZON_DAYS, CancelReason, PasBackend, PasChange, PasEvent, PatientRecord, Slot,
+};
+pub use error::{HttpStatus, PasError};

@@ -247,7 +247,7 @@ impl PasBackend for Broken {
         if self.bug == Bug::CancelNotIdempotent
             && before.is_some_and(|b| b.status == nhs_portal_core::AppointmentStatus::Cancelled)
         {
-            return Err(PasError::InvalidState("already cancelled"));
+            return Err(PasError::InvalidState("already cancelled".into()));
         }
         Ok(out)
     }

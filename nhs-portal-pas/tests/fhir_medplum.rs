@@ -15,7 +15,8 @@ use chrono::{Duration, Utc};
 use medplum::start;
 use nhs_portal_core::clock::SystemClock;
 use nhs_portal_core::nhs_number::NHS_NUMBER_SYSTEM;
-use nhs_portal_core::request_status::{Capabilities, RequestOutcome};
+use nhs_portal_core::reporting::ChangeReason;
+use nhs_portal_core::request_status::Capabilities;
 use nhs_portal_core::store::memory::MemoryStore;
 use nhs_portal_core::store::{PatientRequest, RequestState, RequestStore};
 use nhs_portal_core::{AppointmentId, Identifier, NhsNumber};
@@ -23,7 +24,7 @@ use nhs_portal_pas::conformance::{self, ConformanceFixture, RescheduleRace, Unof
 use nhs_portal_pas::demo;
 use nhs_portal_pas::fhir::{FhirPas, FhirPasConfig, map};
 use nhs_portal_pas::worklist::Worklist;
-use nhs_portal_pas::{PasBackend, PasError};
+use nhs_portal_pas::{PasBackend, PasChange, PasError};
 use serde_json::json;
 use url::Url;
 
@@ -273,14 +274,21 @@ async fn staff_changes_in_the_pas_resolve_pending_requests() {
         .iter()
         .find(|e| e.appointment == requests[0].appointment)
         .unwrap();
-    assert_eq!(cancelled.outcome, RequestOutcome::Cancelled);
+    // staff cancelled with no patient reason code: the hospital's cancellation
+    assert_eq!(
+        cancelled.change,
+        PasChange::Cancelled {
+            by: ChangeReason::Hospital
+        }
+    );
+    assert_eq!(cancelled.patient, requests[0].patient);
     let moved = events
         .iter()
         .find(|e| e.appointment == requests[1].appointment)
         .unwrap();
     assert_eq!(
-        moved.outcome,
-        RequestOutcome::Rescheduled {
+        moved.change,
+        PasChange::Moved {
             replaced_by: None,
             new_start: Some(map::parse_instant(new_start).unwrap())
         }

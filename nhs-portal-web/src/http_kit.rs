@@ -183,6 +183,16 @@ fn build(
     kind.mark(res)
 }
 
+/// A file the browser saves rather than shows (`Content-Disposition: attachment`), not cached.
+/// `filename` must be plain ASCII without quotes.
+pub fn download(content_type: &'static str, filename: &str, body: Bytes) -> Response<Bytes> {
+    let mut res = build(StatusCode::OK, content_type, ResponseKind::Other, body);
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
+}
+
 /// A page from the portal's templates ([`ResponseKind::Page`]), not cached.
 pub fn page(status: StatusCode, html: String) -> Response<Bytes> {
     build(

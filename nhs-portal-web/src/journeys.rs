@@ -67,7 +67,14 @@ pub enum JourneyError {
     /// The answers given are not valid (the web layer shows them as form errors).
     #[error("the answers are not valid")]
     Invalid(Vec<FieldError>),
-    /// The PAS failed (timeout, unavailable, bad data).
+    /// The hospital's PAS refused the change under its own rules (for example too close to the
+    /// appointment, or the record is locked by staff): nothing was changed.
+    #[error("the hospital's system refused the change")]
+    HospitalRefused {
+        /// The PAS's explanation, if it gave one (its own words: never log it).
+        text: String,
+    },
+    /// The PAS failed (timeout, unavailable, refused the portal's credentials, bad data).
     #[error("the PAS failed")]
     Pas(#[source] PasError),
     /// The store failed.
@@ -86,6 +93,7 @@ impl From<PasError> for JourneyError {
             PasError::SlotUnavailable => Self::SlotUnavailable,
             PasError::NotSupported => Self::NotAllowed(Refusal::NotOffered),
             PasError::InvalidState(_) => Self::NotAllowed(Refusal::NotBooked),
+            PasError::BusinessRule { text } => Self::HospitalRefused { text },
             other => Self::Pas(other),
         }
     }

@@ -35,6 +35,32 @@ if (nav) {
       if (goHome()) event.preventDefault()
     })
   }
+  // "Add to calendar": file downloads do not work in the NHS App's web view, so the app's own
+  // calendar call takes the event; a cancellation file goes through its download call.
+  const storage = app.storage
+  for (const link of document.querySelectorAll('a[data-nhsapp-calendar]')) {
+    link.addEventListener('click', (event) => {
+      const d = link.dataset
+      if (d.cancels !== 'true' && storage && typeof storage.addEventToCalendar === 'function') {
+        event.preventDefault()
+        const end = d.end ? Number(d.end) : undefined
+        storage.addEventToCalendar(d.subject, d.body, d.location, Number(d.start), end)
+        return
+      }
+      const download = (storage && storage.downloadFromBytes) || app.downloadFromBytes
+      if (d.cancels === 'true' && typeof download === 'function') {
+        event.preventDefault()
+        fetch(link.href, { credentials: 'same-origin' })
+          .then((res) => res.ok ? res.arrayBuffer() : Promise.reject(new Error(String(res.status))))
+          .then((buffer) => {
+            let binary = ''
+            for (const byte of new Uint8Array(buffer)) binary += String.fromCharCode(byte)
+            download.call(storage || app, window.btoa(binary), 'hospital-appointment.ics', 'text/calendar')
+          })
+          .catch(() => { window.location.href = link.href })
+      }
+    })
+  }
   // The NHS App's own back button follows the page's back link when there is one.
   const back = document.querySelector('a.nhsuk-back-link')
   if (typeof nav.setBackAction === 'function') {

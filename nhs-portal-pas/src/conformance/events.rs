@@ -65,7 +65,10 @@ impl PartialEq for EventsFixture {
 
 impl Eq for EventsFixture {}
 
-fn same_kind(want: &RequestOutcome, got: &RequestOutcome) -> bool {
+fn same_kind(want: &RequestOutcome, got: Option<&RequestOutcome>) -> bool {
+    let Some(got) = got else {
+        return false;
+    };
     match (want, got) {
         (RequestOutcome::Cancelled, RequestOutcome::Cancelled)
         | (RequestOutcome::Rejected, RequestOutcome::Rejected) => true,
@@ -115,10 +118,11 @@ fn one_each<'a>(
                 ));
             }
             [e] => {
-                ensure(C, same_kind(&action.outcome, &e.outcome), || {
+                let got = e.change.request_outcome();
+                ensure(C, same_kind(&action.outcome, got.as_ref()), || {
                     format!(
                         "{when}: action {n} was {:?} but its event says {:?}",
-                        action.outcome, e.outcome
+                        action.outcome, e.change
                     )
                 })?;
                 found.push(e);

@@ -20,7 +20,24 @@ pub(super) struct Versioned {
 pub(super) const MAX_PAGES: usize = 50;
 
 pub(super) fn transient(e: &PasError) -> bool {
-    matches!(e, PasError::Timeout | PasError::Unavailable(_))
+    e.is_transient()
+}
+
+/// `Retry-After` as delay-seconds or an HTTP-date (RFC 9110), relative to `now`.
+pub(super) fn retry_after(
+    value: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<std::time::Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (at.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or_default(),
+    )
 }
 
 /// FHIR ids in paths: the FHIR id rule, so nothing can step out of the resource path.
@@ -89,17 +106,11 @@ impl FhirPas {
             }
         })?;
         let status = res.status().as_u16();
-        match status {
-            200..=299 => {}
-            404 | 410 => return Ok(None),
-            409 | 412 => return Err(PasError::Conflict),
-            408 => return Err(PasError::Timeout),
-            429 | 500..=599 => return Err(PasError::Unavailable(Box::new(HttpStatus(status)))),
-            other => {
-                return Err(PasError::BadData(format!(
-                    "the PAS refused the request (HTTP {other})"
-                )));
-            }
+        if !(200..=299).contains(&status) {
+            return match status {
+                404 | 410 => Ok(None),
+                _ => Err(self.refusal(status, res).await),
+            };
         }
         let etag = res
             .headers()
@@ -126,6 +137,39 @@ impl FhirPas {
             .map(str::to_owned)
             .or_else(|| etag.map(|t| t.trim_start_matches("W/").trim_matches('"').to_owned()));
         Ok(Some(Versioned { body, version }))
+    }
+
+    /// The typed error for a non-2xx answer other than 404/410 (reads the OperationOutcome of
+    /// a refusal; its text goes into [`PasError::BusinessRule`], never into a log).
+    async fn refusal(&self, status: u16, res: reqwest::Response) -> PasError {
+        let wait = res
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after(v, self.clock.now()));
+        match status {
+            401 => PasError::Unauthorised(format!("HTTP {status}")),
+            403 => PasError::Forbidden(format!("HTTP {status}")),
+            408 => PasError::Timeout,
+            409 | 412 => PasError::Conflict,
+            429 => PasError::RateLimited { retry_after: wait },
+            400 | 422 | 423 => {
+                let body: Value = res
+                    .bytes()
+                    .await
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or(Value::Null);
+                PasError::BusinessRule {
+                    text: super::map::outcome_text(&body),
+                }
+            }
+            500..=599 => PasError::Unavailable(Box::new(HttpStatus {
+                status,
+                retry_after: wait,
+            })),
+            other => PasError::BadData(format!("the PAS refused the request (HTTP {other})")),
+        }
     }
 
     /// A GET, retried on transient failures; `None` for 404/410.

@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use nhs_portal_core::appointment::REQUEST_STATUS_EXTENSION;
 use nhs_portal_core::ids::SPECIALTY_SYSTEM;
 use nhs_portal_core::nhs_number::NHS_NUMBER_SYSTEM;
+use nhs_portal_core::reporting::ChangeReason;
 use nhs_portal_core::{
     Appointment, AppointmentId, AppointmentStatus, AppointmentType, Clinician, ConsultationMedium,
     Identifier, Location, NhsNumber, OdsCode, Organisation, Priority, RequestStatus, Specialty,
@@ -40,6 +41,8 @@ pub const ACT_CODE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v3-ActC
 /// Appointment cancellation reasons (HL7 terminology).
 pub const CANCELLATION_REASON_SYSTEM: &str =
     "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason";
+/// The cancellation reason the portal writes: `pat-cpp`, "Patient: Canceled via Patient Portal".
+pub const PORTAL_CANCELLATION_CODE: &str = "pat-cpp";
 
 /// Why a FHIR resource could not be mapped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,6 +94,58 @@ pub fn status_from_fhir(code: &str) -> Option<AppointmentStatus> {
     }
 }
 
+/// A reference to a `kind` resource as `Kind/id`, from any of the forms R4 allows: relative
+/// (`Patient/123`), absolute (`https://pas.example/fhir/Patient/123`) or versioned
+/// (`Patient/123/_history/4`). `None` for another kind, a contained (`#...`) or logical-only
+/// reference, or an id outside the FHIR id rule. An absolute reference's server is not checked:
+/// the adapter talks to one server, which may name itself by an internal address.
+pub fn local_reference(reference: &str, kind: &str) -> Option<String> {
+    let path = reference.split(['?', '#']).next()?;
+    let path = match path.find("/_history/") {
+        Some(i) => &path[..i],
+        None => path,
+    };
+    let mut parts = path.trim_end_matches('/').rsplit('/');
+    let id = parts.next()?;
+    (parts.next()? == kind && AppointmentId::parse(id).is_ok()).then(|| format!("{kind}/{id}"))
+}
+
+/// The NHS number of the patient participant, when the Appointment carries it as an identifier.
+pub fn patient_nhs_number(resource: &Value) -> Option<NhsNumber> {
+    arr(resource, "participant")
+        .filter_map(|p| p.get("actor"))
+        .filter_map(|a| a.get("identifier"))
+        .filter(|i| s(i, "system") == Some(NHS_NUMBER_SYSTEM))
+        .find_map(|i| s(i, "value").and_then(|v| NhsNumber::parse(v).ok()))
+}
+
+/// The patient participant's literal reference, as `Patient/id`.
+pub fn patient_reference_of(resource: &Value) -> Option<String> {
+    arr(resource, "participant")
+        .filter_map(|p| p.get("actor"))
+        .filter_map(|a| s(a, "reference"))
+        .find_map(|r| local_reference(r, "Patient"))
+}
+
+/// The cancellation reason codes that mean the patient cancelled (HL7 `appointment-cancellation-reason`:
+/// `pat`, and its children such as `pat-cpp`, cancelled via the patient portal).
+pub fn cancelled_by(resource: &Value) -> ChangeReason {
+    let by_patient = resource
+        .get("cancelationReason")
+        .map(|cc| {
+            arr(cc, "coding").any(|c| {
+                s(c, "system") == Some(CANCELLATION_REASON_SYSTEM)
+                    && s(c, "code").is_some_and(|code| code == "pat" || code.starts_with("pat-"))
+            })
+        })
+        .unwrap_or(false);
+    if by_patient {
+        ChangeReason::Patient
+    } else {
+        ChangeReason::Hospital
+    }
+}
+
 /// Whether an Appointment resource has `patient` as a participant: by literal reference
 /// (`patient_reference`, such as `Patient/123`) or by NHS number identifier.
 pub fn has_patient(resource: &Value, patient: &NhsNumber, patient_reference: Option<&str>) -> bool {
@@ -98,7 +153,12 @@ pub fn has_patient(resource: &Value, patient: &NhsNumber, patient_reference: Opt
         let Some(actor) = p.get("actor") else {
             return false;
         };
-        let by_ref = patient_reference.is_some_and(|r| s(actor, "reference") == Some(r));
+        let by_ref = patient_reference.is_some_and(|r| {
+            s(actor, "reference")
+                .and_then(|a| local_reference(a, "Patient"))
+                .as_deref()
+                == Some(r)
+        });
         let by_id = actor.get("identifier").is_some_and(|i| {
             s(i, "system") == Some(NHS_NUMBER_SYSTEM) && s(i, "value") == Some(patient.as_str())
         });
@@ -364,6 +424,24 @@ pub fn is_restricted(patient: &Value) -> bool {
         .get("meta")
         .map(|m| arr(m, "security").any(|c| matches!(s(c, "code"), Some("R" | "V"))))
         .unwrap_or(false)
+}
+
+/// The explanation in an OperationOutcome: each issue's `details.text` (or else its
+/// `diagnostics`), joined with "; ". Empty for anything else or an outcome that says nothing.
+pub fn outcome_text(outcome: &Value) -> String {
+    if s(outcome, "resourceType") != Some("OperationOutcome") {
+        return String::new();
+    }
+    arr(outcome, "issue")
+        .filter_map(|i| {
+            i.get("details")
+                .and_then(|d| s(d, "text"))
+                .or_else(|| s(i, "diagnostics"))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The value of a boolean extension on a resource, if present.

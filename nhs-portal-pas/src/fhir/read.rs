@@ -62,7 +62,7 @@ impl FhirPas {
         let found = match self.get(url).await {
             Ok(found) => found,
             // An id the server refuses to read is one it does not have.
-            Err(PasError::BadData(_)) => None,
+            Err(PasError::BadData(_) | PasError::BusinessRule { .. }) => None,
             Err(e) => return Err(e),
         };
         Ok(found.filter(|v| {
@@ -80,20 +80,24 @@ impl FhirPas {
             .read_owned(&appointment.patient, &appointment.id)
             .await?
             .ok_or(PasError::NotFound)?;
-        let a = self
-            .map(&v.body, &appointment.patient)?
-            .ok_or(PasError::InvalidState(
-                "the PAS holds this appointment in a status the portal does not show",
-            ))?;
+        let a = self.map(&v.body, &appointment.patient)?.ok_or_else(|| {
+            PasError::InvalidState(
+                "the PAS holds this appointment in a status the portal does not show".into(),
+            )
+        })?;
         Ok((v, a))
     }
 
     pub(super) fn check_future_booked(&self, a: &Appointment) -> Result<(), PasError> {
         if a.status != AppointmentStatus::Booked {
-            return Err(PasError::InvalidState("the appointment is not booked"));
+            return Err(PasError::InvalidState(
+                "the appointment is not booked".into(),
+            ));
         }
         if !a.is_future(self.clock.now()) {
-            return Err(PasError::InvalidState("the appointment is in the past"));
+            return Err(PasError::InvalidState(
+                "the appointment is in the past".into(),
+            ));
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ impl FhirPas {
             Ok(v) => Ok(
                 v.filter(|v| v.body.get("resourceType").and_then(Value::as_str) == Some("Slot"))
             ),
-            Err(PasError::BadData(_)) => Ok(None),
+            Err(PasError::BadData(_) | PasError::BusinessRule { .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -107,7 +107,10 @@ impl FhirPas {
             let mut body = v.body;
             body["status"] = json!("cancelled");
             body["cancelationReason"] = json!({
-                "coding": [{"system": map::CANCELLATION_REASON_SYSTEM, "code": "pat"}],
+                "coding": [{
+                    "system": map::CANCELLATION_REASON_SYSTEM,
+                    "code": map::PORTAL_CANCELLATION_CODE,
+                }],
                 "text": reason.text.as_deref().unwrap_or(&reason.code),
             });
             match self

@@ -353,11 +353,15 @@ impl PasBackend for SimulatedPas {
             AppointmentStatus::Cancelled => return Ok(stored),
             AppointmentStatus::Booked => {}
             AppointmentStatus::Fulfilled | AppointmentStatus::NoShow => {
-                return Err(PasError::InvalidState("the appointment is not booked"));
+                return Err(PasError::InvalidState(
+                    "the appointment is not booked".into(),
+                ));
             }
         }
         if !stored.is_future(now) {
-            return Err(PasError::InvalidState("the appointment is in the past"));
+            return Err(PasError::InvalidState(
+                "the appointment is in the past".into(),
+            ));
         }
         g.free_slot(&stored.id);
         let a = &mut g.appointments[i];
@@ -405,10 +409,14 @@ impl PasBackend for SimulatedPas {
             return Err(PasError::NotSupported);
         }
         if stored.status != AppointmentStatus::Booked {
-            return Err(PasError::InvalidState("the appointment is not booked"));
+            return Err(PasError::InvalidState(
+                "the appointment is not booked".into(),
+            ));
         }
         if !stored.is_future(now) {
-            return Err(PasError::InvalidState("the appointment is in the past"));
+            return Err(PasError::InvalidState(
+                "the appointment is in the past".into(),
+            ));
         }
         let slot = match g.slots.get(slot_id) {
             Some(s) if self.offers(s, &stored, now) => s.slot.slot.clone(),

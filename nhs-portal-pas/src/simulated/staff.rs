@@ -9,7 +9,7 @@ use nhs_portal_core::{Appointment, AppointmentId, AppointmentStatus};
 
 use super::{SimulatedPas, SimulationError};
 use crate::worklist::OutcomeApplier;
-use crate::{PasError, PasEvent};
+use crate::{PasChange, PasError, PasEvent};
 
 impl SimulatedPas {
     /// Simulation only: what the trust's staff did in their PAS, applied to an appointment.
@@ -21,7 +21,9 @@ impl SimulatedPas {
     ///   [`SimulatedPas::staff_rebooked`] to have the replacement made for you.
     /// - [`RequestOutcome::Rejected`]: nothing changes in the PAS.
     ///
-    /// In every case a [`PasEvent`] is recorded for [`PasBackend::poll_events`](crate::PasBackend::poll_events).
+    /// In every case a [`PasEvent`] is recorded for [`PasBackend::poll_events`](crate::PasBackend::poll_events)
+    /// ([`PasChange::from_request_outcome`]: staff acting on the patient's request, so a
+    /// cancellation is the patient's).
     pub fn staff_acted(
         &self,
         id: &AppointmentId,
@@ -92,11 +94,18 @@ impl SimulatedPas {
             g.free_slot(id);
         }
         g.appointments[i] = next.clone();
-        g.events.push(PasEvent {
-            appointment: id.clone(),
-            outcome: outcome.clone(),
-            at: now,
-        });
+        // One version per recorded change, unique within this simulated PAS.
+        let version = format!("sim-{}", g.events.len() + 1);
+        g.events.push(
+            PasEvent::new(
+                id.clone(),
+                next.patient.clone(),
+                PasChange::from_request_outcome(outcome),
+                now,
+                version,
+            )
+            .with_snapshot(next.clone()),
+        );
         Ok(next)
     }
 
@@ -144,7 +153,7 @@ impl OutcomeApplier for SimulatedPas {
             SimulationError::UnknownAppointment | SimulationError::UnknownTrust => {
                 PasError::NotFound
             }
-            SimulationError::NotApplicable(why) => PasError::InvalidState(why),
+            SimulationError::NotApplicable(why) => PasError::InvalidState(why.into()),
         })
     }
 }

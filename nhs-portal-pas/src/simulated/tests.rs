@@ -1,6 +1,7 @@
 //! Tests of the simulated PAS.
 
 use super::*;
+use crate::PasChange;
 use std::time::Duration;
 
 use chrono::{Duration as CDuration, TimeZone};
@@ -416,11 +417,19 @@ async fn staff_actions_change_the_pas_and_are_polled() {
     let got: Vec<_> = events.iter().map(|e| e.appointment.clone()).collect();
     assert_eq!(got, vec![a.id.clone(), b.id.clone(), c.id.clone()]);
     assert_eq!(
-        events[2].outcome,
-        RequestOutcome::Rescheduled {
+        events[2].change,
+        PasChange::Moved {
             replaced_by: Some(replacement.id),
             new_start: Some(new_start)
         }
+    );
+    // each change names its patient, has its own version and carries the appointment after it
+    assert!(events.iter().all(|e| e.patient == p("9000000009")));
+    let versions: std::collections::HashSet<_> = events.iter().map(|e| &e.version).collect();
+    assert_eq!(versions.len(), events.len());
+    assert_eq!(
+        events[2].snapshot.as_ref().map(|a| a.status),
+        Some(AppointmentStatus::Cancelled)
     );
     // the cursor is inclusive and later cursors see less
     let later = pas.poll_events(events[1].at).await.unwrap();

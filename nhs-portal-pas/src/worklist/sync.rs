@@ -50,6 +50,13 @@ impl Worklist {
                 report.without_request += 1;
                 continue;
             };
+            // Appointment ids are the PAS's: a request of another patient under the same id
+            // (another trust's PAS, a reused id) is not this event's to resolve.
+            if request.patient != event.patient {
+                tracing::warn!(request = %request.id, "worklist: a PAS event names another patient than the request");
+                report.left_pending += 1;
+                continue;
+            }
             match self.resolve_from_event(&request, &event).await? {
                 Some(r) => report.resolved.push(r),
                 None => report.left_pending += 1,
@@ -63,30 +70,39 @@ impl Worklist {
         request: &PatientRequest,
         event: &PasEvent,
     ) -> Result<Option<PatientRequest>, WorklistError> {
-        let state = match &event.outcome {
-            RequestOutcome::Rejected => StoreResolution::Rejected,
-            o if answers(request.kind, o) => StoreResolution::Fulfilled,
+        // What the change does to the request: answers it, declines it, makes it moot (the
+        // appointment is over or gone: resolved as stale, like `overlay` does), or nothing.
+        let (state, outcome) = match event.change.request_outcome() {
+            Some(RequestOutcome::Rejected) => {
+                (StoreResolution::Rejected, Some(RequestOutcome::Rejected))
+            }
+            Some(o) if answers(request.kind, &o) => (StoreResolution::Fulfilled, Some(o)),
+            None if event.change.makes_request_moot() => (StoreResolution::Rejected, None),
             _ => return Ok(None),
         };
         let at = self.clock.now();
-        let appointment = match self
+        let found = self
             .pas
             .get_appointment(&request.patient, &request.appointment)
-            .await?
-        {
-            Some(a) => a,
+            .await?;
+        let appointment = match (found, &outcome, &event.snapshot) {
+            (Some(a), _, _) => a,
+            // Withdrawn from the PAS: the event's snapshot is the last the PAS showed.
+            (None, None, Some(last)) => last.clone(),
             // Gone from the PAS (or unreadable): leave the request for staff rather than stop
             // every later sync on it.
-            None => {
+            (None, _, _) => {
                 tracing::warn!(request = %request.id, "worklist: the PAS event's appointment is missing");
                 return Ok(None);
             }
         };
-        let events = if state == StoreResolution::Fulfilled {
-            self.fulfilment_events(request, &event.outcome, &appointment, at)
-                .await
-        } else {
-            vec![appointment_event(&appointment, at)]
+        let events = match &outcome {
+            Some(o) if state == StoreResolution::Fulfilled => {
+                self.fulfilment_events(request, o, &appointment, at).await
+            }
+            Some(_) => vec![appointment_event(&appointment, at)],
+            // A moot request: the patient did nothing, and the change is the trust's.
+            None => Vec::new(),
         };
         let audit = AuditRecord {
             at,
@@ -99,7 +115,12 @@ impl Worklist {
                 AuditAction::RequestRejected
             },
             appointment: Some(request.appointment.clone()),
-            detail: Some(outcome_detail(&event.outcome).into()),
+            detail: Some(
+                outcome
+                    .as_ref()
+                    .map_or("stale request", outcome_detail)
+                    .into(),
+            ),
         };
         match self
             .store

@@ -1,9 +1,9 @@
 //! Tests of the staff worklist service over a MemoryStore, the SimulatedPas and a fixed clock.
 
 use super::*;
-use crate::PasEvent;
 use crate::demo::{self, DemoData};
 use crate::simulated::{Fault, FaultPlan, FaultRule, PasOperation, SimulatedPas};
+use crate::{PasChange, PasEvent};
 use chrono::{Duration, TimeZone};
 use nhs_portal_core::clock::ManualClock;
 use nhs_portal_core::reporting::ChangeReason;
@@ -387,12 +387,17 @@ async fn an_event_for_a_vanished_appointment_does_not_stall_the_sync() {
     let at = w.clock.now();
     let mut pas = crate::MockPasBackend::new();
     let id = req.appointment.clone();
+    let patient = req.patient.clone();
     pas.expect_poll_events().returning(move |_| {
-        Ok(vec![PasEvent {
-            appointment: id.clone(),
-            outcome: RequestOutcome::Cancelled,
+        Ok(vec![PasEvent::new(
+            id.clone(),
+            patient.clone(),
+            PasChange::Cancelled {
+                by: ChangeReason::Hospital,
+            },
             at,
-        }])
+            "2",
+        )])
     });
     pas.expect_get_appointment().returning(|_, _| Ok(None));
     let wl = Worklist::new(w.store.clone(), Arc::new(pas), w.clock.clone());
@@ -462,5 +467,96 @@ async fn sync_from_pas_resolves_requests_the_trust_acted_on() {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+/// A mocked PAS whose feed holds `events` and whose appointment read answers `current`.
+fn feed(events: Vec<PasEvent>, current: Option<Appointment>) -> crate::MockPasBackend {
+    let mut pas = crate::MockPasBackend::new();
+    pas.expect_poll_events()
+        .returning(move |_| Ok(events.clone()));
+    pas.expect_get_appointment()
+        .returning(move |_, _| Ok(current.clone()));
+    pas
+}
+
+#[tokio::test]
+async fn changes_that_make_a_request_moot_resolve_it_as_stale() {
+    // (change, does the PAS still give the appointment)
+    let cases = [
+        (PasChange::NoShow, true),
+        (PasChange::Attended, true),
+        (PasChange::Withdrawn, false),
+    ];
+    for (change, still_there) in cases {
+        let w = world().await;
+        let req = w.request(RequestKind::Reschedule);
+        let at = w.clock.now();
+        let appointment = w
+            .data
+            .appointments
+            .iter()
+            .find(|a| a.id == req.appointment)
+            .unwrap()
+            .clone();
+        let event = PasEvent::new(
+            req.appointment.clone(),
+            req.patient.clone(),
+            change.clone(),
+            at,
+            "7",
+        )
+        .with_snapshot(appointment.clone());
+        let pas = feed(vec![event], still_there.then_some(appointment));
+        let wl = Worklist::new(w.store.clone(), Arc::new(pas), w.clock.clone());
+        let report = wl.sync_from_pas(at).await.unwrap();
+        assert_eq!(report.resolved.len(), 1, "{change:?}");
+        assert_eq!(
+            report.resolved[0].state,
+            RequestState::Rejected,
+            "{change:?}"
+        );
+        // the patient did nothing: no reporting event from the worklist
+        assert!(w.outbox().await.is_empty(), "{change:?}");
+        let audit = w.store.audit_for_patient(&req.patient, 1).await.unwrap();
+        assert_eq!(
+            audit[0].detail.as_deref(),
+            Some("stale request"),
+            "{change:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_event_naming_another_patient_resolves_nothing() {
+    let w = world().await;
+    let req = w.request(RequestKind::Cancel);
+    let at = w.clock.now();
+    let appointment = w
+        .data
+        .appointments
+        .iter()
+        .find(|a| a.id == req.appointment)
+        .unwrap()
+        .clone();
+    let other = demo::nhs_number(demo::SECOND_ADULT);
+    assert_ne!(other, req.patient);
+    let event = PasEvent::new(
+        req.appointment.clone(),
+        other,
+        PasChange::Cancelled {
+            by: ChangeReason::Patient,
+        },
+        at,
+        "3",
+    );
+    let pas = feed(vec![event], Some(appointment));
+    let wl = Worklist::new(w.store.clone(), Arc::new(pas), w.clock.clone());
+    let report = wl.sync_from_pas(at).await.unwrap();
+    assert!(report.resolved.is_empty());
+    assert_eq!(report.left_pending, 1);
+    assert_eq!(
+        w.store.get_request(req.id).await.unwrap().unwrap().state,
+        RequestState::Pending
     );
 }

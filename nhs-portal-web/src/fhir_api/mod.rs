@@ -411,7 +411,12 @@ fn pas_error(e: nhs_portal_pas::PasError) -> ApiError {
     use nhs_portal_pas::PasError;
     match e {
         PasError::Timeout => ApiError::Timeout,
-        PasError::Unavailable(_) => ApiError::Unavailable,
+        // The PAS is down, slowing us down, or refusing this portal's credentials: a system this
+        // service depends on is not answering it (the reason is logged where it happened).
+        PasError::Unavailable(_)
+        | PasError::RateLimited { .. }
+        | PasError::Unauthorised(_)
+        | PasError::Forbidden(_) => ApiError::Unavailable,
         _ => ApiError::Internal,
     }
 }

@@ -1013,3 +1013,34 @@ mod jwt {
         assert_eq!(v.validate(&t).await, Err(BearerError::KeysUnavailable));
     }
 }
+
+#[test]
+fn pas_errors_become_the_pcas_outcomes_table() {
+    let cases = [
+        (PasError::Timeout, ApiError::Timeout),
+        (PasError::Unavailable("down".into()), ApiError::Unavailable),
+        (
+            PasError::RateLimited {
+                retry_after: Some(std::time::Duration::from_secs(1)),
+            },
+            ApiError::Unavailable,
+        ),
+        (
+            PasError::Unauthorised("HTTP 401".into()),
+            ApiError::Unavailable,
+        ),
+        (
+            PasError::Forbidden("HTTP 403".into()),
+            ApiError::Unavailable,
+        ),
+        (PasError::BadData("x".into()), ApiError::Internal),
+        (
+            PasError::BusinessRule { text: "no".into() },
+            ApiError::Internal,
+        ),
+    ];
+    for (e, want) in cases {
+        let shown = format!("{e:?}");
+        assert_eq!(pas_error(e), want, "{shown}");
+    }
+}

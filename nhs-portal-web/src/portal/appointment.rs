@@ -4,16 +4,19 @@
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use nhs_portal_core::AppointmentId;
+use nhs_portal_core::calendar::CalendarEvent;
+use nhs_portal_core::deep_link::Target;
 use nhs_portal_core::request_status::{CancelMode, Refusal, RequestKind, RescheduleMode};
 use nhs_portal_core::store::{PatientSession, RequestState};
 use nhs_portal_core::uk_time;
+use nhs_portal_core::{Appointment, AppointmentId, AppointmentStatus};
 
 use super::Inner;
 use super::change::href;
 use super::respond::PageOpts;
 use super::routes::{Ctx, Route};
-use super::views::{Actions, AppointmentList, AppointmentPage, Pending};
+use super::views::{Actions, AppointmentList, AppointmentPage, CalendarLink, Pending};
+use crate::http_kit;
 use crate::pages::{AppointmentModel, CardModel};
 
 const NOT_OFFERED: &str = "To change or cancel this appointment, contact the hospital's booking team using the phone number on your appointment letter.";
@@ -44,6 +47,9 @@ impl Inner {
                 self.appointment_page(ctx, &session, &id, tracking).await
             }
             Route::Change(kind, step) => self.change(ctx, req, &session, &id, kind, step).await,
+            Route::Calendar if req.method() == Method::GET => {
+                self.calendar_file(ctx, &session, &id).await
+            }
             _ => self.unknown_step(ctx, &session, &id).await,
         }
     }
@@ -100,6 +106,7 @@ impl Inner {
             actions: any_action.then_some(actions),
             refusal,
             pending,
+            calendar: self.calendar_link(&view.appointment),
         };
         self.page(
             ctx,
@@ -109,6 +116,54 @@ impl Inner {
             &view.appointment.description,
             &body,
             PageOpts::default(),
+        )
+    }
+
+    /// The "Add to calendar" link of an upcoming appointment ("Remove from your calendar" once
+    /// it is cancelled, so a calendar holding it can drop it); none for past ones.
+    fn calendar_link(&self, a: &Appointment) -> Option<CalendarLink> {
+        let now = self.journeys.now();
+        let label = match a.status {
+            _ if !a.is_future(now) => return None,
+            AppointmentStatus::Booked => "Add to calendar",
+            AppointmentStatus::Cancelled => "Remove from your calendar",
+            _ => return None,
+        };
+        let link = self.base.url(&Target::Appointment(a.id.clone()));
+        let event = CalendarEvent::new(a, &link, self.base.host(), now);
+        Some(CalendarLink {
+            href: href(&a.id, "calendar"),
+            label,
+            cancels: event.is_cancellation(),
+            event: event.for_nhs_app(),
+        })
+    }
+
+    /// `GET .../calendar`: the signed-in patient's appointment as an iCalendar file (times in
+    /// UTC, a stable `UID`, a `SEQUENCE` that grows, `METHOD:CANCEL` once cancelled; see
+    /// `nhs_portal_core::calendar`). Another patient's id answers like an unknown one.
+    async fn calendar_file(
+        &self,
+        ctx: &Ctx,
+        session: &PatientSession,
+        id: &AppointmentId,
+    ) -> Response<Bytes> {
+        let view = match self.journeys.peek(session, id).await {
+            Ok(v) => v,
+            Err(e) => return self.journey_error(ctx, session, Some(id), e),
+        };
+        let link = self.base.url(&Target::Appointment(id.clone()));
+        let ics = CalendarEvent::new(
+            &view.appointment,
+            &link,
+            self.base.host(),
+            self.journeys.now(),
+        )
+        .to_ics();
+        http_kit::download(
+            "text/calendar; charset=utf-8",
+            "hospital-appointment.ics",
+            Bytes::from(ics),
         )
     }
 

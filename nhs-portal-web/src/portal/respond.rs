@@ -67,6 +67,12 @@ const PROBLEM: Message = Message::new(&[
     "If you need to change an appointment urgently, contact the hospital's booking team using the phone number on your appointment letter.",
 ]);
 
+const HOSPITAL_REFUSED: Message = Message::new(&[
+    "The hospital's booking system did not accept this change, so nothing has been changed.",
+    "Contact the hospital's booking team using the phone number on your appointment letter.",
+])
+.link(Link::to_appointments("View your hospital appointments"));
+
 const MAINTENANCE: Message = Message::new(&[
     "We are making some improvements to this service.",
     "You will be able to use it again later today.",
@@ -273,7 +279,8 @@ impl Inner {
 
     /// What a failed journey step shows: "cannot view" for someone else's appointment, back to
     /// the appointment when the action is not (or no longer) allowed, back to the slots when the
-    /// chosen one was taken, the problem page otherwise.
+    /// chosen one was taken, "the hospital could not make this change" when the PAS refused it
+    /// under its own rules, the problem page otherwise.
     pub(super) fn journey_error(
         &self,
         ctx: &Ctx,
@@ -291,6 +298,15 @@ impl Inner {
                 StatusCode::CONFLICT,
                 "This form has already been used",
                 &KEY_REUSED,
+                PageOpts::default(),
+            ),
+            // The PAS's own words stay out of the page and the log: they may name the patient.
+            (E::HospitalRefused { .. }, _) => self.message(
+                ctx,
+                Some(session),
+                StatusCode::CONFLICT,
+                "The hospital could not make this change",
+                &HOSPITAL_REFUSED,
                 PageOpts::default(),
             ),
             (E::NotAllowed(_) | E::Invalid(_), Some(id)) => {

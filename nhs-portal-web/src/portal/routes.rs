@@ -9,6 +9,7 @@
 //! - `GET|POST /patient-portal/appointment/{id}/cancel`, `.../cancel/check`, `GET .../cancel/done`;
 //! - `GET|POST /patient-portal/appointment/{id}/reschedule`, `.../reschedule/check`,
 //!   `GET .../reschedule/done`;
+//! - `GET /patient-portal/appointment/{id}/calendar`: the "Add to calendar" file (iCalendar);
 //! - `GET /sign-in`, `GET /sign-in/callback`, `POST /sign-out`, `GET /signed-out`,
 //!   `POST /session/extend`, `GET /session/timed-out`;
 //! - `GET /`, `GET /health`, `GET /accessibility`, `GET /privacy`, `GET /assets/...`.
@@ -69,6 +70,8 @@ pub enum Route {
     Appointment,
     /// A change journey's step: `/patient-portal/appointment/{id}/{cancel|reschedule}[/step]`.
     Change(RequestKind, Step),
+    /// `/patient-portal/appointment/{id}/calendar`: the appointment as an iCalendar file.
+    Calendar,
     /// Anything else under `/patient-portal/appointment/`.
     OtherStep,
     /// Anything else under `/patient-portal/`.
@@ -102,6 +105,7 @@ impl Routes {
             ("/patient-portal/appointment/", Route::OtherStep),
             ("/patient-portal/appointment/{id}", Route::Appointment),
             ("/patient-portal/appointment/{id}/", Route::OtherStep),
+            ("/patient-portal/appointment/{id}/calendar", Route::Calendar),
             ("/patient-portal/appointment/{id}/{*step}", Route::OtherStep),
         ];
         let steps = [
@@ -200,7 +204,7 @@ impl Inner {
             Route::Appointments => {
                 http_kit::text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
             }
-            Route::Appointment | Route::Change(..) | Route::OtherStep => {
+            Route::Appointment | Route::Change(..) | Route::Calendar | Route::OtherStep => {
                 if route == Route::Appointment && get {
                     let full = format!("{}{}", self.base.path_prefix(), ctx.path);
                     ctx.deep_link = self

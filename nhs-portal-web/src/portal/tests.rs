@@ -46,6 +46,8 @@ struct FakePas {
     appts: Mutex<HashMap<String, Appointment>>,
     fail: Mutex<bool>,
     taken: Mutex<Vec<String>>,
+    /// A business-rule refusal (with this text) for the next cancellations.
+    refuse_cancel: Mutex<Option<String>>,
 }
 
 fn appt(id: &str, patient: &str, ods: &str, start: DateTime<Utc>) -> Appointment {
@@ -142,6 +144,9 @@ impl PasBackend for FakePas {
         })
     }
     async fn cancel(&self, a: &Appointment, _: &CancelReason) -> Result<Appointment, PasError> {
+        if let Some(text) = self.refuse_cancel.lock().unwrap().clone() {
+            return Err(PasError::BusinessRule { text });
+        }
         let mut g = self.appts.lock().unwrap();
         let stored = g.get_mut(a.id.as_str()).ok_or(PasError::NotFound)?;
         stored.status = AppointmentStatus::Cancelled;
@@ -652,6 +657,42 @@ async fn real_time_cancel_cancels_in_the_pas() {
     );
     let page = body(&c.get(&h, base).await);
     assert!(page.contains(">Cancelled<"));
+}
+
+#[tokio::test]
+async fn a_cancel_the_pas_refuses_under_its_rules_has_its_own_page() {
+    let h = harness();
+    let mut c = Client::new();
+    let csrf = c.sign_in(&h, ALICE).await;
+    let base = "/patient-portal/appointment/a-rt-1";
+    *h.pas.refuse_cancel.lock().unwrap() = Some("Alice Example: too late to cancel".into());
+    c.post(
+        &h,
+        &format!("{base}/cancel"),
+        &[("csrf_token", &csrf), ("reason", "no-longer-needed")],
+    )
+    .await;
+    let check = body(&c.get(&h, &format!("{base}/cancel/check")).await);
+    let key = hidden(&check, "idempotency_key");
+    let res = c
+        .post(
+            &h,
+            &format!("{base}/cancel/check"),
+            &[("csrf_token", &csrf), ("idempotency_key", &key)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let page = body(&res);
+    assert!(
+        page.contains("The hospital could not make this change"),
+        "{page}"
+    );
+    // the PAS's own words (which may name the patient) are not shown
+    assert!(!page.contains("too late to cancel"));
+    assert_eq!(
+        h.pas.appts.lock().unwrap()["a-rt-1"].status,
+        AppointmentStatus::Booked
+    );
 }
 
 #[tokio::test]

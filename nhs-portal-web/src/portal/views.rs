@@ -104,6 +104,17 @@ pub(super) struct AppointmentPage {
     pub(super) actions: Option<Actions>,
     pub(super) refusal: Option<&'static str>,
     pub(super) pending: Option<Pending>,
+    pub(super) calendar: Option<CalendarLink>,
+}
+
+/// The appointment page's "Add to calendar" link: the file's address, and the same event for
+/// the NHS App's `addEventToCalendar` (read by `portal.mjs` inside the app).
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct CalendarLink {
+    pub(super) href: String,
+    pub(super) label: &'static str,
+    pub(super) cancels: bool,
+    pub(super) event: nhs_portal_core::calendar::NhsAppCalendarEvent,
 }
 
 /// The appointment page's buttons.

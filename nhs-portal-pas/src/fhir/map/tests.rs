@@ -138,3 +138,75 @@ fn patient_fields() {
     );
     assert!(!is_restricted(&json!({"meta": {"security": "R"}})));
 }
+
+#[test]
+fn operation_outcome_text_table() {
+    let cases = [
+        (
+            json!({"resourceType": "OperationOutcome", "issue": [
+                {"severity": "error", "code": "business-rule", "details": {"text": "Too late to cancel"}},
+                {"severity": "error", "code": "invariant", "diagnostics": "status transition refused"},
+            ]}),
+            "Too late to cancel; status transition refused",
+        ),
+        (
+            json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "processing"}]}),
+            "",
+        ),
+        (json!({"resourceType": "Bundle"}), ""),
+        (Value::Null, ""),
+    ];
+    for (outcome, want) in cases {
+        assert_eq!(outcome_text(&outcome), want, "{outcome}");
+    }
+}
+
+#[test]
+fn references_in_every_r4_form_table() {
+    let cases = [
+        ("Patient/123", "Patient", Some("Patient/123")),
+        (
+            "https://pas.example/fhir/R4/Patient/123",
+            "Patient",
+            Some("Patient/123"),
+        ),
+        ("Patient/123/_history/4", "Patient", Some("Patient/123")),
+        (
+            "https://pas.example/fhir/Patient/p-1/_history/2",
+            "Patient",
+            Some("Patient/p-1"),
+        ),
+        ("Practitioner/123", "Patient", None),
+        ("#contained", "Patient", None),
+        ("Patient/", "Patient", None),
+        ("Patient/../x", "Patient", None),
+    ];
+    for (reference, kind, want) in cases {
+        assert_eq!(
+            local_reference(reference, kind).as_deref(),
+            want,
+            "{reference}"
+        );
+    }
+}
+
+#[test]
+fn who_cancelled_from_the_reason_code_table() {
+    let reason = |code: &str| json!({"cancelationReason": {"coding": [{"system": CANCELLATION_REASON_SYSTEM, "code": code}]}});
+    let cases = [
+        (reason("pat"), ChangeReason::Patient),
+        (reason("pat-cpp"), ChangeReason::Patient),
+        (reason("pat-crs"), ChangeReason::Patient),
+        (reason("prov"), ChangeReason::Hospital),
+        (reason("prov-dch"), ChangeReason::Hospital),
+        (reason("maint"), ChangeReason::Hospital),
+        (
+            json!({"cancelationReason": {"coding": [{"system": "https://local", "code": "pat"}]}}),
+            ChangeReason::Hospital,
+        ),
+        (json!({}), ChangeReason::Hospital),
+    ];
+    for (resource, want) in cases {
+        assert_eq!(cancelled_by(&resource), want, "{resource}");
+    }
+}
