@@ -7,6 +7,7 @@
 //!   PAS for several trusts, with fault injection and a stand-in for trust staff.
 //! - [`demo`]: the demo data set (fictional trusts, test patients, appointments, slots).
 //! - [`fhir`]: [`FhirPas`](fhir::FhirPas), an adapter over a trust PAS's FHIR R4 REST API.
+//! - [`trusts`]: [`TrustsPas`](trusts::TrustsPas), several trusts' PASes behind one backend.
 //! - [`worklist`]: the trust staff worklist service for patients' requests.
 //! - `conformance` (cargo feature `conformance`): checks any [`PasBackend`] against the trait's
 //!   contract, for vendors' own tests.
@@ -59,6 +60,7 @@ pub mod fhir;
 #[cfg(feature = "simulated")]
 #[cfg_attr(docsrs, doc(cfg(feature = "simulated")))]
 pub mod simulated;
+pub mod trusts;
 pub mod worklist;
 
 #[cfg(any(test, feature = "mock"))]

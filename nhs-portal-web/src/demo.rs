@@ -37,13 +37,14 @@ use crate::nhs_app_simulator::NhsAppSimulator;
 use crate::nhs_login::{
     ForwardedTokenConfig, JwksCache, JwksForwardedVerifier, KeyError, NhsLoginConfig, RsaSigningKey,
 };
-use crate::portal::{DemoInfo, Portal, PortalConfig, PortalError, PortalParts};
+use crate::portal::{DemoInfo, Portal, PortalError};
 use crate::sign_in::{NhsLoginSignIn, SignIn};
 use crate::simulator::{
     SIMULATED_NHS_APP_CLIENT_ID, Simulator, SimulatorApiClient, SimulatorClient, SimulatorConfig,
     SimulatorError, TestPatient,
 };
 use crate::staff::{StaffOidc, StaffPages};
+use crate::wiring::Wiring;
 
 /// The portal's client id at its own NHS login simulator.
 pub const DEMO_CLIENT_ID: &str = "nhs-portal-demo";
@@ -60,10 +61,7 @@ pub const NHS_APP_PATH: &str = "/nhs-app-simulator";
 pub const SIMULATOR_PATH: &str = "/nhs-login-simulator";
 /// Where the staff worklist is mounted.
 pub const STAFF_PATH: &str = "/staff";
-/// Where the PCA API is mounted.
-pub const FHIR_PATH: &str = "/fhir";
-/// The deep links' `extSystemName`.
-pub const EXT_SYSTEM_NAME: &str = "nhs-portal reference portal";
+pub use crate::wiring::{CALLBACK_PATH, EXT_SYSTEM_NAME, FHIR_PATH};
 
 /// Why the demo portal could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -240,7 +238,7 @@ impl DemoPortal {
 
         // The NHS login simulator, with this portal as its relying party.
         let issuer = format!("{base_url}{SIMULATOR_PATH}");
-        let redirect_uri = format!("{base_url}/sign-in/callback");
+        let redirect_uri = format!("{base_url}{CALLBACK_PATH}");
         let client_key = RsaSigningKey::generate()?;
         let simulator = Arc::new(
             Simulator::new(
@@ -279,20 +277,6 @@ impl DemoPortal {
             ForwardedTokenConfig::new(&issuer, vec![SIMULATED_NHS_APP_CLIENT_ID.into()]),
             Arc::new(JwksCache::fixed(jwks)),
         );
-        let mut api_config = FhirApiConfig::new(base, EXT_SYSTEM_NAME);
-        if let Some(edit) = fhir_api {
-            edit(&mut api_config);
-        }
-        // The pages apply the same eligibility rule as the API.
-        let eligibility = api_config.eligibility;
-        let fhir_api = Arc::new(FhirApi::new(
-            pas.clone(),
-            store.clone(),
-            clock.clone(),
-            Arc::new(bearer),
-            Arc::new(id_tokens),
-            api_config,
-        ));
 
         // The staff worklist, for both demo trusts unless told otherwise.
         let staff_code =
@@ -309,39 +293,36 @@ impl DemoPortal {
             None => StaffPages::new(worklist.clone(), trusts, &staff_code, clock.clone(), secure)?,
         };
 
-        let mut config = PortalConfig::new(&base_url);
-        config.eligibility = eligibility;
-        if let Some(idle) = session_idle {
-            config.session_idle = idle.max(chrono::Duration::seconds(61));
-            config.session_warning = config.session_idle - chrono::Duration::seconds(60);
+        let (portal, fhir_api) = Wiring {
+            base,
+            store: store.clone(),
+            pas: pas.clone(),
+            clock: clock.clone(),
+            sign_in,
+            assets,
+            bearer: Arc::new(bearer),
+            id_tokens: Arc::new(id_tokens),
+            fhir_api: fhir_api.map(|edit| Box::new(edit) as crate::wiring::ApiEdit),
+            session_idle,
+            demo: Some(DemoInfo {
+                patients: vec![demo::ADULT.into(), demo::SECOND_ADULT.into()],
+                staff_href: Some(STAFF_PATH.into()),
+            }),
         }
-        config.demo = Some(DemoInfo {
-            patients: vec![demo::ADULT.into(), demo::SECOND_ADULT.into()],
-            staff_href: Some(STAFF_PATH.into()),
-        });
-        let portal = Portal::new(
-            config,
-            PortalParts {
-                store: store.clone(),
-                pas: pas.clone(),
-                clock: clock.clone(),
-                sign_in,
-                assets,
-            },
-        )?
-        .mount(SIMULATOR_PATH, simulator.clone())
-        .mount(STAFF_PATH, staff)
-        .mount(FHIR_PATH, fhir_api.clone())
-        .mount(
-            NHS_APP_PATH,
-            NhsAppSimulator::new(
+        .build()?;
+        let portal = portal
+            .mount(SIMULATOR_PATH, simulator.clone())
+            .mount(STAFF_PATH, staff)
+            .mount(
                 NHS_APP_PATH,
-                &base_url,
-                simulator.clone(),
-                (fhir_api.clone(), FHIR_PATH),
-                (DEMO_PCA_CLIENT_ID, DEMO_API_AUDIENCE),
-            ),
-        );
+                NhsAppSimulator::new(
+                    NHS_APP_PATH,
+                    &base_url,
+                    simulator.clone(),
+                    (fhir_api.clone(), FHIR_PATH),
+                    (DEMO_PCA_CLIENT_ID, DEMO_API_AUDIENCE),
+                ),
+            );
 
         Ok(Self {
             portal: Arc::new(portal),

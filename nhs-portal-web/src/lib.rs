@@ -19,6 +19,8 @@
 //! - [`simulator`]: the NHS login simulator (demos and tests only).
 //! - [`nhs_app_simulator`] (feature `simulator`): a page standing in for the NHS App in the demo.
 //! - [`demo`] (feature `simulator`): the whole demo portal wired once ([`demo::DemoPortal`]).
+//! - [`live`] (features `pages` and `pca-api`): the whole live portal, real NHS login, the PAS
+//!   you give and the PCA's tokens, wired without the simulator ([`live::LivePortal`]).
 //!
 //! ## Cargo features
 //!
@@ -53,6 +55,9 @@ pub mod http_kit;
 #[cfg(feature = "pages")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pages")))]
 pub mod journeys;
+#[cfg(all(feature = "pages", feature = "pca-api"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "pages", feature = "pca-api"))))]
+pub mod live;
 #[cfg(feature = "simulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
 pub mod nhs_app_simulator;
@@ -80,3 +85,5 @@ pub mod staff;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub mod store;
+#[cfg(all(feature = "pages", feature = "pca-api"))]
+mod wiring;

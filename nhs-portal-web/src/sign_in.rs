@@ -113,6 +113,12 @@ impl NhsLoginSignIn {
         }
     }
 
+    /// NHS login's signing-key cache, the relying party's own (discovery runs first if it has
+    /// not yet), to share with a forwarded-token verifier for the same issuer.
+    pub async fn keys(&self) -> Result<std::sync::Arc<crate::nhs_login::JwksCache>, SignInFailure> {
+        Ok(self.rp().await?.keys())
+    }
+
     async fn rp(&self) -> Result<&crate::nhs_login::RelyingParty, SignInFailure> {
         self.rp
             .get_or_try_init(|| async {

@@ -12,6 +12,9 @@
 //! - through the parts: [`TestPortal::demo`] (store, PAS, simulator, worklist, API, data) and
 //!   [`TestPortal::clock`].
 //!
+//! [`live`] runs the reference portal binary in live mode against local stand-ins (NHS login,
+//! the FHIR PAS, the PCA's token issuer) and drives it over HTTP.
+//!
 //! [`fhir_peer::FhirPeer`] is a test peer for the FHIR adapter: a versioned FHIR stand-in that
 //! answers requests concurrently (for races the Medplum peer cannot show).
 //!
@@ -47,6 +50,8 @@ use nhs_portal_web::sign_in::SignIn;
 use nhs_portal_web::simulator::NOT_NHS_LOGIN;
 
 pub mod fhir_peer;
+pub mod live;
+pub mod pca_spec;
 pub mod specs;
 
 /// The form field the simulator's sign-in page takes.
@@ -340,20 +345,7 @@ impl Client {
             );
         }
         let res = self.portal.handle(req).await;
-        for set in res.headers().get_all(header::SET_COOKIE) {
-            let set = set.to_str().unwrap_or("");
-            let mut parts = set.split(';');
-            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
-                continue;
-            };
-            let expired = parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
-            if value.is_empty() || expired {
-                self.cookies.remove(name.trim());
-            } else {
-                self.cookies
-                    .insert(name.trim().to_owned(), value.to_owned());
-            }
-        }
+        keep_cookies(&mut self.cookies, res.headers());
         res
     }
 
@@ -469,6 +461,24 @@ impl Client {
             Some("") => "/".to_owned(),
             Some(rest) => rest.to_owned(),
             None => uri.to_owned(),
+        }
+    }
+}
+
+/// Keeps in `jar` the cookies a response sets (an empty value or `Max-Age=0` removes one;
+/// other attributes are not enforced).
+pub fn keep_cookies(jar: &mut BTreeMap<String, String>, headers: &http::HeaderMap) {
+    for set in headers.get_all(header::SET_COOKIE) {
+        let set = set.to_str().unwrap_or("");
+        let mut parts = set.split(';');
+        let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
+            continue;
+        };
+        let expired = parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+        if value.is_empty() || expired {
+            jar.remove(name.trim());
+        } else {
+            jar.insert(name.trim().to_owned(), value.to_owned());
         }
     }
 }

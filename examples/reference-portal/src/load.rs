@@ -112,13 +112,14 @@ fn value_problem(
 /// The settings that do not fit together.
 fn cross_checks(s: &Settings) -> Vec<String> {
     let mut problems = crate::reporting::problems(s);
-    problems.extend(s.record_service.problems());
+    problems.extend(s.record_service.problems(s));
     problems.extend(s.staff_oidc.problems(s));
     if let Some(dir) = &s.assets_dir
         && let Err(e) = nhs_portal_web::assets::Assets::load(dir)
     {
         problems.push(format!("NHS_PORTAL_ASSETS_DIR (--assets-dir): {e}"));
     }
+    problems.extend(s.live.check(s).0);
     problems
 }
 
@@ -136,9 +137,17 @@ pub fn summary(s: &Settings) -> String {
         "client pca-demo, secret set (hidden)"
     };
     let staff = s.staff_oidc.summary(s);
+    let mode = match s.live.check(s).1 {
+        Some(live) => live.summary(),
+        None => vec![
+            "  mode:          demo (a simulated PAS and the NHS login simulator, not NHS login)"
+                .into(),
+            format!("  demo PCA:      {pca}"),
+        ],
+    };
     [
         "The configuration is valid. The portal would run:".to_owned(),
-        "  mode:          demo (a simulated PAS and the NHS login simulator, not NHS login)".into(),
+        mode.join("\n"),
         format!("  listen on:     {}", s.addr),
         format!("  base URL:      {base}"),
         format!("  store:         {}", s.store_name()),
@@ -146,7 +155,6 @@ pub fn summary(s: &Settings) -> String {
         format!("  reporting:     {reporting}"),
         format!("  staff:         {staff}"),
         format!("  records:       {}", s.record_service.summary()),
-        format!("  demo PCA:      {pca}"),
         format!(
             "  assets:        {}",
             s.assets_dir

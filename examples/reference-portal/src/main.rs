@@ -4,7 +4,11 @@
 //! `nhs-portal-example --help` lists every setting (flags, or `NHS_PORTAL_*` environment
 //! variables: see `settings.rs` and README.md) and `--check-config` checks them and exits.
 //!
-//! It starts in **demo mode**: a simulated PAS with demo data for two trusts (one real time, one
+//! With `NHS_PORTAL_MODE=live` it runs in **live mode** instead: NHS login, the trusts' FHIR
+//! PASes (`NHS_PORTAL_TRUSTS_FILE`) and the PCA's bearer tokens, wired by
+//! `nhs_portal_web::live::LivePortal` with no simulator (`run_live`).
+//!
+//! With no settings it starts in **demo mode**: a simulated PAS with demo data for two trusts (one real time, one
 //! request only), the built-in **NHS login simulator** (not NHS login) mounted at
 //! `/nhs-login-simulator` with the portal registered as its relying party (a key generated at
 //! start-up), the staff worklist at `/staff` (staff sign in through the trust's OpenID Connect
@@ -16,6 +20,7 @@
 //! The first line on standard output is `nhs-portal listening on {base URL}` (test harnesses read
 //! it to find the port). Settings that are wrong are each named on standard error, exit code 2.
 
+mod live_settings;
 mod load;
 mod open;
 mod record_service;
@@ -23,6 +28,7 @@ mod reporting;
 mod serve;
 mod settings;
 mod staff_sign_in;
+mod trusts;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -55,7 +61,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let run = tokio::runtime::Runtime::new().map_err(BoxError::from);
-    match run.and_then(|rt| rt.block_on(run_demo(s))) {
+    let run = run.and_then(|rt| match s.live.mode {
+        live_settings::Mode::Demo => rt.block_on(run_demo(s)),
+        live_settings::Mode::Live => rt.block_on(run_live(s)),
+    });
+    match run {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nhs-portal-example: {e}");
@@ -124,5 +134,82 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
         staff_sign_in.replace("{code}", &demo.staff_code)
     );
     serve::serve(listener, Arc::clone(&demo.portal)).await;
+    Ok(())
+}
+
+/// Live mode: the settings were checked by `load` (checked again here, to have them typed).
+async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
+    let (problems, live) = s.live.check(&s);
+    let live = live.ok_or_else(|| problems.join("; "))?;
+    let listener = tokio::net::TcpListener::bind(s.addr).await?;
+    let store = open::open_store(s.database_url.expose()).await?;
+    let clock: Arc<dyn nhs_portal_core::clock::Clock> =
+        Arc::new(nhs_portal_core::clock::SystemClock);
+    let pas: Arc<dyn nhs_portal_pas::PasBackend> = Arc::new(trusts::pas(&live.trusts, clock.clone())?);
+    let nhs_login = nhs_portal_web::nhs_login::NhsLoginConfig::new(
+        &live.issuer,
+        &live.client_id,
+        live.key.clone(),
+        &live.redirect_uri,
+    );
+    let pca = nhs_portal_web::live::PcaBearer {
+        issuer: live.pca_issuer.clone(),
+        jwks_url: live.pca_jwks_url.clone(),
+        audience: live.pca_audience.clone(),
+    };
+    let mut settings = nhs_portal_web::live::LiveSettings::new(
+        &live.base_url,
+        pas.clone(),
+        nhs_login,
+        live.nhs_app_client_ids.clone(),
+        pca,
+    );
+    settings.store = store;
+    settings.clock = clock;
+    if let Some(dir) = &s.assets_dir {
+        settings.assets = Assets::load(dir)?;
+    }
+    settings.eligibility = nhs_portal_core::eligibility::Eligibility::with_minimum_age(
+        trusts::minimum_age(&live.trusts),
+    );
+    settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
+    // The staff worklist, only through the trust's identity provider (never a shared code).
+    let staff = match s.staff_oidc.build(&live.base_url, clock.clone()).await? {
+        Some(oidc) => {
+            let worklist = nhs_portal_pas::worklist::Worklist::new(
+                settings.store.clone(),
+                pas.clone(),
+                clock.clone(),
+            );
+            let pages = nhs_portal_web::staff::StaffPages::with_oidc(
+                worklist,
+                live.trusts.iter().map(|t| t.organisation.clone()).collect(),
+                oidc.clone(),
+                clock.clone(),
+                !live.base_url.starts_with("http://"),
+            )?;
+            settings = settings.with_mount("/staff", Arc::new(pages));
+            format!("staff sign in through {}", oidc.config().issuer)
+        }
+        None => "no staff worklist (no NHS_PORTAL_STAFF_OIDC_ISSUER)".to_owned(),
+    };
+    let portal = nhs_portal_web::live::LivePortal::build(settings).await?;
+    let reporting = reporting::start(&s, portal.store.clone(), portal.clock.clone())?;
+    // The trust's PAS feed queues patients as they get appointments; nothing to queue at start.
+    let records = s
+        .record_service
+        .start(portal.store.clone(), pas, clock, Vec::new())
+        .await?;
+
+    println!("nhs-portal listening on {}", portal.base_url);
+    eprintln!(
+        "  Live mode: NHS login at {}, {} trust(s), PCA tokens from {}.\n  \
+         Store: {}; {reporting}; {records}; {staff}.",
+        live.issuer,
+        live.trusts.len(),
+        live.pca_issuer,
+        s.store_name(),
+    );
+    serve::serve(listener, Arc::clone(&portal.portal)).await;
     Ok(())
 }

@@ -14,13 +14,14 @@ use nhs_portal_core::NhsNumber;
 use nhs_portal_core::clock::Clock;
 use nhs_portal_core::store::Store;
 use nhs_portal_pas::PasBackend;
+use nhs_portal_web::live::check_public_url;
 use nhs_portal_reporting::record_service::{
     Eligibility, EligibilityError, PatientEligibility, RecordSender, RecordSenderConfig,
     RecordServiceClient, RecordServiceConfig,
 };
 
 use crate::BoxError;
-use crate::settings::{Secret, named, parse_http_url};
+use crate::settings::{Secret, Settings, named, parse_http_url};
 
 /// The Record Service settings (flattened into `Settings`).
 #[derive(Debug, Args)]
@@ -68,7 +69,7 @@ pub struct RecordServiceSettings {
 
 impl RecordServiceSettings {
     /// The settings that do not fit together, each naming its setting.
-    pub fn problems(&self) -> Vec<String> {
+    pub fn problems(&self, s: &Settings) -> Vec<String> {
         let others = [
             (
                 "NHS_PORTAL_RECORD_SERVICE_CLIENT_ID",
@@ -84,11 +85,18 @@ impl RecordServiceSettings {
         } else {
             "set, but NHS_PORTAL_RECORD_SERVICE_URL is not (nothing would use it)"
         };
-        others
+        let mut problems: Vec<String> = others
             .into_iter()
             .filter(|(_, missing)| *missing == self.record_service_url.is_some())
             .map(|(env, _)| format!("{}: {why}", named(env)))
-            .collect()
+            .collect();
+        if s.live.mode == crate::live_settings::Mode::Live
+            && let Some(url) = &self.record_service_url
+            && let Err(e) = check_public_url("the Record Service URL", url.as_str())
+        {
+            problems.push(format!("{}: {e}", named("NHS_PORTAL_RECORD_SERVICE_URL")));
+        }
+        problems
     }
 
     /// The `--check-config` line.

@@ -204,9 +204,19 @@ fn finish(
     }
 }
 
-/// The reporting settings that do not fit together (or a key file that does not parse).
+/// The reporting settings that do not fit together (or a key file that does not parse); in
+/// live mode also a token URL that is not https (the Reporting Service URL is checked with the
+/// other live URLs, `live_settings.rs`).
 pub fn problems(s: &Settings) -> Vec<String> {
-    auth(s).err().unwrap_or_default()
+    let mut problems = auth(s).err().unwrap_or_default();
+    if s.live.mode == crate::live_settings::Mode::Live
+        && let Some(url) = &s.reporting_auth.reporting_token_url
+        && let Err(e) =
+            nhs_portal_web::live::check_public_url("the reporting token URL", url.as_str())
+    {
+        problems.push(format!("{}: {e}", named("NHS_PORTAL_REPORTING_TOKEN_URL")));
+    }
+    problems
 }
 
 /// The `--check-config` line.

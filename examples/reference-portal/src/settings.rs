@@ -114,6 +114,10 @@ pub struct Settings {
     #[arg(long, env = "NHS_PORTAL_ASSETS_DIR", value_name = "DIR")]
     pub assets_dir: Option<PathBuf>,
 
+    /// The mode, and what live mode connects to (`live_settings.rs`).
+    #[command(flatten)]
+    pub live: crate::live_settings::LiveSettings,
+
     /// How the portal authenticates to the Reporting Service (`reporting.rs`).
     #[command(flatten)]
     pub reporting_auth: crate::reporting::ReportingAuthSettings,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use nhs_portal_core::clock::Clock;
+use nhs_portal_web::live::check_public_url;
 use nhs_portal_web::nhs_login::RsaSigningKey;
 use nhs_portal_web::staff::{StaffClientCredential, StaffOidc, StaffOidcConfig};
 
@@ -75,6 +76,10 @@ fn exact_url(s: &str) -> Result<String, String> {
 }
 
 const ISSUER: &str = "NHS_PORTAL_STAFF_OIDC_ISSUER";
+
+fn is_live(s: &Settings) -> bool {
+    s.live.mode == crate::live_settings::Mode::Live
+}
 
 impl StaffOidcSettings {
     /// Whether staff sign in through the identity provider.
@@ -166,7 +171,28 @@ impl StaffOidcSettings {
                 named("NHS_PORTAL_STAFF_OIDC_PRIVATE_KEY_FILE")
             )),
         }
-        if s.staff_code.is_some() {
+        if is_live(s) {
+            for (url, env, what) in [
+                (
+                    self.staff_oidc_issuer.as_deref(),
+                    ISSUER,
+                    "the staff identity provider's issuer",
+                ),
+                (
+                    self.staff_oidc_redirect_uri.as_deref(),
+                    "NHS_PORTAL_STAFF_OIDC_REDIRECT_URI",
+                    "the staff redirect URI",
+                ),
+            ] {
+                if let Some(url) = url
+                    && let Err(e) = check_public_url(what, url)
+                {
+                    problems.push(format!("{}: {e}", named(env)));
+                }
+            }
+        }
+        // Live mode refuses the shared code whatever else is set (`live_settings.rs`).
+        if s.staff_code.is_some() && !is_live(s) {
             problems.push(format!(
                 "{}: the shared access code is only for demo mode without staff sign-in through {ISSUER}",
                 named("NHS_PORTAL_STAFF_CODE")
@@ -189,6 +215,10 @@ impl StaffOidcSettings {
                 self.staff_oidc_group_claim,
                 self.staff_oidc_allowed_group.as_deref().unwrap_or("?"),
             ),
+            None if is_live(s) => {
+                "no worklist (live mode signs staff in only through NHS_PORTAL_STAFF_OIDC_ISSUER)"
+                    .into()
+            }
             None if s.staff_code.is_some() => "access code set (hidden)".into(),
             None => "access code generated at start-up".into(),
         }

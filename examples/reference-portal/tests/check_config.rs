@@ -377,3 +377,235 @@ fn the_readme_lists_every_setting_and_no_other() {
         "README.md's settings table and --help differ"
     );
 }
+
+/// A live-mode configuration that passes, with its files in `dir`: a key file, a PAS token
+/// file and a trusts file.
+fn good_live(dir: &std::path::Path) -> Vec<(String, String)> {
+    let key = nhs_portal_web::nhs_login::RsaSigningKey::generate().unwrap();
+    std::fs::write(dir.join("key.pem"), key.private_key_pem()).unwrap();
+    std::fs::write(dir.join("pas-token"), "pas-secret-6").unwrap();
+    std::fs::write(
+        dir.join("trusts.toml"),
+        "[[trust]]\nods_code = \"R9N\"\nname = \"Northfield\"\n\
+         fhir_base_url = \"https://pas.northfield.example/fhir/\"\ncapabilities = \"real-time\"\n\
+         [trust.auth]\nbearer_token_file = \"pas-token\"\n",
+    )
+    .unwrap();
+    let file = |f: &str| dir.join(f).display().to_string();
+    [
+        ("NHS_PORTAL_MODE", "live".to_owned()),
+        ("NHS_PORTAL_BASE_URL", "https://portal.example".into()),
+        ("NHS_PORTAL_NHS_LOGIN_ISSUER", "sandpit".into()),
+        ("NHS_PORTAL_NHS_LOGIN_CLIENT_ID", "portal-client".into()),
+        ("NHS_PORTAL_NHS_LOGIN_KEY_FILE", file("key.pem")),
+        ("NHS_PORTAL_NHS_APP_CLIENT_IDS", "nhs-app,nhs-app-2".into()),
+        ("NHS_PORTAL_PCA_ISSUER", "https://pca-auth.example".into()),
+        (
+            "NHS_PORTAL_PCA_JWKS_URL",
+            "https://pca-auth.example/jwks.json".into(),
+        ),
+        ("NHS_PORTAL_PCA_AUDIENCE", "portal-api".into()),
+        ("NHS_PORTAL_TRUSTS_FILE", file("trusts.toml")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Settings as `(variable, value)` pairs.
+type Env = Vec<(String, String)>;
+
+fn run_with(args: &[&str], env: &[(String, String)]) -> Output {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    run(args, &env)
+}
+
+fn with(mut env: Vec<(String, String)>, changes: &[(&str, &str)]) -> Vec<(String, String)> {
+    for (k, v) in changes {
+        env.retain(|(name, _)| name != k);
+        if !v.is_empty() {
+            env.push(((*k).to_owned(), (*v).to_owned()));
+        }
+    }
+    env
+}
+
+#[test]
+fn live_mode_needs_its_settings_https_and_no_demo_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = good_live(dir.path());
+    let out = run_with(&["--check-config"], &good);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    for line in [
+        "mode:          live",
+        "NHS login:     https://auth.sandpit.signin.nhs.uk as client portal-client",
+        "NHS App ids:   nhs-app, nhs-app-2",
+        "R9N Northfield: FHIR PAS https://pas.northfield.example/fhir/ (bearer token set (hidden)), real time, 16 and over",
+    ] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+    let pem = std::fs::read_to_string(dir.path().join("key.pem")).unwrap();
+    let pem_body = pem.lines().nth(1).unwrap();
+    assert!(
+        !stdout.contains("pas-secret-6") && !stdout.contains(pem_body),
+        "{stdout}"
+    );
+
+    std::fs::write(
+        dir.path().join("not-a-key.pem"),
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("http-trusts.toml"), "[[trust]]\nods_code = \"R9N\"\nname = \"N\"\nfhir_base_url = \"http://pas.example/fhir/\"\ncapabilities = \"request-only\"\n").unwrap();
+    let not_a_key = dir.path().join("not-a-key.pem").display().to_string();
+    let http_trusts = dir.path().join("http-trusts.toml").display().to_string();
+    let cases: Vec<(Env, Vec<&str>)> = vec![
+        (
+            with(Vec::new(), &[("NHS_PORTAL_MODE", "live")]),
+            vec![
+                "NHS_PORTAL_BASE_URL",
+                "NHS_PORTAL_NHS_LOGIN_ISSUER",
+                "NHS_PORTAL_NHS_LOGIN_CLIENT_ID",
+                "NHS_PORTAL_NHS_LOGIN_KEY_FILE",
+                "NHS_PORTAL_PCA_ISSUER",
+                "NHS_PORTAL_PCA_JWKS_URL",
+                "NHS_PORTAL_PCA_AUDIENCE",
+                "NHS_PORTAL_TRUSTS_FILE",
+                "NHS_PORTAL_NHS_APP_CLIENT_IDS",
+            ],
+        ),
+        (
+            with(Vec::new(), &[("NHS_PORTAL_MODE", "sometimes")]),
+            vec!["NHS_PORTAL_MODE"],
+        ),
+        (
+            with(
+                good.clone(),
+                &[("NHS_PORTAL_BASE_URL", "http://portal.example")],
+            ),
+            vec!["NHS_PORTAL_BASE_URL"],
+        ),
+        (
+            with(
+                good.clone(),
+                &[("NHS_PORTAL_NHS_LOGIN_ISSUER", "http://auth.example")],
+            ),
+            vec!["NHS_PORTAL_NHS_LOGIN_ISSUER"],
+        ),
+        (
+            with(
+                good.clone(),
+                &[("NHS_PORTAL_PCA_JWKS_URL", "http://pca.example/jwks")],
+            ),
+            vec!["NHS_PORTAL_PCA_JWKS_URL"],
+        ),
+        (
+            with(
+                good.clone(),
+                &[
+                    ("NHS_PORTAL_REPORTING_URL", "http://reporting.example"),
+                    ("NHS_PORTAL_REPORTING_TOKEN", "token-secret-7"),
+                ],
+            ),
+            vec!["NHS_PORTAL_REPORTING_URL"],
+        ),
+        (
+            with(
+                good.clone(),
+                &[("NHS_PORTAL_NHS_LOGIN_KEY_FILE", &not_a_key)],
+            ),
+            vec!["NHS_PORTAL_NHS_LOGIN_KEY_FILE"],
+        ),
+        (
+            with(
+                good.clone(),
+                &[("NHS_PORTAL_NHS_LOGIN_KEY_FILE", "/nonexistent/key.pem")],
+            ),
+            vec!["NHS_PORTAL_NHS_LOGIN_KEY_FILE"],
+        ),
+        (
+            with(good.clone(), &[("NHS_PORTAL_TRUSTS_FILE", &http_trusts)]),
+            vec!["NHS_PORTAL_TRUSTS_FILE"],
+        ),
+        (
+            with(
+                good.clone(),
+                &[(
+                    "NHS_PORTAL_NHS_LOGIN_REDIRECT_URI",
+                    "https://portal.example/callback",
+                )],
+            ),
+            vec!["NHS_PORTAL_NHS_LOGIN_REDIRECT_URI"],
+        ),
+        // The simulator and the demo's own settings have no place in live mode.
+        (
+            with(
+                good.clone(),
+                &[(
+                    "NHS_PORTAL_NHS_LOGIN_ISSUER",
+                    "https://portal.example/nhs-login-simulator",
+                )],
+            ),
+            vec!["NHS_PORTAL_NHS_LOGIN_ISSUER"],
+        ),
+        (
+            with(good.clone(), &[("NHS_PORTAL_STAFF_CODE", "staff-secret-8")]),
+            vec!["NHS_PORTAL_STAFF_CODE"],
+        ),
+        (
+            with(
+                good.clone(),
+                &[("NHS_PORTAL_DEMO_PCA_SECRET", "pca-secret-9")],
+            ),
+            vec!["NHS_PORTAL_DEMO_PCA_SECRET"],
+        ),
+        // And live settings have none in demo mode.
+        (
+            with(
+                Vec::new(),
+                &[
+                    ("NHS_PORTAL_NHS_LOGIN_CLIENT_ID", "portal-client"),
+                    ("NHS_PORTAL_TRUSTS_FILE", "trusts.toml"),
+                ],
+            ),
+            vec!["NHS_PORTAL_NHS_LOGIN_CLIENT_ID", "NHS_PORTAL_TRUSTS_FILE"],
+        ),
+    ];
+    for (env, named) in &cases {
+        let out = run_with(&["--check-config"], env);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{env:?}: {stdout}{stderr}");
+        let problems: Vec<&str> = stderr
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("- "))
+            .collect();
+        assert_eq!(problems.len(), named.len(), "{env:?}: {stderr}");
+        for name in named {
+            assert!(
+                problems.iter().any(|p| p.starts_with(name)),
+                "{name} not named in {stderr}"
+            );
+        }
+        for secret in [
+            "staff-secret-8",
+            "pca-secret-9",
+            "token-secret-7",
+            "pas-secret-6",
+            pem_body,
+        ] {
+            assert!(
+                !stderr.contains(secret) && !stdout.contains(secret),
+                "{stderr}"
+            );
+        }
+    }
+    // A real start refuses too, before it listens.
+    let out = run_with(&[], &cases[2].0);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        !stdout.contains("listening") && stderr.contains("NHS_PORTAL_BASE_URL"),
+        "{stderr}"
+    );
+}

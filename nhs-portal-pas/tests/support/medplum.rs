@@ -20,6 +20,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use url::Url;
 
+#[derive(Debug)]
 pub struct Medplum {
     _child: Child,
     pub base: Url,

@@ -55,4 +55,4 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests;
 
 #[cfg(all(test, feature = "nhs-login"))]
-mod rp_tests;
+pub(crate) mod rp_tests;

@@ -36,9 +36,9 @@ fn b64(v: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v)
 }
 
-/// Discovery and keys, a relying party, and one sign-in begun.
-async fn fake() -> Fake {
-    let server = MockServer::start().await;
+/// An NHS-login-like discovery document for the fake provider `server` (its keys at
+/// `/.well-known/jwks.json`), answered at its well-known path.
+pub(crate) async fn mount_discovery(server: &MockServer) {
     let iss = server.uri();
     Mock::given(method("GET"))
         .and(path("/.well-known/openid-configuration"))
@@ -53,8 +53,15 @@ async fn fake() -> Fake {
             "id_token_signing_alg_values_supported": ["RS512"],
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
         })))
-        .mount(&server)
+        .mount(server)
         .await;
+}
+
+/// Discovery and keys, a relying party, and one sign-in begun.
+async fn fake() -> Fake {
+    let server = MockServer::start().await;
+    let iss = server.uri();
+    mount_discovery(&server).await;
     Mock::given(method("GET"))
         .and(path("/.well-known/jwks.json"))
         .respond_with(

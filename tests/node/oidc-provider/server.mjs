@@ -12,8 +12,11 @@
 // REDIRECT_URI. Listens on 127.0.0.1, port 0, and prints one JSON line {"port": N, "issuer": ...}
 // to stdout when ready.
 //
-// Test-only extra route: POST /test/sso-assertion?nhs_number=N mints what the NHS App appends to
-// a deep link (an ID token is "issued" to the NHS App client and an assertion signed with its key).
+// Test-only extra routes: POST /test/sso-assertion?nhs_number=N mints what the NHS App appends to
+// a deep link (an ID token is "issued" to the NHS App client and an assertion signed with its key);
+// POST /test/nhs-app-id-token?nhs_number=N answers the ID token this provider issued to the NHS App
+// client for that patient (signed with the provider's own key), which the PCA forwards to a portal
+// in NHSD-ID-Token.
 
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -226,6 +229,28 @@ server.on('request', async (req, res) => {
         .sign(nhsAppKeys.privateKey);
       res.setHeader('content-type', 'text/plain');
       res.end(assertion);
+      return;
+    }
+    if (url.pathname === '/test/nhs-app-id-token' && req.method === 'POST') {
+      const nhs = url.searchParams.get('nhs_number');
+      const p = patients[nhs];
+      if (!p) { res.statusCode = 404; res.end(); return; }
+      const jti = randomUUID();
+      issuedIdTokens.set(jti, subFor(nhs));
+      const idToken = await new jose.SignJWT({
+        nhs_number: nhs,
+        birthdate: p.birthdate,
+        family_name: p.family_name,
+        identity_proofing_level: p.level,
+        vot: votFor(p.level),
+        vtm: `${issuer}/trustmark/127.0.0.1`,
+      })
+        .setProtectedHeader({ alg: 'RS512', typ: 'JWT', kid: opJwk.kid })
+        .setIssuer(issuer).setSubject(subFor(nhs)).setAudience(NHS_APP_CLIENT_ID)
+        .setJti(jti).setIssuedAt().setExpirationTime('1h')
+        .sign(opKey);
+      res.setHeader('content-type', 'text/plain');
+      res.end(idToken);
       return;
     }
     callback(req, res);

@@ -1,47 +1,28 @@
-//! What the tests that run the reference portal binary share: starting it and reading its
-//! address from the first line, stopping it on drop, and reading JSON answers.
+//! What the tests that run the reference portal binary share: starting it (the shared harness's
+//! `live::spawn_portal`, which reads its address from the first line and stops it on drop) with
+//! the folders it uses, and reading JSON answers.
 #![allow(dead_code)] // each test file uses only some of it
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-/// The running portal; dropping it stops the process (and removes `dirs`).
+use nhs_portal_tests::live::{PortalProcess, spawn_portal};
+
+/// The running portal; dropping it stops the process (and then removes `dirs`).
 pub struct Running {
-    child: Child,
+    process: PortalProcess,
     /// The base URL from `nhs-portal listening on {base URL}`.
     pub base_url: String,
     _dirs: Vec<tempfile::TempDir>,
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts `cmd` and waits for its first line; `dirs` live as long as the process.
-pub fn spawn(mut cmd: Command, dirs: Vec<tempfile::TempDir>) -> Running {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the portal binary starts");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("piped"))
-        .read_line(&mut first)
-        .expect("its first line");
-    let base_url = first
-        .trim()
-        .strip_prefix("nhs-portal listening on ")
-        .map(str::to_owned);
-    let running = Running {
-        child,
-        base_url: base_url.clone().unwrap_or_default(),
+pub fn spawn(cmd: Command, dirs: Vec<tempfile::TempDir>) -> Running {
+    let process = spawn_portal(cmd);
+    Running {
+        base_url: process.base_url.clone(),
+        process,
         _dirs: dirs,
-    };
-    assert!(base_url.is_some(), "it did not start: {first:?}");
-    running
+    }
 }
 
 /// Starts the portal binary with a fresh SQLite store in a temporary folder, on a free port,

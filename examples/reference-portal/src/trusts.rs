@@ -1,0 +1,379 @@
+//! The trusts file of live mode (`NHS_PORTAL_TRUSTS_FILE`, TOML): for each trust, its ODS code
+//! and name, its FHIR PAS (base URL and auth), what patients may do online and its eligibility
+//! threshold. Reading it names every problem; [`Trust::pas`] makes the FHIR adapters and
+//! [`pas`] puts them behind one `TrustsPas`.
+//!
+//! ```toml
+//! [[trust]]
+//! ods_code = "R9N"
+//! name = "Northfield Teaching Hospitals NHS Foundation Trust"
+//! fhir_base_url = "https://pas.northfield.example.nhs.uk/fhir/R4/"
+//! capabilities = "real-time"        # or "request-only", "not-offered",
+//!                                   # or { cancel = "real-time", reschedule = "request-only" }
+//! minimum_age = 16                  # optional, default 16
+//! timeout_ms = 5000                 # optional, default 5000
+//!
+//! [trust.auth]
+//! bearer_token_file = "/run/secrets/northfield-pas-token"   # optional
+//! ```
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nhs_portal_core::clock::Clock;
+use nhs_portal_core::eligibility::DEFAULT_MINIMUM_AGE;
+use nhs_portal_core::request_status::{CancelMode, Capabilities, RescheduleMode};
+use nhs_portal_core::{OdsCode, Organisation};
+use nhs_portal_pas::fhir::{FhirPas, FhirPasConfig};
+use nhs_portal_pas::trusts::TrustsPas;
+use nhs_portal_pas::{PasBackend, PasError};
+use serde::Deserialize;
+
+use crate::settings::Secret;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    trust: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    ods_code: String,
+    name: String,
+    fhir_base_url: String,
+    capabilities: CapabilitiesEntry,
+    minimum_age: Option<u32>,
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    auth: AuthEntry,
+}
+
+/// How the portal authenticates to a trust's FHIR PAS (the `[trust.auth]` table).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AuthEntry {
+    /// A file holding a bearer token sent on every call.
+    bearer_token_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CapabilitiesEntry {
+    Both(Online),
+    Each { cancel: Online, reschedule: Online },
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum Online {
+    RealTime,
+    RequestOnly,
+    NotOffered,
+}
+
+impl CapabilitiesEntry {
+    fn capabilities(&self) -> Capabilities {
+        let (cancel, reschedule) = match *self {
+            Self::Both(o) => (o, o),
+            Self::Each { cancel, reschedule } => (cancel, reschedule),
+        };
+        Capabilities {
+            cancel: match cancel {
+                Online::RealTime => CancelMode::RealTime,
+                Online::RequestOnly => CancelMode::Request,
+                Online::NotOffered => CancelMode::NotOffered,
+            },
+            reschedule: match reschedule {
+                Online::RealTime => RescheduleMode::RealTime,
+                Online::RequestOnly => RescheduleMode::Request,
+                Online::NotOffered => RescheduleMode::NotOffered,
+            },
+        }
+    }
+}
+
+/// The oldest eligibility threshold a trust may set.
+const OLDEST_MINIMUM_AGE: u32 = 120;
+
+/// One trust, checked.
+#[derive(Debug, Clone)]
+pub struct Trust {
+    /// ODS code and name.
+    pub organisation: Organisation,
+    /// The FHIR PAS's base URL.
+    pub base_url: url::Url,
+    /// What patients may do online.
+    pub capabilities: Capabilities,
+    /// The youngest age the trust serves.
+    pub minimum_age: u32,
+    /// The bearer token sent to the PAS, read from its file.
+    pub bearer_token: Option<Secret>,
+    /// The per-call timeout.
+    pub timeout: Option<Duration>,
+}
+
+impl Trust {
+    /// The FHIR adapter for this trust.
+    pub fn pas(&self, clock: Arc<dyn Clock>) -> Result<FhirPas, PasError> {
+        let mut cfg = FhirPasConfig::new(
+            self.base_url.clone(),
+            self.organisation.clone(),
+            self.capabilities,
+        );
+        cfg.bearer_token = self.bearer_token.as_ref().map(|t| t.expose().to_owned());
+        if let Some(t) = self.timeout {
+            cfg.timeout = t;
+        }
+        FhirPas::new(cfg, clock)
+    }
+}
+
+/// Every trust behind one backend, in the file's order.
+pub fn pas(trusts: &[Trust], clock: Arc<dyn Clock>) -> Result<TrustsPas, PasError> {
+    let mut each = Vec::with_capacity(trusts.len());
+    for t in trusts {
+        let pas: Arc<dyn PasBackend> = Arc::new(t.pas(clock.clone())?);
+        each.push((t.organisation.ods_code.clone(), pas));
+    }
+    Ok(TrustsPas::new(each))
+}
+
+/// The eligibility threshold the portal applies: the highest of the trusts' (one rule serves
+/// every page and API call, so no trust's patients are served younger than it allows).
+pub fn minimum_age(trusts: &[Trust]) -> u32 {
+    trusts
+        .iter()
+        .map(|t| t.minimum_age)
+        .max()
+        .unwrap_or(DEFAULT_MINIMUM_AGE)
+}
+
+/// Reads and checks the file; each problem is one line (never a token's value).
+pub fn load(path: &Path) -> Result<Vec<Trust>, Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("cannot be read ({e})")])?;
+    let file: File =
+        toml::from_str(&text).map_err(|e| vec![format!("is not valid: {}", e.message())])?;
+    if file.trust.is_empty() {
+        return Err(vec!["names no trust (add a [[trust]] table)".into()]);
+    }
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    let mut trusts = Vec::new();
+    for (i, entry) in file.trust.iter().enumerate() {
+        let at = format!("trust {} ({})", i + 1, entry.ods_code.trim());
+        match check(entry, path) {
+            Ok(t) => {
+                if !seen.insert(t.organisation.ods_code.clone()) {
+                    problems.push(format!("{at}: ods_code appears twice"));
+                }
+                trusts.push(t);
+            }
+            Err(p) => problems.extend(p.into_iter().map(|p| format!("{at}: {p}"))),
+        }
+    }
+    if problems.is_empty() {
+        Ok(trusts)
+    } else {
+        Err(problems)
+    }
+}
+
+fn check(entry: &Entry, file: &Path) -> Result<Trust, Vec<String>> {
+    let mut problems = Vec::new();
+    let ods = OdsCode::parse(entry.ods_code.trim())
+        .map_err(|_| problems.push("ods_code is not an ODS code".to_owned()))
+        .ok();
+    if entry.name.trim().is_empty() {
+        problems.push("name is empty".into());
+    }
+    let base_url =
+        match nhs_portal_web::live::check_public_url("fhir_base_url", &entry.fhir_base_url) {
+            Ok(()) => url::Url::parse(entry.fhir_base_url.trim()).ok(),
+            Err(e) => {
+                problems.push(e.to_string());
+                None
+            }
+        };
+    let minimum_age = entry.minimum_age.unwrap_or(DEFAULT_MINIMUM_AGE);
+    if minimum_age > OLDEST_MINIMUM_AGE {
+        problems.push(format!("minimum_age must be at most {OLDEST_MINIMUM_AGE}"));
+    }
+    let timeout = match entry.timeout_ms {
+        Some(ms) if !(1..=120_000).contains(&ms) => {
+            problems.push("timeout_ms must be 1 to 120000".into());
+            None
+        }
+        ms => ms.map(Duration::from_millis),
+    };
+    let bearer_token = match &entry.auth.bearer_token_file {
+        None => None,
+        Some(token_file) => {
+            // Relative to the trusts file's folder.
+            let token_file = file.parent().unwrap_or(Path::new(".")).join(token_file);
+            match std::fs::read_to_string(&token_file) {
+                Ok(t) if !t.trim().is_empty() => {
+                    Some(t.trim().parse::<Secret>().unwrap_or_else(|e| match e {}))
+                }
+                Ok(_) => {
+                    problems.push(format!(
+                        "auth.bearer_token_file {} is empty",
+                        token_file.display()
+                    ));
+                    None
+                }
+                Err(e) => {
+                    problems.push(format!(
+                        "auth.bearer_token_file {} cannot be read ({e})",
+                        token_file.display()
+                    ));
+                    None
+                }
+            }
+        }
+    };
+    match (ods, base_url) {
+        (Some(ods_code), Some(base_url)) if problems.is_empty() => Ok(Trust {
+            organisation: Organisation {
+                ods_code,
+                name: entry.name.trim().to_owned(),
+            },
+            base_url,
+            capabilities: entry.capabilities.capabilities(),
+            minimum_age,
+            bearer_token,
+            timeout,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// One line per trust for `--check-config` (no token).
+pub fn summary(trusts: &[Trust]) -> Vec<String> {
+    trusts
+        .iter()
+        .map(|t| {
+            let online = |c: Capabilities| match (c.cancel, c.reschedule) {
+                (CancelMode::RealTime, RescheduleMode::RealTime) => "real time".to_owned(),
+                (CancelMode::Request, RescheduleMode::Request) => "request only".into(),
+                (CancelMode::NotOffered, RescheduleMode::NotOffered) => "not offered".into(),
+                (c, r) => format!("cancel {c:?}, reschedule {r:?}"),
+            };
+            format!(
+                "{} {}: FHIR PAS {} ({}), {}, {} and over",
+                t.organisation.ods_code.as_str(),
+                t.organisation.name,
+                t.base_url,
+                if t.bearer_token.is_some() {
+                    "bearer token set (hidden)"
+                } else {
+                    "no auth"
+                },
+                online(t.capabilities),
+                t.minimum_age
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trusts.toml");
+        std::fs::write(&path, text).unwrap();
+        std::fs::write(dir.path().join("token"), "pas-secret-1\n").unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn a_good_file_gives_each_trust() {
+        let (_dir, path) = write(
+            r#"
+[[trust]]
+ods_code = "R9N"
+name = "Northfield"
+fhir_base_url = "https://pas.northfield.example/fhir/"
+capabilities = "real-time"
+auth = { bearer_token_file = "token" }
+
+[[trust]]
+ods_code = "RK5"
+name = "Eastbrook"
+fhir_base_url = "http://127.0.0.1:9/fhir/"
+capabilities = { cancel = "request-only", reschedule = "not-offered" }
+minimum_age = 18
+timeout_ms = 2000
+"#,
+        );
+        let trusts = load(&path).unwrap();
+        assert_eq!(trusts.len(), 2);
+        assert_eq!(trusts[0].capabilities, Capabilities::REAL_TIME);
+        assert_eq!(
+            trusts[0].bearer_token.as_ref().unwrap().expose(),
+            "pas-secret-1"
+        );
+        assert_eq!(trusts[0].minimum_age, 16);
+        assert_eq!(
+            trusts[1].capabilities,
+            Capabilities {
+                cancel: CancelMode::Request,
+                reschedule: RescheduleMode::NotOffered
+            }
+        );
+        assert_eq!(trusts[1].timeout, Some(Duration::from_secs(2)));
+        assert_eq!(minimum_age(&trusts), 18);
+        let lines = summary(&trusts).join("\n");
+        assert!(
+            lines.contains("R9N Northfield") && lines.contains("real time"),
+            "{lines}"
+        );
+        assert!(!lines.contains("pas-secret-1"), "{lines}");
+    }
+
+    #[test]
+    fn each_problem_is_named() {
+        let cases: &[(&str, &str)] = &[
+            ("", "names no trust"),
+            ("[[trust]]\nods_code = 1", "is not valid"),
+            (
+                "[[trust]]\nods_code = \"R9N\"\nname = \"N\"\nfhir_base_url = \"http://pas.example/\"\ncapabilities = \"real-time\"",
+                "trust 1 (R9N): fhir_base_url must be an https:// URL",
+            ),
+            (
+                "[[trust]]\nods_code = \"not an ods code!\"\nname = \"N\"\nfhir_base_url = \"https://pas.example/\"\ncapabilities = \"real-time\"",
+                "ods_code is not an ODS code",
+            ),
+            (
+                "[[trust]]\nods_code = \"R9N\"\nname = \"N\"\nfhir_base_url = \"https://pas.example/\"\ncapabilities = \"sometimes\"",
+                "is not valid",
+            ),
+            (
+                "[[trust]]\nods_code = \"R9N\"\nname = \"N\"\nfhir_base_url = \"https://pas.example/\"\ncapabilities = \"real-time\"\nauth = { bearer_token_file = \"missing\" }",
+                "auth.bearer_token_file",
+            ),
+            (
+                "[[trust]]\nods_code = \"R9N\"\nname = \"N\"\nfhir_base_url = \"https://pas.example/\"\ncapabilities = \"real-time\"\nauth = { password = \"x\" }",
+                "is not valid",
+            ),
+            (
+                "[[trust]]\nods_code = \"R9N\"\nname = \"N\"\nfhir_base_url = \"https://a.example/\"\ncapabilities = \"real-time\"\n[[trust]]\nods_code = \"R9N\"\nname = \"M\"\nfhir_base_url = \"https://b.example/\"\ncapabilities = \"request-only\"",
+                "trust 2 (R9N): ods_code appears twice",
+            ),
+        ];
+        for (text, named) in cases {
+            let (_dir, path) = write(text);
+            let problems = load(&path).unwrap_err();
+            assert!(
+                problems.iter().any(|p| p.contains(named)),
+                "{text}: {problems:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Live mode end to end: the reference portal binary, configured only through its settings
+//! (`NHS_PORTAL_MODE=live` and the rest, from the harness's `live::LiveStandIns::env`), against
+//! local stand-ins: npm `oidc-provider` as NHS login (its issuer, the portal's client and private
+//! key file), Medplum's FHIR router as the trust's PAS (the trusts file) and a JWKS for the
+//! PCA's bearer tokens. A patient signs in through the provider's own pages (browserless),
+//! views an appointment and cancels it in the PAS; the PCA's call answers a Bundle that the
+//! producer spec and the FHIR R4 schema accept; a token from another issuer is refused; the
+//! simulators are nowhere.
+//!
+//! Needs Node and the peers' packages (`bash scripts/setup-node`); without them it says it was
+//! skipped (with `CI` set it fails). Without NHS England's specs the Bundle is checked for its
+//! content only, and the spec check is announced as skipped.
+
+use std::path::Path;
+
+use http::StatusCode;
+use nhs_portal_pas::demo;
+use nhs_portal_tests::live::{Browser, LiveStandIns, PCA_AUDIENCE, start_portal};
+use nhs_portal_tests::{csrf_token, get_appointments_uri, input_value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_nhs-portal-example");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_mode_signs_in_views_cancels_and_serves_the_pca() {
+    let Some(stand_ins) = LiveStandIns::start().await else {
+        return;
+    };
+    let portal = start_portal(Path::new(BIN), &stand_ins.env(), stand_ins.dir.path());
+    let base = portal.base_url.clone();
+    assert_eq!(base, stand_ins.base_url());
+
+    // No simulator of any kind, and no demo staff pages.
+    let mut browser = Browser::new();
+    for at in [
+        "/nhs-login-simulator/.well-known/openid-configuration",
+        "/nhs-app-simulator",
+        "/staff",
+    ] {
+        let page = browser.get(&format!("{base}{at}")).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{at}");
+    }
+
+    // Sign in: the portal sends the patient to NHS login (the provider's own pages), who picks
+    // the patient, and comes back signed in on the appointment list.
+    let page = browser
+        .get_following(&format!("{base}/patient-portal/appointments"))
+        .await;
+    assert!(
+        page.url.as_str().starts_with(&stand_ins.nhs_login.issuer),
+        "at NHS login: {}",
+        page.url
+    );
+    assert!(page.body.contains("not NHS login"), "{}", page.body);
+    let page = browser.submit(&page, &[("nhs_number", demo::ADULT)]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}: {}", page.url, page.body);
+    assert_eq!(
+        page.url.as_str(),
+        format!("{base}/patient-portal/appointments")
+    );
+    assert!(
+        page.body.contains("Your hospital appointments"),
+        "{}",
+        page.body
+    );
+
+    // View one of the patient's appointments at the real-time trust, held by the FHIR PAS.
+    let id = stand_ins.pas.id(demo::KEY_ADULT_TELEPHONE);
+    let at = format!("{base}/patient-portal/appointment/{}", id.as_str());
+    assert!(
+        page.body
+            .contains(&format!("/patient-portal/appointment/{}", id.as_str()))
+    );
+    let view = browser.get(&at).await;
+    assert_eq!(view.status, StatusCode::OK, "{}", view.body);
+    let own = stand_ins
+        .pas
+        .data
+        .appointment(demo::KEY_ADULT_TELEPHONE)
+        .unwrap();
+    assert!(view.body.contains(&own.description), "{}", view.body);
+
+    // Cancel it: the reason, the check page, confirm; the PAS now has it cancelled.
+    let csrf = csrf_token(&view.body).expect("a CSRF token");
+    let check = browser
+        .post_form(
+            &format!("{at}/cancel"),
+            &[("csrf_token", &csrf), ("reason", "no-longer-needed")],
+        )
+        .await;
+    let check = browser.follow(check).await;
+    assert_eq!(check.status, StatusCode::OK, "{}", check.body);
+    let key = input_value(&check.body, "idempotency_key").expect("the confirm form's key");
+    let done = browser
+        .post_form(
+            &format!("{at}/cancel/check"),
+            &[("csrf_token", &csrf), ("idempotency_key", &key)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let done = browser.follow(done).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let in_pas = stand_ins
+        .pas
+        .read(&format!("Appointment/{}", id.as_str()))
+        .await;
+    assert_eq!(in_pas["status"], "cancelled", "{in_pas}");
+
+    // The PCA's call: its bearer token and the NHS App's ID token from NHS login.
+    let http = reqwest::Client::new();
+    let id_token = stand_ins.nhs_login.nhs_app_id_token(demo::ADULT).await;
+    let call = |bearer: String| {
+        http.get(format!("{base}{}", get_appointments_uri(demo::ADULT)))
+            .bearer_auth(bearer)
+            .header("x-correlation-id", "live-e2e-1")
+            .header("nhsd-id-token", id_token.clone())
+    };
+    let res = call(stand_ins.pca.token(PCA_AUDIENCE))
+        .send()
+        .await
+        .unwrap();
+    let res = into_http(res).await;
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", res.body());
+    let bundle = if nhs_portal_tests::pca_spec::specs_present() {
+        nhs_portal_tests::pca_spec::check_contract(&res, Some("live-e2e-1"))
+    } else {
+        serde_json::from_slice(res.body()).unwrap()
+    };
+    let entry = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["id"] == id.as_str())
+        .expect("the cancelled appointment is in the Bundle");
+    assert_eq!(entry["status"], "cancelled");
+
+    // A token from another issuer (signed with the right key), or for another audience: 401.
+    for bearer in [
+        stand_ins
+            .pca
+            .token_from("https://elsewhere.example", PCA_AUDIENCE),
+        stand_ins.pca.token("another-api"),
+    ] {
+        let res = call(bearer).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// A reqwest answer as an `http::Response` (for the spec checks).
+async fn into_http(res: reqwest::Response) -> http::Response<bytes::Bytes> {
+    let mut out = http::Response::builder().status(res.status());
+    for (k, v) in res.headers() {
+        out = out.header(k, v);
+    }
+    out.body(res.bytes().await.unwrap()).unwrap()
+}
