@@ -52,6 +52,7 @@ use nhs_portal_web::simulator::NOT_NHS_LOGIN;
 pub mod fhir_peer;
 pub mod live;
 pub mod pca_spec;
+pub mod reporting_service;
 pub mod specs;
 
 /// The form field the simulator's sign-in page takes.

@@ -145,7 +145,8 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
     let store = open::open_store(s.database_url.expose()).await?;
     let clock: Arc<dyn nhs_portal_core::clock::Clock> =
         Arc::new(nhs_portal_core::clock::SystemClock);
-    let pas: Arc<dyn nhs_portal_pas::PasBackend> = Arc::new(trusts::pas(&live.trusts, clock.clone())?);
+    let pas: Arc<dyn nhs_portal_pas::PasBackend> =
+        Arc::new(trusts::pas(&live.trusts, clock.clone())?);
     let nhs_login = nhs_portal_web::nhs_login::NhsLoginConfig::new(
         &live.issuer,
         &live.client_id,
@@ -165,7 +166,7 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
         pca,
     );
     settings.store = store;
-    settings.clock = clock;
+    settings.clock = clock.clone();
     if let Some(dir) = &s.assets_dir {
         settings.assets = Assets::load(dir)?;
     }

@@ -14,11 +14,11 @@ use nhs_portal_core::NhsNumber;
 use nhs_portal_core::clock::Clock;
 use nhs_portal_core::store::Store;
 use nhs_portal_pas::PasBackend;
-use nhs_portal_web::live::check_public_url;
 use nhs_portal_reporting::record_service::{
     Eligibility, EligibilityError, PatientEligibility, RecordSender, RecordSenderConfig,
     RecordServiceClient, RecordServiceConfig,
 };
+use nhs_portal_web::live::check_public_url;
 
 use crate::BoxError;
 use crate::settings::{Secret, Settings, named, parse_http_url};
