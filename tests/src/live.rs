@@ -154,11 +154,21 @@ impl StaffIdp {
     /// Starts it from `dir` (see [`node_peer`]) with the portal's client, redirecting to
     /// `{base_url}/staff/sign-in/callback`.
     pub async fn start(dir: &Path, base_url: &str) -> Self {
-        let mut child = tokio::process::Command::new("node")
+        Self::start_with(dir, base_url, None).await
+    }
+
+    /// Like [`StaffIdp::start`]; with `client_jwk` the portal authenticates with
+    /// `private_key_jwt` (that public JWK) instead of the client secret.
+    pub async fn start_with(dir: &Path, base_url: &str, client_jwk: Option<&Value>) -> Self {
+        let mut cmd = tokio::process::Command::new("node");
+        match client_jwk {
+            Some(jwk) => cmd.env("CLIENT_JWK", jwk.to_string()),
+            None => cmd.env("CLIENT_SECRET", STAFF_CLIENT_SECRET),
+        };
+        let mut child = cmd
             .arg("staff.mjs")
             .current_dir(dir)
             .env("CLIENT_ID", STAFF_CLIENT_ID)
-            .env("CLIENT_SECRET", STAFF_CLIENT_SECRET)
             .env("REDIRECT_URI", format!("{base_url}/staff/sign-in/callback"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -173,7 +183,21 @@ impl StaffIdp {
         }
     }
 
-    /// The portal's staff sign-in settings for this provider.
+    /// Makes the next ID token it issues claim `iss` (re-signed with its own key): a token from
+    /// another issuer, as a mix-up would bring.
+    pub async fn forge_next_id_token_issuer(&self, iss: &str) {
+        let res = reqwest::Client::new()
+            .post(format!(
+                "{}/test/forge-next-id-token?iss={iss}",
+                self.issuer
+            ))
+            .send()
+            .await
+            .expect("the provider answers");
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    }
+
+    /// The portal's staff sign-in settings for this provider (with the client secret).
     pub fn env(&self) -> Vec<(String, String)> {
         [
             ("NHS_PORTAL_STAFF_OIDC_ISSUER", self.issuer.as_str()),
@@ -419,6 +443,8 @@ pub struct Page {
     pub status: StatusCode,
     /// Its `Location`, resolved against [`Page::url`].
     pub location: Option<url::Url>,
+    /// Its `Set-Cookie` headers, as sent.
+    pub set_cookies: Vec<String>,
     /// Its body as text.
     pub body: String,
 }
@@ -460,6 +486,12 @@ impl Browser {
         };
         let res = req.send().await.expect("an answer");
         crate::keep_cookies(jar, res.headers());
+        let set_cookies = res
+            .headers()
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
         let status = res.status();
         let location = res
             .headers()
@@ -471,6 +503,7 @@ impl Browser {
             url,
             status,
             location,
+            set_cookies,
             body,
         }
     }
@@ -498,6 +531,22 @@ impl Browser {
                     page = self.get(&next).await;
                 }
                 _ => return page,
+            }
+        }
+        panic!("more than 20 redirects, at {}", page.url);
+    }
+
+    /// Follows redirects from `page` like [`Browser::follow`], but stops before one to a URL
+    /// starting with `stop` and returns that URL (to open it in another browser, or altered).
+    pub async fn follow_until(&mut self, mut page: Page, stop: &str) -> Result<Page, url::Url> {
+        for _ in 0..20 {
+            match (&page.location, page.status.is_redirection()) {
+                (Some(next), true) if next.as_str().starts_with(stop) => return Err(next.clone()),
+                (Some(next), true) => {
+                    let next = next.to_string();
+                    page = self.get(&next).await;
+                }
+                _ => return Ok(page),
             }
         }
         panic!("more than 20 redirects, at {}", page.url);

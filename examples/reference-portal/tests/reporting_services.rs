@@ -18,8 +18,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::Running;
-use common::browser::{Browser, form_action};
 use nhs_portal_pas::demo;
+use nhs_portal_tests::live::Browser;
 use nhs_portal_tests::reporting_service::{ReportingService, event_codes};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -33,20 +33,14 @@ fn start<K: AsRef<std::ffi::OsStr>>(env: &[(K, String)]) -> Running {
 /// Signs a demo patient in through the NHS login simulator's pages (a `SESSION` event).
 async fn sign_in_a_patient(portal: &Running) {
     let mut b = Browser::new();
-    let first = b
-        .get(&format!("{}/patient-portal/appointments", portal.base_url))
+    let page = b
+        .get_following(&format!("{}/patient-portal/appointments", portal.base_url))
         .await;
-    let page = b.follow(first, None).await.unwrap();
     assert!(page.body.contains("not NHS login"), "{}", page.body);
-    let action = form_action(&page.body, &page.url);
-    let done = b
-        .post_form(
-            action.as_str(),
-            &[("nhs_number", demo::ADULT), ("decision", "allow")],
-        )
+    let list = b
+        .submit(&page, &[("nhs_number", demo::ADULT), ("decision", "allow")])
         .await;
-    let list = b.follow(done, None).await.unwrap();
-    assert_eq!(list.status, 200, "{}", list.body);
+    assert_eq!(list.status.as_u16(), 200, "{}", list.body);
     assert!(list.url.path().ends_with("/appointments"), "{}", list.url);
 }
 

@@ -10,12 +10,14 @@
 mod common;
 
 use common::Running;
-use common::browser::{Browser, Page, form_action};
-use common::stand_in::{self, StandIn};
+use nhs_portal_tests::live::{
+    Browser, Page, STAFF_CLIENT_ID, STAFF_GROUP, StaffIdp, free_port, node_peer,
+};
+use serde_json::Value;
 
 struct World {
     portal: Running,
-    idp: StandIn,
+    idp: StaffIdp,
 }
 
 impl World {
@@ -28,7 +30,7 @@ impl World {
 enum Credential {
     Secret,
     /// `private_key_jwt`: the key file the portal reads, and the public JWK the provider holds.
-    PrivateKey(tempfile::TempDir, serde_json::Value),
+    PrivateKey(tempfile::TempDir, Value),
 }
 
 impl Credential {
@@ -43,38 +45,35 @@ impl Credential {
     }
 }
 
-fn start(credential: &Credential) -> Option<World> {
-    let dir = stand_in::node_harness("oidc-provider", "oidc-provider")?;
-    let port = stand_in::free_port();
+async fn start(credential: &Credential) -> Option<World> {
+    let dir = node_peer("oidc-provider")?;
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut idp_env = vec![
-        ("CLIENT_ID", "worklist".to_owned()),
-        ("REDIRECT_URI", format!("{base}/staff/sign-in/callback")),
-    ];
-    let mut portal_env = vec![
-        ("NHS_PORTAL_ADDR", format!("127.0.0.1:{port}")),
-        ("NHS_PORTAL_STAFF_OIDC_CLIENT_ID", "worklist".into()),
-        ("NHS_PORTAL_STAFF_OIDC_ALLOWED_GROUP", "booking-team".into()),
-    ];
-    match credential {
+    let (idp, mut env) = match credential {
         Credential::Secret => {
-            idp_env.push(("CLIENT_SECRET", "staff-client-secret-1".into()));
-            portal_env.push((
-                "NHS_PORTAL_STAFF_OIDC_CLIENT_SECRET",
-                "staff-client-secret-1".into(),
-            ));
+            let idp = StaffIdp::start(&dir, &base).await;
+            let env = idp.env();
+            (idp, env)
         }
         Credential::PrivateKey(keys, jwk) => {
-            idp_env.push(("CLIENT_JWK", jwk.to_string()));
-            portal_env.push((
-                "NHS_PORTAL_STAFF_OIDC_PRIVATE_KEY_FILE",
-                keys.path().join("staff.pem").display().to_string(),
-            ));
+            let idp = StaffIdp::start_with(&dir, &base, Some(jwk)).await;
+            let env = [
+                ("NHS_PORTAL_STAFF_OIDC_ISSUER", idp.issuer.clone()),
+                ("NHS_PORTAL_STAFF_OIDC_CLIENT_ID", STAFF_CLIENT_ID.into()),
+                ("NHS_PORTAL_STAFF_OIDC_ALLOWED_GROUP", STAFF_GROUP.into()),
+                (
+                    "NHS_PORTAL_STAFF_OIDC_PRIVATE_KEY_FILE",
+                    keys.path().join("staff.pem").display().to_string(),
+                ),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            (idp, env)
         }
-    }
-    let idp = stand_in::start(&dir, "staff.mjs", &idp_env);
-    portal_env.push(("NHS_PORTAL_STAFF_OIDC_ISSUER", idp.issuer.clone()));
-    let portal = common::start_portal(&portal_env);
+    };
+    env.push(("NHS_PORTAL_ADDR".into(), format!("127.0.0.1:{port}")));
+    let portal = common::start_portal(&env);
     assert_eq!(portal.base_url, base);
     Some(World { portal, idp })
 }
@@ -85,7 +84,7 @@ async fn to_callback(w: &World, b: &mut Browser, user: &str) -> url::Url {
     let start = b
         .get(&format!("{}/staff/sign-in/start", w.portal.base_url))
         .await;
-    assert_eq!(start.status, 303, "{}", start.body);
+    assert_eq!(start.status.as_u16(), 303, "{}", start.body);
     let authorize = start.location.clone().expect("to the provider");
     assert!(authorize.as_str().starts_with(&w.idp.issuer), "{authorize}");
     let q: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
@@ -96,16 +95,17 @@ async fn to_callback(w: &World, b: &mut Browser, user: &str) -> url::Url {
         );
     }
     assert!(q.contains(&("code_challenge_method".into(), "S256".into())));
-    let page = match b.follow(start, Some(&w.callback())).await {
+    let page = match b.follow_until(start, &w.callback()).await {
         Ok(page) => page,
         // Signed in at the provider already: straight back.
         Err(callback) => return callback,
     };
-    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.status.as_u16(), 200, "{}", page.body);
     assert!(page.body.contains("not a real provider"), "{}", page.body);
-    let action = form_action(&page.body, &page.url);
+    let action = nhs_portal_tests::form_action(&page.body).expect("the sign-in form");
+    let action = page.url.join(&action).unwrap();
     let done = b.post_form(action.as_str(), &[("user", user)]).await;
-    b.follow(done, Some(&w.callback()))
+    b.follow_until(done, &w.callback())
         .await
         .expect_err("a redirect to the portal's callback")
 }
@@ -155,21 +155,21 @@ fn value_after<'a>(html: &'a str, from: usize, marker: &str) -> &'a str {
 
 #[tokio::test]
 async fn staff_sign_in_through_the_provider_and_its_refusals() {
-    let Some(w) = start(&Credential::Secret) else {
+    let Some(w) = start(&Credential::Secret).await else {
         return;
     };
 
     // The sign-in page offers the provider, and no access code form.
     let mut sam = Browser::new();
     let page = worklist(&w, &mut sam).await;
-    assert_eq!(page.status, 200);
+    assert_eq!(page.status.as_u16(), 200);
     assert!(page.body.contains("/staff/sign-in/start"), "{}", page.body);
     assert!(!page.body.contains("name=\"code\""), "{}", page.body);
 
     // A member of the allowed group signs in.
     let callback = to_callback(&w, &mut sam, "sam").await;
     let signed_in = open(&mut sam, &callback).await;
-    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    assert_eq!(signed_in.status.as_u16(), 303, "{}", signed_in.body);
     let session = signed_in
         .set_cookies
         .iter()
@@ -197,7 +197,7 @@ async fn staff_sign_in_through_the_provider_and_its_refusals() {
     let forged = sam
         .post_form(&fulfil, &[("csrf_token", "forged"), ("ods", &ods)])
         .await;
-    assert_eq!(forged.status, 403);
+    assert_eq!(forged.status.as_u16(), 403);
     let done = sam
         .post_form(&fulfil, &[("csrf_token", &csrf), ("ods", &ods)])
         .await;
@@ -216,9 +216,9 @@ async fn staff_sign_in_through_the_provider_and_its_refusals() {
     // The same callback again (replayed): its sign-in is used up.
     let mut replay = Browser::new();
     let again = open(&mut sam, &callback).await;
-    assert_eq!(again.status, 400, "{}", again.body);
+    assert_eq!(again.status.as_u16(), 400, "{}", again.body);
     let again = open(&mut replay, &callback).await;
-    assert_eq!(again.status, 400, "{}", again.body);
+    assert_eq!(again.status.as_u16(), 400, "{}", again.body);
     assert_not_signed_in(&w, &mut replay, "replayed callback").await;
 
     // A callback opened in another cookie jar is refused, and leaves the real one working.
@@ -226,21 +226,21 @@ async fn staff_sign_in_through_the_provider_and_its_refusals() {
     let callback = to_callback(&w, &mut started, "sam").await;
     let mut other = Browser::new();
     let refused = open(&mut other, &callback).await;
-    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.status.as_u16(), 400, "{}", refused.body);
     assert_not_signed_in(&w, &mut other, "another cookie jar").await;
-    assert_eq!(open(&mut started, &callback).await.status, 303);
+    assert_eq!(open(&mut started, &callback).await.status.as_u16(), 303);
 
     // A forged state, in the browser that started the sign-in.
     let mut forger = Browser::new();
     let callback = to_callback(&w, &mut forger, "sam").await;
     let bad = with_param(&callback, "state", "forged-state");
-    assert_eq!(open(&mut forger, &bad).await.status, 400);
+    assert_eq!(open(&mut forger, &bad).await.status.as_u16(), 400);
     assert_not_signed_in(&w, &mut forger, "forged state").await;
 
     // A code replayed: used once, then sent again with a fresh sign-in's own state.
     let mut d = Browser::new();
     let first = to_callback(&w, &mut d, "sam").await;
-    assert_eq!(open(&mut d, &first).await.status, 303);
+    assert_eq!(open(&mut d, &first).await.status.as_u16(), 303);
     let mut d2 = Browser::new();
     let second = to_callback(&w, &mut d2, "sam").await;
     let code_of = |u: &url::Url| {
@@ -250,14 +250,14 @@ async fn staff_sign_in_through_the_provider_and_its_refusals() {
             .expect("a code")
     };
     let replayed = with_param(&second, "code", &code_of(&first));
-    assert_eq!(open(&mut d2, &replayed).await.status, 400);
+    assert_eq!(open(&mut d2, &replayed).await.status.as_u16(), 400);
     assert_not_signed_in(&w, &mut d2, "replayed code").await;
 
     // Someone outside the allowed group.
     let mut alex = Browser::new();
     let callback = to_callback(&w, &mut alex, "alex").await;
     let refused = open(&mut alex, &callback).await;
-    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(refused.status.as_u16(), 403, "{}", refused.body);
     assert!(
         refused.body.contains("not in the group"),
         "{}",
@@ -266,22 +266,16 @@ async fn staff_sign_in_through_the_provider_and_its_refusals() {
     assert_not_signed_in(&w, &mut alex, "not in the group").await;
 
     // An ID token from another issuer (signed by the provider's own key, so only `iss` is wrong).
-    let forged = reqwest::Client::new()
-        .post(format!(
-            "{}/test/forge-next-id-token?iss=https://other-issuer.example",
-            w.idp.issuer
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status().as_u16(), 204);
+    w.idp
+        .forge_next_id_token_issuer("https://other-issuer.example")
+        .await;
     let mut mixed = Browser::new();
     let callback = to_callback(&w, &mut mixed, "sam").await;
-    assert_eq!(open(&mut mixed, &callback).await.status, 400);
+    assert_eq!(open(&mut mixed, &callback).await.status.as_u16(), 400);
     assert_not_signed_in(&w, &mut mixed, "another issuer").await;
     // The next one is signed as issued: the refusal was the issuer's.
     let callback = to_callback(&w, &mut mixed, "sam").await;
-    assert_eq!(open(&mut mixed, &callback).await.status, 303);
+    assert_eq!(open(&mut mixed, &callback).await.status.as_u16(), 303);
 
     // The shared access code opens nothing when staff sign in through the provider.
     let mut coder = Browser::new();
@@ -304,12 +298,12 @@ async fn staff_sign_in_through_the_provider_and_its_refusals() {
 #[tokio::test]
 async fn staff_sign_in_with_a_private_key_and_sign_out() {
     let credential = Credential::private_key();
-    let Some(w) = start(&credential) else {
+    let Some(w) = start(&credential).await else {
         return;
     };
     let mut sam = Browser::new();
     let callback = to_callback(&w, &mut sam, "sam").await;
-    assert_eq!(open(&mut sam, &callback).await.status, 303);
+    assert_eq!(open(&mut sam, &callback).await.status.as_u16(), 303);
     let list = worklist(&w, &mut sam).await;
     assert!(
         list.body.contains("Signed in as Sam Booking."),

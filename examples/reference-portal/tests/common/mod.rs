@@ -59,6 +59,3 @@ pub async fn json_of(req: reqwest::RequestBuilder) -> serde_json::Value {
         .await
         .expect("a JSON answer")
 }
-
-pub mod browser;
-pub mod stand_in;
