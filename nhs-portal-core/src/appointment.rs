@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 
 use crate::{AppointmentId, NhsNumber, OdsCode, Specialty};
 
+mod builder;
+pub use builder::{AppointmentBuilder, AppointmentError};
+
 /// The booking status held by the trust's PAS (FHIR `Appointment.status`, the PCA subset).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -215,6 +218,23 @@ pub struct Organisation {
     pub name: String,
 }
 
+impl Organisation {
+    /// An organisation from a raw ODS code and its name.
+    ///
+    /// ```
+    /// let trust = nhs_portal_core::Organisation::new("rxx", "Toy Hospitals NHS Trust")?;
+    /// assert_eq!(trust.ods_code.as_str(), "RXX");
+    /// assert!(nhs_portal_core::Organisation::new("R-1", "Toy").is_err());
+    /// # Ok::<(), nhs_portal_core::IdError>(())
+    /// ```
+    pub fn new(ods_code: &str, name: impl Into<String>) -> Result<Self, crate::IdError> {
+        Ok(Self {
+            ods_code: OdsCode::parse(ods_code)?,
+            name: name.into(),
+        })
+    }
+}
+
 /// An identifier from another system (the PAS id, a UBRN, a slot id).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Identifier {
@@ -224,7 +244,8 @@ pub struct Identifier {
     pub value: String,
 }
 
-/// A hospital appointment as the portal and the PCA see it.
+/// A hospital appointment as the portal and the PCA see it. A PAS adapter makes one with
+/// [`Appointment::builder`], which checks the raw fields of a PAS record.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Appointment {
     /// The portal's own id (stable and unguessable); used in deep links and as `Appointment.id`.
@@ -235,8 +256,8 @@ pub struct Appointment {
     pub status: AppointmentStatus,
     /// A pending request, if the patient asked for something the trust has not yet done.
     pub request_status: Option<RequestStatus>,
-    /// The patient-friendly title, structured "{Specialty name}" (for example "Dermatology
-    /// appointment"); also the page heading.
+    /// The patient-friendly title, structured "{Specialty name} appointment" (for example
+    /// "Dermatology appointment"); also the page heading.
     pub description: String,
     /// The specialty.
     pub specialty: Specialty,

@@ -241,6 +241,23 @@ pub struct Specialty {
     pub display: String,
 }
 
+impl Specialty {
+    /// A specialty from a raw Treatment Function Code (three digits) and its display name.
+    ///
+    /// ```
+    /// let s = nhs_portal_core::Specialty::new("330", "DERMATOLOGY")?;
+    /// assert_eq!(s.code.as_str(), "330");
+    /// assert!(nhs_portal_core::Specialty::new("33", "DERMATOLOGY").is_err());
+    /// # Ok::<(), nhs_portal_core::IdError>(())
+    /// ```
+    pub fn new(code: &str, display: impl Into<String>) -> Result<Self, IdError> {
+        Ok(Self {
+            code: TreatmentFunctionCode::parse(code)?,
+            display: display.into(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

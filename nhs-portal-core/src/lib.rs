@@ -53,8 +53,8 @@ pub mod store;
 pub mod uk_time;
 
 pub use appointment::{
-    Appointment, AppointmentStatus, AppointmentType, Clinician, ConsultationMedium, Identifier,
-    Location, Organisation, Priority, RequestStatus,
+    Appointment, AppointmentBuilder, AppointmentError, AppointmentStatus, AppointmentType,
+    Clinician, ConsultationMedium, Identifier, Location, Organisation, Priority, RequestStatus,
 };
 pub use ids::{AppointmentId, IdError, OdsCode, Specialty, TreatmentFunctionCode};
 pub use nhs_number::{NhsNumber, NhsNumberError};

@@ -177,21 +177,46 @@ pub struct PatientRecord {
 /// A trust's Patient Administration System, as the portal uses it.
 ///
 /// Implementations must be safe to call concurrently, must never panic on odd data, and must
-/// return [`PasError`]s a caller can act on. The conformance kit (`nhs_portal_pas::conformance`)
-/// checks an implementation against this contract.
+/// return [`PasError`]s a caller can act on: [`PasError::Timeout`] and
+/// [`PasError::Unavailable`] when the PAS does not answer, [`PasError::BadData`] when it answers
+/// with something the adapter cannot read. Each method's docs state the rules it must keep; the
+/// name in backticks after a rule is the conformance kit's check for it
+/// (`nhs_portal_pas::conformance`, feature `conformance`), which names the rule and the method
+/// when it fails. `docs/pas-adapter.md` walks through writing an adapter.
 ///
-/// Every method that takes a patient only returns that patient's data: an appointment that
-/// exists but belongs to someone else is reported exactly like one that does not exist.
+/// **Ownership.** Every method that takes a patient only returns that patient's data: an
+/// appointment that exists but belongs to someone else is reported exactly like one that does
+/// not exist. Methods that take an [`Appointment`] (capabilities, cancel, find_slots,
+/// reschedule) must not trust its fields: re-read the record by `appointment.id` and answer
+/// [`PasError::NotFound`] when it is unknown or its patient is not `appointment.patient` (a
+/// forged `patient`). The portal passes what it read, but the rule must hold whoever calls.
+///
+/// ```
+/// use nhs_portal_pas::{PasBackend, PasError};
+/// # use nhs_portal_core::Appointment;
+/// /// The re-read every method that takes an `Appointment` starts with.
+/// async fn own_record(pas: &dyn PasBackend, given: &Appointment) -> Result<Appointment, PasError> {
+///     pas.get_appointment(&given.patient, &given.id).await?.ok_or(PasError::NotFound)
+/// }
+/// ```
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait PasBackend: Send + Sync {
-    /// The patient's record, or `Ok(None)` when this PAS does not know them.
+    /// The patient's record, or `Ok(None)` when this PAS does not know them (`odd input`).
     async fn patient(&self, patient: &NhsNumber) -> Result<Option<PatientRecord>, PasError>;
 
     /// All of a patient's appointments, past and future, cancelled included.
+    ///
+    /// - Only this patient's: never an appointment of another patient (`own data only`).
+    /// - A patient the PAS does not know has an empty list, not an error (`odd input`).
     async fn list_appointments(&self, patient: &NhsNumber) -> Result<Vec<Appointment>, PasError>;
 
-    /// One appointment, only if it is this patient's; `Ok(None)` otherwise.
+    /// One appointment, only if it is this patient's.
+    ///
+    /// - Another patient's appointment is `Ok(None)`, exactly like a missing one (`own data
+    ///   only`).
+    /// - An unknown or odd-looking id (any valid [`AppointmentId`]: `0`, `-`, 64 characters)
+    ///   is `Ok(None)`, never an error or a panic (`odd input`).
     async fn get_appointment(
         &self,
         patient: &NhsNumber,
@@ -199,17 +224,39 @@ pub trait PasBackend: Send + Sync {
     ) -> Result<Option<Appointment>, PasError>;
 
     /// What this PAS can do with this appointment (real time, request only, or not offered).
+    ///
+    /// - Re-reads the record: unknown, or not `appointment.patient`'s, is
+    ///   [`PasError::NotFound`] (`own data only`).
+    /// - What it answers is what [`PasBackend::cancel`] and [`PasBackend::reschedule`] then do:
+    ///   a request-only trust answers no real-time mode (`capabilities honoured`).
     async fn capabilities(&self, appointment: &Appointment) -> Result<Capabilities, PasError>;
 
-    /// Cancels in real time. Cancelling an appointment that is already cancelled returns it
-    /// unchanged (idempotent). [`PasError::NotSupported`] where the trust only takes requests.
+    /// Cancels in real time and returns the appointment as now held (the same id, status
+    /// cancelled, as a read back shows).
+    ///
+    /// - Re-reads the record: unknown, or not `appointment.patient`'s, is
+    ///   [`PasError::NotFound`], and nothing changes (`own data only`).
+    /// - Idempotent: cancelling an appointment that is already cancelled returns it unchanged,
+    ///   not an error (`idempotent cancel`).
+    /// - Where the trust only takes requests: [`PasError::NotSupported`], nothing changes
+    ///   (`capabilities honoured`).
+    /// - A past appointment (it started before now, or is fulfilled or a no-show):
+    ///   [`PasError::InvalidState`], nothing changes (`past stays past`).
     async fn cancel(
         &self,
         appointment: &Appointment,
         reason: &CancelReason,
     ) -> Result<Appointment, PasError>;
 
-    /// Free slots the appointment can move to, between `from` and `to`.
+    /// Free slots the appointment can move to, starting between `from` and `to`.
+    ///
+    /// - Re-reads the record like [`PasBackend::cancel`] (`own data only`).
+    /// - Only slots [`PasBackend::reschedule`] would accept for this appointment now: the same
+    ///   trust, clinic and specialty, starting after now and before the trust's booking horizon
+    ///   ([`BOOKING_HORIZON_DAYS`] by default) whatever `to` says (`offered slots only`).
+    /// - A slot another reschedule took is no longer offered (`no double booking`).
+    /// - At a request-only trust: [`PasError::NotSupported`] or an empty list, either is fine
+    ///   (`capabilities honoured`).
     async fn find_slots(
         &self,
         appointment: &Appointment,
@@ -218,11 +265,20 @@ pub trait PasBackend: Send + Sync {
     ) -> Result<Vec<Slot>, PasError>;
 
     /// Moves the appointment to a slot in real time and returns the appointment as now booked
-    /// (the same id, or a new appointment that replaced it). Only a slot this PAS would offer
-    /// this appointment now ([`PasBackend::find_slots`] from now to the trust's booking
-    /// horizon) is accepted: a slot taken in the meantime, another trust's, another clinic's or
-    /// specialty's, or one beyond the horizon is [`PasError::SlotUnavailable`]; the original
-    /// booking is then unchanged.
+    /// (the same id, or a new appointment that replaced it), starting at the slot's start.
+    ///
+    /// - Re-reads the record: unknown, or not `appointment.patient`'s, is
+    ///   [`PasError::NotFound`] (`own data only`).
+    /// - Where the trust only takes requests: [`PasError::NotSupported`] (`capabilities
+    ///   honoured`); a past appointment: [`PasError::InvalidState`] (`past stays past`).
+    /// - Only a slot this PAS would offer this appointment now ([`PasBackend::find_slots`] from
+    ///   now to the booking horizon): an unknown slot, another trust's, another clinic's or
+    ///   specialty's, or one beyond the horizon is [`PasError::SlotUnavailable`] and the
+    ///   booking is unchanged (`offered slots only`).
+    /// - Checking that the slot is free and taking it are one atomic step (a transaction, a
+    ///   conditional update, a version check): of two calls into one slot at the same instant,
+    ///   from two threads, exactly one wins and the other is [`PasError::SlotUnavailable`] with
+    ///   its appointment unchanged (`no double booking`).
     async fn reschedule(
         &self,
         appointment: &Appointment,
@@ -233,5 +289,56 @@ pub trait PasBackend: Send + Sync {
     /// return changes from an overlap window before `since` and the same change twice (same
     /// `(appointment, version)`): consumers process each once. Backends that push instead return
     /// an empty list here.
+    ///
+    /// Each change the trust's staff make (a cancellation, a move, a declined request) is
+    /// reported with the time it was made, oldest first, `since` honoured: the conformance check
+    /// asks for exactly one event per change it made (`events`).
     async fn poll_events(&self, since: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError>;
+}
+
+/// A shared backend is a backend (so an `Arc<MyPas>` goes wherever a [`PasBackend`] does, the
+/// conformance kit included).
+#[async_trait]
+impl<T: PasBackend + ?Sized> PasBackend for std::sync::Arc<T> {
+    async fn patient(&self, patient: &NhsNumber) -> Result<Option<PatientRecord>, PasError> {
+        (**self).patient(patient).await
+    }
+    async fn list_appointments(&self, patient: &NhsNumber) -> Result<Vec<Appointment>, PasError> {
+        (**self).list_appointments(patient).await
+    }
+    async fn get_appointment(
+        &self,
+        patient: &NhsNumber,
+        id: &AppointmentId,
+    ) -> Result<Option<Appointment>, PasError> {
+        (**self).get_appointment(patient, id).await
+    }
+    async fn capabilities(&self, appointment: &Appointment) -> Result<Capabilities, PasError> {
+        (**self).capabilities(appointment).await
+    }
+    async fn cancel(
+        &self,
+        appointment: &Appointment,
+        reason: &CancelReason,
+    ) -> Result<Appointment, PasError> {
+        (**self).cancel(appointment, reason).await
+    }
+    async fn find_slots(
+        &self,
+        appointment: &Appointment,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Slot>, PasError> {
+        (**self).find_slots(appointment, from, to).await
+    }
+    async fn reschedule(
+        &self,
+        appointment: &Appointment,
+        slot_id: &str,
+    ) -> Result<Appointment, PasError> {
+        (**self).reschedule(appointment, slot_id).await
+    }
+    async fn poll_events(&self, since: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError> {
+        (**self).poll_events(since).await
+    }
 }

@@ -1,12 +1,12 @@
-//! The conformance kit: checks that a [`PasBackend`] keeps the trait's contract.
-//! (Over 400 lines: a contract suite, one check per rule of the [`PasBackend`] trait, kept beside
-//! the fixture and report they share; events and races are in submodules.)
+//! The conformance kit: checks that a [`PasBackend`] keeps the rules stated on the trait.
 //!
 //! Vendors run it from their own tests against their own backend (a test instance of their PAS
-//! with known data), by describing that data in a [`ConformanceFixture`]:
+//! with known data), described by a [`ConformanceFixture`]. [`FixtureBuilder`] seeds what a full
+//! run needs into a test instance through a [`Seeder`] you write over your PAS's test hooks; or
+//! fill the fixture's fields with data you already have:
 //!
 //! ```no_run
-//! # async fn example(backend: &dyn nhs_portal_pas::PasBackend) {
+//! # async fn example(backend: std::sync::Arc<dyn nhs_portal_pas::PasBackend>) {
 //! use nhs_portal_core::NhsNumber;
 //! use nhs_portal_pas::conformance::{self, ConformanceFixture};
 //! let fixture = ConformanceFixture::new(
@@ -19,21 +19,25 @@
 //! # }
 //! ```
 //!
-//! Some checks change data (a cancel, a reschedule race), so run it on test data only. Checks
-//! whose fixture part is missing are reported as skipped, never as passed.
+//! Some checks change data (a cancel, a reschedule race), so run it on test data only, and on
+//! a multi-threaded tokio runtime (`#[tokio::test(flavor = "multi_thread")]`): the race needs
+//! two threads. Checks whose fixture part is missing are reported as skipped, never as passed.
+//! The first failure stops the run; its [`Failure`] names the rule, the [`PasBackend`] method
+//! whose answer broke it, and what it answered.
 //!
-//! What is checked:
+//! The rules ([`RULES`] lists them with their methods; each is stated on the method's docs):
 //! - **own data only**: a patient's list holds only their appointments; another patient's
 //!   appointment is `None` from [`PasBackend::get_appointment`], and acting on it with a forged
-//!   patient field is [`PasError::NotFound`];
-//! - **odd input**: unknown and odd-looking ids give `Ok(None)`, unknown patients an empty list;
+//!   patient field is [`PasError::NotFound`] from `capabilities`, `cancel` and `reschedule`;
+//! - **odd input**: unknown and odd-looking ids give `Ok(None)`, unknown patients an empty list
+//!   and no record;
 //! - **idempotent cancel** at a real-time trust;
 //! - **capabilities honoured**: real-time operations on a request-only appointment are
-//!   [`PasError::NotSupported`];
-//! - **no double booking**: two reschedules into one slot started at the same instant on two
-//!   threads, round after round (up to 20, each into a fresh shared slot): exactly one wins, the
-//!   other is [`PasError::SlotUnavailable`] and its appointment is unchanged; an unknown slot is
-//!   [`PasError::SlotUnavailable`] too. Needs a multi-threaded tokio runtime;
+//!   [`PasError::NotSupported`]; `find_slots` answers `NotSupported` or no slots;
+//! - **no double booking**: two reschedules into one slot, released at the same instant on two
+//!   tasks of the multi-threaded runtime, round after round (up to [`RACE_ROUNDS`], each into a
+//!   fresh shared slot): exactly one wins, the other is [`PasError::SlotUnavailable`] and its
+//!   appointment is unchanged; an unknown slot is [`PasError::SlotUnavailable`] too;
 //! - **past stays past**: cancelling or moving a past appointment is [`PasError::InvalidState`];
 //! - **offered slots only**: slots that exist but that the PAS must not offer an appointment
 //!   (another trust's, another clinic's or specialty's, beyond the booking horizon) are never in
@@ -41,24 +45,65 @@
 //!   [`PasError::SlotUnavailable`] with the appointment unchanged;
 //! - **events**: after the fixture's [`TrustStaff`] hook made its [`TrustAction`]s,
 //!   [`PasBackend::poll_events`] reports exactly one event for each, oldest first, and honours
-//!   `since`. An empty list fails; without the hook the check is skipped.
+//!   `since` (inclusive). An empty list fails; without the hook the check is skipped.
+//!
+//! Adding a check: a module with one `async fn` taking the private `Probe` context (see
+//! `changes.rs`), a fixture field if it needs data (with a `None` default in
+//! [`ConformanceFixture::new`], so it is skipped until a fixture has it), a line in [`RULES`] and
+//! in `run`'s table, and the rule on the trait methods it checks.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
-use nhs_portal_core::request_status::{CancelMode, RescheduleMode};
-use nhs_portal_core::{Appointment, AppointmentId, AppointmentStatus, NhsNumber};
+use chrono::{DateTime, Utc};
+use nhs_portal_core::{Appointment, AppointmentId, NhsNumber};
 
 use crate::{CancelReason, PasBackend, PasError};
 
+mod access;
+mod changes;
 mod events;
 mod offered;
 mod race;
+mod seed;
 
 pub use events::{EventsFixture, TrustAction, TrustStaff};
 pub use offered::UnofferedSlots;
+pub use race::RACE_ROUNDS;
+pub use seed::{FixtureBuilder, SeedError, Seeder};
 
-/// Two appointments at a real-time trust that can both move into a common free slot.
+/// Each rule the kit checks, in the order [`run`] checks them, with the [`PasBackend`] methods
+/// whose docs state it.
+pub const RULES: [(&str, &[&str]); 8] = [
+    (
+        access::OWN_DATA,
+        &[
+            "list_appointments",
+            "get_appointment",
+            "capabilities",
+            "cancel",
+            "find_slots",
+            "reschedule",
+        ],
+    ),
+    (
+        access::ODD_INPUT,
+        &["patient", "list_appointments", "get_appointment"],
+    ),
+    (changes::IDEMPOTENT_CANCEL, &["cancel"]),
+    (
+        changes::CAPABILITIES,
+        &["capabilities", "cancel", "find_slots", "reschedule"],
+    ),
+    (race::NO_DOUBLE_BOOKING, &["find_slots", "reschedule"]),
+    (changes::PAST, &["cancel", "reschedule"]),
+    (offered::OFFERED_ONLY, &["find_slots", "reschedule"]),
+    (events::EVENTS, &["poll_events"]),
+];
+
+/// Two appointments at a real-time trust that can both move into common free slots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RescheduleRace {
     /// The first appointment's patient and id.
@@ -71,7 +116,7 @@ pub struct RescheduleRace {
     pub to: DateTime<Utc>,
 }
 
-/// The known test data the checks use.
+/// The known test data the checks use ([`FixtureBuilder`] seeds and describes all of it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConformanceFixture {
     /// A patient with at least one appointment.
@@ -84,7 +129,7 @@ pub struct ConformanceFixture {
     pub cancellable: Option<AppointmentId>,
     /// A future, booked appointment of `patient` at a request-only trust; it is not changed.
     pub request_only: Option<AppointmentId>,
-    /// Two appointments racing for one slot; one of them gets moved.
+    /// Two appointments racing for free slots; they get moved.
     pub reschedule_race: Option<RescheduleRace>,
     /// A past appointment of `patient` (attended or missed) at a real-time trust: cancelling or
     /// moving it must be [`PasError::InvalidState`]; it is not changed.
@@ -159,28 +204,92 @@ impl fmt::Display for Report {
     }
 }
 
-/// The first check that failed, and why.
+/// The first check that failed: the rule, the method whose answer broke it, and how.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("conformance check `{check}` failed: {message}")]
+#[error("conformance rule `{check}` broken by `PasBackend::{method}`: {message}")]
 pub struct Failure {
-    /// The check's name.
+    /// The rule's name (one of [`RULES`]).
     pub check: &'static str,
+    /// The [`PasBackend`] method whose answer broke it (for a fixture that does not fit, the
+    /// method whose answer showed that).
+    pub method: &'static str,
     /// What went wrong.
     pub message: String,
 }
 
-fn fail(check: &'static str, message: impl Into<String>) -> Failure {
-    Failure {
-        check,
-        message: message.into(),
-    }
+/// One check's view of the run: the backend, and the rule it is checking (so every failure
+/// names the rule).
+struct Probe<'a> {
+    backend: &'a Arc<dyn PasBackend>,
+    check: &'static str,
 }
 
-fn ensure(check: &'static str, ok: bool, message: impl FnOnce() -> String) -> Result<(), Failure> {
-    if ok {
-        Ok(())
-    } else {
-        Err(fail(check, message()))
+impl Probe<'_> {
+    fn fail(&self, method: &'static str, message: impl Into<String>) -> Failure {
+        Failure {
+            check: self.check,
+            method,
+            message: message.into(),
+        }
+    }
+
+    fn ensure(
+        &self,
+        ok: bool,
+        method: &'static str,
+        message: impl FnOnce() -> String,
+    ) -> Result<(), Failure> {
+        if ok {
+            Ok(())
+        } else {
+            Err(self.fail(method, message()))
+        }
+    }
+
+    /// A call that must succeed.
+    fn ok<T>(&self, method: &'static str, got: Result<T, PasError>) -> Result<T, Failure> {
+        got.map_err(|e| self.fail(method, format!("failed: {e} ({e:?})")))
+    }
+
+    /// A call that must fail with the error `want` names (`is` tells it apart).
+    fn refused<T: fmt::Debug>(
+        &self,
+        method: &'static str,
+        what: &str,
+        got: Result<T, PasError>,
+        want: &str,
+        is: impl FnOnce(&PasError) -> bool,
+    ) -> Result<(), Failure> {
+        match got {
+            Err(e) if is(&e) => Ok(()),
+            other => Err(self.fail(method, format!("{what} gave {other:?}, not {want}"))),
+        }
+    }
+
+    /// A fixture appointment, read as its patient.
+    async fn get(&self, patient: &NhsNumber, id: &AppointmentId) -> Result<Appointment, Failure> {
+        let got = self.backend.get_appointment(patient, id).await;
+        self.ok("get_appointment", got)?.ok_or_else(|| {
+            self.fail(
+                "get_appointment",
+                format!("fixture appointment {id} not found"),
+            )
+        })
+    }
+
+    /// Whether a refused call left the appointment as it was (read back).
+    async fn unchanged(
+        &self,
+        method: &'static str,
+        before: &Appointment,
+        what: &str,
+    ) -> Result<(), Failure> {
+        let now = self.get(&before.patient, &before.id).await?;
+        self.ensure(
+            now.status == before.status && now.start == before.start,
+            method,
+            || format!("{what} changed the appointment ({before:?} became {now:?})"),
+        )
     }
 }
 
@@ -191,327 +300,80 @@ fn reason() -> CancelReason {
     }
 }
 
-async fn must_get(
-    backend: &dyn PasBackend,
-    check: &'static str,
-    patient: &NhsNumber,
-    id: &AppointmentId,
-) -> Result<Appointment, Failure> {
-    backend
-        .get_appointment(patient, id)
-        .await
-        .map_err(|e| fail(check, format!("get_appointment failed: {e}")))?
-        .ok_or_else(|| fail(check, format!("fixture appointment {id} not found")))
-}
+type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<CheckOutcome, Failure>> + Send + 'a>>;
 
-/// Runs every check; the first failure stops the run.
-pub async fn run(
-    backend: &dyn PasBackend,
+/// Runs every check, in the order of [`RULES`]; the first failure stops the run.
+///
+/// Takes the backend by value (an `Arc<MyPas>` is a backend too) because the race hands it to
+/// tasks of the runtime. Needs a multi-threaded tokio runtime.
+pub async fn run<B: PasBackend + 'static>(
+    backend: B,
     fixture: &ConformanceFixture,
 ) -> Result<Report, Failure> {
+    let backend: Arc<dyn PasBackend> = Arc::new(backend);
+    let b = &backend;
+    let fx = fixture;
+    let checks: [(&'static str, CheckFuture<'_>); 8] = [
+        (access::OWN_DATA, Box::pin(access::own_data_only(b, fx))),
+        (access::ODD_INPUT, Box::pin(access::odd_input(b, fx))),
+        (
+            changes::IDEMPOTENT_CANCEL,
+            Box::pin(changes::idempotent_cancel(b, fx)),
+        ),
+        (
+            changes::CAPABILITIES,
+            Box::pin(changes::capabilities_honoured(b, fx)),
+        ),
+        (
+            race::NO_DOUBLE_BOOKING,
+            Box::pin(race::no_double_booking(b, fx.reschedule_race.as_ref())),
+        ),
+        (changes::PAST, Box::pin(changes::past_stays_past(b, fx))),
+        (
+            offered::OFFERED_ONLY,
+            Box::pin(offered::offered_slots_only(b, fx.unoffered_slots.as_ref())),
+        ),
+        (
+            events::EVENTS,
+            Box::pin(events::events(b, fx.events.as_ref())),
+        ),
+    ];
+    debug_assert!(checks.iter().zip(RULES).all(|((n, _), (r, _))| *n == r));
     let mut report = Report::default();
-    report
-        .checks
-        .push(("own data only", own_data_only(backend, fixture).await?));
-    report
-        .checks
-        .push(("odd input", odd_input(backend, fixture).await?));
-    report.checks.push((
-        "idempotent cancel",
-        idempotent_cancel(backend, fixture).await?,
-    ));
-    report.checks.push((
-        "capabilities honoured",
-        capabilities_honoured(backend, fixture).await?,
-    ));
-    report.checks.push((
-        "no double booking",
-        no_double_booking(backend, fixture).await?,
-    ));
-    report
-        .checks
-        .push(("past stays past", past_stays_past(backend, fixture).await?));
-    report.checks.push((
-        "offered slots only",
-        offered::offered_slots_only(backend, fixture.unoffered_slots.as_ref()).await?,
-    ));
-    report.checks.push((
-        "events",
-        events::events(backend, fixture.events.as_ref()).await?,
-    ));
+    // One after the other: the futures are lazy, so each check starts when the last one ended.
+    for (name, check) in checks {
+        report.checks.push((name, check.await?));
+    }
     Ok(report)
 }
 
-async fn own_data_only(
-    backend: &dyn PasBackend,
-    fx: &ConformanceFixture,
-) -> Result<CheckOutcome, Failure> {
-    const C: &str = "own data only";
-    let mine = backend
-        .list_appointments(&fx.patient)
-        .await
-        .map_err(|e| fail(C, format!("list_appointments failed: {e}")))?;
-    ensure(C, !mine.is_empty(), || {
-        "the patient has no appointments".into()
-    })?;
-    ensure(C, mine.iter().all(|a| a.patient == fx.patient), || {
-        "the list holds another patient's appointment".into()
-    })?;
-    let theirs = backend
-        .list_appointments(&fx.other_patient)
-        .await
-        .map_err(|e| fail(C, format!("list_appointments failed: {e}")))?;
-    ensure(C, !theirs.is_empty(), || {
-        "the other patient has no appointments".into()
-    })?;
-    for a in &theirs {
-        ensure(C, !mine.iter().any(|m| m.id == a.id), || {
-            format!("appointment {} is in both patients' lists", a.id)
-        })?;
-        let got = backend
-            .get_appointment(&fx.patient, &a.id)
-            .await
-            .map_err(|e| fail(C, format!("get_appointment failed: {e}")))?;
-        ensure(C, got.is_none(), || {
-            format!("another patient's appointment {} was returned", a.id)
-        })?;
-    }
-    // Acting on someone else's appointment by forging the patient field.
-    let mut forged = theirs[0].clone();
-    forged.patient = fx.patient.clone();
-    match backend.capabilities(&forged).await {
-        Err(PasError::NotFound) => {}
-        other => {
-            return Err(fail(
-                C,
-                format!("capabilities on a forged appointment gave {other:?}, not NotFound"),
-            ));
-        }
-    }
-    match backend.cancel(&forged, &reason()).await {
-        Err(PasError::NotFound) => {}
-        other => {
-            return Err(fail(
-                C,
-                format!("cancel on a forged appointment gave {other:?}, not NotFound"),
-            ));
-        }
-    }
-    match backend.reschedule(&forged, "any-slot").await {
-        Err(PasError::NotFound) => {}
-        other => {
-            return Err(fail(
-                C,
-                format!("reschedule on a forged appointment gave {other:?}, not NotFound"),
-            ));
-        }
-    }
-    let still = must_get(backend, C, &fx.other_patient, &theirs[0].id).await?;
-    ensure(C, still.status == theirs[0].status, || {
-        "a forged cancel changed another patient's appointment".into()
-    })?;
-    Ok(CheckOutcome::Passed)
-}
+#[cfg(test)]
+mod tests {
+    use super::RULES;
 
-async fn odd_input(
-    backend: &dyn PasBackend,
-    fx: &ConformanceFixture,
-) -> Result<CheckOutcome, Failure> {
-    const C: &str = "odd input";
-    let odd_ids = [
-        AppointmentId::new_random().to_string(),
-        "0".into(),
-        "a".repeat(64),
-        "x.y-z".into(),
-        "-".into(),
-    ];
-    for raw in odd_ids {
-        let id = AppointmentId::parse(&raw).map_err(|e| fail(C, format!("{raw}: {e}")))?;
-        match backend.get_appointment(&fx.patient, &id).await {
-            Ok(None) => {}
-            other => {
-                return Err(fail(
-                    C,
-                    format!("get_appointment({raw:?}) gave {other:?}, not Ok(None)"),
-                ));
+    /// Every rule is stated, by name, on the docs of each trait method it lists.
+    #[test]
+    fn every_rule_is_on_the_docs_of_its_methods() {
+        let source = include_str!("backend.rs");
+        let trait_start = source.find("pub trait PasBackend").unwrap();
+        for (rule, methods) in RULES {
+            for method in methods {
+                let decl = format!("async fn {method}(");
+                let at = trait_start + source[trait_start..].find(&decl).unwrap();
+                let mut lines: Vec<&str> = source[..at]
+                    .lines()
+                    .rev()
+                    .skip(1)
+                    .take_while(|l| l.trim_start().starts_with("///"))
+                    .map(|l| l.trim_start().trim_start_matches("///").trim())
+                    .collect();
+                lines.reverse();
+                let docs = lines.join(" ");
+                assert!(
+                    docs.contains(&format!("`{rule}`")),
+                    "the docs of PasBackend::{method} do not state `{rule}`"
+                );
             }
         }
     }
-    match backend.list_appointments(&fx.unknown_patient).await {
-        Ok(list) if list.is_empty() => {}
-        other => {
-            return Err(fail(
-                C,
-                format!("an unknown patient's list gave {other:?}, not an empty list"),
-            ));
-        }
-    }
-    match backend.patient(&fx.unknown_patient).await {
-        Ok(None) => {}
-        other => {
-            return Err(fail(
-                C,
-                format!("an unknown patient's record gave {other:?}, not Ok(None)"),
-            ));
-        }
-    }
-    match backend.patient(&fx.patient).await {
-        Ok(Some(r)) if r.nhs_number == fx.patient => {}
-        other => {
-            return Err(fail(
-                C,
-                format!("the fixture patient's record gave {other:?}"),
-            ));
-        }
-    }
-    Ok(CheckOutcome::Passed)
-}
-
-async fn idempotent_cancel(
-    backend: &dyn PasBackend,
-    fx: &ConformanceFixture,
-) -> Result<CheckOutcome, Failure> {
-    const C: &str = "idempotent cancel";
-    let Some(id) = &fx.cancellable else {
-        return Ok(CheckOutcome::Skipped(
-            "no cancellable appointment in the fixture",
-        ));
-    };
-    let a = must_get(backend, C, &fx.patient, id).await?;
-    ensure(C, a.status == AppointmentStatus::Booked, || {
-        format!("fixture appointment is {:?}, not booked", a.status)
-    })?;
-    let caps = backend
-        .capabilities(&a)
-        .await
-        .map_err(|e| fail(C, format!("capabilities failed: {e}")))?;
-    ensure(C, caps.cancel == CancelMode::RealTime, || {
-        format!("fixture appointment's cancel mode is {:?}", caps.cancel)
-    })?;
-    let first = backend
-        .cancel(&a, &reason())
-        .await
-        .map_err(|e| fail(C, format!("first cancel failed: {e}")))?;
-    ensure(C, first.status == AppointmentStatus::Cancelled, || {
-        format!("after cancel the status is {:?}", first.status)
-    })?;
-    ensure(C, first.id == a.id, || {
-        "cancel returned another appointment".into()
-    })?;
-    let second = backend
-        .cancel(&a, &reason())
-        .await
-        .map_err(|e| fail(C, format!("second cancel failed (not idempotent): {e}")))?;
-    ensure(C, second.status == AppointmentStatus::Cancelled, || {
-        "the second cancel did not return the cancelled appointment".into()
-    })?;
-    let read = must_get(backend, C, &fx.patient, id).await?;
-    ensure(C, read.status == AppointmentStatus::Cancelled, || {
-        "reading back does not show the cancellation".into()
-    })?;
-    Ok(CheckOutcome::Passed)
-}
-
-async fn capabilities_honoured(
-    backend: &dyn PasBackend,
-    fx: &ConformanceFixture,
-) -> Result<CheckOutcome, Failure> {
-    const C: &str = "capabilities honoured";
-    let Some(id) = &fx.request_only else {
-        return Ok(CheckOutcome::Skipped(
-            "no request-only appointment in the fixture",
-        ));
-    };
-    let a = must_get(backend, C, &fx.patient, id).await?;
-    let caps = backend
-        .capabilities(&a)
-        .await
-        .map_err(|e| fail(C, format!("capabilities failed: {e}")))?;
-    ensure(
-        C,
-        caps.cancel != CancelMode::RealTime && caps.reschedule != RescheduleMode::RealTime,
-        || format!("fixture appointment is not request only: {caps:?}"),
-    )?;
-    match backend.cancel(&a, &reason()).await {
-        Err(PasError::NotSupported) => {}
-        other => {
-            return Err(fail(
-                C,
-                format!("real-time cancel gave {other:?}, not NotSupported"),
-            ));
-        }
-    }
-    match backend.reschedule(&a, "any-slot").await {
-        Err(PasError::NotSupported) => {}
-        other => {
-            return Err(fail(
-                C,
-                format!("real-time reschedule gave {other:?}, not NotSupported"),
-            ));
-        }
-    }
-    let now = Utc::now();
-    match backend.find_slots(&a, now, now + Duration::days(90)).await {
-        Err(PasError::NotSupported) => {}
-        Ok(slots) if slots.is_empty() => {}
-        other => {
-            return Err(fail(
-                C,
-                format!("find_slots gave {other:?}, not NotSupported or no slots"),
-            ));
-        }
-    }
-    let read = must_get(backend, C, &fx.patient, id).await?;
-    ensure(C, read.status == a.status && read.start == a.start, || {
-        "a refused operation changed the appointment".into()
-    })?;
-    Ok(CheckOutcome::Passed)
-}
-
-async fn no_double_booking(
-    backend: &dyn PasBackend,
-    fx: &ConformanceFixture,
-) -> Result<CheckOutcome, Failure> {
-    let Some(race) = &fx.reschedule_race else {
-        return Ok(CheckOutcome::Skipped("no reschedule race in the fixture"));
-    };
-    race::no_double_booking(backend, race).await?;
-    Ok(CheckOutcome::Passed)
-}
-
-async fn past_stays_past(
-    backend: &dyn PasBackend,
-    fx: &ConformanceFixture,
-) -> Result<CheckOutcome, Failure> {
-    const C: &str = "past stays past";
-    let Some(id) = &fx.past else {
-        return Ok(CheckOutcome::Skipped("no past appointment in the fixture"));
-    };
-    let a = must_get(backend, C, &fx.patient, id).await?;
-    ensure(C, a.start < Utc::now(), || {
-        "the fixture appointment is not in the past".into()
-    })?;
-    match backend.cancel(&a, &reason()).await {
-        Err(PasError::InvalidState(_)) => {}
-        other => {
-            return Err(fail(
-                C,
-                format!("cancelling a past appointment gave {other:?}, not InvalidState"),
-            ));
-        }
-    }
-    match backend.reschedule(&a, "any-slot").await {
-        Err(PasError::InvalidState(_)) => {}
-        other => {
-            return Err(fail(
-                C,
-                format!("moving a past appointment gave {other:?}, not InvalidState"),
-            ));
-        }
-    }
-    let read = must_get(backend, C, &fx.patient, id).await?;
-    ensure(C, read.status == a.status && read.start == a.start, || {
-        "a refused operation changed the appointment".into()
-    })?;
-    Ok(CheckOutcome::Passed)
 }

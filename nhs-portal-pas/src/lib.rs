@@ -15,33 +15,41 @@
 //! ## Connecting your own PAS
 //!
 //! If your PAS speaks FHIR R4, configure [`fhir::FhirPas`]. Otherwise implement [`PasBackend`]
-//! over whatever it offers (HL7 v2 feeds plus a booking API, a database view, ...). The rules
-//! that matter:
+//! over whatever it offers (HL7 v2 feeds plus a booking API, a database view, ...). Every rule
+//! an adapter must keep is on the trait method it belongs to, and `docs/pas-adapter.md` (in the
+//! repository) walks through an adapter with a field-mapping table. Build appointments with
+//! [`nhs_portal_core::Appointment::builder`], which checks a PAS record's raw fields.
 //!
-//! - every method that takes a patient answers only for that patient: someone else's
-//!   appointment is `Ok(None)` / [`PasError::NotFound`], exactly like a missing one;
-//! - [`PasBackend::cancel`] is idempotent; [`PasBackend::reschedule`] never books one slot
-//!   twice, also under concurrency, and books only a slot [`PasBackend::find_slots`] would offer
-//!   that appointment now (not another trust's or clinic's, not beyond the booking horizon);
-//! - real-time operations at a request-only trust answer [`PasError::NotSupported`];
-//! - return typed [`PasError`]s (timeouts, outages, unreadable data) and never panic;
-//! - report trust-side outcomes through [`PasBackend::poll_events`], so patients' pending
-//!   requests resolve ([`worklist::Worklist::sync_from_pas`]).
-//!
-//! Then check it with the conformance kit from your own tests, against a test instance with
-//! known data (enable the `conformance` feature in your dev-dependencies):
+//! Then check it with the conformance kit from your own tests, against a test instance of your
+//! PAS (enable the `conformance` feature in your dev-dependencies):
 //!
 //! ```toml
 //! [dev-dependencies]
 //! nhs-portal-pas = { version = "0.1", features = ["conformance"] }
 //! ```
 //!
-//! ```text
-//! let mut fixture = ConformanceFixture::new(patient, other_patient, unknown_patient);
-//! fixture.cancellable = Some(appointment_you_can_cancel);
-//! fixture.request_only = Some(appointment_at_a_request_only_trust);
-//! let report = nhs_portal_pas::conformance::run(&my_pas, &fixture).await?;
+//! ```no_run
+//! # #[cfg(feature = "conformance")]
+//! # async fn example(
+//! #     my_pas: std::sync::Arc<dyn nhs_portal_pas::PasBackend>,
+//! #     my_seeder: &dyn nhs_portal_pas::conformance::Seeder,
+//! #     real_time_trust: nhs_portal_core::Organisation,
+//! #     request_only_trust: nhs_portal_core::Organisation,
+//! # ) {
+//! use nhs_portal_pas::conformance::{self, FixtureBuilder};
+//! // Seeds two patients, their appointments and free slots through your test hooks.
+//! let fixture = FixtureBuilder::new(real_time_trust, request_only_trust)
+//!     .seed(my_seeder)
+//!     .await
+//!     .expect("seeded");
+//! // Every rule; a failure names the rule and the method (run on a multi-threaded runtime).
+//! let report = conformance::run(my_pas, &fixture).await.expect("conforms");
+//! assert!(report.skipped().contains(&"events")); // no TrustStaff hook given
+//! # }
 //! ```
+//!
+//! `examples/mount-in-hyper` has a conforming in-memory adapter (`ToyPas`) whose tests run the
+//! kit this way.
 #![deny(missing_docs)]
 #![deny(unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

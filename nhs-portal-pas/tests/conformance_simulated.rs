@@ -135,7 +135,7 @@ fn demo_pas() -> (DemoData, Arc<SimulatedPas>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulated_pas_conforms() {
     let (data, pas) = demo_pas();
-    let report = conformance::run(&*pas, &fixture(&data, &pas))
+    let report = conformance::run(pas.clone(), &fixture(&data, &pas))
         .await
         .unwrap();
     assert_eq!(report.passed(), 8, "{report}");
@@ -151,7 +151,7 @@ async fn missing_fixture_parts_are_skipped_not_passed() {
     f.past = None;
     f.events = None;
     f.unoffered_slots = None;
-    let report = conformance::run(&*pas, &f).await.unwrap();
+    let report = conformance::run(pas.clone(), &f).await.unwrap();
     assert_eq!(
         report.skipped(),
         [
@@ -170,7 +170,7 @@ async fn missing_fixture_parts_are_skipped_not_passed() {
 #[tokio::test]
 async fn the_race_refuses_a_current_thread_runtime() {
     let (data, pas) = demo_pas();
-    let err = conformance::run(&*pas, &fixture(&data, &pas))
+    let err = conformance::run(pas.clone(), &fixture(&data, &pas))
         .await
         .unwrap_err();
     assert_eq!(err.check, "no double booking", "{err}");
@@ -181,6 +181,9 @@ async fn the_race_refuses_a_current_thread_runtime() {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Bug {
     LeaksOtherPatients,
+    /// The natural first version: `capabilities` and `cancel` act on the appointment they are
+    /// given without re-reading whose it is (a forged `patient` field is believed).
+    TrustsTheGivenPatient,
     CancelNotIdempotent,
     DoubleBooks,
     /// Books in two steps ("is the slot free?", then "book it") with nothing holding the slot
@@ -228,6 +231,11 @@ impl PasBackend for Broken {
         self.inner.get_appointment(p, id).await
     }
     async fn capabilities(&self, a: &Appointment) -> Result<Capabilities, PasError> {
+        if self.bug == Bug::TrustsTheGivenPatient
+            && let Some(stored) = self.inner.inspect_appointment(&a.id)
+        {
+            return self.inner.capabilities(&stored).await;
+        }
         let caps = self.inner.capabilities(a).await?;
         if self.bug == Bug::IgnoresRequestOnly {
             return Ok(Capabilities::REAL_TIME);
@@ -235,6 +243,11 @@ impl PasBackend for Broken {
         Ok(caps)
     }
     async fn cancel(&self, a: &Appointment, r: &CancelReason) -> Result<Appointment, PasError> {
+        if self.bug == Bug::TrustsTheGivenPatient
+            && let Some(stored) = self.inner.inspect_appointment(&a.id)
+        {
+            return self.inner.cancel(&stored, r).await;
+        }
         let before = self.inner.inspect_appointment(&a.id);
         let out = match self.inner.cancel(a, r).await {
             Err(PasError::NotSupported) if self.bug == Bug::IgnoresRequestOnly => {
@@ -319,20 +332,26 @@ impl PasBackend for Broken {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kit_catches_broken_backends() {
+    // The rule each bug breaks, and the method the failure names.
     let cases = [
-        (Bug::LeaksOtherPatients, "own data only"),
-        (Bug::CancelNotIdempotent, "idempotent cancel"),
-        (Bug::DoubleBooks, "no double booking"),
-        (Bug::ChecksThenBooks, "no double booking"),
-        (Bug::IgnoresRequestOnly, "capabilities honoured"),
-        (Bug::NoEvents, "events"),
-        (Bug::DropsAnEvent, "events"),
-        (Bug::DuplicatesAnEvent, "events"),
-        (Bug::EventsOutOfOrder, "events"),
-        (Bug::IgnoresSince, "events"),
-        (Bug::BooksUnofferedSlots, "offered slots only"),
+        (Bug::LeaksOtherPatients, "own data only", "get_appointment"),
+        (Bug::TrustsTheGivenPatient, "own data only", "capabilities"),
+        (Bug::CancelNotIdempotent, "idempotent cancel", "cancel"),
+        (Bug::DoubleBooks, "no double booking", "reschedule"),
+        (Bug::ChecksThenBooks, "no double booking", "reschedule"),
+        (
+            Bug::IgnoresRequestOnly,
+            "capabilities honoured",
+            "capabilities",
+        ),
+        (Bug::NoEvents, "events", "poll_events"),
+        (Bug::DropsAnEvent, "events", "poll_events"),
+        (Bug::DuplicatesAnEvent, "events", "poll_events"),
+        (Bug::EventsOutOfOrder, "events", "poll_events"),
+        (Bug::IgnoresSince, "events", "poll_events"),
+        (Bug::BooksUnofferedSlots, "offered slots only", "reschedule"),
     ];
-    for (bug, check) in cases {
+    for (bug, check, method) in cases {
         let (data, inner) = demo_pas();
         let f = fixture(&data, &inner);
         let unoffered = f.unoffered_slots.as_ref().unwrap().slots.clone();
@@ -341,8 +360,13 @@ async fn the_kit_catches_broken_backends() {
             bug,
             unoffered,
         };
-        let err = conformance::run(&broken, &f).await.unwrap_err();
-        assert_eq!(err.check, check, "{bug:?}: {err}");
+        let err = conformance::run(broken, &f).await.unwrap_err();
+        assert_eq!((err.check, err.method), (check, method), "{bug:?}: {err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("`{check}`")) && text.contains(&format!("PasBackend::{method}")),
+            "{text}"
+        );
     }
 }
 

@@ -243,6 +243,7 @@ impl DemoPortal {
         let simulator = Arc::new(
             Simulator::new(
                 SimulatorConfig::new(&issuer)
+                    .mounted_at(SIMULATOR_PATH)
                     .with_patients(TestPatient::demo_patients_on(data.now))
                     .with_client(SimulatorClient::new(
                         DEMO_CLIENT_ID,

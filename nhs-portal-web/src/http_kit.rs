@@ -26,7 +26,9 @@ use serde::Serialize;
 /// the staff worklist): [`crate::portal::Portal::mount`] takes any `Handler`.
 #[async_trait]
 pub trait Handler: Send + Sync {
-    /// Handles a request whose path starts with the mount prefix (the full path is kept).
+    /// Handles a request whose path starts with the mount prefix (the mount prefix is kept; the
+    /// base URL's path, when the portal has one, is not: write paths as if the portal were at
+    /// `/`, and the portal moves root-relative links, redirects and cookie paths under it).
     async fn handle(&self, req: Request<Bytes>) -> Response<Bytes>;
 }
 

@@ -1,6 +1,7 @@
 // nhs-portal browser script. Everything here is progressive enhancement: every page and form
 // works without it.
-import { initAll } from '/assets/nhsuk/nhsuk-frontend.min.js'
+// Relative, so that the portal works under a path prefix (this file is /assets/portal/portal.mjs).
+import { initAll } from '../nhsuk/nhsuk-frontend.min.js'
 
 initAll()
 
@@ -86,6 +87,7 @@ if (dialog && typeof dialog.showModal === 'function') {
   }, warnAfter)
   window.setTimeout(() => {
     if (nav && goHome()) return
-    window.location.href = '/session/timed-out'
+    // From the page (the portal moves it under its path prefix), never written here.
+    window.location.href = dialog.dataset.timedOutHref
   }, expireAfter)
 }

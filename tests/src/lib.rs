@@ -81,6 +81,7 @@ pub struct TestPortalBuilder {
     session_idle: Option<chrono::Duration>,
     fhir_api: Option<fn(&mut FhirApiConfig)>,
     staff_trusts: Option<Vec<Organisation>>,
+    base_path: String,
 }
 
 impl std::fmt::Debug for TestPortalBuilder {
@@ -136,6 +137,13 @@ impl TestPortalBuilder {
         self
     }
 
+    /// Serves the portal under a path (`/hospital`): its base URL becomes
+    /// `http://127.0.0.1:{port}/hospital`, and every path a test sends must start with it.
+    pub fn base_path(mut self, path: &str) -> Self {
+        self.base_path = path.trim_end_matches('/').to_owned();
+        self
+    }
+
     /// Builds the demo portal and serves it on `127.0.0.1`, a free port.
     ///
     /// # Panics
@@ -145,7 +153,7 @@ impl TestPortalBuilder {
             .await
             .expect("a loopback port");
         let addr = listener.local_addr().expect("a bound address");
-        let base_url = format!("http://{addr}");
+        let base_url = format!("http://{addr}{}", self.base_path);
         let clock = Arc::new(ManualClock::new(self.now.unwrap_or_else(Utc::now)));
         let (store, tempdir): (Arc<dyn Store>, _) = match self.store {
             StoreKind::Memory => (Arc::new(MemoryStore::new()), None),
@@ -220,7 +228,8 @@ impl TestPortal {
         &self.demo.portal
     }
 
-    /// Its base URL, `http://127.0.0.1:{port}`, where it is served.
+    /// Its base URL, `http://127.0.0.1:{port}` (and the [`TestPortalBuilder::base_path`], if
+    /// any), where it is served.
     pub fn base_url(&self) -> &str {
         &self.demo.base_url
     }
@@ -240,6 +249,7 @@ impl TestPortal {
         Client {
             portal: self.demo.portal.clone(),
             base_url: self.demo.base_url.clone(),
+            origin: format!("http://{}", self.addr),
             cookies: BTreeMap::new(),
         }
     }
@@ -331,6 +341,8 @@ where
 pub struct Client {
     portal: Arc<Portal>,
     base_url: String,
+    /// `http://127.0.0.1:{port}`: absolute URLs on it are sent in-process by their path.
+    origin: String,
     cookies: BTreeMap<String, String>,
 }
 
@@ -458,7 +470,7 @@ impl Client {
     }
 
     fn local(&self, uri: &str) -> String {
-        match uri.strip_prefix(&self.base_url) {
+        match uri.strip_prefix(&self.origin) {
             Some("") => "/".to_owned(),
             Some(rest) => rest.to_owned(),
             None => uri.to_owned(),

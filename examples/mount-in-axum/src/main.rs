@@ -10,6 +10,12 @@
 //! `cargo run -p nhs-portal-example-axum -- --self-test` to ask both sides once and exit.
 //! The PAS is the simulated demo PAS, sign-in the built-in NHS login simulator (not NHS login),
 //! the store in memory: put your own PAS adapter, NHS login settings and store in their place.
+//!
+//! Logs go to stderr (`RUST_LOG=debug` for more). When sign-in fails, look for `NHS login
+//! discovery failed` (the issuer URL is wrong or unreachable from the server), `NHS login
+//! sign-in failed` (its `error` names the check that failed) and `sign-in callback refused`
+//! (the sign-in cookie did not come back). Without a subscriber the patient sees "Sorry, there
+//! is a problem with the service" and nothing says why.
 
 use std::sync::Arc;
 
@@ -69,6 +75,12 @@ fn app(portal: Portal) -> Router {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     if std::env::args().any(|a| a == "--self-test") {
         let addr = start("127.0.0.1:0").await?;
         check(addr).await?;

@@ -130,6 +130,17 @@ pub fn summary(s: &Settings) -> String {
         .as_ref()
         .map(|b| b.as_str().to_owned())
         .unwrap_or_else(|| format!("http://{} (the address bound)", s.addr));
+    // The portal answers only under its base URL's path (nhs_portal_web::portal::Portal::handle).
+    let under = s
+        .base_url
+        .as_ref()
+        .and_then(|b| url::Url::parse(b.as_str()).ok())
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .filter(|p| !p.is_empty())
+        .map_or_else(
+            || "/ (the whole host)".to_owned(),
+            |p| format!("{p}/ (nothing outside it is answered)"),
+        );
     let reporting = crate::reporting::summary(s);
     let pca = if s.demo_pca_secret.expose() == nhs_portal_web::demo::DEMO_PCA_SECRET {
         "client pca-demo, the default secret (demo-pca-secret)"
@@ -150,6 +161,7 @@ pub fn summary(s: &Settings) -> String {
         mode.join("\n"),
         format!("  listen on:     {}", s.addr),
         format!("  base URL:      {base}"),
+        format!("  served under:  {under}"),
         format!("  store:         {}", s.store_name()),
         format!("  session idle:  {} seconds", s.session_idle_seconds),
         format!("  reporting:     {reporting}"),
@@ -204,6 +216,16 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_names_the_path_the_portal_is_served_under() {
+        let s = load(args(&["--base-url", "https://trust.example/hospital/"])).unwrap();
+        let text = summary(&s);
+        assert!(
+            text.contains("served under:  /hospital/ (nothing outside"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn the_summary_shows_no_secret() {
         let s = load(args(&[
             "--staff-code",
@@ -218,6 +240,7 @@ mod tests {
         .unwrap();
         let text = summary(&s);
         assert!(text.contains("PostgreSQL on db.example/portal"), "{text}");
+        assert!(text.contains("served under:  / (the whole host)"), "{text}");
         for secret in ["staff-secret-1", "pg-secret-2", "report-secret-3"] {
             assert!(!text.contains(secret), "{text}");
         }

@@ -116,3 +116,44 @@ async fn the_secret_is_the_configured_one_and_a_wrong_one_is_401_json() {
     let body: serde_json::Value = unknown.json().await.unwrap();
     assert_eq!(body["error"], "unknown_patient");
 }
+
+/// With `NHS_PORTAL_BASE_URL` on a path, the binary serves the portal under it, and nothing
+/// outside it.
+#[tokio::test]
+async fn the_portal_is_served_under_the_path_of_its_base_url() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let base = format!("http://{addr}/hospital");
+    let portal = start(&[("NHS_PORTAL_ADDR", &addr), ("NHS_PORTAL_BASE_URL", &base)]);
+    assert_eq!(portal.base_url, base);
+    let http = reqwest::Client::new();
+    let get = |url: String| {
+        let http = http.clone();
+        async move { http.get(url).send().await.unwrap() }
+    };
+    assert_eq!(get(format!("{base}/health")).await.status().as_u16(), 200);
+    let landing = get(format!("{base}/")).await.text().await.unwrap();
+    assert!(
+        landing.contains("href=\"/hospital/assets/nhsuk/nhsuk-frontend.min.css\""),
+        "{landing}"
+    );
+    let token = http
+        .post(format!("{base}/nhs-login-simulator/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "pca-demo"),
+            ("client_secret", "demo-pca-secret"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status().as_u16(), 200);
+    for outside in ["/health", "/", "/nhs-login-simulator/token"] {
+        let res = get(format!("http://{addr}{outside}")).await;
+        assert_eq!(res.status().as_u16(), 404, "{outside}");
+    }
+}

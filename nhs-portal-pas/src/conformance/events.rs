@@ -14,10 +14,23 @@ use chrono::{DateTime, Utc};
 use nhs_portal_core::request_status::RequestOutcome;
 use nhs_portal_core::{AppointmentId, NhsNumber};
 
-use super::{CheckOutcome, Failure, ensure, fail};
+use super::{CheckOutcome, Failure};
 use crate::{PasBackend, PasEvent};
 
-const C: &str = "events";
+pub(super) const EVENTS: &str = "events";
+const METHOD: &str = "poll_events";
+
+fn fail(message: impl Into<String>) -> Failure {
+    Failure {
+        check: EVENTS,
+        method: METHOD,
+        message: message.into(),
+    }
+}
+
+fn ensure(ok: bool, message: impl FnOnce() -> String) -> Result<(), Failure> {
+    if ok { Ok(()) } else { Err(fail(message())) }
+}
 
 /// One change the trust's staff make in their PAS, for the events check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,15 +93,18 @@ fn same_kind(want: &RequestOutcome, got: Option<&RequestOutcome>) -> bool {
     }
 }
 
-async fn poll(backend: &dyn PasBackend, since: DateTime<Utc>) -> Result<Vec<PasEvent>, Failure> {
+async fn poll(
+    backend: &Arc<dyn PasBackend>,
+    since: DateTime<Utc>,
+) -> Result<Vec<PasEvent>, Failure> {
     let events = backend
         .poll_events(since)
         .await
-        .map_err(|e| fail(C, format!("poll_events failed: {e}")))?;
-    ensure(C, events.windows(2).all(|w| w[0].at <= w[1].at), || {
+        .map_err(|e| fail(format!("poll_events failed: {e}")))?;
+    ensure(events.windows(2).all(|w| w[0].at <= w[1].at), || {
         "events are not oldest first".into()
     })?;
-    ensure(C, events.iter().all(|e| e.at >= since), || {
+    ensure(events.iter().all(|e| e.at >= since), || {
         format!("an event is older than `since` ({since})")
     })?;
     Ok(events)
@@ -109,17 +125,14 @@ fn one_each<'a>(
         let n = i + 1;
         match about[..] {
             [] => {
-                return Err(fail(
-                    C,
-                    format!(
-                        "{when}: no event for the staff's action {n} ({:?})",
-                        action.outcome
-                    ),
-                ));
+                return Err(fail(format!(
+                    "{when}: no event for the staff's action {n} ({:?})",
+                    action.outcome
+                )));
             }
             [e] => {
                 let got = e.change.request_outcome();
-                ensure(C, same_kind(&action.outcome, got.as_ref()), || {
+                ensure(same_kind(&action.outcome, got.as_ref()), || {
                     format!(
                         "{when}: action {n} was {:?} but its event says {:?}",
                         action.outcome, e.change
@@ -128,10 +141,10 @@ fn one_each<'a>(
                 found.push(e);
             }
             _ => {
-                return Err(fail(
-                    C,
-                    format!("{when}: {} events for the staff's action {n}", about.len()),
-                ));
+                return Err(fail(format!(
+                    "{when}: {} events for the staff's action {n}",
+                    about.len()
+                )));
             }
         }
     }
@@ -139,7 +152,7 @@ fn one_each<'a>(
 }
 
 pub(super) async fn events(
-    backend: &dyn PasBackend,
+    backend: &Arc<dyn PasBackend>,
     fixture: Option<&EventsFixture>,
 ) -> Result<CheckOutcome, Failure> {
     let Some(fx) = fixture else {
@@ -147,18 +160,19 @@ pub(super) async fn events(
             "no trust-side actions in the fixture (ConformanceFixture::events)",
         ));
     };
-    ensure(C, fx.actions.len() >= 2, || {
+    ensure(fx.actions.len() >= 2, || {
         "the fixture needs at least two trust-side actions".into()
     })?;
     for (i, action) in fx.actions.iter().enumerate() {
-        fx.staff
-            .act(action)
-            .await
-            .map_err(|e| fail(C, format!("the staff's action {} failed: {e}", i + 1)))?;
+        fx.staff.act(action).await.map_err(|e| Failure {
+            check: EVENTS,
+            method: "(the fixture's TrustStaff hook)",
+            message: format!("the staff's action {} failed: {e}", i + 1),
+        })?;
     }
     let all = poll(backend, DateTime::<Utc>::UNIX_EPOCH).await?;
     let found = one_each(&all, &fx.actions, "since the epoch")?;
-    ensure(C, found.windows(2).all(|w| w[0].at <= w[1].at), || {
+    ensure(found.windows(2).all(|w| w[0].at <= w[1].at), || {
         "an action's event is older than the event of an action made before it".into()
     })?;
     // From the second action's time on: the first action's event only if it has the same time.

@@ -5,13 +5,15 @@
 //! consultant's clinic, or a time beyond the booking horizon. The portal re-reads the offer at
 //! confirm; the adapter must refuse too, so the rule holds whoever calls it.
 
+use std::sync::Arc;
+
 use chrono::{Duration, Utc};
 use nhs_portal_core::{AppointmentId, NhsNumber};
 
-use super::{CheckOutcome, Failure, ensure, fail, must_get};
+use super::{CheckOutcome, Failure, Probe};
 use crate::{PasBackend, PasError};
 
-const C: &str = "offered slots only";
+pub(super) const OFFERED_ONLY: &str = "offered slots only";
 
 /// Slots that exist in the PAS but that one appointment must not be offered or moved into.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,44 +27,46 @@ pub struct UnofferedSlots {
 }
 
 pub(super) async fn offered_slots_only(
-    backend: &dyn PasBackend,
+    backend: &Arc<dyn PasBackend>,
     fixture: Option<&UnofferedSlots>,
 ) -> Result<CheckOutcome, Failure> {
+    let p = Probe {
+        backend,
+        check: OFFERED_ONLY,
+    };
     let Some(fx) = fixture else {
         return Ok(CheckOutcome::Skipped("no unoffered slots in the fixture"));
     };
-    ensure(C, !fx.slots.is_empty(), || {
-        "the fixture lists no slots".into()
+    p.ensure(!fx.slots.is_empty(), "find_slots", || {
+        "the fixture lists no unoffered slots".into()
     })?;
     let (patient, id) = &fx.appointment;
-    let before = must_get(backend, C, patient, id).await?;
+    let before = p.get(patient, id).await?;
     let now = Utc::now();
     // A window wider than any horizon: the PAS's own horizon must still apply.
-    let offer = backend
-        .find_slots(&before, now, now + Duration::days(3650))
-        .await
-        .map_err(|e| fail(C, format!("find_slots failed: {e}")))?;
+    let offer = p.ok(
+        "find_slots",
+        backend
+            .find_slots(&before, now, now + Duration::days(3650))
+            .await,
+    )?;
     for slot in &fx.slots {
-        ensure(C, !offer.iter().any(|s| &s.id == slot), || {
+        p.ensure(!offer.iter().any(|s| &s.id == slot), "find_slots", || {
             format!("slot {slot} is offered, though the fixture says it must not be")
         })?;
-        match backend.reschedule(&before, slot).await {
-            Err(PasError::SlotUnavailable) => {}
-            other => {
-                return Err(fail(
-                    C,
-                    format!(
-                        "moving into unoffered slot {slot} gave {other:?}, not SlotUnavailable"
-                    ),
-                ));
-            }
-        }
-        let after = must_get(backend, C, patient, id).await?;
-        ensure(
-            C,
-            after.start == before.start && after.status == before.status,
-            || format!("a refused move into slot {slot} changed the appointment"),
+        p.refused(
+            "reschedule",
+            &format!("moving into unoffered slot {slot}"),
+            backend.reschedule(&before, slot).await,
+            "SlotUnavailable",
+            |e| matches!(e, PasError::SlotUnavailable),
         )?;
+        p.unchanged(
+            "reschedule",
+            &before,
+            &format!("a refused move into slot {slot}"),
+        )
+        .await?;
     }
     Ok(CheckOutcome::Passed)
 }

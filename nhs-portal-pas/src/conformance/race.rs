@@ -1,72 +1,87 @@
 //! The "no double booking" check: two reschedules into one slot at the same instant, many rounds.
 //!
-//! The kit borrows the backend (`&dyn PasBackend`), so it cannot hand it to `tokio::spawn`.
-//! Instead each round starts two scoped OS threads that meet at a barrier and then each drive one
-//! reschedule to completion on the caller's runtime (through its [`Handle`]): the two calls really
-//! run at the same time, on two threads, rather than taking turns inside one task as `join!`
-//! would. The caller's thread steps out of the runtime meanwhile (`block_in_place`), which is why
-//! the check needs a multi-threaded tokio runtime and fails on a current-thread one.
+//! Each round spawns the two reschedules as two tasks of the caller's multi-threaded tokio
+//! runtime. Each task first waits at a shared barrier with its worker thread handed back to the
+//! runtime (`block_in_place`), so neither starts before the other is ready and both then run at
+//! once, on two threads: a backend that checks "is the slot free?" and then books, with nothing
+//! holding the slot in between, is caught even when it never awaits between the two steps (which
+//! two calls taking turns inside one task, as `join!` would run them, never show). A
+//! current-thread runtime cannot do this, so the check fails on one rather than pass on a race
+//! that never happened.
 
-use std::sync::Barrier;
+use std::sync::{Arc, Barrier};
 
 use nhs_portal_core::{Appointment, AppointmentStatus};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use super::{Failure, RescheduleRace, ensure, fail, must_get};
+use super::{CheckOutcome, Failure, Probe, RescheduleRace};
 use crate::{PasBackend, PasError, Slot};
 
-const C: &str = "no double booking";
+pub(super) const NO_DOUBLE_BOOKING: &str = "no double booking";
 
-/// Rounds of the race, each into a fresh shared free slot (fewer if the window runs out of them).
-pub(super) const ROUNDS: usize = 20;
+/// Rounds of the race, each into a fresh free slot both appointments are offered (fewer if the
+/// window runs out of them; at least one must run).
+pub const RACE_ROUNDS: usize = 20;
 
-/// Runs the race `ROUNDS` times; returns how many rounds ran.
+type Outcome = Result<Appointment, PasError>;
+
 pub(super) async fn no_double_booking(
-    backend: &dyn PasBackend,
-    race: &RescheduleRace,
-) -> Result<usize, Failure> {
-    let handle = Handle::current();
-    if handle.runtime_flavor() == RuntimeFlavor::CurrentThread {
-        return Err(fail(
-            C,
-            "needs a multi-threaded tokio runtime, so that the two reschedules really run at \
-             once (for example #[tokio::test(flavor = \"multi_thread\")])",
+    backend: &Arc<dyn PasBackend>,
+    race: Option<&RescheduleRace>,
+) -> Result<CheckOutcome, Failure> {
+    let p = Probe {
+        backend,
+        check: NO_DOUBLE_BOOKING,
+    };
+    let Some(race) = race else {
+        return Ok(CheckOutcome::Skipped("no reschedule race in the fixture"));
+    };
+    if Handle::current().runtime_flavor() == RuntimeFlavor::CurrentThread {
+        return Err(p.fail(
+            "reschedule",
+            "the race needs a multi-threaded tokio runtime, so that the two reschedules really \
+             run at once (for example #[tokio::test(flavor = \"multi_thread\")])",
         ));
     }
-    let first = must_get(backend, C, &race.first.0, &race.first.1).await?;
-    match backend.reschedule(&first, "no-such-slot-conformance").await {
-        Err(PasError::SlotUnavailable) => {}
-        other => {
-            return Err(fail(
-                C,
-                format!("an unknown slot gave {other:?}, not SlotUnavailable"),
-            ));
-        }
-    }
+    let first = p.get(&race.first.0, &race.first.1).await?;
+    p.refused(
+        "reschedule",
+        "moving into an unknown slot",
+        backend.reschedule(&first, "no-such-slot-conformance").await,
+        "SlotUnavailable",
+        |e| matches!(e, PasError::SlotUnavailable),
+    )?;
     let mut rounds = 0;
-    while rounds < ROUNDS {
-        let a = must_get(backend, C, &race.first.0, &race.first.1).await?;
-        let b = must_get(backend, C, &race.second.0, &race.second.1).await?;
-        let Some(slot) = shared_free_slot(backend, race, &a, &b).await? else {
+    while rounds < RACE_ROUNDS {
+        let a = p.get(&race.first.0, &race.first.1).await?;
+        let b = p.get(&race.second.0, &race.second.1).await?;
+        let Some(slot) = shared_free_slot(&p, race, &a, &b).await? else {
             break;
         };
-        // Alternate who is handed to the first thread, so neither side is always first.
-        let (x, y) = if rounds % 2 == 0 { (&a, &b) } else { (&b, &a) };
-        let (rx, ry) = race_once(&handle, backend, x, y, &slot.id)?;
-        let (ra, rb) = if rounds % 2 == 0 { (rx, ry) } else { (ry, rx) };
         let round = rounds + 1;
-        let (winner, loser, loser_before) = match (ra, rb) {
-            (Ok(w), Err(PasError::SlotUnavailable)) => (w, &race.second, &b),
-            (Err(PasError::SlotUnavailable), Ok(w)) => (w, &race.first, &a),
+        // Alternate who is spawned first, so neither side always has a head start.
+        let (ra, rb) = if rounds % 2 == 0 {
+            race_once(&p, &a, &b, &slot.id).await?
+        } else {
+            let (rb, ra) = race_once(&p, &b, &a, &slot.id).await?;
+            (ra, rb)
+        };
+        let (winner, loser_before) = match (ra, rb) {
+            (Ok(w), Err(PasError::SlotUnavailable)) => (w, &b),
+            (Err(PasError::SlotUnavailable), Ok(w)) => (w, &a),
             (Ok(_), Ok(_)) => {
-                return Err(fail(
-                    C,
-                    format!("round {round}: both reschedules into one slot succeeded"),
+                return Err(p.fail(
+                    "reschedule",
+                    format!(
+                        "round {round}: both reschedules into slot {} succeeded (a double \
+                         booking: checking the slot is free and taking it must be one step)",
+                        slot.id
+                    ),
                 ));
             }
             (ra, rb) => {
-                return Err(fail(
-                    C,
+                return Err(p.fail(
+                    "reschedule",
                     format!(
                         "round {round}: expected one success and one SlotUnavailable, got \
                          {ra:?} and {rb:?}"
@@ -74,55 +89,57 @@ pub(super) async fn no_double_booking(
                 ));
             }
         };
-        ensure(C, winner.start == slot.start, || {
+        p.ensure(winner.start == slot.start, "reschedule", || {
             format!("round {round}: the winner does not start at the slot's start")
         })?;
-        ensure(C, winner.status == AppointmentStatus::Booked, || {
-            format!("round {round}: the winner is not booked")
-        })?;
-        let loser_now = must_get(backend, C, &loser.0, &loser.1).await?;
-        ensure(
-            C,
-            loser_now.start == loser_before.start && loser_now.status == loser_before.status,
-            || format!("round {round}: the losing appointment changed"),
+        p.ensure(
+            winner.status == AppointmentStatus::Booked,
+            "reschedule",
+            || format!("round {round}: the winner is not booked"),
         )?;
-        let after = backend
-            .find_slots(loser_before, race.from, race.to)
-            .await
-            .map_err(|e| fail(C, format!("find_slots failed: {e}")))?;
-        ensure(C, !after.iter().any(|s| s.id == slot.id), || {
-            format!("round {round}: the taken slot is still offered")
+        p.unchanged(
+            "reschedule",
+            loser_before,
+            &format!("round {round}: the losing reschedule"),
+        )
+        .await?;
+        let after = p.ok(
+            "find_slots",
+            backend.find_slots(loser_before, race.from, race.to).await,
+        )?;
+        p.ensure(!after.iter().any(|s| s.id == slot.id), "find_slots", || {
+            format!("round {round}: the taken slot {} is still offered", slot.id)
         })?;
         rounds = round;
     }
-    ensure(C, rounds > 0, || {
-        "the two appointments share no free slot".into()
+    p.ensure(rounds > 0, "find_slots", || {
+        "the race's two appointments are offered no common free slot".into()
     })?;
-    Ok(rounds)
+    Ok(CheckOutcome::Passed)
 }
 
 /// A free slot both appointments are offered, after checking the slots are in the window.
 async fn shared_free_slot(
-    backend: &dyn PasBackend,
+    p: &Probe<'_>,
     race: &RescheduleRace,
     a: &Appointment,
     b: &Appointment,
 ) -> Result<Option<Slot>, Failure> {
-    let slots_a = backend
-        .find_slots(a, race.from, race.to)
-        .await
-        .map_err(|e| fail(C, format!("find_slots failed: {e}")))?;
-    let slots_b = backend
-        .find_slots(b, race.from, race.to)
-        .await
-        .map_err(|e| fail(C, format!("find_slots failed: {e}")))?;
+    let slots_a = p.ok(
+        "find_slots",
+        p.backend.find_slots(a, race.from, race.to).await,
+    )?;
+    let slots_b = p.ok(
+        "find_slots",
+        p.backend.find_slots(b, race.from, race.to).await,
+    )?;
     for s in slots_a.iter().chain(&slots_b) {
-        ensure(
-            C,
+        p.ensure(
             s.start >= race.from && s.start < race.to && s.end > s.start,
+            "find_slots",
             || {
                 format!(
-                    "slot {} is outside the window or ends before it starts",
+                    "slot {} is outside the window asked for, or ends before it starts",
                     s.id
                 )
             },
@@ -133,30 +150,29 @@ async fn shared_free_slot(
         .find(|s| slots_b.iter().any(|t| t.id == s.id)))
 }
 
-type Outcome = Result<Appointment, PasError>;
-
-/// Both reschedules at once, each on its own thread, released together by a barrier.
-fn race_once(
-    handle: &Handle,
-    backend: &dyn PasBackend,
+/// Both reschedules at once, on two tasks released together by a barrier.
+async fn race_once(
+    p: &Probe<'_>,
     x: &Appointment,
     y: &Appointment,
     slot: &str,
 ) -> Result<(Outcome, Outcome), Failure> {
-    let start = Barrier::new(2);
-    let run = |appointment: &Appointment| {
-        start.wait();
-        handle.block_on(backend.reschedule(appointment, slot))
-    };
-    let joined = tokio::task::block_in_place(|| {
-        std::thread::scope(|s| {
-            let tx = s.spawn(|| run(x));
-            let ty = s.spawn(|| run(y));
-            (tx.join(), ty.join())
+    let start = Arc::new(Barrier::new(2));
+    let spawn = |appointment: &Appointment| {
+        let backend = p.backend.clone();
+        let start = start.clone();
+        let appointment = appointment.clone();
+        let slot = slot.to_owned();
+        tokio::spawn(async move {
+            // Off the worker while waiting, so the other task gets a thread of its own.
+            tokio::task::block_in_place(|| start.wait());
+            backend.reschedule(&appointment, &slot).await
         })
-    });
-    match joined {
+    };
+    let (tx, ty) = (spawn(x), spawn(y));
+    let (rx, ry) = (tx.await, ty.await);
+    match (rx, ry) {
         (Ok(rx), Ok(ry)) => Ok((rx, ry)),
-        _ => Err(fail(C, "a reschedule panicked")),
+        _ => Err(p.fail("reschedule", "a reschedule panicked")),
     }
 }

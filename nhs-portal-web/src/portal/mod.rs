@@ -53,6 +53,7 @@ mod change;
 mod eligibility;
 mod gate;
 mod info;
+mod prefix;
 mod respond;
 pub mod routes;
 mod sign_in_out;
@@ -159,6 +160,8 @@ struct Inner {
     maintenance: AtomicBool,
     /// The base URL's origin (`scheme://host[:port]`), for the cross-site check on POSTs.
     origin: String,
+    /// The base URL's path, applied to every request and response in [`Portal::handle`].
+    prefix: prefix::PathPrefix,
 }
 
 /// One mounted handler.
@@ -227,6 +230,7 @@ impl Portal {
             routes: routes::Routes::new(),
             maintenance: AtomicBool::new(false),
             origin: url.origin().ascii_serialization(),
+            prefix: prefix::PathPrefix::new(base.path_prefix()),
             base,
             cfg,
         };
@@ -237,7 +241,8 @@ impl Portal {
     }
 
     /// Mounts a handler under a path prefix such as `/fhir` (requests to the prefix itself and
-    /// below go to it, with their full path). Anything implementing [`Handler`] mounts the same
+    /// below go to it, with their path inside the portal: the base URL's path, if any, is
+    /// already removed, and added back to what it answers). Anything implementing [`Handler`] mounts the same
     /// way: `FhirApi`, `Simulator`, `StaffPages`, or an `Arc` of one.
     pub fn mount(mut self, prefix: impl Into<String>, handler: impl Handler + 'static) -> Self {
         Arc::make_mut(&mut self.mounts).push(Mount {
@@ -284,20 +289,35 @@ impl Portal {
 
     /// Handles a request whose body is already collected.
     ///
+    /// When the base URL has a path (`https://trust.example/hospital`), the portal answers only
+    /// under it: this is the one place that removes it from requests and adds it to redirects,
+    /// cookie paths and the links of HTML pages (see `portal/prefix.rs`), so the routes, the
+    /// mounted handlers and the templates are all written as if the portal were at `/`.
+    ///
     /// A request that could change something (any method but `GET`, `HEAD` and `OPTIONS`) sent
     /// from another site ([`http_kit::is_cross_site`]) is refused here, for the patient pages
     /// and every mounted handler alike, before anything reads its body.
     pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        let prefix = &self.inner.prefix;
+        let res = match prefix.inward(req) {
+            Some(req) => self.dispatch(req).await,
+            None => http_kit::text(StatusCode::NOT_FOUND, "Page not found"),
+        };
+        with_security_headers(prefix.outward(res))
+    }
+
+    /// The cross-site refusal, then a mounted handler or the portal's own routes (the path
+    /// already inside the prefix).
+    async fn dispatch(&self, req: Request<Bytes>) -> Response<Bytes> {
         let safe_method = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe_method && http_kit::is_cross_site(req.headers(), &self.inner.origin) {
-            return with_security_headers(self.inner.cross_site_refused(&req));
+            return self.inner.cross_site_refused(&req);
         }
         let path = req.uri().path();
-        let res = match self.mounts.iter().find(|m| m.matches(path)) {
+        match self.mounts.iter().find(|m| m.matches(path)) {
             Some(mount) => mount.handler.handle(req).await,
             None => self.inner.route(req).await,
-        };
-        with_security_headers(res)
+        }
     }
 }
 

@@ -97,6 +97,10 @@ pub struct SimulatorConfig {
     pub signing_key: Option<RsaSigningKey>,
     /// API clients that get bearer tokens by `client_credentials` (the demo PCA).
     pub api_clients: Vec<SimulatorApiClient>,
+    /// The path its requests arrive at, when that is not the issuer URL's path: mounted in a
+    /// portal whose base URL has a path, the portal removes that path first (the issuer
+    /// `https://host/hospital/nhs-login-simulator` is then mounted at `/nhs-login-simulator`).
+    pub mount_path: Option<String>,
 }
 
 impl SimulatorConfig {
@@ -108,7 +112,14 @@ impl SimulatorConfig {
             clients: Vec::new(),
             signing_key: None,
             api_clients: Vec::new(),
+            mount_path: None,
         }
+    }
+
+    /// Sets [`SimulatorConfig::mount_path`]: the path requests arrive at inside a portal.
+    pub fn mounted_at(mut self, path: impl Into<String>) -> Self {
+        self.mount_path = Some(path.into().trim_end_matches('/').to_owned());
+        self
     }
 
     /// Replaces the patients (for example [`TestPatient::demo_patients_on`] the demo's `now`).

@@ -152,8 +152,12 @@ impl Simulator {
             Some(k) => k,
             None => RsaSigningKey::generate()?,
         };
+        let prefix = match &config.mount_path {
+            Some(path) => path.clone(),
+            None => url.path().trim_end_matches('/').to_owned(),
+        };
         Ok(Self {
-            prefix: url.path().trim_end_matches('/').to_owned(),
+            prefix,
             config,
             key,
             state: Mutex::new(State::default()),
@@ -177,8 +181,8 @@ impl Simulator {
         &self.config.issuer
     }
 
-    /// The path the simulator is mounted under (the issuer URL's path, for example
-    /// `/nhs-login-simulator`; empty when mounted at the root).
+    /// The path the simulator is mounted under (its [`SimulatorConfig::mount_path`], else the
+    /// issuer URL's path, for example `/nhs-login-simulator`; empty when mounted at the root).
     pub fn path_prefix(&self) -> &str {
         &self.prefix
     }
