@@ -79,6 +79,18 @@ pub struct DeepLink {
     pub asserted_login_identity: Option<String>,
 }
 
+impl DeepLink {
+    /// Whether opening it is a jump-off from the NHS App (or another Wayfinder service) rather
+    /// than a click inside the portal: the link carries any of the parameters the PCA's deep
+    /// links and the NHS App add (`extSystemName`, `trackingId`, `assertedLoginIdentity`).
+    /// The portal's own links carry none. Wayfinder counts each jump-off as one `APPT-VIEW`.
+    pub fn is_jump_off(&self) -> bool {
+        self.ext_system_name.is_some()
+            || self.tracking_id.is_some()
+            || self.asserted_login_identity.is_some()
+    }
+}
+
 /// Why a URL is not a deep link into this portal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

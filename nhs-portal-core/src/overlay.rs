@@ -66,7 +66,7 @@ pub fn overlay(appointments: &mut [Appointment], pending: &[PatientRequest]) -> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::request_status::RequestKind;
     use crate::store::RequestState;
@@ -76,7 +76,8 @@ mod tests {
     };
     use chrono::{TimeZone, Utc};
 
-    fn appointment(id: &str, patient: &str, own: Option<RequestStatus>) -> Appointment {
+    /// A booked outpatient test appointment (also used by `reporting`'s tests).
+    pub(crate) fn appointment(id: &str, patient: &str, own: Option<RequestStatus>) -> Appointment {
         Appointment {
             id: AppointmentId::parse(id).unwrap(),
             patient: NhsNumber::parse(patient).unwrap(),

@@ -5,7 +5,8 @@
 //! PCA must see within 3 seconds), the audit trail, the reporting outbox, the Record Service
 //! queue and the idempotency records of real-time actions. This module defines that state and the
 //! traits a store implements, one sub-trait per kind of state ([`SessionStore`],
-//! [`RequestStore`], [`AuditLog`], [`Outbox`], [`RecordQueue`], [`IdempotencyStore`]);
+//! [`RequestStore`], [`AuditLog`], [`Outbox`], [`RecordQueue`], [`IdempotencyStore`],
+//! [`PasFeedStore`]);
 //! implementations live at the edges (in-memory here in [`memory`], SQLite and PostgreSQL in
 //! `nhs-portal-web`).
 //!
@@ -35,6 +36,7 @@
 pub mod memory;
 
 mod audit;
+mod feed;
 mod idempotency;
 mod queue;
 mod request;
@@ -45,6 +47,7 @@ mod session;
 pub mod contract;
 
 pub use audit::*;
+pub use feed::*;
 pub use idempotency::*;
 pub use queue::*;
 pub use request::*;
@@ -87,11 +90,12 @@ pub enum StoreError {
 
 /// Everything the portal stores, as one object: `Arc<dyn Store>`.
 pub trait Store:
-    SessionStore + RequestStore + AuditLog + Outbox + RecordQueue + IdempotencyStore
+    SessionStore + RequestStore + AuditLog + Outbox + RecordQueue + IdempotencyStore + PasFeedStore
 {
 }
 
-impl<T: SessionStore + RequestStore + AuditLog + Outbox + RecordQueue + IdempotencyStore> Store
-    for T
+impl<
+    T: SessionStore + RequestStore + AuditLog + Outbox + RecordQueue + IdempotencyStore + PasFeedStore,
+> Store for T
 {
 }

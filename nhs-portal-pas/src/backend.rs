@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use nhs_portal_core::reporting::ChangeReason;
 use nhs_portal_core::request_status::{Capabilities, RequestOutcome};
+use nhs_portal_core::store::SeenAppointment;
 use nhs_portal_core::{Appointment, AppointmentId, NhsNumber};
 
 use crate::PasError;
@@ -158,6 +159,37 @@ impl PasEvent {
     pub fn with_snapshot(mut self, snapshot: Appointment) -> Self {
         self.snapshot = Some(snapshot);
         self
+    }
+
+    /// The last-seen record this change leaves: what a consumer records
+    /// ([`PasFeedStore::record_seen`](nhs_portal_core::store::PasFeedStore::record_seen)) once
+    /// it has processed the change, and what the FHIR
+    /// adapter compares the next change of the appointment with.
+    pub fn seen(&self) -> SeenAppointment {
+        let (status, start) = match &self.change {
+            PasChange::Cancelled { .. }
+            | PasChange::Moved {
+                replaced_by: Some(_),
+                ..
+            } => ("cancelled", None),
+            PasChange::Moved {
+                new_start: Some(start),
+                replaced_by: None,
+            } => ("booked", Some(*start)),
+            PasChange::NoShow => ("noshow", None),
+            PasChange::Attended => ("fulfilled", None),
+            PasChange::Withdrawn => ("withdrawn", None),
+            PasChange::Booked | PasChange::Moved { .. } | PasChange::RequestRejected => {
+                ("booked", None)
+            }
+        };
+        SeenAppointment {
+            appointment: self.appointment.clone(),
+            version: self.version.clone(),
+            status: status.into(),
+            start: start.or_else(|| self.snapshot.as_ref().map(|a| a.start)),
+            at: self.at,
+        }
     }
 }
 

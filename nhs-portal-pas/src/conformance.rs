@@ -69,7 +69,7 @@ mod offered;
 mod race;
 mod seed;
 
-pub use events::{EventsFixture, TrustAction, TrustStaff};
+pub use events::{EventsFixture, MAX_OVERLAP, TrustAction, TrustStaff};
 pub use offered::UnofferedSlots;
 pub use race::RACE_ROUNDS;
 pub use seed::{FixtureBuilder, SeedError, Seeder};

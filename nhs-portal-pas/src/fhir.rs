@@ -1,40 +1,80 @@
 //! [`FhirPas`]: a [`PasBackend`] over a trust PAS's FHIR R4 REST API.
 //!
 //! One `FhirPas` talks to one FHIR base URL for one trust, whose [`Capabilities`] are
-//! configured (FHIR has no standard way to say "this trust only takes requests").
+//! configured (FHIR has no standard way to say "this trust only takes requests"). Its settings
+//! are the plain struct [`FhirPasConfig`] (with [`SmartBackendAuth`], [`SpecialtyMap`] and
+//! [`FeedConfig`]), to fill from any configuration source.
 //!
 //! How each operation maps to FHIR REST:
 //!
 //! | Operation | FHIR |
 //! |---|---|
-//! | [`patient`](PasBackend::patient) | `GET Patient?identifier=https://fhir.nhs.uk/Id/nhs-number\|…` (birth date; `meta.security` `R`/`V` = restricted; a configurable boolean extension = portal access) |
-//! | [`list_appointments`](PasBackend::list_appointments) | the Patient as above, then `GET Appointment?patient=Patient/{id}` (following `next` links) |
-//! | [`get_appointment`](PasBackend::get_appointment) | `GET Appointment/{id}`, then a check that the patient is a participant |
-//! | [`cancel`](PasBackend::cancel) | read, then `PUT Appointment/{id}` with `status: cancelled`, a cancellation reason and `If-Match` on the version read; a version conflict re-reads and tries again |
+//! | [`patient`](PasBackend::patient) | `GET Patient?identifier=https://fhir.nhs.uk/Id/nhs-number\|…` (birth date; `meta.security` `R`/`V` = restricted; a configurable boolean extension = portal access); a record merged into another (`link` `replaced-by`) is followed to the one that replaced it |
+//! | [`list_appointments`](PasBackend::list_appointments) | the Patient as above, then `GET Appointment?patient=Patient/{id}` for it and each record merged into it (following `next` links) |
+//! | [`get_appointment`](PasBackend::get_appointment) | `GET Appointment/{id}`, then a check that the patient is a participant (a reference in any R4 form, or the NHS number) |
+//! | [`cancel`](PasBackend::cancel) | read, then the status `cancelled` with reason `pat-cpp` (cancelled via the patient portal), `If-Match` on the version read: `POST Appointment/{id}/$cancel` where the server owns its Slots and offers it, else `PUT` or JSON Patch; a version conflict re-reads and tries again; a client-managed slot is released only if no other booking holds it |
 //! | [`find_slots`](PasBackend::find_slots) | `GET Slot?status=free&start=ge…&start=lt…` and `schedule=` the current slot's schedule, or else `specialty=` the appointment's Treatment Function Code |
-//! | [`reschedule`](PasBackend::reschedule) | the offer as `find_slots` would make it now (to the booking horizon) must hold the slot, else `SlotUnavailable`; then claim the slot (`PUT Slot` `status: busy` with `If-Match`: only one of two racing claims can win), then `PUT Appointment` with the new times and slot (`If-Match`; on conflict the slot is released), then free the old slot |
-//! | [`poll_events`](PasBackend::poll_events) | `GET Appointment?_lastUpdated=ge…`: `cancelled` is a cancellation (the patient's for reason `pat`/`pat-*`, else the hospital's), `noshow` a no-show, `fulfilled` an attendance, `entered-in-error` a withdrawal; a booked one whose start differs from its previous version (`_history`) was moved. Each event names the patient (from the participant's NHS number, or the referenced Patient) and carries `meta.versionId` |
+//! | [`reschedule`](PasBackend::reschedule) | the offer as `find_slots` would make it now (to the booking horizon) must hold the slot, else `SlotUnavailable`; then, by the CapabilityStatement: `POST Appointment/{id}/$book` (server-owned Slots), or claim the slot, move the appointment, release the old slot (client-managed; see `write`) |
+//! | [`poll_events`](PasBackend::poll_events) | `GET Appointment?_lastUpdated=ge{since − overlap}&_sort=_lastUpdated` plus the trust's scope ([`FeedConfig`]), compared with the portal's last-seen record (see below) |
+//!
+//! ## Status table
+//!
+//! One outcome per FHIR `Appointment.status`, for lists, the PCA feed and the event feed:
+//!
+//! | FHIR status | lists and the PCA | event when it becomes this |
+//! |---|---|---|
+//! | `proposed`, `pending`, `waitlist` | not shown (not an appointment yet) | none |
+//! | `booked` | booked | `Booked` (new) or `Moved` (another start) |
+//! | `arrived`, `checked-in` | booked: still today's appointment | none |
+//! | `fulfilled` | fulfilled | `Attended` |
+//! | `cancelled` | cancelled | `Cancelled { by }`: the patient for reason `pat` or `pat-*`, else the hospital; with a new booking of the same patient, specialty and trust close by, `Moved { replaced_by }` |
+//! | `noshow` | noshow | `NoShow` |
+//! | `entered-in-error` | withdrawn: not shown | `Withdrawn` |
+//!
+//! ## The event feed
+//!
+//! Polling is scoped to the trust (search parameters in [`FeedConfig::scope`], and any
+//! appointment naming another trust's ODS code is dropped), sorted by `_lastUpdated`, and
+//! looks back an overlap window before `since` for servers that stamp a change before it
+//! commits. Each changed appointment is compared with what the portal last saw of it (the
+//! store's [`PasFeedStore`], given with [`FhirPas::with_last_seen`]): the same version is not
+//! reported again. The consumer records each change once processed
+//! ([`Worklist::sync_from_pas`](crate::worklist::Worklist::sync_from_pas) does).
+//!
+//! ## Calls, errors and credentials
+//!
+//! Each portal call has one deadline ([`FhirPasConfig::deadline`], inside the PCA's 9 s) and
+//! one `X-Correlation-ID` for all its HTTP calls. Reads are retried with backoff (backon) on
+//! timeouts, 429 and 5xx, waiting out a short `Retry-After`; so are writes, which carry
+//! `If-Match` and so are safe to repeat: when a retried write meets a version conflict, the
+//! adapter reads the resource again to tell its own earlier write (whose answer was lost) from
+//! someone else's. Writes ask for `Prefer: return=representation` and read the resource again
+//! when the answer is not it. 401 is [`PasError::Unauthorised`] (a SMART token is renewed once
+//! first), 403 [`PasError::Forbidden`], 400/422/423 [`PasError::BusinessRule`] with the
+//! OperationOutcome's text, 429 [`PasError::RateLimited`]. Credentials (a token, SMART Backend
+//! Services, a client certificate) go only over https (plain http only to this machine).
+//! Searches follow relative and absolute `next` links (a proxy's internal base is moved onto
+//! ours) and fail at [`FhirPasConfig::page_cap`] pages rather than answer part of a search.
+//! Appointments that cannot be mapped (a missing start, a specialty no table maps) are skipped
+//! with a warning that names no patient.
 //!
 //! Appointments are found through the Patient resource rather than with
 //! `Appointment?patient:identifier=…`: Medplum's in-memory repository (our test peer) matches
 //! neither `patient:identifier` nor `actor:identifier`, while a reference search works on every
 //! FHIR server.
 //!
-//! Reads are retried with backoff (backon) on timeouts, 429 and 5xx; so are the `PUT`s, which
-//! are safe to repeat because `If-Match` guards them: when a retried `PUT` meets a version
-//! conflict, the adapter reads the resource again to tell its own earlier write (whose answer was
-//! lost) from someone else's. Nothing else is retried. Every call has a
-//! timeout. Appointments that cannot be mapped (a missing start, an unknown specialty system)
-//! are skipped with a warning that names no patient.
-//!
 //! The Medplum-backed integration tests (`nhs-portal-pas/tests/fhir_medplum.rs`) run this
-//! adapter and the [`conformance`](crate) kit against a FHIR server we did not write.
+//! adapter and the [`conformance`](crate) kit against a FHIR server we did not write; the
+//! workspace's `tests/tests/fhir_*.rs` run it against a Rust test peer that behaves like the
+//! servers trusts run (paging, server-owned Slots, `return=minimal`, 429, 401, 422).
 
+mod auth;
 mod client;
 mod config;
 mod events;
 pub mod map;
 mod read;
+mod server;
 mod write;
 
 use std::sync::Arc;
@@ -43,67 +83,60 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use nhs_portal_core::clock::Clock;
 use nhs_portal_core::request_status::{Capabilities, RescheduleMode};
+use nhs_portal_core::store::PasFeedStore;
 use nhs_portal_core::{Appointment, AppointmentId, NhsNumber};
 use serde_json::Value;
 
 use crate::{CancelReason, PasBackend, PasError, PasEvent, PatientRecord, Slot};
 
-pub use config::{FhirConfigError, FhirPasConfig, PORTAL_ACCESS_EXTENSION};
+pub use config::{
+    FeedConfig, FhirConfigError, FhirPasConfig, PORTAL_ACCESS_EXTENSION, SecretText,
+    SmartBackendAuth, SpecialtyMap, SpecialtyMapping,
+};
+pub use write::BOOKED_FOR_EXTENSION;
 
 pub use crate::error::HttpStatus;
 
 /// A [`PasBackend`] over FHIR R4 REST. See the [module documentation](self).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FhirPas {
     client: reqwest::Client,
     cfg: Arc<FhirPasConfig>,
     base: String,
     clock: Arc<dyn Clock>,
+    tokens: Arc<auth::TokenCache>,
+    server: Arc<tokio::sync::OnceCell<server::ServerCaps>>,
+    last_seen: Option<Arc<dyn PasFeedStore>>,
+}
+
+impl std::fmt::Debug for FhirPas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FhirPas")
+            .field("base", &self.base)
+            .field("cfg", &self.cfg)
+            .field("last_seen", &self.last_seen.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FhirPas {
+    /// Compares the event feed with the portal's last-seen record in `store` (the portal's
+    /// [`Store`](nhs_portal_core::store::Store), the one the worklist records processed changes
+    /// in). Without it, moves are told from `_history` and a first version counts as new.
+    pub fn with_last_seen(mut self, store: Arc<dyn PasFeedStore>) -> Self {
+        self.last_seen = Some(store);
+        self
+    }
 }
 
 #[async_trait]
 impl PasBackend for FhirPas {
     async fn patient(&self, patient: &NhsNumber) -> Result<Option<PatientRecord>, PasError> {
-        let Some(p) = self.find_patient(patient).await? else {
-            return Ok(None);
-        };
-        let date_of_birth =
-            map::birth_date(&p).map_err(|e| PasError::BadData(format!("patient: {e}")))?;
-        Ok(Some(PatientRecord {
-            nhs_number: patient.clone(),
-            date_of_birth,
-            portal_access: map::boolean_extension(&p, &self.cfg.portal_access_extension)
-                .unwrap_or(true),
-            restricted: map::is_restricted(&p),
-        }))
+        self.call(self.patient_in_pas(patient)).await
     }
 
     async fn list_appointments(&self, patient: &NhsNumber) -> Result<Vec<Appointment>, PasError> {
-        let Some(p) = self.find_patient(patient).await? else {
-            return Ok(Vec::new());
-        };
-        let Some(reference) = Self::patient_reference(&p) else {
-            return Err(PasError::BadData("a Patient without an id".into()));
-        };
-        let found = self
-            .search(
-                "Appointment",
-                &[("patient", reference.clone()), ("_count", "100".into())],
-            )
-            .await?;
-        let mut out = Vec::new();
-        for resource in found {
-            if !map::has_patient(&resource, patient, Some(&reference)) {
-                continue;
-            }
-            match self.map(&resource, patient) {
-                Ok(Some(a)) => out.push(a),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "FHIR PAS: skipped an appointment"),
-            }
-        }
-        out.sort_by_key(|a| a.start);
-        Ok(out)
+        self.call(self.list_in_pas(patient)).await
     }
 
     async fn get_appointment(
@@ -111,23 +144,29 @@ impl PasBackend for FhirPas {
         patient: &NhsNumber,
         id: &AppointmentId,
     ) -> Result<Option<Appointment>, PasError> {
-        match self.read_owned(patient, id).await? {
-            Some(v) => match self.map(&v.body, patient) {
-                Ok(a) => Ok(a),
-                Err(e) => {
-                    tracing::warn!(error = %e, "FHIR PAS: unreadable appointment");
-                    Ok(None)
-                }
-            },
-            None => Ok(None),
-        }
+        self.call(async {
+            match self.read_owned(patient, id).await? {
+                Some(v) => match self.map(&v.body, patient) {
+                    Ok(a) => Ok(a),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "FHIR PAS: unreadable appointment");
+                        Ok(None)
+                    }
+                },
+                None => Ok(None),
+            }
+        })
+        .await
     }
 
     async fn capabilities(&self, appointment: &Appointment) -> Result<Capabilities, PasError> {
-        self.read_owned(&appointment.patient, &appointment.id)
-            .await?
-            .ok_or(PasError::NotFound)?;
-        Ok(self.cfg.capabilities)
+        self.call(async {
+            self.read_owned(&appointment.patient, &appointment.id)
+                .await?
+                .ok_or(PasError::NotFound)?;
+            Ok(self.cfg.capabilities)
+        })
+        .await
     }
 
     async fn cancel(
@@ -135,10 +174,77 @@ impl PasBackend for FhirPas {
         appointment: &Appointment,
         reason: &CancelReason,
     ) -> Result<Appointment, PasError> {
-        self.cancel_in_pas(appointment, reason).await
+        self.call(self.cancel_in_pas(appointment, reason)).await
     }
 
     async fn find_slots(
+        &self,
+        appointment: &Appointment,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Slot>, PasError> {
+        self.call(self.slots_in_pas(appointment, from, to)).await
+    }
+
+    async fn reschedule(
+        &self,
+        appointment: &Appointment,
+        slot_id: &str,
+    ) -> Result<Appointment, PasError> {
+        self.call(self.reschedule_in_pas(appointment, slot_id))
+            .await
+    }
+
+    async fn poll_events(&self, since: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError> {
+        self.call(self.events_since(since)).await
+    }
+}
+
+impl FhirPas {
+    async fn patient_in_pas(&self, patient: &NhsNumber) -> Result<Option<PatientRecord>, PasError> {
+        let Some(found) = self.find_patient(patient).await? else {
+            return Ok(None);
+        };
+        let p = &found.resource;
+        let date_of_birth =
+            map::birth_date(p).map_err(|e| PasError::BadData(format!("patient: {e}")))?;
+        Ok(Some(PatientRecord {
+            nhs_number: patient.clone(),
+            date_of_birth,
+            portal_access: map::boolean_extension(p, &self.cfg.portal_access_extension)
+                .unwrap_or(true),
+            restricted: map::is_restricted(p),
+        }))
+    }
+
+    async fn list_in_pas(&self, patient: &NhsNumber) -> Result<Vec<Appointment>, PasError> {
+        let Some(found) = self.find_patient(patient).await? else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<Appointment> = Vec::new();
+        for reference in &found.references {
+            let page = self
+                .search(
+                    "Appointment",
+                    &[("patient", reference.clone()), ("_count", "100".into())],
+                )
+                .await?;
+            for resource in page {
+                if !map::has_patient_in(&resource, patient, &found.references) {
+                    continue;
+                }
+                match self.map(&resource, patient) {
+                    Ok(Some(a)) if !out.iter().any(|o| o.id == a.id) => out.push(a),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "FHIR PAS: skipped an appointment"),
+                }
+            }
+        }
+        out.sort_by_key(|a| a.start);
+        Ok(out)
+    }
+
+    async fn slots_in_pas(
         &self,
         appointment: &Appointment,
         from: DateTime<Utc>,
@@ -173,24 +279,14 @@ impl PasBackend for FhirPas {
             .await?
             .iter()
             .filter(|s| s.get("status").and_then(Value::as_str) == Some("free"))
+            // A slot of the schedule but for another specialty is not this appointment's.
+            .filter(|s| self.slot_fits(s, &current))
             .filter_map(Self::slot_from_fhir)
             .filter(|s| s.start >= from && s.start < to && s.start > now)
             .filter(|s| s.start < now + self.cfg.booking_horizon)
             .collect();
         slots.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.id.cmp(&b.id)));
         Ok(slots)
-    }
-
-    async fn reschedule(
-        &self,
-        appointment: &Appointment,
-        slot_id: &str,
-    ) -> Result<Appointment, PasError> {
-        self.reschedule_in_pas(appointment, slot_id).await
-    }
-
-    async fn poll_events(&self, since: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError> {
-        self.events_since(since).await
     }
 }
 

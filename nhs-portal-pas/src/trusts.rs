@@ -7,12 +7,14 @@
 //! | --- | --- |
 //! | [`patient`](PasBackend::patient) | every trust: the first trust (in the order given) that knows the patient gives the date of birth; the record is restricted, or without portal access, when any trust says so |
 //! | [`list_appointments`](PasBackend::list_appointments) | every trust at once, merged and sorted by start; if one trust fails, the call fails (a partial list would look like missing appointments) |
-//! | [`get_appointment`](PasBackend::get_appointment) | each trust in turn until one has it (for this patient) |
+//! | [`get_appointment`](PasBackend::get_appointment) | each trust in turn until one has it (for this patient, under its ODS code) |
 //! | [`poll_events`](PasBackend::poll_events) | every trust, merged oldest first |
 //! | the rest | the trust whose ODS code the appointment carries; an appointment of no configured trust is not found, and nothing can be done with it online |
 //!
-//! So each trust's adapter must report its appointments under its own ODS code (`FhirPas` does,
-//! unless the FHIR resource names another organisation).
+//! A trust answers only for the appointments it reports under its own ODS code; any other it
+//! reports is left out (another trust's, whose own entry answers for it). So trusts that share one
+//! PAS (one FHIR server for a group of trusts) are each listed with that PAS, and every appointment
+//! comes once. `FhirPas` reports the ODS code the resource names, else its configured trust's.
 
 use std::sync::Arc;
 
@@ -111,7 +113,14 @@ impl PasBackend for TrustsPas {
                 async move { pas.list_appointments(&patient).await }
             })
             .await?;
-        let mut all: Vec<Appointment> = lists.into_iter().flatten().collect();
+        let mut all: Vec<Appointment> = lists
+            .into_iter()
+            .zip(&self.trusts)
+            .flat_map(|(list, (ods, _))| {
+                list.into_iter()
+                    .filter(move |a| a.organisation.ods_code == *ods)
+            })
+            .collect();
         all.sort_by_key(|a| a.start);
         Ok(all)
     }
@@ -121,8 +130,10 @@ impl PasBackend for TrustsPas {
         patient: &NhsNumber,
         id: &AppointmentId,
     ) -> Result<Option<Appointment>, PasError> {
-        for (_, pas) in &self.trusts {
-            if let Some(found) = pas.get_appointment(patient, id).await? {
+        for (ods, pas) in &self.trusts {
+            if let Some(found) = pas.get_appointment(patient, id).await?
+                && found.organisation.ods_code == *ods
+            {
                 return Ok(Some(found));
             }
         }

@@ -194,7 +194,7 @@ enum Bug {
     NoEvents,
     /// The newest event is missing.
     DropsAnEvent,
-    /// The oldest event is reported twice.
+    /// The oldest change is reported twice, as two different changes (another version).
     DuplicatesAnEvent,
     /// Newest first.
     EventsOutOfOrder,
@@ -318,7 +318,8 @@ impl PasBackend for Broken {
                 events.pop();
             }
             Bug::DuplicatesAnEvent => {
-                if let Some(first) = events.first().cloned() {
+                if let Some(mut first) = events.first().cloned() {
+                    first.version.push_str("-again");
                     events.insert(0, first);
                 }
             }

@@ -257,3 +257,104 @@ fn the_pca_spec_example_itself_lacks_the_required_specialty() {
         map::appointment_from_fhir(&basis, &nhs("9000000009"), &default_trust(), BASE),
     );
 }
+
+#[test]
+fn a_hapi_like_search_page_maps_its_matches_only() {
+    let page = fixture("hapi-like-searchset-page.json");
+    let matches: Vec<&Value> = page["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["search"]["mode"] == "match")
+        .map(|e| &e["resource"])
+        .collect();
+    assert_eq!(
+        matches.len(),
+        2,
+        "the included Practitioner is not an appointment"
+    );
+    let patient = nhs("9000000009");
+    let refs = ["Patient/1203".to_owned()];
+    // A versioned and an absolute reference to the same Patient.
+    assert!(
+        matches
+            .iter()
+            .all(|r| map::has_patient_in(r, &patient, &refs))
+    );
+    let cancelled = map::appointment_from_fhir(matches[0], &patient, &default_trust(), BASE)
+        .unwrap()
+        .unwrap();
+    assert_eq!(cancelled.status, AppointmentStatus::Cancelled);
+    assert_eq!(cancelled.start, utc(2026, 7, 14, 9, 15));
+    assert_eq!(
+        cancelled.specialty,
+        specialty("110", "TRAUMA & ORTHOPAEDICS")
+    );
+    assert_eq!(
+        cancelled.clinician.map(|c| c.name).as_deref(),
+        Some("Mr Tomasz Nowak")
+    );
+    assert_eq!(
+        map::cancelled_by(matches[0]),
+        nhs_portal_core::reporting::ChangeReason::Patient,
+        "pat-cpp is the patient's"
+    );
+    let checked_in = map::appointment_from_fhir(matches[1], &patient, &default_trust(), BASE)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        checked_in.status,
+        AppointmentStatus::Booked,
+        "checked-in is still today's appointment"
+    );
+    assert_eq!(checked_in.start, utc(2026, 6, 30, 13, 30));
+}
+
+#[test]
+fn a_millennium_like_appointment_maps_through_the_trusts_concept_map() {
+    let resource = fixture("millennium-like-appointment.json");
+    let patient = nhs("9000000009");
+    assert_eq!(
+        read("millennium-like-appointment.json", "9000000009"),
+        Err(MapError::Missing("specialty")),
+        "without the table it is skipped, naming why"
+    );
+    let table = map::specialties::SpecialtyMap::from_concept_map(&fixture(
+        "millennium-like-specialty-conceptmap.json",
+    ))
+    .unwrap();
+    let a = map::appointment_from_fhir_with(&resource, &patient, &default_trust(), BASE, &table)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        a,
+        Appointment {
+            id: AppointmentId::parse("4817463").unwrap(),
+            patient: patient.clone(),
+            status: AppointmentStatus::Booked,
+            request_status: None,
+            description: "Dermatology Follow Up".into(),
+            specialty: specialty("330", "DERMATOLOGY"),
+            start: utc(2026, 3, 30, 8, 30),
+            end: Some(utc(2026, 3, 30, 8, 45)),
+            medium: ConsultationMedium::FaceToFace,
+            priority: None,
+            location: Some(Location {
+                name: "Outpatients 1".into(),
+                address: Vec::new(),
+            }),
+            clinician: Some(Clinician {
+                name: "Dr Amira Shah".into(),
+                sds_user_id: None,
+            }),
+            organisation: default_trust(),
+            appointment_type: AppointmentType::Outpatient,
+            identifiers: vec![identifier(&format!("{BASE}Appointment"), "4817463")],
+        }
+    );
+    assert!(map::has_patient_in(
+        &resource,
+        &patient,
+        &["Patient/12724066".to_owned()]
+    ));
+}

@@ -7,8 +7,11 @@
 //!   [`nhs_portal_core::ReportingEvent`].
 //! - [`sink`]: the [`ReportingSink`] seam and [`DeliveryError`].
 //! - [`wayfinder`]: [`WayfinderClient`], the Reporting Service API client ("Method 2").
-//! - [`csv_sink`]: [`CsvSink`], the monthly CSV fallback ("Method 1"; its format is an assumption
-//!   to confirm with NHS England).
+//! - [`monthly_csv`]: [`MonthlyReport`], the monthly CSV ("Method 1"): a month's stored events
+//!   aggregated by trust, event code and outcome, with no identifiers (its layout is an
+//!   assumption to confirm with NHS England).
+//! - [`delivery`]: [`DeliveryRatio`], delivered / total and the oldest undelivered event's age,
+//!   for metrics.
 //! - [`token`]: bearer tokens, static or NHS APIM signed-JWT client credentials.
 //! - [`worker`]: [`OutboxWorker`], which drains the store's outbox into a sink.
 //! - [`record_service`]: the PCA Record Service client and queue sender (v1.0.2).
@@ -18,12 +21,14 @@
 //!    `RequestStore::submit_request` / `resolve_request` and `IdempotencyStore::record_action`
 //!    take them, `AuditLog::record` writes the rest with their audit record (`SESSION` at
 //!    sign-in, `APPT-VIEW` once per deep-link jump-off).
-//! 2. **Parent first.** Before or with the first child event about an appointment, and whenever
-//!    its status changes, enqueue its `APPT` event: [`wire::appointment_event`] builds it from the
-//!    PAS's [`nhs_portal_core::Appointment`].
-//! 3. **Run one [`OutboxWorker`] per process** with a [`WayfinderClient`] (or a [`CsvSink`] for
-//!    trusts on the monthly CSV), using [`token::SignedJwtTokenSource`] in real environments.
-//!    Several processes may share one store: claims are leased.
+//! 2. **Parent first.** Write every child event with its parent (`APPT`, or `ADMISSION` for an
+//!    admission) first, in the same transaction, through
+//!    [`nhs_portal_core::reporting::with_parent`], and the parent on its own whenever an
+//!    appointment first appears or changes ([`wire::appointment_event`]).
+//! 3. **Run one [`OutboxWorker`] per process** with a [`WayfinderClient`], using
+//!    [`token::SignedJwtTokenSource`] in real environments. Several processes may share one
+//!    store: claims are leased. Trusts on the monthly CSV instead leave events in the store and
+//!    export each month with [`MonthlyReport`] (the reference portal's `--monthly-csv`).
 //! 4. **Record Service:** enqueue a patient's NHS number when the PAS reports a new appointment
 //!    ([`record_service::RecordSender::enqueue`]), run one [`record_service::RecordSender`] per
 //!    process with a [`record_service::PatientEligibility`] over the PAS, and expose
@@ -52,7 +57,8 @@
 #![deny(missing_docs)]
 #![deny(unreachable_pub)]
 
-pub mod csv_sink;
+pub mod delivery;
+pub mod monthly_csv;
 pub mod record_service;
 pub mod sink;
 pub mod token;
@@ -60,7 +66,8 @@ pub mod wayfinder;
 pub mod wire;
 pub mod worker;
 
-pub use csv_sink::CsvSink;
+pub use delivery::DeliveryRatio;
+pub use monthly_csv::MonthlyReport;
 pub use sink::{DeliveryError, ReportingSink};
 pub use wayfinder::{WayfinderClient, WayfinderConfig};
 pub use wire::WayfinderEvent;

@@ -2,8 +2,8 @@
 //!
 //! The outbox worker ([`crate::worker`]) hands each batch to a sink and acts on the answer:
 //! delivered, refused for good (quarantine), or not now (retry later with back-off). The sinks
-//! here are [`crate::wayfinder::WayfinderClient`] (the Reporting Service API, "Method 2") and
-//! [`crate::csv_sink::CsvSink`] (the monthly CSV fallback, "Method 1").
+//! here is [`crate::wayfinder::WayfinderClient`] (the Reporting Service API, "Method 2"); the
+//! monthly CSV ("Method 1") is an export from the store, [`crate::monthly_csv`], not a sink.
 
 use std::time::Duration;
 
@@ -66,7 +66,7 @@ pub enum DeliveryError {
     /// No access token could be had.
     #[error("no access token")]
     Token(#[from] TokenError),
-    /// Writing a file failed (the CSV sink).
+    /// Writing a file failed (a sink that writes files).
     #[error("could not write the report file")]
     Io(#[from] std::io::Error),
 }

@@ -24,14 +24,18 @@
 //! - **Parent-entity rule.** The spec says a portal that sends child events (`APPT-VIEW`,
 //!   `APPT-REQUEST-CANC`, ...) must also send the parent `APPT` event whenever an appointment is
 //!   created or updated. The child events carry only the appointment id, so this crate cannot
-//!   build the parent from them: the caller enqueues an `APPT` event (see [`appointment_event`])
-//!   alongside the first child event for an appointment and again whenever its status changes.
-//!   The outbox delivers in enqueue order, so the parent is sent no later than its children.
+//!   build the parent from them: the call sites write each child with its parent first, in one
+//!   outbox transaction, through [`nhs_portal_core::reporting::with_parent`] (the one place the
+//!   rule lives; [`appointment_event`] is its parent half). The outbox delivers in enqueue order,
+//!   so the parent is sent no later than its children.
+//! - **Admissions.** An inpatient appointment is an `ADMISSION` (with `TCIDate` = its start and
+//!   `EncounterClass` `Daycase` when it ends on its start's UK date, else `Inpatient`), viewed as
+//!   `ADMISSION-VIEW`; see [`nhs_portal_core::reporting::EncounterClass`].
 //! - **APPT `Status`**: the spec also allows `checked-in`; the domain model has no such status
 //!   (the PCA producer subset is `booked`, `fulfilled`, `cancelled`, `noshow`), so it is never sent.
 
 use chrono::{DateTime, Utc};
-use nhs_portal_core::reporting::{ChangeReason, SessionOutcome};
+use nhs_portal_core::reporting::{ChangeReason, EncounterClass, SessionOutcome};
 use nhs_portal_core::{Appointment, AppointmentStatus, ReportingEvent};
 use serde::{Deserialize, Serialize};
 
@@ -140,6 +144,15 @@ pub enum Reason {
     Hospital,
 }
 
+/// `ADMISSION.EncounterClass`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EncounterClassWire {
+    /// An overnight stay.
+    Inpatient,
+    /// A day case.
+    Daycase,
+}
+
 /// One event as Wayfinder receives it; `EventCode` is the tag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "EventCode", deny_unknown_fields)]
@@ -195,6 +208,65 @@ pub enum WayfinderEvent {
         /// Status.
         #[serde(rename = "Status", skip_serializing_if = "Option::is_none", default)]
         status: Option<ApptStatus>,
+    },
+    /// `ADMISSION`, the parent entity of an inpatient or day-case admission.
+    #[serde(rename = "ADMISSION")]
+    Admission {
+        /// When.
+        #[serde(rename = "Timestamp")]
+        timestamp: Timestamp,
+        /// Ten digits.
+        #[serde(rename = "NHSNumber")]
+        nhs_number: String,
+        /// The admission id (the appointment id, ≤100).
+        #[serde(rename = "Id")]
+        id: String,
+        /// When the patient is to come in.
+        #[serde(rename = "TCIDate")]
+        tci_date: Timestamp,
+        /// The trust (≤5).
+        #[serde(rename = "ODSCode")]
+        ods_code: String,
+        /// Status.
+        #[serde(rename = "Status", skip_serializing_if = "Option::is_none", default)]
+        status: Option<ApptStatus>,
+        /// Inpatient or day case.
+        #[serde(
+            rename = "EncounterClass",
+            skip_serializing_if = "Option::is_none",
+            default
+        )]
+        encounter_class: Option<EncounterClassWire>,
+    },
+    /// `ADMISSION-VIEW`.
+    #[serde(rename = "ADMISSION-VIEW")]
+    AdmissionView {
+        /// When.
+        #[serde(rename = "Timestamp")]
+        timestamp: Timestamp,
+        /// The session.
+        #[serde(rename = "SessionId")]
+        session_id: String,
+        /// The admission.
+        #[serde(rename = "AppointmentId")]
+        appointment_id: String,
+        /// The deep link's tracking id (a UUID).
+        #[serde(
+            rename = "TrackingId",
+            skip_serializing_if = "Option::is_none",
+            default
+        )]
+        tracking_id: Option<String>,
+    },
+    /// `APPT-DNA`.
+    #[serde(rename = "APPT-DNA")]
+    ApptDna {
+        /// When.
+        #[serde(rename = "Timestamp")]
+        timestamp: Timestamp,
+        /// The appointment.
+        #[serde(rename = "AppointmentId")]
+        appointment_id: String,
     },
     /// `APPT-VIEW`.
     #[serde(rename = "APPT-VIEW")]
@@ -296,6 +368,18 @@ fn id(field: &'static str, value: &str) -> Result<String, WireError> {
     Ok(value.to_owned())
 }
 
+fn ods(value: &str) -> Result<String, WireError> {
+    let len = value.chars().count();
+    if len > MAX_ODS_CHARS {
+        return Err(WireError::TooLong {
+            field: "ODSCode",
+            len,
+            max: MAX_ODS_CHARS,
+        });
+    }
+    Ok(value.to_owned())
+}
+
 fn tracking(value: &Option<String>) -> Option<String> {
     value
         .as_deref()
@@ -373,24 +457,49 @@ impl WayfinderEvent {
                 ods_code,
                 status,
                 ..
-            } => {
-                let ods = ods_code.as_str();
-                if ods.chars().count() > MAX_ODS_CHARS {
-                    return Err(WireError::TooLong {
-                        field: "ODSCode",
-                        len: ods.chars().count(),
-                        max: MAX_ODS_CHARS,
-                    });
-                }
-                Self::Appt {
-                    timestamp: ts,
-                    nhs_number: patient.as_str().to_owned(),
-                    id: id("Id", appointment.as_str())?,
-                    appointment_date: Timestamp(*appointment_date),
-                    ods_code: ods.to_owned(),
-                    status: Some(appt_status(*status)),
-                }
-            }
+            } => Self::Appt {
+                timestamp: ts,
+                nhs_number: patient.as_str().to_owned(),
+                id: id("Id", appointment.as_str())?,
+                appointment_date: Timestamp(*appointment_date),
+                ods_code: ods(ods_code.as_str())?,
+                status: Some(appt_status(*status)),
+            },
+            ReportingEvent::Admission {
+                patient,
+                appointment,
+                tci_date,
+                ods_code,
+                status,
+                class,
+                ..
+            } => Self::Admission {
+                timestamp: ts,
+                nhs_number: patient.as_str().to_owned(),
+                id: id("Id", appointment.as_str())?,
+                tci_date: Timestamp(*tci_date),
+                ods_code: ods(ods_code.as_str())?,
+                status: Some(appt_status(*status)),
+                encounter_class: Some(match class {
+                    EncounterClass::Inpatient => EncounterClassWire::Inpatient,
+                    EncounterClass::Daycase => EncounterClassWire::Daycase,
+                }),
+            },
+            ReportingEvent::AdmissionView {
+                appointment,
+                session_id,
+                tracking_id,
+                ..
+            } => Self::AdmissionView {
+                timestamp: ts,
+                session_id: id("SessionId", session_id)?,
+                appointment_id: id("AppointmentId", appointment.as_str())?,
+                tracking_id: tracking(tracking_id),
+            },
+            ReportingEvent::DidNotAttend { appointment, .. } => Self::ApptDna {
+                timestamp: ts,
+                appointment_id: id("AppointmentId", appointment.as_str())?,
+            },
             ReportingEvent::AppointmentView {
                 appointment,
                 session_id,
@@ -458,6 +567,9 @@ impl WayfinderEvent {
             Self::ApptRequestResch { .. } => "APPT-REQUEST-RESCH",
             Self::ApptCanc { .. } => "APPT-CANC",
             Self::ApptResch { .. } => "APPT-RESCH",
+            Self::Admission { .. } => "ADMISSION",
+            Self::AdmissionView { .. } => "ADMISSION-VIEW",
+            Self::ApptDna { .. } => "APPT-DNA",
         }
     }
 
@@ -470,7 +582,10 @@ impl WayfinderEvent {
             | Self::ApptRequestCanc { timestamp, .. }
             | Self::ApptRequestResch { timestamp, .. }
             | Self::ApptCanc { timestamp, .. }
-            | Self::ApptResch { timestamp, .. } => timestamp.0,
+            | Self::ApptResch { timestamp, .. }
+            | Self::Admission { timestamp, .. }
+            | Self::AdmissionView { timestamp, .. }
+            | Self::ApptDna { timestamp, .. } => timestamp.0,
         }
     }
 
@@ -480,26 +595,20 @@ impl WayfinderEvent {
     }
 }
 
-/// The parent `APPT` domain event for an appointment as the PAS holds it now: enqueue it when the
-/// portal first reports anything about the appointment and whenever its status changes (the
-/// spec's parent-entity rule).
+/// The parent domain event for an appointment as the PAS holds it now (`APPT`, or `ADMISSION`
+/// for an inpatient or day-case admission): enqueue it with every child event and whenever the
+/// appointment first appears or changes (the spec's parent-entity rule, written once in
+/// [`nhs_portal_core::reporting::parent_event`]).
 ///
 /// ```
 /// # use chrono::Utc;
 /// # fn demo(appointment: &nhs_portal_core::Appointment) {
 /// let event = nhs_portal_reporting::wire::appointment_event(appointment, Utc::now());
-/// assert_eq!(event.event_code(), "APPT");
+/// assert!(event.is_parent());
 /// # }
 /// ```
 pub fn appointment_event(appointment: &Appointment, at: DateTime<Utc>) -> ReportingEvent {
-    ReportingEvent::Appointment {
-        at,
-        patient: appointment.patient.clone(),
-        appointment: appointment.id.clone(),
-        appointment_date: appointment.start,
-        ods_code: appointment.organisation.ods_code.clone(),
-        status: appointment.status,
-    }
+    nhs_portal_core::reporting::parent_event(appointment, at)
 }
 
 /// Splits events into batches whose JSON array is at most `max_bytes` (WF-NFR-MI-05: 2 MB),

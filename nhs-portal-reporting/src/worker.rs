@@ -163,6 +163,11 @@ impl OutboxWorker {
         Ok(self.outbox.outbox_stats().await?)
     }
 
+    /// Delivered / total and the oldest undelivered event's age, now, for metrics.
+    pub async fn delivery_ratio(&self) -> Result<crate::DeliveryRatio, WorkerError> {
+        Ok(crate::DeliveryRatio::read(self.outbox.as_ref(), self.clock.now()).await?)
+    }
+
     /// The retry delay after `attempts` attempts: `retry_min` doubling, capped at `retry_max`.
     pub fn retry_delay(&self, attempts: u32) -> Duration {
         let mut builder = ExponentialBuilder::default()

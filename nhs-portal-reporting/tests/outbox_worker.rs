@@ -14,7 +14,7 @@ use nhs_portal_core::store::memory::MemoryStore;
 use nhs_portal_core::store::{Outbox, OutboxStats};
 use nhs_portal_reporting::token::StaticToken;
 use nhs_portal_reporting::{
-    CsvSink, OutboxWorker, OutboxWorkerConfig, RunStats, WayfinderClient, WayfinderConfig,
+    OutboxWorker, OutboxWorkerConfig, RunStats, WayfinderClient, WayfinderConfig,
 };
 use serde_json::{Value, json};
 use wiremock::matchers::method;
@@ -445,74 +445,4 @@ async fn two_workers_running_at_once_never_share_events() {
         store.outbox_stats().await.unwrap(),
         stats(0, EVENTS as u64, 0)
     );
-}
-
-#[tokio::test]
-async fn csv_sink_writes_monthly_files_in_uk_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(MemoryStore::new());
-    let clock = Arc::new(ManualClock::new(t("2024-04-02T09:00:00Z")));
-    let worker = OutboxWorker::new(
-        store.clone(),
-        Arc::new(CsvSink::new(dir.path().join("mi"))),
-        clock,
-        OutboxWorkerConfig::default(),
-    );
-    let mut events = all_events();
-    // 23:30 UTC on 31 March 2024 is 00:30 BST on 1 April: the April file.
-    if let ReportingEvent::CancelRequested { at, .. } = &mut events[3] {
-        *at = t("2024-03-31T23:30:00Z");
-    }
-    store.enqueue_events(&events).await.unwrap();
-    assert_eq!(worker.run_once().await.unwrap().delivered, 7);
-    // A second pass appends without a second header.
-    store.enqueue_events(&events[..1]).await.unwrap();
-    assert_eq!(worker.run_once().await.unwrap().delivered, 1);
-
-    let march =
-        std::fs::read_to_string(dir.path().join("mi/wayfinder-events-2024-03.csv")).unwrap();
-    let april =
-        std::fs::read_to_string(dir.path().join("mi/wayfinder-events-2024-04.csv")).unwrap();
-    let header = "EventCode,Timestamp,NHSNumber,Id,SessionId,AppointmentId,NewAppointmentId,AppointmentDate,ODSCode,Status,Reason,TrackingId,isOpenInNHSApp,Device";
-    assert_eq!(march.lines().next(), Some(header));
-    assert_eq!(march.lines().filter(|l| *l == header).count(), 1);
-    assert_eq!(march.lines().count(), 1 + 6 + 1);
-    assert_eq!(april.lines().count(), 2);
-    assert_eq!(
-        april.lines().nth(1).unwrap(),
-        format!("APPT-REQUEST-CANC,2024-03-31T23:30:00.000Z,,,{SESSION},{APPT},,,,,,,,")
-    );
-    let session_row = march.lines().nth(1).unwrap();
-    assert_eq!(
-        session_row,
-        format!(
-            "SESSION,2024-03-08T08:45:11.321Z,9000000009,{SESSION},,,,,,success,,{TRACKING},true,Mozilla/5.0 (Android; Mobile) nhsapp-android/1.26.2"
-        )
-    );
-    let appt_row = march.lines().nth(2).unwrap();
-    assert_eq!(
-        appt_row,
-        format!(
-            "APPT,2024-03-08T08:45:11.321Z,9000000009,{APPT},,,,2024-10-01T10:00:00.000Z,RAB,booked,,,,"
-        )
-    );
-}
-
-#[tokio::test]
-async fn csv_quotes_fields_with_commas() {
-    let dir = tempfile::tempdir().unwrap();
-    let sink = CsvSink::new(dir.path());
-    let mut events = all_events();
-    if let ReportingEvent::Session { device, .. } = &mut events[0] {
-        *device = Some("Mozilla/5.0 (X11, \"Linux\")".into());
-    }
-    let wire = nhs_portal_reporting::WayfinderEvent::from_domain(&events[0]).unwrap();
-    nhs_portal_reporting::ReportingSink::deliver(&sink, &[wire])
-        .await
-        .unwrap();
-    let text = std::fs::read_to_string(dir.path().join("wayfinder-events-2024-03.csv")).unwrap();
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let row = reader.records().next().unwrap().unwrap();
-    assert_eq!(&row[13], "Mozilla/5.0 (X11, \"Linux\")");
-    assert_eq!(row.len(), 14);
 }

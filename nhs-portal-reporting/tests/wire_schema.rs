@@ -45,6 +45,48 @@ fn every_portal_event_is_valid_against_the_spec() {
 }
 
 #[test]
+fn admissions_and_did_not_attend_are_valid_against_the_spec() {
+    let body = wire(&admission_and_outcome_events());
+    assert_eq!(
+        body,
+        json!([
+            {
+                "EventCode": "ADMISSION",
+                "Timestamp": "2024-03-08T08:45:11.321Z",
+                "NHSNumber": "9000000009",
+                "Id": APPT,
+                "TCIDate": "2024-10-01T07:30:00.000Z",
+                "ODSCode": "RAB",
+                "Status": "booked",
+                "EncounterClass": "Daycase",
+            },
+            {
+                "EventCode": "ADMISSION-VIEW",
+                "Timestamp": "2024-03-08T08:45:11.321Z",
+                "SessionId": SESSION,
+                "AppointmentId": APPT,
+                "TrackingId": TRACKING,
+            },
+            {
+                "EventCode": "APPT-DNA",
+                "Timestamp": "2024-03-08T08:45:11.321Z",
+                "AppointmentId": APPT,
+            },
+        ])
+    );
+    let Some(v) = wayfinder_validator() else {
+        return;
+    };
+    assert_eq!(errors(&v, &body), Vec::<String>::new());
+    let mut wrong_class = body.clone();
+    wrong_class[0]["EncounterClass"] = json!("DayCase");
+    assert!(
+        !errors(&v, &wrong_class).is_empty(),
+        "the spec's spelling only"
+    );
+}
+
+#[test]
 fn exact_field_names_and_formats() {
     let body = wire(&all_events());
     assert_eq!(

@@ -1,5 +1,5 @@
 //! The patient journeys as a service, separate from HTTP: view, cancel and reschedule.
-//! (About 520 lines: every journey step with its idempotency and audit handling; the reschedule,
+//! (About 540 lines: every journey step with its idempotency and audit handling; the reschedule,
 //! eligibility, stale requests and key locks are in submodules; its tests are
 //! in `journeys/tests.rs`.)
 //!
@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use nhs_portal_core::clock::Clock;
-use nhs_portal_core::reporting::ChangeReason;
+use nhs_portal_core::reporting::{ChangeReason, jump_off_event, with_parent};
 use nhs_portal_core::request_status::{
     AllowedActions, CancelMode, Capabilities, Refusal, RequestKind, RescheduleMode, allowed_actions,
 };
@@ -110,6 +110,14 @@ pub struct AppointmentView {
     pub allowed: AllowedActions,
     /// The pending request in the portal's store, if any.
     pub pending: Option<PatientRequest>,
+}
+
+/// A deep-link jump-off from the NHS App (a view of the appointment page through a deep link,
+/// not a click inside the portal): it is reported, with the link's tracking id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JumpOff<'a> {
+    /// The deep link's `trackingId`.
+    pub tracking_id: Option<&'a str>,
 }
 
 /// How a cancellation ended.
@@ -238,25 +246,31 @@ impl Journeys {
         })
     }
 
-    /// One appointment, for the appointment page (writes a "viewed" audit record, and an
-    /// `APPT-VIEW` reporting event when opened from a deep link with a tracking id).
+    /// One appointment, for the appointment page: writes a "viewed" audit record and, for a
+    /// deep-link jump-off, its reporting events in the same transaction: the parent (`APPT`,
+    /// or `ADMISSION` for an inpatient or day-case admission) then the view (`APPT-VIEW` or
+    /// `ADMISSION-VIEW`, with the jump-off's tracking id).
     pub async fn view(
         &self,
         session: &PatientSession,
         id: &AppointmentId,
-        tracking_id: Option<&str>,
+        jump_off: Option<JumpOff<'_>>,
     ) -> Result<AppointmentView, JourneyError> {
         let view = self.load(session, id).await?;
         let now = self.now();
-        let events: Vec<_> = tracking_id
-            .map(|tracking| ReportingEvent::AppointmentView {
-                at: now,
-                appointment: id.clone(),
-                session_id: session.reporting_id.clone(),
-                tracking_id: Some(tracking.to_owned()),
-            })
-            .into_iter()
-            .collect();
+        let events = match jump_off {
+            Some(j) => with_parent(
+                &view.appointment,
+                now,
+                [jump_off_event(
+                    &view.appointment,
+                    &session.reporting_id,
+                    j.tracking_id,
+                    now,
+                )],
+            ),
+            None => Vec::new(),
+        };
         self.store
             .record(
                 &audit(session, now, AuditAction::ViewedAppointment, Some(id), None),
@@ -387,21 +401,15 @@ impl Journeys {
                         Some(id),
                         Some(format!("reason={}", answers.reason)),
                     ),
-                    &[
-                        ReportingEvent::Appointment {
-                            at: now,
-                            patient: session.patient.clone(),
-                            appointment: id.clone(),
-                            appointment_date: cancelled.start,
-                            ods_code: cancelled.organisation.ods_code.clone(),
-                            status: cancelled.status,
-                        },
-                        ReportingEvent::Cancelled {
+                    &with_parent(
+                        &cancelled,
+                        now,
+                        [ReportingEvent::Cancelled {
                             at: now,
                             appointment: id.clone(),
                             reason: ChangeReason::Patient,
-                        },
-                    ],
+                        }],
+                    ),
                 )
                 .await?;
                 Ok(CancelOutcome::Cancelled(cancelled))
@@ -469,7 +477,7 @@ impl Journeys {
         );
         match self
             .store
-            .submit_request(&request, &record, &[event])
+            .submit_request(&request, &record, &with_parent(appointment, now, [event]))
             .await?
         {
             Submitted::Created(r) => Ok(r),

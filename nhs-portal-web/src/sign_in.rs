@@ -42,6 +42,10 @@ pub struct SignedIn {
     pub in_nhs_app: bool,
     /// The deep link's tracking id.
     pub tracking_id: Option<String>,
+    /// Signed in by the NHS App's single sign-on (the deep link's `assertedLoginIdentity`, which
+    /// only the NHS App adds): a marker of the NHS App for reporting (`isOpenInNHSApp`), where
+    /// `in_nhs_app` (the web view's User-Agent) decides how pages look.
+    pub nhs_app_sso: bool,
 }
 
 /// Why a sign-in did not give a patient: each has its own page.
@@ -69,13 +73,42 @@ pub enum SignInFailure {
     Failed(Option<String>),
 }
 
+/// A sign-in that gave no patient: why (its page), and what was known of it, for the
+/// `SESSION` event with `Status: failed` (Wayfinder wants one wherever the NHS number is known).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedSignIn {
+    /// Why.
+    pub failure: SignInFailure,
+    /// The patient, when NHS login's ID token had passed its signature, issuer, audience,
+    /// expiry and nonce checks before a later check refused the sign-in (identity below P9, a
+    /// vector of trust not asked for, userinfo about someone else). `None` for every other
+    /// failure: the number is then unknown or not to be trusted.
+    pub patient: Option<NhsNumber>,
+    /// Started inside the NHS App, by any of its markers (the web view's User-Agent, or its
+    /// single sign-on), from the sign-in's record when its state matched.
+    pub in_nhs_app: bool,
+    /// The deep link's tracking id (from the sign-in's record, when its state matched).
+    pub tracking_id: Option<String>,
+}
+
+impl From<SignInFailure> for FailedSignIn {
+    fn from(failure: SignInFailure) -> Self {
+        Self {
+            failure,
+            patient: None,
+            in_nhs_app: false,
+            tracking_id: None,
+        }
+    }
+}
+
 /// Starts and finishes NHS login sign-ins.
 #[async_trait]
 pub trait SignIn: Send + Sync {
     /// The URL to redirect the browser to.
     async fn begin(&self, start: SignInStart) -> Result<String, SignInFailure>;
     /// Finishes a sign-in from the callback's raw query string.
-    async fn complete(&self, query: &str) -> Result<SignedIn, SignInFailure>;
+    async fn complete(&self, query: &str) -> Result<SignedIn, FailedSignIn>;
 }
 
 /// [`SignIn`] through the NHS login relying party ([`crate::nhs_login::RelyingParty`]).
@@ -169,7 +202,7 @@ impl SignIn for NhsLoginSignIn {
             .map_err(|e| failure_from_login_error(&e, sso))
     }
 
-    async fn complete(&self, query: &str) -> Result<SignedIn, SignInFailure> {
+    async fn complete(&self, query: &str) -> Result<SignedIn, FailedSignIn> {
         let rp = self.rp().await?;
         match rp.complete_login(query).await {
             Ok(done) => Ok(SignedIn {
@@ -179,11 +212,17 @@ impl SignIn for NhsLoginSignIn {
                 return_to: done.pending.return_to,
                 in_nhs_app: done.pending.in_nhs_app,
                 tracking_id: done.pending.tracking_id,
+                nhs_app_sso: done.pending.sso,
             }),
             Err(f) => {
                 let sso = f.pending.as_ref().is_some_and(|p| p.sso);
                 tracing::info!(error = %f.error, sso, "sign-in failed");
-                Err(failure_from_login_error(&f.error, sso))
+                Err(FailedSignIn {
+                    failure: failure_from_login_error(&f.error, sso),
+                    patient: f.patient,
+                    in_nhs_app: f.pending.as_ref().is_some_and(|p| p.in_nhs_app || p.sso),
+                    tracking_id: f.pending.and_then(|p| p.tracking_id),
+                })
             }
         }
     }

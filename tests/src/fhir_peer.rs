@@ -1,41 +1,169 @@
 //! A **test peer, not a FHIR server**: a small in-process stand-in for a trust PAS's FHIR R4
-//! REST API, for races that the Medplum peer cannot show (it handles one request at a time).
+//! REST API that behaves the way real servers do where the FHIR adapter must cope, and answers
+//! requests concurrently (the Medplum peer handles one request at a time).
 //!
-//! [`FhirPeer`] serves, on a loopback port, what the FHIR adapter's real-time writes use:
-//! `GET {type}/{id}`, `GET {type}?identifier=system|value` and the free-slot search
-//! `GET Slot?schedule=…` or `GET Slot?specialty=…` (the adapter books only a slot that search
-//! offers; it filters status and times itself) as `searchset` Bundles, and
-//! `PUT {type}/{id}`, with versions: every resource carries `meta.versionId` and an `ETag`, and
-//! a `PUT` with `If-Match: W/"n"` is refused with `412` unless `n` is the current version (the
-//! check and the write are one step). A `PUT` without `If-Match` is an unconditional update, as
-//! FHIR allows: that is what a client that forgets the header gets.
+//! What it serves, on a loopback port ([`FhirPeer::start_with`] and [`PeerOptions`]):
 //!
-//! It does **not** serialise requests: each connection is served on its own task, and each
-//! answer is held back for a few milliseconds after it is decided, so two clients that read a
-//! resource at about the same time both see the version before either writes, as they would
+//! - reads (`GET {type}/{id}`, with `ETag`) and searches as `searchset` Bundles (`search`), paged
+//!   when [`PeerOptions::page_size`] is set, with `next` links relative to the base, absolute,
+//!   or naming another origin (a proxy's internal base, [`NextLinks`]); unknown search
+//!   parameters are refused with 400, as HAPI does by default;
+//! - writes (`write`): `PUT` and JSON Patch `PATCH` with `If-Match` (412 on a stale version,
+//!   the check and the write one step), status transitions a PAS refuses (422 with an
+//!   OperationOutcome), records a "staff member" locked (422 with the lock's text), and the
+//!   three slot regimes of [`SlotMode`]: client-managed Slots, server-owned Slots moved only by
+//!   `Appointment/{id}/$book` and freed by `$cancel` (a `PUT` of a Slot is 405), and PATCH-only
+//!   (every `PUT` is 405); writes answer with no body when [`PeerOptions::minimal_writes`];
+//! - its `CapabilityStatement` at `metadata`, saying which of those it offers;
+//! - SMART Backend Services (`auth`, [`PeerAuth`]): `POST token` takes a `client_credentials`
+//!   grant with a `private_key_jwt` assertion (RS384, checked against the client's public key,
+//!   audience, expiry and `jti` replay) and every FHIR call then needs a current bearer token
+//!   (401 with `WWW-Authenticate` otherwise; [`FhirPeer::expire_tokens`] ends them all);
+//! - injected faults ([`FhirPeer::fail_next`]: a status and a `Retry-After`), `meta.lastUpdated`
+//!   stamped early on purpose ([`PeerOptions::stamp_early`], as servers that stamp before they
+//!   commit), and a log of what each request carried ([`FhirPeer::requests`]).
+//!
+//! Each answer is held back for a few milliseconds after it is decided, so two clients that read
+//! a resource at about the same time both see the version before either writes, as they would
 //! with a real server under load.
+//!
+//! (Over 400 lines with its submodules: one peer, whose parts share its state; each part is in
+//! its own file.)
 
-use std::collections::HashMap;
+mod auth;
+mod search;
+mod write;
+
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use http::{Method, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 
+pub use auth::PeerAuth;
+
+/// Who owns the Slots, and which writes the peer takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlotMode {
+    /// Clients claim and free Slots themselves with `PUT`/`PATCH` (the adapter's default path).
+    #[default]
+    ClientManaged,
+    /// The server owns its Slots: `PUT` of a Slot is 405; an appointment moves only through
+    /// `POST Appointment/{id}/$book` (parameter `slot`) and is cancelled through
+    /// `POST Appointment/{id}/$cancel` (parameter `reason`) or a status write, which free its
+    /// slot when no other booking holds it.
+    ServerOwned,
+    /// Every `PUT` is 405: writes are JSON Patch only.
+    PatchOnly,
+}
+
+/// How `next` links are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NextLinks {
+    /// Relative to the base (`Appointment?_page=…`).
+    Relative,
+    /// Absolute on the peer's own base.
+    #[default]
+    Absolute,
+    /// Absolute on another origin (`http://pas-internal.invalid:8080/fhir/…`), as a server
+    /// behind a proxy that does not know its public base writes them.
+    OtherOrigin,
+}
+
+/// The internal base [`NextLinks::OtherOrigin`] links name.
+pub const INTERNAL_BASE: &str = "http://pas-internal.invalid:8080/fhir/";
+
+/// How the peer behaves. `Default` is the plain peer: client-managed Slots, no paging, full
+/// answers, no auth.
+#[derive(Debug, Clone, Default)]
+pub struct PeerOptions {
+    /// Who owns the Slots.
+    pub slots: SlotMode,
+    /// The largest page a search answers (a smaller `_count` wins); `None` for one page.
+    pub page_size: Option<usize>,
+    /// How `next` links are written.
+    pub next_links: NextLinks,
+    /// Writes answer `200` with no body (as `Prefer: return=minimal`), whatever was asked.
+    pub minimal_writes: bool,
+    /// `meta.lastUpdated` is stamped this much before the write (servers that stamp a change
+    /// before it commits).
+    pub stamp_early: chrono::Duration,
+    /// SMART Backend Services: the client allowed a token, and how long tokens last.
+    pub auth: Option<PeerAuth>,
+}
+
+/// What one request carried, as [`FhirPeer::requests`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    /// The method.
+    pub method: Method,
+    /// The path and query.
+    pub target: String,
+    /// The `X-Correlation-ID` header.
+    pub correlation_id: Option<String>,
+    /// Whether an `Authorization` header was sent.
+    pub authorised: bool,
+    /// The `Prefer` header.
+    pub prefer: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Fault {
+    status: StatusCode,
+    retry_after: Option<String>,
+}
+
 #[derive(Debug, Default)]
-struct Resources {
+struct State {
     /// `(type, id)` to `(version, body)`.
     by_key: HashMap<(String, String), (u64, Value)>,
+    /// Search results kept for their next pages, by search id.
+    pages: HashMap<String, Vec<Value>>,
+    next_search: u64,
+    faults: Vec<Fault>,
+    /// Resources a "staff member" has open, with the text a write is refused with.
+    locked: HashMap<(String, String), String>,
+    /// Access tokens and when they expire.
+    tokens: HashMap<String, DateTime<Utc>>,
+    /// Assertion ids already used (replays are refused).
+    used_jti: HashSet<String>,
+    token_requests: usize,
+    log: Vec<Logged>,
+}
+
+struct Peer {
+    base_url: String,
+    options: PeerOptions,
+    state: Mutex<State>,
+}
+
+impl Peer {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The instant a write made now is stamped with.
+    fn stamp(&self) -> DateTime<Utc> {
+        Utc::now() - self.options.stamp_early
+    }
 }
 
 /// The FHIR stand-in, served until it is dropped. See the [module documentation](self).
-#[derive(Debug)]
 pub struct FhirPeer {
-    base_url: String,
-    resources: Arc<Mutex<Resources>>,
+    peer: Arc<Peer>,
     server: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for FhirPeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FhirPeer")
+            .field("base_url", &self.peer.base_url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for FhirPeer {
@@ -45,60 +173,169 @@ impl Drop for FhirPeer {
 }
 
 impl FhirPeer {
-    /// Starts the peer on `127.0.0.1`, a free port, with no resources.
+    /// Starts the plain peer ([`PeerOptions::default`]) on `127.0.0.1`, a free port, with no
+    /// resources.
     ///
     /// # Panics
     /// When no loopback port can be bound: this is a test peer.
     pub async fn start() -> Self {
+        Self::start_with(PeerOptions::default()).await
+    }
+
+    /// Starts a peer that behaves as `options` say.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound: this is a test peer.
+    pub async fn start_with(options: PeerOptions) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port");
         let addr = listener.local_addr().expect("a bound address");
-        let resources = Arc::new(Mutex::new(Resources::default()));
-        let served = resources.clone();
+        let peer = Arc::new(Peer {
+            base_url: format!("http://{addr}/fhir/"),
+            options,
+            state: Mutex::new(State::default()),
+        });
+        let served = peer.clone();
         let counter = Arc::new(AtomicU64::new(0));
         let server = tokio::spawn(crate::serve(listener, move |req| {
-            let resources = served.clone();
+            let peer = served.clone();
             let counter = counter.clone();
             async move {
-                let res = answer(&resources, &req);
+                let res = answer(&peer, &req);
                 // Held back 1–4 ms after the answer is decided (varied, deterministic).
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(1 + (n * 7) % 4)).await;
                 res
             }
         }));
-        Self {
-            base_url: format!("http://{addr}/fhir/"),
-            resources,
-            server,
-        }
+        Self { peer, server }
     }
 
     /// The FHIR base URL, ending in `/`.
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        &self.peer.base_url
     }
 
-    /// Stores `resource` (it must have `resourceType` and `id`) as a new version.
+    /// An adapter configuration for this peer: the fictional trust R9N, real time, and
+    /// generous timeouts (the peer is local, but the machine may be loaded).
+    ///
+    /// # Panics
+    /// Never: the peer's base URL and the ODS code are valid.
+    pub fn adapter_config(&self) -> nhs_portal_pas::fhir::FhirPasConfig {
+        let mut cfg = nhs_portal_pas::fhir::FhirPasConfig::new(
+            url::Url::parse(self.base_url()).expect("the peer's base URL"),
+            nhs_portal_core::Organisation {
+                ods_code: nhs_portal_core::OdsCode::parse("R9N").expect("an ODS code"),
+                name: "Northfield Teaching Hospitals NHS Foundation Trust".into(),
+            },
+            nhs_portal_core::request_status::Capabilities::REAL_TIME,
+        );
+        cfg.timeout = Duration::from_secs(30);
+        cfg.deadline = Duration::from_secs(60);
+        cfg.retry_delay = Duration::from_millis(10);
+        cfg
+    }
+
+    /// The SMART token endpoint (`{base}token`).
+    pub fn token_url(&self) -> String {
+        format!("{}token", self.peer.base_url)
+    }
+
+    /// Stores `resource` (it must have `resourceType` and `id`) as a new version, stamped now
+    /// (less [`PeerOptions::stamp_early`]): seeding, or a change "staff" make in the PAS.
     ///
     /// # Panics
     /// When it has no `resourceType` or `id`.
     pub fn put(&self, resource: Value) {
+        self.put_at(resource, self.peer.stamp());
+    }
+
+    /// [`FhirPeer::put`] with `meta.lastUpdated` set to `at` (a change stamped when its
+    /// transaction began, committed later).
+    ///
+    /// # Panics
+    /// When it has no `resourceType` or `id`.
+    pub fn put_at(&self, resource: Value, at: DateTime<Utc>) {
         let key = key_of(&resource).expect("a resource with resourceType and id");
-        let mut g = self.resources.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.peer.lock();
         let version = g.by_key.get(&key).map_or(1, |(v, _)| v + 1);
         g.by_key
-            .insert(key, (version, with_version(resource, version)));
+            .insert(key, (version, with_meta(resource, version, at)));
+    }
+
+    /// Changes a stored resource as staff would in the PAS (a new version).
+    ///
+    /// # Panics
+    /// When there is no such resource.
+    pub fn edit(&self, resource_type: &str, id: &str, change: impl FnOnce(&mut Value)) {
+        let mut body = self.get(resource_type, id).expect("a stored resource");
+        change(&mut body);
+        self.put(body);
+    }
+
+    /// Deletes a resource (it is then 410 Gone to reads and missing from searches).
+    pub fn delete(&self, resource_type: &str, id: &str) {
+        self.peer
+            .lock()
+            .by_key
+            .remove(&(resource_type.to_owned(), id.to_owned()));
     }
 
     /// A resource as the peer holds it now.
     pub fn get(&self, resource_type: &str, id: &str) -> Option<Value> {
-        let g = self.resources.lock().unwrap_or_else(|e| e.into_inner());
+        let g = self.peer.lock();
         g.by_key
             .get(&(resource_type.to_owned(), id.to_owned()))
             .map(|(_, body)| body.clone())
     }
+
+    /// The next `count` FHIR requests answer `status` (with an OperationOutcome and, if given,
+    /// a `Retry-After` header) without being carried out.
+    pub fn fail_next(&self, count: usize, status: u16, retry_after: Option<&str>) {
+        let status = StatusCode::from_u16(status).expect("an HTTP status");
+        let mut g = self.peer.lock();
+        for _ in 0..count {
+            g.faults.push(Fault {
+                status,
+                retry_after: retry_after.map(str::to_owned),
+            });
+        }
+    }
+
+    /// A "staff member" has the resource open: writes to it are refused with 422 and `text`.
+    pub fn lock_record(&self, resource_type: &str, id: &str, text: &str) {
+        self.peer
+            .lock()
+            .locked
+            .insert((resource_type.to_owned(), id.to_owned()), text.to_owned());
+    }
+
+    /// Every access token issued so far stops working (the next call gets 401).
+    pub fn expire_tokens(&self) {
+        self.peer.lock().tokens.clear();
+    }
+
+    /// How many token requests the peer answered with a token.
+    pub fn token_requests(&self) -> usize {
+        self.peer.lock().token_requests
+    }
+
+    /// What each FHIR request carried, oldest first (token requests not included).
+    pub fn requests(&self) -> Vec<Logged> {
+        self.peer.lock().log.clone()
+    }
+}
+
+/// The Slot references of an Appointment, as written.
+pub fn slot_refs(appointment: &Value) -> Vec<String> {
+    appointment["slot"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["reference"].as_str())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn key_of(resource: &Value) -> Option<(String, String)> {
@@ -108,8 +345,15 @@ fn key_of(resource: &Value) -> Option<(String, String)> {
     ))
 }
 
-fn with_version(mut body: Value, version: u64) -> Value {
-    body["meta"] = json!({ "versionId": version.to_string() });
+fn format_instant(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn with_meta(mut body: Value, version: u64, at: DateTime<Utc>) -> Value {
+    body["meta"] = json!({
+        "versionId": version.to_string(),
+        "lastUpdated": format_instant(at),
+    });
     body
 }
 
@@ -124,102 +368,115 @@ fn fhir(status: StatusCode, body: &Value, version: Option<u64>) -> Response<Byte
         .expect("a valid response")
 }
 
-fn outcome(status: StatusCode, text: &str) -> Response<Bytes> {
+fn outcome(status: StatusCode, code: &str, text: &str) -> Response<Bytes> {
     let body = json!({
         "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": "processing", "diagnostics": text}],
+        "issue": [{"severity": "error", "code": code, "details": {"text": text}}],
     });
     fhir(status, &body, None)
 }
 
-/// Decides the answer to one request, atomically against the resources.
-fn answer(resources: &Mutex<Resources>, req: &Request<Bytes>) -> Response<Bytes> {
+/// Decides the answer to one request, atomically against the state.
+fn answer(peer: &Peer, req: &Request<Bytes>) -> Response<Bytes> {
     let Some(path) = req.uri().path().strip_prefix("/fhir/") else {
-        return outcome(StatusCode::NOT_FOUND, "not under /fhir/");
+        return outcome(StatusCode::NOT_FOUND, "not-found", "not under /fhir/");
     };
-    let parts: Vec<&str> = path.split('/').collect();
-    let mut g = resources.lock().unwrap_or_else(|e| e.into_inner());
-    match (req.method(), parts.as_slice()) {
-        (&Method::GET, [kind]) => {
-            let query: HashMap<String, String> =
-                url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-                    .into_owned()
-                    .collect();
-            let identifier = query.get("identifier").and_then(|i| i.split_once('|'));
-            // The adapter's free-slot search (it checks status and times itself): Slots of one
-            // schedule, or of one specialty.
-            let slot_search = *kind == "Slot"
-                && (query.contains_key("schedule") || query.contains_key("specialty"));
-            if identifier.is_none() && !slot_search {
-                return outcome(StatusCode::BAD_REQUEST, "only identifier and slot searches");
-            }
-            let matches = |body: &Value| match identifier {
-                Some((system, value)) => body
-                    .get("identifier")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .any(|i| i["system"] == system && i["value"] == value),
-                None => match (query.get("schedule"), query.get("specialty")) {
-                    (Some(s), _) => body["schedule"]["reference"] == s.as_str(),
-                    (None, Some(code)) => body["specialty"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .flat_map(|cc| cc["coding"].as_array().into_iter().flatten())
-                        .any(|c| c["code"] == code.as_str()),
-                    (None, None) => false,
-                },
-            };
-            let entry: Vec<Value> = g
-                .by_key
-                .iter()
-                .filter(|((k, _), _)| k == kind)
-                .filter(|(_, (_, body))| matches(body))
-                .map(|(_, (_, body))| json!({"resource": body, "search": {"mode": "match"}}))
-                .collect();
-            let bundle = json!({
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "total": entry.len(),
-                "entry": entry,
-            });
-            fhir(StatusCode::OK, &bundle, None)
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    if parts == ["token"] && req.method() == Method::POST {
+        return auth::token(peer, req);
+    }
+    let mut g = peer.lock();
+    g.log.push(Logged {
+        method: req.method().clone(),
+        target: req
+            .uri()
+            .path_and_query()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        correlation_id: header_text(req, "x-correlation-id"),
+        authorised: req.headers().contains_key(header::AUTHORIZATION),
+        prefer: header_text(req, "prefer"),
+    });
+    if parts == ["metadata"] {
+        return fhir(
+            StatusCode::OK,
+            &capability_statement(peer.options.slots),
+            None,
+        );
+    }
+    if let Some(refused) = auth::check(peer, &g, req) {
+        return refused;
+    }
+    if !g.faults.is_empty() {
+        let fault = g.faults.remove(0);
+        let mut res = outcome(fault.status, "transient", "injected fault");
+        if let Some(wait) = fault.retry_after.and_then(|w| w.parse().ok()) {
+            res.headers_mut().insert(header::RETRY_AFTER, wait);
         }
+        return res;
+    }
+    match (req.method(), parts.as_slice()) {
+        (&Method::GET, [kind]) => search::search(peer, &mut g, kind, req.uri().query()),
         (&Method::GET, [kind, id]) => match g.by_key.get(&((*kind).to_owned(), (*id).to_owned())) {
             Some((version, body)) => fhir(StatusCode::OK, body, Some(*version)),
-            None => outcome(StatusCode::NOT_FOUND, "no such resource"),
+            None => outcome(StatusCode::NOT_FOUND, "not-found", "no such resource"),
         },
-        (&Method::PUT, [kind, id]) => {
-            let Ok(body) = serde_json::from_slice::<Value>(req.body()) else {
-                return outcome(StatusCode::BAD_REQUEST, "not JSON");
-            };
-            let key = ((*kind).to_owned(), (*id).to_owned());
-            if key_of(&body).as_ref() != Some(&key) {
-                return outcome(StatusCode::BAD_REQUEST, "resourceType or id differs");
-            }
-            let Some((current, _)) = g.by_key.get(&key) else {
-                return outcome(StatusCode::NOT_FOUND, "no such resource");
-            };
-            let current = *current;
-            if let Some(if_match) = req.headers().get(header::IF_MATCH) {
-                let wanted = if_match
-                    .to_str()
-                    .unwrap_or("")
-                    .trim_start_matches("W/")
-                    .trim_matches('"');
-                if wanted != current.to_string() {
-                    return outcome(StatusCode::PRECONDITION_FAILED, "version conflict");
-                }
-            }
-            let version = current + 1;
-            let stored = with_version(body, version);
-            g.by_key.insert(key, (version, stored.clone()));
-            fhir(StatusCode::OK, &stored, Some(version))
+        (&Method::PUT | &Method::PATCH, [kind, id]) => write::update(peer, &mut g, kind, id, req),
+        (&Method::POST, ["Appointment", id, operation]) => {
+            write::operation(peer, &mut g, id, operation, req)
         }
         _ => outcome(
             StatusCode::METHOD_NOT_ALLOWED,
+            "not-supported",
             "not supported by the test peer",
         ),
     }
+}
+
+fn header_text(req: &Request<Bytes>, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// What the peer says it offers, per slot regime.
+fn capability_statement(slots: SlotMode) -> Value {
+    let interactions =
+        |codes: &[&str]| -> Value { codes.iter().map(|c| json!({"code": c})).collect() };
+    let (appointment, slot, operations) = match slots {
+        SlotMode::ClientManaged => (
+            interactions(&["read", "search-type", "update", "patch"]),
+            interactions(&["read", "search-type", "update", "patch"]),
+            json!([]),
+        ),
+        SlotMode::ServerOwned => (
+            interactions(&["read", "search-type", "update", "patch"]),
+            interactions(&["read", "search-type"]),
+            json!([
+                {"name": "book", "definition": "https://fhir.nhs-portal.example/OperationDefinition/Appointment-book"},
+                {"name": "cancel", "definition": "https://fhir.nhs-portal.example/OperationDefinition/Appointment-cancel"},
+            ]),
+        ),
+        SlotMode::PatchOnly => (
+            interactions(&["read", "search-type", "patch"]),
+            interactions(&["read", "search-type", "patch"]),
+            json!([]),
+        ),
+    };
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "kind": "instance",
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "rest": [{
+            "mode": "server",
+            "resource": [
+                {"type": "Appointment", "interaction": appointment, "operation": operations},
+                {"type": "Slot", "interaction": slot},
+                {"type": "Patient", "interaction": interactions(&["read", "search-type"])},
+            ],
+        }],
+    })
 }

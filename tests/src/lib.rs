@@ -49,6 +49,7 @@ use nhs_portal_web::portal::Portal;
 use nhs_portal_web::sign_in::SignIn;
 use nhs_portal_web::simulator::NOT_NHS_LOGIN;
 
+pub mod browser;
 pub mod fhir_peer;
 pub mod live;
 pub mod pca_spec;
@@ -77,6 +78,7 @@ pub type SignInFactory = Box<dyn FnOnce(Arc<dyn Store>, Arc<dyn Clock>) -> Arc<d
 pub struct TestPortalBuilder {
     now: Option<DateTime<Utc>>,
     store: StoreKind,
+    store_url: Option<String>,
     sign_in: Option<SignInFactory>,
     session_idle: Option<chrono::Duration>,
     fhir_api: Option<fn(&mut FhirApiConfig)>,
@@ -105,6 +107,13 @@ impl TestPortalBuilder {
     /// The store.
     pub fn store(mut self, store: StoreKind) -> Self {
         self.store = store;
+        self
+    }
+
+    /// The store at this URL (`sqlite:…` or `postgres://…`) instead of [`StoreKind`]: a test
+    /// that restarts the portal starts a second one on the same URL. The test owns the file.
+    pub fn store_url(mut self, url: impl Into<String>) -> Self {
+        self.store_url = Some(url.into());
         self
     }
 
@@ -156,6 +165,13 @@ impl TestPortalBuilder {
         let base_url = format!("http://{addr}{}", self.base_path);
         let clock = Arc::new(ManualClock::new(self.now.unwrap_or_else(Utc::now)));
         let (store, tempdir): (Arc<dyn Store>, _) = match self.store {
+            _ if self.store_url.is_some() => {
+                let url = self.store_url.as_deref().unwrap_or_default();
+                let store = nhs_portal_web::store::connect(url)
+                    .await
+                    .expect("the store at the URL given");
+                (store, None)
+            }
             StoreKind::Memory => (Arc::new(MemoryStore::new()), None),
             StoreKind::Sqlite => {
                 let dir = tempfile::tempdir().expect("a temporary folder");
@@ -438,6 +454,49 @@ impl Client {
             )
             .await;
         self.follow(res, action).await.0
+    }
+
+    /// Fills the first step of a change journey (`{base}/cancel` or `{base}/reschedule`) with
+    /// `form` and its CSRF token; returns the path it sends the browser to (the check page).
+    ///
+    /// # Panics
+    /// When the form has no CSRF token or the answer is not a redirect.
+    pub async fn answer(&mut self, base: &str, step: &str, form: &[(&str, &str)]) -> String {
+        let path = format!("{base}/{step}");
+        let html = body_text(&self.get(&path).await);
+        let csrf = csrf_token(&html).expect("a CSRF token on the form");
+        let mut form = form.to_vec();
+        form.push(("csrf_token", &csrf));
+        let res = self.post_form(&path, &form).await;
+        location(&res).unwrap_or_else(|| panic!("{path}: {}", body_text(&res)))
+    }
+
+    /// The confirmation a check page's form posts: its CSRF token, idempotency key and (for a
+    /// reschedule) the chosen slot.
+    ///
+    /// # Panics
+    /// When the page has no CSRF token or idempotency key.
+    pub fn confirm_form(html: &str) -> Vec<(String, String)> {
+        let mut form = vec![
+            (
+                "csrf_token".to_owned(),
+                csrf_token(html).expect("a CSRF token"),
+            ),
+            (
+                "idempotency_key".to_owned(),
+                input_value(html, "idempotency_key").expect("an idempotency key"),
+            ),
+        ];
+        if let Some(slot) = input_value(html, "slot") {
+            form.push(("slot".to_owned(), slot));
+        }
+        form
+    }
+
+    /// `POST path` with owned form pairs.
+    pub async fn post_pairs(&mut self, path: &str, form: &[(String, String)]) -> Response<Bytes> {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.post_form(path, &form).await
     }
 
     /// Signs in to the staff worklist (`POST /staff/sign-in`) with a name and access code and

@@ -10,22 +10,19 @@
 //!
 //! [`LiveStandIns::start`] starts them all and writes the portal's files (its NHS login key,
 //! the trusts file) into a temporary folder; [`LiveStandIns::env`] is the portal's whole
-//! configuration; [`start_portal`] runs a binary with it. [`Browser`] is a browserless HTTP
-//! client with a cookie jar per origin, for journeys that cross from the portal to the provider
-//! and back. Each stand-in that needs Node is skipped (`SKIPPED`, or a failure with `CI` set)
-//! when its `node_modules` is missing: [`node_peer`].
+//! configuration; [`start_portal`] runs a binary with it; [`crate::browser::Browser`] drives it
+//! over HTTP, across to the provider's pages and back. Each stand-in that needs Node is skipped
+//! (`SKIPPED`, or a failure with `CI` set) when its `node_modules` is missing: [`node_peer`].
 //!
 //! Beside them, for tests that add them: the trust's staff identity provider ([`StaffIdp`], npm
 //! `oidc-provider`'s `staff.mjs`) and a Reporting Service that checks the signed-JWT exchange
 //! ([`crate::reporting_service::ReportingService`]); add their settings to the list from
 //! [`LiveStandIns::env`].
 
-use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use http::StatusCode;
 use nhs_portal_pas::demo;
 use nhs_portal_web::nhs_login::RsaSigningKey;
 use serde_json::{Value, json};
@@ -194,7 +191,7 @@ impl StaffIdp {
             .send()
             .await
             .expect("the provider answers");
-        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert_eq!(res.status(), reqwest::StatusCode::NO_CONTENT);
     }
 
     /// The portal's staff sign-in settings for this provider (with the client secret).
@@ -321,17 +318,24 @@ impl LiveStandIns {
             .expect("the key file");
         std::fs::write(dir.path().join("pas-token"), "live-test-pas-token\n")
             .expect("the PAS token file");
-        // The real-time demo trust, at the Medplum server (which holds both demo trusts'
-        // appointments; the other trust's are shown but cannot be changed).
-        let rt = demo::real_time_trust();
-        let trusts = format!(
-            "[[trust]]\nods_code = \"{}\"\nname = \"{}\"\nfhir_base_url = \"{}\"\n\
-             capabilities = \"real-time\"\nminimum_age = 16\n\n[trust.auth]\n\
-             bearer_token_file = \"pas-token\"\n",
-            rt.ods_code.as_str(),
-            rt.name,
-            pas.base
-        );
+        // Both demo trusts, sharing the one Medplum server (as trusts of a group share a PAS):
+        // the first changes appointments in real time, the second only takes requests.
+        let trusts: String = [
+            (demo::real_time_trust(), "real-time"),
+            (demo::request_only_trust(), "request-only"),
+        ]
+        .iter()
+        .map(|(trust, capabilities)| {
+            format!(
+                "[[trust]]\nods_code = \"{}\"\nname = \"{}\"\nfhir_base_url = \"{}\"\n\
+                 capabilities = \"{capabilities}\"\nminimum_age = 16\n\n[trust.auth]\n\
+                 bearer_token_file = \"pas-token\"\n\n",
+                trust.ods_code.as_str(),
+                trust.name,
+                pas.base
+            )
+        })
+        .collect();
         std::fs::write(dir.path().join("trusts.toml"), trusts).expect("the trusts file");
         Some(Self {
             nhs_login,
@@ -432,143 +436,4 @@ pub fn start_portal(bin: &Path, env: &[(String, String)], dir: &Path) -> PortalP
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir);
     spawn_portal(cmd)
-}
-
-/// One answer a [`Browser`] got.
-#[derive(Debug)]
-pub struct Page {
-    /// Where it came from.
-    pub url: url::Url,
-    /// Its status.
-    pub status: StatusCode,
-    /// Its `Location`, resolved against [`Page::url`].
-    pub location: Option<url::Url>,
-    /// Its `Set-Cookie` headers, as sent.
-    pub set_cookies: Vec<String>,
-    /// Its body as text.
-    pub body: String,
-}
-
-/// A browserless HTTP client: no automatic redirects, a cookie jar per origin (scheme, host and
-/// port; cookie attributes are not enforced).
-#[derive(Debug)]
-pub struct Browser {
-    http: reqwest::Client,
-    jars: HashMap<String, BTreeMap<String, String>>,
-}
-
-impl Default for Browser {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Browser {
-    /// An empty jar.
-    pub fn new() -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("an HTTP client"),
-            jars: HashMap::new(),
-        }
-    }
-
-    async fn send(&mut self, url: url::Url, req: reqwest::RequestBuilder) -> Page {
-        let origin = url.origin().ascii_serialization();
-        let jar = self.jars.entry(origin).or_default();
-        let req = if jar.is_empty() {
-            req
-        } else {
-            let cookie: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            req.header(http::header::COOKIE, cookie.join("; "))
-        };
-        let res = req.send().await.expect("an answer");
-        crate::keep_cookies(jar, res.headers());
-        let set_cookies = res
-            .headers()
-            .get_all(http::header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_owned))
-            .collect();
-        let status = res.status();
-        let location = res
-            .headers()
-            .get(http::header::LOCATION)
-            .and_then(|l| l.to_str().ok())
-            .and_then(|l| url.join(l).ok());
-        let body = res.text().await.unwrap_or_default();
-        Page {
-            url,
-            status,
-            location,
-            set_cookies,
-            body,
-        }
-    }
-
-    /// `GET url`.
-    pub async fn get(&mut self, url: &str) -> Page {
-        let url = url::Url::parse(url).expect("an absolute URL");
-        let req = self.http.get(url.clone());
-        self.send(url, req).await
-    }
-
-    /// `POST url` with a URL-encoded form.
-    pub async fn post_form(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
-        let url = url::Url::parse(url).expect("an absolute URL");
-        let req = self.http.post(url.clone()).form(form);
-        self.send(url, req).await
-    }
-
-    /// Follows redirects from `page` with `GET` (at most 20).
-    pub async fn follow(&mut self, mut page: Page) -> Page {
-        for _ in 0..20 {
-            match (&page.location, page.status.is_redirection()) {
-                (Some(next), true) => {
-                    let next = next.to_string();
-                    page = self.get(&next).await;
-                }
-                _ => return page,
-            }
-        }
-        panic!("more than 20 redirects, at {}", page.url);
-    }
-
-    /// Follows redirects from `page` like [`Browser::follow`], but stops before one to a URL
-    /// starting with `stop` and returns that URL (to open it in another browser, or altered).
-    pub async fn follow_until(&mut self, mut page: Page, stop: &str) -> Result<Page, url::Url> {
-        for _ in 0..20 {
-            match (&page.location, page.status.is_redirection()) {
-                (Some(next), true) if next.as_str().starts_with(stop) => return Err(next.clone()),
-                (Some(next), true) => {
-                    let next = next.to_string();
-                    page = self.get(&next).await;
-                }
-                _ => return Ok(page),
-            }
-        }
-        panic!("more than 20 redirects, at {}", page.url);
-    }
-
-    /// `GET url`, following redirects.
-    pub async fn get_following(&mut self, url: &str) -> Page {
-        let page = self.get(url).await;
-        self.follow(page).await
-    }
-
-    /// Posts `form` (with the page's `csrf_token` when it has one) to the first form's action on
-    /// `page`, and follows the redirects.
-    pub async fn submit(&mut self, page: &Page, form: &[(&str, &str)]) -> Page {
-        let action = crate::form_action(&page.body).unwrap_or_else(|| page.url.to_string());
-        let action = page.url.join(&action).expect("a form action").to_string();
-        let csrf = crate::csrf_token(&page.body);
-        let mut fields: Vec<(&str, &str)> = form.to_vec();
-        if let Some(csrf) = &csrf {
-            fields.push(("csrf_token", csrf));
-        }
-        let res = self.post_form(&action, &fields).await;
-        self.follow(res).await
-    }
 }

@@ -79,12 +79,7 @@ fn page(key: &str) -> String {
 /// Fills the first step of a journey (`/cancel` or `/reschedule`) and returns the check page's
 /// path.
 async fn answer(c: &mut Client, base: &str, step: &str, form: &[(&str, &str)]) -> String {
-    let html = body_text(&c.get(&format!("{base}/{step}")).await);
-    let csrf = csrf_token(&html).expect("a CSRF token on the form");
-    let mut form = form.to_vec();
-    form.push(("csrf_token", &csrf));
-    let res = c.post_form(&format!("{base}/{step}"), &form).await;
-    location(&res).unwrap_or_else(|| panic!("{base}/{step}: {}", body_text(&res)))
+    c.answer(base, step, form).await
 }
 
 /// A double click on a confirmation: the same form again, from the browser as it was before
@@ -105,19 +100,7 @@ impl SecondClick {
 async fn confirm(c: &mut Client, check: &str) -> SecondClick {
     let html = body_text(&c.get(check).await);
     let action = check.split('?').next().unwrap().to_owned();
-    let mut form = vec![
-        (
-            "csrf_token".to_owned(),
-            csrf_token(&html).expect("a CSRF token"),
-        ),
-        (
-            "idempotency_key".to_owned(),
-            input_value(&html, "idempotency_key").expect("an idempotency key"),
-        ),
-    ];
-    if let Some(slot) = input_value(&html, "slot") {
-        form.push(("slot".to_owned(), slot));
-    }
+    let form = Client::confirm_form(&html);
     let second = SecondClick {
         browser: c.clone(),
         action: action.clone(),
@@ -137,8 +120,7 @@ async fn post(
     path: &str,
     form: &[(String, String)],
 ) -> http::Response<bytes::Bytes> {
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    c.post_form(path, &form).await
+    c.post_pairs(path, form).await
 }
 
 impl Trail<'_> {

@@ -12,30 +12,18 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use nhs_portal_core::clock::SystemClock;
-use nhs_portal_core::request_status::Capabilities;
-use nhs_portal_core::{Appointment, AppointmentId, NhsNumber, OdsCode, Organisation};
-use nhs_portal_pas::fhir::{FhirPas, FhirPasConfig, map};
+use nhs_portal_core::{Appointment, AppointmentId, NhsNumber};
+use nhs_portal_pas::fhir::{FhirPas, map};
 use nhs_portal_pas::{PasBackend, PasError};
-use nhs_portal_tests::fhir_peer::FhirPeer;
+use nhs_portal_tests::fhir_peer::{FhirPeer, slot_refs};
 use serde_json::{Value, json};
-use url::Url;
 
 const ROUNDS: usize = 30;
 const ADULT: &str = "9000000009";
 const SECOND_ADULT: &str = "9000000017";
 
 fn adapter(peer: &FhirPeer) -> FhirPas {
-    let mut cfg = FhirPasConfig::new(
-        Url::parse(peer.base_url()).unwrap(),
-        Organisation {
-            ods_code: OdsCode::parse("R9N").unwrap(),
-            name: "Northfield Teaching Hospitals NHS Foundation Trust".into(),
-        },
-        Capabilities::REAL_TIME,
-    );
-    // Generous: the peer is local, and the machine may be loaded.
-    cfg.timeout = std::time::Duration::from_secs(30);
-    FhirPas::new(cfg, Arc::new(SystemClock)).unwrap()
+    FhirPas::new(peer.adapter_config(), Arc::new(SystemClock)).unwrap()
 }
 
 fn patient(id: &str, nhs: &str) -> Value {
@@ -76,16 +64,6 @@ fn appointment(id: &str, patient_id: &str, slot_id: &str, days: i64) -> Value {
         "slot": [{"reference": format!("Slot/{slot_id}")}],
         "participant": [{"actor": {"reference": format!("Patient/{patient_id}")}, "status": "accepted"}],
     })
-}
-
-fn slot_refs(appointment: &Value) -> Vec<String> {
-    appointment["slot"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r["reference"].as_str())
-        .map(str::to_owned)
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -162,8 +140,11 @@ async fn two_adapters_racing_for_one_slot_never_double_book() {
         let race_slot = peer.get("Slot", &slot_id).unwrap();
         assert_eq!(race_slot["status"], "busy", "round {round}");
         assert_eq!(
-            race_slot["comment"],
-            format!("nhs-portal booking for Appointment/{}", winner.id.as_str()),
+            race_slot["extension"][0],
+            json!({
+                "url": nhs_portal_pas::fhir::BOOKED_FOR_EXTENSION,
+                "valueReference": {"reference": format!("Appointment/{}", winner.id.as_str())},
+            }),
             "round {round}: the slot is claimed for the winner"
         );
         assert_eq!(

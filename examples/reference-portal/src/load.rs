@@ -164,6 +164,13 @@ pub fn summary(s: &Settings) -> String {
         format!("  served under:  {under}"),
         format!("  store:         {}", s.store_name()),
         format!("  session idle:  {} seconds", s.session_idle_seconds),
+        format!(
+            "  metrics:       {}",
+            match s.metrics_addr {
+                Some(a) => format!("http://{a}/metrics (own listener)"),
+                None => "/metrics on the main address".to_owned(),
+            }
+        ),
         format!("  reporting:     {reporting}"),
         format!("  staff:         {staff}"),
         format!("  records:       {}", s.record_service.summary()),

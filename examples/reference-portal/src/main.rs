@@ -20,8 +20,11 @@
 //! The first line on standard output is `nhs-portal listening on {base URL}` (test harnesses read
 //! it to find the port). Settings that are wrong are each named on standard error, exit code 2.
 
+mod live_check;
 mod live_settings;
 mod load;
+mod metrics;
+mod monthly_csv;
 mod open;
 mod record_service;
 mod reporting;
@@ -53,6 +56,9 @@ fn main() -> ExitCode {
     if s.check_config {
         println!("{}", load::summary(&s));
         return ExitCode::SUCCESS;
+    }
+    if let Some(month) = s.monthly_csv {
+        return monthly_csv::run(&s, month);
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -133,7 +139,8 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
         nhs_portal_web::demo::NHS_APP_PATH,
         staff_sign_in.replace("{code}", &demo.staff_code)
     );
-    serve::serve(listener, Arc::clone(&demo.portal)).await;
+    let portal = metrics::start(s.metrics_addr, Arc::clone(&demo.portal)).await?;
+    serve::serve(listener, portal).await;
     Ok(())
 }
 
@@ -211,6 +218,11 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
         live.pca_issuer,
         s.store_name(),
     );
-    serve::serve(listener, Arc::clone(&portal.portal)).await;
+    // Live mode serves metrics only on their own listener, never to the public.
+    let served = match s.metrics_addr {
+        Some(addr) => metrics::start(Some(addr), Arc::clone(&portal.portal)).await?,
+        None => Arc::clone(&portal.portal),
+    };
+    serve::serve(listener, served).await;
     Ok(())
 }

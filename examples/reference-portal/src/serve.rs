@@ -68,6 +68,9 @@ pub async fn serve(listener: tokio::net::TcpListener, portal: Arc<Portal>) {
                 });
             }
             _ = &mut shutdown => {
+                // Not ready from now on (`/health/ready` answers 503), then no new connections;
+                // requests in flight finish below.
+                portal.set_draining(true);
                 eprintln!("Shutting down: finishing requests in flight…");
                 break;
             }

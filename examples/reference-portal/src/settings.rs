@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use clap::Parser;
 use nhs_portal_core::deep_link::DeepLinkBase;
+use nhs_portal_reporting::monthly_csv::Month;
 
 /// The default store: a SQLite file under `./data/`.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/nhs-portal.sqlite3?mode=rwc";
@@ -30,6 +31,12 @@ pub struct Settings {
     #[arg(long)]
     pub check_config: bool,
 
+    /// Write the Wayfinder monthly CSV ("Method 1") for this UK month from the events in the
+    /// store to standard output and exit: counts by trust, event code and outcome, no NHS
+    /// numbers or other identifiers (layout: docs/reporting.md).
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+    pub monthly_csv: Option<Month>,
+
     /// Address to listen on (port 0 picks a free one).
     #[arg(
         long,
@@ -38,6 +45,11 @@ pub struct Settings {
         value_name = "HOST:PORT"
     )]
     pub addr: SocketAddr,
+
+    /// Address of a separate listener for the Prometheus metrics at `/metrics` (keep it off the
+    /// public network); when unset they are served at `/metrics` on the main address (demo).
+    #[arg(long, env = "NHS_PORTAL_METRICS_ADDR", value_name = "HOST:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
 
     /// Public base URL of the portal, used in deep links and NHS login redirects [default:
     /// http://{the address bound}].
@@ -200,6 +212,10 @@ fn parse_database_url(s: &str) -> Result<Secret, String> {
         return Ok(Secret(s.to_owned()));
     }
     Err("must start with sqlite: or postgres://".into())
+}
+
+fn parse_month(s: &str) -> Result<Month, String> {
+    Month::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_staff_code(s: &str) -> Result<Secret, String> {

@@ -1,6 +1,7 @@
 //! `nhs-portal-example --check-config`, run as the real binary over a table of settings: each
 //! bad one is named (and a secret's value never printed), good ones exit 0 with a summary; and
-//! README.md's settings table lists exactly the settings `--help` shows.
+//! README.md's settings table lists exactly the settings `--help` shows. Over 400 lines: one
+//! table per mode of the same `--check-config`, sharing the runner.
 
 use std::process::{Command, Output};
 

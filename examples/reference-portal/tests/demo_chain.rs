@@ -8,8 +8,10 @@ use std::process::Command;
 
 use common::Running;
 
+const BIN: &str = env!("CARGO_BIN_EXE_nhs-portal-example");
+
 fn start(env: &[(&str, &str)]) -> Running {
-    common::start_portal(env)
+    common::start_demo(BIN, env)
 }
 
 /// The README's shell block after the heading of the command-line section.

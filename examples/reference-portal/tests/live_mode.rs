@@ -1,15 +1,15 @@
 //! Live mode end to end: the reference portal binary, configured only through its settings
 //! (`NHS_PORTAL_MODE=live` and the rest, from the harness's `live::LiveStandIns::env`), against
 //! local stand-ins: npm `oidc-provider` as NHS login (its issuer, the portal's client and private
-//! key file), Medplum's FHIR router as the trust's PAS (the trusts file) and a JWKS for the
+//! key file), Medplum's FHIR router as the PAS of two trusts (the trusts file) and a JWKS for the
 //! PCA's bearer tokens. A patient signs in through the provider's own pages (browserless),
-//! views an appointment and cancels it in the PAS; the PCA's call answers a Bundle that the
-//! producer spec and the FHIR R4 schema accept; a token from another issuer is refused; the
-//! simulators are nowhere. A second test adds the trust's staff identity provider (npm
-//! `oidc-provider`'s `staff.mjs`) and a Reporting Service checking the signed-JWT exchange: a
-//! patient's cancellation at the request-only trust is fulfilled by the booking team after
-//! signing in there, someone outside the team is refused, and the usage events arrive with the
-//! access token the exchange gave.
+//! views an appointment and cancels it in the PAS (real-time trust), asks to cancel another
+//! (request-only trust); the PCA's call answers a Bundle, with both, that the producer spec and
+//! the FHIR R4 schema accept; a token from another issuer is refused; the simulators are nowhere.
+//! A second test adds the trust's staff identity provider (npm `oidc-provider`'s `staff.mjs`)
+//! and a Reporting Service checking the signed-JWT exchange: a patient's cancellation at the
+//! request-only trust is fulfilled by the booking team after signing in there, someone outside
+//! the team is refused, and the usage events arrive with the access token the exchange gave.
 //!
 //! Needs Node and the peers' packages (`bash scripts/setup-node`); without them it says it was
 //! skipped (with `CI` set it fails). Without NHS England's specs the Bundle is checked for its
@@ -19,7 +19,8 @@ use std::path::Path;
 
 use http::StatusCode;
 use nhs_portal_pas::demo;
-use nhs_portal_tests::live::{Browser, LiveStandIns, PCA_AUDIENCE, StaffIdp, start_portal};
+use nhs_portal_tests::browser::Browser;
+use nhs_portal_tests::live::{LiveStandIns, PCA_AUDIENCE, StaffIdp, start_portal};
 use nhs_portal_tests::reporting_service::{ReportingService, event_codes};
 use nhs_portal_tests::{csrf_token, get_appointments_uri, input_value};
 
@@ -84,31 +85,26 @@ async fn live_mode_signs_in_views_cancels_and_serves_the_pca() {
         .unwrap();
     assert!(view.body.contains(&own.description), "{}", view.body);
 
-    // Cancel it: the reason, the check page, confirm; the PAS now has it cancelled.
+    // Cancel it: the PAS now has it cancelled.
     let csrf = csrf_token(&view.body).expect("a CSRF token");
-    let check = browser
-        .post_form(
-            &format!("{at}/cancel"),
-            &[("csrf_token", &csrf), ("reason", "no-longer-needed")],
-        )
-        .await;
-    let check = browser.follow(check).await;
-    assert_eq!(check.status, StatusCode::OK, "{}", check.body);
-    let key = input_value(&check.body, "idempotency_key").expect("the confirm form's key");
-    let done = browser
-        .post_form(
-            &format!("{at}/cancel/check"),
-            &[("csrf_token", &csrf), ("idempotency_key", &key)],
-        )
-        .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-    let done = browser.follow(done).await;
-    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    cancel(&mut browser, &at, &csrf).await;
     let in_pas = stand_ins
         .pas
         .read(&format!("Appointment/{}", id.as_str()))
         .await;
     assert_eq!(in_pas["status"], "cancelled", "{in_pas}");
+
+    // At the request-only trust (the same PAS), cancelling is a request for its staff: the PAS
+    // is unchanged and the request is pending.
+    let requested = stand_ins.pas.id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED);
+    let at_request_only = format!("{base}/patient-portal/appointment/{}", requested.as_str());
+    assert_eq!(browser.get(&at_request_only).await.status, StatusCode::OK);
+    cancel(&mut browser, &at_request_only, &csrf).await;
+    let in_pas = stand_ins
+        .pas
+        .read(&format!("Appointment/{}", requested.as_str()))
+        .await;
+    assert_eq!(in_pas["status"], "booked", "{in_pas}");
 
     // The PCA's call: its bearer token and the NHS App's ID token from NHS login.
     let http = reqwest::Client::new();
@@ -138,6 +134,18 @@ async fn live_mode_signs_in_views_cancels_and_serves_the_pca() {
         .find(|r| r["id"] == id.as_str())
         .expect("the cancelled appointment is in the Bundle");
     assert_eq!(entry["status"], "cancelled");
+    let entry = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["id"] == requested.as_str())
+        .expect("the requested one is in the Bundle");
+    assert_eq!(entry["status"], "booked");
+    assert!(
+        entry.to_string().contains("\"Pending Cancellation\""),
+        "its request status: {entry}"
+    );
 
     // A token from another issuer (signed with the right key), or for another audience: 401.
     for bearer in [
@@ -151,6 +159,30 @@ async fn live_mode_signs_in_views_cancels_and_serves_the_pca() {
     }
 }
 
+/// Cancels the appointment at `at` through its pages (the reason, the check page, confirm) and
+/// checks it ends on the done page.
+async fn cancel(browser: &mut Browser, at: &str, csrf: &str) {
+    let check = browser
+        .post_form(
+            &format!("{at}/cancel"),
+            &[("csrf_token", csrf), ("reason", "no-longer-needed")],
+        )
+        .await;
+    let check = browser.follow(check).await;
+    assert_eq!(check.status, StatusCode::OK, "{}", check.body);
+    let key = input_value(&check.body, "idempotency_key").expect("the confirm form's key");
+    let done = browser
+        .post_form(
+            &format!("{at}/cancel/check"),
+            &[("csrf_token", csrf), ("idempotency_key", &key)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let done = browser.follow(done).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.url.path().ends_with("/cancel/done"), "{}", done.url);
+}
+
 /// A reqwest answer as an `http::Response` (for the spec checks).
 async fn into_http(res: reqwest::Response) -> http::Response<bytes::Bytes> {
     let mut out = http::Response::builder().status(res.status());
@@ -158,26 +190,6 @@ async fn into_http(res: reqwest::Response) -> http::Response<bytes::Bytes> {
         out = out.header(k, v);
     }
     out.body(res.bytes().await.unwrap()).unwrap()
-}
-
-/// The trusts file with the request-only demo trust beside the real-time one, both at the
-/// Medplum stand-in (which holds both trusts' appointments).
-fn both_trusts(stand_ins: &LiveStandIns) {
-    let mut trusts = String::new();
-    for (org, capabilities) in [
-        (demo::real_time_trust(), "real-time"),
-        (demo::request_only_trust(), "request-only"),
-    ] {
-        trusts.push_str(&format!(
-            "[[trust]]\nods_code = \"{}\"\nname = \"{}\"\nfhir_base_url = \"{}\"\n\
-             capabilities = \"{capabilities}\"\nminimum_age = 16\n\n[trust.auth]\n\
-             bearer_token_file = \"pas-token\"\n\n",
-            org.ods_code.as_str(),
-            org.name,
-            stand_ins.pas.base
-        ));
-    }
-    std::fs::write(stand_ins.dir.path().join("trusts.toml"), trusts).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,7 +200,6 @@ async fn live_mode_staff_fulfil_a_request_after_oidc_sign_in_and_reporting_uses_
     let Some(op_dir) = nhs_portal_tests::live::node_peer("oidc-provider") else {
         return;
     };
-    both_trusts(&stand_ins);
     let staff_idp = StaffIdp::start(&op_dir, &stand_ins.base_url()).await;
     let mut wayfinder = ReportingService::signed_jwt(stand_ins.dir.path()).await;
     let mut env = stand_ins.env();

@@ -19,15 +19,16 @@ use std::time::Duration;
 
 use common::Running;
 use nhs_portal_pas::demo;
-use nhs_portal_tests::live::Browser;
+use nhs_portal_tests::browser::Browser;
 use nhs_portal_tests::reporting_service::{ReportingService, event_codes};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-fn start<K: AsRef<std::ffi::OsStr>>(env: &[(K, String)]) -> Running {
-    common::start_portal(env)
+fn start<K: AsRef<str>>(env: &[(K, String)]) -> Running {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_ref(), v.as_str())).collect();
+    common::start_demo(env!("CARGO_BIN_EXE_nhs-portal-example"), &env)
 }
 
 /// Signs a demo patient in through the NHS login simulator's pages (a `SESSION` event).

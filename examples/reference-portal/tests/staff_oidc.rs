@@ -10,9 +10,8 @@
 mod common;
 
 use common::Running;
-use nhs_portal_tests::live::{
-    Browser, Page, STAFF_CLIENT_ID, STAFF_GROUP, StaffIdp, free_port, node_peer,
-};
+use nhs_portal_tests::browser::{Browser, Page};
+use nhs_portal_tests::live::{STAFF_CLIENT_ID, STAFF_GROUP, StaffIdp, free_port, node_peer};
 use serde_json::Value;
 
 struct World {
@@ -73,7 +72,12 @@ async fn start(credential: &Credential) -> Option<World> {
         }
     };
     env.push(("NHS_PORTAL_ADDR".into(), format!("127.0.0.1:{port}")));
-    let portal = common::start_portal(&env);
+    let portal = common::start_demo(
+        env!("CARGO_BIN_EXE_nhs-portal-example"),
+        &env.iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+    );
     assert_eq!(portal.base_url, base);
     Some(World { portal, idp })
 }

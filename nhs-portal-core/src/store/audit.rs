@@ -33,6 +33,9 @@ pub enum AuditAction {
     RequestFulfilled,
     /// Staff rejected a request.
     RequestRejected,
+    /// The trust changed the appointment in its PAS and the portal reported it (the detail names
+    /// the PAS's version of the change, so it is reported once).
+    PasChangeReported,
 }
 
 impl AuditAction {
@@ -51,11 +54,12 @@ impl AuditAction {
             Self::RescheduleRequested => "reschedule_requested",
             Self::RequestFulfilled => "request_fulfilled",
             Self::RequestRejected => "request_rejected",
+            Self::PasChangeReported => "pas_change_reported",
         }
     }
 
     /// Every action.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::SignedIn,
         Self::SignedOut,
         Self::SessionExpired,
@@ -68,6 +72,7 @@ impl AuditAction {
         Self::RescheduleRequested,
         Self::RequestFulfilled,
         Self::RequestRejected,
+        Self::PasChangeReported,
     ];
 
     /// Parses [`AuditAction::as_str`].

@@ -22,6 +22,7 @@ struct Inner {
     outbox: LeasedQueue<ReportingEvent>,
     records: LeasedQueue<NhsNumber>,
     actions: HashMap<String, CompletedAction>,
+    last_seen: HashMap<AppointmentId, SeenAppointment>,
     next_id: i64,
 }
 
@@ -271,6 +272,27 @@ impl IdempotencyStore for MemoryStore {
 }
 
 #[async_trait]
+impl PasFeedStore for MemoryStore {
+    async fn last_seen(
+        &self,
+        appointments: &[AppointmentId],
+    ) -> Result<Vec<SeenAppointment>, StoreError> {
+        let g = self.lock();
+        Ok(appointments
+            .iter()
+            .filter_map(|id| g.last_seen.get(id).cloned())
+            .collect())
+    }
+
+    async fn record_seen(&self, seen: &SeenAppointment) -> Result<(), StoreError> {
+        self.lock()
+            .last_seen
+            .insert(seen.appointment.clone(), seen.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
 impl Outbox for MemoryStore {
     async fn enqueue_events(&self, events: &[ReportingEvent]) -> Result<(), StoreError> {
         let mut g = self.lock();
@@ -330,6 +352,31 @@ impl Outbox for MemoryStore {
             }
         }
         Ok(s)
+    }
+
+    async fn oldest_waiting_event_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let g = self.lock();
+        Ok(g.outbox
+            .rows()
+            .filter(|r| r.state == RowState::Waiting)
+            .map(|r| r.item.at())
+            .min())
+    }
+
+    async fn events_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, ReportingEvent)>, StoreError> {
+        let g = self.lock();
+        Ok(g.outbox
+            .rows_with_ids()
+            .filter(|(id, r)| *id > after_id && r.item.at() >= from && r.item.at() < to)
+            .take(limit)
+            .map(|(id, r)| (id, r.item.clone()))
+            .collect())
     }
 }
 

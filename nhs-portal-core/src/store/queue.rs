@@ -66,6 +66,19 @@ pub trait Outbox: Send + Sync {
     async fn quarantine(&self, ids: &[i64], reason: &str) -> Result<(), StoreError>;
     /// Counts.
     async fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
+    /// When the oldest event still waiting happened (its own time, not when it was queued):
+    /// the delivery lag to hold within WF-NFR-MI-04's twelve hours. `None` when none waits.
+    async fn oldest_waiting_event_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Stored events in any state (waiting, delivered or set aside) that happened in
+    /// `[from, to)`, with their row ids, in id order after `after_id`, at most `limit`: one page
+    /// of a month's events for the monthly report (start with `after_id` 0, then the last id).
+    async fn events_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, ReportingEvent)>, StoreError>;
 }
 
 /// An NHS number waiting to be sent to the PCA Record Service.

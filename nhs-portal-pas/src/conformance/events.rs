@@ -1,6 +1,11 @@
 //! The "events" check: trust-side changes come back from [`PasBackend::poll_events`], each once,
 //! oldest first, and `since` is honoured.
 //!
+//! "Once" means one change per action, told by `(appointment, version)`: the feed is delivered
+//! at least once, so a poll may bring again a change an earlier poll brought, from an overlap
+//! window of at most [`MAX_OVERLAP`] before `since`. Anything older, or a second version for one
+//! action, fails.
+//!
 //! The trait has no call that makes the trust act, so the fixture brings one
 //! ([`EventsFixture::staff`]): the kit asks the test instance to make each [`TrustAction`] in
 //! turn, as the trust's staff would in their PAS, and then expects exactly one event for each. An
@@ -19,6 +24,9 @@ use crate::{PasBackend, PasEvent};
 
 pub(super) const EVENTS: &str = "events";
 const METHOD: &str = "poll_events";
+
+/// How far before `since` a poll may reach back to bring again changes it brought before.
+pub const MAX_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
 
 fn fail(message: impl Into<String>) -> Failure {
     Failure {
@@ -93,9 +101,12 @@ fn same_kind(want: &RequestOutcome, got: Option<&RequestOutcome>) -> bool {
     }
 }
 
+/// A poll from `since`: oldest first, nothing older than `since` but re-deliveries (of changes
+/// in `delivered`) from the overlap window.
 async fn poll(
     backend: &Arc<dyn PasBackend>,
     since: DateTime<Utc>,
+    delivered: &[PasEvent],
 ) -> Result<Vec<PasEvent>, Failure> {
     let events = backend
         .poll_events(since)
@@ -104,9 +115,16 @@ async fn poll(
     ensure(events.windows(2).all(|w| w[0].at <= w[1].at), || {
         "events are not oldest first".into()
     })?;
-    ensure(events.iter().all(|e| e.at >= since), || {
-        format!("an event is older than `since` ({since})")
-    })?;
+    let redelivered = |e: &PasEvent| {
+        e.at >= since - MAX_OVERLAP
+            && delivered
+                .iter()
+                .any(|d| d.appointment == e.appointment && d.version == e.version)
+    };
+    ensure(
+        events.iter().all(|e| e.at >= since || redelivered(e)),
+        || format!("an event is older than `since` ({since}) and not a re-delivery"),
+    )?;
     Ok(events)
 }
 
@@ -118,10 +136,16 @@ fn one_each<'a>(
 ) -> Result<Vec<&'a PasEvent>, Failure> {
     let mut found = Vec::new();
     for (i, action) in actions.iter().enumerate() {
-        let about: Vec<&PasEvent> = events
+        // One per change: a re-delivery of the same version is the same change.
+        let mut about: Vec<&PasEvent> = Vec::new();
+        for e in events
             .iter()
             .filter(|e| e.appointment == action.appointment)
-            .collect();
+        {
+            if !about.iter().any(|a| a.version == e.version) {
+                about.push(e);
+            }
+        }
         let n = i + 1;
         match about[..] {
             [] => {
@@ -170,14 +194,14 @@ pub(super) async fn events(
             message: format!("the staff's action {} failed: {e}", i + 1),
         })?;
     }
-    let all = poll(backend, DateTime::<Utc>::UNIX_EPOCH).await?;
+    let all = poll(backend, DateTime::<Utc>::UNIX_EPOCH, &[]).await?;
     let found = one_each(&all, &fx.actions, "since the epoch")?;
     ensure(found.windows(2).all(|w| w[0].at <= w[1].at), || {
         "an action's event is older than the event of an action made before it".into()
     })?;
     // From the second action's time on: the first action's event only if it has the same time.
     let since = found[1].at;
-    let later = poll(backend, since).await?;
+    let later = poll(backend, since, &all).await?;
     let expected: Vec<TrustAction> = fx
         .actions
         .iter()
@@ -186,5 +210,15 @@ pub(super) async fn events(
         .map(|(a, _)| a.clone())
         .collect();
     one_each(&later, &expected, "since the second action")?;
+    // After every change (and beyond any overlap): nothing, not even a re-delivery.
+    let after = found.iter().map(|e| e.at).max().unwrap_or(since) + MAX_OVERLAP * 2;
+    let none = poll(backend, after, &all).await?;
+    let about_actions = none
+        .iter()
+        .filter(|e| fx.actions.iter().any(|a| a.appointment == e.appointment))
+        .count();
+    ensure(about_actions == 0, || {
+        format!("{about_actions} events about the actions in a poll from after them all")
+    })?;
     Ok(CheckOutcome::Passed)
 }

@@ -6,6 +6,9 @@ use nhs_portal_core::Organisation;
 use nhs_portal_core::request_status::Capabilities;
 use url::Url;
 
+pub use super::auth::{SecretText, SmartBackendAuth};
+pub use super::map::specialties::{SpecialtyMap, SpecialtyMapping};
+
 /// The default extension URL for the "portal access allowed" flag on a Patient.
 pub const PORTAL_ACCESS_EXTENSION: &str =
     "https://fhir.nhs-portal.example/StructureDefinition/portal-access";
@@ -29,8 +32,28 @@ pub struct FhirPasConfig {
     /// The URL of the Patient extension (`valueBoolean`) that says whether the patient may use
     /// the portal; absent means allowed.
     pub portal_access_extension: String,
-    /// A bearer token to send, if the PAS needs one.
+    /// A static bearer token to send, if the PAS needs one (prefer [`FhirPasConfig::smart`]).
     pub bearer_token: Option<String>,
+    /// SMART Backend Services: a token from the trust's token endpoint, fetched with a signed
+    /// client assertion, cached and refreshed (wins over `bearer_token`).
+    pub smart: Option<SmartBackendAuth>,
+    /// A client certificate and its key (PEM, both in one text) for mutual TLS, if the trust
+    /// asks for one.
+    pub client_identity_pem: Option<SecretText>,
+    /// The most time one portal call may take in the PAS, retries and waits included (default
+    /// 8 s: inside the PCA's 9 s budget). When it passes the call is [`PasError::Timeout`](crate::PasError::Timeout).
+    pub deadline: Duration,
+    /// The longest `Retry-After` the adapter waits out before one retry (default 2 s); a longer
+    /// one is answered at once as [`PasError::RateLimited`](crate::PasError::RateLimited) or
+    /// unavailable.
+    pub max_retry_wait: Duration,
+    /// How many pages a search may follow; a search with more fails loudly (default 50).
+    pub page_cap: usize,
+    /// The trust's own specialty codes (SNOMED CT, local codes) and their Treatment Function
+    /// Codes, for appointments that carry no TFC.
+    pub specialties: SpecialtyMap,
+    /// How the event feed polls.
+    pub feed: FeedConfig,
     /// How far ahead the trust offers slots to patients (default
     /// [`BOOKING_HORIZON_DAYS`](crate::BOOKING_HORIZON_DAYS)): slots starting later are neither
     /// offered nor booked.
@@ -49,7 +72,72 @@ impl FhirPasConfig {
             retry_delay: Duration::from_millis(100),
             portal_access_extension: PORTAL_ACCESS_EXTENSION.into(),
             bearer_token: None,
+            smart: None,
+            client_identity_pem: None,
+            deadline: Duration::from_secs(8),
+            max_retry_wait: Duration::from_secs(2),
+            page_cap: 50,
+            specialties: SpecialtyMap::default(),
+            feed: FeedConfig::default(),
             booking_horizon: chrono::Duration::days(crate::BOOKING_HORIZON_DAYS),
+        }
+    }
+
+    /// Whether this configuration sends credentials (a token, SMART or a client certificate).
+    pub fn has_credentials(&self) -> bool {
+        self.bearer_token.is_some() || self.smart.is_some() || self.client_identity_pem.is_some()
+    }
+
+    /// Refuses a configuration that would send credentials over plain `http` to anything but
+    /// this machine (loopback is allowed for test servers).
+    pub fn check(&self) -> Result<(), FhirConfigError> {
+        if self.has_credentials() && !secure_or_local(&self.base_url) {
+            return Err(FhirConfigError::Insecure("the FHIR base URL"));
+        }
+        if let Some(smart) = &self.smart
+            && !secure_or_local(&smart.token_url)
+        {
+            return Err(FhirConfigError::Insecure("the SMART token URL"));
+        }
+        Ok(())
+    }
+}
+
+/// `https`, or `http` to a loopback address.
+pub(super) fn secure_or_local(url: &Url) -> bool {
+    match url.host() {
+        _ if url.scheme() == "https" => true,
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+/// How [`FhirPas`](super::FhirPas) polls the PAS for changes
+/// ([`PasBackend::poll_events`](crate::PasBackend::poll_events)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FeedConfig {
+    /// How far before `since` each poll looks again (default 2 minutes): servers stamp
+    /// `lastUpdated` before the change commits, so a change can appear after a poll with a
+    /// time before it. Re-seen changes are dropped by their version.
+    pub overlap: chrono::Duration,
+    /// Search parameters that scope the poll to this trust (for example
+    /// `("actor", "Organization/R9N")` or `("location", "Location/123")`); appointments that
+    /// name another trust's ODS code are dropped as well.
+    pub scope: Vec<(String, String)>,
+    /// How close together a cancellation and a new booking of the same patient, specialty and
+    /// trust must be to be read as one move (default 15 minutes).
+    pub rebook_window: chrono::Duration,
+}
+
+impl Default for FeedConfig {
+    fn default() -> Self {
+        Self {
+            overlap: chrono::Duration::minutes(2),
+            scope: Vec::new(),
+            rebook_window: chrono::Duration::minutes(15),
         }
     }
 }
@@ -64,6 +152,9 @@ pub enum FhirConfigError {
     /// A variable has a value that cannot be used.
     #[error("{0} is not valid")]
     Invalid(&'static str),
+    /// Credentials would go over plain `http` to another machine.
+    #[error("{0} must be https when credentials are configured")]
+    Insecure(&'static str),
 }
 
 impl FhirPasConfig {
@@ -137,6 +228,7 @@ impl FhirPasConfig {
             cfg.timeout = Duration::from_millis(ms);
         }
         cfg.bearer_token = get(TOKEN);
+        cfg.check()?;
         Ok(Some(cfg))
     }
 }

@@ -3,6 +3,9 @@
 //! Reading is lenient (PAS servers add their own extensions and elements) and never panics:
 //! anything that cannot be mapped is a [`MapError`] naming the element, and the adapter skips
 //! that appointment. Writing produces R4 JSON with the PCA extensions.
+//!
+//! (Over 400 lines: the reading and the writing of the Appointment belong together; specialties
+//! are in `specialties`, the tests in `map/tests.rs`.)
 
 use chrono::{DateTime, NaiveDate, Utc};
 use nhs_portal_core::appointment::REQUEST_STATUS_EXTENSION;
@@ -11,10 +14,13 @@ use nhs_portal_core::nhs_number::NHS_NUMBER_SYSTEM;
 use nhs_portal_core::reporting::ChangeReason;
 use nhs_portal_core::{
     Appointment, AppointmentId, AppointmentStatus, AppointmentType, Clinician, ConsultationMedium,
-    Identifier, Location, NhsNumber, OdsCode, Organisation, Priority, RequestStatus, Specialty,
-    TreatmentFunctionCode,
+    Identifier, Location, NhsNumber, OdsCode, Organisation, Priority, RequestStatus,
 };
 use serde_json::{Value, json};
+
+pub mod specialties;
+
+use specialties::SpecialtyMap;
 
 /// The consultation medium extension (PCA).
 pub const CONSULTATION_MEDIUM_EXTENSION: &str =
@@ -85,8 +91,9 @@ pub fn format_instant(t: DateTime<Utc>) -> String {
 }
 
 /// The PAS status mapped to the PCA's four; `None` for statuses the portal does not show
-/// (`proposed`, `pending`, `waitlist`, `entered-in-error`). `arrived` and `checked-in` count as
-/// booked: the appointment is still going ahead.
+/// (`proposed`, `pending`, `waitlist`: not yet an appointment; `entered-in-error`: withdrawn).
+/// `arrived` and `checked-in` count as booked: it is still today's appointment. The whole
+/// table, with what the event feed reports, is in the [`fhir`](super) module documentation.
 pub fn status_from_fhir(code: &str) -> Option<AppointmentStatus> {
     match code {
         "arrived" | "checked-in" => Some(AppointmentStatus::Booked),
@@ -147,18 +154,21 @@ pub fn cancelled_by(resource: &Value) -> ChangeReason {
 }
 
 /// Whether an Appointment resource has `patient` as a participant: by literal reference
-/// (`patient_reference`, such as `Patient/123`) or by NHS number identifier.
+/// (`patient_reference`, such as `Patient/123`, in any R4 form) or by NHS number identifier.
 pub fn has_patient(resource: &Value, patient: &NhsNumber, patient_reference: Option<&str>) -> bool {
+    let references: Vec<String> = patient_reference.map(str::to_owned).into_iter().collect();
+    has_patient_in(resource, patient, &references)
+}
+
+/// [`has_patient`] for a patient known by several references (records merged into one).
+pub fn has_patient_in(resource: &Value, patient: &NhsNumber, references: &[String]) -> bool {
     arr(resource, "participant").any(|p| {
         let Some(actor) = p.get("actor") else {
             return false;
         };
-        let by_ref = patient_reference.is_some_and(|r| {
-            s(actor, "reference")
-                .and_then(|a| local_reference(a, "Patient"))
-                .as_deref()
-                == Some(r)
-        });
+        let by_ref = s(actor, "reference")
+            .and_then(|a| local_reference(a, "Patient"))
+            .is_some_and(|a| references.contains(&a));
         let by_id = actor.get("identifier").is_some_and(|i| {
             s(i, "system") == Some(NHS_NUMBER_SYSTEM) && s(i, "value") == Some(patient.as_str())
         });
@@ -168,25 +178,6 @@ pub fn has_patient(resource: &Value, patient: &NhsNumber, patient_reference: Opt
 
 fn actor_type(actor: &Value) -> Option<&str> {
     s(actor, "type").or_else(|| s(actor, "reference").and_then(|r| r.split('/').next()))
-}
-
-fn specialty(resource: &Value) -> Result<Specialty, MapError> {
-    let coding = arr(resource, "specialty")
-        .flat_map(|cc| arr(cc, "coding"))
-        .find(|c| {
-            matches!(
-                s(c, "system"),
-                Some(SPECIALTY_SYSTEM | LEGACY_SPECIALTY_SYSTEM | UKCORE_PRACTICE_SETTING_SYSTEM)
-            )
-        })
-        .ok_or(MapError::Missing("specialty"))?;
-    let code = s(coding, "code")
-        .and_then(|c| TreatmentFunctionCode::parse(c).ok())
-        .ok_or(MapError::Invalid("specialty code"))?;
-    Ok(Specialty {
-        code,
-        display: s(coding, "display").unwrap_or_default().to_owned(),
-    })
 }
 
 fn medium(resource: &Value) -> ConsultationMedium {
@@ -206,14 +197,34 @@ fn medium(resource: &Value) -> ConsultationMedium {
     }
 }
 
-/// Maps a FHIR R4 Appointment to the core model. `Ok(None)` for statuses the portal does not
-/// show. `default_organisation` is used unless a participant carries an ODS code. The FHIR id is
-/// the portal's appointment id and is also added as an identifier under `{base}Appointment`.
+/// Maps a FHIR R4 Appointment to the core model, with specialties coded as Treatment Function
+/// Codes only (see [`appointment_from_fhir_with`] for a trust's own codes).
 pub fn appointment_from_fhir(
     resource: &Value,
     patient: &NhsNumber,
     default_organisation: &Organisation,
     base: &str,
+) -> Result<Option<Appointment>, MapError> {
+    appointment_from_fhir_with(
+        resource,
+        patient,
+        default_organisation,
+        base,
+        &SpecialtyMap::default(),
+    )
+}
+
+/// Maps a FHIR R4 Appointment to the core model. `Ok(None)` for statuses the portal does not
+/// show ([`status_from_fhir`]). `default_organisation` is used unless a participant carries an
+/// ODS code. The specialty comes from a Treatment Function Code or the trust's `specialties`
+/// table, in `specialty` or else `serviceType`. The FHIR id is the portal's appointment id and
+/// is also added as an identifier under `{base}Appointment`.
+pub fn appointment_from_fhir_with(
+    resource: &Value,
+    patient: &NhsNumber,
+    default_organisation: &Organisation,
+    base: &str,
+    specialties: &SpecialtyMap,
 ) -> Result<Option<Appointment>, MapError> {
     if s(resource, "resourceType") != Some("Appointment") {
         return Err(MapError::Invalid("resourceType"));
@@ -237,7 +248,7 @@ pub fn appointment_from_fhir(
     if end.is_some_and(|e| e < start) {
         return Err(MapError::Invalid("end before start"));
     }
-    let specialty = specialty(resource)?;
+    let specialty = specialties.of_appointment(resource)?;
     let description = match s(resource, "description").map(str::trim) {
         Some(d) if !d.is_empty() => d.to_owned(),
         _ => {

@@ -1,4 +1,5 @@
-//! Finding the patient and reading their appointments, each checked against the patient.
+//! Finding the patient (merged records followed) and reading their appointments, each checked
+//! against the patient.
 
 use nhs_portal_core::nhs_number::NHS_NUMBER_SYSTEM;
 use nhs_portal_core::{Appointment, AppointmentId, AppointmentStatus, NhsNumber};
@@ -8,12 +9,44 @@ use super::client::Versioned;
 use super::{FhirPas, map};
 use crate::PasError;
 
+/// How many merges the adapter follows from a superseded Patient to the one that replaced it.
+const MAX_MERGE_HOPS: usize = 3;
+
+/// The patient as the PAS holds them: the current Patient resource, and every reference their
+/// appointments may use (the current one and those of records merged into it).
+pub(super) struct FoundPatient {
+    pub(super) resource: Value,
+    pub(super) references: Vec<String>,
+}
+
+/// The `Patient/id` a Patient's `link` of `kind` (`replaced-by`, `replaces`) points to.
+fn links(patient: &Value, kind: &str) -> Vec<String> {
+    patient
+        .get("link")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|l| l.get("type").and_then(Value::as_str) == Some(kind))
+        .filter_map(|l| l.pointer("/other/reference").and_then(Value::as_str))
+        .filter_map(|r| map::local_reference(r, "Patient"))
+        .collect()
+}
+
+fn reference_of(patient: &Value) -> Option<String> {
+    patient
+        .get("id")
+        .and_then(Value::as_str)
+        .map(|id| format!("Patient/{id}"))
+}
+
 impl FhirPas {
-    /// The FHIR Patient for an NHS number, if exactly one.
+    /// The Patient for an NHS number. A record the PAS merged into another (`link` type
+    /// `replaced-by`) is followed to the one that replaced it; its reference is kept, since
+    /// old appointments may still point at it. More than one current Patient is an error.
     pub(super) async fn find_patient(
         &self,
         patient: &NhsNumber,
-    ) -> Result<Option<Value>, PasError> {
+    ) -> Result<Option<FoundPatient>, PasError> {
         let found = self
             .search(
                 "Patient",
@@ -23,20 +56,53 @@ impl FhirPas {
                 )],
             )
             .await?;
-        match found.len() {
-            0 => Ok(None),
-            1 => Ok(found.into_iter().next()),
-            _ => Err(PasError::BadData(
-                "more than one Patient has this NHS number".into(),
-            )),
+        let (superseded, current): (Vec<Value>, Vec<Value>) = found
+            .into_iter()
+            .partition(|p| !links(p, "replaced-by").is_empty());
+        let mut references: Vec<String> = superseded.iter().filter_map(reference_of).collect();
+        let mut resource = match current.len() {
+            0 => None,
+            1 => current.into_iter().next(),
+            _ => {
+                return Err(PasError::BadData(
+                    "more than one Patient has this NHS number".into(),
+                ));
+            }
+        };
+        // Only superseded records found: follow the merge to the record that replaced them.
+        let mut next = superseded
+            .first()
+            .and_then(|p| links(p, "replaced-by").into_iter().next());
+        for _ in 0..MAX_MERGE_HOPS {
+            let Some(reference) = next.take().filter(|_| resource.is_none()) else {
+                break;
+            };
+            let Some(p) = self.get(self.url(&reference, &[])?).await? else {
+                break;
+            };
+            if p.body.get("resourceType").and_then(Value::as_str) != Some("Patient") {
+                break;
+            }
+            match links(&p.body, "replaced-by").into_iter().next() {
+                Some(further) => {
+                    references.push(reference);
+                    next = Some(further);
+                }
+                None => resource = Some(p.body),
+            }
         }
-    }
-
-    pub(super) fn patient_reference(resource: &Value) -> Option<String> {
-        resource
-            .get("id")
-            .and_then(Value::as_str)
-            .map(|id| format!("Patient/{id}"))
+        let Some(resource) = resource else {
+            return Ok(None);
+        };
+        let own = reference_of(&resource)
+            .ok_or_else(|| PasError::BadData("a Patient without an id".into()))?;
+        references.extend(links(&resource, "replaces"));
+        references.insert(0, own);
+        references.dedup();
+        Ok(Some(FoundPatient {
+            resource,
+            references,
+        }))
     }
 
     pub(super) fn map(
@@ -44,8 +110,14 @@ impl FhirPas {
         resource: &Value,
         patient: &NhsNumber,
     ) -> Result<Option<Appointment>, PasError> {
-        map::appointment_from_fhir(resource, patient, &self.cfg.organisation, &self.base)
-            .map_err(|e| PasError::BadData(format!("appointment: {e}")))
+        map::appointment_from_fhir_with(
+            resource,
+            patient,
+            &self.cfg.organisation,
+            &self.base,
+            &self.cfg.specialties,
+        )
+        .map_err(|e| PasError::BadData(format!("appointment: {e}")))
     }
 
     /// Reads an appointment and checks it is this patient's; `None` if missing or someone else's.
@@ -54,20 +126,19 @@ impl FhirPas {
         patient: &NhsNumber,
         id: &AppointmentId,
     ) -> Result<Option<Versioned>, PasError> {
-        let Some(pat) = self.find_patient(patient).await? else {
+        let Some(found) = self.find_patient(patient).await? else {
             return Ok(None);
         };
-        let reference = Self::patient_reference(&pat);
         let url = self.url(&format!("Appointment/{}", id.as_str()), &[])?;
-        let found = match self.get(url).await {
-            Ok(found) => found,
+        let read = match self.get(url).await {
+            Ok(read) => read,
             // An id the server refuses to read is one it does not have.
             Err(PasError::BadData(_) | PasError::BusinessRule { .. }) => None,
             Err(e) => return Err(e),
         };
-        Ok(found.filter(|v| {
+        Ok(read.filter(|v| {
             v.body.get("resourceType").and_then(Value::as_str) == Some("Appointment")
-                && map::has_patient(&v.body, patient, reference.as_deref())
+                && map::has_patient_in(&v.body, patient, &found.references)
         }))
     }
 

@@ -42,7 +42,15 @@ fn config_from_the_environment_table() {
     assert_eq!(cfg.timeout, Duration::from_millis(1500));
     assert_eq!(cfg.bearer_token.as_deref(), Some("t0ken"));
     type Vars = &'static [(&'static str, &'static str)];
-    let errors: [(Vars, &[&str], FhirConfigError); 6] = [
+    let errors: [(Vars, &[&str], FhirConfigError); 7] = [
+        (
+            &[
+                ("NHS_PORTAL_FHIR_PAS_URL", "http://pas.example/fhir/"),
+                ("NHS_PORTAL_FHIR_PAS_TOKEN", "t0ken"),
+            ],
+            &[],
+            FhirConfigError::Insecure("the FHIR base URL"),
+        ),
         (
             &[("NHS_PORTAL_FHIR_PAS_URL", "ftp://x")],
             &[],
@@ -76,5 +84,30 @@ fn config_from_the_environment_table() {
     ];
     for (extra, drop, want) in errors {
         assert_eq!(run(extra, drop).unwrap_err(), want);
+    }
+}
+
+#[test]
+fn credentials_go_only_over_https_or_to_this_machine() {
+    let cases = [
+        ("https://pas.example/fhir/", true),
+        ("http://127.0.0.1:8080/fhir/", true),
+        ("http://[::1]:8080/fhir/", true),
+        ("http://localhost/fhir/", true),
+        ("http://pas.example/fhir/", false),
+        ("http://10.0.0.5/fhir/", false),
+    ];
+    for (url, ok) in cases {
+        let mut cfg = FhirPasConfig::new(
+            url::Url::parse(url).unwrap(),
+            nhs_portal_core::Organisation {
+                ods_code: nhs_portal_core::OdsCode::parse("R9N").unwrap(),
+                name: "Northfield".into(),
+            },
+            Capabilities::REAL_TIME,
+        );
+        assert!(cfg.check().is_ok(), "{url} without credentials");
+        cfg.bearer_token = Some("t0ken".into());
+        assert_eq!(cfg.check().is_ok(), ok, "{url}");
     }
 }

@@ -94,19 +94,73 @@ impl SimulatedPas {
             g.free_slot(id);
         }
         g.appointments[i] = next.clone();
-        // One version per recorded change, unique within this simulated PAS.
-        let version = format!("sim-{}", g.events.len() + 1);
-        g.events.push(
-            PasEvent::new(
-                id.clone(),
-                next.patient.clone(),
-                PasChange::from_request_outcome(outcome),
-                now,
-                version,
-            )
-            .with_snapshot(next.clone()),
+        record(
+            &mut g.events,
+            PasChange::from_request_outcome(outcome),
+            &next,
+            now,
         );
         Ok(next)
+    }
+
+    /// Simulation only: a change the trust made on its own in its PAS, not a patient's request,
+    /// recorded for [`PasBackend::poll_events`](crate::PasBackend::poll_events) with the
+    /// appointment as it is after it:
+    ///
+    /// - [`PasChange::NoShow`]: a booked appointment is recorded as not attended (`noshow`);
+    /// - [`PasChange::Attended`]: a booked appointment is recorded as attended (`fulfilled`);
+    /// - [`PasChange::Cancelled`]: a booked appointment is cancelled, by the hospital (or by the
+    ///   patient on the phone), and its slot freed.
+    ///
+    /// Other changes are [`SimulationError::NotApplicable`]: use [`SimulatedPas::staff_acted`]
+    /// (a patient's request), [`SimulatedPas::staff_rebooked`] or [`SimulatedPas::staff_booked`].
+    pub fn staff_recorded(
+        &self,
+        id: &AppointmentId,
+        change: PasChange,
+    ) -> Result<Appointment, SimulationError> {
+        let now = self.clock.now();
+        let mut g = self.lock();
+        let i = g.index(id).ok_or(SimulationError::UnknownAppointment)?;
+        let mut next = g.appointments[i].clone();
+        if !g.trusts.contains_key(&next.organisation.ods_code) {
+            return Err(SimulationError::UnknownTrust);
+        }
+        if next.status != AppointmentStatus::Booked {
+            return Err(SimulationError::NotApplicable(
+                "the appointment is not booked",
+            ));
+        }
+        next.status = match change {
+            PasChange::NoShow => AppointmentStatus::NoShow,
+            PasChange::Attended => AppointmentStatus::Fulfilled,
+            PasChange::Cancelled { .. } => AppointmentStatus::Cancelled,
+            _ => {
+                return Err(SimulationError::NotApplicable(
+                    "only a no-show, an attendance or a cancellation is recorded this way",
+                ));
+            }
+        };
+        if next.status == AppointmentStatus::Cancelled {
+            g.free_slot(id);
+        }
+        g.appointments[i] = next.clone();
+        record(&mut g.events, change, &next, now);
+        Ok(next)
+    }
+
+    /// Simulation only: the trust booked a new appointment in its PAS (reported by the feed
+    /// as [`PasChange::Booked`]). Returns it.
+    pub fn staff_booked(&self, appointment: Appointment) -> Appointment {
+        let now = self.clock.now();
+        self.add_appointment(appointment.clone());
+        record(
+            &mut self.lock().events,
+            PasChange::Booked,
+            &appointment,
+            now,
+        );
+        appointment
     }
 
     /// Simulation only: staff rebooked the appointment as a new one starting at `new_start` (same
@@ -140,6 +194,22 @@ impl SimulatedPas {
         }
         Ok(new)
     }
+}
+
+/// Records a change for the feed, with the appointment after it and a version unique within
+/// this simulated PAS.
+fn record(events: &mut Vec<PasEvent>, change: PasChange, after: &Appointment, now: DateTime<Utc>) {
+    let version = format!("sim-{}", events.len() + 1);
+    events.push(
+        PasEvent::new(
+            after.id.clone(),
+            after.patient.clone(),
+            change,
+            now,
+            version,
+        )
+        .with_snapshot(after.clone()),
+    );
 }
 
 #[async_trait]

@@ -85,6 +85,35 @@ async fn it_answers_as_one_pas_holding_every_trust() {
 }
 
 #[tokio::test]
+async fn trusts_sharing_one_pas_give_each_appointment_once() {
+    let data = DemoData::build(Utc::now());
+    let shared: Arc<dyn PasBackend> = Arc::new(data.simulated_pas(Arc::new(SystemClock)));
+    let pas = TrustsPas::new(vec![
+        (demo::real_time_trust().ods_code, shared.clone()),
+        (demo::request_only_trust().ods_code, shared.clone()),
+    ]);
+    let adult = demo::nhs_number(demo::ADULT);
+    let got = pas.list_appointments(&adult).await.unwrap();
+    let mut want = shared.list_appointments(&adult).await.unwrap();
+    want.sort_by_key(|a| a.start);
+    assert_eq!(got, want, "each once, in start order");
+    // Only the trusts served: one trust alone over the shared PAS lists only its own.
+    let one = TrustsPas::new(vec![(demo::request_only_trust().ods_code, shared.clone())]);
+    let own = one.list_appointments(&adult).await.unwrap();
+    assert!(
+        !own.is_empty()
+            && own
+                .iter()
+                .all(|a| a.organisation == demo::request_only_trust())
+    );
+    let elsewhere = data.appointment(demo::KEY_ADULT_TELEPHONE).unwrap();
+    assert_eq!(
+        one.get_appointment(&adult, &elsewhere.id).await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
 async fn changes_go_to_the_owning_trust() {
     let (data, rt, ro) = split();
     let pas = both(&rt, &ro);

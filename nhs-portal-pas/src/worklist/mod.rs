@@ -50,6 +50,7 @@ use nhs_portal_core::{Appointment, AppointmentId, OdsCode, ReportingEvent};
 
 use crate::{PasBackend, PasError};
 
+mod report;
 mod sync;
 #[cfg(test)]
 mod tests;
@@ -132,6 +133,10 @@ pub struct SyncReport {
     /// Where the next sync should start (the latest event time seen, or the `since` given).
     /// Polling is inclusive, so an event may be seen twice; resolving is idempotent.
     pub next_since: DateTime<Utc>,
+    /// Changes already processed by an earlier sync (the same appointment and version), skipped.
+    pub duplicates: usize,
+    /// Wayfinder events the PAS-side changes wrote on their own (see `report`).
+    pub reported: usize,
 }
 
 /// The trust staff worklist service. See the [module documentation](self).
@@ -409,15 +414,9 @@ fn outcome_detail(outcome: &RequestOutcome) -> &'static str {
     }
 }
 
+/// The parent event (`APPT`, or `ADMISSION` for an admission): the rule is core's.
 fn appointment_event(a: &Appointment, at: DateTime<Utc>) -> ReportingEvent {
-    ReportingEvent::Appointment {
-        at,
-        patient: a.patient.clone(),
-        appointment: a.id.clone(),
-        appointment_date: a.start,
-        ods_code: a.organisation.ods_code.clone(),
-        status: a.status,
-    }
+    nhs_portal_core::reporting::parent_event(a, at)
 }
 
 fn conflict_is_not_pending(e: StoreError) -> WorklistError {

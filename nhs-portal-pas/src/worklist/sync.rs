@@ -46,23 +46,46 @@ impl Worklist {
         };
         for event in events {
             report.next_since = report.next_since.max(event.at);
-            let Some(request) = self.store.pending_request_for(&event.appointment).await? else {
-                report.without_request += 1;
-                continue;
-            };
-            // Appointment ids are the PAS's: a request of another patient under the same id
-            // (another trust's PAS, a reused id) is not this event's to resolve.
-            if request.patient != event.patient {
-                tracing::warn!(request = %request.id, "worklist: a PAS event names another patient than the request");
-                report.left_pending += 1;
+            // Delivered at least once: a change already processed is skipped.
+            let last = self
+                .store
+                .last_seen(std::slice::from_ref(&event.appointment))
+                .await?;
+            if last.iter().any(|s| s.is_version(&event.version)) {
+                report.duplicates += 1;
                 continue;
             }
-            match self.resolve_from_event(&request, &event).await? {
-                Some(r) => report.resolved.push(r),
-                None => report.left_pending += 1,
-            }
+            self.apply_event(&event, &mut report).await?;
+            // Then what the change reports on its own (`report`): after the request's
+            // resolution, which reports the changes that answer it.
+            report.reported += self.report_change(&event).await?;
+            self.store.record_seen(&event.seen()).await?;
         }
         Ok(report)
+    }
+
+    /// What one new change does to the pending request on its appointment, if any.
+    async fn apply_event(
+        &self,
+        event: &PasEvent,
+        report: &mut SyncReport,
+    ) -> Result<(), WorklistError> {
+        let Some(request) = self.store.pending_request_for(&event.appointment).await? else {
+            report.without_request += 1;
+            return Ok(());
+        };
+        // Appointment ids are the PAS's: a request of another patient under the same id
+        // (another trust's PAS, a reused id) is not this event's to resolve.
+        if request.patient != event.patient {
+            tracing::warn!(request = %request.id, "worklist: a PAS event names another patient than the request");
+            report.left_pending += 1;
+            return Ok(());
+        }
+        match self.resolve_from_event(&request, event).await? {
+            Some(r) => report.resolved.push(r),
+            None => report.left_pending += 1,
+        }
+        Ok(())
     }
 
     async fn resolve_from_event(
@@ -150,24 +173,9 @@ impl Worklist {
         after: &Appointment,
         at: DateTime<Utc>,
     ) -> Vec<ReportingEvent> {
-        let mut events = Vec::new();
-        match outcome {
-            RequestOutcome::Cancelled => events.push(ReportingEvent::Cancelled {
-                at,
-                appointment: request.appointment.clone(),
-                reason: ChangeReason::Patient,
-            }),
-            RequestOutcome::Rescheduled { replaced_by, .. } => {
-                events.push(ReportingEvent::Rescheduled {
-                    at,
-                    appointment: request.appointment.clone(),
-                    new_appointment: replaced_by.clone(),
-                    reason: ChangeReason::Patient,
-                })
-            }
-            RequestOutcome::Rejected => {}
-        }
-        events.push(appointment_event(after, at));
+        // Parents first (the spec's rule): the appointment as the PAS now holds it, the one
+        // that replaced it (a move that made a new appointment), then the change itself.
+        let mut events = vec![appointment_event(after, at)];
         if let RequestOutcome::Rescheduled {
             replaced_by: Some(new_id),
             ..
@@ -180,6 +188,25 @@ impl Worklist {
                     tracing::warn!(error = %e, "worklist: replacement appointment lookup failed")
                 }
             }
+        }
+        match outcome {
+            RequestOutcome::Cancelled => events.push(ReportingEvent::Cancelled {
+                at,
+                appointment: request.appointment.clone(),
+                reason: ChangeReason::Patient,
+            }),
+            RequestOutcome::Rescheduled { replaced_by, .. } => {
+                events.push(ReportingEvent::Rescheduled {
+                    at,
+                    appointment: request.appointment.clone(),
+                    // Named only when its parent went first.
+                    new_appointment: replaced_by
+                        .clone()
+                        .filter(|n| events.iter().any(|e| e.appointment() == Some(n))),
+                    reason: ChangeReason::Patient,
+                })
+            }
+            RequestOutcome::Rejected => {}
         }
         events
     }

@@ -1,4 +1,6 @@
 //! Tests of the staff worklist service over a MemoryStore, the SimulatedPas and a fixed clock.
+//!
+//! (Over 400 lines: one test per worklist rule and PAS-feed case, sharing the `World` set-up.)
 
 use super::*;
 use crate::demo::{self, DemoData};
@@ -8,7 +10,7 @@ use chrono::{Duration, TimeZone};
 use nhs_portal_core::clock::ManualClock;
 use nhs_portal_core::reporting::ChangeReason;
 use nhs_portal_core::store::memory::MemoryStore;
-use nhs_portal_core::store::{AuditLog, Outbox, RequestStore};
+use nhs_portal_core::store::{AuditLog, Outbox, PasFeedStore, RequestStore};
 use nhs_portal_core::{AppointmentStatus, RequestStatus};
 
 struct World {
@@ -45,6 +47,15 @@ impl World {
             .requests
             .iter()
             .find(|r| r.kind == kind)
+            .unwrap()
+            .clone()
+    }
+    /// The demo appointment a request is about.
+    fn appointment_of(&self, req: &PatientRequest) -> Appointment {
+        self.data
+            .appointments
+            .iter()
+            .find(|a| a.id == req.appointment)
             .unwrap()
             .clone()
     }
@@ -126,15 +137,16 @@ async fn staff_fulfil_a_cancellation_end_to_end() {
     assert_eq!(events.len(), 2);
     assert!(matches!(
         &events[0],
-        ReportingEvent::Cancelled { appointment, reason: ChangeReason::Patient, .. } if *appointment == req.appointment
-    ));
-    assert!(matches!(
-        &events[1],
         ReportingEvent::Appointment {
             status: AppointmentStatus::Cancelled,
             ..
         }
     ));
+    assert!(matches!(
+        &events[1],
+        ReportingEvent::Cancelled { appointment, reason: ChangeReason::Patient, .. } if *appointment == req.appointment
+    ));
+    assert!(nhs_portal_core::reporting::parents_first(&events));
     let audit = w.store.audit_for_patient(&req.patient, 1).await.unwrap();
     assert_eq!(audit[0].actor, "staff:Jo Bloggs");
     assert_eq!(audit[0].action, AuditAction::RequestFulfilled);
@@ -176,8 +188,8 @@ async fn staff_fulfil_a_reschedule_in_place_and_by_rebooking() {
     assert!(matches!(
         &events[..],
         [
+            ReportingEvent::Appointment { status: AppointmentStatus::Booked, appointment_date, .. },
             ReportingEvent::Rescheduled { new_appointment: None, reason: ChangeReason::Patient, .. },
-            ReportingEvent::Appointment { status: AppointmentStatus::Booked, appointment_date, .. }
         ] if *appointment_date == new_start
     ));
 }
@@ -373,11 +385,12 @@ async fn a_rebooking_in_the_pas_reports_both_appointments() {
     assert!(matches!(
         &events[..],
         [
-            ReportingEvent::Rescheduled { new_appointment: Some(n), .. },
             ReportingEvent::Appointment { status: AppointmentStatus::Cancelled, .. },
             ReportingEvent::Appointment { status: AppointmentStatus::Booked, appointment, .. },
+            ReportingEvent::Rescheduled { new_appointment: Some(n), .. },
         ] if *n == new.id && *appointment == new.id
     ));
+    assert!(nhs_portal_core::reporting::parents_first(&events));
 }
 
 #[tokio::test]
@@ -445,9 +458,26 @@ async fn sync_from_pas_resolves_requests_the_trust_acted_on() {
     assert_eq!(report.next_since, w.clock.now());
     let audit = w.store.audit_for_patient(&cancel.patient, 1).await.unwrap();
     assert_eq!(audit[0].actor, "pas:R9E");
+    // Each cancellation reported once, parent first: the request's (by its resolution), then
+    // the two the feed reports on its own (no request answered by them).
     let events = w.outbox().await;
-    assert_eq!(events.len(), 2);
-    assert_eq!(events[0].event_code(), "APPT-CANC");
+    let codes: Vec<_> = events.iter().map(ReportingEvent::event_code).collect();
+    assert_eq!(codes, ["APPT", "APPT-CANC"].repeat(3), "the parent first");
+    assert!(nhs_portal_core::reporting::parents_first(&events));
+    let cancelled: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_code() == "APPT-CANC")
+        .filter_map(ReportingEvent::appointment)
+        .collect();
+    assert_eq!(
+        cancelled,
+        [
+            &cancel.appointment,
+            &resched.appointment,
+            &demo::appointment_id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED)
+        ]
+    );
+    assert_eq!(report.reported, 4, "the feed's own: two pairs");
     // syncing again (inclusive cursor) changes nothing
     let again = w.real().sync_from_pas(report.next_since).await.unwrap();
     assert!(again.resolved.is_empty());
@@ -482,13 +512,13 @@ fn feed(events: Vec<PasEvent>, current: Option<Appointment>) -> crate::MockPasBa
 
 #[tokio::test]
 async fn changes_that_make_a_request_moot_resolve_it_as_stale() {
-    // (change, does the PAS still give the appointment)
-    let cases = [
-        (PasChange::NoShow, true),
-        (PasChange::Attended, true),
-        (PasChange::Withdrawn, false),
+    // (change, does the PAS still give the appointment, what the feed reports on its own)
+    let cases: [(PasChange, bool, &[&str]); 3] = [
+        (PasChange::NoShow, true, &["APPT", "APPT-DNA"]),
+        (PasChange::Attended, true, &["APPT"]),
+        (PasChange::Withdrawn, false, &[]),
     ];
-    for (change, still_there) in cases {
+    for (change, still_there, reported) in cases {
         let w = world().await;
         let req = w.request(RequestKind::Reschedule);
         let at = w.clock.now();
@@ -516,14 +546,21 @@ async fn changes_that_make_a_request_moot_resolve_it_as_stale() {
             RequestState::Rejected,
             "{change:?}"
         );
-        // the patient did nothing: no reporting event from the worklist
-        assert!(w.outbox().await.is_empty(), "{change:?}");
-        let audit = w.store.audit_for_patient(&req.patient, 1).await.unwrap();
-        assert_eq!(
-            audit[0].detail.as_deref(),
-            Some("stale request"),
-            "{change:?}"
-        );
+        // the patient did nothing: the request's resolution reports nothing, the change is
+        // reported as the trust's
+        let codes: Vec<_> = w
+            .outbox()
+            .await
+            .iter()
+            .map(ReportingEvent::event_code)
+            .collect();
+        assert_eq!(codes, reported, "{change:?}");
+        let audit = w.store.audit_for_patient(&req.patient, 2).await.unwrap();
+        let stale = audit
+            .iter()
+            .find(|a| a.action == AuditAction::RequestRejected)
+            .expect("the resolution's record");
+        assert_eq!(stale.detail.as_deref(), Some("stale request"), "{change:?}");
     }
 }
 
@@ -532,13 +569,7 @@ async fn an_event_naming_another_patient_resolves_nothing() {
     let w = world().await;
     let req = w.request(RequestKind::Cancel);
     let at = w.clock.now();
-    let appointment = w
-        .data
-        .appointments
-        .iter()
-        .find(|a| a.id == req.appointment)
-        .unwrap()
-        .clone();
+    let appointment = w.appointment_of(&req);
     let other = demo::nhs_number(demo::SECOND_ADULT);
     assert_ne!(other, req.patient);
     let event = PasEvent::new(
@@ -559,4 +590,184 @@ async fn an_event_naming_another_patient_resolves_nothing() {
         w.store.get_request(req.id).await.unwrap().unwrap().state,
         RequestState::Pending
     );
+}
+
+#[tokio::test]
+async fn a_change_delivered_twice_is_processed_once() {
+    let w = world().await;
+    let req = w.request(RequestKind::Cancel);
+    let at = w.clock.now();
+    let appointment = w.appointment_of(&req);
+    let mut cancelled = appointment.clone();
+    cancelled.status = AppointmentStatus::Cancelled;
+    let event = PasEvent::new(
+        req.appointment.clone(),
+        req.patient.clone(),
+        PasChange::Cancelled {
+            by: ChangeReason::Hospital,
+        },
+        at,
+        "9",
+    )
+    .with_snapshot(cancelled.clone());
+    // the same change twice in one poll (an overlap), and again in the next poll
+    let pas = Arc::new(feed(vec![event.clone(), event], Some(cancelled)));
+    let wl = Worklist::new(w.store.clone(), pas, w.clock.clone());
+    let first = wl.sync_from_pas(at).await.unwrap();
+    assert_eq!(first.resolved.len(), 1);
+    assert_eq!(first.duplicates, 1);
+    let events_after_first = w.outbox().await.len();
+    assert!(events_after_first > 0);
+    let again = wl.sync_from_pas(first.next_since).await.unwrap();
+    assert!(again.resolved.is_empty());
+    assert_eq!(again.duplicates, 2);
+    assert!(
+        w.outbox().await.is_empty(),
+        "no second set of reporting events"
+    );
+    let seen = w
+        .store
+        .last_seen(std::slice::from_ref(&req.appointment))
+        .await
+        .unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        (seen[0].version.as_str(), seen[0].status.as_str()),
+        ("9", "cancelled")
+    );
+}
+
+#[tokio::test]
+async fn the_trusts_own_changes_are_reported_from_the_feed_once_each() {
+    let w = world().await;
+    let mut since = w.clock.now();
+    let id = demo::appointment_id;
+    let neurology = id("second/r9n/neurology");
+    let mut booked = w
+        .pas
+        .inspect_appointment(&id(demo::KEY_ADULT_VIDEO))
+        .unwrap();
+    booked.id = AppointmentId::new_random();
+    booked.start += Duration::days(20);
+    let booked_id = booked.id.clone();
+    let portal_cancelled = id(demo::KEY_ADULT_TELEPHONE);
+    type Act<'a> = Box<dyn Fn(&World) + 'a>;
+    type Case<'a> = (&'a str, Act<'a>, Vec<(&'a str, &'a str)>);
+    // (what the trust does in its PAS, what the feed reports: code and its Status or Reason);
+    // the last case is a change the portal made itself, audited at the PAS's time.
+    let cases: Vec<Case> = vec![
+        (
+            "a no-show",
+            Box::new(|w| {
+                w.pas
+                    .staff_recorded(&id(demo::KEY_ADULT_DERMATOLOGY), PasChange::NoShow)
+                    .unwrap();
+            }),
+            vec![("APPT", "noshow"), ("APPT-DNA", "")],
+        ),
+        (
+            "an attendance",
+            Box::new(|w| {
+                w.pas
+                    .staff_recorded(&id(demo::KEY_ADULT_VIDEO), PasChange::Attended)
+                    .unwrap();
+            }),
+            vec![("APPT", "fulfilled")],
+        ),
+        (
+            "a hospital cancellation",
+            Box::new(|w| {
+                let by = ChangeReason::Hospital;
+                w.pas
+                    .staff_recorded(
+                        &id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED),
+                        PasChange::Cancelled { by },
+                    )
+                    .unwrap();
+            }),
+            vec![("APPT", "cancelled"), ("APPT-CANC", "Hospital")],
+        ),
+        (
+            "a new appointment",
+            Box::new(|w| {
+                w.pas.staff_booked(booked.clone());
+            }),
+            vec![("APPT", "booked")],
+        ),
+        (
+            "a move by the hospital into a new appointment",
+            Box::new(|w| {
+                let start = w.clock.now() + Duration::days(40);
+                w.pas.staff_rebooked(&neurology, start).unwrap();
+            }),
+            vec![
+                ("APPT", "cancelled"),
+                ("APPT", "booked"),
+                ("APPT-RESCH", "Hospital"),
+            ],
+        ),
+        (
+            "a cancellation the portal made in real time (reported then)",
+            Box::new(|w| {
+                let by = ChangeReason::Patient;
+                w.pas
+                    .staff_recorded(&portal_cancelled, PasChange::Cancelled { by })
+                    .unwrap();
+            }),
+            vec![],
+        ),
+    ];
+    for (what, act, want) in cases {
+        w.clock.advance(Duration::minutes(1));
+        act(&w);
+        if what.contains("the portal made") {
+            let record = nhs_portal_core::store::AuditRecord {
+                at: w.clock.now(),
+                patient: nhs_portal_core::NhsNumber::parse(demo::ADULT).unwrap(),
+                actor: "patient".into(),
+                session: Some("s".into()),
+                action: AuditAction::Cancelled,
+                appointment: Some(portal_cancelled.clone()),
+                detail: None,
+            };
+            w.store.append_audit(&record).await.unwrap();
+        }
+        let report = w.real().sync_from_pas(since).await.unwrap();
+        since = report.next_since;
+        // Taken for good (the clock moves on past any lease).
+        let items = w
+            .store
+            .claim_events("test", 100, w.clock.now(), Duration::days(1))
+            .await
+            .unwrap();
+        let ids: Vec<_> = items.iter().map(|i| i.id).collect();
+        w.store.mark_delivered(&ids).await.unwrap();
+        let events: Vec<_> = items.into_iter().map(|i| i.event).collect();
+        let got: Vec<(&str, String)> = events
+            .iter()
+            .map(|e| {
+                let detail = match e {
+                    ReportingEvent::Appointment { status, .. } => status.fhir_code().to_owned(),
+                    ReportingEvent::Cancelled { reason, .. }
+                    | ReportingEvent::Rescheduled { reason, .. } => format!("{reason:?}"),
+                    _ => String::new(),
+                };
+                (e.event_code(), detail)
+            })
+            .collect();
+        let want: Vec<(&str, String)> = want.iter().map(|(c, d)| (*c, d.to_string())).collect();
+        assert_eq!(got, want, "{what}");
+        assert!(nhs_portal_core::reporting::parents_first(&events), "{what}");
+        assert_eq!(report.reported, want.len(), "{what}");
+        assert!(
+            events.iter().all(|e| e.at() == w.clock.now()),
+            "{what}: at the change's time"
+        );
+    }
+    // The new appointment's APPT names it; the move names its replacement.
+    assert!(w.pas.inspect_appointment(&booked_id).is_some());
+    // Polling again from the start: every change already seen, nothing reported twice.
+    let again = w.real().sync_from_pas(w.data.now).await.unwrap();
+    assert_eq!(again.reported, 0);
+    assert!(w.outbox().await.is_empty());
 }

@@ -161,3 +161,31 @@ pub fn all_events() -> Vec<ReportingEvent> {
         },
     ]
 }
+
+/// The events added for admissions and PAS outcomes: `ADMISSION`, `ADMISSION-VIEW`, `APPT-DNA`.
+pub fn admission_and_outcome_events() -> Vec<ReportingEvent> {
+    let at =
+        Utc.with_ymd_and_hms(2024, 3, 8, 8, 45, 11).unwrap() + chrono::Duration::milliseconds(321);
+    let appt = AppointmentId::parse(APPT).unwrap();
+    vec![
+        ReportingEvent::Admission {
+            at,
+            patient: nhs("9000000009"),
+            appointment: appt.clone(),
+            tci_date: t("2024-10-01T07:30:00Z"),
+            ods_code: OdsCode::parse("RAB").unwrap(),
+            status: AppointmentStatus::Booked,
+            class: nhs_portal_core::reporting::EncounterClass::Daycase,
+        },
+        ReportingEvent::AdmissionView {
+            at,
+            appointment: appt.clone(),
+            session_id: SESSION.into(),
+            tracking_id: Some(TRACKING.into()),
+        },
+        ReportingEvent::DidNotAttend {
+            at,
+            appointment: appt,
+        },
+    ]
+}

@@ -77,6 +77,18 @@ impl Outbox for SignallingStore {
     async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
         self.inner.outbox_stats().await
     }
+    async fn oldest_waiting_event_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.inner.oldest_waiting_event_at().await
+    }
+    async fn events_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, ReportingEvent)>, StoreError> {
+        self.inner.events_between(from, to, after_id, limit).await
+    }
 }
 
 #[async_trait]

@@ -2,7 +2,7 @@
 //! in the offer as read again at confirm; a double submit shows the first one's success).
 
 use chrono::Duration;
-use nhs_portal_core::reporting::ChangeReason;
+use nhs_portal_core::reporting::{ChangeReason, parent_event, with_parent};
 use nhs_portal_core::request_status::{Refusal, RescheduleMode};
 use nhs_portal_core::store::AuditAction;
 use nhs_portal_core::store::{ActionOutcome, CompletedAction, PatientSession, RealTimeAction};
@@ -95,6 +95,28 @@ impl Journeys {
             )));
         }
         let new_appointment = (moved.id != *id).then(|| moved.id.clone());
+        // Parents first: the replaced appointment as the PAS now holds it (when the move made
+        // a new one), then the one now booked, then the reschedule.
+        let mut events = Vec::new();
+        if new_appointment.is_some() {
+            match self.pas.get_appointment(&session.patient, id).await {
+                Ok(Some(old)) if old.patient == session.patient => {
+                    events.push(parent_event(&old, now));
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "the replaced appointment could not be read"),
+            }
+        }
+        events.extend(with_parent(
+            &moved,
+            now,
+            [ReportingEvent::Rescheduled {
+                at: now,
+                appointment: id.clone(),
+                new_appointment,
+                reason: ChangeReason::Patient,
+            }],
+        ));
         self.record_real_time(
             &CompletedAction {
                 key: idempotency_key.to_owned(),
@@ -113,22 +135,7 @@ impl Journeys {
                 Some(id),
                 Some(format!("to={};new={}", moved.start.to_rfc3339(), moved.id)),
             ),
-            &[
-                ReportingEvent::Appointment {
-                    at: now,
-                    patient: session.patient.clone(),
-                    appointment: moved.id.clone(),
-                    appointment_date: moved.start,
-                    ods_code: moved.organisation.ods_code.clone(),
-                    status: moved.status,
-                },
-                ReportingEvent::Rescheduled {
-                    at: now,
-                    appointment: id.clone(),
-                    new_appointment,
-                    reason: ChangeReason::Patient,
-                },
-            ],
+            &events,
         )
         .await?;
         Ok(moved)

@@ -263,8 +263,11 @@ impl RelyingParty {
             url::form_urlencoded::parse(query.as_bytes())
                 .into_owned()
                 .collect();
-        let fail =
-            |error: LoginError, pending: Option<PendingLogin>| LoginFailure { error, pending };
+        let fail = |error: LoginError, pending: Option<PendingLogin>| LoginFailure {
+            error,
+            pending,
+            patient: None,
+        };
         let Some(state) = params.get("state").filter(|s| !s.is_empty()) else {
             // Without state, an error still tells us something; a code without state is refused.
             let error = params
@@ -296,7 +299,10 @@ impl RelyingParty {
             .await
         {
             Ok(identity) => Ok(CompletedLogin { identity, pending }),
-            Err(error) => Err(fail(error, Some(pending))),
+            Err(f) => Err(LoginFailure {
+                patient: f.patient,
+                ..fail(f.error, Some(pending))
+            }),
         }
     }
 }

@@ -17,6 +17,7 @@ use super::respond::PageOpts;
 use super::routes::{Ctx, Route};
 use super::views::{Actions, AppointmentList, AppointmentPage, CalendarLink, Pending};
 use crate::http_kit;
+use crate::journeys::JumpOff;
 use crate::pages::{AppointmentModel, CardModel};
 
 const NOT_OFFERED: &str = "To change or cancel this appointment, contact the hospital's booking team using the phone number on your appointment letter.";
@@ -40,11 +41,14 @@ impl Inner {
         };
         match route {
             Route::Appointment if req.method() == Method::GET => {
-                let tracking = ctx
-                    .deep_link
-                    .as_ref()
-                    .and_then(|d| d.tracking_id.as_deref());
-                self.appointment_page(ctx, &session, &id, tracking).await
+                let jump_off =
+                    ctx.deep_link
+                        .as_ref()
+                        .filter(|d| d.is_jump_off())
+                        .map(|d| JumpOff {
+                            tracking_id: d.tracking_id.as_deref(),
+                        });
+                self.appointment_page(ctx, &session, &id, jump_off).await
             }
             Route::Change(kind, step) => self.change(ctx, req, &session, &id, kind, step).await,
             Route::Calendar if req.method() == Method::GET => {
@@ -59,9 +63,9 @@ impl Inner {
         ctx: &Ctx,
         session: &PatientSession,
         id: &AppointmentId,
-        tracking: Option<&str>,
+        jump_off: Option<JumpOff<'_>>,
     ) -> Response<Bytes> {
-        let view = match self.journeys.view(session, id, tracking).await {
+        let view = match self.journeys.view(session, id, jump_off).await {
             Ok(v) => v,
             Err(e) => return self.journey_error(ctx, session, Some(id), e),
         };

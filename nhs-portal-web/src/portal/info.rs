@@ -1,9 +1,10 @@
 //! The pages anyone may see: the landing page, the accessibility statement, privacy and
-//! cookies, and `/health` for load balancers.
+//! cookies, and the health endpoints for load balancers and orchestrators.
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use serde::Serialize;
+use std::sync::atomic::Ordering;
 
 use super::Inner;
 use super::respond::PageOpts;
@@ -25,40 +26,55 @@ const PRIVACY: Message = Message::new(&[
 ])
 .calm();
 
-/// `/health`'s answer.
+/// The health endpoints' answer: a status and, for readiness, what was checked. Never an
+/// internal count (outbox depths and the like are for `/metrics`, not for anyone who asks).
 #[derive(Debug, Serialize)]
-#[serde(untagged)]
-enum Health {
-    Ok {
-        status: &'static str,
-        outbox_pending: u64,
-        outbox_quarantined: u64,
-    },
-    Unavailable {
-        status: &'static str,
-        reason: &'static str,
-    },
+struct Health {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store: Option<&'static str>,
 }
 
 impl Inner {
+    /// `/health/live`: the process is up and serving. No IO, so a slow or lost database never
+    /// gets a live process restarted.
+    pub(super) fn live() -> Response<Bytes> {
+        http_kit::json(
+            StatusCode::OK,
+            &Health {
+                status: "live",
+                store: None,
+            },
+        )
+    }
+
+    /// `/health/ready` (and `/health`): 200 when the store answers and the portal is not
+    /// draining; 503 otherwise, saying which.
     pub(super) async fn health(&self) -> Response<Bytes> {
-        match self.store.outbox_stats().await {
-            Ok(stats) => http_kit::json(
-                StatusCode::OK,
-                &Health::Ok {
-                    status: "ok",
-                    outbox_pending: stats.pending,
-                    outbox_quarantined: stats.quarantined,
-                },
-            ),
-            Err(_) => http_kit::json(
+        if self.draining.load(Ordering::SeqCst) {
+            return http_kit::json(
                 StatusCode::SERVICE_UNAVAILABLE,
-                &Health::Unavailable {
-                    status: "unavailable",
-                    reason: "store",
+                &Health {
+                    status: "draining",
+                    store: None,
                 },
-            ),
+            );
         }
+        let (status, code, store) = match self.store.outbox_stats().await {
+            Ok(_) => ("ok", StatusCode::OK, "ok"),
+            Err(_) => (
+                "unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unreachable",
+            ),
+        };
+        http_kit::json(
+            code,
+            &Health {
+                status,
+                store: Some(store),
+            },
+        )
     }
 
     pub(super) async fn landing(&self, ctx: &Ctx, req: &Request<Bytes>) -> Response<Bytes> {

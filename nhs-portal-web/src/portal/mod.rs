@@ -57,6 +57,7 @@ mod prefix;
 mod respond;
 pub mod routes;
 mod sign_in_out;
+pub mod telemetry;
 mod views;
 
 pub use crate::http_kit::{
@@ -158,6 +159,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     routes: routes::Routes,
     maintenance: AtomicBool,
+    /// Set when the process is shutting down: `/health/ready` answers 503 so load balancers
+    /// stop sending new requests while those in flight finish.
+    draining: AtomicBool,
     /// The base URL's origin (`scheme://host[:port]`), for the cross-site check on POSTs.
     origin: String,
     /// The base URL's path, applied to every request and response in [`Portal::handle`].
@@ -229,6 +233,7 @@ impl Portal {
             clock: parts.clock,
             routes: routes::Routes::new(),
             maintenance: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             origin: url.origin().ascii_serialization(),
             prefix: prefix::PathPrefix::new(base.path_prefix()),
             base,
@@ -260,6 +265,13 @@ impl Portal {
     /// Switches maintenance mode: patient pages answer 503 with the maintenance page.
     pub fn set_maintenance(&self, on: bool) {
         self.inner.maintenance.store(on, Ordering::SeqCst);
+    }
+
+    /// Marks the portal as draining (shutting down): `/health/ready` then answers 503
+    /// `{"status":"draining"}` while every other route keeps serving, so requests in flight and
+    /// those a load balancer sends before it notices still succeed.
+    pub fn set_draining(&self, on: bool) {
+        self.inner.draining.store(on, Ordering::SeqCst);
     }
 
     /// Serves a request with any body type: the body is collected up to the configured limit
@@ -313,11 +325,20 @@ impl Portal {
         if !safe_method && http_kit::is_cross_site(req.headers(), &self.inner.origin) {
             return self.inner.cross_site_refused(&req);
         }
+        let started = std::time::Instant::now();
         let path = req.uri().path();
-        match self.mounts.iter().find(|m| m.matches(path)) {
-            Some(mount) => mount.handler.handle(req).await,
-            None => self.inner.route(req).await,
-        }
+        let (label, res) = match self.mounts.iter().find(|m| m.matches(path)) {
+            Some(mount) => (mount.prefix.clone(), mount.handler.handle(req).await),
+            None => {
+                let label = match self.inner.routes.at(path) {
+                    Some((route, _)) => route.label(),
+                    None => "not-found",
+                };
+                (label.to_owned(), self.inner.route(req).await)
+            }
+        };
+        telemetry::request(&label, res.status(), started.elapsed());
+        res
     }
 }
 

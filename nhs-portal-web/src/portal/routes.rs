@@ -12,7 +12,9 @@
 //! - `GET /patient-portal/appointment/{id}/calendar`: the "Add to calendar" file (iCalendar);
 //! - `GET /sign-in`, `GET /sign-in/callback`, `POST /sign-out`, `GET /signed-out`,
 //!   `POST /session/extend`, `GET /session/timed-out`;
-//! - `GET /`, `GET /health`, `GET /accessibility`, `GET /privacy`, `GET /assets/...`.
+//! - `GET /health/live` (no IO), `GET /health/ready` (the store answers; not while draining),
+//!   `GET /health` (the same as ready, kept for existing load-balancer checks);
+//! - `GET /`, `GET /accessibility`, `GET /privacy`, `GET /assets/...`.
 //!
 //! Any other step under an appointment (or a wrong method on a step) first proves the
 //! appointment is the signed-in patient's, then answers "page not found", so the answer never
@@ -42,8 +44,10 @@ pub enum Step {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Route {
-    /// `/health`.
+    /// `/health` and `/health/ready`: ready to take traffic.
     Health,
+    /// `/health/live`: the process answers (no IO).
+    Live,
     /// `/`.
     Landing,
     /// `/accessibility`.
@@ -78,6 +82,36 @@ pub enum Route {
     OtherPatientPage,
 }
 
+impl Route {
+    /// A short, fixed name for metrics and logs (never the path: it would carry ids).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Health => "health-ready",
+            Self::Live => "health-live",
+            Self::Landing => "landing",
+            Self::Accessibility => "accessibility",
+            Self::Privacy => "privacy",
+            Self::SignIn => "sign-in",
+            Self::SignInCallback => "sign-in-callback",
+            Self::SignOut => "sign-out",
+            Self::SignedOut => "signed-out",
+            Self::ExtendSession => "session-extend",
+            Self::TimedOut => "session-timed-out",
+            Self::Asset => "asset",
+            Self::Appointments => "appointments",
+            Self::Appointment => "appointment",
+            Self::Calendar => "calendar",
+            Self::Change(RequestKind::Cancel, Step::Form) => "cancel",
+            Self::Change(RequestKind::Cancel, Step::Check) => "cancel-check",
+            Self::Change(RequestKind::Cancel, Step::Done) => "cancel-done",
+            Self::Change(RequestKind::Reschedule, Step::Form) => "reschedule",
+            Self::Change(RequestKind::Reschedule, Step::Check) => "reschedule-check",
+            Self::Change(RequestKind::Reschedule, Step::Done) => "reschedule-done",
+            Self::OtherStep | Self::OtherPatientPage => "other",
+        }
+    }
+}
+
 /// The table.
 #[derive(Debug)]
 pub struct Routes(matchit::Router<Route>);
@@ -90,6 +124,8 @@ impl Routes {
         let mut r = matchit::Router::new();
         let fixed = [
             ("/health", Route::Health),
+            ("/health/ready", Route::Health),
+            ("/health/live", Route::Live),
             ("/", Route::Landing),
             ("/accessibility", Route::Accessibility),
             ("/privacy", Route::Privacy),
@@ -191,6 +227,7 @@ impl Inner {
         match route {
             Route::Asset => self.asset(&ctx, req.method()),
             Route::Health if get => self.health().await,
+            Route::Live if get => Self::live(),
             Route::Landing if get => self.landing(&ctx, &req).await,
             Route::Accessibility if get => self.static_page(&ctx, &req, route).await,
             Route::Privacy if get => self.static_page(&ctx, &req, route).await,

@@ -2,8 +2,9 @@
 //! against the PAS record, then a new session, its audit record and reporting event), the page
 //! for each way a sign-in can fail, signing out, and "Stay signed in".
 //!
-//! (Just over 400 lines: the callback's cases, browser binding, SSO over a live session and
-//! the date-of-birth refusal, read together; the binding cookie is in `binding`.)
+//! (About 470 lines: the callback's cases, browser binding, SSO over a live session and
+//! the date-of-birth refusal, read together; the binding cookie is in `binding`, the `SESSION`
+//! events in `reporting`.)
 //!
 //! - The callback is completed only in the browser that started the sign-in ([`binding`]);
 //!   from any other it ends on "Sign in again", signs nobody in and leaves that browser's own
@@ -15,7 +16,7 @@
 //!   a fresh sign-in (`prompt=login`) rather than reusing NHS login's own session.
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode, header};
+use http::{Request, Response, StatusCode};
 use nhs_portal_core::ReportingEvent;
 use nhs_portal_core::eligibility::Ineligible;
 use nhs_portal_core::return_path::is_safe_portal_return;
@@ -33,9 +34,11 @@ use super::views::{Empty, Link, Message};
 use crate::http_kit::{self, Form};
 use crate::journeys::JourneyError;
 use crate::session::NewSession;
-use crate::sign_in::{SignInFailure, SignInStart};
+use crate::sign_in::{FailedSignIn, SignInFailure, SignInStart};
+use nhs_portal_core::reporting::SessionOutcome;
 
 pub(super) mod binding;
+mod reporting;
 
 /// The marker a sign-out leaves: the next sign-in in this browser sends `prompt=login`.
 const SIGNED_OUT_COOKIE: &str = "nhs_portal_signed_out";
@@ -158,20 +161,29 @@ impl Inner {
         let signed_in = match (self.sign_in.complete(query).await, &existing) {
             (Ok(s), _) => s,
             // Back button onto a used callback while signed in: carry on, no error page.
-            (Err(SignInFailure::StateMismatch), Some(_)) => return http_kit::redirect(HOME),
+            (Err(f), Some(_)) if f.failure == SignInFailure::StateMismatch => {
+                return http_kit::redirect(HOME);
+            }
             // Single sign-on failed over a live session: the NHS App's user is not known, and
             // may not be the session's patient, so that session ends.
-            (Err(f @ SignInFailure::SsoFailed), Some(old)) => {
-                let res = self.sign_in_failed(ctx, f);
+            (Err(f), Some(old)) if f.failure == SignInFailure::SsoFailed => {
+                self.report_failed_sign_in(ctx, req, &f).await;
+                let res = self.sign_in_failed(ctx, f.failure);
                 return self.end_live_session(ctx, req, old, res).await;
             }
-            (Err(f), _) => return self.sign_in_failed(ctx, f),
+            (Err(f), _) => {
+                self.report_failed_sign_in(ctx, req, &f).await;
+                return self.sign_in_failed(ctx, f.failure);
+            }
         };
         let target = if is_safe_portal_return(&signed_in.return_to) {
             signed_in.return_to.clone()
         } else {
             HOME.to_owned()
         };
+        // The deep link's jump-off is reported on the page it returns to (APPT-VIEW with its
+        // tracking id), whichever way the sign-in went.
+        let target = reporting::with_tracking_id(&target, signed_in.tracking_id.as_deref());
         // A date of birth that differs from the PAS record's may be another person: no session,
         // and a live session of someone else on this browser ends too (shared device). (The
         // other eligibility rules refuse on every page, with the session kept so the patient
@@ -183,6 +195,19 @@ impl Inner {
         {
             Ok(()) => {}
             Err(JourneyError::Ineligible(why @ Ineligible::DateOfBirthMismatch)) => {
+                let event = reporting::session_event(
+                    ctx,
+                    req,
+                    reporting::Attempt {
+                        patient: &signed_in.patient,
+                        session_id: None,
+                        in_nhs_app: signed_in.in_nhs_app || signed_in.nhs_app_sso,
+                        tracking_id: signed_in.tracking_id.as_deref(),
+                    },
+                    SessionOutcome::DobMismatch,
+                    self.clock.now(),
+                );
+                self.enqueue_session_event(event).await;
                 let res = self.ineligible(ctx, None, why);
                 return match &existing {
                     Some(old) if old.patient != signed_in.patient => {
@@ -232,25 +257,52 @@ impl Inner {
             appointment: None,
             detail: None,
         };
-        let event = ReportingEvent::Session {
-            at: now,
-            patient: session.patient.clone(),
-            session_id: session.reporting_id.clone(),
-            in_nhs_app: session.in_nhs_app,
-            device: req
-                .headers()
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|ua| ua.chars().take(512).collect()),
-            outcome: nhs_portal_core::reporting::SessionOutcome::Success,
-            tracking_id: session.tracking_id.clone(),
-        };
+        let event = reporting::session_event(
+            ctx,
+            req,
+            reporting::Attempt {
+                patient: &session.patient,
+                session_id: Some(&session.reporting_id),
+                in_nhs_app: session.in_nhs_app || signed_in.nhs_app_sso,
+                tracking_id: session.tracking_id.as_deref(),
+            },
+            SessionOutcome::Success,
+            now,
+        );
         // The audit record and its reporting event in one transaction.
         if self.store.record(&audit, &[event]).await.is_err() {
             return self.problem(ctx, None);
         }
         let res = http_kit::with_cookie(http_kit::redirect(&target), cookie);
         http_kit::with_cookie(res, forget_sign_out)
+    }
+
+    /// Reports a failed sign-in (`SESSION` with `Status: failed`) when its patient is known
+    /// (see [`crate::sign_in::FailedSignIn::patient`]); the others cannot be reported (see
+    /// `reporting`).
+    async fn report_failed_sign_in(&self, ctx: &Ctx, req: &Request<Bytes>, f: &FailedSignIn) {
+        let Some(patient) = &f.patient else { return };
+        let event = reporting::session_event(
+            ctx,
+            req,
+            reporting::Attempt {
+                patient,
+                session_id: None,
+                in_nhs_app: f.in_nhs_app,
+                tracking_id: f.tracking_id.as_deref(),
+            },
+            SessionOutcome::Failed,
+            self.clock.now(),
+        );
+        self.enqueue_session_event(event).await;
+    }
+
+    /// Queues a refused sign-in's `SESSION` event (no session, so no audit record goes with
+    /// it); a store failure is logged and the patient still gets their page.
+    async fn enqueue_session_event(&self, event: ReportingEvent) {
+        if let Err(e) = self.store.enqueue_events(&[event]).await {
+            tracing::error!(error = %e, "could not queue a refused sign-in's SESSION event");
+        }
     }
 
     /// The `Set-Cookie` that binds a sign-in starting at `authorize_url` to this browser; `None`

@@ -25,7 +25,7 @@ use nhs_portal_pas::{CancelReason, PasBackend, PasError, PasEvent, PatientRecord
 
 use super::*;
 use crate::http_kit::query_param as query_get;
-use crate::sign_in::{SignIn, SignInFailure, SignInStart, SignedIn};
+use crate::sign_in::{FailedSignIn, SignIn, SignInFailure, SignInStart, SignedIn};
 
 const ALICE: &str = "9000000009";
 const BOB: &str = "9000000017";
@@ -206,14 +206,14 @@ impl SignIn for FakeSignIn {
             start.return_to
         ))
     }
-    async fn complete(&self, query: &str) -> Result<SignedIn, SignInFailure> {
+    async fn complete(&self, query: &str) -> Result<SignedIn, FailedSignIn> {
         let q = |k: &str| query_get(Some(query), k);
         match q("error").as_deref() {
-            Some("consent") => return Err(SignInFailure::ConsentRefused),
-            Some("sso") => return Err(SignInFailure::SsoFailed),
-            Some("p5") => return Err(SignInFailure::IdentityTooLow),
-            Some("state") => return Err(SignInFailure::StateMismatch),
-            Some("down") => return Err(SignInFailure::Unavailable),
+            Some("consent") => return Err(SignInFailure::ConsentRefused.into()),
+            Some("sso") => return Err(SignInFailure::SsoFailed.into()),
+            Some("p5") => return Err(SignInFailure::IdentityTooLow.into()),
+            Some("state") => return Err(SignInFailure::StateMismatch.into()),
+            Some("down") => return Err(SignInFailure::Unavailable.into()),
             _ => {}
         }
         Ok(SignedIn {
@@ -224,6 +224,7 @@ impl SignIn for FakeSignIn {
             return_to: q("return_to").unwrap_or_else(|| "/patient-portal/appointments".into()),
             in_nhs_app: q("app").is_some(),
             tracking_id: None,
+            nhs_app_sso: false,
         })
     }
 }
@@ -582,9 +583,12 @@ async fn request_only_cancel_journey_stores_one_request_and_shows_pending() {
         Some("a-rq-1")
     );
     assert_eq!(requested[0].detail.as_deref(), Some("reason=no-transport"));
-    // Its reporting events: the sign-in's SESSION and one APPT-REQUEST-CANC.
+    // Its reporting events: the sign-in's SESSION, then one APPT-REQUEST-CANC after its APPT.
     let stats = h.store.outbox_stats().await.unwrap();
-    assert_eq!(stats.pending, 2, "sign-in SESSION + one APPT-REQUEST-CANC");
+    assert_eq!(
+        stats.pending, 3,
+        "sign-in SESSION + APPT + one APPT-REQUEST-CANC"
+    );
 }
 
 #[tokio::test]

@@ -25,18 +25,16 @@ pub fn spawn(cmd: Command, dirs: Vec<tempfile::TempDir>) -> Running {
     }
 }
 
-/// Starts the portal binary with a fresh SQLite store in a temporary folder, on a free port,
-/// with only `env` of the portal's variables set (none inherited; `NHS_PORTAL_ADDR` may be
-/// given).
-pub fn start_portal<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
-    env: &[(K, V)],
-) -> Running {
+/// Starts the binary `bin` in demo mode on a free loopback port with a fresh SQLite database in
+/// a temporary folder (also its working folder), no `NHS_PORTAL_*` setting from the test's own
+/// environment, and `env` on top.
+pub fn start_demo(bin: &str, env: &[(&str, &str)]) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let db = format!(
         "sqlite://{}?mode=rwc",
         dir.path().join("portal.sqlite3").display()
     );
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nhs-portal-example"));
+    let mut cmd = Command::new(bin);
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("NHS_PORTAL_") {
             cmd.env_remove(k);
@@ -45,7 +43,7 @@ pub fn start_portal<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
     cmd.env("NHS_PORTAL_ADDR", "127.0.0.1:0")
         .env("NHS_PORTAL_DATABASE_URL", db)
         .env("RUST_LOG", "warn")
-        .envs(env.iter().map(|(k, v)| (k, v)))
+        .envs(env.iter().copied())
         .current_dir(dir.path());
     spawn(cmd, vec![dir])
 }

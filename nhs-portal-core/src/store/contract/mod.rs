@@ -17,7 +17,7 @@
 //! ```
 //!
 //! The cases live one file per sub-trait (`session`, `request`, `audit`, `idempotency`,
-//! `outbox`, `record_queue`), sharing `fixtures`; [`CASES`] lists them all.
+//! `outbox`, `record_queue`, `feed`), sharing `fixtures`; [`CASES`] lists them all.
 //!
 //! What the suite cannot check from one store, such as two portal instances submitting the same
 //! request at once against one database, belongs in the implementation's own tests.
@@ -29,6 +29,7 @@ use std::sync::Arc;
 use super::Store;
 
 mod audit;
+mod feed;
 mod fixtures;
 mod idempotency;
 mod outbox;
@@ -90,10 +91,13 @@ cases![
     outbox::outbox_quarantined_events_are_set_aside,
     outbox::outbox_keeps_every_event_kind,
     outbox::outbox_ignores_unknown_and_empty_ids,
+    outbox::outbox_reads_events_by_time_and_the_oldest_waiting,
     record_queue::record_queue_deduplicates_waiting_numbers,
     record_queue::record_queue_claims_and_leases,
     record_queue::record_queue_retries_failed_sends,
     record_queue::record_queue_counts_distinct_sent_numbers,
+    feed::feed_records_read_back_and_unknown_ones_are_absent,
+    feed::feed_record_is_replaced_by_a_later_version,
 ];
 
 /// Runs every case in [`CASES`], each against a fresh store from `fresh`.

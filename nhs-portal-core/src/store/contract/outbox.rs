@@ -1,9 +1,10 @@
 //! [`Outbox`] cases: the reporting outbox (a leased queue).
+//! (Over 400 lines: one case per outbox rule, sharing the fixtures; a case per file would scatter them.)
 
 use chrono::Duration;
 
 use super::fixtures::*;
-use crate::reporting::{ChangeReason, SessionOutcome};
+use crate::reporting::{ChangeReason, EncounterClass, SessionOutcome};
 use crate::store::*;
 use crate::{AppointmentStatus, ReportingEvent};
 
@@ -324,6 +325,34 @@ pub(super) async fn outbox_keeps_every_event_kind(store: &dyn Store) {
             new_appointment: None,
             reason: ChangeReason::Hospital,
         },
+        ReportingEvent::Session {
+            at,
+            patient: nhs(2),
+            session_id: "attempt-1".into(),
+            in_nhs_app: true,
+            device: None,
+            outcome: SessionOutcome::Failed,
+            tracking_id: Some("t".into()),
+        },
+        ReportingEvent::Admission {
+            at,
+            patient: nhs(2),
+            appointment: appt(10),
+            tci_date: at + Duration::days(3),
+            ods_code: ods("RJ1"),
+            status: AppointmentStatus::Booked,
+            class: EncounterClass::Daycase,
+        },
+        ReportingEvent::AdmissionView {
+            at,
+            appointment: appt(10),
+            session_id: "rep-1".into(),
+            tracking_id: None,
+        },
+        ReportingEvent::DidNotAttend {
+            at,
+            appointment: appt(11),
+        },
     ];
     store.enqueue_events(&events).await.expect("enqueue");
     let got: Vec<_> = claim_all(store, at)
@@ -356,5 +385,71 @@ pub(super) async fn outbox_ignores_unknown_and_empty_ids(store: &dyn Store) {
             delivered: 0,
             quarantined: 0
         }
+    );
+}
+
+/// Events are read back by when they happened, in any state, in pages; the oldest waiting
+/// event's time is the delivery lag.
+pub(super) async fn outbox_reads_events_by_time_and_the_oldest_waiting(store: &dyn Store) {
+    assert_eq!(
+        store.oldest_waiting_event_at().await.expect("oldest"),
+        None,
+        "an empty outbox has no oldest event"
+    );
+    // view_event(n) happens at t0 + n seconds; enqueued out of time order on purpose.
+    let events: Vec<_> = [5, 1, 3, 9, 2].into_iter().map(view_event).collect();
+    store.enqueue_events(&events).await.expect("enqueue");
+    assert_eq!(
+        store.oldest_waiting_event_at().await.expect("oldest"),
+        Some(t0() + Duration::seconds(1))
+    );
+    let all = claim_all(store, t0()).await;
+    // Deliver the oldest (t0 + 1 s) and quarantine t0 + 2 s: the oldest waiting is then t0 + 3 s.
+    store.mark_delivered(&[all[1].id]).await.expect("deliver");
+    store
+        .quarantine(&[all[4].id], "bad")
+        .await
+        .expect("quarantine");
+    assert_eq!(
+        store.oldest_waiting_event_at().await.expect("oldest"),
+        Some(t0() + Duration::seconds(3))
+    );
+    // [t0 + 2 s, t0 + 9 s): 5, 3, 2 in id order, whatever their state; 9 is outside.
+    let from = t0() + Duration::seconds(2);
+    let to = t0() + Duration::seconds(9);
+    let page = store.events_between(from, to, 0, 2).await.expect("page 1");
+    assert_eq!(
+        page.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+        vec![events[0].clone(), events[2].clone()]
+    );
+    let next = store
+        .events_between(from, to, page[1].0, 2)
+        .await
+        .expect("page 2");
+    assert_eq!(
+        next.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+        vec![events[4].clone()]
+    );
+    assert!(
+        store
+            .events_between(from, to, next[0].0, 2)
+            .await
+            .expect("page 3")
+            .is_empty()
+    );
+    assert!(
+        store
+            .events_between(from, to, 0, 0)
+            .await
+            .expect("limit 0")
+            .is_empty()
+    );
+    for i in &all {
+        store.mark_delivered(&[i.id]).await.expect("deliver");
+    }
+    assert_eq!(
+        store.oldest_waiting_event_at().await.expect("oldest"),
+        None,
+        "none waiting"
     );
 }

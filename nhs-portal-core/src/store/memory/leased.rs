@@ -69,6 +69,11 @@ impl<T: Clone> LeasedQueue<T> {
         self.rows.values()
     }
 
+    /// Every row with its id, oldest first.
+    pub(super) fn rows_with_ids(&self) -> impl Iterator<Item = (i64, &Row<T>)> {
+        self.rows.iter().map(|(id, row)| (*id, row))
+    }
+
     /// Leases up to `limit` due items until `until`, oldest first, counting one attempt each:
     /// `(id, item, attempts)`.
     pub(super) fn claim(

@@ -122,6 +122,36 @@ pub struct LoginFailure {
     pub error: LoginError,
     /// The sign-in's record, if the callback's `state` matched one.
     pub pending: Option<PendingLogin>,
+    /// The patient named by an ID token that passed its signature, issuer, audience, expiry
+    /// and nonce checks before a later check refused it (identity below P9, vector of trust,
+    /// userinfo): to report the failed sign-in, never to sign anyone in.
+    pub patient: Option<nhs_portal_core::NhsNumber>,
+}
+
+/// A failed code exchange, with the patient when the ID token was authentic but refused by a
+/// later check (P9, vector of trust, userinfo): then the number may be reported (`SESSION`
+/// with `Status: failed`), never used to sign anyone in.
+#[derive(Debug)]
+pub(crate) struct ExchangeFailure {
+    /// What went wrong.
+    pub(crate) error: LoginError,
+    /// The authentic token's patient, for the failures above.
+    pub(crate) patient: Option<nhs_portal_core::NhsNumber>,
+}
+
+impl From<LoginError> for ExchangeFailure {
+    fn from(error: LoginError) -> Self {
+        Self {
+            error,
+            patient: None,
+        }
+    }
+}
+
+impl From<TokenError> for ExchangeFailure {
+    fn from(e: TokenError) -> Self {
+        LoginError::from(e).into()
+    }
 }
 
 /// Maps an OAuth/OIDC `error` on the callback to its outcome.

@@ -8,6 +8,7 @@ use openidconnect::{
 };
 use serde::Serialize;
 
+use super::outcome::ExchangeFailure;
 use super::{
     ASSERTION_TYPE, LoginError, NhsIdentity, RelyingParty, UserInfoNhs, chain, unavailable,
 };
@@ -41,7 +42,7 @@ impl RelyingParty {
         code: &str,
         nonce: &str,
         pkce_verifier: Option<&str>,
-    ) -> Result<NhsIdentity, LoginError> {
+    ) -> Result<NhsIdentity, ExchangeFailure> {
         let mut request = self
             .client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -69,7 +70,7 @@ impl RelyingParty {
             .ok_or(LoginError::Token(TokenError::MissingClaim("id_token")))?
             .to_string();
         let audiences = [self.config.client_id.clone()];
-        let verified = verify_token(
+        let verified = match verify_token(
             &id_token,
             &self.keys,
             &TokenExpectations {
@@ -81,10 +82,27 @@ impl RelyingParty {
                 now: self.clock.now(),
             },
         )
-        .await?;
-        if self.config.fetch_userinfo {
-            self.check_userinfo(response.access_token(), &verified)
-                .await?;
+        .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                let patient = refused_after_authentication(&e)
+                    .then(|| claimed_nhs_number(&id_token))
+                    .flatten();
+                return Err(ExchangeFailure {
+                    error: e.into(),
+                    patient,
+                });
+            }
+        };
+        if self.config.fetch_userinfo
+            && let Err(error) = self
+                .check_userinfo(response.access_token(), &verified)
+                .await
+        {
+            let patient =
+                matches!(error, LoginError::UserInfoMismatch).then(|| verified.nhs_number.clone());
+            return Err(ExchangeFailure { error, patient });
         }
         Ok(verified)
     }
@@ -114,4 +132,26 @@ impl RelyingParty {
         }
         Ok(())
     }
+}
+
+/// Whether `verify_token` refused the token only after its signature, issuer, audience, expiry
+/// and nonce had passed (its checks run in that order): then the token is NHS login's, about its
+/// patient, and its NHS number may be reported with the failed sign-in.
+fn refused_after_authentication(e: &TokenError) -> bool {
+    matches!(
+        e,
+        TokenError::IdentityLevelTooLow(_) | TokenError::VotNotAccepted
+    )
+}
+
+/// The `nhs_number` claim of a token whose signature was already verified (see
+/// [`refused_after_authentication`]); the payload is read, not trusted anew.
+fn claimed_nhs_number(token: &str) -> Option<nhs_portal_core::NhsNumber> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    nhs_portal_core::NhsNumber::parse(claims.get("nhs_number")?.as_str()?).ok()
 }

@@ -34,6 +34,7 @@
 //! `queues`) serves the outbox and the Record Service queue.
 
 pub(super) mod audit;
+pub(super) mod feed;
 pub(super) mod queues;
 pub(super) mod requests;
 pub(super) mod rows;
@@ -91,6 +92,7 @@ macro_rules! sql_store {
         $crate::store::body::sessions::sql_sessions!($store);
         $crate::store::body::requests::sql_requests!($store);
         $crate::store::body::audit::sql_audit!($store);
+        $crate::store::body::feed::sql_feed!($store);
         $crate::store::body::queues::sql_queues!(
             store: $store,
             ids_in: $ids_in,

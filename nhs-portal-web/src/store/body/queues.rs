@@ -246,6 +246,43 @@ macro_rules! sql_queues {
                 }
                 Ok(stats)
             }
+
+            async fn oldest_waiting_event_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT event_at FROM outbox WHERE state = 'waiting' \
+                     ORDER BY event_at LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+                row.map(|r| get_ts(&r, "event_at")).transpose()
+            }
+
+            async fn events_between(
+                &self,
+                from: DateTime<Utc>,
+                to: DateTime<Utc>,
+                after_id: i64,
+                limit: usize,
+            ) -> Result<Vec<(i64, ReportingEvent)>, StoreError> {
+                if limit == 0 {
+                    return Ok(Vec::new());
+                }
+                let rows: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT id, CAST(event AS TEXT) FROM outbox \
+                     WHERE event_at >= $1 AND event_at < $2 AND id > $3 ORDER BY id LIMIT $4",
+                )
+                .bind(ts(from))
+                .bind(ts(to))
+                .bind(after_id)
+                .bind(to_i64(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                rows.into_iter()
+                    .map(|(id, event)| Ok((id, parse_event(event)?)))
+                    .collect()
+            }
         }
 
         #[async_trait]

@@ -1,0 +1,112 @@
+//! `/metrics` of the running reference portal: Prometheus text that a Prometheus parser reads
+//! line by line, with request counters that move after requests, labelled by route (never by a
+//! path with an id in it); on the main address by default, on `NHS_PORTAL_METRICS_ADDR` alone
+//! when that is set.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+const BIN: &str = env!("CARGO_BIN_EXE_nhs-portal-example");
+
+/// The samples of a Prometheus text body, `name{labels}` to value; panics on a line that is
+/// neither a comment nor `series value`.
+fn samples(text: &str) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        if let Some(comment) = line.strip_prefix('#') {
+            let kind = comment.split_whitespace().next();
+            assert!(matches!(kind, Some("HELP" | "TYPE")), "comment {line:?}");
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line:?}"));
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "metric name in {line:?}"
+        );
+        if name_end < series.len() {
+            assert!(series.ends_with('}'), "labels in {line:?}");
+        }
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("value in {line:?}"));
+        out.insert(series.to_owned(), value);
+    }
+    out
+}
+
+fn requests(s: &BTreeMap<String, f64>, route: &str, status: &str) -> f64 {
+    s.iter()
+        .filter(|(k, _)| {
+            k.starts_with("nhs_portal_http_requests_total{")
+                && k.contains(&format!("route=\"{route}\""))
+                && k.contains(&format!("status=\"{status}\""))
+        })
+        .map(|(_, v)| *v)
+        .sum()
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let res = reqwest::get(url).await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_counters_move_after_requests_and_parse_as_prometheus_text() {
+    let portal = common::start_demo(BIN, &[]);
+    let base = &portal.base_url;
+    for _ in 0..3 {
+        assert_eq!(get(&format!("{base}/")).await.0, 200);
+    }
+    let appointment = format!("{base}/patient-portal/appointment/a-secret-looking-id");
+    get(&appointment).await;
+    let (status, before) = get(&format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    let before = samples(&before);
+    assert_eq!(requests(&before, "landing", "200"), 3.0, "{before:?}");
+    assert!(
+        before
+            .keys()
+            .any(|k| k.starts_with("nhs_portal_http_request_duration_seconds_bucket{")),
+        "a latency histogram: {before:?}"
+    );
+    assert!(
+        !before.keys().any(|k| k.contains("a-secret-looking-id")),
+        "no path or id in a label"
+    );
+    get(&format!("{base}/")).await;
+    let after = samples(&get(&format!("{base}/metrics")).await.1);
+    assert_eq!(requests(&after, "landing", "200"), 4.0);
+    assert_eq!(
+        requests(&after, "appointment", "303"),
+        requests(&before, "appointment", "303")
+    );
+}
+
+#[tokio::test]
+async fn with_its_own_address_metrics_leave_the_main_listener() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = free.local_addr().unwrap().to_string();
+    drop(free);
+    let portal = common::start_demo(BIN, &[("NHS_PORTAL_METRICS_ADDR", &addr)]);
+    let base = &portal.base_url;
+    assert_eq!(get(&format!("{base}/")).await.0, 200);
+    assert_eq!(get(&format!("{base}/metrics")).await.0, 404);
+    let mut text = String::new();
+    for _ in 0..100 {
+        // The metrics listener starts just after the main one has printed its address.
+        match reqwest::get(format!("http://{addr}/metrics")).await {
+            Ok(res) => {
+                text = res.text().await.unwrap();
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+    assert_eq!(requests(&samples(&text), "landing", "200"), 1.0, "{text}");
+}
