@@ -1,7 +1,11 @@
 //! The Wayfinder Reporting Service client (`POST /`, v2.6.2).
 //!
 //! Each call sends one JSON array of events with a fresh `X-Correlation-ID` (UUID v4), the
-//! `client-id` issued by the Wayfinder team and a bearer token from an [`AccessTokenSource`].
+//! `client-id` issued by the Wayfinder team and either a bearer token from an
+//! [`AccessTokenSource`] ([`WayfinderClient::new`]: production's signed-JWT exchange) or the
+//! spec's `ApiKeyAuth` security scheme, the API key in the `apikey` header
+//! ([`WayfinderClient::with_api_key`]: the integration environment's key from the portal's
+//! testing app).
 //! The spec's non-functional requirements are built in:
 //! - **WF-NFR-MI-02**: a 20 second timeout with a single retry after a timeout (the retry gets a
 //!   new correlation id; the API is idempotent, so a request that did arrive is harmless twice).
@@ -33,7 +37,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::sink::{DeliveryError, ReportingSink, parse_rejected_index};
-use crate::token::AccessTokenSource;
+use crate::token::{AccessToken, AccessTokenSource};
 use crate::wire::WayfinderEvent;
 
 /// The 2 MB batch limit (WF-NFR-MI-05), read as 2,000,000 bytes.
@@ -105,8 +109,17 @@ pub struct WayfinderClient {
     config: WayfinderConfig,
     url: String,
     http: reqwest::Client,
-    tokens: Arc<dyn AccessTokenSource>,
+    auth: Auth,
     pacer: Arc<Pacer>,
+}
+
+/// How each request is authorised.
+#[derive(Debug, Clone)]
+enum Auth {
+    /// `Authorization: Bearer …` from the source.
+    Bearer(Arc<dyn AccessTokenSource>),
+    /// `apikey: …` (the spec's `ApiKeyAuth`); redacted in `Debug` like a token.
+    ApiKey(AccessToken),
 }
 
 #[derive(serde::Deserialize)]
@@ -115,11 +128,24 @@ struct RejectedBody {
 }
 
 impl WayfinderClient {
-    /// Builds a client.
+    /// Builds a client that sends a bearer token from `tokens` with each request.
     pub fn new(
         config: WayfinderConfig,
         tokens: Arc<dyn AccessTokenSource>,
     ) -> Result<Self, DeliveryError> {
+        Self::build(config, Auth::Bearer(tokens))
+    }
+
+    /// Builds a client that sends `api_key` in the `apikey` header (the spec's `ApiKeyAuth`
+    /// scheme, for the integration environment) and no bearer token.
+    pub fn with_api_key(
+        config: WayfinderConfig,
+        api_key: impl Into<String>,
+    ) -> Result<Self, DeliveryError> {
+        Self::build(config, Auth::ApiKey(AccessToken::new(api_key)))
+    }
+
+    fn build(config: WayfinderConfig, auth: Auth) -> Result<Self, DeliveryError> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .build()
@@ -134,7 +160,7 @@ impl WayfinderClient {
             config,
             url,
             http,
-            tokens,
+            auth,
         })
     }
 
@@ -144,20 +170,25 @@ impl WayfinderClient {
     }
 
     async fn attempt(&self, body: &[u8], count: usize) -> Result<(), DeliveryError> {
-        let token = self.tokens.token().await?;
+        let token = match &self.auth {
+            Auth::Bearer(tokens) => Some(tokens.token().await?),
+            Auth::ApiKey(_) => None,
+        };
         self.pacer.wait().await;
         let correlation_id = uuid::Uuid::new_v4();
         let started = Instant::now();
-        let result = self
+        let mut request = self
             .http
             .post(&self.url)
             .header("X-Correlation-ID", correlation_id.to_string())
             .header("client-id", &self.config.client_id)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .bearer_auth(token.secret())
-            .body(body.to_vec())
-            .send()
-            .await;
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        request = match (&self.auth, &token) {
+            (Auth::ApiKey(key), _) => request.header("apikey", key.secret()),
+            (Auth::Bearer(_), Some(token)) => request.bearer_auth(token.secret()),
+            (Auth::Bearer(_), None) => request,
+        };
+        let result = request.body(body.to_vec()).send().await;
         let response = match result {
             Ok(r) => r,
             Err(e) => {
@@ -194,7 +225,9 @@ impl WayfinderClient {
                 })
             }
             401 => {
-                self.tokens.invalidate().await;
+                if let Auth::Bearer(tokens) = &self.auth {
+                    tokens.invalidate().await;
+                }
                 Err(DeliveryError::Unauthorized)
             }
             429 => {

@@ -3,9 +3,10 @@
 //! from PAS patient records, and a PAS outage keeps numbers queued instead of sending them
 //! unchecked.
 //!
-//! This is **not** the portal's wiring: nothing in the portal builds a Record Service sender yet
-//! (a later issue wires one in), and the `PasEligibility` adapter below exists only in this test.
-//! This crate does not depend on `nhs-portal-pas` outside its tests.
+//! This is **not** the portal's wiring: the reference portal builds its sender with its own
+//! adapter (`examples/reference-portal/src/record_service.rs`, tested through the binary in
+//! `tests/reporting_services.rs` there). This crate does not depend on `nhs-portal-pas` outside
+//! its tests.
 
 mod common;
 

@@ -64,6 +64,26 @@ async fn ok_sends_spec_valid_body_and_required_headers() {
 }
 
 #[tokio::test]
+async fn the_api_key_goes_in_the_apikey_header_and_no_bearer_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/"))
+        .and(header("apikey", "int-key-1"))
+        .and(header("client-id", "pep-client-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "ok"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut config = WayfinderConfig::new(server.uri(), "pep-client-1");
+    config.timeout = Duration::from_secs(30);
+    let c = WayfinderClient::with_api_key(config, "int-key-1").unwrap();
+    assert!(!format!("{c:?}").contains("int-key-1"), "{c:?}");
+    c.deliver(&events()).await.unwrap();
+    let requests = server.received_requests().await.unwrap();
+    assert!(requests[0].headers.get("authorization").is_none());
+}
+
+#[tokio::test]
 async fn bad_request_gives_the_index() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))

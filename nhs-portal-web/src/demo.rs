@@ -43,7 +43,7 @@ use crate::simulator::{
     SIMULATED_NHS_APP_CLIENT_ID, Simulator, SimulatorApiClient, SimulatorClient, SimulatorConfig,
     SimulatorError, TestPatient,
 };
-use crate::staff::StaffPages;
+use crate::staff::{StaffOidc, StaffPages};
 use crate::wiring::Wiring;
 
 /// The portal's client id at its own NHS login simulator.
@@ -104,7 +104,11 @@ pub struct DemoSettings {
     /// The front-end files (default every embedded one, [`Assets::embedded`]).
     pub assets: Assets,
     /// The staff worklist's access code (default a random one, see [`DemoPortal::staff_code`]).
+    /// Not used when [`DemoSettings::staff_oidc`] is set.
     pub staff_code: Option<String>,
+    /// Signs staff in through the trust's OpenID Connect provider instead of the access code
+    /// (then no code opens the worklist).
+    pub staff_oidc: Option<Arc<StaffOidc>>,
     /// The trusts whose requests the staff worklist shows and acts on (default both demo
     /// trusts).
     pub staff_trusts: Option<Vec<Organisation>>,
@@ -140,6 +144,7 @@ impl DemoSettings {
             clock: Arc::new(SystemClock),
             assets: Assets::embedded(),
             staff_code: None,
+            staff_oidc: None,
             staff_trusts: None,
             session_idle: None,
             sign_in: None,
@@ -194,7 +199,8 @@ pub struct DemoPortal {
     pub data: DemoData,
     /// The public base URL.
     pub base_url: String,
-    /// The staff worklist's access code.
+    /// The staff worklist's access code (unused when staff sign in through
+    /// [`DemoSettings::staff_oidc`]).
     pub staff_code: String,
     /// How many demo requests seeding added to the store (0 when they were there already).
     pub seeded: usize,
@@ -218,6 +224,7 @@ impl DemoPortal {
             clock,
             assets,
             staff_code,
+            staff_oidc,
             staff_trusts,
             session_idle,
             sign_in,
@@ -277,14 +284,15 @@ impl DemoPortal {
             staff_code.unwrap_or_else(|| crate::session::random_token()[..12].to_owned());
         let worklist =
             Worklist::new(store.clone(), pas.clone(), clock.clone()).with_applier(pas.clone());
-        let staff = StaffPages::new(
-            worklist.clone(),
-            staff_trusts
-                .unwrap_or_else(|| vec![demo::real_time_trust(), demo::request_only_trust()]),
-            &staff_code,
-            clock.clone(),
-            !base_url.starts_with("http://"),
-        )?;
+        let trusts = staff_trusts
+            .unwrap_or_else(|| vec![demo::real_time_trust(), demo::request_only_trust()]);
+        let secure = !base_url.starts_with("http://");
+        let staff = match staff_oidc {
+            Some(oidc) => {
+                StaffPages::with_oidc(worklist.clone(), trusts, oidc, clock.clone(), secure)?
+            }
+            None => StaffPages::new(worklist.clone(), trusts, &staff_code, clock.clone(), secure)?,
+        };
 
         let (portal, fhir_api) = Wiring {
             base,

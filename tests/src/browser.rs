@@ -15,6 +15,8 @@ pub struct Page {
     pub status: StatusCode,
     /// Its `Location`, resolved against [`Page::url`].
     pub location: Option<url::Url>,
+    /// Its `Set-Cookie` headers, as sent.
+    pub set_cookies: Vec<String>,
     /// Its body as text.
     pub body: String,
 }
@@ -56,6 +58,12 @@ impl Browser {
         };
         let res = req.send().await.expect("an answer");
         crate::keep_cookies(jar, res.headers());
+        let set_cookies = res
+            .headers()
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
         let status = res.status();
         let location = res
             .headers()
@@ -67,6 +75,7 @@ impl Browser {
             url,
             status,
             location,
+            set_cookies,
             body,
         }
     }
@@ -94,6 +103,22 @@ impl Browser {
                     page = self.get(&next).await;
                 }
                 _ => return page,
+            }
+        }
+        panic!("more than 20 redirects, at {}", page.url);
+    }
+
+    /// Follows redirects from `page` like [`Browser::follow`], but stops before one to a URL
+    /// starting with `stop` and returns that URL (to open it in another browser, or altered).
+    pub async fn follow_until(&mut self, mut page: Page, stop: &str) -> Result<Page, url::Url> {
+        for _ in 0..20 {
+            match (&page.location, page.status.is_redirection()) {
+                (Some(next), true) if next.as_str().starts_with(stop) => return Err(next.clone()),
+                (Some(next), true) => {
+                    let next = next.to_string();
+                    page = self.get(&next).await;
+                }
+                _ => return Ok(page),
             }
         }
         panic!("more than 20 redirects, at {}", page.url);

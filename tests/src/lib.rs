@@ -53,6 +53,7 @@ pub mod browser;
 pub mod fhir_peer;
 pub mod live;
 pub mod pca_spec;
+pub mod reporting_service;
 pub mod specs;
 
 /// The form field the simulator's sign-in page takes.

@@ -14,8 +14,10 @@
 //! over HTTP, across to the provider's pages and back. Each stand-in that needs Node is skipped
 //! (`SKIPPED`, or a failure with `CI` set) when its `node_modules` is missing: [`node_peer`].
 //!
-//! To add a stand-in (a staff identity provider, a Reporting Service), start it in your test
-//! beside these and add its settings to the list from [`LiveStandIns::env`].
+//! Beside them, for tests that add them: the trust's staff identity provider ([`StaffIdp`], npm
+//! `oidc-provider`'s `staff.mjs`) and a Reporting Service that checks the signed-JWT exchange
+//! ([`crate::reporting_service::ReportingService`]); add their settings to the list from
+//! [`LiveStandIns::env`].
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -98,15 +100,9 @@ impl OidcProvider {
             .kill_on_drop(true)
             .spawn()
             .expect("node is installed");
-        let stdout = child.stdout.take().expect("piped");
-        let mut line = String::new();
-        tokio::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .await
-            .expect("its ready line");
-        let ready: Value = serde_json::from_str(&line).expect("a JSON ready line");
+        let issuer = ready_issuer(&mut child).await;
         Self {
-            issuer: ready["issuer"].as_str().expect("an issuer").to_owned(),
+            issuer,
             http: reqwest::Client::new(),
             _child: child,
         }
@@ -133,6 +129,95 @@ impl OidcProvider {
     pub async fn nhs_app_id_token(&self, nhs_number: &str) -> String {
         self.mint("/test/nhs-app-id-token", nhs_number).await
     }
+}
+
+/// The portal's client id at the staff identity provider stand-in.
+pub const STAFF_CLIENT_ID: &str = "worklist-live";
+/// The portal's client secret there.
+const STAFF_CLIENT_SECRET: &str = "live-staff-client-secret";
+/// The group that opens the worklist (the stand-in's `sam` is in it, `alex` is not).
+pub const STAFF_GROUP: &str = "booking-team";
+
+/// The trust's staff identity provider: npm `oidc-provider` (`staff.mjs`: PKCE required, a
+/// `groups` claim), not a real provider.
+#[derive(Debug)]
+pub struct StaffIdp {
+    /// Its issuer, `http://127.0.0.1:{port}`.
+    pub issuer: String,
+    _child: tokio::process::Child,
+}
+
+impl StaffIdp {
+    /// Starts it from `dir` (see [`node_peer`]) with the portal's client, redirecting to
+    /// `{base_url}/staff/sign-in/callback`.
+    pub async fn start(dir: &Path, base_url: &str) -> Self {
+        Self::start_with(dir, base_url, None).await
+    }
+
+    /// Like [`StaffIdp::start`]; with `client_jwk` the portal authenticates with
+    /// `private_key_jwt` (that public JWK) instead of the client secret.
+    pub async fn start_with(dir: &Path, base_url: &str, client_jwk: Option<&Value>) -> Self {
+        let mut cmd = tokio::process::Command::new("node");
+        match client_jwk {
+            Some(jwk) => cmd.env("CLIENT_JWK", jwk.to_string()),
+            None => cmd.env("CLIENT_SECRET", STAFF_CLIENT_SECRET),
+        };
+        let mut child = cmd
+            .arg("staff.mjs")
+            .current_dir(dir)
+            .env("CLIENT_ID", STAFF_CLIENT_ID)
+            .env("REDIRECT_URI", format!("{base_url}/staff/sign-in/callback"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node is installed");
+        let issuer = ready_issuer(&mut child).await;
+        Self {
+            issuer,
+            _child: child,
+        }
+    }
+
+    /// Makes the next ID token it issues claim `iss` (re-signed with its own key): a token from
+    /// another issuer, as a mix-up would bring.
+    pub async fn forge_next_id_token_issuer(&self, iss: &str) {
+        let res = reqwest::Client::new()
+            .post(format!(
+                "{}/test/forge-next-id-token?iss={iss}",
+                self.issuer
+            ))
+            .send()
+            .await
+            .expect("the provider answers");
+        assert_eq!(res.status(), reqwest::StatusCode::NO_CONTENT);
+    }
+
+    /// The portal's staff sign-in settings for this provider (with the client secret).
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("NHS_PORTAL_STAFF_OIDC_ISSUER", self.issuer.as_str()),
+            ("NHS_PORTAL_STAFF_OIDC_CLIENT_ID", STAFF_CLIENT_ID),
+            ("NHS_PORTAL_STAFF_OIDC_CLIENT_SECRET", STAFF_CLIENT_SECRET),
+            ("NHS_PORTAL_STAFF_OIDC_ALLOWED_GROUP", STAFF_GROUP),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+}
+
+/// Reads a Node stand-in's ready line `{"issuer": ...}` from its standard output.
+async fn ready_issuer(child: &mut tokio::process::Child) -> String {
+    let stdout = child.stdout.take().expect("piped");
+    let mut line = String::new();
+    tokio::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .await
+        .expect("its ready line");
+    let ready: Value = serde_json::from_str(&line).expect("a JSON ready line");
+    ready["issuer"].as_str().expect("an issuer").to_owned()
 }
 
 /// The PCA's token issuer: a key, its JWKS served on loopback, and bearer tokens it signs.

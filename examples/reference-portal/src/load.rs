@@ -111,24 +111,9 @@ fn value_problem(
 
 /// The settings that do not fit together.
 fn cross_checks(s: &Settings) -> Vec<String> {
-    let mut problems = Vec::new();
-    match (&s.reporting_url, &s.reporting_token) {
-        (Some(_), None) => problems.push(
-            "NHS_PORTAL_REPORTING_TOKEN (--reporting-token): required when NHS_PORTAL_REPORTING_URL is set"
-                .into(),
-        ),
-        (None, Some(_)) => problems.push(
-            "NHS_PORTAL_REPORTING_TOKEN (--reporting-token): set, but NHS_PORTAL_REPORTING_URL is not (nothing would use it)"
-                .into(),
-        ),
-        _ => {}
-    }
-    if s.reporting_client_id.is_some() && s.reporting_url.is_none() {
-        problems.push(
-            "NHS_PORTAL_REPORTING_CLIENT_ID (--reporting-client-id): set, but NHS_PORTAL_REPORTING_URL is not (nothing would use it)"
-                .into(),
-        );
-    }
+    let mut problems = crate::reporting::problems(s);
+    problems.extend(s.record_service.problems(s));
+    problems.extend(s.staff_oidc.problems(s));
     if let Some(dir) = &s.assets_dir
         && let Err(e) = nhs_portal_web::assets::Assets::load(dir)
     {
@@ -156,31 +141,18 @@ pub fn summary(s: &Settings) -> String {
             || "/ (the whole host)".to_owned(),
             |p| format!("{p}/ (nothing outside it is answered)"),
         );
-    let reporting = match &s.reporting_url {
-        Some(url) => format!(
-            "usage events sent to {url} as client {} (token set)",
-            s.reporting_client_id
-                .as_deref()
-                .unwrap_or(nhs_portal_web::demo::DEMO_CLIENT_ID)
-        ),
-        None => "usage events wait in the outbox (no NHS_PORTAL_REPORTING_URL)".into(),
-    };
+    let reporting = crate::reporting::summary(s);
     let pca = if s.demo_pca_secret.expose() == nhs_portal_web::demo::DEMO_PCA_SECRET {
         "client pca-demo, the default secret (demo-pca-secret)"
     } else {
         "client pca-demo, secret set (hidden)"
     };
-    let staff = if s.staff_code.is_some() {
-        "access code set (hidden)"
-    } else {
-        "access code generated at start-up"
-    };
+    let staff = s.staff_oidc.summary(s);
     let mode = match s.live.check(s).1 {
         Some(live) => live.summary(),
         None => vec![
             "  mode:          demo (a simulated PAS and the NHS login simulator, not NHS login)"
                 .into(),
-            format!("  staff:         {staff}"),
             format!("  demo PCA:      {pca}"),
         ],
     };
@@ -200,6 +172,8 @@ pub fn summary(s: &Settings) -> String {
             }
         ),
         format!("  reporting:     {reporting}"),
+        format!("  staff:         {staff}"),
+        format!("  records:       {}", s.record_service.summary()),
         format!(
             "  assets:        {}",
             s.assets_dir

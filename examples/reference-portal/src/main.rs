@@ -11,9 +11,11 @@
 //! With no settings it starts in **demo mode**: a simulated PAS with demo data for two trusts (one real time, one
 //! request only), the built-in **NHS login simulator** (not NHS login) mounted at
 //! `/nhs-login-simulator` with the portal registered as its relying party (a key generated at
-//! start-up), the staff worklist at `/staff` (access code printed at start-up, or
-//! `NHS_PORTAL_STAFF_CODE`), and the PCA Get Appointments API at `/fhir/Appointment` (accepting
-//! tokens the simulator mints).
+//! start-up), the staff worklist at `/staff` (staff sign in through the trust's OpenID Connect
+//! provider when `NHS_PORTAL_STAFF_OIDC_ISSUER` is set, else with the access code printed at
+//! start-up or `NHS_PORTAL_STAFF_CODE`), and the PCA Get Appointments API at `/fhir/Appointment`
+//! (accepting tokens the simulator mints). Usage events go to Wayfinder and NHS numbers to the PCA
+//! Record Service when their settings are given (`reporting.rs`, `record_service.rs`).
 //!
 //! The first line on standard output is `nhs-portal listening on {base URL}` (test harnesses read
 //! it to find the port). Settings that are wrong are each named on standard error, exit code 2.
@@ -24,9 +26,11 @@ mod load;
 mod metrics;
 mod monthly_csv;
 mod open;
+mod record_service;
 mod reporting;
 mod serve;
 mod settings;
+mod staff_sign_in;
 mod trusts;
 
 use std::process::ExitCode;
@@ -90,25 +94,50 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
                 None => Assets::embedded(),
             });
     demo_settings.staff_code = s.staff_code.as_ref().map(|c| c.expose().to_owned());
+    demo_settings.staff_oidc = s
+        .staff_oidc
+        .build(&base_url, demo_settings.clock.clone())
+        .await?;
+    let staff_sign_in = match &demo_settings.staff_oidc {
+        Some(oidc) => format!("sign in through {}", oidc.config().issuer),
+        None => "access code {code}".to_owned(),
+    };
     demo_settings.pca_secret = s.demo_pca_secret.expose().to_owned();
     demo_settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
     let demo = DemoPortal::build(demo_settings).await?;
     let reporting = reporting::start(&s, demo.store.clone(), demo.clock.clone())?;
+    let mut demo_patients: Vec<_> = demo
+        .data
+        .appointments
+        .iter()
+        .map(|a| a.patient.clone())
+        .collect();
+    demo_patients.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    demo_patients.dedup();
+    let records = s
+        .record_service
+        .start(
+            demo.store.clone(),
+            demo.pas.clone(),
+            demo.clock.clone(),
+            demo_patients,
+        )
+        .await?;
 
     println!("nhs-portal listening on {}", demo.base_url);
     let base = &demo.base_url;
     eprintln!(
         "  Demo mode: simulated hospital systems and the NHS login simulator (not NHS login).\n  \
-         Store: {}; {} demo requests added; {reporting}.\n  \
+         Store: {}; {} demo requests added; {reporting}; {records}.\n  \
          Patients: sign in as {} or {}.\n  \
          NHS App simulator (not the NHS App): {base}{}\n  \
-         Staff worklist: {base}/staff (access code {})",
+         Staff worklist: {base}/staff ({})",
         s.store_name(),
         demo.seeded,
         demo::ADULT,
         demo::SECOND_ADULT,
         nhs_portal_web::demo::NHS_APP_PATH,
-        demo.staff_code
+        staff_sign_in.replace("{code}", &demo.staff_code)
     );
     let portal = metrics::start(s.metrics_addr, Arc::clone(&demo.portal)).await?;
     serve::serve(listener, portal).await;
@@ -123,7 +152,8 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
     let store = open::open_store(s.database_url.expose()).await?;
     let clock: Arc<dyn nhs_portal_core::clock::Clock> =
         Arc::new(nhs_portal_core::clock::SystemClock);
-    let pas = trusts::pas(&live.trusts, clock.clone())?;
+    let pas: Arc<dyn nhs_portal_pas::PasBackend> =
+        Arc::new(trusts::pas(&live.trusts, clock.clone())?);
     let nhs_login = nhs_portal_web::nhs_login::NhsLoginConfig::new(
         &live.issuer,
         &live.client_id,
@@ -137,13 +167,13 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
     };
     let mut settings = nhs_portal_web::live::LiveSettings::new(
         &live.base_url,
-        Arc::new(pas),
+        pas.clone(),
         nhs_login,
         live.nhs_app_client_ids.clone(),
         pca,
     );
     settings.store = store;
-    settings.clock = clock;
+    settings.clock = clock.clone();
     if let Some(dir) = &s.assets_dir {
         settings.assets = Assets::load(dir)?;
     }
@@ -151,13 +181,38 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
         trusts::minimum_age(&live.trusts),
     );
     settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
+    // The staff worklist, only through the trust's identity provider (never a shared code).
+    let staff = match s.staff_oidc.build(&live.base_url, clock.clone()).await? {
+        Some(oidc) => {
+            let worklist = nhs_portal_pas::worklist::Worklist::new(
+                settings.store.clone(),
+                pas.clone(),
+                clock.clone(),
+            );
+            let pages = nhs_portal_web::staff::StaffPages::with_oidc(
+                worklist,
+                live.trusts.iter().map(|t| t.organisation.clone()).collect(),
+                oidc.clone(),
+                clock.clone(),
+                !live.base_url.starts_with("http://"),
+            )?;
+            settings = settings.with_mount("/staff", Arc::new(pages));
+            format!("staff sign in through {}", oidc.config().issuer)
+        }
+        None => "no staff worklist (no NHS_PORTAL_STAFF_OIDC_ISSUER)".to_owned(),
+    };
     let portal = nhs_portal_web::live::LivePortal::build(settings).await?;
     let reporting = reporting::start(&s, portal.store.clone(), portal.clock.clone())?;
+    // The trust's PAS feed queues patients as they get appointments; nothing to queue at start.
+    let records = s
+        .record_service
+        .start(portal.store.clone(), pas, clock, Vec::new())
+        .await?;
 
     println!("nhs-portal listening on {}", portal.base_url);
     eprintln!(
         "  Live mode: NHS login at {}, {} trust(s), PCA tokens from {}.\n  \
-         Store: {}; {reporting}.",
+         Store: {}; {reporting}; {records}; {staff}.",
         live.issuer,
         live.trusts.len(),
         live.pca_issuer,

@@ -70,7 +70,8 @@ pub struct Settings {
     pub database_url: Secret,
 
     /// Wayfinder Reporting Service base URL; with it the outbox worker delivers usage events
-    /// (then NHS_PORTAL_REPORTING_TOKEN is required), without it they wait in the outbox.
+    /// (then NHS_PORTAL_REPORTING_TOKEN or NHS_PORTAL_REPORTING_API_KEY is required), without it
+    /// they wait in the outbox.
     #[arg(long, env = "NHS_PORTAL_REPORTING_URL", value_name = "URL", value_parser = parse_http_url)]
     pub reporting_url: Option<url::Url>,
 
@@ -87,8 +88,8 @@ pub struct Settings {
     )]
     pub reporting_token: Option<Secret>,
 
-    /// Access code of the trust staff worklist at /staff, at least 8 characters (a secret)
-    /// [default: generated and printed at start-up].
+    /// Demo mode without staff OIDC: access code of the trust staff worklist at /staff, at
+    /// least 8 characters (a secret) [default: generated and printed at start-up].
     #[arg(
         long,
         env = "NHS_PORTAL_STAFF_CODE",
@@ -128,6 +129,18 @@ pub struct Settings {
     /// The mode, and what live mode connects to (`live_settings.rs`).
     #[command(flatten)]
     pub live: crate::live_settings::LiveSettings,
+
+    /// How the portal authenticates to the Reporting Service (`reporting.rs`).
+    #[command(flatten)]
+    pub reporting_auth: crate::reporting::ReportingAuthSettings,
+
+    /// The PCA Record Service sender (`record_service.rs`).
+    #[command(flatten)]
+    pub record_service: crate::record_service::RecordServiceSettings,
+
+    /// Staff sign-in through the trust's identity provider (`staff_sign_in.rs`).
+    #[command(flatten)]
+    pub staff_oidc: crate::staff_sign_in::StaffOidcSettings,
 }
 
 /// A setting whose value is never printed (Debug and Display show `(hidden)`).
@@ -172,7 +185,16 @@ fn parse_base_url(s: &str) -> Result<BaseUrl, String> {
     Ok(BaseUrl(trimmed.to_owned()))
 }
 
-fn parse_http_url(s: &str) -> Result<url::Url, String> {
+/// A setting's name as problems give it: `NHS_PORTAL_X_Y (--x-y)`.
+pub(crate) fn named(env: &str) -> String {
+    let flag = env
+        .trim_start_matches("NHS_PORTAL_")
+        .to_ascii_lowercase()
+        .replace('_', "-");
+    format!("{env} (--{flag})")
+}
+
+pub(crate) fn parse_http_url(s: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(s.trim()).map_err(|e| format!("not an absolute URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err("must be an http:// or https:// URL with a host".into());

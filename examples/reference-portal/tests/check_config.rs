@@ -34,6 +34,12 @@ struct Bad {
     hidden: &'static [&'static str],
 }
 
+/// A test-only RSA private key (the reporting crate's fixture).
+const KEY_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../nhs-portal-reporting/tests/fixtures/test-only-rsa-key.pem"
+);
+
 const BAD: &[Bad] = &[
     Bad {
         env: &[("NHS_PORTAL_SESSION_IDLE_SECONDS", "ten")],
@@ -88,6 +94,114 @@ const BAD: &[Bad] = &[
     Bad {
         env: &[("NHS_PORTAL_ASSETS_DIR", "/nonexistent/nhs-portal-assets")],
         named: &["NHS_PORTAL_ASSETS_DIR"],
+        hidden: &[],
+    },
+    // Wayfinder's authentication.
+    Bad {
+        env: &[
+            ("NHS_PORTAL_REPORTING_URL", "https://reporting.example"),
+            ("NHS_PORTAL_REPORTING_API_KEY", "apikey-secret-1"),
+            ("NHS_PORTAL_REPORTING_KEY_ID", "kid-1"),
+            (
+                "NHS_PORTAL_REPORTING_PRIVATE_KEY_FILE",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+            ),
+        ],
+        named: &["NHS_PORTAL_REPORTING_PRIVATE_KEY_FILE"],
+        hidden: &["apikey-secret-1"],
+    },
+    Bad {
+        env: &[
+            ("NHS_PORTAL_REPORTING_URL", "https://reporting.example"),
+            (
+                "NHS_PORTAL_REPORTING_PRIVATE_KEY_FILE",
+                "/nonexistent/wayfinder.pem",
+            ),
+        ],
+        named: &[
+            "NHS_PORTAL_REPORTING_API_KEY",
+            "NHS_PORTAL_REPORTING_KEY_ID",
+            "NHS_PORTAL_REPORTING_PRIVATE_KEY_FILE",
+        ],
+        hidden: &[],
+    },
+    Bad {
+        env: &[
+            ("NHS_PORTAL_REPORTING_URL", "https://reporting.example"),
+            ("NHS_PORTAL_REPORTING_API_KEY", "apikey-secret-2"),
+            ("NHS_PORTAL_REPORTING_TOKEN", "token-secret-2"),
+            ("NHS_PORTAL_REPORTING_KEY_ID", "kid-without-key-file"),
+        ],
+        named: &["NHS_PORTAL_REPORTING_KEY_ID", "NHS_PORTAL_REPORTING_TOKEN"],
+        hidden: &["apikey-secret-2", "token-secret-2"],
+    },
+    Bad {
+        env: &[("NHS_PORTAL_REPORTING_API_KEY", "apikey-secret-3")],
+        named: &["NHS_PORTAL_REPORTING_API_KEY"],
+        hidden: &["apikey-secret-3"],
+    },
+    // The Record Service.
+    Bad {
+        env: &[(
+            "NHS_PORTAL_RECORD_SERVICE_URL",
+            "https://records.example/records",
+        )],
+        named: &[
+            "NHS_PORTAL_RECORD_SERVICE_CLIENT_ID",
+            "NHS_PORTAL_RECORD_SERVICE_API_KEY",
+        ],
+        hidden: &[],
+    },
+    Bad {
+        env: &[
+            ("NHS_PORTAL_RECORD_SERVICE_API_KEY", "record-secret-1"),
+            ("NHS_PORTAL_RECORD_SERVICE_MAX_BATCH", "5001"),
+            ("NHS_PORTAL_RECORD_SERVICE_INTERVAL_SECONDS", "0"),
+        ],
+        named: &[
+            "NHS_PORTAL_RECORD_SERVICE_API_KEY",
+            "NHS_PORTAL_RECORD_SERVICE_MAX_BATCH",
+            "NHS_PORTAL_RECORD_SERVICE_INTERVAL_SECONDS",
+        ],
+        hidden: &["record-secret-1"],
+    },
+    // Staff sign-in through the trust's identity provider.
+    Bad {
+        env: &[("NHS_PORTAL_STAFF_OIDC_ISSUER", "https://idp.trust.example")],
+        named: &[
+            "NHS_PORTAL_STAFF_OIDC_CLIENT_ID",
+            "NHS_PORTAL_STAFF_OIDC_ALLOWED_GROUP",
+            "NHS_PORTAL_STAFF_OIDC_CLIENT_SECRET",
+        ],
+        hidden: &[],
+    },
+    Bad {
+        env: &[
+            ("NHS_PORTAL_STAFF_OIDC_ISSUER", "https://idp.trust.example"),
+            ("NHS_PORTAL_STAFF_OIDC_CLIENT_ID", "worklist"),
+            ("NHS_PORTAL_STAFF_OIDC_ALLOWED_GROUP", "booking-team"),
+            ("NHS_PORTAL_STAFF_OIDC_CLIENT_SECRET", "oidc-secret-1"),
+            (
+                "NHS_PORTAL_STAFF_OIDC_PRIVATE_KEY_FILE",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+            ),
+            ("NHS_PORTAL_STAFF_CODE", "staff-code-secret-9"),
+        ],
+        named: &[
+            "NHS_PORTAL_STAFF_OIDC_PRIVATE_KEY_FILE",
+            "NHS_PORTAL_STAFF_CODE",
+        ],
+        hidden: &["oidc-secret-1", "staff-code-secret-9"],
+    },
+    Bad {
+        env: &[
+            ("NHS_PORTAL_STAFF_OIDC_CLIENT_ID", "worklist"),
+            ("NHS_PORTAL_STAFF_OIDC_ISSUER", "not a url"),
+        ],
+        named: &[
+            "NHS_PORTAL_STAFF_OIDC_ISSUER",
+            "NHS_PORTAL_STAFF_OIDC_CLIENT_ID",
+        ],
         hidden: &[],
     },
     // Several at once: every one is named, not only the first.
@@ -177,6 +291,32 @@ fn good_settings_exit_0_with_a_summary_and_no_secret() {
             ("NHS_PORTAL_SESSION_IDLE_SECONDS", "64"),
             ("NHS_PORTAL_DEMO_PCA_SECRET", "pca-secret-5"),
             ("NHS_PORTAL_ASSETS_DIR", assets),
+        ],
+        // Signed-JWT Wayfinder, the Record Service and staff sign-in through a provider.
+        &[
+            ("NHS_PORTAL_REPORTING_URL", "https://reporting.example"),
+            ("NHS_PORTAL_REPORTING_API_KEY", "apikey-secret-6"),
+            ("NHS_PORTAL_REPORTING_KEY_ID", "kid-6"),
+            ("NHS_PORTAL_REPORTING_PRIVATE_KEY_FILE", KEY_FILE),
+            (
+                "NHS_PORTAL_RECORD_SERVICE_URL",
+                "https://records.example/records",
+            ),
+            ("NHS_PORTAL_RECORD_SERVICE_CLIENT_ID", "records-client"),
+            ("NHS_PORTAL_RECORD_SERVICE_API_KEY", "record-secret-7"),
+            ("NHS_PORTAL_STAFF_OIDC_ISSUER", "https://idp.trust.example/"),
+            ("NHS_PORTAL_STAFF_OIDC_CLIENT_ID", "worklist"),
+            ("NHS_PORTAL_STAFF_OIDC_PRIVATE_KEY_FILE", KEY_FILE),
+            ("NHS_PORTAL_STAFF_OIDC_ALLOWED_GROUP", "booking-team"),
+        ],
+        // The integration environment's apikey, and a staff client secret.
+        &[
+            ("NHS_PORTAL_REPORTING_URL", "https://reporting.example"),
+            ("NHS_PORTAL_REPORTING_API_KEY", "apikey-secret-8"),
+            ("NHS_PORTAL_STAFF_OIDC_ISSUER", "https://idp.trust.example"),
+            ("NHS_PORTAL_STAFF_OIDC_CLIENT_ID", "worklist"),
+            ("NHS_PORTAL_STAFF_OIDC_CLIENT_SECRET", "oidc-secret-9"),
+            ("NHS_PORTAL_STAFF_OIDC_ALLOWED_GROUP", "booking-team"),
         ],
     ];
     for env in good {

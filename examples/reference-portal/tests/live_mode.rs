@@ -6,6 +6,10 @@
 //! views an appointment and cancels it in the PAS (real-time trust), asks to cancel another
 //! (request-only trust); the PCA's call answers a Bundle, with both, that the producer spec and
 //! the FHIR R4 schema accept; a token from another issuer is refused; the simulators are nowhere.
+//! A second test adds the trust's staff identity provider (npm `oidc-provider`'s `staff.mjs`)
+//! and a Reporting Service checking the signed-JWT exchange: a patient's cancellation at the
+//! request-only trust is fulfilled by the booking team after signing in there, someone outside
+//! the team is refused, and the usage events arrive with the access token the exchange gave.
 //!
 //! Needs Node and the peers' packages (`bash scripts/setup-node`); without them it says it was
 //! skipped (with `CI` set it fails). Without NHS England's specs the Bundle is checked for its
@@ -16,7 +20,8 @@ use std::path::Path;
 use http::StatusCode;
 use nhs_portal_pas::demo;
 use nhs_portal_tests::browser::Browser;
-use nhs_portal_tests::live::{LiveStandIns, PCA_AUDIENCE, start_portal};
+use nhs_portal_tests::live::{LiveStandIns, PCA_AUDIENCE, StaffIdp, start_portal};
+use nhs_portal_tests::reporting_service::{ReportingService, event_codes};
 use nhs_portal_tests::{csrf_token, get_appointments_uri, input_value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nhs-portal-example");
@@ -185,4 +190,118 @@ async fn into_http(res: reqwest::Response) -> http::Response<bytes::Bytes> {
         out = out.header(k, v);
     }
     out.body(res.bytes().await.unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_mode_staff_fulfil_a_request_after_oidc_sign_in_and_reporting_uses_signed_jwt() {
+    let Some(stand_ins) = LiveStandIns::start().await else {
+        return;
+    };
+    let Some(op_dir) = nhs_portal_tests::live::node_peer("oidc-provider") else {
+        return;
+    };
+    let staff_idp = StaffIdp::start(&op_dir, &stand_ins.base_url()).await;
+    let mut wayfinder = ReportingService::signed_jwt(stand_ins.dir.path()).await;
+    let mut env = stand_ins.env();
+    env.extend(staff_idp.env());
+    env.extend(wayfinder.env());
+    let portal = start_portal(Path::new(BIN), &env, stand_ins.dir.path());
+    let base = portal.base_url.clone();
+
+    // A patient asks the request-only trust to cancel an appointment.
+    let mut patient = Browser::new();
+    let page = patient
+        .get_following(&format!("{base}/patient-portal/appointments"))
+        .await;
+    let page = patient.submit(&page, &[("nhs_number", demo::ADULT)]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}: {}", page.url, page.body);
+    let id = stand_ins.pas.id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED);
+    let at = format!("{base}/patient-portal/appointment/{}", id.as_str());
+    let view = patient.get(&at).await;
+    assert_eq!(view.status, StatusCode::OK, "{}", view.body);
+    let csrf = csrf_token(&view.body).expect("a CSRF token");
+    let check = patient
+        .post_form(
+            &format!("{at}/cancel"),
+            &[("csrf_token", &csrf), ("reason", "no-longer-needed")],
+        )
+        .await;
+    let check = patient.follow(check).await;
+    assert_eq!(check.status, StatusCode::OK, "{}", check.body);
+    let key = input_value(&check.body, "idempotency_key").expect("the confirm form's key");
+    let sent = patient
+        .post_form(
+            &format!("{at}/cancel/check"),
+            &[("csrf_token", &csrf), ("idempotency_key", &key)],
+        )
+        .await;
+    let sent = patient.follow(sent).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+
+    // The booking team signs in through the trust's identity provider and sees it waiting.
+    let mut staff = Browser::new();
+    let page = staff
+        .get_following(&format!("{base}/staff/sign-in/start"))
+        .await;
+    assert!(
+        page.url.as_str().starts_with(&staff_idp.issuer),
+        "at the staff provider: {}",
+        page.url
+    );
+    let list = staff.submit(&page, &[("user", "sam")]).await;
+    assert_eq!(list.url.as_str(), format!("{base}/staff"), "{}", list.body);
+    assert!(
+        list.body.contains("Signed in as Sam Booking."),
+        "{}",
+        list.body
+    );
+    let card = list
+        .body
+        .find("Cancel: ")
+        .expect("the waiting cancellation");
+    let action = list.body[card..]
+        .split("action=\"")
+        .nth(1)
+        .and_then(|a| a.split('"').next())
+        .expect("its fulfil form")
+        .to_owned();
+    assert!(action.ends_with("/fulfil"), "{action}");
+    let csrf = csrf_token(&list.body).expect("the worklist's CSRF token");
+    // The booking team cancels it in the PAS, then marks the request done.
+    stand_ins
+        .pas
+        .staff_edit(&format!("Appointment/{}", id.as_str()), |a| {
+            a["status"] = "cancelled".into();
+        })
+        .await;
+    let done = staff
+        .post_form(
+            &format!("{base}{action}"),
+            &[("csrf_token", &csrf), ("ods", demo::REQUEST_ONLY_TRUST_ODS)],
+        )
+        .await;
+    assert_eq!(
+        done.location.as_ref().map(|l| l.path()),
+        Some("/staff"),
+        "{}",
+        done.body
+    );
+    let after = staff.follow(done).await;
+    assert!(after.body.contains("Done."), "{}", after.body);
+    assert!(!after.body.contains(&action), "no longer waiting");
+
+    // Someone outside the booking team is refused.
+    let mut other = Browser::new();
+    let page = other
+        .get_following(&format!("{base}/staff/sign-in/start"))
+        .await;
+    let refused = other.submit(&page, &[("user", "alex")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+    // The usage events reached Wayfinder after the signed-JWT exchange.
+    let mut codes = Vec::new();
+    while !codes.iter().any(|c| c == "SESSION") {
+        codes.extend(event_codes(&wayfinder.next_batch().await));
+    }
+    assert!(wayfinder.tokens_issued() >= 1);
 }

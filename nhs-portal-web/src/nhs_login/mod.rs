@@ -26,6 +26,8 @@ pub use jwks::JwksCache;
 #[cfg_attr(docsrs, doc(cfg(feature = "nhs-login")))]
 pub use keys::{KeyError, RsaSigningKey};
 #[cfg(feature = "nhs-login")]
+pub(crate) use rp::{Client as OidcClient, chain as error_chain};
+#[cfg(feature = "nhs-login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nhs-login")))]
 pub use rp::{
     CompletedLogin, Environment, LoginError, LoginFailure, LoginRequest, NhsIdentity,

@@ -38,7 +38,9 @@ struct UserInfoNhs {
 }
 impl AdditionalClaims for UserInfoNhs {}
 
-type Client = CoreClient<
+/// The `openidconnect` client as discovery builds it (authorization endpoint set, token and
+/// userinfo endpoints maybe), shared with the staff sign-in.
+pub(crate) type Client = CoreClient<
     EndpointSet,
     EndpointNotSet,
     EndpointNotSet,
@@ -84,7 +86,7 @@ fn http_client() -> Result<openidconnect::reqwest::Client, LoginError> {
 }
 
 /// An error and its sources, as one line.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

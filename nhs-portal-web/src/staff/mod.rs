@@ -2,13 +2,25 @@
 //! requests and marks each done (fulfilled) or rejected, through
 //! [`nhs_portal_pas::worklist::Worklist`]. Mounted in the portal at `/staff`.
 //!
-//! Staff sign in with their name and a shared access code (from configuration; the reference
-//! portal prints a generated one in demo mode). This is a simple gate for a demo and a reference:
-//! a trust would put its own staff sign-in (smartcard, SSO) in front instead. Staff sessions are
-//! kept in this process's memory, in an `HttpOnly; SameSite=Strict` cookie scoped to `/staff`,
-//! and every POST carries the staff session's CSRF token. Failed sign-ins are limited per client
-//! and overall (`attempts`): over the limit the sign-in page answers 429 without checking the
-//! code.
+//! Staff sign in one of two ways, chosen when the pages are built:
+//! - **The trust's OpenID Connect identity provider** ([`StaffPages::with_oidc`], `oidc`):
+//!   `/staff/sign-in/start` redirects to the provider (code flow, PKCE, state and nonce), and
+//!   `/staff/sign-in/callback` admits only members of the allowed group (`oidc_flow`). The
+//!   sign-in in progress is kept on the server under a random key held in a short-lived cookie
+//!   of the browser that started it, so a callback in another browser, a forged `state` or a
+//!   used one is refused. No shared code is accepted.
+//! - **A shared access code** ([`StaffPages::new`], demo mode only): staff give their name and
+//!   the code from configuration (the reference portal prints a generated one). Failed sign-ins
+//!   are limited per client and overall (`attempts`): over the limit the sign-in page answers
+//!   429 without checking the code.
+//!
+//! Staff sessions are kept in this process's memory, in an `HttpOnly` cookie scoped to `/staff`
+//! (`SameSite=Strict` with the access code; `SameSite=Lax` after the provider's sign-in, since a
+//! browser withholds a `Strict` cookie on the redirect chain that began at the provider), and
+//! every POST carries the staff session's CSRF token.
+//!
+//! Over 400 lines because the one handler routes both ways of signing in and the worklist's
+//! actions; the provider's flow itself is in `oidc` and `oidc_flow`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,7 +42,13 @@ use crate::session::random_token;
 use views::{ItemView, StaffView, TrustView};
 
 mod attempts;
+pub mod oidc;
+mod oidc_flow;
 mod views;
+
+pub use oidc::{
+    StaffClientCredential, StaffIdentity, StaffOidc, StaffOidcConfig, StaffSignInError,
+};
 
 const COOKIE: &str = "nhs_portal_staff";
 const STAFF_SESSION: Duration = Duration::hours(8);
@@ -43,16 +61,26 @@ pub(crate) struct StaffSession {
     expires: DateTime<Utc>,
 }
 
+/// How staff prove who they are.
+enum SignIn {
+    /// The shared access code (demo mode).
+    AccessCode(String),
+    /// The trust's OpenID Connect provider.
+    Oidc(Arc<StaffOidc>),
+}
+
 /// The staff worklist pages.
 pub struct StaffPages {
     worklist: Worklist,
     trusts: Vec<Organisation>,
-    access_code: String,
+    sign_in: SignIn,
     pages: Pages,
     clock: Arc<dyn Clock>,
     secure: bool,
     sessions: Mutex<HashMap<String, StaffSession>>,
     attempts: attempts::Attempts,
+    /// Sign-ins with the provider in progress, by the key in each browser's cookie.
+    logins: Mutex<HashMap<String, oidc::PendingStaffLogin>>,
 }
 
 impl std::fmt::Debug for StaffPages {
@@ -64,7 +92,8 @@ impl std::fmt::Debug for StaffPages {
 }
 
 impl StaffPages {
-    /// Staff pages over a worklist for these trusts, opened by `access_code`. `secure` marks the
+    /// Staff pages over a worklist for these trusts, opened by `access_code` (demo mode only:
+    /// a live portal signs staff in with [`StaffPages::with_oidc`]). `secure` marks the
     /// cookie `Secure` (false only on plain-http localhost).
     pub fn new(
         worklist: Worklist,
@@ -73,16 +102,63 @@ impl StaffPages {
         clock: Arc<dyn Clock>,
         secure: bool,
     ) -> Result<Self, crate::pages::PageError> {
+        Self::build(
+            worklist,
+            trusts,
+            SignIn::AccessCode(access_code.into()),
+            clock,
+            secure,
+        )
+    }
+
+    /// Staff pages over a worklist for these trusts, signing staff in through the trust's
+    /// OpenID Connect provider (no access code is accepted). `secure` as for
+    /// [`StaffPages::new`].
+    pub fn with_oidc(
+        worklist: Worklist,
+        trusts: Vec<Organisation>,
+        oidc: Arc<StaffOidc>,
+        clock: Arc<dyn Clock>,
+        secure: bool,
+    ) -> Result<Self, crate::pages::PageError> {
+        Self::build(worklist, trusts, SignIn::Oidc(oidc), clock, secure)
+    }
+
+    fn build(
+        worklist: Worklist,
+        trusts: Vec<Organisation>,
+        sign_in: SignIn,
+        clock: Arc<dyn Clock>,
+        secure: bool,
+    ) -> Result<Self, crate::pages::PageError> {
         Ok(Self {
             worklist,
             trusts,
-            access_code: access_code.into(),
+            sign_in,
             pages: Pages::new()?,
             clock,
             secure,
             sessions: Mutex::new(HashMap::new()),
             attempts: attempts::Attempts::default(),
+            logins: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Starts a staff session for `name`; returns the cookie that carries it.
+    fn start_session(&self, name: &str) -> Option<HeaderValue> {
+        let token = random_token();
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                token.clone(),
+                StaffSession {
+                    name: name.to_owned(),
+                    csrf: random_token(),
+                    expires: self.clock.now() + STAFF_SESSION,
+                },
+            );
+        self.cookie(&token, false)
     }
 
     fn session(&self, req: &Request<Bytes>) -> Option<StaffSession> {
@@ -98,7 +174,10 @@ impl StaffPages {
             .path("/staff")
             .http_only(true)
             .secure(self.secure)
-            .same_site(SameSite::Strict)
+            .same_site(match self.sign_in {
+                SignIn::AccessCode(_) => SameSite::Strict,
+                SignIn::Oidc(_) => SameSite::Lax,
+            })
             .build();
         if remove {
             c.make_removal();
@@ -144,7 +223,11 @@ impl StaffPages {
             StatusCode::OK
         };
         let title = "Sign in to the booking team worklist";
-        self.html(status, title, &StaffView::sign_in(error))
+        let view = match self.sign_in {
+            SignIn::AccessCode(_) => StaffView::sign_in(error),
+            SignIn::Oidc(_) => StaffView::oidc_sign_in(),
+        };
+        self.html(status, title, &view)
     }
 
     async fn list(&self, staff: &StaffSession, notice: Option<&str>) -> Response<Bytes> {
@@ -267,7 +350,19 @@ impl Handler for StaffPages {
                 )
                 .await
             }
+            (Method::GET, "/staff/sign-in/start", _) => match &self.sign_in {
+                SignIn::Oidc(oidc) => self.start_oidc(oidc, &req),
+                SignIn::AccessCode(_) => http_kit::redirect("/staff"),
+            },
+            (Method::GET, "/staff/sign-in/callback", _) => match &self.sign_in {
+                SignIn::Oidc(oidc) => self.oidc_callback(oidc, &req).await,
+                SignIn::AccessCode(_) => http_kit::redirect("/staff"),
+            },
             (Method::POST, "/staff/sign-in", _) => {
+                let SignIn::AccessCode(access_code) = &self.sign_in else {
+                    // No shared code opens a worklist whose staff sign in with the provider.
+                    return self.sign_in_page(false);
+                };
                 let (client, now) = (http_kit::client_key(&req), self.clock.now());
                 if !self.attempts.allowed(&client, now) {
                     tracing::warn!("staff sign-in refused: too many failed attempts");
@@ -278,26 +373,14 @@ impl Handler for StaffPages {
                 let f = Form::parse(req.body());
                 let name = f.get("name").map(|n| n.trim()).unwrap_or("");
                 let code_ok = f.get("code").is_some_and(|c| {
-                    crate::nhs_login::constant_time_eq(c.as_bytes(), self.access_code.as_bytes())
+                    crate::nhs_login::constant_time_eq(c.as_bytes(), access_code.as_bytes())
                 });
                 if name.is_empty() || name.chars().count() > 100 || !code_ok {
                     self.attempts.failed(&client, now);
                     return self.sign_in_page(true);
                 }
                 self.attempts.succeeded(&client);
-                let token = random_token();
-                self.sessions
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(
-                        token.clone(),
-                        StaffSession {
-                            name: name.to_owned(),
-                            csrf: random_token(),
-                            expires: self.clock.now() + STAFF_SESSION,
-                        },
-                    );
-                http_kit::with_cookie(http_kit::redirect("/staff"), self.cookie(&token, false))
+                http_kit::with_cookie(http_kit::redirect("/staff"), self.start_session(name))
             }
             (Method::POST, p, Some(s)) => {
                 let f = Form::parse(req.body());

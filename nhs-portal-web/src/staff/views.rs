@@ -13,6 +13,8 @@ use crate::journeys::{CANCEL_REASONS, FieldError, RESCHEDULE_REASONS, reason_lab
 #[derive(Debug, Serialize)]
 pub(super) struct StaffView<'a> {
     sign_in: bool,
+    /// Signing in is through the trust's identity provider (no code form).
+    oidc: bool,
     pub(super) errors: Vec<FieldError>,
     notice: Option<&'a str>,
     trusts: Vec<TrustView>,
@@ -24,6 +26,7 @@ impl<'a> StaffView<'a> {
     pub(super) fn sign_in(error: bool) -> Self {
         Self {
             sign_in: true,
+            oidc: false,
             errors: error
                 .then_some(FieldError {
                     field: "code",
@@ -35,6 +38,14 @@ impl<'a> StaffView<'a> {
             trusts: Vec::new(),
             staff_name: "",
             staff_csrf: "",
+        }
+    }
+
+    /// The sign-in page of a worklist whose staff sign in through the trust's identity provider.
+    pub(super) fn oidc_sign_in() -> Self {
+        Self {
+            oidc: true,
+            ..Self::sign_in(false)
         }
     }
 
@@ -51,6 +62,7 @@ impl<'a> StaffView<'a> {
     ) -> Self {
         Self {
             sign_in: false,
+            oidc: false,
             errors: Vec::new(),
             notice,
             trusts,
