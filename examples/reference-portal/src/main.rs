@@ -26,6 +26,7 @@ mod load;
 mod metrics;
 mod monthly_csv;
 mod open;
+mod pas_feed;
 mod record_service;
 mod reporting;
 mod serve;
@@ -106,6 +107,7 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
     demo_settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
     let demo = DemoPortal::build(demo_settings).await?;
     let reporting = reporting::start(&s, demo.store.clone(), demo.clock.clone())?;
+    pas_feed::start(demo.store.clone(), demo.pas.clone(), demo.clock.clone());
     let mut demo_patients: Vec<_> = demo
         .data
         .appointments
@@ -203,6 +205,11 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
     };
     let portal = nhs_portal_web::live::LivePortal::build(settings).await?;
     let reporting = reporting::start(&s, portal.store.clone(), portal.clock.clone())?;
+    pas_feed::start(
+        portal.store.clone(),
+        portal.pas.clone(),
+        portal.clock.clone(),
+    );
     // The trust's PAS feed queues patients as they get appointments; nothing to queue at start.
     let records = s
         .record_service
