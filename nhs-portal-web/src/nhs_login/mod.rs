@@ -25,7 +25,8 @@ pub use jwks::JwksCache;
 #[cfg(feature = "nhs-login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nhs-login")))]
 pub use keys::{KeyError, RsaSigningKey};
-#[cfg(feature = "nhs-login")]
+// The staff pages' OpenID Connect sign-in reuses the relying party's HTTP client and error text.
+#[cfg(feature = "staff")]
 pub(crate) use rp::{Client as OidcClient, chain as error_chain};
 #[cfg(feature = "nhs-login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nhs-login")))]
