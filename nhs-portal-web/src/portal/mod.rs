@@ -172,6 +172,8 @@ struct Inner {
 #[derive(Clone)]
 struct Mount {
     prefix: String,
+    /// The prefix as the metrics' `route` label, made once.
+    label: metrics::SharedString,
     handler: Arc<dyn Handler>,
 }
 
@@ -250,8 +252,10 @@ impl Portal {
     /// already removed, and added back to what it answers). Anything implementing [`Handler`] mounts the same
     /// way: `FhirApi`, `Simulator`, `StaffPages`, or an `Arc` of one.
     pub fn mount(mut self, prefix: impl Into<String>, handler: impl Handler + 'static) -> Self {
+        let prefix = prefix.into().trim_end_matches('/').to_owned();
         Arc::make_mut(&mut self.mounts).push(Mount {
-            prefix: prefix.into().trim_end_matches('/').to_owned(),
+            label: metrics::SharedString::from(prefix.clone()),
+            prefix,
             handler: Arc::new(handler),
         });
         self
@@ -328,16 +332,13 @@ impl Portal {
         let started = std::time::Instant::now();
         let path = req.uri().path();
         let (label, res) = match self.mounts.iter().find(|m| m.matches(path)) {
-            Some(mount) => (mount.prefix.clone(), mount.handler.handle(req).await),
+            Some(mount) => (mount.label.clone(), mount.handler.handle(req).await),
             None => {
-                let label = match self.inner.routes.at(path) {
-                    Some((route, _)) => route.label(),
-                    None => "not-found",
-                };
-                (label.to_owned(), self.inner.route(req).await)
+                let (label, res) = self.inner.route(req).await;
+                (metrics::SharedString::const_str(label), res)
             }
         };
-        telemetry::request(&label, res.status(), started.elapsed());
+        telemetry::request(label, res.status(), started.elapsed());
         res
     }
 }

@@ -213,14 +213,25 @@ impl Ctx {
 }
 
 impl Inner {
-    pub(super) async fn route(&self, req: Request<Bytes>) -> Response<Bytes> {
-        let found = self.routes.at(req.uri().path());
+    /// The answer to `req` from the route its path names, and that route's
+    /// [`label`](Route::label) (`not-found` when it names none), matched once.
+    pub(super) async fn route(&self, req: Request<Bytes>) -> (&'static str, Response<Bytes>) {
+        let found = self
+            .routes
+            .at(req.uri().path())
+            .map(|(route, id)| (route, id.to_owned()));
+        let label = found
+            .as_ref()
+            .map_or("not-found", |(route, _)| route.label());
+        (label, self.answer(req, found).await)
+    }
+
+    async fn answer(&self, req: Request<Bytes>, found: Option<(Route, String)>) -> Response<Bytes> {
         let mut ctx = Ctx::of(&req);
         let get = req.method() == Method::GET;
         let Some((route, id)) = found else {
             return self.not_found(&ctx, None);
         };
-        let id = id.to_owned();
         if ctx.path.starts_with("/patient-portal/") && self.maintenance.load(Ordering::SeqCst) {
             return self.maintenance_page(&ctx);
         }

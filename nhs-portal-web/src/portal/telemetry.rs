@@ -13,8 +13,7 @@ pub const REQUESTS: &str = "nhs_portal_http_requests_total";
 pub const REQUEST_SECONDS: &str = "nhs_portal_http_request_duration_seconds";
 
 /// Records one answered request.
-pub(super) fn request(route: &str, status: http::StatusCode, took: Duration) {
-    let route = route.to_owned();
+pub(super) fn request(route: metrics::SharedString, status: http::StatusCode, took: Duration) {
     metrics::counter!(REQUESTS, "route" => route.clone(), "status" => status.as_str().to_owned())
         .increment(1);
     metrics::histogram!(REQUEST_SECONDS, "route" => route).record(took.as_secs_f64());
