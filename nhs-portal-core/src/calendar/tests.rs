@@ -1,43 +1,25 @@
 use super::*;
-use crate::{
-    AppointmentId, AppointmentType, Clinician, Location, NhsNumber, OdsCode, Organisation,
-    Specialty, TreatmentFunctionCode,
-};
 use chrono::{Datelike, Duration, NaiveDate, Offset, Weekday};
 use std::collections::BTreeMap;
 
 const LINK: &str = "https://portal.example.nhs.uk/patient-portal/appointment/a1b2c3";
 
 fn appointment(start: DateTime<Utc>) -> Appointment {
-    Appointment {
-        id: AppointmentId::parse("a1b2c3").unwrap(),
-        patient: NhsNumber::parse("9000000009").unwrap(),
-        status: AppointmentStatus::Booked,
-        request_status: None,
-        description: "Dermatology appointment".into(),
-        specialty: Specialty {
-            code: TreatmentFunctionCode::parse("330").unwrap(),
-            display: "DERMATOLOGY".into(),
-        },
-        start,
-        end: Some(start + Duration::minutes(30)),
-        medium: ConsultationMedium::FaceToFace,
-        priority: None,
-        location: Some(Location {
-            name: "Skin Clinic, Outpatients B".into(),
-            address: vec!["1 Hospital Road".into(), "Leeds; LS1 3EX".into()],
-        }),
-        clinician: Some(Clinician {
-            name: "Dr Amira Shah".into(),
-            sds_user_id: None,
-        }),
-        organisation: Organisation {
-            ods_code: OdsCode::parse("R9E").unwrap(),
-            name: "Northfield Teaching Hospitals NHS Foundation Trust".into(),
-        },
-        appointment_type: AppointmentType::Outpatient,
-        identifiers: vec![],
-    }
+    Appointment::builder()
+        .id("a1b2c3")
+        .patient("9000000009")
+        .description("Dermatology appointment")
+        .specialty("330", "DERMATOLOGY")
+        .start(start)
+        .end(start + Duration::minutes(30))
+        .location(
+            "Skin Clinic, Outpatients B",
+            ["1 Hospital Road", "Leeds; LS1 3EX"],
+        )
+        .clinician("Dr Amira Shah")
+        .organisation("R9E", "Northfield Teaching Hospitals NHS Foundation Trust")
+        .build()
+        .expect("a valid test appointment")
 }
 
 fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
