@@ -123,12 +123,7 @@ async fn the_secret_is_the_configured_one_and_a_wrong_one_is_401_json() {
 /// outside it.
 #[tokio::test]
 async fn the_portal_is_served_under_the_path_of_its_base_url() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", nhs_portal_tests::live::free_port());
     let base = format!("http://{addr}/hospital");
     let portal = start(&[("NHS_PORTAL_ADDR", &addr), ("NHS_PORTAL_BASE_URL", &base)]);
     assert_eq!(portal.base_url, base);

@@ -90,9 +90,7 @@ async fn the_counters_move_after_requests_and_parse_as_prometheus_text() {
 
 #[tokio::test]
 async fn with_its_own_address_metrics_leave_the_main_listener() {
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = free.local_addr().unwrap().to_string();
-    drop(free);
+    let addr = format!("127.0.0.1:{}", nhs_portal_tests::live::free_port());
     let portal = common::start_demo(BIN, &[("NHS_PORTAL_METRICS_ADDR", &addr)]);
     let base = &portal.base_url;
     assert_eq!(get(&format!("{base}/")).await.0, 200);

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use nhs_portal_tests::live::{PortalProcess, spawn_portal};
+use nhs_portal_tests::live::{PortalProcess, spawn_portal, start_portal};
 
 /// The running portal; dropping it stops the process (and then removes `dirs`).
 pub struct Running {
@@ -34,18 +34,20 @@ pub fn start_demo(bin: &str, env: &[(&str, &str)]) -> Running {
         "sqlite://{}?mode=rwc",
         dir.path().join("portal.sqlite3").display()
     );
-    let mut cmd = Command::new(bin);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("NHS_PORTAL_") {
-            cmd.env_remove(k);
-        }
+    let settings: Vec<(String, String)> = [
+        ("NHS_PORTAL_ADDR", "127.0.0.1:0"),
+        ("NHS_PORTAL_DATABASE_URL", &db),
+    ]
+    .iter()
+    .chain(env)
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let process = start_portal(std::path::Path::new(bin), &settings, dir.path());
+    Running {
+        base_url: process.base_url.clone(),
+        process,
+        _dirs: vec![dir],
     }
-    cmd.env("NHS_PORTAL_ADDR", "127.0.0.1:0")
-        .env("NHS_PORTAL_DATABASE_URL", db)
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
-        .current_dir(dir.path());
-    spawn(cmd, vec![dir])
 }
 
 /// Sends `req` and reads the answer as JSON.
