@@ -14,6 +14,7 @@ use nhs_portal_core::NhsNumber;
 use nhs_portal_core::store::memory::MemoryStore;
 use nhs_portal_pas::demo;
 use nhs_portal_tests::TestPortal;
+use nhs_portal_tests::browser::Browser;
 use nhs_portal_tests::live::{OidcProvider as Op, node_peer};
 use nhs_portal_web::nhs_login::{
     LoginError, LoginRequest, NhsLoginConfig, RelyingParty, RsaSigningKey,
@@ -50,72 +51,26 @@ async fn rp(op: &Op) -> RelyingParty {
         .unwrap()
 }
 
-/// A browser that does not follow redirects, with a minimal cookie jar (one host only).
-struct Browser {
-    http: reqwest::Client,
-    cookies: HashMap<String, String>,
-}
-
-impl Browser {
-    fn new() -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookies: HashMap::new(),
-        }
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> reqwest::Response {
-        let cookie = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let resp = req.header("cookie", cookie).send().await.unwrap();
-        for sc in resp.headers().get_all("set-cookie") {
-            let pair = sc.to_str().unwrap().split(';').next().unwrap();
-            if let Some((k, v)) = pair.split_once('=') {
-                self.cookies.insert(k.trim().to_owned(), v.to_owned());
-            }
-        }
-        resp
-    }
-
-    /// Follows redirects by hand until one goes to our redirect URI; returns its query. Pages
-    /// met on the way are answered with `form` (posted back to the page's own URL).
-    async fn run(&mut self, start: url::Url, form: &[(&str, &str)]) -> String {
-        let mut url = start;
-        let mut posted = false;
-        for _ in 0..10 {
-            let resp = self.send(self.http.get(url.clone())).await;
-            let status = resp.status();
-            if status.is_redirection() {
-                let loc = resp.headers()["location"].to_str().unwrap().to_owned();
-                let next = url.join(&loc).unwrap();
-                if next.as_str().starts_with(REDIRECT_URI) {
-                    return next.query().unwrap_or("").to_owned();
-                }
-                url = next;
-                continue;
-            }
-            assert_eq!(status, 200, "unexpected answer from {url}");
-            let html = resp.text().await.unwrap();
-            assert!(html.contains("not NHS login"), "{html}");
-            assert!(!posted, "the page came back after the form was posted");
-            posted = true;
-            let resp = self.send(self.http.post(url.clone()).form(form)).await;
-            assert!(resp.status().is_redirection(), "{}", resp.status());
-            let loc = resp.headers()["location"].to_str().unwrap().to_owned();
-            let next = url.join(&loc).unwrap();
-            if next.as_str().starts_with(REDIRECT_URI) {
-                return next.query().unwrap_or("").to_owned();
-            }
-            url = next;
-        }
-        panic!("too many redirects");
+/// Walks NHS login's stand-in from `start` in a fresh browser (the shared harness's) until a
+/// redirect goes to our redirect URI, and returns its query. The one page met on the way is
+/// answered with `form` (posted back to the page's own URL).
+async fn run(start: url::Url, form: &[(&str, &str)]) -> String {
+    let mut browser = Browser::new();
+    let first = browser.get(start.as_str()).await;
+    let page = match browser.follow_until(first, REDIRECT_URI).await {
+        Err(back) => return back.query().unwrap_or("").to_owned(),
+        Ok(page) => page,
+    };
+    assert_eq!(page.status, 200, "unexpected answer from {}", page.url);
+    assert!(page.body.contains("not NHS login"), "{}", page.body);
+    let posted = browser.post_form(page.url.as_str(), form).await;
+    assert!(posted.status.is_redirection(), "{}", posted.status);
+    match browser.follow_until(posted, REDIRECT_URI).await {
+        Err(back) => back.query().unwrap_or("").to_owned(),
+        Ok(again) => panic!(
+            "the page came back after the form was posted: {}",
+            again.url
+        ),
     }
 }
 
@@ -135,9 +90,7 @@ async fn interop_full_sign_in_and_refusals() {
 
     // A P9 patient signs in.
     let url = rp.begin_login(request()).await.unwrap();
-    let q = Browser::new()
-        .run(url, &[("nhs_number", "9000000009")])
-        .await;
+    let q = run(url, &[("nhs_number", "9000000009")]).await;
     let done = rp.complete_login(&q).await.unwrap();
     assert_eq!(
         done.identity.nhs_number,
@@ -154,15 +107,13 @@ async fn interop_full_sign_in_and_refusals() {
 
     // Declining.
     let url = rp.begin_login(request()).await.unwrap();
-    let q = Browser::new().run(url, &[("decision", "deny")]).await;
+    let q = run(url, &[("decision", "deny")]).await;
     let err = rp.complete_login(&q).await.unwrap_err();
     assert!(matches!(err.error, LoginError::ConsentNotGiven), "{err:?}");
 
     // A P5 patient.
     let url = rp.begin_login(request()).await.unwrap();
-    let q = Browser::new()
-        .run(url, &[("nhs_number", "9000000033")])
-        .await;
+    let q = run(url, &[("nhs_number", "9000000033")]).await;
     let err = rp.complete_login(&q).await.unwrap_err();
     assert!(
         matches!(&err.error, LoginError::IdentityNotP9(l) if l == "P5"),
@@ -177,7 +128,7 @@ async fn interop_full_sign_in_and_refusals() {
         .await
         .unwrap();
     let url = bad_vtr.begin_login(request()).await.unwrap();
-    let q = Browser::new().run(url, &[]).await;
+    let q = run(url, &[]).await;
     let err = bad_vtr.complete_login(&q).await.unwrap_err();
     assert!(
         matches!(&err.error, LoginError::Provider(e) if e == "invalid_request"),
@@ -199,7 +150,7 @@ async fn interop_nhs_app_sso() {
     };
     // A fresh browser, no session at the provider: signed in silently.
     let url = rp.begin_login(sso.clone()).await.unwrap();
-    let q = Browser::new().run(url, &[]).await;
+    let q = run(url, &[]).await;
     let done = rp.complete_login(&q).await.unwrap();
     assert_eq!(
         done.identity.nhs_number,
@@ -209,7 +160,7 @@ async fn interop_nhs_app_sso() {
 
     // The assertion again: refused as an SSO failure.
     let url = rp.begin_login(sso).await.unwrap();
-    let q = Browser::new().run(url, &[]).await;
+    let q = run(url, &[]).await;
     let err = rp.complete_login(&q).await.unwrap_err();
     assert!(matches!(err.error, LoginError::SsoFailed), "{err:?}");
 
@@ -221,7 +172,7 @@ async fn interop_nhs_app_sso() {
         })
         .await
         .unwrap();
-    let q = Browser::new().run(url, &[]).await;
+    let q = run(url, &[]).await;
     let err = rp.complete_login(&q).await.unwrap_err();
     assert!(matches!(err.error, LoginError::SsoFailed), "{err:?}");
 }
@@ -241,9 +192,7 @@ async fn interop_an_unregistered_client_key_is_refused() {
         .await
         .unwrap();
     let url = rp.begin_login(request()).await.unwrap();
-    let q = Browser::new()
-        .run(url, &[("nhs_number", "9000000009")])
-        .await;
+    let q = run(url, &[("nhs_number", "9000000009")]).await;
     let err = rp.complete_login(&q).await.unwrap_err();
     assert!(
         matches!(&err.error, LoginError::TokenRequestRefused(e) if e == "invalid_client"),
@@ -266,9 +215,7 @@ async fn interop_sign_in_with_pkce() {
     let url = rp.begin_login(request()).await.unwrap();
     let q: HashMap<_, _> = url.query_pairs().into_owned().collect();
     assert_eq!(q["code_challenge_method"], "S256");
-    let callback = Browser::new()
-        .run(url, &[("nhs_number", "9000000025")])
-        .await;
+    let callback = run(url, &[("nhs_number", "9000000025")]).await;
     let done = rp.complete_login(&callback).await.unwrap();
     assert_eq!(
         done.identity.date_of_birth,
@@ -310,7 +257,7 @@ async fn interop_portal_deep_link_sso_then_timeout() {
     assert_eq!(params.get("asserted_login_identity"), Some(&assertion));
 
     // The provider signs the patient in without a page and sends them back.
-    let query = Browser::new().run(authorize, &[]).await;
+    let query = run(authorize, &[]).await;
     let res = patient.get(&format!("/sign-in/callback?{query}")).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let back = res.headers()[header::LOCATION].to_str().unwrap().to_owned();

@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::process::Command;
 
 use nhs_portal_pas::demo;
 use nhs_portal_reporting::monthly_csv::Month;
+use nhs_portal_tests::browser::Browser;
 
 const BIN: &str = env!("CARGO_BIN_EXE_nhs-portal-example");
 
@@ -24,61 +24,6 @@ fn command(env: &[(&str, String)]) -> Command {
     cmd.env("RUST_LOG", "warn")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     cmd
-}
-
-/// A browser without a cookie store of its own: keeps cookies by name and follows redirects.
-struct Browser {
-    http: reqwest::Client,
-    cookies: BTreeMap<String, String>,
-}
-
-impl Browser {
-    fn new() -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    /// `GET url`, following up to ten redirects; the final status.
-    async fn open(&mut self, url: &str) -> u16 {
-        let mut at = url::Url::parse(url).unwrap();
-        for _ in 0..10 {
-            let cookie = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            let res = self
-                .http
-                .get(at.clone())
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap();
-            for set in res.headers().get_all("set-cookie") {
-                let set = set.to_str().unwrap();
-                let (pair, attrs) = set.split_once(';').unwrap_or((set, ""));
-                let (name, value) = pair.split_once('=').unwrap();
-                if value.is_empty() || attrs.to_ascii_lowercase().contains("max-age=0") {
-                    self.cookies.remove(name.trim());
-                } else {
-                    self.cookies.insert(name.trim().into(), value.into());
-                }
-            }
-            match res.headers().get("location") {
-                Some(next) if res.status().is_redirection() => {
-                    at = at.join(next.to_str().unwrap()).unwrap();
-                }
-                _ => return res.status().as_u16(),
-            }
-        }
-        panic!("more than ten redirects from {url}");
-    }
 }
 
 /// The NHS App simulator's jump-off to `key` for `patient`.
@@ -114,12 +59,18 @@ async fn the_monthly_csv_of_demo_journeys_counts_them_without_identifiers() {
         demo::KEY_ADULT_DERMATOLOGY,
         demo::KEY_ADULT_REQUEST_ONLY_BOOKED,
     ] {
-        assert_eq!(adult.open(&jump_off(&base, demo::ADULT, key)).await, 200);
+        assert_eq!(
+            adult
+                .get_following(&jump_off(&base, demo::ADULT, key))
+                .await
+                .status,
+            200
+        );
     }
     let mut second = Browser::new();
     let admission = "second/r9n/orthopaedics-admission";
     let page = jump_off(&base, demo::SECOND_ADULT, admission);
-    assert_eq!(second.open(&page).await, 200);
+    assert_eq!(second.get_following(&page).await.status, 200);
     drop(portal);
 
     let month = Month::of(chrono::Utc::now()).to_string();
