@@ -1,4 +1,8 @@
 //! An in-memory [`Store`], for tests and examples. Nothing survives a restart.
+//!
+//! (Over 400 lines: one implementation of every store sub-trait over one locked state, kept
+//! together so the whole store's locking can be read in one place; the queues' lease logic is
+//! in `leased`.)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
