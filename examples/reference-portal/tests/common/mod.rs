@@ -15,14 +15,20 @@ pub struct Running {
     _dirs: Vec<tempfile::TempDir>,
 }
 
+impl Running {
+    /// `process`, with `dirs` kept as long as it runs.
+    fn new(process: PortalProcess, dirs: Vec<tempfile::TempDir>) -> Self {
+        Self {
+            base_url: process.base_url.clone(),
+            process,
+            _dirs: dirs,
+        }
+    }
+}
+
 /// Starts `cmd` and waits for its first line; `dirs` live as long as the process.
 pub fn spawn(cmd: Command, dirs: Vec<tempfile::TempDir>) -> Running {
-    let process = spawn_portal(cmd);
-    Running {
-        base_url: process.base_url.clone(),
-        process,
-        _dirs: dirs,
-    }
+    Running::new(spawn_portal(cmd), dirs)
 }
 
 /// Starts the binary `bin` in demo mode on a free loopback port with a fresh SQLite database in
@@ -43,11 +49,7 @@ pub fn start_demo(bin: &str, env: &[(&str, &str)]) -> Running {
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
     let process = start_portal(std::path::Path::new(bin), &settings, dir.path());
-    Running {
-        base_url: process.base_url.clone(),
-        process,
-        _dirs: vec![dir],
-    }
+    Running::new(process, vec![dir])
 }
 
 /// Sends `req` and reads the answer as JSON.
