@@ -339,22 +339,36 @@ impl OutboxWorker {
 
     /// Runs passes until `shutdown` completes: straight on while full batches keep coming, else
     /// sleeping `idle_poll` between passes. A store error is logged and retried after
-    /// `idle_poll`. Shutdown cancels a pass in flight; the events it had claimed become due again
-    /// when their lease runs out (delivery is idempotent, so a batch that did arrive is harmless
-    /// to send again).
+    /// `idle_poll`. Shutdown during a pass lets that pass finish (the events it claimed are
+    /// delivered or marked failed, none left claimed), then returns; during a pause it returns
+    /// at once. A caller that cannot wait drops the future: the claimed events then become due
+    /// again when their lease runs out (delivery is idempotent, so a batch that did arrive is
+    /// harmless to send again).
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut stopping = false;
         loop {
-            let pause = tokio::select! {
-                _ = &mut shutdown => return,
-                result = self.run_once() => match result {
-                    Ok(s) if s.claimed as usize >= self.config.batch_size && s.deferred == 0 => None,
-                    Ok(_) => Some(self.config.idle_poll),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reporting outbox pass failed");
-                        Some(self.config.idle_poll)
-                    }
-                },
+            let pass = self.run_once();
+            tokio::pin!(pass);
+            let result = loop {
+                tokio::select! {
+                    result = &mut pass => break result,
+                    _ = &mut shutdown, if !stopping => stopping = true,
+                }
+            };
+            if stopping {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "reporting outbox pass failed");
+                }
+                return;
+            }
+            let pause = match result {
+                Ok(s) if s.claimed as usize >= self.config.batch_size && s.deferred == 0 => None,
+                Ok(_) => Some(self.config.idle_poll),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reporting outbox pass failed");
+                    Some(self.config.idle_poll)
+                }
             };
             if let Some(pause) = pause {
                 tokio::select! {

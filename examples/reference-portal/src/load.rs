@@ -171,6 +171,7 @@ pub fn summary(s: &Settings) -> String {
                 None => "/metrics on the main address".to_owned(),
             }
         ),
+        s.serve.summary().join("\n"),
         format!("  reporting:     {reporting}"),
         format!("  staff:         {staff}"),
         format!("  records:       {}", s.record_service.summary()),

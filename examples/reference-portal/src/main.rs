@@ -20,9 +20,11 @@
 //! The first line on standard output is `nhs-portal listening on {base URL}` (test harnesses read
 //! it to find the port). Settings that are wrong are each named on standard error, exit code 2.
 
+mod layers;
 mod live_check;
 mod live_settings;
 mod load;
+mod logging;
 mod metrics;
 mod monthly_csv;
 mod open;
@@ -37,7 +39,6 @@ mod trusts;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use nhs_portal_pas::demo;
 use nhs_portal_web::assets::Assets;
 use nhs_portal_web::demo::{DemoPortal, DemoSettings};
 
@@ -61,12 +62,7 @@ fn main() -> ExitCode {
     if let Some(month) = s.monthly_csv {
         return monthly_csv::run(&s, month);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init(s.serve.log_format);
     let run = tokio::runtime::Runtime::new().map_err(BoxError::from);
     let run = run.and_then(|rt| match s.live.mode {
         live_settings::Mode::Demo => rt.block_on(run_demo(s)),
@@ -75,7 +71,7 @@ fn main() -> ExitCode {
     match run {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("nhs-portal-example: {e}");
+            tracing::error!(error = %e, "nhs-portal-example stopped");
             ExitCode::FAILURE
         }
     }
@@ -106,44 +102,65 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
     demo_settings.pca_secret = s.demo_pca_secret.expose().to_owned();
     demo_settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
     let demo = DemoPortal::build(demo_settings).await?;
-    let reporting = reporting::start(&s, demo.store.clone(), demo.clock.clone())?;
+    if s.serve.demo_pas_delay_ms > 0 {
+        // The test hook: every simulated PAS call waits first.
+        demo.pas.set_faults(
+            nhs_portal_pas::simulated::FaultPlan::new()
+                .latency(std::time::Duration::from_millis(s.serve.demo_pas_delay_ms)),
+        );
+    }
+    let (stopping, stop_rx) = tokio::sync::watch::channel(false);
+    let (reporting, worker) =
+        reporting::start(&s, demo.store.clone(), demo.clock.clone(), stop_rx)?;
     pas_feed::start(demo.store.clone(), demo.pas.clone(), demo.clock.clone());
-    let mut demo_patients: Vec<_> = demo
+    let mut record_patients: Vec<_> = demo
         .data
         .appointments
         .iter()
         .map(|a| a.patient.clone())
         .collect();
-    demo_patients.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    demo_patients.dedup();
+    record_patients.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    record_patients.dedup();
     let records = s
         .record_service
         .start(
             demo.store.clone(),
             demo.pas.clone(),
             demo.clock.clone(),
-            demo_patients,
+            record_patients,
         )
         .await?;
 
     println!("nhs-portal listening on {}", demo.base_url);
     let base = &demo.base_url;
-    eprintln!(
-        "  Demo mode: simulated hospital systems and the NHS login simulator (not NHS login).\n  \
-         Store: {}; {} demo requests added; {reporting}; {records}.\n  \
-         Patients: sign in as {} or {}.\n  \
-         NHS App simulator (not the NHS App): {base}{}\n  \
+    // No patient data in any log line, this one included: the simulator's sign-in page lists
+    // the demo patients.
+    tracing::info!(
+        "Demo mode: simulated hospital systems and the NHS login simulator (not NHS login). \
+         Store: {}; {} demo requests added; {reporting}; {records}. \
+         Patients: pick a demo patient on the sign-in page ({base}/patient-portal/appointments). \
+         NHS App simulator (not the NHS App): {base}{}. \
          Staff worklist: {base}/staff ({})",
         s.store_name(),
         demo.seeded,
-        demo::ADULT,
-        demo::SECOND_ADULT,
         nhs_portal_web::demo::NHS_APP_PATH,
         staff_sign_in.replace("{code}", &demo.staff_code)
     );
     let portal = metrics::start(s.metrics_addr, Arc::clone(&demo.portal)).await?;
-    serve::serve(listener, portal).await;
+    let deadline = serve::serve(listener, portal, &s.serve, stopping).await;
+    finish(worker, deadline).await;
     Ok(())
+}
+
+/// After the connections drained: waits for the outbox worker to finish its batch, until the
+/// drain deadline.
+async fn finish(worker: reporting::Running, deadline: tokio::time::Instant) {
+    if let Some(task) = worker {
+        if tokio::time::timeout_at(deadline, task).await.is_err() {
+            tracing::warn!("the outbox worker did not finish its batch within the drain deadline");
+        }
+    }
+    tracing::info!("stopped");
 }
 
 /// Live mode: the settings were checked by `load` (checked again here, to have them typed).
@@ -204,7 +221,9 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
         None => "no staff worklist (no NHS_PORTAL_STAFF_OIDC_ISSUER)".to_owned(),
     };
     let portal = nhs_portal_web::live::LivePortal::build(settings).await?;
-    let reporting = reporting::start(&s, portal.store.clone(), portal.clock.clone())?;
+    let (stopping, stop_rx) = tokio::sync::watch::channel(false);
+    let (reporting, worker) =
+        reporting::start(&s, portal.store.clone(), portal.clock.clone(), stop_rx)?;
     pas_feed::start(
         portal.store.clone(),
         portal.pas.clone(),
@@ -217,8 +236,8 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
         .await?;
 
     println!("nhs-portal listening on {}", portal.base_url);
-    eprintln!(
-        "  Live mode: NHS login at {}, {} trust(s), PCA tokens from {}.\n  \
+    tracing::info!(
+        "Live mode: NHS login at {}, {} trust(s), PCA tokens from {}. \
          Store: {}; {reporting}; {records}; {staff}.",
         live.issuer,
         live.trusts.len(),
@@ -230,6 +249,7 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
         Some(addr) => metrics::start(Some(addr), Arc::clone(&portal.portal)).await?,
         None => Arc::clone(&portal.portal),
     };
-    serve::serve(listener, served).await;
+    let deadline = serve::serve(listener, served, &s.serve, stopping).await;
+    finish(worker, deadline).await;
     Ok(())
 }

@@ -244,19 +244,25 @@ fn client_id(s: &Settings) -> String {
         .unwrap_or_else(|| DEMO_CLIENT_ID.into())
 }
 
+/// The outbox worker's task, if one runs.
+pub type Running = Option<tokio::task::JoinHandle<()>>;
+
 /// Starts the outbox worker when a Reporting Service URL (and a way to authenticate) is set, or
-/// leaves events waiting; returns a line saying which.
+/// leaves events waiting; returns a line saying which, and the worker's task. When `stopping`
+/// turns true the worker finishes the batch in hand and its task ends.
 pub fn start(
     settings: &Settings,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-) -> Result<String, BoxError> {
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) -> Result<(String, Running), BoxError> {
     let auth = auth(settings).map_err(|p| p.join("; "))?;
     let (Some(url), Some(auth)) = (&settings.reporting_url, auth) else {
-        return Ok(
+        return Ok((
             "reporting events wait in the outbox (set NHS_PORTAL_REPORTING_URL to send them)"
                 .into(),
-        );
+            None,
+        ));
     };
     let config = WayfinderConfig::new(url.as_str(), client_id(settings));
     let (client, how) = match auth {
@@ -279,7 +285,17 @@ pub fn start(
         clock,
         OutboxWorkerConfig::default(),
     );
-    // Claimed events are leased, so stopping the process mid-batch loses nothing.
-    tokio::spawn(async move { worker.run(std::future::pending::<()>()).await });
-    Ok(format!("reporting events are sent to {url} ({how})"))
+    // On shutdown the batch in hand is finished; were the process killed mid-batch, the
+    // claimed events are leased and become due again, so nothing is lost either way.
+    let task = tokio::spawn(async move {
+        worker
+            .run(async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    Ok((
+        format!("reporting events are sent to {url} ({how})"),
+        Some(task),
+    ))
 }

@@ -1,5 +1,7 @@
 //! Serves the portal with hyper 1 + hyper-util: HTTP/1 and HTTP/2, a 10-second header timeout,
-//! and a graceful shutdown on Ctrl-C or SIGTERM (requests in flight get 10 seconds to finish).
+//! the layers of `layers.rs`, and a graceful drain on Ctrl-C or SIGTERM: `/health/ready` says
+//! draining, no new connections are taken, and requests in flight get the drain deadline
+//! (`NHS_PORTAL_DRAIN_SECONDS`) to finish.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +13,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use nhs_portal_web::portal::Portal;
+use tokio::time::Instant;
+
+use crate::layers::{self, ServeSettings};
 
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -33,13 +38,21 @@ async fn shutdown_signal() {
     }
 }
 
-/// Accepts connections on `listener` until a shutdown signal.
-pub async fn serve(listener: tokio::net::TcpListener, portal: Arc<Portal>) {
+/// Accepts connections on `listener` until a shutdown signal, then drains: `stopping` is told
+/// (for the background workers) and connections get until the returned instant, the drain
+/// deadline, to finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    portal: Arc<Portal>,
+    settings: &ServeSettings,
+    stopping: tokio::sync::watch::Sender<bool>,
+) -> Instant {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10));
+    let stack = layers::stack(portal.clone(), settings);
     let graceful = GracefulShutdown::new();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -53,13 +66,12 @@ pub async fn serve(listener: tokio::net::TcpListener, portal: Arc<Portal>) {
                         continue;
                     }
                 };
-                let portal = portal.clone();
+                let stack = stack.clone();
                 let service = service_fn(move |mut req: Request<Incoming>| {
-                    let portal = portal.clone();
                     // The peer address, for per-client limits (`http_kit::client_key`).
                     req.extensions_mut()
                         .insert(nhs_portal_web::http_kit::ClientAddr(peer.ip()));
-                    async move { Ok::<_, std::convert::Infallible>(portal.serve(req).await) }
+                    layers::call(stack.clone(), req)
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn.into_owned());
@@ -71,15 +83,18 @@ pub async fn serve(listener: tokio::net::TcpListener, portal: Arc<Portal>) {
                 // Not ready from now on (`/health/ready` answers 503), then no new connections;
                 // requests in flight finish below.
                 portal.set_draining(true);
-                eprintln!("Shutting down: finishing requests in flight…");
+                let _ = stopping.send(true);
+                tracing::info!(deadline_seconds = settings.drain_seconds, "shutting down: finishing requests in flight");
                 break;
             }
         }
     }
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+    let deadline = Instant::now() + settings.drain();
+    if tokio::time::timeout_at(deadline, graceful.shutdown())
         .await
         .is_err()
     {
-        eprintln!("Some connections did not finish in 10 seconds");
+        tracing::warn!("some connections did not finish within the drain deadline");
     }
+    deadline
 }

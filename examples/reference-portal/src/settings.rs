@@ -126,6 +126,10 @@ pub struct Settings {
     #[arg(long, env = "NHS_PORTAL_ASSETS_DIR", value_name = "DIR")]
     pub assets_dir: Option<PathBuf>,
 
+    /// Logs, timeouts, load shedding and the drain (`layers.rs`).
+    #[command(flatten)]
+    pub serve: crate::layers::ServeSettings,
+
     /// The mode, and what live mode connects to (`live_settings.rs`).
     #[command(flatten)]
     pub live: crate::live_settings::LiveSettings,

@@ -101,7 +101,7 @@ pub const PATIENT_PARAM: &str = "patient:identifier";
 /// The youngest age served by default (WF-NFR-16); see [`FhirApiConfig::eligibility`].
 pub const MINIMUM_AGE: i32 = nhs_portal_core::eligibility::DEFAULT_MINIMUM_AGE as i32;
 /// Longest `X-Correlation-ID` accepted.
-pub const MAX_CORRELATION_ID_LEN: usize = 200;
+pub const MAX_CORRELATION_ID_LEN: usize = crate::correlation::MAX_LEN;
 
 /// Settings of the API. Build with [`FhirApiConfig::new`] and change fields as needed.
 #[derive(Debug, Clone)]
@@ -422,8 +422,7 @@ fn pas_error(e: nhs_portal_pas::PasError) -> ApiError {
 }
 
 fn usable_correlation_id(v: &HeaderValue) -> bool {
-    let b = v.as_bytes();
-    !b.is_empty() && b.len() <= MAX_CORRELATION_ID_LEN && b.iter().all(|c| c.is_ascii_graphic())
+    crate::correlation::usable(v)
 }
 
 /// Reads `patient:identifier` from the raw query: exactly once, the spec's pattern, and a valid

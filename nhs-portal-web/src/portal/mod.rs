@@ -278,8 +278,26 @@ impl Portal {
         self.inner.draining.store(on, Ordering::SeqCst);
     }
 
+    /// The NHS "Sorry, there is a problem with the service" page (503) as the portal would answer
+    /// a request for `uri` with no session, security headers on: for a server's own refusals
+    /// around the portal (load shed, a request timeout, a caught panic), so they look like the
+    /// portal's. Machines (the PCA API) get `fhir_api::ApiError::Unavailable` instead.
+    pub fn service_problem_page(&self, uri: &http::Uri) -> Response<Bytes> {
+        let req = Request::get(uri.clone())
+            .body(Bytes::new())
+            .unwrap_or_default();
+        let prefix = &self.inner.prefix;
+        let res = match prefix.inward(req) {
+            Some(req) => self.inner.problem(&routes::Ctx::of(&req), None),
+            None => http_kit::text(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
+        };
+        with_security_headers(prefix.outward(res))
+    }
+
     /// Serves a request with any body type: the body is collected up to the configured limit
-    /// (a larger one gets 413).
+    /// (a larger one gets 413). A body that fails with an `std::io::Error` of kind `TimedOut`
+    /// (how a server's read deadline reports a slowly dripped body) gets 408; any other body
+    /// error 400.
     pub async fn serve<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
     where
         B: http_body::Body + Send,
@@ -295,10 +313,7 @@ impl Portal {
                 self.handle(Request::from_parts(parts, collected.to_bytes()))
                     .await
             }
-            Err(_) => with_security_headers(http_kit::text(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Request body too large",
-            )),
+            Err(e) => with_security_headers(body_refused(e.as_ref())),
         };
         res.map(Full::new)
     }
@@ -313,13 +328,31 @@ impl Portal {
     /// A request that could change something (any method but `GET`, `HEAD` and `OPTIONS`) sent
     /// from another site ([`http_kit::is_cross_site`]) is refused here, for the patient pages
     /// and every mounted handler alike, before anything reads its body.
+    ///
+    /// Each request is handled inside one `tracing` span, `request`, carrying its correlation
+    /// id (`correlation_id`, chosen by [`Correlation::of`](crate::correlation::Correlation::of)),
+    /// which is echoed on the response; so a vendor mounting the portal in its own server gets
+    /// the same log lines and headers as the reference binary.
     pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        use tracing::Instrument;
+        let correlation = crate::correlation::Correlation::of(req.headers());
+        let span = tracing::info_span!(
+            "request",
+            correlation_id = correlation.as_str(),
+            method = %req.method(),
+        );
         let prefix = &self.inner.prefix;
-        let res = match prefix.inward(req) {
-            Some(req) => self.dispatch(req).await,
-            None => http_kit::text(StatusCode::NOT_FOUND, "Page not found"),
-        };
-        with_security_headers(prefix.outward(res))
+        let mut res = async {
+            let res = match prefix.inward(req) {
+                Some(req) => self.dispatch(req).await,
+                None => http_kit::text(StatusCode::NOT_FOUND, "Page not found"),
+            };
+            with_security_headers(prefix.outward(res))
+        }
+        .instrument(span)
+        .await;
+        correlation.echo(res.headers_mut());
+        res
     }
 
     /// The cross-site refusal, then a mounted handler or the portal's own routes (the path
@@ -340,6 +373,23 @@ impl Portal {
         };
         telemetry::request(label, res.status(), started.elapsed());
         res
+    }
+}
+
+/// The answer to a request whose body could not be read (see [`Portal::serve`]).
+fn body_refused(e: &(dyn std::error::Error + 'static)) -> Response<Bytes> {
+    if e.is::<http_body_util::LengthLimitError>() {
+        return http_kit::text(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
+    }
+    match e.downcast_ref::<std::io::Error>().map(std::io::Error::kind) {
+        Some(std::io::ErrorKind::TimedOut) => http_kit::text(
+            StatusCode::REQUEST_TIMEOUT,
+            "The request body was not received in time",
+        ),
+        _ => http_kit::text(
+            StatusCode::BAD_REQUEST,
+            "The request body could not be read",
+        ),
     }
 }
 
