@@ -398,14 +398,51 @@ impl Drop for PortalProcess {
     }
 }
 
-/// Starts `cmd` (the portal binary) and waits for its first line.
+impl PortalProcess {
+    /// Sends SIGTERM to the process (by its id), as a process manager stopping it would.
+    ///
+    /// # Panics
+    /// When `kill` cannot be run.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits up to `within` for the process to exit; its exit status, or `None` if it still
+    /// runs.
+    pub fn wait_exit(&mut self, within: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let until = std::time::Instant::now() + within;
+        while std::time::Instant::now() < until {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+/// Starts `cmd` (the portal binary) and waits for its first line; its standard error is the
+/// test's.
 ///
 /// # Panics
 /// When it does not start or its first line is not the listening line.
-pub fn spawn_portal(mut cmd: Command) -> PortalProcess {
+pub fn spawn_portal(cmd: Command) -> PortalProcess {
+    spawn_portal_logging(cmd, Stdio::inherit())
+}
+
+/// Like [`spawn_portal`], with the process's standard error (its log lines) sent to `logs`
+/// (a file, say, for a test that reads every line).
+///
+/// # Panics
+/// When it does not start or its first line is not the listening line.
+pub fn spawn_portal_logging(mut cmd: Command, logs: impl Into<Stdio>) -> PortalProcess {
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(logs)
         .spawn()
         .expect("the portal binary starts");
     let mut first = String::new();

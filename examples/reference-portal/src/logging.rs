@@ -24,10 +24,19 @@ impl LogFormat {
     }
 }
 
+/// Libraries held at `warn` whatever `RUST_LOG` says, because their debug lines quote patient
+/// data: handlebars logs the data each page is rendered with.
+const HELD_AT_WARN: &[&str] = &["handlebars=warn"];
+
 /// Installs the global subscriber.
 pub fn init(format: LogFormat) {
-    let filter =
+    let mut filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    for directive in HELD_AT_WARN {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
