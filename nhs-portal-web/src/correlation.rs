@@ -52,6 +52,16 @@ impl Correlation {
         }
     }
 
+    /// The id a request is handled under: the one a server's layer already chose for it (a
+    /// `Correlation` in its extensions, so the server's own log lines and the portal's agree),
+    /// else [`Correlation::of`] its headers.
+    pub fn of_request<B>(req: &http::Request<B>) -> Self {
+        match req.extensions().get::<Self>() {
+            Some(c) => c.clone(),
+            None => Self::of(req.headers()),
+        }
+    }
+
     /// The id as text (usable ids are ASCII).
     pub fn as_str(&self) -> &str {
         self.id.to_str().unwrap_or("-")

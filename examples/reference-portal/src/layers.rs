@@ -30,6 +30,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
+use nhs_portal_web::correlation::Correlation;
 use nhs_portal_web::portal::Portal;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
@@ -193,45 +194,59 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        use tracing::Instrument;
         let uri = req.uri().clone();
+        // The PCA's own header, echoed on its refusals (a call without one is not given one).
         let correlation = req
             .headers()
             .get(nhs_portal_web::correlation::CORRELATION_ID)
             .filter(|v| nhs_portal_web::correlation::usable(v))
             .cloned();
+        // The request's id, chosen once here and handed to the portal, so the lines logged
+        // here and there name the same one.
+        let id = Correlation::of_request(&req);
+        req.extensions_mut().insert(id.clone());
+        // At ERROR level, so it is on whenever any line is.
+        let span = tracing::error_span!("server", correlation_id = id.as_str());
         let portal = self.portal.clone();
         let fut = self.inner.call(req);
-        Box::pin(async move {
-            let refused = match fut.await {
-                Ok(res) if res.extensions().get::<Panicked>().is_none() => {
-                    return Ok(res.map(|b| b.map_err(Into::into).boxed_unsync()));
-                }
-                Ok(_) => Refused::Panicked,
-                Err(e) => {
-                    let e: BoxError = e.into();
-                    if e.is::<tower::load_shed::error::Overloaded>() {
-                        Refused::Shed
-                    } else if e.is::<tower::timeout::error::Elapsed>() {
-                        Refused::TimedOut
-                    } else {
-                        return Err(e);
+        Box::pin(
+            async move {
+                let refused = match fut.await {
+                    Ok(res) if res.extensions().get::<Panicked>().is_none() => {
+                        return Ok(res.map(|b| b.map_err(Into::into).boxed_unsync()));
                     }
-                }
-            };
-            tracing::warn!(reason = refused.as_str(), "request refused by the server");
-            let res = if is_api(uri.path()) {
-                let api = match refused {
-                    Refused::TimedOut => nhs_portal_web::fhir_api::ApiError::Timeout,
-                    Refused::Shed => nhs_portal_web::fhir_api::ApiError::Unavailable,
-                    Refused::Panicked => nhs_portal_web::fhir_api::ApiError::Internal,
+                    Ok(_) => Refused::Panicked,
+                    Err(e) => {
+                        let e: BoxError = e.into();
+                        if e.is::<tower::load_shed::error::Overloaded>() {
+                            Refused::Shed
+                        } else if e.is::<tower::timeout::error::Elapsed>() {
+                            Refused::TimedOut
+                        } else {
+                            return Err(e);
+                        }
+                    }
                 };
-                api.into_response(correlation.as_ref())
-            } else {
-                portal.service_problem_page(&uri)
-            };
-            Ok(res.map(|b| Full::new(b).map_err(BoxError::from).boxed_unsync()))
-        })
+                tracing::warn!(reason = refused.as_str(), "request refused by the server");
+                let mut res = if is_api(uri.path()) {
+                    let api = match refused {
+                        Refused::TimedOut => nhs_portal_web::fhir_api::ApiError::Timeout,
+                        Refused::Shed => nhs_portal_web::fhir_api::ApiError::Unavailable,
+                        Refused::Panicked => nhs_portal_web::fhir_api::ApiError::Internal,
+                    };
+                    api.into_response(correlation.as_ref())
+                } else {
+                    portal.service_problem_page(&uri)
+                };
+                if correlation.is_some() || !is_api(uri.path()) {
+                    id.echo(res.headers_mut());
+                }
+                Ok(res.map(|b| Full::new(b).map_err(BoxError::from).boxed_unsync()))
+            }
+            .instrument(span),
+        )
     }
 }
 

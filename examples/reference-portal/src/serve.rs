@@ -80,21 +80,57 @@ pub async fn serve(
                 });
             }
             _ = &mut shutdown => {
-                // Not ready from now on (`/health/ready` answers 503), then no new connections;
-                // requests in flight finish below.
+                // Not ready from now on (`/health/ready` answers 503), so load balancers stop
+                // sending; requests in flight finish below.
                 portal.set_draining(true);
                 let _ = stopping.send(true);
-                tracing::info!(deadline_seconds = settings.drain_seconds, "shutting down: finishing requests in flight");
+                tracing::info!(
+                    deadline_seconds = settings.drain_seconds,
+                    "shutting down: finishing requests in flight"
+                );
                 break;
             }
         }
     }
     let deadline = Instant::now() + settings.drain();
-    if tokio::time::timeout_at(deadline, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some connections did not finish within the drain deadline");
+    // While the connections in flight finish, new ones are still served, one request each
+    // (no keep-alive), so a load balancer asking `/health/ready` hears "draining" rather than
+    // a refused connection; the drain ends when those in flight are done, or at the deadline.
+    let mut late = auto::Builder::new(TokioExecutor::new());
+    late.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .keep_alive(false);
+    let mut during = tokio::task::JoinSet::new();
+    let finished = tokio::time::timeout_at(deadline, graceful.shutdown());
+    tokio::pin!(finished);
+    loop {
+        tokio::select! {
+            done = &mut finished => {
+                if done.is_err() {
+                    tracing::warn!("some connections did not finish within the drain deadline");
+                }
+                break;
+            }
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let stack = stack.clone();
+                let service = service_fn(move |mut req: Request<Incoming>| {
+                    req.extensions_mut()
+                        .insert(nhs_portal_web::http_kit::ClientAddr(peer.ip()));
+                    layers::call(stack.clone(), req)
+                });
+                let conn = late.serve_connection(TokioIo::new(stream), service).into_owned();
+                during.spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+        }
     }
+    drop(listener);
+    let _ = tokio::time::timeout_at(deadline, async {
+        while during.join_next().await.is_some() {}
+    })
+    .await;
     deadline
 }

@@ -330,13 +330,15 @@ impl Portal {
     /// and every mounted handler alike, before anything reads its body.
     ///
     /// Each request is handled inside one `tracing` span, `request`, carrying its correlation
-    /// id (`correlation_id`, chosen by [`Correlation::of`](crate::correlation::Correlation::of)),
+    /// id (`correlation_id`, chosen by
+    /// [`Correlation::of_request`](crate::correlation::Correlation::of_request)),
     /// which is echoed on the response; so a vendor mounting the portal in its own server gets
     /// the same log lines and headers as the reference binary.
     pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
         use tracing::Instrument;
-        let correlation = crate::correlation::Correlation::of(req.headers());
-        let span = tracing::info_span!(
+        let correlation = crate::correlation::Correlation::of_request(&req);
+        // At ERROR level, so the span is on whenever any line is (a `warn` filter keeps it).
+        let span = tracing::error_span!(
             "request",
             correlation_id = correlation.as_str(),
             method = %req.method(),

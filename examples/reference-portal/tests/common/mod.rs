@@ -26,6 +26,19 @@ impl Running {
     }
 }
 
+impl std::ops::Deref for Running {
+    type Target = PortalProcess;
+    fn deref(&self) -> &PortalProcess {
+        &self.process
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut PortalProcess {
+        &mut self.process
+    }
+}
+
 /// Starts `cmd` and waits for its first line; `dirs` live as long as the process.
 pub fn spawn(cmd: Command, dirs: Vec<tempfile::TempDir>) -> Running {
     Running::new(spawn_portal(cmd), dirs)
