@@ -378,6 +378,51 @@ async fn run_loop_delivers_and_stops_on_shutdown() {
         .unwrap();
 }
 
+/// Shutdown while a pass is delivering (a slow Reporting Service) lets that pass finish: the
+/// events it claimed are delivered and none is left claimed, then `run` returns.
+#[tokio::test]
+async fn shutdown_mid_pass_finishes_the_batch_in_hand() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(500)))
+        .mount(&server)
+        .await;
+    let store = Arc::new(MemoryStore::new());
+    store.enqueue_events(&all_events()).await.unwrap();
+    let mut wc = WayfinderConfig::new(server.uri(), "pep");
+    wc.timeout = GENEROUS;
+    let client = WayfinderClient::new(wc, Arc::new(StaticToken::new("t"))).unwrap();
+    let worker = Arc::new(OutboxWorker::new(
+        store.clone(),
+        Arc::new(client),
+        Arc::new(ManualClock::new(t("2024-03-08T09:00:00Z"))),
+        {
+            let mut config = OutboxWorkerConfig::default();
+            config.jitter = false;
+            config.idle_poll = Duration::from_millis(20);
+            config
+        },
+    ));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let w = worker.clone();
+    let handle = tokio::spawn(async move {
+        w.run(async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    // The batch is claimed and on its way (the service answers after 500 ms) when shutdown comes.
+    while server.received_requests().await.unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), handle)
+        .await
+        .expect("run returns after the batch")
+        .unwrap();
+    assert_eq!(store.outbox_stats().await.unwrap(), stats(0, 7, 0));
+}
+
 /// Two workers (two portal instances) over one outbox, their passes running at the same time
 /// on a multi-threaded runtime against a slow Reporting Service: every event is delivered exactly
 /// once, and both workers took part.
