@@ -155,10 +155,10 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
 /// After the connections drained: waits for the outbox worker to finish its batch, until the
 /// drain deadline.
 async fn finish(worker: reporting::Running, deadline: tokio::time::Instant) {
-    if let Some(task) = worker {
-        if tokio::time::timeout_at(deadline, task).await.is_err() {
-            tracing::warn!("the outbox worker did not finish its batch within the drain deadline");
-        }
+    if let Some(task) = worker
+        && tokio::time::timeout_at(deadline, task).await.is_err()
+    {
+        tracing::warn!("the outbox worker did not finish its batch within the drain deadline");
     }
     tracing::info!("stopped");
 }
