@@ -1,8 +1,9 @@
 //! The layers the binary serves through (`src/layers.rs`, `src/serve.rs`), seen from outside:
 //! a page whose PAS hangs ends within the request timeout on the service-problem page (and the
 //! PCA API with a FHIR `OperationOutcome`), a slowly dripped request body is cut off, pages are
-//! compressed when asked, and SIGTERM during a slow request lets it finish while
-//! `/health/ready` says draining.
+//! compressed when asked, pages echo their correlation id, SIGTERM during a slow request lets
+//! it finish while `/health/ready` says draining, and SIGTERM while the outbox worker's batch is
+//! on its way leaves no claimed-but-undelivered event in the store.
 
 mod common;
 
@@ -179,4 +180,84 @@ async fn sigterm_lets_a_slow_request_finish_while_ready_says_draining() {
         exit.is_some_and(|s| s.success()),
         "it stopped cleanly: {exit:?}"
     );
+}
+
+#[tokio::test]
+async fn a_page_echoes_its_request_id_or_a_generated_correlation_id() {
+    let portal = common::start_demo(BIN, &[]);
+    let http = reqwest::Client::new();
+    let url = format!("{}/health/live", portal.base_url);
+    let res = http
+        .get(&url)
+        .header("x-request-id", "req-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "req-7");
+    let res = http
+        .get(&url)
+        .header("x-correlation-id", "corr-7")
+        .header("x-request-id", "req-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-correlation-id"], "corr-7");
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let res = http.get(&url).send().await.unwrap();
+        ids.push(
+            res.headers()["x-correlation-id"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(ids[0].len(), 36, "a generated UUID: {ids:?}");
+    assert_ne!(ids[0], ids[1], "a new one each time");
+}
+
+/// SIGTERM while the outbox worker's batch is on its way to a slow Reporting Service: the worker
+/// finishes it before the process exits, so the store holds no claimed-but-undelivered event.
+#[tokio::test]
+async fn sigterm_mid_batch_leaves_no_claimed_but_undelivered_event() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+    let wayfinder = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)))
+        .mount(&wayfinder)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("o.sqlite3").display()
+    );
+    let url = wayfinder.uri();
+    let mut portal = common::start_demo(
+        BIN,
+        &[
+            ("NHS_PORTAL_DATABASE_URL", &db),
+            ("NHS_PORTAL_REPORTING_URL", &url),
+            ("NHS_PORTAL_REPORTING_TOKEN", "wayfinder-test-token"),
+        ],
+    );
+    let mut b = Browser::new();
+    let page = b
+        .get_following(&format!("{}/patient-portal/appointments", portal.base_url))
+        .await;
+    let page = b
+        .submit(&page, &[("nhs_number", demo::ADULT), ("decision", "allow")])
+        .await;
+    assert_eq!(page.status, 200);
+    let started = Instant::now();
+    while wayfinder.received_requests().await.unwrap().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(15), "no batch sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    portal.terminate();
+    let exit = portal.wait_exit(Duration::from_secs(15));
+    assert!(exit.is_some_and(|s| s.success()), "{exit:?}");
+    let store = nhs_portal_web::store::connect(&db).await.unwrap();
+    let stats = store.outbox_stats().await.unwrap();
+    assert_eq!(stats.pending, 0, "{stats:?}");
+    assert!(stats.delivered > 0, "{stats:?}");
 }
