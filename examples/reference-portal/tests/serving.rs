@@ -261,3 +261,35 @@ async fn sigterm_mid_batch_leaves_no_claimed_but_undelivered_event() {
     assert_eq!(stats.pending, 0, "{stats:?}");
     assert!(stats.delivered > 0, "{stats:?}");
 }
+
+/// Past `NHS_PORTAL_MAX_CONCURRENT_REQUESTS` in flight, a request is refused at once: the PCA
+/// API with a FHIR `OperationOutcome` (503), a page with the service-problem page.
+#[tokio::test]
+async fn requests_past_the_concurrency_limit_are_shed_at_once() {
+    let portal = common::start_demo(
+        BIN,
+        &[
+            ("NHS_PORTAL_DEMO_PAS_DELAY_MS", "3000"),
+            ("NHS_PORTAL_MAX_CONCURRENT_REQUESTS", "1"),
+        ],
+    );
+    let base = portal.base_url.clone();
+    let tokens = pca_tokens(&base, demo::ADULT).await;
+    let slow = tokio::spawn(pca_call(&base, &tokens).send());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let shed = pca_call(&base, &tokens).send().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1), "at once");
+    assert_eq!(shed.status(), 503);
+    assert_eq!(shed.headers()["x-correlation-id"], "serving-test");
+    let outcome: Value = shed.json().await.unwrap();
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+    let page = reqwest::get(format!("{base}/signed-out")).await.unwrap();
+    assert_eq!(page.status(), 503);
+    assert!(page.text().await.unwrap().contains(PROBLEM));
+    assert_eq!(
+        slow.await.unwrap().unwrap().status(),
+        200,
+        "the one in flight"
+    );
+}
