@@ -7,7 +7,8 @@
 //!    a problem with the service" page (503) for people, a FHIR `OperationOutcome` for the PCA
 //!    API (503 `transient` when shed, 504 when timed out);
 //! 3. load shedding over a concurrency limit (tower): past `NHS_PORTAL_MAX_CONCURRENT_REQUESTS`
-//!    in flight a request is refused at once instead of queueing;
+//!    in flight a request is refused at once instead of queueing (the health checks go round
+//!    this layer and the next, so an overloaded instance still answers them);
 //! 4. the request timeout (tower), `NHS_PORTAL_REQUEST_TIMEOUT_SECONDS`, reading the body
 //!    included; the PCA API's own 9-second budget answers first inside it;
 //! 5. catch-panic (tower-http): a panic becomes the same page, not a dropped connection;
@@ -184,7 +185,9 @@ where
     S::Future: Send + 'static,
     RB: Body<Data = Bytes> + Send + 'static,
     RB::Error: Into<BoxError>,
-    B: Send + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
 {
     type Response = Response<UnsyncBoxBody<Bytes, BoxError>>;
     type Error = BoxError;
@@ -210,6 +213,14 @@ where
         // At ERROR level, so it is on whenever any line is.
         let span = tracing::error_span!("server", correlation_id = id.as_str());
         let portal = self.portal.clone();
+        if is_health(uri.path()) {
+            // Health checks go round the limit and the timeout: an overloaded instance is
+            // still alive, and its load balancer must hear so rather than restart it.
+            return Box::pin(async move {
+                let res = portal.serve(req).await;
+                Ok(res.map(|b| b.map_err(BoxError::from).boxed_unsync()))
+            });
+        }
         let fut = self.inner.call(req);
         Box::pin(
             async move {
@@ -270,6 +281,11 @@ impl Refused {
 /// Whether a path is the PCA API's (answered with FHIR, not pages), under any base path.
 fn is_api(path: &str) -> bool {
     path.split('/').any(|seg| seg == "fhir")
+}
+
+/// Whether a path is a health check's (`/health/live`, `/health/ready`, under any base path).
+fn is_health(path: &str) -> bool {
+    path.ends_with("/health/live") || path.ends_with("/health/ready")
 }
 
 /// A request body that must arrive whole by a deadline set when the request starts; after it,

@@ -287,6 +287,9 @@ async fn requests_past_the_concurrency_limit_are_shed_at_once() {
     let page = reqwest::get(format!("{base}/signed-out")).await.unwrap();
     assert_eq!(page.status(), 503);
     assert!(page.text().await.unwrap().contains(PROBLEM));
+    // The health checks are never shed.
+    let live = reqwest::get(format!("{base}/health/live")).await.unwrap();
+    assert_eq!(live.status(), 200);
     assert_eq!(
         slow.await.unwrap().unwrap().status(),
         200,
