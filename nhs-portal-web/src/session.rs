@@ -13,6 +13,13 @@
 //! - [`SessionManager::admit`] is the policy per request: a live session is touched and
 //!   returned; a timed-out one means "signed out" unless the NHS App offers SSO; SSO offered to
 //!   a live session re-establishes identity first (the device may have changed hands).
+//! - Activity is written at most once per [`ACTIVITY_GRANULARITY`] (15 s): a request within 15 s
+//!   of the stored `last_seen_at` writes nothing, so most page views make no session write. The
+//!   stored activity lags the real one by under 15 s, so the idle rule and the warning are exact
+//!   to 15 s and only ever early: a session ends between 9 min 45 s and 10 min after the
+//!   patient's last request (never later), and the warning shows between 8 min 45 s and 9 min.
+//!   The page's timing is computed from the stored value, so it always matches what the store
+//!   will enforce.
 //! - The cookie of a session that has ended (timed out, signed out elsewhere, unknown) is
 //!   cleared (`Max-Age=0`) by the next response that finds no live session behind it.
 //! - Each session has its own CSRF token; compare form tokens with [`SessionManager::check_csrf`]
@@ -56,6 +63,11 @@ pub const DEFAULT_COOKIE_NAME: &str = "nhs_portal_session";
 
 /// The longest a session may last whatever the activity (NHS login: 12 hours of continuous use).
 pub const MAX_ABSOLUTE_TIMEOUT: Duration = Duration::hours(12);
+
+/// The granularity of recorded activity: [`SessionManager::admit`] writes `last_seen_at` only
+/// when the stored value is at least this old (see the module docs for the bound this puts on
+/// the idle rule and the warning).
+pub const ACTIVITY_GRANULARITY: Duration = Duration::seconds(15);
 
 /// Why a session operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -197,8 +209,9 @@ pub enum SessionState {
 /// What a request may do, by the session policy ([`SessionManager::admit`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
-    /// Signed in. The session has been touched: its inactivity timer restarted now, and the
-    /// timing is from now.
+    /// Signed in. The session has been touched: its inactivity timer restarted now (to
+    /// [`ACTIVITY_GRANULARITY`]: a session touched less than 15 s ago is not written again), and
+    /// the timing is from the recorded activity.
     SignedIn(Box<ActiveSession>),
     /// Not signed in: start a sign-in (through single sign-on when the NHS App offered it).
     SignIn,
@@ -323,8 +336,8 @@ impl SessionManager {
         }
     }
 
-    /// The session policy for one request: a live session is touched and returned (with its
-    /// timing from now); a timed-out one means "signed out", unless the NHS App offers single
+    /// The session policy for one request: a live session is touched (at most once per
+    /// [`ACTIVITY_GRANULARITY`]) and returned (with its timing from the recorded activity); a timed-out one means "signed out", unless the NHS App offers single
     /// sign-on (`sso_offered`: the deep link carries an `assertedLoginIdentity`), which signs
     /// the patient in again without a page in between; no session means sign in. Single
     /// sign-on offered to a live session always re-establishes identity
@@ -338,10 +351,14 @@ impl SessionManager {
             SessionState::Active(active) if sso_offered => Ok(Admission::Reauthenticate(active)),
             SessionState::Active(active) => {
                 let (mut session, now) = (active.session, self.clock.now());
-                if !self.store.touch_session(&session.id, now).await? {
-                    return Ok(Admission::TimedOut);
+                // Within the granularity the stored activity stands (no write): see the
+                // module docs for the bound.
+                if now - session.last_seen_at >= ACTIVITY_GRANULARITY {
+                    if !self.store.touch_session(&session.id, now).await? {
+                        return Ok(Admission::TimedOut);
+                    }
+                    session.last_seen_at = now;
                 }
-                session.last_seen_at = now;
                 let seconds_left = self.seconds_left_at(&session, now);
                 Ok(Admission::SignedIn(Box::new(ActiveSession {
                     warn: seconds_left <= self.config.warn_before.num_seconds(),

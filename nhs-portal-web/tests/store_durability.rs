@@ -6,6 +6,11 @@
 //! (`Child::kill`) while it is in the middle of further writes, reopens the database and checks
 //! that every acknowledged request is there with its audit record and reporting event.
 //!
+//! A second round does the same under concurrent load: the child runs [`WRITERS`] tasks, each
+//! writing audit records with a reporting event through `AuditLog::record` (which SQLite commits
+//! in groups, one transaction and one fsync for many callers), printing `ACK <key>` as each call
+//! returns; after the SIGKILL every acknowledged audit record and its event must be there.
+//!
 //! SIGKILL tests the process-crash half of durability; the power-loss half rests on
 //! `synchronous=FULL` (see `nhs_portal_web::store`), which a test cannot cut the power to check.
 
@@ -22,6 +27,10 @@ use nhs_portal_core::{AppointmentId, NhsNumber, OdsCode, ReportingEvent};
 use nhs_portal_web::store::SqliteStore;
 
 const CHILD_ENV: &str = "NHS_PORTAL_DURABILITY_CHILD_DB";
+/// Set (to anything) for the concurrent audit-and-event child.
+const CONCURRENT_ENV: &str = "NHS_PORTAL_DURABILITY_CONCURRENT";
+/// Tasks writing at once in the concurrent round.
+const WRITERS: usize = 16;
 /// Acknowledgements the parent waits for before it kills the child.
 const ACKS: usize = 40;
 
@@ -36,10 +45,15 @@ fn main() {
         .build()
         .expect("tokio runtime");
     match std::env::var(CHILD_ENV) {
+        Ok(url) if std::env::var_os(CONCURRENT_ENV).is_some() => {
+            runtime.block_on(concurrent_child(&url))
+        }
         Ok(url) => runtime.block_on(child(&url)),
         Err(_) => {
             runtime.block_on(parent());
             println!("test acknowledged_requests_survive_sigkill ... ok");
+            runtime.block_on(concurrent_parent());
+            println!("test acknowledged_audit_and_events_under_load_survive_sigkill ... ok");
         }
     }
 }
@@ -86,11 +100,99 @@ async fn child(url: &str) {
     }
 }
 
-async fn parent() {
+/// Audit records with one event each from [`WRITERS`] tasks at once, forever, acknowledging
+/// each once `record` returned. The key is in the audit detail and, as the appointment id, in
+/// the event.
+async fn concurrent_child(url: &str) {
+    let store = std::sync::Arc::new(SqliteStore::connect(url).await.expect("child: open store"));
+    let (acks, mut acked) = tokio::sync::mpsc::unbounded_channel::<String>();
+    for w in 0..WRITERS {
+        let (store, acks) = (store.clone(), acks.clone());
+        tokio::spawn(async move {
+            for n in 0.. {
+                let key = format!("w{w}-n{n}");
+                let appointment = AppointmentId::parse(&key).unwrap();
+                let now = Utc::now();
+                let audit = AuditRecord {
+                    at: now,
+                    patient: patient(),
+                    actor: "patient".into(),
+                    session: None,
+                    action: AuditAction::ViewedAppointment,
+                    appointment: Some(appointment.clone()),
+                    detail: Some(key.clone()),
+                };
+                let event = ReportingEvent::CancelRequested {
+                    at: now,
+                    appointment,
+                    session_id: "rep".into(),
+                };
+                store.record(&audit, &[event]).await.expect("child: record");
+                if acks.send(key).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    drop(acks);
+    let mut out = std::io::stdout().lock();
+    while let Some(key) = acked.recv().await {
+        writeln!(out, "ACK {key}").expect("child: stdout");
+        out.flush().expect("child: flush");
+    }
+}
+
+async fn concurrent_parent() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("portal.db").display());
-    let mut child = Command::new(std::env::current_exe().expect("own path"))
-        .env(CHILD_ENV, &url)
+    // More acknowledgements than writers, so groups of several commits are among them.
+    let acked = run_and_kill(&url, true, WRITERS * 20);
+    let store = SqliteStore::connect(&url).await.expect("reopen after kill");
+    let audit = store
+        .audit_for_patient(&patient(), 1_000_000)
+        .await
+        .expect("audit");
+    let audited: HashSet<_> = audit.iter().filter_map(|a| a.detail.clone()).collect();
+    let from = Utc::now() - chrono::Duration::days(1);
+    let to = Utc::now() + chrono::Duration::days(1);
+    let events = store
+        .events_between(from, to, 0, 1_000_000)
+        .await
+        .expect("events");
+    let evented: HashSet<_> = events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            ReportingEvent::CancelRequested { appointment, .. } => {
+                Some(appointment.as_str().to_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    for key in &acked {
+        assert!(
+            audited.contains(key),
+            "acknowledged audit record {key} was lost"
+        );
+        assert!(evented.contains(key), "acknowledged event {key} was lost");
+    }
+    // Nothing half-written: each audit record has its event (one savepoint in one commit).
+    assert_eq!(audited, evented, "audit records and events match");
+    eprintln!(
+        "durability under load: {} acknowledged, {} found after SIGKILL",
+        acked.len(),
+        audit.len()
+    );
+}
+
+/// Starts the child on `url`, reads `acks` acknowledgements, SIGKILLs it mid-flight and returns
+/// the acknowledged keys.
+fn run_and_kill(url: &str, concurrent: bool, acks: usize) -> Vec<String> {
+    let mut command = Command::new(std::env::current_exe().expect("own path"));
+    command.env(CHILD_ENV, url);
+    if concurrent {
+        command.env(CONCURRENT_ENV, "1");
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -98,12 +200,12 @@ async fn parent() {
     let stdout = child.stdout.take().expect("child stdout");
     let mut lines = BufReader::new(stdout).lines();
     let mut acked = Vec::new();
-    while acked.len() < ACKS {
+    while acked.len() < acks {
         let line = match lines.next() {
             Some(Ok(line)) => line,
             other => {
                 let _ = child.kill();
-                panic!("child stopped before {ACKS} acknowledgements: {other:?}");
+                panic!("child stopped before {acks} acknowledgements: {other:?}");
             }
         };
         let key = line
@@ -115,7 +217,13 @@ async fn parent() {
     child.kill().expect("kill child");
     let status = child.wait().expect("reap child");
     assert!(!status.success(), "the child was killed, not finished");
+    acked
+}
 
+async fn parent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("portal.db").display());
+    let acked = run_and_kill(&url, false, ACKS);
     let store = SqliteStore::connect(&url).await.expect("reopen after kill");
     let requests = store.list_requests(None, None).await.expect("list");
     let stored_keys: HashSet<_> = requests.iter().map(|r| r.idempotency_key.clone()).collect();

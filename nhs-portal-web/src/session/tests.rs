@@ -333,3 +333,86 @@ async fn csrf_tokens_are_per_session() {
     assert!(!SessionManager::check_csrf(&a, ""));
     assert!(!SessionManager::check_csrf(&a, &a.csrf_token[..42]));
 }
+
+/// A [`SessionStore`] over a [`MemoryStore`] that counts `touch_session` writes.
+#[derive(Default)]
+struct CountingTouches {
+    inner: MemoryStore,
+    touches: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl SessionStore for CountingTouches {
+    async fn create_session(&self, s: &PatientSession) -> Result<(), StoreError> {
+        self.inner.create_session(s).await
+    }
+    async fn get_session(&self, id: &SessionId) -> Result<Option<PatientSession>, StoreError> {
+        self.inner.get_session(id).await
+    }
+    async fn touch_session(&self, id: &SessionId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.touches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.touch_session(id, at).await
+    }
+    async fn delete_session(&self, id: &SessionId) -> Result<(), StoreError> {
+        self.inner.delete_session(id).await
+    }
+    async fn delete_expired_sessions(
+        &self,
+        idle_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.inner.delete_expired_sessions(idle_before, now).await
+    }
+    async fn put_pending_login(
+        &self,
+        login: &nhs_portal_core::store::PendingLogin,
+    ) -> Result<(), StoreError> {
+        self.inner.put_pending_login(login).await
+    }
+    async fn take_pending_login(
+        &self,
+        state: &str,
+    ) -> Result<Option<nhs_portal_core::store::PendingLogin>, StoreError> {
+        self.inner.take_pending_login(state).await
+    }
+}
+
+#[tokio::test]
+async fn activity_is_written_at_most_once_per_granularity() {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let store = Arc::new(CountingTouches::default());
+    let m = SessionManager::new(store.clone(), SessionConfig::default()).with_clock(clock.clone());
+    let touches = || store.touches.load(std::sync::atomic::Ordering::SeqCst);
+    let (s, c) = m
+        .start(&HeaderMap::new(), NewSession::new(patient()))
+        .await
+        .unwrap();
+    let h = cookie_headers(&c);
+    let signed_in = |a: Admission| match a {
+        Admission::SignedIn(a) => *a,
+        other => panic!("expected a signed-in admission, got {other:?}"),
+    };
+    // A view 14 s after the recorded activity writes nothing; its timing is from the
+    // recorded activity, which is what the store will enforce.
+    clock.advance(ACTIVITY_GRANULARITY - Duration::seconds(1));
+    let a = signed_in(m.admit(&h, false).await.unwrap());
+    assert_eq!(touches(), 0, "no write within the granularity");
+    assert_eq!(a.session.last_seen_at, t0());
+    assert_eq!(a.seconds_left, 600 - 14);
+    // One 15 s after it writes, and the timer restarts from now.
+    clock.advance(Duration::seconds(1));
+    let a = signed_in(m.admit(&h, false).await.unwrap());
+    assert_eq!(touches(), 1, "written once the stored activity is 15 s old");
+    assert_eq!(a.session.last_seen_at, t0() + ACTIVITY_GRANULARITY);
+    assert_eq!(a.seconds_left, 600);
+    let stored = store.get_session(&s.id).await.unwrap().unwrap();
+    assert_eq!(stored.last_seen_at, t0() + ACTIVITY_GRANULARITY);
+    // The bound: a patient active every 14 s is never written again before 15 s have
+    // passed, so the session can end at most 15 s early and never late.
+    clock.advance(Duration::seconds(14));
+    signed_in(m.admit(&h, false).await.unwrap());
+    assert_eq!(touches(), 1);
+    clock.advance(Duration::minutes(10) - Duration::seconds(14));
+    assert_eq!(m.admit(&h, false).await.unwrap(), Admission::TimedOut);
+}

@@ -31,7 +31,11 @@
 //! keeps that request through a process crash **and** a power cut or kernel panic.
 //! `synchronous=NORMAL` would only survive process crashes (the last commits can roll back on
 //! power loss); the cost of `FULL` is measured in `docs/benchmarks.md` and is small next to a web
-//! request. Foreign keys are on, a busy timeout of 5 seconds makes writers queue for the single
+//! request. Audit records and their reporting events (`AuditLog::record`, one per page view) go
+//! through a **group commit**: one writer task commits every record queued at that moment in one
+//! transaction and one fsync, each in its own savepoint, and answers each caller only after that
+//! commit (`sqlite/group_commit.rs`). PostgreSQL groups concurrent commits itself, so there each
+//! call is a plain transaction. Foreign keys are on, a busy timeout of 5 seconds makes writers queue for the single
 //! SQLite write lock instead of failing, and writes that read before they write (submitting a
 //! request, claims) use `BEGIN IMMEDIATE` so two writers never deadlock on a lock upgrade. The
 //! pool is small (4 connections): SQLite has one writer at a time anyway, and WAL lets readers

@@ -31,6 +31,21 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    fn over(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// An audit record with its events in one plain transaction: PostgreSQL groups concurrent
+    /// commits into one WAL flush itself.
+    async fn record_audited(
+        &self,
+        audit: &AuditRecord,
+        events: &[ReportingEvent],
+    ) -> Result<(), StoreError> {
+        let tx = self.pool.begin().await.map_err(db_err)?;
+        commit_audited(tx, audit, events).await
+    }
+
     /// Connections per portal instance, by default.
     pub const DEFAULT_POOL_SIZE: u32 = 10;
 

@@ -15,6 +15,8 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use super::*;
 
+mod group_commit;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Connections in the pool: one writer at a time anyway; WAL lets readers run beside it.
@@ -33,9 +35,28 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The writer that commits concurrent audit records and events together (`group_commit`).
+    group: group_commit::GroupCommit,
 }
 
 impl SqliteStore {
+    fn over(pool: SqlitePool) -> Self {
+        Self {
+            group: group_commit::GroupCommit::start(pool.clone()),
+            pool,
+        }
+    }
+
+    /// An audit record with its events, committed in the writer's next group (one fsync for
+    /// every caller in it); returns once durable.
+    async fn record_audited(
+        &self,
+        audit: &AuditRecord,
+        events: &[ReportingEvent],
+    ) -> Result<(), StoreError> {
+        self.group.record(&self.pool, audit, events).await
+    }
+
     /// Opens (creating if missing, with its directory) the SQLite database at `url`
     /// (`sqlite://path`, `sqlite:path` or `sqlite::memory:`) with the recommended settings, and
     /// migrates it. `sqlite::memory:` gives a private database that lives as long as the store

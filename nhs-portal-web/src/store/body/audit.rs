@@ -13,8 +13,8 @@ macro_rules! sql_audit {
                 audit: &AuditRecord,
                 events: &[ReportingEvent],
             ) -> Result<(), StoreError> {
-                let tx = self.pool.begin().await.map_err(db_err)?;
-                commit_audited(tx, audit, events).await
+                // The dialect decides how it commits (SQLite: its group commit).
+                self.record_audited(audit, events).await
             }
 
             async fn audit_for_patient(

@@ -70,7 +70,9 @@ pub(crate) use action_cols;
 ///
 /// The module must define `type Db`, `type DbRow`, `static MIGRATOR`, and the functions `ts`,
 /// `get_ts`, `get_opt_ts`, `uuid`, `get_uuid`, `id_list` and `write_tx` (see the module docs);
-/// `$store` must hold its pool in a field `pool` of type `$pool`. `has_migrations` is the SQL
+/// `$store` must hold its pool in a field `pool` of type `$pool`, be built by `$store::over(pool)`
+/// and commit an audit record with its events in `$store::record_audited` (SQLite: group
+/// commit; PostgreSQL: a plain transaction). `has_migrations` is the SQL
 /// that answers (as a boolean) whether sqlx's `_sqlx_migrations` table exists, `ids_in` the SQL
 /// that matches `id` against the id list bound as `$1`, `skip_locked` what follows a claim's
 /// inner `SELECT` (row locking), `jsonb` the cast a JSON parameter needs.
@@ -111,7 +113,7 @@ macro_rules! sql_pool {
         impl $store {
             /// The store over `pool`, migrated.
             async fn migrated(pool: $pool) -> Result<Self, StoreError> {
-                let store = Self { pool };
+                let store = Self::over(pool);
                 store.migrate().await?;
                 Ok(store)
             }

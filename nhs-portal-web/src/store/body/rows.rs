@@ -99,6 +99,17 @@ macro_rules! sql_rows {
             a: &AuditRecord,
             events: &[ReportingEvent],
         ) -> Result<(), StoreError> {
+            insert_audited(&mut tx, a, events).await?;
+            tx.commit().await.map_err(db_err)
+        }
+
+        /// Writes an audit record and reporting events on `conn` (inside a transaction the
+        /// caller commits: [`commit_audited`] or SQLite's group commit).
+        async fn insert_audited(
+            conn: &mut <Db as sqlx::Database>::Connection,
+            a: &AuditRecord,
+            events: &[ReportingEvent],
+        ) -> Result<(), StoreError> {
             sqlx::query(
                 "INSERT INTO audit (at, patient, actor, session, action, appointment, detail) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -110,15 +121,14 @@ macro_rules! sql_rows {
             .bind(a.action.as_str())
             .bind(a.appointment.as_ref().map(AppointmentId::as_str))
             .bind(a.detail.as_deref())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await
             .map_err(db_err)?;
-            insert_events(&mut tx, events).await?;
-            tx.commit().await.map_err(db_err)
+            insert_events(conn, events).await
         }
 
         async fn insert_events(
-            tx: &mut Transaction<'static, Db>,
+            conn: &mut <Db as sqlx::Database>::Connection,
             events: &[ReportingEvent],
         ) -> Result<(), StoreError> {
             for e in events {
@@ -130,7 +140,7 @@ macro_rules! sql_rows {
                 .bind(e.event_code())
                 .bind(event_json(e)?)
                 .bind(ts(e.at()))
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
             }
