@@ -596,6 +596,54 @@ async fn run_loop_sends_and_stops() {
         .unwrap();
 }
 
+#[tokio::test]
+async fn shutdown_mid_pass_finishes_the_batch_in_hand() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/records"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"result": "success"}))
+                .set_delay(Duration::from_millis(500)),
+        )
+        .mount(&server)
+        .await;
+    let store = SignallingStore::new();
+    let pas = Arc::new(Pas::default());
+    let n = &valid_numbers(1)[0];
+    pas.add(n, Some(d(1980, 1, 1)), false);
+    let sender = Arc::new(RecordSender::new(
+        store.clone(),
+        RecordServiceClient::new(config(&server, 5_000)).unwrap(),
+        pas,
+        Arc::new(ManualClock::new(t("2024-06-01T09:00:00Z"))),
+        RecordSenderConfig::default(),
+    ));
+    sender.enqueue(n).await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let s = sender.clone();
+    let handle = tokio::spawn(async move {
+        s.run(Duration::from_millis(20), async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    // The batch is claimed and on its way (the service answers after 500 ms) when shutdown comes.
+    while server.received_requests().await.unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), handle)
+        .await
+        .expect("run returns after the batch")
+        .unwrap();
+    assert_eq!(
+        sender.sent_record_count().await.unwrap(),
+        1,
+        "the number sent before shutdown is marked sent, not left claimed"
+    );
+}
+
 /// A bulk source that answers for fewer patients than asked: the rest wait, none is sent blind.
 #[derive(Debug, Default)]
 struct ShortBulk {

@@ -111,7 +111,7 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
     }
     let (stopping, stop_rx) = tokio::sync::watch::channel(false);
     let (reporting, worker) =
-        reporting::start(&s, demo.store.clone(), demo.clock.clone(), stop_rx)?;
+        reporting::start(&s, demo.store.clone(), demo.clock.clone(), stop_rx.clone())?;
     pas_feed::start(demo.store.clone(), demo.pas.clone(), demo.clock.clone());
     let mut record_patients: Vec<_> = demo
         .data
@@ -121,13 +121,14 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
         .collect();
     record_patients.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     record_patients.dedup();
-    let records = s
+    let (records, sender) = s
         .record_service
         .start(
             demo.store.clone(),
             demo.pas.clone(),
             demo.clock.clone(),
             record_patients,
+            stop_rx,
         )
         .await?;
 
@@ -148,17 +149,19 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
     );
     let portal = metrics::start(s.metrics_addr, Arc::clone(&demo.portal)).await?;
     let deadline = serve::serve(listener, portal, &s.serve, stopping).await;
-    finish(worker, deadline).await;
+    finish([worker, sender], deadline).await;
     Ok(())
 }
 
-/// After the connections drained: waits for the outbox worker to finish its batch, until the
-/// drain deadline.
-async fn finish(worker: reporting::Running, deadline: tokio::time::Instant) {
-    if let Some(task) = worker
-        && tokio::time::timeout_at(deadline, task).await.is_err()
-    {
-        tracing::warn!("the outbox worker did not finish its batch within the drain deadline");
+/// After the connections drained: waits for the outbox worker and the Record Service sender to
+/// finish their batches, until the drain deadline.
+async fn finish(tasks: [reporting::Running; 2], deadline: tokio::time::Instant) {
+    for task in tasks.into_iter().flatten() {
+        if tokio::time::timeout_at(deadline, task).await.is_err() {
+            tracing::warn!(
+                "a background sender did not finish its batch within the drain deadline"
+            );
+        }
     }
     tracing::info!("stopped");
 }
@@ -222,17 +225,21 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
     };
     let portal = nhs_portal_web::live::LivePortal::build(settings).await?;
     let (stopping, stop_rx) = tokio::sync::watch::channel(false);
-    let (reporting, worker) =
-        reporting::start(&s, portal.store.clone(), portal.clock.clone(), stop_rx)?;
+    let (reporting, worker) = reporting::start(
+        &s,
+        portal.store.clone(),
+        portal.clock.clone(),
+        stop_rx.clone(),
+    )?;
     pas_feed::start(
         portal.store.clone(),
         portal.pas.clone(),
         portal.clock.clone(),
     );
     // The trust's PAS feed queues patients as they get appointments; nothing to queue at start.
-    let records = s
+    let (records, sender) = s
         .record_service
-        .start(portal.store.clone(), pas, clock, Vec::new())
+        .start(portal.store.clone(), pas, clock, Vec::new(), stop_rx)
         .await?;
 
     println!("nhs-portal listening on {}", portal.base_url);
@@ -250,6 +257,6 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
         None => Arc::clone(&portal.portal),
     };
     let deadline = serve::serve(listener, served, &s.serve, stopping).await;
-    finish(worker, deadline).await;
+    finish([worker, sender], deadline).await;
     Ok(())
 }

@@ -113,22 +113,25 @@ impl RecordServiceSettings {
     }
 
     /// Starts the sender on a schedule when a URL is set, queueing `patients` first; returns a
-    /// line saying what runs.
+    /// line saying what runs and the sender's task, which ends after its pass in hand once
+    /// `stopping` turns true.
     pub async fn start(
         &self,
         store: Arc<dyn Store>,
         pas: Arc<dyn PasBackend>,
         clock: Arc<dyn Clock>,
         patients: Vec<NhsNumber>,
-    ) -> Result<String, BoxError> {
+        mut stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(String, Option<tokio::task::JoinHandle<()>>), BoxError> {
         let (Some(url), Some(client_id), Some(key)) = (
             &self.record_service_url,
             &self.record_service_client_id,
             &self.record_service_api_key,
         ) else {
-            return Ok(
+            return Ok((
                 "the Record Service is not sent to (no NHS_PORTAL_RECORD_SERVICE_URL)".into(),
-            );
+                None,
+            ));
         };
         let mut config = RecordServiceConfig::non_production(url.as_str(), client_id, key.expose());
         config.max_batch = self.record_service_max_batch.into();
@@ -143,10 +146,18 @@ impl RecordServiceSettings {
         let queued = sender.resend_all(patients).await?;
         let idle = Duration::from_secs(self.record_service_interval_seconds.into());
         let run = sender.clone();
-        tokio::spawn(async move { run.run(idle, std::future::pending::<()>()).await });
-        Ok(format!(
-            "the Record Service sender runs every {} seconds when idle ({queued} patients queued)",
-            self.record_service_interval_seconds
+        let task = tokio::spawn(async move {
+            run.run(idle, async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            })
+            .await
+        });
+        Ok((
+            format!(
+                "the Record Service sender runs every {} seconds when idle ({queued} patients queued)",
+                self.record_service_interval_seconds
+            ),
+            Some(task),
         ))
     }
 }

@@ -330,20 +330,37 @@ impl RecordSender {
     }
 
     /// Runs passes until `shutdown` completes, sleeping `idle` when nothing was due.
+    ///
+    /// A pass under way when `shutdown` completes is finished first (its batch is sent and
+    /// marked), so a graceful stop leaves no number claimed; a killed process leaves its claim
+    /// leased, to become due again.
     pub async fn run(&self, idle: Duration, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut stopping = false;
         loop {
-            let pause = tokio::select! {
-                _ = &mut shutdown => return,
-                r = self.run_once() => match r {
-                    Ok(s) if s.claimed as usize >= self.client.config().max_batch && s.deferred == 0 => None,
-                    Ok(_) => Some(idle),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "record sender pass failed");
-                        Some(idle)
-                    }
-                },
+            let pass = self.run_once();
+            tokio::pin!(pass);
+            let result = loop {
+                tokio::select! {
+                    result = &mut pass => break result,
+                    _ = &mut shutdown, if !stopping => stopping = true,
+                }
             };
+            let pause = match result {
+                Ok(s)
+                    if s.claimed as usize >= self.client.config().max_batch && s.deferred == 0 =>
+                {
+                    None
+                }
+                Ok(_) => Some(idle),
+                Err(e) => {
+                    tracing::warn!(error = %e, "record sender pass failed");
+                    Some(idle)
+                }
+            };
+            if stopping {
+                return;
+            }
             if let Some(p) = pause {
                 tokio::select! {
                     _ = &mut shutdown => return,
