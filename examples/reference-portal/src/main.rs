@@ -20,6 +20,7 @@
 //! The first line on standard output is `nhs-portal listening on {base URL}` (test harnesses read
 //! it to find the port). Settings that are wrong are each named on standard error, exit code 2.
 
+mod housekeeping;
 mod live_check;
 mod live_settings;
 mod load;
@@ -142,6 +143,7 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
         staff_sign_in.replace("{code}", &demo.staff_code)
     );
     let portal = metrics::start(s.metrics_addr, Arc::clone(&demo.portal)).await?;
+    housekeeping::start(&s, demo.store.clone(), demo.clock.clone());
     serve::serve(listener, portal).await;
     Ok(())
 }
@@ -230,6 +232,7 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
         Some(addr) => metrics::start(Some(addr), Arc::clone(&portal.portal)).await?,
         None => Arc::clone(&portal.portal),
     };
+    housekeeping::start(&s, portal.store.clone(), portal.clock.clone());
     serve::serve(listener, served).await;
     Ok(())
 }
