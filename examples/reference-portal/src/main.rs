@@ -20,6 +20,7 @@
 //! The first line on standard output is `nhs-portal listening on {base URL}` (test harnesses read
 //! it to find the port). Settings that are wrong are each named on standard error, exit code 2.
 
+mod gauges;
 mod housekeeping;
 mod live_check;
 mod live_settings;
@@ -108,7 +109,6 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
     demo_settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
     let demo = DemoPortal::build(demo_settings).await?;
     let reporting = reporting::start(&s, demo.store.clone(), demo.clock.clone())?;
-    pas_feed::start(demo.store.clone(), demo.pas.clone(), demo.clock.clone());
     let mut demo_patients: Vec<_> = demo
         .data
         .appointments
@@ -143,7 +143,10 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
         staff_sign_in.replace("{code}", &demo.staff_code)
     );
     let portal = metrics::start(s.metrics_addr, Arc::clone(&demo.portal)).await?;
+    // After the recorder is installed, so what they record from the first run is kept.
     housekeeping::start(&s, demo.store.clone(), demo.clock.clone());
+    gauges::start(demo.store.clone(), demo.clock.clone());
+    pas_feed::start(demo.store.clone(), demo.pas.clone(), demo.clock.clone());
     serve::serve(listener, portal).await;
     Ok(())
 }
@@ -207,11 +210,6 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
     };
     let portal = nhs_portal_web::live::LivePortal::build(settings).await?;
     let reporting = reporting::start(&s, portal.store.clone(), portal.clock.clone())?;
-    pas_feed::start(
-        portal.store.clone(),
-        portal.pas.clone(),
-        portal.clock.clone(),
-    );
     // The trust's PAS feed queues patients as they get appointments; nothing to queue at start.
     let records = s
         .record_service
@@ -233,6 +231,12 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
         None => Arc::clone(&portal.portal),
     };
     housekeeping::start(&s, portal.store.clone(), portal.clock.clone());
+    gauges::start(portal.store.clone(), portal.clock.clone());
+    pas_feed::start(
+        portal.store.clone(),
+        portal.pas.clone(),
+        portal.clock.clone(),
+    );
     serve::serve(listener, served).await;
     Ok(())
 }

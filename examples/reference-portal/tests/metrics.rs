@@ -108,3 +108,83 @@ async fn with_its_own_address_metrics_leave_the_main_listener() {
     }
     assert_eq!(requests(&samples(&text), "landing", "200"), 1.0, "{text}");
 }
+
+/// The sum of the samples of `family` whose labels contain every one of `labels`.
+fn family(s: &BTreeMap<String, f64>, family: &str, labels: &[&str]) -> Option<f64> {
+    let hits: Vec<f64> = s
+        .iter()
+        .filter(|(k, _)| {
+            (k.as_str() == family || k.starts_with(&format!("{family}{{")))
+                && labels.iter().all(|l| k.contains(l))
+        })
+        .map(|(_, v)| *v)
+        .collect();
+    (!hits.is_empty()).then(|| hits.iter().sum())
+}
+
+/// The README's Get Appointments block (curl: the demo PCA's token, the NHS App's ID token, the
+/// call) run against `base`: a scripted PCA journey.
+fn pca_journey(base: &str) {
+    let readme = include_str!("../../../README.md");
+    let block = readme
+        .split("### The Get Appointments API from the command line")
+        .nth(1)
+        .and_then(|s| s.split("```sh\n").nth(1))
+        .and_then(|b| b.split("```").next())
+        .expect("README.md has the command-line block");
+    let script = block.replace("BASE=http://127.0.0.1:8080\n", &format!("BASE={base}\n"));
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()
+        .expect("bash and curl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn the_operational_families_are_present_and_move_after_a_pca_journey() {
+    let portal = common::start_demo(BIN, &[]);
+    let base = &portal.base_url;
+    // The gauges' first sample and the PAS feed's first poll come just after start-up.
+    let mut before = BTreeMap::new();
+    for _ in 0..100 {
+        before = samples(&get(&format!("{base}/metrics")).await.1);
+        if family(&before, "nhs_portal_pending_requests", &[]).is_some()
+            && family(&before, "nhs_portal_pas_call_duration_seconds_count", &[]).is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for name in [
+        "nhs_portal_outbox_depth",
+        "nhs_portal_outbox_quarantined",
+        "nhs_portal_outbox_delivered_ratio",
+        "nhs_portal_outbox_oldest_age_seconds",
+        "nhs_portal_store_ping_duration_seconds_count",
+    ] {
+        assert!(family(&before, name, &[]).is_some(), "{name} in {before:?}");
+    }
+    assert_eq!(
+        family(&before, "nhs_portal_pending_requests", &[]),
+        Some(2.0),
+        "the demo's two seeded requests, by age: {before:?}"
+    );
+    let list = "operation=\"list_appointments\"";
+    let calls = |s: &BTreeMap<String, f64>| {
+        family(s, "nhs_portal_pas_call_duration_seconds_count", &[list]).unwrap_or(0.0)
+    };
+    pca_journey(base);
+    let after = samples(&get(&format!("{base}/metrics")).await.1);
+    assert!(
+        calls(&after) > calls(&before),
+        "the PCA's call reached the PAS, measured: {after:?}"
+    );
+    assert!(
+        !after.keys().any(|k| k.contains("9000000009")),
+        "no NHS number in a label"
+    );
+}
