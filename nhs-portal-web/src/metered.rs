@@ -17,6 +17,29 @@ pub const PAS_SECONDS: &str = "nhs_portal_pas_call_duration_seconds";
 /// PAS calls that failed, by `operation` and `error` (the [`PasError`] kind).
 pub const PAS_ERRORS: &str = "nhs_portal_pas_errors_total";
 
+/// The `operation` label of every measured call (one per [`PasBackend`] method).
+pub const OPERATIONS: [&str; 9] = [
+    "patient",
+    "list_appointments",
+    "get_appointment",
+    "capabilities",
+    "cancel",
+    "find_slots",
+    "reschedule",
+    "poll_events",
+    "ping",
+];
+
+/// Records zero for the failures worth alerting on (`timeout`, `unavailable`) of every
+/// operation, so the series exist before the first failure (an absent series never alerts).
+pub fn register_zero() {
+    for operation in OPERATIONS {
+        for error in ["timeout", "unavailable"] {
+            metrics::counter!(PAS_ERRORS, "operation" => operation, "error" => error).increment(0);
+        }
+    }
+}
+
 /// A PAS whose calls are measured.
 #[derive(Clone)]
 pub struct MeteredPas(Arc<dyn PasBackend>);

@@ -23,6 +23,10 @@ const AGES: [(&str, i64); 4] = [
 
 /// Starts sampling (the first sample at once); it runs until the process ends.
 pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+    // The failure counters exist from the start, at zero (an absent series never alerts).
+    nhs_portal_web::metered::register_zero();
+    metrics::counter!("nhs_portal_errors_total", "type" => "store_unavailable").increment(0);
+    metrics::counter!("nhs_portal_housekeeping_failures_total").increment(0);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

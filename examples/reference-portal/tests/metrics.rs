@@ -188,3 +188,73 @@ async fn the_operational_families_are_present_and_move_after_a_pca_journey() {
         "no NHS number in a label"
     );
 }
+
+/// A metric family's name: a histogram's `_bucket`, `_sum` and `_count` series are its own.
+fn base_name(series: &str) -> String {
+    let name = &series[..series.find('{').unwrap_or(series.len())];
+    ["_bucket", "_sum", "_count"]
+        .iter()
+        .find_map(|s| name.strip_suffix(s))
+        .unwrap_or(name)
+        .to_owned()
+}
+
+/// The `nhs_portal_*` names in a PromQL expression.
+fn names_in(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("nhs_portal_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        out.push(base_name(&tail[..end]));
+        rest = &tail[end..];
+    }
+    out
+}
+
+fn exprs(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("expr", serde_json::Value::String(e)) => out.push(e.clone()),
+                    _ => exprs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| exprs(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_metric_the_grafana_dashboard_queries_is_exported() {
+    let dashboard: serde_json::Value =
+        serde_json::from_str(include_str!("../../../docs/grafana-dashboard.json"))
+            .expect("docs/grafana-dashboard.json is JSON");
+    let mut queries = Vec::new();
+    exprs(&dashboard, &mut queries);
+    assert!(!queries.is_empty(), "the dashboard queries something");
+    let queried: std::collections::BTreeSet<String> =
+        queries.iter().flat_map(|q| names_in(q)).collect();
+
+    let portal = common::start_demo(BIN, &[("NHS_PORTAL_HOUSEKEEPING_SECONDS", "1")]);
+    let base = &portal.base_url;
+    get(&format!("{base}/")).await;
+    let mut exported = std::collections::BTreeSet::new();
+    for _ in 0..60 {
+        let text = get(&format!("{base}/metrics")).await.1;
+        exported = samples(&text).keys().map(|k| base_name(k)).collect();
+        if queried.is_subset(&exported) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let missing: Vec<_> = queried.difference(&exported).collect();
+    assert!(
+        missing.is_empty(),
+        "the dashboard queries metrics the portal does not export: {missing:?}"
+    );
+}
