@@ -25,6 +25,8 @@ const AGES: [(&str, i64); 4] = [
 pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
     // The failure counters exist from the start, at zero (an absent series never alerts).
     nhs_portal_web::metered::register_zero();
+    nhs_portal_web::portal::telemetry::register_zero();
+    nhs_portal_web::fhir_api::register_zero();
     metrics::counter!("nhs_portal_errors_total", "type" => "store_unavailable").increment(0);
     metrics::counter!("nhs_portal_housekeeping_failures_total").increment(0);
     tokio::spawn(async move {

@@ -165,6 +165,12 @@ async fn the_operational_families_are_present_and_move_after_a_pca_journey() {
         "nhs_portal_outbox_delivered_ratio",
         "nhs_portal_outbox_oldest_age_seconds",
         "nhs_portal_store_ping_duration_seconds_count",
+        "nhs_portal_sign_ins_total",
+        "nhs_portal_deep_link_launches_total",
+        "nhs_portal_pca_withheld_appointments_total",
+        "nhs_portal_rate_limited_total",
+        "nhs_portal_pas_errors_total",
+        "nhs_portal_errors_total",
     ] {
         assert!(family(&before, name, &[]).is_some(), "{name} in {before:?}");
     }
@@ -178,7 +184,19 @@ async fn the_operational_families_are_present_and_move_after_a_pca_journey() {
         family(s, "nhs_portal_pas_call_duration_seconds_count", &[list]).unwrap_or(0.0)
     };
     pca_journey(base);
+    // A deep link from the NHS App (not signed in: on to NHS login).
+    get(&format!(
+        "{base}/patient-portal/appointment/appt-1?tracking_id=t-1"
+    ))
+    .await;
     let after = samples(&get(&format!("{base}/metrics")).await.1);
+    let launches = |s: &BTreeMap<String, f64>| {
+        family(s, "nhs_portal_deep_link_launches_total", &[]).unwrap_or(0.0)
+    };
+    assert!(
+        launches(&after) > launches(&before),
+        "the deep link is counted: {after:?}"
+    );
     assert!(
         calls(&after) > calls(&before),
         "the PCA's call reached the PAS, measured: {after:?}"
