@@ -6,7 +6,7 @@
 //! queue and the idempotency records of real-time actions. This module defines that state and the
 //! traits a store implements, one sub-trait per kind of state ([`SessionStore`],
 //! [`RequestStore`], [`AuditLog`], [`Outbox`], [`RecordQueue`], [`IdempotencyStore`],
-//! [`PasFeedStore`]);
+//! [`PasFeedStore`], [`Upkeep`]);
 //! implementations live at the edges (in-memory here in [`memory`], SQLite and PostgreSQL in
 //! `nhs-portal-web`).
 //!
@@ -41,6 +41,7 @@ mod idempotency;
 mod queue;
 mod request;
 mod session;
+mod upkeep;
 
 #[cfg(any(test, feature = "testing"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -52,6 +53,7 @@ pub use idempotency::*;
 pub use queue::*;
 pub use request::*;
 pub use session::*;
+pub use upkeep::*;
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +80,14 @@ pub enum StoreError {
         /// The newest this build knows.
         supported: i64,
     },
+    /// The database's schema is older than this build's (its migrations have not run).
+    #[error("the database schema is version {found:?}, older than this build expects ({expected})")]
+    NotMigrated {
+        /// The newest applied migration, if any.
+        found: Option<i64>,
+        /// The newest migration this build has.
+        expected: i64,
+    },
     /// Stored data could not be read back (corrupt or hand-edited).
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
@@ -90,12 +100,26 @@ pub enum StoreError {
 
 /// Everything the portal stores, as one object: `Arc<dyn Store>`.
 pub trait Store:
-    SessionStore + RequestStore + AuditLog + Outbox + RecordQueue + IdempotencyStore + PasFeedStore
+    SessionStore
+    + RequestStore
+    + AuditLog
+    + Outbox
+    + RecordQueue
+    + IdempotencyStore
+    + PasFeedStore
+    + Upkeep
 {
 }
 
 impl<
-    T: SessionStore + RequestStore + AuditLog + Outbox + RecordQueue + IdempotencyStore + PasFeedStore,
+    T: SessionStore
+        + RequestStore
+        + AuditLog
+        + Outbox
+        + RecordQueue
+        + IdempotencyStore
+        + PasFeedStore
+        + Upkeep,
 > Store for T
 {
 }

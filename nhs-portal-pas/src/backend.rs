@@ -326,6 +326,13 @@ pub trait PasBackend: Send + Sync {
     /// reported with the time it was made, oldest first, `since` honoured: the conformance check
     /// asks for exactly one event per change it made (`events`).
     async fn poll_events(&self, since: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError>;
+
+    /// A cheap reachability check, for the portal's readiness report: `None` (the default) when
+    /// the adapter has none, else whether the PAS answered. It never makes the portal unready
+    /// (the PAS is the trust's, and a restart of ours would not mend it).
+    async fn ping(&self) -> Option<Result<(), PasError>> {
+        None
+    }
 }
 
 /// A shared backend is a backend (so an `Arc<MyPas>` goes wherever a [`PasBackend`] does, the
@@ -372,5 +379,8 @@ impl<T: PasBackend + ?Sized> PasBackend for std::sync::Arc<T> {
     }
     async fn poll_events(&self, since: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError> {
         (**self).poll_events(since).await
+    }
+    async fn ping(&self) -> Option<Result<(), PasError>> {
+        (**self).ping().await
     }
 }

@@ -184,6 +184,19 @@ impl PasBackend for TrustsPas {
         all.sort_by_key(|e| e.at);
         Ok(all)
     }
+
+    /// The first trust's failure if any fails; `None` when no trust's adapter has a check.
+    async fn ping(&self) -> Option<Result<(), PasError>> {
+        let mut answer = None;
+        for (_, pas) in &self.trusts {
+            match pas.ping().await {
+                Some(Err(e)) => return Some(Err(e)),
+                Some(Ok(())) => answer = Some(Ok(())),
+                None => {}
+            }
+        }
+        answer
+    }
 }
 
 #[cfg(test)]

@@ -164,6 +164,11 @@ fn audit(
 }
 
 impl Journeys {
+    /// The PAS the journeys call (for the readiness report's reachability check).
+    pub fn pas(&self) -> &Arc<dyn PasBackend> {
+        &self.pas
+    }
+
     /// A journeys service over a PAS, a store and a clock.
     pub fn new(pas: Arc<dyn PasBackend>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Self {

@@ -59,6 +59,9 @@ pub mod journeys;
 #[cfg(all(feature = "pages", feature = "pca-api"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "pages", feature = "pca-api"))))]
 pub mod live;
+#[cfg(any(feature = "pages", feature = "pca-api"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "pages", feature = "pca-api"))))]
+pub mod metered;
 #[cfg(feature = "simulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
 pub mod nhs_app_simulator;

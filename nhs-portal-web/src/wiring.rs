@@ -50,6 +50,8 @@ pub(crate) struct Wiring {
 impl Wiring {
     /// The portal with the API mounted at [`FHIR_PATH`], and the API.
     pub(crate) fn build(self) -> Result<(Portal, Arc<FhirApi>), PortalError> {
+        // Every PAS call the pages and the API make is measured (latency, errors by operation).
+        let pas: Arc<dyn PasBackend> = Arc::new(crate::metered::MeteredPas::new(self.pas));
         let mut api_config = FhirApiConfig::new(self.base.clone(), EXT_SYSTEM_NAME);
         if let Some(edit) = self.fhir_api {
             edit(&mut api_config);
@@ -57,7 +59,7 @@ impl Wiring {
         // The pages apply the same eligibility rule as the API.
         let eligibility = api_config.eligibility;
         let fhir_api = Arc::new(FhirApi::new(
-            self.pas.clone(),
+            pas.clone(),
             self.store.clone(),
             self.clock.clone(),
             self.bearer,
@@ -75,7 +77,7 @@ impl Wiring {
             config,
             PortalParts {
                 store: self.store,
-                pas: self.pas,
+                pas,
                 clock: self.clock,
                 sign_in: self.sign_in,
                 assets: self.assets,

@@ -12,6 +12,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
 use nhs_portal_core::request_status::RequestKind;
+use nhs_portal_core::store::Upkeep;
 use nhs_portal_core::store::{
     AuditAction, AuditRecord, NewRequest, RecordQueue, RequestState, RequestStore, Resolution,
     Resolve, Store, StoreError, Submitted, contract,
@@ -431,6 +432,30 @@ async fn sqlite_locked_database_is_unavailable_not_a_panic() {
         matches!(ok, Ok(Submitted::Created(_))),
         "the store works again once the lock is gone: {ok:?}"
     );
+}
+
+#[tokio::test]
+async fn sqlite_ping_says_not_migrated_when_a_migration_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::connect(&sqlite_url(&dir, "behind.db"))
+        .await
+        .unwrap();
+    s.ping().await.expect("a migrated store answers ping");
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(s.pool())
+    .await
+    .unwrap();
+    match s.ping().await {
+        Err(StoreError::NotMigrated { found, expected }) => {
+            assert!(
+                found.is_some_and(|f| f < expected),
+                "{found:?} < {expected}"
+            );
+        }
+        other => panic!("expected NotMigrated, got {other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -74,3 +74,35 @@ async fn live_needs_no_store_and_ready_says_the_store_is_unreachable() {
     let text = body_text(&ready);
     assert!(text.contains("\"store\":\"unreachable\""), "{text}");
 }
+
+#[tokio::test]
+async fn ready_says_not_migrated_and_reports_the_pas_without_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("portal.sqlite3").display()
+    );
+    let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
+    let demo = DemoPortal::build(DemoSettings::new("http://127.0.0.1:1").with_store(store.clone()))
+        .await
+        .unwrap();
+    let ready = demo.portal.handle(get("/health/ready")).await;
+    let text = body_text(&ready);
+    assert_eq!(ready.status(), StatusCode::OK, "{text}");
+    assert!(text.contains("\"pas\":"), "the PAS is reported: {text}");
+    // Someone restored an older backup under a running portal: its schema is behind.
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let ready = demo.portal.handle(get("/health/ready")).await;
+    let text = body_text(&ready);
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert!(text.contains("\"store\":\"not-migrated\""), "{text}");
+    assert!(
+        !text.chars().any(|c| c.is_ascii_digit()),
+        "no versions or counts in the public answer: {text}"
+    );
+}

@@ -165,6 +165,14 @@ pub fn summary(s: &Settings) -> String {
         format!("  store:         {}", s.store_name()),
         format!("  session idle:  {} seconds", s.session_idle_seconds),
         format!(
+            "  housekeeping:  every {} seconds; audit {}",
+            s.housekeeping_seconds,
+            match s.audit_retention_days {
+                Some(d) => format!("kept {d} days"),
+                None => "kept for ever".to_owned(),
+            }
+        ),
+        format!(
             "  metrics:       {}",
             match s.metrics_addr {
                 Some(a) => format!("http://{a}/metrics (own listener)"),

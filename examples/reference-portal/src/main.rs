@@ -20,6 +20,8 @@
 //! The first line on standard output is `nhs-portal listening on {base URL}` (test harnesses read
 //! it to find the port). Settings that are wrong are each named on standard error, exit code 2.
 
+mod gauges;
+mod housekeeping;
 mod layers;
 mod live_check;
 mod live_settings;
@@ -112,7 +114,6 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
     let (stopping, stop_rx) = tokio::sync::watch::channel(false);
     let (reporting, worker) =
         reporting::start(&s, demo.store.clone(), demo.clock.clone(), stop_rx.clone())?;
-    pas_feed::start(demo.store.clone(), demo.pas.clone(), demo.clock.clone());
     let mut record_patients: Vec<_> = demo
         .data
         .appointments
@@ -148,6 +149,10 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
         staff_sign_in.replace("{code}", &demo.staff_code)
     );
     let portal = metrics::start(s.metrics_addr, Arc::clone(&demo.portal)).await?;
+    // After the recorder is installed, so what they record from the first run is kept.
+    housekeeping::start(&s, demo.store.clone(), demo.clock.clone());
+    gauges::start(demo.store.clone(), demo.clock.clone());
+    pas_feed::start(demo.store.clone(), demo.pas.clone(), demo.clock.clone());
     let deadline = serve::serve(listener, portal, &s.serve, stopping).await;
     finish([worker, sender], deadline).await;
     Ok(())
@@ -231,11 +236,6 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
         portal.clock.clone(),
         stop_rx.clone(),
     )?;
-    pas_feed::start(
-        portal.store.clone(),
-        portal.pas.clone(),
-        portal.clock.clone(),
-    );
     // The trust's PAS feed queues patients as they get appointments; nothing to queue at start.
     let (records, sender) = s
         .record_service
@@ -256,6 +256,13 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
         Some(addr) => metrics::start(Some(addr), Arc::clone(&portal.portal)).await?,
         None => Arc::clone(&portal.portal),
     };
+    housekeeping::start(&s, portal.store.clone(), portal.clock.clone());
+    gauges::start(portal.store.clone(), portal.clock.clone());
+    pas_feed::start(
+        portal.store.clone(),
+        portal.pas.clone(),
+        portal.clock.clone(),
+    );
     let deadline = serve::serve(listener, served, &s.serve, stopping).await;
     finish([worker, sender], deadline).await;
     Ok(())

@@ -22,6 +22,7 @@ const FIRST_LOOK_BACK: chrono::Duration = chrono::Duration::hours(24);
 /// Starts the sync on the runtime; it runs until the process ends.
 pub fn start(store: Arc<dyn Store>, pas: Arc<dyn PasBackend>, clock: Arc<dyn Clock>) {
     let since = clock.now() - FIRST_LOOK_BACK;
+    let pas: Arc<dyn PasBackend> = Arc::new(nhs_portal_web::metered::MeteredPas::new(pas));
     let worklist = Worklist::new(store, pas, clock);
     tokio::spawn(worklist.sync_loop(since, EVERY));
 }

@@ -110,6 +110,27 @@ pub struct Settings {
     )]
     pub session_idle_seconds: u32,
 
+    /// How often, in seconds, housekeeping removes expired sessions, abandoned sign-ins and
+    /// spent idempotency records (and audit records past their retention), 1 to 86400.
+    #[arg(
+        long,
+        env = "NHS_PORTAL_HOUSEKEEPING_SECONDS",
+        default_value_t = 300,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u32).range(1..=86_400)
+    )]
+    pub housekeeping_seconds: u32,
+
+    /// Days to keep audit records, 1 to 36500; when unset they are kept for ever (the trust
+    /// decides its audit trail's retention).
+    #[arg(
+        long,
+        env = "NHS_PORTAL_AUDIT_RETENTION_DAYS",
+        value_name = "DAYS",
+        value_parser = clap::value_parser!(u32).range(1..=36_500)
+    )]
+    pub audit_retention_days: Option<u32>,
+
     /// Demo mode: the `client_secret` with which the demo PCA client `pca-demo` gets bearer
     /// tokens for the Get Appointments API from the simulator's token endpoint (a secret).
     #[arg(

@@ -108,3 +108,171 @@ async fn with_its_own_address_metrics_leave_the_main_listener() {
     }
     assert_eq!(requests(&samples(&text), "landing", "200"), 1.0, "{text}");
 }
+
+/// The sum of the samples of `family` whose labels contain every one of `labels`.
+fn family(s: &BTreeMap<String, f64>, family: &str, labels: &[&str]) -> Option<f64> {
+    let hits: Vec<f64> = s
+        .iter()
+        .filter(|(k, _)| {
+            (k.as_str() == family || k.starts_with(&format!("{family}{{")))
+                && labels.iter().all(|l| k.contains(l))
+        })
+        .map(|(_, v)| *v)
+        .collect();
+    (!hits.is_empty()).then(|| hits.iter().sum())
+}
+
+/// The README's Get Appointments block (curl: the demo PCA's token, the NHS App's ID token, the
+/// call) run against `base`: a scripted PCA journey.
+fn pca_journey(base: &str) {
+    let readme = include_str!("../../../README.md");
+    let block = readme
+        .split("### The Get Appointments API from the command line")
+        .nth(1)
+        .and_then(|s| s.split("```sh\n").nth(1))
+        .and_then(|b| b.split("```").next())
+        .expect("README.md has the command-line block");
+    let script = block.replace("BASE=http://127.0.0.1:8080\n", &format!("BASE={base}\n"));
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()
+        .expect("bash and curl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn the_operational_families_are_present_and_move_after_a_pca_journey() {
+    let portal = common::start_demo(BIN, &[]);
+    let base = &portal.base_url;
+    // The gauges' first sample and the PAS feed's first poll come just after start-up.
+    let mut before = BTreeMap::new();
+    for _ in 0..100 {
+        before = samples(&get(&format!("{base}/metrics")).await.1);
+        if family(&before, "nhs_portal_pending_requests", &[]).is_some()
+            && family(&before, "nhs_portal_pas_call_duration_seconds_count", &[]).is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for name in [
+        "nhs_portal_outbox_depth",
+        "nhs_portal_outbox_quarantined",
+        "nhs_portal_outbox_delivered_ratio",
+        "nhs_portal_outbox_oldest_age_seconds",
+        "nhs_portal_store_ping_duration_seconds_count",
+        "nhs_portal_sign_ins_total",
+        "nhs_portal_deep_link_launches_total",
+        "nhs_portal_pca_withheld_appointments_total",
+        "nhs_portal_rate_limited_total",
+        "nhs_portal_pas_errors_total",
+        "nhs_portal_errors_total",
+    ] {
+        assert!(family(&before, name, &[]).is_some(), "{name} in {before:?}");
+    }
+    assert_eq!(
+        family(&before, "nhs_portal_pending_requests", &[]),
+        Some(2.0),
+        "the demo's two seeded requests, by age: {before:?}"
+    );
+    let list = "operation=\"list_appointments\"";
+    let calls = |s: &BTreeMap<String, f64>| {
+        family(s, "nhs_portal_pas_call_duration_seconds_count", &[list]).unwrap_or(0.0)
+    };
+    pca_journey(base);
+    // A deep link from the NHS App (not signed in: on to NHS login).
+    get(&format!(
+        "{base}/patient-portal/appointment/appt-1?tracking_id=t-1"
+    ))
+    .await;
+    let after = samples(&get(&format!("{base}/metrics")).await.1);
+    let launches = |s: &BTreeMap<String, f64>| {
+        family(s, "nhs_portal_deep_link_launches_total", &[]).unwrap_or(0.0)
+    };
+    assert!(
+        launches(&after) > launches(&before),
+        "the deep link is counted: {after:?}"
+    );
+    assert!(
+        calls(&after) > calls(&before),
+        "the PCA's call reached the PAS, measured: {after:?}"
+    );
+    assert!(
+        !after.keys().any(|k| k.contains("9000000009")),
+        "no NHS number in a label"
+    );
+}
+
+/// A metric family's name: a histogram's `_bucket`, `_sum` and `_count` series are its own.
+fn base_name(series: &str) -> String {
+    let name = &series[..series.find('{').unwrap_or(series.len())];
+    ["_bucket", "_sum", "_count"]
+        .iter()
+        .find_map(|s| name.strip_suffix(s))
+        .unwrap_or(name)
+        .to_owned()
+}
+
+/// The `nhs_portal_*` names in a PromQL expression.
+fn names_in(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("nhs_portal_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        out.push(base_name(&tail[..end]));
+        rest = &tail[end..];
+    }
+    out
+}
+
+fn exprs(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("expr", serde_json::Value::String(e)) => out.push(e.clone()),
+                    _ => exprs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| exprs(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_metric_the_grafana_dashboard_queries_is_exported() {
+    let dashboard: serde_json::Value =
+        serde_json::from_str(include_str!("../../../docs/grafana-dashboard.json"))
+            .expect("docs/grafana-dashboard.json is JSON");
+    let mut queries = Vec::new();
+    exprs(&dashboard, &mut queries);
+    assert!(!queries.is_empty(), "the dashboard queries something");
+    let queried: std::collections::BTreeSet<String> =
+        queries.iter().flat_map(|q| names_in(q)).collect();
+
+    let portal = common::start_demo(BIN, &[("NHS_PORTAL_HOUSEKEEPING_SECONDS", "1")]);
+    let base = &portal.base_url;
+    get(&format!("{base}/")).await;
+    let mut exported = std::collections::BTreeSet::new();
+    for _ in 0..60 {
+        let text = get(&format!("{base}/metrics")).await.1;
+        exported = samples(&text).keys().map(|k| base_name(k)).collect();
+        if queried.is_subset(&exported) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let missing: Vec<_> = queried.difference(&exported).collect();
+    assert!(
+        missing.is_empty(),
+        "the dashboard queries metrics the portal does not export: {missing:?}"
+    );
+}

@@ -441,3 +441,39 @@ impl RecordQueue for MemoryStore {
 
 #[cfg(test)]
 mod tests;
+
+#[async_trait]
+impl Upkeep for MemoryStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn housekeep(
+        &self,
+        now: DateTime<Utc>,
+        policy: &HousekeepingPolicy,
+    ) -> Result<Housekept, StoreError> {
+        let mut g = self.lock();
+        let idle_before = now - policy.session_idle;
+        let sessions = g.sessions.len();
+        g.sessions
+            .retain(|_, s| s.last_seen_at >= idle_before && s.absolute_expiry > now);
+        let logins = g.logins.len();
+        let login_before = now - policy.pending_login_max_age;
+        g.logins.retain(|_, l| l.created_at >= login_before);
+        let actions = g.actions.len();
+        let action_before = now - policy.idempotency_max_age;
+        g.actions.retain(|_, a| a.at >= action_before);
+        let audit = g.audit.len();
+        if let Some(retention) = policy.audit_retention {
+            let audit_before = now - retention;
+            g.audit.retain(|a| a.at >= audit_before);
+        }
+        Ok(Housekept {
+            sessions: (sessions - g.sessions.len()) as u64,
+            pending_logins: (logins - g.logins.len()) as u64,
+            idempotency_records: (actions - g.actions.len()) as u64,
+            audit_records: (audit - g.audit.len()) as u64,
+        })
+    }
+}

@@ -64,6 +64,18 @@ pub mod auth;
 pub mod guard;
 pub mod outcome;
 pub mod rate_limit;
+
+/// Appointments the spec guard withheld from an answer (alert on any increase).
+pub const WITHHELD: &str = "nhs_portal_pca_withheld_appointments_total";
+/// Calls refused with 429 by the per-client rate limit, by `api`.
+pub const RATE_LIMITED: &str = "nhs_portal_rate_limited_total";
+
+/// Records zero for the withheld and rate-limited counters, so alerts have a series from the
+/// start.
+pub fn register_zero() {
+    metrics::counter!(WITHHELD).increment(0);
+    metrics::counter!(RATE_LIMITED, "api" => "pca").increment(0);
+}
 pub mod resource;
 
 use std::sync::Arc;
@@ -295,6 +307,7 @@ impl FhirApi {
             .await
             .map_err(|e| ApiError::Unauthorised(e.reason()))?;
         if !self.limits.try_acquire(caller.client_id.as_deref()) {
+            metrics::counter!(RATE_LIMITED, "api" => "pca").increment(1);
             return Err(ApiError::RateLimited);
         }
 
@@ -379,6 +392,7 @@ impl FhirApi {
                 }),
                 Err(v) => {
                     self.withheld.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!(WITHHELD).increment(1);
                     tracing::warn!(
                         target: "nhs_portal_web::fhir_api",
                         appointment_id = %a.id,

@@ -11,6 +11,7 @@ use super::respond::PageOpts;
 use super::routes::{Ctx, Route};
 use super::views::{DemoModel, Landing, Message};
 use crate::http_kit;
+use nhs_portal_core::store::StoreError;
 
 const ACCESSIBILITY: Message = Message::new(&[
     "This service is built to meet the Web Content Accessibility Guidelines (WCAG) 2.2 at level AA.",
@@ -33,7 +34,12 @@ struct Health {
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     store: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pas: Option<&'static str>,
 }
+
+/// How long readiness waits for the PAS's answer before reporting it unreachable.
+const PAS_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Inner {
     /// `/health/live`: the process is up and serving. No IO, so a slow or lost database never
@@ -44,12 +50,18 @@ impl Inner {
             &Health {
                 status: "live",
                 store: None,
+                pas: None,
             },
         )
     }
 
-    /// `/health/ready` (and `/health`): 200 when the store answers and the portal is not
-    /// draining; 503 otherwise, saying which.
+    /// `/health/ready` (and `/health`): 200 when the store answers its ping (reachable and
+    /// migrated) and the portal is not draining; 503 otherwise, saying which.
+    ///
+    /// The PAS's reachability is reported (`ok`, `unreachable`, or `unchecked` when its adapter
+    /// has no check) but never makes the portal unready: the PAS belongs to the trust, every
+    /// instance shares it, and taking them all out of the load balancer would also take away
+    /// the pages that say the service has a problem.
     pub(super) async fn health(&self) -> Response<Bytes> {
         if self.draining.load(Ordering::SeqCst) {
             return http_kit::json(
@@ -57,22 +69,37 @@ impl Inner {
                 &Health {
                     status: "draining",
                     store: None,
+                    pas: None,
                 },
             );
         }
-        let (status, code, store) = match self.store.outbox_stats().await {
-            Ok(_) => ("ok", StatusCode::OK, "ok"),
+        let (store, pas) = tokio::join!(self.store.ping(), async {
+            tokio::time::timeout(PAS_PING_TIMEOUT, self.journeys.pas().ping()).await
+        });
+        let (status, code, store) = match store {
+            Ok(()) => ("ok", StatusCode::OK, "ok"),
+            Err(StoreError::NotMigrated { .. }) => (
+                "unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not-migrated",
+            ),
             Err(_) => (
                 "unavailable",
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unreachable",
             ),
         };
+        let pas = match pas {
+            Ok(None) => "unchecked",
+            Ok(Some(Ok(()))) => "ok",
+            Ok(Some(Err(_))) | Err(_) => "unreachable",
+        };
         http_kit::json(
             code,
             &Health {
                 status,
                 store: Some(store),
+                pas: Some(pas),
             },
         )
     }

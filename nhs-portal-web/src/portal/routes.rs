@@ -259,6 +259,9 @@ impl Inner {
                         .base
                         .parse_path_and_query(&full, ctx.query.as_deref())
                         .ok();
+                    if ctx.deep_link.is_some() {
+                        super::telemetry::deep_link_launch();
+                    }
                 }
                 self.appointment_route(&ctx, &req, route, &id).await
             }

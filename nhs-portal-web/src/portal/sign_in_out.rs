@@ -167,11 +167,14 @@ impl Inner {
             // Single sign-on failed over a live session: the NHS App's user is not known, and
             // may not be the session's patient, so that session ends.
             (Err(f), Some(old)) if f.failure == SignInFailure::SsoFailed => {
+                super::telemetry::sign_in("sso_failed", true);
                 self.report_failed_sign_in(ctx, req, &f).await;
                 let res = self.sign_in_failed(ctx, f.failure);
                 return self.end_live_session(ctx, req, old, res).await;
             }
             (Err(f), _) => {
+                let sso = f.failure == SignInFailure::SsoFailed;
+                super::telemetry::sign_in(super::telemetry::failure(&f.failure), sso);
                 self.report_failed_sign_in(ctx, req, &f).await;
                 return self.sign_in_failed(ctx, f.failure);
             }
@@ -207,6 +210,7 @@ impl Inner {
                     SessionOutcome::DobMismatch,
                     self.clock.now(),
                 );
+                super::telemetry::sign_in("dob_mismatch", signed_in.nhs_app_sso);
                 self.enqueue_session_event(event).await;
                 let res = self.ineligible(ctx, None, why);
                 return match &existing {
@@ -273,6 +277,7 @@ impl Inner {
         if self.store.record(&audit, &[event]).await.is_err() {
             return self.problem(ctx, None);
         }
+        super::telemetry::sign_in("success", signed_in.nhs_app_sso);
         let res = http_kit::with_cookie(http_kit::redirect(&target), cookie);
         http_kit::with_cookie(res, forget_sign_out)
     }

@@ -17,7 +17,7 @@
 //! ```
 //!
 //! The cases live one file per sub-trait (`session`, `request`, `audit`, `idempotency`,
-//! `outbox`, `record_queue`, `feed`), sharing `fixtures`; [`CASES`] lists them all.
+//! `outbox`, `record_queue`, `feed`, `upkeep`), sharing `fixtures`; [`CASES`] lists them all.
 //!
 //! What the suite cannot check from one store, such as two portal instances submitting the same
 //! request at once against one database, belongs in the implementation's own tests.
@@ -36,6 +36,7 @@ mod outbox;
 mod record_queue;
 mod request;
 mod session;
+mod upkeep;
 
 /// The future a [`Case`] returns.
 pub type CaseFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -98,6 +99,9 @@ cases![
     record_queue::record_queue_counts_distinct_sent_numbers,
     feed::feed_records_read_back_and_unknown_ones_are_absent,
     feed::feed_record_is_replaced_by_a_later_version,
+    upkeep::ping_answers_on_a_migrated_store,
+    upkeep::housekeeping_removes_expired_and_keeps_live,
+    upkeep::housekeeping_applies_audit_retention,
 ];
 
 /// Runs every case in [`CASES`], each against a fresh store from `fresh`.

@@ -39,6 +39,7 @@ pub(super) mod queues;
 pub(super) mod requests;
 pub(super) mod rows;
 pub(super) mod sessions;
+pub(super) mod upkeep;
 
 /// The `sessions` columns, in the order `session_from_row` and the insert use.
 macro_rules! session_cols {
@@ -95,6 +96,7 @@ macro_rules! sql_store {
         $crate::store::body::requests::sql_requests!($store);
         $crate::store::body::audit::sql_audit!($store);
         $crate::store::body::feed::sql_feed!($store);
+        $crate::store::body::upkeep::sql_upkeep!($store);
         $crate::store::body::queues::sql_queues!(
             store: $store,
             ids_in: $ids_in,
