@@ -1,5 +1,7 @@
 //! The rules around request statuses: what the patient sees, what they may do, and how a pending
 //! request resolves when the trust acts.
+//! (Over 400 lines: the statuses, the valid pairs, the allowed actions and the outcome rules are
+//! read together; their table tests are in `request_status/tests.rs`.)
 //!
 //! A trust whose PAS works in real time cancels and rebooks at once. A trust that only takes
 //! requests leaves the appointment's status unchanged and sets a [`RequestStatus`] until its staff
