@@ -169,6 +169,15 @@ pub enum ReportingEvent {
         /// The session's reporting id.
         session_id: String,
     },
+    /// A patient confirmed they will attend an upcoming appointment (`APPT-REQUEST-CONFIRM`).
+    AttendanceConfirmed {
+        /// When.
+        at: DateTime<Utc>,
+        /// The appointment.
+        appointment: AppointmentId,
+        /// The session's reporting id.
+        session_id: String,
+    },
     /// An appointment was cancelled (`APPT-CANC`).
     Cancelled {
         /// When.
@@ -200,6 +209,7 @@ impl ReportingEvent {
             Self::AppointmentView { .. } => "APPT-VIEW",
             Self::CancelRequested { .. } => "APPT-REQUEST-CANC",
             Self::RescheduleRequested { .. } => "APPT-REQUEST-RESCH",
+            Self::AttendanceConfirmed { .. } => "APPT-REQUEST-CONFIRM",
             Self::Cancelled { .. } => "APPT-CANC",
             Self::Rescheduled { .. } => "APPT-RESCH",
             Self::Admission { .. } => "ADMISSION",
@@ -223,6 +233,7 @@ impl ReportingEvent {
             | Self::AdmissionView { appointment, .. }
             | Self::CancelRequested { appointment, .. }
             | Self::RescheduleRequested { appointment, .. }
+            | Self::AttendanceConfirmed { appointment, .. }
             | Self::Cancelled { appointment, .. }
             | Self::Rescheduled { appointment, .. }
             | Self::DidNotAttend { appointment, .. } => Some(appointment),
@@ -237,6 +248,7 @@ impl ReportingEvent {
             | Self::AppointmentView { at, .. }
             | Self::CancelRequested { at, .. }
             | Self::RescheduleRequested { at, .. }
+            | Self::AttendanceConfirmed { at, .. }
             | Self::Cancelled { at, .. }
             | Self::Rescheduled { at, .. }
             | Self::Admission { at, .. }

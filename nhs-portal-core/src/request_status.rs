@@ -1,5 +1,7 @@
 //! The rules around request statuses: what the patient sees, what they may do, and how a pending
 //! request resolves when the trust acts.
+//! (Over 400 lines: the statuses, the valid pairs, the allowed actions and the outcome rules are
+//! read together; their table tests are in `request_status/tests.rs`.)
 //!
 //! A trust whose PAS works in real time cancels and rebooks at once. A trust that only takes
 //! requests leaves the appointment's status unchanged and sets a [`RequestStatus`] until its staff
@@ -38,6 +40,9 @@ pub struct Capabilities {
     pub cancel: CancelMode,
     /// Rescheduling.
     pub reschedule: RescheduleMode,
+    /// Whether the patient may confirm online that they will attend (a trust opts in; the
+    /// consts below leave it off).
+    pub confirm_attendance: bool,
 }
 
 impl Capabilities {
@@ -45,17 +50,28 @@ impl Capabilities {
     pub const REAL_TIME: Self = Self {
         cancel: CancelMode::RealTime,
         reschedule: RescheduleMode::RealTime,
+        confirm_attendance: false,
     };
     /// A PAS that only takes requests.
     pub const REQUEST_ONLY: Self = Self {
         cancel: CancelMode::Request,
         reschedule: RescheduleMode::Request,
+        confirm_attendance: false,
     };
     /// Nothing can be changed online.
     pub const VIEW_ONLY: Self = Self {
         cancel: CancelMode::NotOffered,
         reschedule: RescheduleMode::NotOffered,
+        confirm_attendance: false,
     };
+
+    /// These capabilities with confirming attendance offered as well.
+    pub const fn with_confirm_attendance(self) -> Self {
+        Self {
+            confirm_attendance: true,
+            ..self
+        }
+    }
 }
 
 /// How a status looks on a tag (the web crate maps a tone to design-system colours).
@@ -234,6 +250,9 @@ pub enum Refusal {
     /// The trust does not offer this online.
     #[error("the hospital does not offer this online")]
     NotOffered,
+    /// The patient has already confirmed they will attend.
+    #[error("you have already confirmed you will attend")]
+    AlreadyConfirmed,
 }
 
 /// What a patient may do with one appointment now.
@@ -243,12 +262,14 @@ pub struct AllowedActions {
     pub cancel: Result<CancelMode, Refusal>,
     /// Rescheduling, and how; or why not.
     pub reschedule: Result<RescheduleMode, Refusal>,
+    /// Confirming attendance; or why not.
+    pub confirm: Result<(), Refusal>,
 }
 
 impl AllowedActions {
     /// Whether any action is offered.
     pub fn any(&self) -> bool {
-        self.cancel.is_ok() || self.reschedule.is_ok()
+        self.cancel.is_ok() || self.reschedule.is_ok() || self.confirm.is_ok()
     }
 }
 
@@ -257,6 +278,8 @@ impl AllowedActions {
 /// Rules, in order: only booked appointments change; only future ones; never a second request
 /// while one is pending (a confirmed attendance is not a pending request); and only what the trust
 /// offers. A [`CancelMode::NotOffered`] is reported as [`Refusal::NotOffered`], never as an `Ok`.
+/// Confirming attendance follows the same rules, and then once only: an appointment whose request
+/// status is already [`RequestStatus::ConfirmedAttendance`] answers [`Refusal::AlreadyConfirmed`].
 pub fn allowed_actions(
     appointment: &Appointment,
     capabilities: Capabilities,
@@ -282,7 +305,18 @@ pub fn allowed_actions(
         RescheduleMode::NotOffered => Err(Refusal::NotOffered),
         mode => Ok(mode),
     });
-    AllowedActions { cancel, reschedule }
+    let confirm = common.and(if !capabilities.confirm_attendance {
+        Err(Refusal::NotOffered)
+    } else if appointment.request_status == Some(RequestStatus::ConfirmedAttendance) {
+        Err(Refusal::AlreadyConfirmed)
+    } else {
+        Ok(())
+    });
+    AllowedActions {
+        cancel,
+        reschedule,
+        confirm,
+    }
 }
 
 /// The kind of request a patient made of a request-only trust.

@@ -317,6 +317,23 @@ pub trait PasBackend: Send + Sync {
         slot_id: &str,
     ) -> Result<Appointment, PasError>;
 
+    /// Records that the patient confirmed they will attend, and returns the appointment as now
+    /// held: booked, with [`RequestStatus::ConfirmedAttendance`](nhs_portal_core::RequestStatus)
+    /// as its request status (as a read back shows).
+    ///
+    /// - Re-reads the record: unknown, or not `appointment.patient`'s, is
+    ///   [`PasError::NotFound`], and nothing changes (`own data only`).
+    /// - Where the trust does not offer it ([`Capabilities::confirm_attendance`] false):
+    ///   [`PasError::NotSupported`], nothing changes (`capabilities honoured`). The default
+    ///   answers that, so an adapter that does not offer it need not write this method.
+    /// - Idempotent: confirming twice returns the appointment unchanged (`confirm attendance`).
+    /// - An appointment that is not booked (cancelled, fulfilled, a no-show) or has started:
+    ///   [`PasError::InvalidState`], nothing changes (`confirm attendance`).
+    async fn confirm_attendance(&self, appointment: &Appointment) -> Result<Appointment, PasError> {
+        let _ = appointment;
+        Err(PasError::NotSupported)
+    }
+
     /// Changes in the PAS since `since` (inclusive), oldest first (polling). An adapter may also
     /// return changes from an overlap window before `since` and the same change twice (same
     /// `(appointment, version)`): consumers process each once. Backends that push instead return
@@ -361,6 +378,9 @@ impl<T: PasBackend + ?Sized> PasBackend for std::sync::Arc<T> {
         reason: &CancelReason,
     ) -> Result<Appointment, PasError> {
         (**self).cancel(appointment, reason).await
+    }
+    async fn confirm_attendance(&self, appointment: &Appointment) -> Result<Appointment, PasError> {
+        (**self).confirm_attendance(appointment).await
     }
     async fn find_slots(
         &self,

@@ -155,6 +155,12 @@ impl PasBackend for TrustsPas {
         self.owner(appointment)?.cancel(appointment, reason).await
     }
 
+    async fn confirm_attendance(&self, appointment: &Appointment) -> Result<Appointment, PasError> {
+        self.owner(appointment)?
+            .confirm_attendance(appointment)
+            .await
+    }
+
     async fn find_slots(
         &self,
         appointment: &Appointment,

@@ -301,6 +301,19 @@ pub enum WayfinderEvent {
         #[serde(rename = "SessionId")]
         session_id: String,
     },
+    /// `APPT-REQUEST-CONFIRM`: the patient confirmed they will attend.
+    #[serde(rename = "APPT-REQUEST-CONFIRM")]
+    ApptRequestConfirm {
+        /// When.
+        #[serde(rename = "Timestamp")]
+        timestamp: Timestamp,
+        /// The appointment.
+        #[serde(rename = "AppointmentId")]
+        appointment_id: String,
+        /// The session.
+        #[serde(rename = "SessionId")]
+        session_id: String,
+    },
     /// `APPT-REQUEST-RESCH`.
     #[serde(rename = "APPT-REQUEST-RESCH")]
     ApptRequestResch {
@@ -529,6 +542,15 @@ impl WayfinderEvent {
                 appointment_id: id("AppointmentId", appointment.as_str())?,
                 session_id: id("SessionId", session_id)?,
             },
+            ReportingEvent::AttendanceConfirmed {
+                appointment,
+                session_id,
+                ..
+            } => Self::ApptRequestConfirm {
+                timestamp: ts,
+                appointment_id: id("AppointmentId", appointment.as_str())?,
+                session_id: id("SessionId", session_id)?,
+            },
             ReportingEvent::Cancelled {
                 appointment,
                 reason: r,
@@ -565,6 +587,7 @@ impl WayfinderEvent {
             Self::ApptView { .. } => "APPT-VIEW",
             Self::ApptRequestCanc { .. } => "APPT-REQUEST-CANC",
             Self::ApptRequestResch { .. } => "APPT-REQUEST-RESCH",
+            Self::ApptRequestConfirm { .. } => "APPT-REQUEST-CONFIRM",
             Self::ApptCanc { .. } => "APPT-CANC",
             Self::ApptResch { .. } => "APPT-RESCH",
             Self::Admission { .. } => "ADMISSION",
@@ -581,6 +604,7 @@ impl WayfinderEvent {
             | Self::ApptView { timestamp, .. }
             | Self::ApptRequestCanc { timestamp, .. }
             | Self::ApptRequestResch { timestamp, .. }
+            | Self::ApptRequestConfirm { timestamp, .. }
             | Self::ApptCanc { timestamp, .. }
             | Self::ApptResch { timestamp, .. }
             | Self::Admission { timestamp, .. }

@@ -39,7 +39,8 @@ fn every_portal_event_is_valid_against_the_spec() {
             "APPT-REQUEST-CANC",
             "APPT-REQUEST-RESCH",
             "APPT-CANC",
-            "APPT-RESCH"
+            "APPT-RESCH",
+            "APPT-REQUEST-CONFIRM"
         ]
     );
 }

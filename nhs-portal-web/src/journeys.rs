@@ -1,5 +1,6 @@
-//! The patient journeys as a service, separate from HTTP: view, cancel and reschedule.
-//! (About 540 lines: every journey step with its idempotency and audit handling; the reschedule,
+//! The patient journeys as a service, separate from HTTP: view, cancel, reschedule and confirm
+//! attendance.
+//! (About 590 lines: every journey step with its idempotency and audit handling; the reschedule,
 //! eligibility, stale requests and key locks are in submodules; its tests are
 //! in `journeys/tests.rs`.)
 //!
@@ -498,6 +499,53 @@ impl Journeys {
             Submitted::Duplicate(_) => Err(JourneyError::KeyReused),
             Submitted::AlreadyPending(_) => Err(JourneyError::NotAllowed(Refusal::RequestPending)),
         }
+    }
+
+    /// Confirms that the patient will attend, where the trust offers it: the PAS records it
+    /// (the appointment's request status becomes Confirmed Attendance), then one audit record
+    /// and the events `APPT` (parent) and `APPT-REQUEST-CONFIRM` are written in one transaction.
+    ///
+    /// A second confirmation (a double submit, a replayed form) finds the appointment already
+    /// confirmed and returns it without writing anything again; two at once are taken one at a
+    /// time (`keys`). Anything else not allowed is [`JourneyError::NotAllowed`].
+    pub async fn confirm_attendance(
+        &self,
+        session: &PatientSession,
+        id: &AppointmentId,
+    ) -> Result<Appointment, JourneyError> {
+        let _one_at_a_time = self
+            .locks
+            .lock(&session.patient, &format!("confirm-attendance:{id}"))
+            .await;
+        let view = self.load(session, id).await?;
+        match view.allowed.confirm {
+            Ok(()) => {}
+            Err(Refusal::AlreadyConfirmed) => return Ok(view.appointment),
+            Err(refusal) => return Err(JourneyError::NotAllowed(refusal)),
+        }
+        let confirmed = self.pas.confirm_attendance(&view.appointment).await?;
+        let now = self.now();
+        self.store
+            .record(
+                &audit(
+                    session,
+                    now,
+                    AuditAction::AttendanceConfirmed,
+                    Some(id),
+                    None,
+                ),
+                &with_parent(
+                    &confirmed,
+                    now,
+                    [ReportingEvent::AttendanceConfirmed {
+                        at: now,
+                        appointment: id.clone(),
+                        session_id: session.reporting_id.clone(),
+                    }],
+                ),
+            )
+            .await?;
+        Ok(confirmed)
     }
 
     /// Asks a request-only trust to reschedule: reason and preferred times are stored for staff.

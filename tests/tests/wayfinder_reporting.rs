@@ -279,6 +279,32 @@ async fn each_journey_sends_exactly_its_events_in_order() {
     assert_eq!(sent[1]["AppointmentId"], derm.as_str());
     assert_eq!(sent[1]["Reason"], "PATIENT");
 
+    // Confirming attendance at the real-time trust: the appointment, then the confirmation;
+    // a second POST (double submit) sends nothing more.
+    let video = demo::appointment_id(demo::KEY_ADULT_VIDEO);
+    let base = page(demo::KEY_ADULT_VIDEO);
+    let csrf = csrf_token(&body_text(&patient.get(&base).await)).expect("the CSRF token");
+    assert_eq!(
+        codes(&rig.sent().await),
+        Vec::<&str>::new(),
+        "a view inside the portal"
+    );
+    for _ in 0..2 {
+        let res = patient
+            .post_form(
+                &format!("{base}/confirm-attendance"),
+                &[("csrf_token", &csrf)],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body_text(&res));
+    }
+    let sent = rig.sent().await;
+    assert_eq!(codes(&sent), ["APPT", "APPT-REQUEST-CONFIRM"], "{sent:#?}");
+    assert_eq!(sent[0]["Id"], video.as_str());
+    assert_eq!(sent[0]["Status"], "booked");
+    assert_eq!(sent[1]["AppointmentId"], video.as_str());
+    assert_eq!(sent[1]["SessionId"], session.as_str());
+
     // Staff fulfil the seeded cancellation request: the appointment, cancelled, then the
     // cancellation, by the patient.
     let pending = demo::appointment_id(demo::KEY_ADULT_PENDING_CANCELLATION);

@@ -93,6 +93,7 @@ impl CapabilitiesEntry {
                 Online::RequestOnly => RescheduleMode::Request,
                 Online::NotOffered => RescheduleMode::NotOffered,
             },
+            confirm_attendance: false,
         }
     }
 }
@@ -324,7 +325,8 @@ timeout_ms = 2000
             trusts[1].capabilities,
             Capabilities {
                 cancel: CancelMode::Request,
-                reschedule: RescheduleMode::NotOffered
+                reschedule: RescheduleMode::NotOffered,
+                confirm_attendance: false,
             }
         );
         assert_eq!(trusts[1].timeout, Some(Duration::from_secs(2)));

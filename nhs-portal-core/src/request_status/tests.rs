@@ -118,22 +118,22 @@ fn display_status_every_combination() {
 }
 
 /// What a patient may do, written out by hand for every appointment state: one row per
-/// (status, request, start) group, one cell per kind of trust. Cells are `cancel/reschedule`:
-/// `rt` real time, `rq` request, `no` not offered, `nb` not booked, `past` in the past,
-/// `pend` a request is pending. `*` matches anything; every combination must match exactly
+/// (status, request, start) group, one cell per kind of trust. Cells are
+/// `cancel/reschedule/confirm`: `rt` real time, `rq` request, `ok` offered, `no` not offered,
+/// `nb` not booked, `past` in the past, `pend` a request is pending, `done` already confirmed. `*` matches anything; every combination must match exactly
 /// one row. (Kept independent of `allowed_actions`' own order of checks on purpose.)
 const ALLOWED_ACTIONS: &str = "
-    # status    request          start   real-time  request-only  view-only  mixed
-    booked      none             future  rt/rt      rq/rq         no/no      rt/no
-    booked      confirmed        future  rt/rt      rq/rq         no/no      rt/no
-    booked      pending-cancel   future  pend/pend  pend/pend     pend/pend  pend/pend
-    booked      pending-resched  future  pend/pend  pend/pend     pend/pend  pend/pend
-    booked      pending-change   future  pend/pend  pend/pend     pend/pend  pend/pend
-    booked      *                now     past/past  past/past     past/past  past/past
-    booked      *                past    past/past  past/past     past/past  past/past
-    fulfilled   *                *       nb/nb      nb/nb         nb/nb      nb/nb
-    cancelled   *                *       nb/nb      nb/nb         nb/nb      nb/nb
-    noshow      *                *       nb/nb      nb/nb         nb/nb      nb/nb
+    # status    request          start   real-time       request-only    view-only       mixed           rt+confirm
+    booked      none             future  rt/rt/no        rq/rq/no        no/no/no        rt/no/no        rt/rt/ok
+    booked      confirmed        future  rt/rt/no        rq/rq/no        no/no/no        rt/no/no        rt/rt/done
+    booked      pending-cancel   future  pend/pend/pend  pend/pend/pend  pend/pend/pend  pend/pend/pend  pend/pend/pend
+    booked      pending-resched  future  pend/pend/pend  pend/pend/pend  pend/pend/pend  pend/pend/pend  pend/pend/pend
+    booked      pending-change   future  pend/pend/pend  pend/pend/pend  pend/pend/pend  pend/pend/pend  pend/pend/pend
+    booked      *                now     past/past/past  past/past/past  past/past/past  past/past/past  past/past/past
+    booked      *                past    past/past/past  past/past/past  past/past/past  past/past/past  past/past/past
+    fulfilled   *                *       nb/nb/nb        nb/nb/nb        nb/nb/nb        nb/nb/nb        nb/nb/nb
+    cancelled   *                *       nb/nb/nb        nb/nb/nb        nb/nb/nb        nb/nb/nb        nb/nb/nb
+    noshow      *                *       nb/nb/nb        nb/nb/nb        nb/nb/nb        nb/nb/nb        nb/nb/nb
 ";
 
 fn expected_cancel(cell: &str) -> Result<CancelMode, Refusal> {
@@ -152,12 +152,20 @@ fn expected_reschedule(cell: &str) -> Result<RescheduleMode, Refusal> {
     }
 }
 
+fn expected_confirm(cell: &str) -> Result<(), Refusal> {
+    match cell {
+        "ok" => Ok(()),
+        other => Err(expected_refusal(other)),
+    }
+}
+
 fn expected_refusal(cell: &str) -> Refusal {
     match cell {
         "no" => Refusal::NotOffered,
         "nb" => Refusal::NotBooked,
         "past" => Refusal::InThePast,
         "pend" => Refusal::RequestPending,
+        "done" => Refusal::AlreadyConfirmed,
         other => panic!("unknown cell {other:?}"),
     }
 }
@@ -192,7 +200,9 @@ fn allowed_actions_every_state() {
         Capabilities {
             cancel: CancelMode::RealTime,
             reschedule: RescheduleMode::NotOffered,
+            confirm_attendance: false,
         },
+        Capabilities::REAL_TIME.with_confirm_attendance(),
     ];
     let rows: Vec<Vec<&str>> = ALLOWED_ACTIONS
         .lines()
@@ -218,15 +228,22 @@ fn allowed_actions_every_state() {
                 let row = matching[0];
                 assert_eq!(row.len(), 3 + kinds.len(), "{ctx}: cells");
                 for (cell, caps) in row[3..].iter().zip(kinds) {
-                    let (cancel, reschedule) = cell.split_once('/').expect("c/r cell");
+                    let mut parts = cell.split('/');
+                    let (cancel, reschedule, confirm) = (
+                        parts.next().expect("cancel cell"),
+                        parts.next().expect("reschedule cell"),
+                        parts.next().expect("confirm cell"),
+                    );
                     let got = allowed_actions(&appt(status, request, start), caps, now());
                     let want_cancel = expected_cancel(cancel);
                     let want_reschedule = expected_reschedule(reschedule);
                     assert_eq!(got.cancel, want_cancel, "{ctx} {caps:?}: cancel");
                     assert_eq!(got.reschedule, want_reschedule, "{ctx} {caps:?}");
+                    let want_confirm = expected_confirm(confirm);
+                    assert_eq!(got.confirm, want_confirm, "{ctx} {caps:?}: confirm");
                     assert_eq!(
                         got.any(),
-                        want_cancel.is_ok() || want_reschedule.is_ok(),
+                        want_cancel.is_ok() || want_reschedule.is_ok() || want_confirm.is_ok(),
                         "{ctx} {caps:?}: any"
                     );
                     checked += 1;
@@ -234,7 +251,7 @@ fn allowed_actions_every_state() {
             }
         }
     }
-    assert_eq!(checked, 4 * 5 * 3 * 4);
+    assert_eq!(checked, 4 * 5 * 3 * 5);
     // Spot checks that read as rules.
     let booked = appt(S::Booked, None, now() + Duration::days(3));
     assert_eq!(

@@ -29,6 +29,8 @@ pub enum AuditAction {
     Rescheduled,
     /// Asked to reschedule.
     RescheduleRequested,
+    /// Confirmed they will attend.
+    AttendanceConfirmed,
     /// Staff fulfilled a request.
     RequestFulfilled,
     /// Staff rejected a request.
@@ -52,6 +54,7 @@ impl AuditAction {
             Self::CancelRequested => "cancel_requested",
             Self::Rescheduled => "rescheduled",
             Self::RescheduleRequested => "reschedule_requested",
+            Self::AttendanceConfirmed => "attendance_confirmed",
             Self::RequestFulfilled => "request_fulfilled",
             Self::RequestRejected => "request_rejected",
             Self::PasChangeReported => "pas_change_reported",
@@ -59,7 +62,7 @@ impl AuditAction {
     }
 
     /// Every action.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::SignedIn,
         Self::SignedOut,
         Self::SessionExpired,
@@ -70,6 +73,7 @@ impl AuditAction {
         Self::CancelRequested,
         Self::Rescheduled,
         Self::RescheduleRequested,
+        Self::AttendanceConfirmed,
         Self::RequestFulfilled,
         Self::RequestRejected,
         Self::PasChangeReported,

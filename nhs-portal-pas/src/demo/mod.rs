@@ -250,7 +250,7 @@ impl DemoData {
         let trusts = vec![
             SimulatedTrust {
                 organisation: rt,
-                capabilities: Capabilities::REAL_TIME,
+                capabilities: Capabilities::REAL_TIME.with_confirm_attendance(),
             },
             SimulatedTrust {
                 organisation: ro,

@@ -16,6 +16,8 @@ pub enum PasOperation {
     Capabilities,
     /// [`PasBackend::cancel`](crate::PasBackend::cancel).
     Cancel,
+    /// [`PasBackend::confirm_attendance`](crate::PasBackend::confirm_attendance).
+    ConfirmAttendance,
     /// [`PasBackend::find_slots`](crate::PasBackend::find_slots).
     FindSlots,
     /// [`PasBackend::reschedule`](crate::PasBackend::reschedule).

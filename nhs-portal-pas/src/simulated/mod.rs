@@ -57,7 +57,7 @@ use chrono::{DateTime, Utc};
 use nhs_portal_core::clock::Clock;
 use nhs_portal_core::request_status::{CancelMode, Capabilities, RescheduleMode};
 use nhs_portal_core::{
-    Appointment, AppointmentId, AppointmentStatus, NhsNumber, OdsCode, Organisation,
+    Appointment, AppointmentId, AppointmentStatus, NhsNumber, OdsCode, Organisation, RequestStatus,
     TreatmentFunctionCode,
 };
 
@@ -366,6 +366,33 @@ impl PasBackend for SimulatedPas {
         g.free_slot(&stored.id);
         let a = &mut g.appointments[i];
         a.status = AppointmentStatus::Cancelled;
+        Ok(a.clone())
+    }
+
+    async fn confirm_attendance(&self, appointment: &Appointment) -> Result<Appointment, PasError> {
+        self.gate(PasOperation::ConfirmAttendance).await?;
+        let now = self.clock.now();
+        let mut g = self.lock();
+        let i = Self::checked_index(&g, appointment)?;
+        let stored = g.appointments[i].clone();
+        if !g
+            .capabilities_of(&stored.organisation.ods_code)
+            .confirm_attendance
+        {
+            return Err(PasError::NotSupported);
+        }
+        if stored.status != AppointmentStatus::Booked {
+            return Err(PasError::InvalidState(
+                "the appointment is not booked".into(),
+            ));
+        }
+        if !stored.is_future(now) {
+            return Err(PasError::InvalidState(
+                "the appointment is in the past".into(),
+            ));
+        }
+        let a = &mut g.appointments[i];
+        a.request_status = Some(RequestStatus::ConfirmedAttendance);
         Ok(a.clone())
     }
 

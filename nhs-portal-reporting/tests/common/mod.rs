@@ -153,11 +153,16 @@ pub fn all_events() -> Vec<ReportingEvent> {
         },
         ReportingEvent::Rescheduled {
             at,
-            appointment: appt,
+            appointment: appt.clone(),
             new_appointment: Some(
                 AppointmentId::parse("368e9981-9679-41db-b9c0-ada32b92a97c").unwrap(),
             ),
             reason: ChangeReason::Hospital,
+        },
+        ReportingEvent::AttendanceConfirmed {
+            at,
+            appointment: appt,
+            session_id: SESSION.into(),
         },
     ]
 }

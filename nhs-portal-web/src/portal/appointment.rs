@@ -15,7 +15,7 @@ use super::Inner;
 use super::change::href;
 use super::respond::PageOpts;
 use super::routes::{Ctx, Route};
-use super::views::{Actions, AppointmentList, AppointmentPage, CalendarLink, Pending};
+use super::views::{Actions, AppointmentList, AppointmentPage, CalendarLink, DonePage, Pending};
 use crate::http_kit;
 use crate::journeys::JumpOff;
 use crate::pages::{AppointmentModel, CardModel};
@@ -53,6 +53,12 @@ impl Inner {
             Route::Change(kind, step) => self.change(ctx, req, &session, &id, kind, step).await,
             Route::Calendar if req.method() == Method::GET => {
                 self.calendar_file(ctx, &session, &id).await
+            }
+            Route::ConfirmAttendance if req.method() == Method::POST => {
+                self.confirm_attendance(ctx, req, &session, &id).await
+            }
+            Route::ConfirmAttendanceDone if req.method() == Method::GET => {
+                self.confirm_attendance_done(ctx, &session, &id).await
             }
             _ => self.unknown_step(ctx, &session, &id).await,
         }
@@ -104,7 +110,11 @@ impl Inner {
                 },
                 date: uk_time::format_date(p.created_at),
             });
-        let any_action = reschedule_label.is_some() || cancel_label.is_some();
+        if view.allowed.confirm.is_ok() {
+            actions.confirm_action = Some(href(id, "confirm-attendance"));
+        }
+        let any_action =
+            reschedule_label.is_some() || cancel_label.is_some() || view.allowed.confirm.is_ok();
         let body = AppointmentPage {
             a: AppointmentModel::of(&view.appointment),
             actions: any_action.then_some(actions),
@@ -118,6 +128,62 @@ impl Inner {
             StatusCode::OK,
             "appointment",
             &view.appointment.description,
+            &body,
+            PageOpts::default(),
+        )
+    }
+
+    /// The "Confirm you will attend" POST: the session's CSRF token first, then the journey;
+    /// on success (or when it was already confirmed) to the confirmation page.
+    async fn confirm_attendance(
+        &self,
+        ctx: &Ctx,
+        req: &Request<Bytes>,
+        session: &PatientSession,
+        id: &AppointmentId,
+    ) -> Response<Bytes> {
+        if let Err(e) = self.journeys.peek(session, id).await {
+            return self.journey_error(ctx, session, Some(id), e);
+        }
+        if let Err(res) = self.csrf_form(ctx, req, session) {
+            return res;
+        }
+        match self.journeys.confirm_attendance(session, id).await {
+            Ok(_) => http_kit::redirect(&href(id, "confirm-attendance/done")),
+            Err(e) => self.journey_error(ctx, session, Some(id), e),
+        }
+    }
+
+    /// The confirmation, derived from the current state: only when the appointment's request
+    /// status is Confirmed Attendance; otherwise back to the appointment page.
+    async fn confirm_attendance_done(
+        &self,
+        ctx: &Ctx,
+        session: &PatientSession,
+        id: &AppointmentId,
+    ) -> Response<Bytes> {
+        let view = match self.journeys.peek(session, id).await {
+            Ok(v) => v,
+            Err(e) => return self.journey_error(ctx, session, Some(id), e),
+        };
+        if view.allowed.confirm != Err(Refusal::AlreadyConfirmed) {
+            return http_kit::redirect(&href(id, ""));
+        }
+        let body = DonePage {
+            a: AppointmentModel::of(&view.appointment),
+            panel_body: None,
+            next: &[
+                "The hospital has been told you will attend this appointment.",
+                "If you can no longer attend, cancel or change the appointment as soon as you can.",
+            ],
+            appointment_href: href(id, ""),
+        };
+        self.page(
+            ctx,
+            Some(session),
+            StatusCode::OK,
+            "done",
+            "You have confirmed you will attend",
             &body,
             PageOpts::default(),
         )

@@ -10,6 +10,7 @@
 //! - `GET|POST /patient-portal/appointment/{id}/reschedule`, `.../reschedule/check`,
 //!   `GET .../reschedule/done`;
 //! - `GET /patient-portal/appointment/{id}/calendar`: the "Add to calendar" file (iCalendar);
+//! - `POST /patient-portal/appointment/{id}/confirm-attendance`, `GET .../confirm-attendance/done`;
 //! - `GET /sign-in`, `GET /sign-in/callback`, `POST /sign-out`, `GET /signed-out`,
 //!   `POST /session/extend`, `GET /session/timed-out`;
 //! - `GET /health/live` (no IO), `GET /health/ready` (the store answers; not while draining),
@@ -76,6 +77,10 @@ pub enum Route {
     Change(RequestKind, Step),
     /// `/patient-portal/appointment/{id}/calendar`: the appointment as an iCalendar file.
     Calendar,
+    /// `/patient-portal/appointment/{id}/confirm-attendance`: the "Confirm you will attend" POST.
+    ConfirmAttendance,
+    /// `/patient-portal/appointment/{id}/confirm-attendance/done`: its confirmation page.
+    ConfirmAttendanceDone,
     /// Anything else under `/patient-portal/appointment/`.
     OtherStep,
     /// Anything else under `/patient-portal/`.
@@ -101,6 +106,8 @@ impl Route {
             Self::Appointments => "appointments",
             Self::Appointment => "appointment",
             Self::Calendar => "calendar",
+            Self::ConfirmAttendance => "confirm-attendance",
+            Self::ConfirmAttendanceDone => "confirm-attendance-done",
             Self::Change(RequestKind::Cancel, Step::Form) => "cancel",
             Self::Change(RequestKind::Cancel, Step::Check) => "cancel-check",
             Self::Change(RequestKind::Cancel, Step::Done) => "cancel-done",
@@ -142,6 +149,14 @@ impl Routes {
             ("/patient-portal/appointment/{id}", Route::Appointment),
             ("/patient-portal/appointment/{id}/", Route::OtherStep),
             ("/patient-portal/appointment/{id}/calendar", Route::Calendar),
+            (
+                "/patient-portal/appointment/{id}/confirm-attendance",
+                Route::ConfirmAttendance,
+            ),
+            (
+                "/patient-portal/appointment/{id}/confirm-attendance/done",
+                Route::ConfirmAttendanceDone,
+            ),
             ("/patient-portal/appointment/{id}/{*step}", Route::OtherStep),
         ];
         let steps = [
@@ -252,7 +267,12 @@ impl Inner {
             Route::Appointments => {
                 http_kit::text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
             }
-            Route::Appointment | Route::Change(..) | Route::Calendar | Route::OtherStep => {
+            Route::Appointment
+            | Route::Change(..)
+            | Route::Calendar
+            | Route::ConfirmAttendance
+            | Route::ConfirmAttendanceDone
+            | Route::OtherStep => {
                 if route == Route::Appointment && get {
                     let full = format!("{}{}", self.base.path_prefix(), ctx.path);
                     ctx.deep_link = self
@@ -309,6 +329,14 @@ mod tests {
             (
                 "/patient-portal/appointment/a-1/cancel/done",
                 Some((Route::Change(RequestKind::Cancel, Step::Done), "a-1")),
+            ),
+            (
+                "/patient-portal/appointment/a-1/confirm-attendance",
+                Some((Route::ConfirmAttendance, "a-1")),
+            ),
+            (
+                "/patient-portal/appointment/a-1/confirm-attendance/done",
+                Some((Route::ConfirmAttendanceDone, "a-1")),
             ),
             (
                 "/patient-portal/appointment/a-1/cancel/x",

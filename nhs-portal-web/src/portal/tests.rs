@@ -139,6 +139,7 @@ impl PasBackend for FakePas {
             MIXED => Capabilities {
                 cancel: CancelMode::RealTime,
                 reschedule: RescheduleMode::NotOffered,
+                confirm_attendance: false,
             },
             _ => Capabilities::REQUEST_ONLY,
         })

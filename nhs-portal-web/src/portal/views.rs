@@ -124,6 +124,8 @@ pub(super) struct Actions {
     pub(super) reschedule_label: Option<&'static str>,
     pub(super) cancel_href: Option<String>,
     pub(super) cancel_label: Option<&'static str>,
+    /// Where the "Confirm you will attend" form posts, when it is offered.
+    pub(super) confirm_action: Option<String>,
 }
 
 /// "You asked to {verb} this appointment on {date}".
