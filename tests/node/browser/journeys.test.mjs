@@ -146,7 +146,6 @@ for (const combo of combos) {
       const title = await page.title()
       assert.match(title, /(^| – )Manage your hospital appointments – NHS$/, `${name}: title "${title}"`)
       assert.equal(title.split('Manage your hospital appointments').length, 2, `${name}: title "${title}" names the service once`)
-      if (combo.inApp) assert.equal(await page.locator('.nhsuk-back-link').count(), 0, `${name}: no back link inside the NHS App`)
       const h1 = (await page.locator('h1').first().innerText()).trim()
       assert.ok(title.startsWith('Error: ') ? title.slice(7).startsWith(h1) : title.startsWith(h1), `${name}: title "${title}" starts with the H1 "${h1}"`)
       if (titles.has(title) && titles.get(title) !== h1) assert.fail(`${name}: title "${title}" is not unique`)
