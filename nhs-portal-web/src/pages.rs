@@ -6,7 +6,7 @@
 //! apart silently. Nothing is rendered with triple braces: every value is HTML-escaped.
 
 use chrono::{DateTime, Utc};
-use handlebars::Handlebars;
+use handlebars::{Handlebars, handlebars_helper};
 use nhs_portal_core::request_status::{Tone, display_status};
 use nhs_portal_core::{Appointment, uk_time};
 use serde::Serialize;
@@ -54,6 +54,25 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("staff", include_str!("../templates/staff.hbs")),
 ];
 
+/// The one rule for a page's `<title>`: "Error: " when the page shows errors, then the page's
+/// heading, the service name and "NHS", each once. A page whose heading is the service name (the
+/// landing page) does not repeat it.
+pub fn document_title(heading: &str, service_name: &str, has_errors: bool) -> String {
+    let error = if has_errors { "Error: " } else { "" };
+    if heading == service_name {
+        format!("{error}{service_name} – NHS")
+    } else {
+        format!("{error}{heading} – {service_name} – NHS")
+    }
+}
+
+/// The `document_title` template helper, over [`document_title`].
+mod helpers {
+    use super::{document_title, handlebars_helper};
+    handlebars_helper!(title_helper: |heading: str, service_name: str, has_errors: bool|
+        document_title(heading, service_name, has_errors));
+}
+
 /// The template registry.
 #[derive(Debug)]
 pub struct Pages {
@@ -65,6 +84,7 @@ impl Pages {
     pub fn new() -> Result<Self, PageError> {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
+        hb.register_helper("document_title", Box::new(helpers::title_helper));
         for (name, source) in TEMPLATES {
             hb.register_template_string(name, *source)
                 .map_err(|e| PageError::Template {

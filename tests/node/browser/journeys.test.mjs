@@ -144,7 +144,8 @@ for (const combo of combos) {
     // axe on the current page, a screenshot, and the page-level rules every portal page keeps.
     async function check (name) {
       const title = await page.title()
-      assert.match(title, / – Manage your hospital appointments – NHS$/, `${name}: title "${title}"`)
+      assert.match(title, /(^| – )Manage your hospital appointments – NHS$/, `${name}: title "${title}"`)
+      assert.equal(title.split('Manage your hospital appointments').length, 2, `${name}: title "${title}" names the service once`)
       const h1 = (await page.locator('h1').first().innerText()).trim()
       assert.ok(title.startsWith('Error: ') ? title.slice(7).startsWith(h1) : title.startsWith(h1), `${name}: title "${title}" starts with the H1 "${h1}"`)
       if (titles.has(title) && titles.get(title) !== h1) assert.fail(`${name}: title "${title}" is not unique`)
