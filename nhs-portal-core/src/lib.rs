@@ -43,6 +43,7 @@ pub mod clock;
 pub mod deep_link;
 pub mod eligibility;
 pub mod ids;
+pub mod limits;
 pub mod nhs_number;
 pub mod overlay;
 pub mod reasons;

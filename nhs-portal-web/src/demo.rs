@@ -115,6 +115,9 @@ pub struct DemoSettings {
     /// Inactivity timeout of patient sessions (default the portal's, 10 minutes). The warning
     /// comes a minute before; values under 61 seconds are raised to 61.
     pub session_idle: Option<chrono::Duration>,
+    /// How many portal instances share NHS England's per-provider limit on the PCA API
+    /// (default 1); each holds its share ([`nhs_portal_core::limits`]).
+    pub instances: std::num::NonZeroU32,
     /// Signs patients in instead of the NHS login simulator (for example a relying party of
     /// another OpenID Connect provider); the simulator is still mounted and mints API tokens.
     pub sign_in: Option<Arc<dyn SignIn>>,
@@ -130,6 +133,7 @@ impl std::fmt::Debug for DemoSettings {
         f.debug_struct("DemoSettings")
             .field("base_url", &self.base_url)
             .field("session_idle", &self.session_idle)
+            .field("instances", &self.instances)
             .field("custom_sign_in", &self.sign_in.is_some())
             .finish_non_exhaustive()
     }
@@ -147,6 +151,7 @@ impl DemoSettings {
             staff_oidc: None,
             staff_trusts: None,
             session_idle: None,
+            instances: std::num::NonZeroU32::MIN,
             sign_in: None,
             fhir_api: None,
             pca_secret: DEMO_PCA_SECRET.into(),
@@ -227,6 +232,7 @@ impl DemoPortal {
             staff_oidc,
             staff_trusts,
             session_idle,
+            instances,
             sign_in,
             fhir_api,
             pca_secret,
@@ -305,6 +311,7 @@ impl DemoPortal {
             id_tokens: Arc::new(id_tokens),
             fhir_api: fhir_api.map(|edit| Box::new(edit) as crate::wiring::ApiEdit),
             session_idle,
+            instances,
             demo: Some(DemoInfo {
                 patients: vec![demo::ADULT.into(), demo::SECOND_ADULT.into()],
                 staff_href: Some(STAFF_PATH.into()),

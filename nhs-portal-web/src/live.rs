@@ -177,6 +177,9 @@ pub struct LiveSettings {
     pub eligibility: Eligibility,
     /// Inactivity timeout of patient sessions (default 10 minutes; under 61 seconds is raised).
     pub session_idle: Option<chrono::Duration>,
+    /// How many portal instances share NHS England's per-provider limit on the PCA API
+    /// (default 1); each holds its share ([`nhs_portal_core::limits`]).
+    pub instances: std::num::NonZeroU32,
     /// Changes the PCA API's settings before it is built (after the eligibility rule is set).
     pub fhir_api: Option<fn(&mut FhirApiConfig)>,
     /// Further handlers to mount, each under its path prefix (the staff worklist, say).
@@ -218,6 +221,7 @@ impl LiveSettings {
             assets: Assets::embedded(),
             eligibility: Eligibility::DEFAULT,
             session_idle: None,
+            instances: std::num::NonZeroU32::MIN,
             fhir_api: None,
             mounts: Vec::new(),
         }
@@ -272,6 +276,7 @@ impl LivePortal {
             assets,
             eligibility,
             session_idle,
+            instances,
             fhir_api,
             mounts,
         } = settings;
@@ -318,6 +323,7 @@ impl LivePortal {
             id_tokens: Arc::new(id_tokens),
             fhir_api: Some(edit),
             session_idle,
+            instances,
             demo: None,
         }
         .build()?;

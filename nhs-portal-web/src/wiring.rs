@@ -44,6 +44,8 @@ pub(crate) struct Wiring {
     pub(crate) fhir_api: Option<ApiEdit>,
     /// Inactivity timeout of patient sessions (values under 61 seconds are raised to 61).
     pub(crate) session_idle: Option<chrono::Duration>,
+    /// How many portal instances share the PCA's per-provider limit.
+    pub(crate) instances: std::num::NonZeroU32,
     pub(crate) demo: Option<DemoInfo>,
 }
 
@@ -53,6 +55,7 @@ impl Wiring {
         // Every PAS call the pages and the API make is measured (latency, errors by operation).
         let pas: Arc<dyn PasBackend> = Arc::new(crate::metered::MeteredPas::new(self.pas));
         let mut api_config = FhirApiConfig::new(self.base.clone(), EXT_SYSTEM_NAME);
+        api_config.instances = self.instances;
         if let Some(edit) = self.fhir_api {
             edit(&mut api_config);
         }

@@ -165,6 +165,18 @@ pub fn summary(s: &Settings) -> String {
         format!("  store:         {}", s.store_name()),
         format!("  session idle:  {} seconds", s.session_idle_seconds),
         format!(
+            "  NHS limits:    {} instance(s): PCA API {} per second per client, Wayfinder {} per second",
+            s.instances,
+            nhs_portal_core::limits::per_instance(
+                f64::from(nhs_portal_core::limits::PCA_API_PER_SECOND),
+                s.instances
+            ),
+            nhs_portal_core::limits::per_instance_whole(
+                nhs_portal_core::limits::WAYFINDER_PER_SECOND,
+                s.instances
+            )
+        ),
+        format!(
             "  housekeeping:  every {} seconds; audit {}",
             s.housekeeping_seconds,
             match s.audit_retention_days {

@@ -103,6 +103,7 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
     };
     demo_settings.pca_secret = s.demo_pca_secret.expose().to_owned();
     demo_settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
+    demo_settings.instances = s.instances;
     let demo = DemoPortal::build(demo_settings).await?;
     if s.serve.demo_pas_delay_ms > 0 {
         // The test hook: every simulated PAS call waits first.
@@ -208,6 +209,7 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
         trusts::minimum_age(&live.trusts),
     );
     settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
+    settings.instances = s.instances;
     // The staff worklist, only through the trust's identity provider (never a shared code).
     let staff = match s.staff_oidc.build(&live.base_url, clock.clone()).await? {
         Some(oidc) => {

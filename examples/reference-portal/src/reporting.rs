@@ -264,7 +264,12 @@ pub fn start(
             None,
         ));
     };
-    let config = WayfinderConfig::new(url.as_str(), client_id(settings));
+    let mut config = WayfinderConfig::new(url.as_str(), client_id(settings));
+    // WF-NFR-MI-03's 25 requests per second are the provider's: each instance holds its share.
+    config.max_requests_per_second = nhs_portal_core::limits::per_instance_whole(
+        nhs_portal_core::limits::WAYFINDER_PER_SECOND,
+        settings.instances,
+    );
     let (client, how) = match auth {
         Auth::Bearer(token) => (
             WayfinderClient::new(config, Arc::new(StaticToken::new(token.expose())))?,

@@ -110,6 +110,18 @@ pub struct Settings {
     )]
     pub session_idle_seconds: u32,
 
+    /// How many portal instances run side by side on one database (1 or more): NHS England's
+    /// per-provider limits (60 requests per second on the Get Appointments API, 25 per second to
+    /// the Wayfinder Reporting Service) are divided between them. Count the extra instance a
+    /// rolling deployment starts.
+    #[arg(
+        long,
+        env = "NHS_PORTAL_INSTANCES",
+        default_value_t = std::num::NonZeroU32::MIN,
+        value_name = "COUNT"
+    )]
+    pub instances: std::num::NonZeroU32,
+
     /// How often, in seconds, housekeeping removes expired sessions, abandoned sign-ins and
     /// spent idempotency records (and audit records past their retention), 1 to 86400.
     #[arg(

@@ -42,6 +42,11 @@ const KEY_FILE: &str = concat!(
 
 const BAD: &[Bad] = &[
     Bad {
+        env: &[("NHS_PORTAL_INSTANCES", "0")],
+        named: &["NHS_PORTAL_INSTANCES"],
+        hidden: &[],
+    },
+    Bad {
         env: &[("NHS_PORTAL_SESSION_IDLE_SECONDS", "ten")],
         named: &["NHS_PORTAL_SESSION_IDLE_SECONDS"],
         hidden: &[],
@@ -265,6 +270,33 @@ fn a_bad_setting_stops_a_real_start_too() {
         stderr.contains("NHS_PORTAL_SESSION_IDLE_SECONDS"),
         "{stderr}"
     );
+}
+
+#[test]
+fn the_nhs_limits_are_divided_between_the_instances() {
+    for (instances, line) in [
+        (
+            None,
+            "1 instance(s): PCA API 60 per second per client, Wayfinder 25 per second",
+        ),
+        (
+            Some("4"),
+            "4 instance(s): PCA API 15 per second per client, Wayfinder 6 per second",
+        ),
+        (
+            Some("40"),
+            "40 instance(s): PCA API 1.5 per second per client, Wayfinder 1 per second",
+        ),
+    ] {
+        let env: Vec<(&str, &str)> = instances
+            .map(|n| ("NHS_PORTAL_INSTANCES", n))
+            .into_iter()
+            .collect();
+        let o = run(&["--check-config"], &env);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{err}");
+        assert!(out.contains(line), "{instances:?}: {out}");
+    }
 }
 
 #[test]

@@ -135,6 +135,10 @@ pub struct FhirApiConfig {
     pub rate_limit_per_second: f64,
     /// How many requests one client may send at once (default 60).
     pub rate_limit_burst: u32,
+    /// How many portal instances share the provider's limit (default 1): this instance allows
+    /// its share of [`Self::rate_limit_per_second`] and [`Self::rate_limit_burst`]
+    /// ([`nhs_portal_core::limits`], the one rule).
+    pub instances: std::num::NonZeroU32,
     /// Time allowed before 504 (default 9 s, WF-NFR-02).
     pub timeout: Duration,
     /// Start in maintenance (503); toggle at run time with [`FhirApi::set_maintenance`].
@@ -156,8 +160,9 @@ impl FhirApiConfig {
             ext_system_name: ext_system_name.into(),
             full_url_base: fhir.clone(),
             portal_identifier_system: fhir,
-            rate_limit_per_second: 60.0,
-            rate_limit_burst: 60,
+            rate_limit_per_second: f64::from(nhs_portal_core::limits::PCA_API_PER_SECOND),
+            rate_limit_burst: nhs_portal_core::limits::PCA_API_PER_SECOND,
+            instances: std::num::NonZeroU32::MIN,
             timeout: Duration::from_secs(9),
             maintenance: false,
             target_identifier: None,
@@ -201,8 +206,14 @@ impl FhirApi {
     ) -> Self {
         Self {
             limits: rate_limit::PerClient::new(
-                config.rate_limit_per_second,
-                config.rate_limit_burst,
+                nhs_portal_core::limits::per_instance(
+                    config.rate_limit_per_second,
+                    config.instances,
+                ),
+                nhs_portal_core::limits::per_instance_whole(
+                    config.rate_limit_burst,
+                    config.instances,
+                ),
             ),
             maintenance: AtomicBool::new(config.maintenance),
             withheld: AtomicU64::new(0),

@@ -650,6 +650,19 @@ async fn rate_limit_answers_429() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn four_instances_each_hold_a_quarter_of_the_limit() {
+    let h = harness_with(demo_pas(), |c| {
+        c.instances = std::num::NonZeroU32::new(4).unwrap();
+    });
+    for i in 0..15 {
+        let resp = h.api.handle(for_patient(P1, "1985-09-07")).await;
+        assert_eq!(resp.status(), StatusCode::OK, "request {i}");
+    }
+    let resp = h.api.handle(for_patient(P1, "1985-09-07")).await;
+    assert_outcome(&resp, 429, "exception", "Too Many Requests");
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_limit_is_per_authenticated_client_and_after_the_bearer_check() {
     let h = harness_with(demo_pas(), |c| {
         c.rate_limit_per_second = 1.0;
