@@ -100,6 +100,7 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
         None => "access code {code}".to_owned(),
     };
     demo_settings.pca_secret = s.demo_pca_secret.expose().to_owned();
+    demo_settings.pca_rate_limit = Some(s.demo_pca_rate_limit);
     demo_settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
     let demo = DemoPortal::build(demo_settings).await?;
     if s.serve.demo_pas_delay_ms > 0 {
