@@ -123,6 +123,10 @@ pub struct DemoSettings {
     pub sign_in: Option<Arc<dyn SignIn>>,
     /// Changes the PCA API's settings before it is built.
     pub fhir_api: Option<fn(&mut FhirApiConfig)>,
+    /// Requests per second per PCA client before the API answers 429, and the burst allowed
+    /// (default the API's own, 60 and 60); zero turns the limiter off, for saturation
+    /// benchmarks only. Applied before [`DemoSettings::fhir_api`].
+    pub pca_rate_limit: Option<u32>,
     /// The `client_secret` with which the demo PCA client ([`DEMO_PCA_CLIENT_ID`]) gets API
     /// tokens from the simulator's token endpoint (default [`DEMO_PCA_SECRET`]).
     pub pca_secret: String,
@@ -154,6 +158,7 @@ impl DemoSettings {
             instances: std::num::NonZeroU32::MIN,
             sign_in: None,
             fhir_api: None,
+            pca_rate_limit: None,
             pca_secret: DEMO_PCA_SECRET.into(),
         }
     }
@@ -235,6 +240,7 @@ impl DemoPortal {
             instances,
             sign_in,
             fhir_api,
+            pca_rate_limit,
             pca_secret,
         } = settings;
         let base = DeepLinkBase::parse(&base_url)?;
@@ -309,7 +315,15 @@ impl DemoPortal {
             assets,
             bearer: Arc::new(bearer),
             id_tokens: Arc::new(id_tokens),
-            fhir_api: fhir_api.map(|edit| Box::new(edit) as crate::wiring::ApiEdit),
+            fhir_api: Some(Box::new(move |c: &mut FhirApiConfig| {
+                if let Some(rate) = pca_rate_limit {
+                    c.rate_limit_per_second = f64::from(rate);
+                    c.rate_limit_burst = rate;
+                }
+                if let Some(edit) = fhir_api {
+                    edit(c);
+                }
+            })),
             session_idle,
             instances,
             demo: Some(DemoInfo {

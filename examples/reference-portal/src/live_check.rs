@@ -262,6 +262,12 @@ impl LiveSettings {
                 named("NHS_PORTAL_DEMO_PCA_SECRET", "demo-pca-secret")
             ));
         }
+        if s.demo_pca_rate_limit != 60 {
+            problems.push(format!(
+                "{}: demo mode only (live mode keeps the spec's 60 per second)",
+                named("NHS_PORTAL_DEMO_PCA_RATE_LIMIT", "demo-pca-rate-limit")
+            ));
+        }
 
         let key = key_file.as_ref().and_then(|path| {
             let fail = |why: String| {

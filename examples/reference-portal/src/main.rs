@@ -102,6 +102,7 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
         None => "access code {code}".to_owned(),
     };
     demo_settings.pca_secret = s.demo_pca_secret.expose().to_owned();
+    demo_settings.pca_rate_limit = Some(s.demo_pca_rate_limit);
     demo_settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
     demo_settings.instances = s.instances;
     let demo = DemoPortal::build(demo_settings).await?;

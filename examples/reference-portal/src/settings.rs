@@ -154,6 +154,17 @@ pub struct Settings {
     )]
     pub demo_pca_secret: Secret,
 
+    /// Demo mode: requests per second per PCA client before the Get Appointments API answers
+    /// 429, and the burst allowed (the spec's 60); 0 turns the limiter off, for saturation
+    /// benchmarks only.
+    #[arg(
+        long,
+        env = "NHS_PORTAL_DEMO_PCA_RATE_LIMIT",
+        default_value_t = 60,
+        value_name = "PER_SECOND"
+    )]
+    pub demo_pca_rate_limit: u32,
+
     /// Serve the design-system files from this npm folder (where `npm ci` installed
     /// nhs-portal-web/assets/package.json) instead of the ones embedded in the binary.
     #[arg(long, env = "NHS_PORTAL_ASSETS_DIR", value_name = "DIR")]

@@ -593,6 +593,10 @@ fn live_mode_needs_its_settings_https_and_no_demo_part() {
             ),
             vec!["NHS_PORTAL_DEMO_PCA_SECRET"],
         ),
+        (
+            with(good.clone(), &[("NHS_PORTAL_DEMO_PCA_RATE_LIMIT", "0")]),
+            vec!["NHS_PORTAL_DEMO_PCA_RATE_LIMIT"],
+        ),
         // And live settings have none in demo mode.
         (
             with(

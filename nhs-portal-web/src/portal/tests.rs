@@ -48,6 +48,8 @@ struct FakePas {
     taken: Mutex<Vec<String>>,
     /// A business-rule refusal (with this text) for the next cancellations.
     refuse_cancel: Mutex<Option<String>>,
+    /// How many calls of `get_appointment`, `capabilities` and `cancel` were made.
+    calls: std::sync::atomic::AtomicUsize,
 }
 
 fn appt(id: &str, patient: &str, ods: &str, start: DateTime<Utc>) -> Appointment {
@@ -123,6 +125,7 @@ impl PasBackend for FakePas {
         p: &NhsNumber,
         id: &AppointmentId,
     ) -> Result<Option<Appointment>, PasError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.check()?;
         Ok(self
             .appts
@@ -133,6 +136,7 @@ impl PasBackend for FakePas {
             .cloned())
     }
     async fn capabilities(&self, a: &Appointment) -> Result<Capabilities, PasError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(match a.organisation.ods_code.as_str() {
             RT => Capabilities::REAL_TIME,
             VIEW_ONLY => Capabilities::VIEW_ONLY,
@@ -145,6 +149,7 @@ impl PasBackend for FakePas {
         })
     }
     async fn cancel(&self, a: &Appointment, _: &CancelReason) -> Result<Appointment, PasError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if let Some(text) = self.refuse_cancel.lock().unwrap().clone() {
             return Err(PasError::BusinessRule { text });
         }
@@ -648,12 +653,18 @@ async fn real_time_cancel_cancels_in_the_pas() {
     assert!(check.contains("Moving away"));
     assert!(check.contains("nhsuk-button--warning"));
     let key = hidden(&check, "idempotency_key");
+    let before = h.pas.calls.load(std::sync::atomic::Ordering::SeqCst);
     c.post(
         &h,
         &format!("{base}/cancel/check"),
         &[("csrf_token", &csrf), ("idempotency_key", &key)],
     )
     .await;
+    // One PAS read of the appointment and its capabilities, then the cancel: nothing read twice.
+    assert_eq!(
+        h.pas.calls.load(std::sync::atomic::Ordering::SeqCst) - before,
+        3
+    );
     let done = body(&c.get(&h, &format!("{base}/cancel/done")).await);
     assert!(done.contains("Your appointment has been cancelled"));
     assert_eq!(
@@ -1072,5 +1083,20 @@ async fn a_used_idempotency_key_cannot_do_another_action() {
     assert_eq!(
         h.pas.appts.lock().unwrap()["a-rt-1"].status,
         AppointmentStatus::Booked
+    );
+}
+
+#[tokio::test]
+async fn the_appointment_page_reads_the_pas_once_for_the_appointment_and_once_for_its_capabilities()
+{
+    let h = harness();
+    let mut c = Client::new();
+    c.sign_in(&h, ALICE).await;
+    let before = h.pas.calls.load(std::sync::atomic::Ordering::SeqCst);
+    let page = c.get(&h, "/patient-portal/appointment/a-rt-1").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(
+        h.pas.calls.load(std::sync::atomic::Ordering::SeqCst) - before,
+        2
     );
 }

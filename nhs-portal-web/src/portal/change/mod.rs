@@ -316,17 +316,32 @@ impl Inner {
         )
     }
 
+    /// `res`, once the appointment is known to be the signed-in patient's (the journey-error
+    /// page otherwise, the same for another patient's and an unknown id).
+    async fn checked_or(
+        &self,
+        ctx: &Ctx,
+        session: &PatientSession,
+        id: &AppointmentId,
+        res: Response<Bytes>,
+    ) -> Response<Bytes> {
+        match self.journeys.peek(session, id).await {
+            Ok(_) => res,
+            Err(e) => self.journey_error(ctx, session, Some(id), e),
+        }
+    }
+
     async fn change_confirm(&self, at: &At<'_>) -> Response<Bytes> {
         let (ctx, req, session, id, w) = at.parts();
-        if let Err(e) = self.journeys.peek(session, id).await {
-            return self.journey_error(ctx, session, Some(id), e);
-        }
+        // The appointment is read once: by the journey below (checked against the signed-in
+        // patient, refused and audited otherwise) or, on the ways out before it, by `peek`.
         let form = match self.csrf_form(ctx, req, session) {
             Ok(f) => f,
-            Err(res) => return res,
+            Err(res) => return self.checked_or(ctx, session, id, res).await,
         };
         let Some(key) = valid_key(&form) else {
-            return http_kit::redirect(&href(id, w.step));
+            let back = http_kit::redirect(&href(id, w.step));
+            return self.checked_or(ctx, session, id, back).await;
         };
         if w.kind == RequestKind::Reschedule
             && let Some(slot) = form.get("slot")
@@ -340,7 +355,8 @@ impl Inner {
             };
         }
         let Some(answers) = draft::read(req, session, id, w) else {
-            return http_kit::redirect(&href(id, w.step));
+            let back = http_kit::redirect(&href(id, w.step));
+            return self.checked_or(ctx, session, id, back).await;
         };
         let done = match w.kind {
             RequestKind::Cancel => self
