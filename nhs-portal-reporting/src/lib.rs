@@ -59,6 +59,7 @@
 
 pub mod delivery;
 pub mod monthly_csv;
+mod passes;
 pub mod record_service;
 pub mod sink;
 pub mod token;

@@ -345,37 +345,18 @@ impl OutboxWorker {
     /// again when their lease runs out (delivery is idempotent, so a batch that did arrive is
     /// harmless to send again).
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut stopping = false;
-        loop {
-            let pass = self.run_once();
-            tokio::pin!(pass);
-            let result = loop {
-                tokio::select! {
-                    result = &mut pass => break result,
-                    _ = &mut shutdown, if !stopping => stopping = true,
-                }
-            };
-            if stopping {
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "reporting outbox pass failed");
-                }
-                return;
-            }
-            let pause = match result {
+        crate::passes::run_passes(
+            shutdown,
+            || self.run_once(),
+            |result| match result {
                 Ok(s) if s.claimed as usize >= self.config.batch_size && s.deferred == 0 => None,
                 Ok(_) => Some(self.config.idle_poll),
                 Err(e) => {
                     tracing::warn!(error = %e, "reporting outbox pass failed");
                     Some(self.config.idle_poll)
                 }
-            };
-            if let Some(pause) = pause {
-                tokio::select! {
-                    _ = &mut shutdown => return,
-                    _ = tokio::time::sleep(pause) => {}
-                }
-            }
-        }
+            },
+        )
+        .await
     }
 }

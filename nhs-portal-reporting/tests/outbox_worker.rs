@@ -65,6 +65,9 @@ async fn bodies(server: &MockServer) -> Vec<Value> {
         .collect()
 }
 
+/// How many events `all_events` holds (one of each kind the portal sends).
+const ALL: u64 = 8;
+
 fn stats(pending: u64, delivered: u64, quarantined: u64) -> OutboxStats {
     OutboxStats {
         pending,
@@ -75,6 +78,7 @@ fn stats(pending: u64, delivered: u64, quarantined: u64) -> OutboxStats {
 
 #[tokio::test]
 async fn delivers_everything_and_marks_it() {
+    assert_eq!(all_events().len() as u64, ALL);
     let r = rig(|_, _| {}).await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "ok"})))
@@ -85,13 +89,13 @@ async fn delivers_everything_and_marks_it() {
     assert_eq!(
         s,
         RunStats {
-            claimed: 7,
-            delivered: 7,
+            claimed: ALL,
+            delivered: ALL,
             requests: 1,
             ..Default::default()
         }
     );
-    assert_eq!(r.store.outbox_stats().await.unwrap(), stats(0, 7, 0));
+    assert_eq!(r.store.outbox_stats().await.unwrap(), stats(0, ALL, 0));
     let b = bodies(&r.server).await;
     assert_eq!(
         schema_errors(&wayfinder_validator(), &b[0]),
@@ -102,7 +106,7 @@ async fn delivers_everything_and_marks_it() {
     // Nothing left: a second pass sends nothing.
     assert_eq!(r.worker.run_once().await.unwrap(), RunStats::default());
     assert_eq!(r.server.received_requests().await.unwrap().len(), 1);
-    assert_eq!(r.worker.stats().delivered, 7);
+    assert_eq!(r.worker.stats().delivered, ALL);
 }
 
 #[tokio::test]
@@ -121,17 +125,17 @@ async fn bad_request_quarantines_only_the_named_event_and_resends_the_rest() {
         .await;
     r.store.enqueue_events(&all_events()).await.unwrap();
     let s = r.worker.run_once().await.unwrap();
-    assert_eq!((s.delivered, s.quarantined, s.requests), (6, 1, 2));
-    assert_eq!(r.store.outbox_stats().await.unwrap(), stats(0, 6, 1));
+    assert_eq!((s.delivered, s.quarantined, s.requests), (ALL - 1, 1, 2));
+    assert_eq!(r.store.outbox_stats().await.unwrap(), stats(0, ALL - 1, 1));
     let b = bodies(&r.server).await;
-    assert_eq!(b[0].as_array().unwrap().len(), 7);
+    assert_eq!(b[0].as_array().unwrap().len(), ALL as usize);
     let resent: Vec<&str> = b[1]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["EventCode"].as_str().unwrap())
         .collect();
-    assert_eq!(resent.len(), 6);
+    assert_eq!(resent.len(), ALL as usize - 1);
     assert!(
         !resent.contains(&"APPT-REQUEST-CANC"),
         "the refused event is never resent"
@@ -151,8 +155,8 @@ async fn bad_request_without_index_quarantines_the_batch() {
         .await;
     r.store.enqueue_events(&all_events()).await.unwrap();
     let s = r.worker.run_once().await.unwrap();
-    assert_eq!((s.delivered, s.quarantined), (0, 7));
-    assert_eq!(r.store.outbox_stats().await.unwrap(), stats(0, 0, 7));
+    assert_eq!((s.delivered, s.quarantined), (0, ALL));
+    assert_eq!(r.store.outbox_stats().await.unwrap(), stats(0, 0, ALL));
 }
 
 /// 401, 503, 429 and a timeout all leave the events queued for a retry after back-off.
@@ -192,12 +196,12 @@ async fn retryable_failures_defer_with_backoff_then_deliver() {
         let s = r.worker.run_once().await.unwrap();
         assert_eq!(
             (s.delivered, s.deferred, s.quarantined),
-            (0, 7, 0),
+            (0, ALL, 0),
             "{name}"
         );
         assert_eq!(
             r.store.outbox_stats().await.unwrap(),
-            stats(7, 0, 0),
+            stats(ALL, 0, 0),
             "{name}"
         );
         // First retry after 30 s (no jitter in tests): not before.
@@ -205,10 +209,10 @@ async fn retryable_failures_defer_with_backoff_then_deliver() {
         assert_eq!(r.worker.run_once().await.unwrap().claimed, 0, "{name}");
         r.clock.advance(chrono::Duration::seconds(2));
         let s = r.worker.run_once().await.unwrap();
-        assert_eq!(s.delivered, 7, "{name}");
+        assert_eq!(s.delivered, ALL, "{name}");
         assert_eq!(
             r.store.outbox_stats().await.unwrap(),
-            stats(0, 7, 0),
+            stats(0, ALL, 0),
             "{name}"
         );
     }
@@ -250,7 +254,7 @@ async fn rate_limited_honours_retry_after() {
         .mount(&r.server)
         .await;
     r.store.enqueue_events(&all_events()).await.unwrap();
-    assert_eq!(r.worker.run_once().await.unwrap().deferred, 7);
+    assert_eq!(r.worker.run_once().await.unwrap().deferred, ALL);
     r.clock.advance(chrono::Duration::seconds(60));
     assert_eq!(
         r.worker.run_once().await.unwrap().claimed,
@@ -258,7 +262,7 @@ async fn rate_limited_honours_retry_after() {
         "30 s back-off is not enough"
     );
     r.clock.advance(chrono::Duration::seconds(61));
-    assert_eq!(r.worker.run_once().await.unwrap().delivered, 7);
+    assert_eq!(r.worker.run_once().await.unwrap().delivered, ALL);
 }
 
 #[tokio::test]
@@ -272,7 +276,7 @@ async fn failure_stops_the_pass_and_defers_untried_batches() {
     let s = r.worker.run_once().await.unwrap();
     assert_eq!(
         (s.requests, s.deferred),
-        (1, 7),
+        (1, ALL),
         "one failed request, then stop"
     );
 }
@@ -329,9 +333,9 @@ async fn unmappable_event_is_quarantined_and_the_rest_delivered() {
     }
     r.store.enqueue_events(&events).await.unwrap();
     let s = r.worker.run_once().await.unwrap();
-    assert_eq!((s.delivered, s.quarantined), (6, 1));
+    assert_eq!((s.delivered, s.quarantined), (ALL - 1, 1));
     let b = bodies(&r.server).await;
-    assert_eq!(b[0].as_array().unwrap().len(), 6);
+    assert_eq!(b[0].as_array().unwrap().len(), ALL as usize - 1);
 }
 
 #[tokio::test]
@@ -368,8 +372,8 @@ async fn run_loop_delivers_and_stops_on_shutdown() {
     // Let the loop make its first (empty) pass, so the events arrive while it idles.
     tokio::task::yield_now().await;
     store.enqueue_events(&all_events()).await.unwrap();
-    store.marked_done(7).await;
-    assert_eq!(store.outbox_stats().await.unwrap(), stats(0, 7, 0));
+    store.marked_done(ALL as usize).await;
+    assert_eq!(store.outbox_stats().await.unwrap(), stats(0, ALL, 0));
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
     tx.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(30), handle)
@@ -420,7 +424,7 @@ async fn shutdown_mid_pass_finishes_the_batch_in_hand() {
         .await
         .expect("run returns after the batch")
         .unwrap();
-    assert_eq!(store.outbox_stats().await.unwrap(), stats(0, 7, 0));
+    assert_eq!(store.outbox_stats().await.unwrap(), stats(0, ALL, 0));
 }
 
 /// Two workers (two portal instances) over one outbox, their passes running at the same time

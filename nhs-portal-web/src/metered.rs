@@ -126,6 +126,9 @@ impl PasBackend for MeteredPas {
     ) -> Result<Appointment, PasError> {
         measured("reschedule", self.0.reschedule(appointment, slot_id)).await
     }
+    async fn confirm_attendance(&self, appointment: &Appointment) -> Result<Appointment, PasError> {
+        measured("confirm_attendance", self.0.confirm_attendance(appointment)).await
+    }
     async fn poll_events(&self, since: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError> {
         measured("poll_events", self.0.poll_events(since)).await
     }

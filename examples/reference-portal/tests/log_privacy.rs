@@ -212,28 +212,7 @@ async fn full_run(base: &str) {
     // The PCA: a token, the NHS App's ID token, then Get Appointments; and a call without
     // a correlation id, refused.
     let http = reqwest::Client::new();
-    let token: Value = common::json_of(
-        http.post(format!("{base}/nhs-login-simulator/token"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "pca-demo"),
-                ("client_secret", nhs_portal_web::demo::DEMO_PCA_SECRET),
-            ]),
-    )
-    .await;
-    let bearer = token["access_token"]
-        .as_str()
-        .expect("a bearer token")
-        .to_owned();
-    let id_token: Value = common::json_of(
-        http.post(format!("{base}/nhs-login-simulator/nhs-app/id-token"))
-            .form(&[("nhs_number", demo::ADULT)]),
-    )
-    .await;
-    let id_token = id_token["id_token"]
-        .as_str()
-        .expect("an ID token")
-        .to_owned();
+    let (bearer, id_token) = common::pca_tokens(base, demo::ADULT).await;
     let url = format!("{base}{}", get_appointments_uri(demo::ADULT));
     let res = http
         .get(&url)

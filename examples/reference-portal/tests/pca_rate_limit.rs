@@ -7,34 +7,20 @@ mod common;
 
 use nhs_portal_pas::demo;
 use nhs_portal_tests::get_appointments_uri;
-use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_nhs-portal-example");
 
 /// How many of `n` back-to-back calls of the demo PCA client the API refused with 429.
 async fn refused_of(base: &str, n: usize) -> usize {
     let http = reqwest::Client::new();
-    let token: Value = common::json_of(
-        http.post(format!("{base}/nhs-login-simulator/token"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "pca-demo"),
-                ("client_secret", nhs_portal_web::demo::DEMO_PCA_SECRET),
-            ]),
-    )
-    .await;
-    let id: Value = common::json_of(
-        http.post(format!("{base}/nhs-login-simulator/nhs-app/id-token"))
-            .form(&[("nhs_number", demo::ADULT)]),
-    )
-    .await;
+    let (bearer, id_token) = common::pca_tokens(base, demo::ADULT).await;
     let mut refused = 0;
     for _ in 0..n {
         let status = http
             .get(format!("{base}{}", get_appointments_uri(demo::ADULT)))
-            .bearer_auth(token["access_token"].as_str().unwrap())
+            .bearer_auth(&bearer)
             .header("x-correlation-id", "rate-limit-test")
-            .header("nhsd-id-token", id["id_token"].as_str().unwrap())
+            .header("nhsd-id-token", &id_token)
             .send()
             .await
             .unwrap()

@@ -18,29 +18,6 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_nhs-portal-example");
 const PROBLEM: &str = "Sorry, there is a problem with the service";
 
-/// A bearer token and the NHS App's ID token for `patient`, from the simulator.
-async fn pca_tokens(base: &str, patient: &str) -> (String, String) {
-    let http = reqwest::Client::new();
-    let token: Value = common::json_of(
-        http.post(format!("{base}/nhs-login-simulator/token"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "pca-demo"),
-                ("client_secret", nhs_portal_web::demo::DEMO_PCA_SECRET),
-            ]),
-    )
-    .await;
-    let id: Value = common::json_of(
-        http.post(format!("{base}/nhs-login-simulator/nhs-app/id-token"))
-            .form(&[("nhs_number", patient)]),
-    )
-    .await;
-    (
-        token["access_token"].as_str().unwrap().to_owned(),
-        id["id_token"].as_str().unwrap().to_owned(),
-    )
-}
-
 fn pca_call(base: &str, tokens: &(String, String)) -> reqwest::RequestBuilder {
     reqwest::Client::new()
         .get(format!("{base}{}", get_appointments_uri(demo::ADULT)))
@@ -74,7 +51,7 @@ async fn a_page_whose_pas_hangs_ends_within_its_timeout_on_the_service_problem_p
     assert!(took < Duration::from_secs(8), "took {took:?}");
 
     // The PCA API: a FHIR OperationOutcome, not the page, with its correlation id.
-    let tokens = pca_tokens(&base, demo::ADULT).await;
+    let tokens = common::pca_tokens(&base, demo::ADULT).await;
     let started = Instant::now();
     let res = pca_call(&base, &tokens).send().await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -162,7 +139,7 @@ async fn sigterm_lets_a_slow_request_finish_while_ready_says_draining() {
     let base = portal.base_url.clone();
     let ready = reqwest::get(format!("{base}/health/ready")).await.unwrap();
     assert_eq!(ready.status(), 200);
-    let tokens = pca_tokens(&base, demo::ADULT).await;
+    let tokens = common::pca_tokens(&base, demo::ADULT).await;
     let slow = tokio::spawn(pca_call(&base, &tokens).send());
     tokio::time::sleep(Duration::from_millis(800)).await;
     portal.terminate();
@@ -274,7 +251,7 @@ async fn requests_past_the_concurrency_limit_are_shed_at_once() {
         ],
     );
     let base = portal.base_url.clone();
-    let tokens = pca_tokens(&base, demo::ADULT).await;
+    let tokens = common::pca_tokens(&base, demo::ADULT).await;
     let slow = tokio::spawn(pca_call(&base, &tokens).send());
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();

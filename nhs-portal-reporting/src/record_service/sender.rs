@@ -335,18 +335,10 @@ impl RecordSender {
     /// marked), so a graceful stop leaves no number claimed; a killed process leaves its claim
     /// leased, to become due again.
     pub async fn run(&self, idle: Duration, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut stopping = false;
-        loop {
-            let pass = self.run_once();
-            tokio::pin!(pass);
-            let result = loop {
-                tokio::select! {
-                    result = &mut pass => break result,
-                    _ = &mut shutdown, if !stopping => stopping = true,
-                }
-            };
-            let pause = match result {
+        crate::passes::run_passes(
+            shutdown,
+            || self.run_once(),
+            |result| match result {
                 Ok(s)
                     if s.claimed as usize >= self.client.config().max_batch && s.deferred == 0 =>
                 {
@@ -357,16 +349,8 @@ impl RecordSender {
                     tracing::warn!(error = %e, "record sender pass failed");
                     Some(idle)
                 }
-            };
-            if stopping {
-                return;
-            }
-            if let Some(p) = pause {
-                tokio::select! {
-                    _ = &mut shutdown => return,
-                    _ = tokio::time::sleep(p) => {}
-                }
-            }
-        }
+            },
+        )
+        .await
     }
 }

@@ -74,3 +74,30 @@ pub async fn json_of(req: reqwest::RequestBuilder) -> serde_json::Value {
         .await
         .expect("a JSON answer")
 }
+
+/// The demo PCA client's bearer token (the simulator's `client_credentials` grant for
+/// `pca-demo`) and the NHS App's ID token for `patient`, from the running demo portal at `base`.
+pub async fn pca_tokens(base: &str, patient: &str) -> (String, String) {
+    let http = reqwest::Client::new();
+    let token = json_of(
+        http.post(format!("{base}/nhs-login-simulator/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "pca-demo"),
+                ("client_secret", nhs_portal_web::demo::DEMO_PCA_SECRET),
+            ]),
+    )
+    .await;
+    let id = json_of(
+        http.post(format!("{base}/nhs-login-simulator/nhs-app/id-token"))
+            .form(&[("nhs_number", patient)]),
+    )
+    .await;
+    (
+        token["access_token"]
+            .as_str()
+            .expect("a bearer token")
+            .to_owned(),
+        id["id_token"].as_str().expect("an ID token").to_owned(),
+    )
+}
