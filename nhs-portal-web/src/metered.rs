@@ -1,6 +1,8 @@
 //! [`MeteredPas`]: any [`PasBackend`] with each call's latency and failures recorded through the
 //! [`metrics`] facade, by operation (a fixed name per trait method, never an id). The demo and
 //! live portals wrap their PAS in it; without a recorder installed it costs next to nothing.
+//! Also the portal's errors by type ([`ERRORS`], [`count_error`]), counted where each error
+//! answer is made.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,8 +19,27 @@ pub const PAS_SECONDS: &str = "nhs_portal_pas_call_duration_seconds";
 /// PAS calls that failed, by `operation` and `error` (the [`PasError`] kind).
 pub const PAS_ERRORS: &str = "nhs_portal_pas_errors_total";
 
+/// Errors by `type`: the pages' "problem with the service" page (`service_problem`), the PCA
+/// API's server-side failures (`pca_api_unavailable`, `pca_api_timeout`, `pca_api_internal`),
+/// and what the binary adds (a store it cannot reach, requests it shed, timed out or caught
+/// panicking).
+pub const ERRORS: &str = "nhs_portal_errors_total";
+
+/// The error types the portal itself counts, registered at zero by [`register_zero`].
+pub const ERROR_TYPES: [&str; 4] = [
+    "service_problem",
+    "pca_api_unavailable",
+    "pca_api_timeout",
+    "pca_api_internal",
+];
+
+/// Counts one error of `kind` (a fixed name, never an id or a path).
+pub fn count_error(kind: &'static str) {
+    metrics::counter!(ERRORS, "type" => kind).increment(1);
+}
+
 /// The `operation` label of every measured call (one per [`PasBackend`] method).
-pub const OPERATIONS: [&str; 9] = [
+pub const OPERATIONS: [&str; 10] = [
     "patient",
     "list_appointments",
     "get_appointment",
@@ -27,12 +48,16 @@ pub const OPERATIONS: [&str; 9] = [
     "find_slots",
     "reschedule",
     "poll_events",
+    "confirm_attendance",
     "ping",
 ];
 
 /// Records zero for the failures worth alerting on (`timeout`, `unavailable`) of every
 /// operation, so the series exist before the first failure (an absent series never alerts).
 pub fn register_zero() {
+    for kind in ERROR_TYPES {
+        metrics::counter!(ERRORS, "type" => kind).increment(0);
+    }
     for operation in OPERATIONS {
         for error in ["timeout", "unavailable"] {
             metrics::counter!(PAS_ERRORS, "operation" => operation, "error" => error).increment(0);

@@ -27,7 +27,8 @@ pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
     nhs_portal_web::metered::register_zero();
     nhs_portal_web::portal::telemetry::register_zero();
     nhs_portal_web::fhir_api::register_zero();
-    metrics::counter!("nhs_portal_errors_total", "type" => "store_unavailable").increment(0);
+    metrics::counter!(nhs_portal_web::metered::ERRORS, "type" => "store_unavailable").increment(0);
+    crate::layers::register_zero();
     metrics::counter!("nhs_portal_housekeeping_failures_total").increment(0);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(EVERY);
@@ -45,7 +46,8 @@ async fn sample(store: &dyn Store, clock: &dyn Clock) {
     metrics::histogram!("nhs_portal_store_ping_duration_seconds")
         .record(started.elapsed().as_secs_f64());
     if ping.is_err() {
-        metrics::counter!("nhs_portal_errors_total", "type" => "store_unavailable").increment(1);
+        metrics::counter!(nhs_portal_web::metered::ERRORS, "type" => "store_unavailable")
+            .increment(1);
         return;
     }
     let now = clock.now();

@@ -241,6 +241,7 @@ where
                     }
                 };
                 tracing::warn!(reason = refused.as_str(), "request refused by the server");
+                nhs_portal_web::metered::count_error(refused.error_type());
                 let mut res = if is_api(uri.path()) {
                     let api = match refused {
                         Refused::TimedOut => nhs_portal_web::fhir_api::ApiError::Timeout,
@@ -268,7 +269,25 @@ enum Refused {
     Panicked,
 }
 
+/// Records zero for each way the server refuses a request, so the series exist before the
+/// first refusal (an absent series never alerts).
+pub fn register_zero() {
+    for refused in [Refused::Shed, Refused::TimedOut, Refused::Panicked] {
+        metrics::counter!(nhs_portal_web::metered::ERRORS, "type" => refused.error_type())
+            .increment(0);
+    }
+}
+
 impl Refused {
+    /// The `type` label of `nhs_portal_errors_total`.
+    fn error_type(self) -> &'static str {
+        match self {
+            Self::Shed => "overloaded",
+            Self::TimedOut => "timed_out",
+            Self::Panicked => "panicked",
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Self::Shed => "overloaded",

@@ -59,6 +59,29 @@ async fn a_page_whose_pas_hangs_ends_within_its_timeout_on_the_service_problem_p
     assert_eq!(res.headers()["x-correlation-id"], "serving-test");
     let outcome: Value = res.json().await.unwrap();
     assert_eq!(outcome["resourceType"], "OperationOutcome");
+
+    // Each refusal is counted by type (the page and the API call both timed out).
+    assert!(errors_of(&base, "timed_out").await >= 2.0);
+    assert!(errors_of(&base, "service_problem").await >= 1.0);
+    assert!(errors_of(&base, "pca_api_timeout").await >= 1.0);
+    assert_eq!(errors_of(&base, "overloaded").await, 0.0);
+}
+
+/// `nhs_portal_errors_total` of `kind` in the running portal's `/metrics`.
+async fn errors_of(base: &str, kind: &str) -> f64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = format!("nhs_portal_errors_total{{type=\"{kind}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .unwrap_or_else(|| panic!("no {series}in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -272,4 +295,6 @@ async fn requests_past_the_concurrency_limit_are_shed_at_once() {
         200,
         "the one in flight"
     );
+    // Once the one in flight is done, /metrics is served again: both shed requests counted.
+    assert!(errors_of(&base, "overloaded").await >= 2.0);
 }

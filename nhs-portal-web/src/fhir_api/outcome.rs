@@ -158,6 +158,12 @@ impl ApiError {
 
     /// The whole response, echoing `X-Correlation-ID` when the request had a usable one.
     pub fn into_response(self, correlation_id: Option<&HeaderValue>) -> Response<Bytes> {
+        match self {
+            Self::Unavailable => crate::metered::count_error("pca_api_unavailable"),
+            Self::Timeout => crate::metered::count_error("pca_api_timeout"),
+            Self::Internal => crate::metered::count_error("pca_api_internal"),
+            _ => {}
+        }
         let mut res = crate::http_kit::json_as(self.status(), FHIR_JSON, &self.operation_outcome());
         let h = res.headers_mut();
         if let Some(id) = correlation_id {

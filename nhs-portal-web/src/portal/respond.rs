@@ -217,6 +217,7 @@ impl Inner {
     }
 
     pub(super) fn problem(&self, ctx: &Ctx, session: Option<&PatientSession>) -> Response<Bytes> {
+        crate::metered::count_error("service_problem");
         self.message(
             ctx,
             session,
