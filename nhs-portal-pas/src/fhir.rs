@@ -198,6 +198,15 @@ impl PasBackend for FhirPas {
     async fn poll_events(&self, since: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError> {
         self.call(self.events_since(since)).await
     }
+
+    /// Reachability: `GET metadata` (the CapabilityStatement every FHIR server serves) answered
+    /// at all, within the portal call's deadline.
+    async fn ping(&self) -> Option<Result<(), PasError>> {
+        Some(
+            self.call(async { self.get(self.url("metadata", &[])?).await.map(|_| ()) })
+                .await,
+        )
+    }
 }
 
 impl FhirPas {

@@ -477,6 +477,11 @@ impl PasBackend for SimulatedPas {
         Ok(a.clone())
     }
 
+    /// The simulated PAS lives in the portal's own process: always reachable.
+    async fn ping(&self) -> Option<Result<(), PasError>> {
+        Some(Ok(()))
+    }
+
     async fn poll_events(&self, since: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError> {
         self.gate(PasOperation::PollEvents).await?;
         let mut out: Vec<PasEvent> = self
