@@ -65,8 +65,9 @@ impl GroupCommit {
             done,
         };
         if self.jobs.send(job).is_err() {
-            // No writer (its runtime is gone): commit alone.
-            let tx = pool.begin().await.map_err(db_err)?;
+            // No writer (its runtime is gone): commit alone, taking the write lock at the start
+            // like every other SQLite write.
+            let tx = write_tx(pool).await?;
             return commit_audited(tx, audit, events).await;
         }
         answer.await.unwrap_or_else(|_| {
