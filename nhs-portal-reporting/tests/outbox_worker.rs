@@ -361,25 +361,15 @@ async fn run_loop_delivers_and_stops_on_shutdown() {
             config
         },
     ));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let w = worker.clone();
-    let handle = tokio::spawn(async move {
-        w.run(async {
-            let _ = rx.await;
-        })
-        .await
-    });
+    let running = Running::start(|shutdown| async move { w.run(shutdown).await });
     // Let the loop make its first (empty) pass, so the events arrive while it idles.
     tokio::task::yield_now().await;
     store.enqueue_events(&all_events()).await.unwrap();
     store.marked_done(ALL as usize).await;
     assert_eq!(store.outbox_stats().await.unwrap(), stats(0, ALL, 0));
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
-    tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(30), handle)
-        .await
-        .expect("run returns after shutdown")
-        .unwrap();
+    running.stop("shutdown").await;
 }
 
 /// Shutdown while a pass is delivering (a slow Reporting Service) lets that pass finish: the
@@ -407,23 +397,11 @@ async fn shutdown_mid_pass_finishes_the_batch_in_hand() {
             config
         },
     ));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let w = worker.clone();
-    let handle = tokio::spawn(async move {
-        w.run(async {
-            let _ = rx.await;
-        })
-        .await
-    });
+    let running = Running::start(|shutdown| async move { w.run(shutdown).await });
     // The batch is claimed and on its way (the service answers after 500 ms) when shutdown comes.
-    while server.received_requests().await.unwrap().is_empty() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(30), handle)
-        .await
-        .expect("run returns after the batch")
-        .unwrap();
+    first_request(&server).await;
+    running.stop("the batch").await;
     assert_eq!(store.outbox_stats().await.unwrap(), stats(0, ALL, 0));
 }
 

@@ -572,14 +572,9 @@ async fn run_loop_sends_and_stops() {
             config
         },
     ));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let s = sender.clone();
-    let handle = tokio::spawn(async move {
-        s.run(Duration::from_millis(20), async {
-            let _ = rx.await;
-        })
-        .await
-    });
+    let running =
+        Running::start(|shutdown| async move { s.run(Duration::from_millis(20), shutdown).await });
     // Let the loop make its first (empty) pass, so the number arrives while it idles.
     tokio::task::yield_now().await;
     sender.enqueue(n).await.unwrap();
@@ -589,11 +584,7 @@ async fn run_loop_sends_and_stops() {
         sent_numbers(&server).await,
         vec![vec![n.as_str().to_owned()]]
     );
-    tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(30), handle)
-        .await
-        .expect("run returns after shutdown")
-        .unwrap();
+    running.stop("shutdown").await;
 }
 
 #[tokio::test]
@@ -620,23 +611,12 @@ async fn shutdown_mid_pass_finishes_the_batch_in_hand() {
         RecordSenderConfig::default(),
     ));
     sender.enqueue(n).await.unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let s = sender.clone();
-    let handle = tokio::spawn(async move {
-        s.run(Duration::from_millis(20), async {
-            let _ = rx.await;
-        })
-        .await
-    });
+    let running =
+        Running::start(|shutdown| async move { s.run(Duration::from_millis(20), shutdown).await });
     // The batch is claimed and on its way (the service answers after 500 ms) when shutdown comes.
-    while server.received_requests().await.unwrap().is_empty() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(30), handle)
-        .await
-        .expect("run returns after the batch")
-        .unwrap();
+    first_request(&server).await;
+    running.stop("the batch").await;
     assert_eq!(
         sender.sent_record_count().await.unwrap(),
         1,

@@ -40,6 +40,20 @@ async fn confirmations(t: &TestPortal, patient: &str) -> usize {
         .count()
 }
 
+/// The request status the simulated PAS holds for the demo appointment `key`.
+fn request_status(t: &TestPortal, key: &str) -> Option<RequestStatus> {
+    t.demo
+        .pas
+        .inspect_appointment(&demo::appointment_id(key))
+        .expect("a demo appointment")
+        .request_status
+}
+
+/// Posts the confirm-attendance form of `key` with `csrf` as its token.
+async fn post_confirm(c: &mut Client, key: &str, csrf: &str) -> http::Response<bytes::Bytes> {
+    c.post_form(&action(key), &[("csrf_token", csrf)]).await
+}
+
 async fn signed_in(t: &TestPortal, patient: &str) -> Client {
     let mut c = t.client();
     c.sign_in_as(patient).await;
@@ -61,12 +75,7 @@ async fn confirming_shows_everywhere_and_a_second_post_writes_nothing() {
         "a form POST, not a link: {html}"
     );
 
-    let res = c
-        .post_form(
-            &action(demo::KEY_ADULT_DERMATOLOGY),
-            &[("csrf_token", &csrf)],
-        )
-        .await;
+    let res = post_confirm(&mut c, demo::KEY_ADULT_DERMATOLOGY, &csrf).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body_text(&res));
     let done = location(&res).expect("to the confirmation");
     assert!(done.ends_with("/confirm-attendance/done"), "{done}");
@@ -75,11 +84,7 @@ async fn confirming_shows_everywhere_and_a_second_post_writes_nothing() {
     assert!(body_text(&res).contains("You have confirmed you will attend"));
     assert_eq!(confirmations(&t, ADULT).await, 1);
     assert_eq!(
-        t.demo
-            .pas
-            .inspect_appointment(&derm)
-            .unwrap()
-            .request_status,
+        request_status(&t, demo::KEY_ADULT_DERMATOLOGY),
         Some(RequestStatus::ConfirmedAttendance)
     );
 
@@ -91,12 +96,7 @@ async fn confirming_shows_everywhere_and_a_second_post_writes_nothing() {
     assert!(list.contains("Confirmed Attendance"), "{list}");
 
     // A double submit or a replay: the same confirmation page, no second record.
-    let again = c
-        .post_form(
-            &action(demo::KEY_ADULT_DERMATOLOGY),
-            &[("csrf_token", &csrf)],
-        )
-        .await;
+    let again = post_confirm(&mut c, demo::KEY_ADULT_DERMATOLOGY, &csrf).await;
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
     assert_eq!(confirmations(&t, ADULT).await, 1, "one audit record");
 
@@ -121,7 +121,6 @@ async fn confirming_shows_everywhere_and_a_second_post_writes_nothing() {
 #[tokio::test]
 async fn a_post_without_the_session_csrf_token_changes_nothing() {
     let t = TestPortal::start().await;
-    let derm = demo::appointment_id(demo::KEY_ADULT_DERMATOLOGY);
     let mut c = signed_in(&t, ADULT).await;
     for form in [vec![], vec![("csrf_token", "forged")]] {
         let res = c
@@ -130,30 +129,17 @@ async fn a_post_without_the_session_csrf_token_changes_nothing() {
         assert_ne!(res.status(), StatusCode::SEE_OTHER, "{form:?}");
     }
     assert_eq!(confirmations(&t, ADULT).await, 0);
-    assert_eq!(
-        t.demo
-            .pas
-            .inspect_appointment(&derm)
-            .unwrap()
-            .request_status,
-        None
-    );
+    assert_eq!(request_status(&t, demo::KEY_ADULT_DERMATOLOGY), None);
 }
 
 #[tokio::test]
 async fn another_patients_cookie_jar_gets_the_unknown_appointment_answer() {
     let t = TestPortal::start().await;
-    let derm = demo::appointment_id(demo::KEY_ADULT_DERMATOLOGY);
     let mut other = signed_in(&t, SECOND_ADULT).await;
     // The other patient's own valid CSRF token, from their own list page.
     let list = body_text(&other.get("/patient-portal/appointments").await);
     let csrf = csrf_token(&list).expect("a CSRF token");
-    let res = other
-        .post_form(
-            &action(demo::KEY_ADULT_DERMATOLOGY),
-            &[("csrf_token", &csrf)],
-        )
-        .await;
+    let res = post_confirm(&mut other, demo::KEY_ADULT_DERMATOLOGY, &csrf).await;
     let unknown = other
         .post_form(
             "/patient-portal/appointment/00000000-0000-4000-8000-000000000000/confirm-attendance",
@@ -169,14 +155,7 @@ async fn another_patients_cookie_jar_gets_the_unknown_appointment_answer() {
     assert_ne!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(confirmations(&t, ADULT).await, 0);
     assert_eq!(confirmations(&t, SECOND_ADULT).await, 0);
-    assert_eq!(
-        t.demo
-            .pas
-            .inspect_appointment(&derm)
-            .unwrap()
-            .request_status,
-        None
-    );
+    assert_eq!(request_status(&t, demo::KEY_ADULT_DERMATOLOGY), None);
 }
 
 #[tokio::test]
@@ -197,12 +176,7 @@ async fn the_button_is_absent_where_the_rule_refuses() {
     assert!(html.contains(BUTTON), "offered once the trust opts in");
     let (html, csrf) = open(&mut c, demo::KEY_ADULT_PENDING_CANCELLATION).await;
     assert!(!html.contains(BUTTON), "a request is pending");
-    let res = c
-        .post_form(
-            &action(demo::KEY_ADULT_PENDING_CANCELLATION),
-            &[("csrf_token", &csrf)],
-        )
-        .await;
+    let res = post_confirm(&mut c, demo::KEY_ADULT_PENDING_CANCELLATION, &csrf).await;
     assert_ne!(
         location(&res).as_deref().map(|l| l.ends_with("/done")),
         Some(true),
@@ -220,11 +194,6 @@ async fn the_button_is_absent_where_the_rule_refuses() {
     let mut later = signed_in(&t, ADULT).await;
     let (html, csrf) = open(&mut later, demo::KEY_ADULT_DERMATOLOGY).await;
     assert!(!html.contains(BUTTON), "in the past");
-    later
-        .post_form(
-            &action(demo::KEY_ADULT_DERMATOLOGY),
-            &[("csrf_token", &csrf)],
-        )
-        .await;
+    post_confirm(&mut later, demo::KEY_ADULT_DERMATOLOGY, &csrf).await;
     assert_eq!(confirmations(&t, ADULT).await, 0, "nothing confirmed");
 }

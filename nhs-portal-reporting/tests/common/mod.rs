@@ -1,6 +1,7 @@
 //! Test helpers: NHS England's OpenAPI specs as JSON Schema validators, and sample events.
 #![allow(dead_code)]
 
+mod running;
 mod signal;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -8,6 +9,8 @@ use nhs_portal_core::reporting::{ChangeReason, SessionOutcome};
 use nhs_portal_core::{AppointmentId, AppointmentStatus, NhsNumber, OdsCode, ReportingEvent};
 use serde_json::Value;
 
+#[allow(unused_imports)] // not every test file uses it
+pub use running::{Running, first_request};
 #[allow(unused_imports)] // not every test file uses it
 pub use signal::SignallingStore;
 
