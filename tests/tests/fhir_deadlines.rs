@@ -82,10 +82,12 @@ async fn retries_of_answers_too_late_stop_at_the_deadline() {
         "the retries stopped at the deadline: {:?}",
         started.elapsed()
     );
+    // Attempts start at least 300 ms apart: at most four fit in the second. (That a timed-out
+    // attempt is retried at all is the next test's.)
     let attempts = planned - peer.hangs_left();
     assert!(
-        (2..=4).contains(&attempts),
-        "a timed-out attempt is retried, but only while the deadline lasts: {attempts} attempts"
+        (1..=4).contains(&attempts),
+        "retried only while the deadline lasts: {attempts} attempts"
     );
 }
 
