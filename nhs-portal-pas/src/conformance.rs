@@ -45,7 +45,13 @@
 //!   [`PasError::SlotUnavailable`] with the appointment unchanged;
 //! - **events**: after the fixture's [`TrustStaff`] hook made its [`TrustAction`]s,
 //!   [`PasBackend::poll_events`] reports exactly one event for each, oldest first, and honours
-//!   `since` (inclusive). An empty list fails; without the hook the check is skipped.
+//!   `since` (inclusive). An empty list fails; without the hook the check is skipped;
+//! - **confirm attendance**: where the trust offers it, [`PasBackend::confirm_attendance`]
+//!   returns the appointment booked and confirmed, a read back shows it, confirming again
+//!   changes nothing, and the past and cancelled fixture appointments are
+//!   [`PasError::InvalidState`]; where the trust does not, it is [`PasError::NotSupported`]
+//!   and nothing changes. (A forged patient is part of **own data only**, a request-only
+//!   trust's refusal part of **capabilities honoured**.)
 //!
 //! Adding a check: a module with one `async fn` taking the private `Probe` context (see
 //! `changes.rs`), a fixture field if it needs data (with a `None` default in
@@ -63,6 +69,7 @@ use nhs_portal_core::{Appointment, AppointmentId, NhsNumber};
 use crate::{CancelReason, PasBackend, PasError};
 
 mod access;
+mod attendance;
 mod changes;
 mod events;
 mod offered;
@@ -76,7 +83,7 @@ pub use seed::{FixtureBuilder, SeedError, Seeder};
 
 /// Each rule the kit checks, in the order [`run`] checks them, with the [`PasBackend`] methods
 /// whose docs state it.
-pub const RULES: [(&str, &[&str]); 8] = [
+pub const RULES: [(&str, &[&str]); 9] = [
     (
         access::OWN_DATA,
         &[
@@ -84,6 +91,7 @@ pub const RULES: [(&str, &[&str]); 8] = [
             "get_appointment",
             "capabilities",
             "cancel",
+            "confirm_attendance",
             "find_slots",
             "reschedule",
         ],
@@ -95,12 +103,19 @@ pub const RULES: [(&str, &[&str]); 8] = [
     (changes::IDEMPOTENT_CANCEL, &["cancel"]),
     (
         changes::CAPABILITIES,
-        &["capabilities", "cancel", "find_slots", "reschedule"],
+        &[
+            "capabilities",
+            "cancel",
+            "confirm_attendance",
+            "find_slots",
+            "reschedule",
+        ],
     ),
     (race::NO_DOUBLE_BOOKING, &["find_slots", "reschedule"]),
     (changes::PAST, &["cancel", "reschedule"]),
     (offered::OFFERED_ONLY, &["find_slots", "reschedule"]),
     (events::EVENTS, &["poll_events"]),
+    (attendance::CONFIRM, &["confirm_attendance"]),
 ];
 
 /// Two appointments at a real-time trust that can both move into common free slots.
@@ -138,6 +153,9 @@ pub struct ConformanceFixture {
     pub events: Option<EventsFixture>,
     /// Slots an appointment must not be offered or moved into.
     pub unoffered_slots: Option<UnofferedSlots>,
+    /// A future, booked appointment of `patient` whose attendance is not confirmed; where its
+    /// trust offers confirm attendance it gets confirmed.
+    pub confirmable: Option<AppointmentId>,
 }
 
 impl ConformanceFixture {
@@ -153,6 +171,7 @@ impl ConformanceFixture {
             past: None,
             events: None,
             unoffered_slots: None,
+            confirmable: None,
         }
     }
 }
@@ -313,7 +332,7 @@ pub async fn run<B: PasBackend + 'static>(
     let backend: Arc<dyn PasBackend> = Arc::new(backend);
     let b = &backend;
     let fx = fixture;
-    let checks: [(&'static str, CheckFuture<'_>); 8] = [
+    let checks: [(&'static str, CheckFuture<'_>); 9] = [
         (access::OWN_DATA, Box::pin(access::own_data_only(b, fx))),
         (access::ODD_INPUT, Box::pin(access::odd_input(b, fx))),
         (
@@ -336,6 +355,10 @@ pub async fn run<B: PasBackend + 'static>(
         (
             events::EVENTS,
             Box::pin(events::events(b, fx.events.as_ref())),
+        ),
+        (
+            attendance::CONFIRM,
+            Box::pin(attendance::confirm_attendance(b, fx)),
         ),
     ];
     debug_assert!(checks.iter().zip(RULES).all(|((n, _), (r, _))| *n == r));

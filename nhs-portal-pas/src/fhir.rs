@@ -10,12 +10,13 @@
 //! | Operation | FHIR |
 //! |---|---|
 //! | [`patient`](PasBackend::patient) | `GET Patient?identifier=https://fhir.nhs.uk/Id/nhs-number\|…` (birth date; `meta.security` `R`/`V` = restricted; a configurable boolean extension = portal access); a record merged into another (`link` `replaced-by`) is followed to the one that replaced it |
-//! | [`list_appointments`](PasBackend::list_appointments) | the Patient as above, then `GET Appointment?patient=Patient/{id}` for it and each record merged into it (following `next` links) |
-//! | [`get_appointment`](PasBackend::get_appointment) | `GET Appointment/{id}`, then a check that the patient is a participant (a reference in any R4 form, or the NHS number) |
+//! | [`list_appointments`](PasBackend::list_appointments) | the Patient as above, then `GET Appointment?patient=Patient/{id}` for it and each record merged into it (following `next` links), with `_include=Appointment:actor` where the CapabilityStatement lists it in `searchInclude`; a clinician or clinic named only by reference is named from the included resource, else by a read of it (once per reference per call) |
+//! | [`get_appointment`](PasBackend::get_appointment) | `GET Appointment/{id}`, then a check that the patient is a participant (a reference in any R4 form, or the NHS number); participants named as for lists, by reads |
+//! | [`confirm_attendance`](PasBackend::confirm_attendance) | where the trust's [`Capabilities`] offer it: read, then the patient participant's `status` `accepted`, `If-Match` on the version read (`PUT` or JSON Patch); a booked appointment whose patient is `accepted` reads back as confirmed (see `attendance`) |
 //! | [`cancel`](PasBackend::cancel) | read, then the status `cancelled` with reason `pat-cpp` (cancelled via the patient portal), `If-Match` on the version read: `POST Appointment/{id}/$cancel` where the server owns its Slots and offers it, else `PUT` or JSON Patch; a version conflict re-reads and tries again; a client-managed slot is released only if no other booking holds it |
 //! | [`find_slots`](PasBackend::find_slots) | `GET Slot?status=free&start=ge…&start=lt…` and `schedule=` the current slot's schedule, or else `specialty=` the appointment's Treatment Function Code |
 //! | [`reschedule`](PasBackend::reschedule) | the offer as `find_slots` would make it now (to the booking horizon) must hold the slot, else `SlotUnavailable`; then, by the CapabilityStatement: `POST Appointment/{id}/$book` (server-owned Slots), or claim the slot, move the appointment, release the old slot (client-managed; see `write`) |
-//! | [`poll_events`](PasBackend::poll_events) | `GET Appointment?_lastUpdated=ge{since − overlap}&_sort=_lastUpdated` plus the trust's scope ([`FeedConfig`]), compared with the portal's last-seen record (see below) |
+//! | [`poll_events`](PasBackend::poll_events) | `GET Appointment?_lastUpdated=ge{since − overlap}&_sort=_lastUpdated` plus the trust's scope ([`FeedConfig`]), compared with the portal's last-seen record (see below); deletions from `GET Appointment/_history?_since={since − overlap}` where `history-type` is offered |
 //!
 //! ## Status table
 //!
@@ -30,6 +31,7 @@
 //! | `cancelled` | cancelled | `Cancelled { by }`: the patient for reason `pat` or `pat-*`, else the hospital; with a new booking of the same patient, specialty and trust close by, `Moved { replaced_by }` |
 //! | `noshow` | noshow | `NoShow` |
 //! | `entered-in-error` | withdrawn: not shown | `Withdrawn` |
+//! | (deleted) | not shown | `Withdrawn`, once: only for an appointment the portal last saw in another state |
 //!
 //! ## The event feed
 //!
@@ -38,13 +40,17 @@
 //! looks back an overlap window before `since` for servers that stamp a change before it
 //! commits. Each changed appointment is compared with what the portal last saw of it (the
 //! store's [`PasFeedStore`], given with [`FhirPas::with_last_seen`]): the same version is not
-//! reported again. The consumer records each change once processed
+//! reported again. A deleted appointment appears in no search: the feed reads the deletions
+//! in the type's `_history` over the same window and reports each as `Withdrawn` when the
+//! portal last saw the appointment in another state (its patient and snapshot from the
+//! version before the deletion). The consumer records each change once processed
 //! ([`Worklist::sync_from_pas`](crate::worklist::Worklist::sync_from_pas) does).
 //!
 //! ## Calls, errors and credentials
 //!
 //! Each portal call has one deadline ([`FhirPasConfig::deadline`], inside the PCA's 9 s) and
-//! one `X-Correlation-ID` for all its HTTP calls. Reads are retried with backoff (backon) on
+//! one `X-Correlation-ID` for all its HTTP calls: a PAS that never answers, or answers each
+//! retry too late, ends the call with [`PasError::Timeout`] when the deadline passes. Reads are retried with backoff (backon) on
 //! timeouts, 429 and 5xx, waiting out a short `Retry-After`; so are writes, which carry
 //! `If-Match` and so are safe to repeat: when a retried write meets a version conflict, the
 //! adapter reads the resource again to tell its own earlier write (whose answer was lost) from
@@ -52,7 +58,9 @@
 //! when the answer is not it. 401 is [`PasError::Unauthorised`] (a SMART token is renewed once
 //! first), 403 [`PasError::Forbidden`], 400/422/423 [`PasError::BusinessRule`] with the
 //! OperationOutcome's text, 429 [`PasError::RateLimited`]. Credentials (a token, SMART Backend
-//! Services, a client certificate) go only over https (plain http only to this machine).
+//! Services, a client certificate for mutual TLS) go only over https (plain http only to this
+//! machine); a trust's own certificate authority can be trusted
+//! ([`FhirPasConfig::root_certificate_pem`]).
 //! Searches follow relative and absolute `next` links (a proxy's internal base is moved onto
 //! ours) and fail at [`FhirPasConfig::page_cap`] pages rather than answer part of a search.
 //! Appointments that cannot be mapped (a missing start, a specialty no table maps) are skipped
@@ -66,13 +74,16 @@
 //! The Medplum-backed integration tests (`nhs-portal-pas/tests/fhir_medplum.rs`) run this
 //! adapter and the [`conformance`](crate) kit against a FHIR server we did not write; the
 //! workspace's `tests/tests/fhir_*.rs` run it against a Rust test peer that behaves like the
-//! servers trusts run (paging, server-owned Slots, `return=minimal`, 429, 401, 422).
+//! servers trusts run (paging, server-owned Slots, `return=minimal`, 429, 401, 422, `_include`,
+//! deletions, requests that hang, https with a client certificate).
 
+mod attendance;
 mod auth;
 mod client;
 mod config;
 mod events;
 pub mod map;
+mod participants;
 mod read;
 mod server;
 mod write;
@@ -146,13 +157,17 @@ impl PasBackend for FhirPas {
     ) -> Result<Option<Appointment>, PasError> {
         self.call(async {
             match self.read_owned(patient, id).await? {
-                Some(v) => match self.map(&v.body, patient) {
-                    Ok(a) => Ok(a),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "FHIR PAS: unreadable appointment");
-                        Ok(None)
+                Some(mut v) => {
+                    self.name_participants(&mut v.body, &mut participants::Names::default())
+                        .await?;
+                    match self.map(&v.body, patient) {
+                        Ok(a) => Ok(a),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "FHIR PAS: unreadable appointment");
+                            Ok(None)
+                        }
                     }
-                },
+                }
                 None => Ok(None),
             }
         })
@@ -175,6 +190,10 @@ impl PasBackend for FhirPas {
         reason: &CancelReason,
     ) -> Result<Appointment, PasError> {
         self.call(self.cancel_in_pas(appointment, reason)).await
+    }
+
+    async fn confirm_attendance(&self, appointment: &Appointment) -> Result<Appointment, PasError> {
+        self.call(self.confirm_in_pas(appointment)).await
     }
 
     async fn find_slots(
@@ -230,18 +249,20 @@ impl FhirPas {
         let Some(found) = self.find_patient(patient).await? else {
             return Ok(Vec::new());
         };
+        let include = self.server_caps().await.include_actors;
         let mut out: Vec<Appointment> = Vec::new();
         for reference in &found.references {
-            let page = self
-                .search(
-                    "Appointment",
-                    &[("patient", reference.clone()), ("_count", "100".into())],
-                )
-                .await?;
-            for resource in page {
+            let mut query = vec![("patient", reference.clone()), ("_count", "100".into())];
+            if include {
+                query.push(("_include", "Appointment:actor".into()));
+            }
+            let page = self.search_including("Appointment", &query).await?;
+            let mut names = participants::Names::from_included(&page.included);
+            for mut resource in page.matches {
                 if !map::has_patient_in(&resource, patient, &found.references) {
                     continue;
                 }
+                self.name_participants(&mut resource, &mut names).await?;
                 match self.map(&resource, patient) {
                     Ok(Some(a)) if !out.iter().any(|o| o.id == a.id) => out.push(a),
                     Ok(_) => {}

@@ -75,6 +75,20 @@ fn add_unoffered_slots(data: &DemoData, pas: &SimulatedPas) -> Vec<String> {
         .collect()
 }
 
+/// A future booked appointment at the real-time trust (which offers confirm attendance) for the
+/// confirm attendance check, added to the PAS.
+fn add_confirmable(data: &DemoData, pas: &SimulatedPas) -> AppointmentId {
+    let mut a = data
+        .appointment(demo::KEY_ADULT_DERMATOLOGY)
+        .unwrap()
+        .clone();
+    a.id = AppointmentId::parse("conformance-confirm").unwrap();
+    a.start = data.now + Duration::days(3);
+    a.end = Some(a.start + Duration::minutes(20));
+    pas.add_appointment(a.clone());
+    a.id
+}
+
 fn fixture(data: &DemoData, pas: &Arc<SimulatedPas>) -> ConformanceFixture {
     let adult = demo::nhs_number(demo::ADULT);
     let mut f = ConformanceFixture::new(
@@ -85,6 +99,7 @@ fn fixture(data: &DemoData, pas: &Arc<SimulatedPas>) -> ConformanceFixture {
     f.cancellable = Some(demo::appointment_id(demo::KEY_ADULT_TELEPHONE));
     f.request_only = Some(demo::appointment_id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED));
     f.past = Some(demo::appointment_id(demo::KEY_ADULT_FULFILLED));
+    f.confirmable = Some(add_confirmable(data, pas));
     f.unoffered_slots = Some(UnofferedSlots {
         appointment: (
             adult.clone(),
@@ -138,7 +153,7 @@ async fn simulated_pas_conforms() {
     let report = conformance::run(pas.clone(), &fixture(&data, &pas))
         .await
         .unwrap();
-    assert_eq!(report.passed(), 8, "{report}");
+    assert_eq!(report.passed(), 9, "{report}");
     assert!(report.skipped().is_empty());
 }
 
@@ -151,6 +166,7 @@ async fn missing_fixture_parts_are_skipped_not_passed() {
     f.past = None;
     f.events = None;
     f.unoffered_slots = None;
+    f.confirmable = None;
     let report = conformance::run(pas.clone(), &f).await.unwrap();
     assert_eq!(
         report.skipped(),
@@ -159,7 +175,8 @@ async fn missing_fixture_parts_are_skipped_not_passed() {
             "no double booking",
             "past stays past",
             "offered slots only",
-            "events"
+            "events",
+            "confirm attendance"
         ]
     );
     assert_eq!(report.passed(), 3);
@@ -203,6 +220,13 @@ enum Bug {
     /// Books any free slot it is given (another trust's, another specialty's, beyond the
     /// horizon), though it offers only the right ones.
     BooksUnofferedSlots,
+    /// `confirm_attendance` answers the appointment confirmed but keeps nothing.
+    ForgetsConfirmations,
+    /// `confirm_attendance` confirms anything: a cancelled or past appointment too.
+    ConfirmsAnything,
+    /// `confirm_attendance` is not offered at all (the trait's default), though the trust
+    /// offers it.
+    NeverConfirms,
 }
 
 struct Broken {
@@ -263,6 +287,38 @@ impl PasBackend for Broken {
             return Err(PasError::InvalidState("already cancelled".into()));
         }
         Ok(out)
+    }
+    async fn confirm_attendance(&self, a: &Appointment) -> Result<Appointment, PasError> {
+        match self.bug {
+            Bug::NeverConfirms => Err(PasError::NotSupported),
+            // Every check right, the answer right, but nothing written.
+            Bug::ForgetsConfirmations => {
+                if !self.inner.capabilities(a).await?.confirm_attendance {
+                    return Err(PasError::NotSupported);
+                }
+                let mut got = self
+                    .inner
+                    .get_appointment(&a.patient, &a.id)
+                    .await?
+                    .ok_or(PasError::NotFound)?;
+                if got.status != nhs_portal_core::AppointmentStatus::Booked
+                    || !got.is_future(Utc::now())
+                {
+                    return Err(PasError::InvalidState("not booked".into()));
+                }
+                got.request_status = Some(nhs_portal_core::RequestStatus::ConfirmedAttendance);
+                Ok(got)
+            }
+            Bug::ConfirmsAnything => match self.inner.confirm_attendance(a).await {
+                Err(PasError::InvalidState(_)) => {
+                    let mut got = a.clone();
+                    got.request_status = Some(nhs_portal_core::RequestStatus::ConfirmedAttendance);
+                    Ok(got)
+                }
+                other => other,
+            },
+            _ => self.inner.confirm_attendance(a).await,
+        }
     }
     async fn find_slots(
         &self,
@@ -351,6 +407,21 @@ async fn the_kit_catches_broken_backends() {
         (Bug::EventsOutOfOrder, "events", "poll_events"),
         (Bug::IgnoresSince, "events", "poll_events"),
         (Bug::BooksUnofferedSlots, "offered slots only", "reschedule"),
+        (
+            Bug::ForgetsConfirmations,
+            "confirm attendance",
+            "get_appointment",
+        ),
+        (
+            Bug::ConfirmsAnything,
+            "confirm attendance",
+            "confirm_attendance",
+        ),
+        (
+            Bug::NeverConfirms,
+            "confirm attendance",
+            "confirm_attendance",
+        ),
     ];
     for (bug, check, method) in cases {
         let (data, inner) = demo_pas();

@@ -19,6 +19,14 @@
 //!   grant with a `private_key_jwt` assertion (RS384, checked against the client's public key,
 //!   audience, expiry and `jti` replay) and every FHIR call then needs a current bearer token
 //!   (401 with `WWW-Authenticate` otherwise; [`FhirPeer::expire_tokens`] ends them all);
+//! - `_include=Appointment:actor` on Appointment searches (the actors' resources as `include`
+//!   entries, and `searchInclude` in the CapabilityStatement), unless [`PeerOptions::no_include`];
+//! - deletions ([`FhirPeer::delete`]: 410 to reads) and `_history` (`history`): the type's
+//!   history since a time, deletions included, and a resource's, so a deletion can be told;
+//! - https with the test-only certificates in `tests/fixtures/mtls`, asking for a client
+//!   certificate when [`PeerTls::client_certificate_required`] (`tls`, [`PeerOptions::tls`]);
+//! - requests that hang ([`FhirPeer::hang_next`]: never answered, or answered late), for the
+//!   adapter's deadline (`hang`);
 //! - injected faults ([`FhirPeer::fail_next`]: a status and a `Retry-After`), `meta.lastUpdated`
 //!   stamped early on purpose ([`PeerOptions::stamp_early`], as servers that stamp before they
 //!   commit), and a log of what each request carried ([`FhirPeer::requests`]).
@@ -31,7 +39,10 @@
 //! its own file.)
 
 mod auth;
+mod hang;
+mod history;
 mod search;
+mod tls;
 mod write;
 
 use std::collections::{HashMap, HashSet};
@@ -45,6 +56,8 @@ use http::{Method, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 
 pub use auth::PeerAuth;
+pub use hang::Hang;
+pub use tls::{PeerTls, client_identity_pem, stranger_identity_pem};
 
 /// Who owns the Slots, and which writes the peer takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -94,6 +107,10 @@ pub struct PeerOptions {
     pub stamp_early: chrono::Duration,
     /// SMART Backend Services: the client allowed a token, and how long tokens last.
     pub auth: Option<PeerAuth>,
+    /// `_include` is neither offered nor taken (a search with it is refused with 400).
+    pub no_include: bool,
+    /// Serve https (with the test-only certificates), and perhaps ask for a client certificate.
+    pub tls: Option<PeerTls>,
 }
 
 /// What one request carried, as [`FhirPeer::requests`] lists it.
@@ -133,6 +150,10 @@ struct State {
     used_jti: HashSet<String>,
     token_requests: usize,
     log: Vec<Logged>,
+    /// Requests still to hang, in order.
+    hangs: Vec<hang::Planned>,
+    /// Resources deleted, with their last version.
+    deleted: Vec<history::Deleted>,
 }
 
 struct Peer {
@@ -191,24 +212,39 @@ impl FhirPeer {
             .await
             .expect("a loopback port");
         let addr = listener.local_addr().expect("a bound address");
+        let scheme = if options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let tls = options.tls;
         let peer = Arc::new(Peer {
-            base_url: format!("http://{addr}/fhir/"),
+            base_url: format!("{scheme}://{addr}/fhir/"),
             options,
             state: Mutex::new(State::default()),
         });
         let served = peer.clone();
         let counter = Arc::new(AtomicU64::new(0));
-        let server = tokio::spawn(crate::serve(listener, move |req| {
+        let handle = move |req: Request<Bytes>| {
             let peer = served.clone();
             let counter = counter.clone();
             async move {
+                match hang::planned(&peer, &req) {
+                    Some(Hang::Forever) => std::future::pending::<()>().await,
+                    Some(Hang::For(wait)) => tokio::time::sleep(wait).await,
+                    None => {}
+                }
                 let res = answer(&peer, &req);
                 // Held back 1–4 ms after the answer is decided (varied, deterministic).
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(1 + (n * 7) % 4)).await;
                 res
             }
-        }));
+        };
+        let server = match tls {
+            Some(tls) => tokio::spawn(tls::serve(listener, tls::acceptor(tls), handle)),
+            None => tokio::spawn(crate::serve(listener, handle)),
+        };
         Self { peer, server }
     }
 
@@ -234,6 +270,9 @@ impl FhirPeer {
         cfg.timeout = Duration::from_secs(30);
         cfg.deadline = Duration::from_secs(60);
         cfg.retry_delay = Duration::from_millis(10);
+        if self.peer.options.tls.is_some() {
+            cfg.root_certificate_pem = Some(tls::TEST_CA_PEM.to_owned());
+        }
         cfg
     }
 
@@ -274,12 +313,18 @@ impl FhirPeer {
         self.put(body);
     }
 
-    /// Deletes a resource (it is then 410 Gone to reads and missing from searches).
+    /// Deletes a resource (it is then 410 Gone to reads, missing from searches, and a deletion
+    /// in `_history`).
     pub fn delete(&self, resource_type: &str, id: &str) {
-        self.peer
-            .lock()
-            .by_key
-            .remove(&(resource_type.to_owned(), id.to_owned()));
+        let at = self.peer.stamp();
+        let mut g = self.peer.lock();
+        if let Some((version, last)) = g.by_key.remove(&(resource_type.to_owned(), id.to_owned())) {
+            g.deleted.push(history::Deleted {
+                version: version + 1,
+                at,
+                last,
+            });
+        }
     }
 
     /// A resource as the peer holds it now.
@@ -386,21 +431,11 @@ fn answer(peer: &Peer, req: &Request<Bytes>) -> Response<Bytes> {
         return auth::token(peer, req);
     }
     let mut g = peer.lock();
-    g.log.push(Logged {
-        method: req.method().clone(),
-        target: req
-            .uri()
-            .path_and_query()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        correlation_id: header_text(req, "x-correlation-id"),
-        authorised: req.headers().contains_key(header::AUTHORIZATION),
-        prefer: header_text(req, "prefer"),
-    });
+    g.log.push(logged(req));
     if parts == ["metadata"] {
         return fhir(
             StatusCode::OK,
-            &capability_statement(peer.options.slots),
+            &capability_statement(peer.options.slots, !peer.options.no_include),
             None,
         );
     }
@@ -417,8 +452,13 @@ fn answer(peer: &Peer, req: &Request<Bytes>) -> Response<Bytes> {
     }
     match (req.method(), parts.as_slice()) {
         (&Method::GET, [kind]) => search::search(peer, &mut g, kind, req.uri().query()),
+        (&Method::GET, [kind, "_history"]) => history::of_type(peer, &g, kind, req.uri().query()),
+        (&Method::GET, [kind, id, "_history"]) => history::of_resource(peer, &g, kind, id),
         (&Method::GET, [kind, id]) => match g.by_key.get(&((*kind).to_owned(), (*id).to_owned())) {
             Some((version, body)) => fhir(StatusCode::OK, body, Some(*version)),
+            None if history::is_deleted(&g, kind, id) => {
+                outcome(StatusCode::GONE, "deleted", "the resource was deleted")
+            }
             None => outcome(StatusCode::NOT_FOUND, "not-found", "no such resource"),
         },
         (&Method::PUT | &Method::PATCH, [kind, id]) => write::update(peer, &mut g, kind, id, req),
@@ -433,6 +473,21 @@ fn answer(peer: &Peer, req: &Request<Bytes>) -> Response<Bytes> {
     }
 }
 
+/// What a request carried, for the log.
+fn logged(req: &Request<Bytes>) -> Logged {
+    Logged {
+        method: req.method().clone(),
+        target: req
+            .uri()
+            .path_and_query()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        correlation_id: header_text(req, "x-correlation-id"),
+        authorised: req.headers().contains_key(header::AUTHORIZATION),
+        prefer: header_text(req, "prefer"),
+    }
+}
+
 fn header_text(req: &Request<Bytes>, name: &str) -> Option<String> {
     req.headers()
         .get(name)
@@ -440,18 +495,33 @@ fn header_text(req: &Request<Bytes>, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// What the peer says it offers, per slot regime.
-fn capability_statement(slots: SlotMode) -> Value {
+/// What the peer says it offers, per slot regime (and whether it takes `_include`).
+fn capability_statement(slots: SlotMode, include: bool) -> Value {
     let interactions =
         |codes: &[&str]| -> Value { codes.iter().map(|c| json!({"code": c})).collect() };
+    let history = ["history-type", "history-instance"];
     let (appointment, slot, operations) = match slots {
         SlotMode::ClientManaged => (
-            interactions(&["read", "search-type", "update", "patch"]),
+            interactions(&[
+                "read",
+                "search-type",
+                "update",
+                "patch",
+                history[0],
+                history[1],
+            ]),
             interactions(&["read", "search-type", "update", "patch"]),
             json!([]),
         ),
         SlotMode::ServerOwned => (
-            interactions(&["read", "search-type", "update", "patch"]),
+            interactions(&[
+                "read",
+                "search-type",
+                "update",
+                "patch",
+                history[0],
+                history[1],
+            ]),
             interactions(&["read", "search-type"]),
             json!([
                 {"name": "book", "definition": "https://fhir.nhs-portal.example/OperationDefinition/Appointment-book"},
@@ -459,7 +529,7 @@ fn capability_statement(slots: SlotMode) -> Value {
             ]),
         ),
         SlotMode::PatchOnly => (
-            interactions(&["read", "search-type", "patch"]),
+            interactions(&["read", "search-type", "patch", history[0], history[1]]),
             interactions(&["read", "search-type", "patch"]),
             json!([]),
         ),
@@ -473,7 +543,8 @@ fn capability_statement(slots: SlotMode) -> Value {
         "rest": [{
             "mode": "server",
             "resource": [
-                {"type": "Appointment", "interaction": appointment, "operation": operations},
+                {"type": "Appointment", "interaction": appointment, "operation": operations,
+                 "searchInclude": if include { json!(["Appointment:actor"]) } else { json!([]) }},
                 {"type": "Slot", "interaction": slot},
                 {"type": "Patient", "interaction": interactions(&["read", "search-type"])},
             ],

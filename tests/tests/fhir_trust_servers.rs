@@ -206,11 +206,18 @@ async fn the_kit_passes_in_every_slot_mode() {
             .await,
         );
         let unoffered = seed(&peer);
+        // Booked with the patient yet to accept: theirs to confirm.
+        let mut to_confirm = appointment("appt-confirm", "pat-a", None, at(8), "booked");
+        to_confirm["participant"][0]["status"] = json!("needs-action");
+        peer.put(to_confirm);
         let store = Arc::new(MemoryStore::new());
-        let pas = adapter(config(&peer)).with_last_seen(store.clone());
+        let mut cfg = config(&peer);
+        cfg.capabilities = Capabilities::REAL_TIME.with_confirm_attendance();
+        let pas = adapter(cfg).with_last_seen(store.clone());
         prime(&pas, &store).await;
         let mut f = ConformanceFixture::new(nhs(ADULT), nhs(SECOND), nhs(UNKNOWN));
         f.cancellable = Some(id("appt-t"));
+        f.confirmable = Some(id("appt-confirm"));
         f.past = Some(id("appt-past"));
         f.reschedule_race = Some(RescheduleRace {
             first: (nhs(ADULT), id("appt-a")),
@@ -283,6 +290,13 @@ async fn the_kit_passes_in_every_slot_mode() {
                 assert!(wrote("PATCH", "Slot"));
             }
         }
+        // The confirmation is the patient participant's acceptance, as the PAS now holds it.
+        let confirmed = peer.get("Appointment", "appt-confirm").unwrap();
+        assert_eq!(
+            confirmed["participant"][0]["status"], "accepted",
+            "{mode:?}"
+        );
+        assert_eq!(confirmed["status"], "booked", "{mode:?}");
     }
 }
 

@@ -69,6 +69,17 @@ pub(super) async fn own_data_only(
         "NotFound",
         not_found,
     )?;
+    match backend.confirm_attendance(&forged).await {
+        Err(PasError::NotFound) => {}
+        // A trust that does not offer it refuses everyone alike: that leaks nothing either.
+        Err(PasError::NotSupported) => {}
+        other => {
+            return Err(p.fail(
+                "confirm_attendance",
+                format!("{what} gave {other:?}, not NotFound"),
+            ));
+        }
+    }
     let now = Utc::now();
     match backend
         .find_slots(&forged, now, now + Duration::days(90))
@@ -90,6 +101,12 @@ pub(super) async fn own_data_only(
         not_found,
     )?;
     p.unchanged("cancel", &theirs[0], "a forged cancel").await?;
+    let after = p.get(&fx.other_patient, &theirs[0].id).await?;
+    p.ensure(
+        after.request_status == theirs[0].request_status,
+        "confirm_attendance",
+        || "a forged confirmation changed the appointment's request status".into(),
+    )?;
     Ok(CheckOutcome::Passed)
 }
 

@@ -104,6 +104,15 @@ pub(super) async fn capabilities_honoured(
         "NotSupported",
         not_supported,
     )?;
+    if !caps.confirm_attendance {
+        p.refused(
+            "confirm_attendance",
+            "confirming attendance at a trust that does not offer it",
+            backend.confirm_attendance(&a).await,
+            "NotSupported",
+            not_supported,
+        )?;
+    }
     let now = Utc::now();
     match backend.find_slots(&a, now, now + Duration::days(90)).await {
         Err(PasError::NotSupported) => {}

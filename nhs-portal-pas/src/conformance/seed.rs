@@ -3,9 +3,9 @@
 //!
 //! The kit cannot write to your PAS, so you give it a [`Seeder`]: three calls over whatever
 //! your test instance offers (its admin API, a test hook, inserts into its test database). The
-//! builder then adds two patients; eight appointments (one to cancel, one at the request-only
+//! builder then adds two patients; nine appointments (one to cancel, one at the request-only
 //! trust, a past one, two that race for slots, one for the unoffered slots, two for the trust's
-//! staff to change); [`RACE_ROUNDS`] free slots both racing appointments are offered; and three
+//! staff to change, one to confirm attendance for); [`RACE_ROUNDS`] free slots both racing appointments are offered; and three
 //! slots that must not be offered (another trust's, another specialty's, one beyond the booking
 //! horizon). With a [`TrustStaff`] hook ([`FixtureBuilder::staff`]) the events check runs too.
 
@@ -57,9 +57,9 @@ pub struct SeedError {
 ///
 /// The kit cannot write to your PAS, so you give it a [`Seeder`]: three calls over whatever
 /// your test instance offers (its admin API, a test hook, inserts into its test database).
-/// [`seed`](Self::seed) then adds two patients; eight appointments (one to cancel, one at the
+/// [`seed`](Self::seed) then adds two patients; nine appointments (one to cancel, one at the
 /// request-only trust, a past one, two that race for slots, one for the unoffered slots, two for
-/// the trust's staff to change); [`RACE_ROUNDS`] free slots both racing appointments are
+/// the trust's staff to change, one to confirm attendance for, at the real-time trust); [`RACE_ROUNDS`] free slots both racing appointments are
 /// offered; and three slots that must not be offered (another trust's, another specialty's, one
 /// beyond the booking horizon). With a [`TrustStaff`] hook ([`FixtureBuilder::staff`]) the
 /// events check runs too; without one it is skipped.
@@ -207,6 +207,7 @@ impl FixtureBuilder {
         let unoffered = self.appointment(&patient, rt, 20, booked)?;
         let staff_cancels = self.appointment(&patient, rt, 16, booked)?;
         let staff_moves = self.appointment(&patient, rt, 18, booked)?;
+        let confirmable = self.appointment(&patient, rt, 19, booked)?;
         for a in [
             &cancellable,
             &request_only,
@@ -216,6 +217,7 @@ impl FixtureBuilder {
             &unoffered,
             &staff_cancels,
             &staff_moves,
+            &confirmable,
         ] {
             seeder
                 .add_appointment(a)
@@ -259,6 +261,7 @@ impl FixtureBuilder {
         fixture.cancellable = Some(cancellable.id);
         fixture.request_only = Some(request_only.id);
         fixture.past = Some(past.id);
+        fixture.confirmable = Some(confirmable.id);
         fixture.reschedule_race = Some(RescheduleRace {
             first: (patient.clone(), first.id),
             second: (other, second.id),

@@ -21,6 +21,12 @@ use super::config::secure_or_local;
 use super::{FhirConfigError, FhirPas, FhirPasConfig, HttpStatus};
 use crate::PasError;
 
+/// What a search found: its matches, and the resources the server added to them (`_include`).
+pub(super) struct Found {
+    pub(super) matches: Vec<Value>,
+    pub(super) included: Vec<Value>,
+}
+
 /// A resource read with its version, for `If-Match`.
 pub(super) struct Versioned {
     pub(super) body: Value,
@@ -107,7 +113,7 @@ fn is_resource(body: &Value, kind: &str, id: &str) -> bool {
 
 impl FhirPas {
     /// An adapter with its own HTTP client (rustls, the configured timeout, no redirects, the
-    /// client certificate if configured). Refuses a configuration that would send credentials
+    /// client certificate and the trust's own root certificate if configured). Refuses a configuration that would send credentials
     /// over plain `http` ([`FhirPasConfig::check`]).
     pub fn new(cfg: FhirPasConfig, clock: Arc<dyn Clock>) -> Result<Self, PasError> {
         cfg.check()
@@ -121,6 +127,19 @@ impl FhirPas {
                 PasError::Unauthorised("the client certificate cannot be read".into())
             })?;
             builder = builder.identity(identity);
+        }
+        if let Some(pem) = &cfg.root_certificate_pem {
+            let roots = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .ok()
+                .filter(|roots| !roots.is_empty())
+                .ok_or_else(|| {
+                    PasError::Unavailable(Box::new(FhirConfigError::Invalid(
+                        "the root certificate",
+                    )))
+                })?;
+            for root in roots {
+                builder = builder.add_root_certificate(root);
+            }
         }
         let client = builder
             .build()
@@ -357,10 +376,23 @@ impl FhirPas {
         resource: &str,
         query: &[(&str, String)],
     ) -> Result<Vec<Value>, PasError> {
+        Ok(self.search_including(resource, query).await?.matches)
+    }
+
+    /// [`FhirPas::search`], keeping the resources the server included (an entry whose mode is
+    /// `include`, or of another type than the one searched).
+    pub(super) async fn search_including(
+        &self,
+        resource: &str,
+        query: &[(&str, String)],
+    ) -> Result<Found, PasError> {
         let base =
             Url::parse(&self.base).map_err(|e| PasError::BadData(format!("bad URL: {e}")))?;
         let mut url = self.url(resource, query)?;
-        let mut out = Vec::new();
+        let mut out = Found {
+            matches: Vec::new(),
+            included: Vec::new(),
+        };
         for _ in 0..self.cfg.page_cap {
             let bundle = self
                 .get(url.clone())
@@ -370,21 +402,23 @@ impl FhirPas {
             if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
                 return Err(PasError::BadData("a search did not answer a Bundle".into()));
             }
-            out.extend(
-                bundle
-                    .get("entry")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter(|e| {
-                        e.pointer("/search/mode")
-                            .and_then(Value::as_str)
-                            .unwrap_or("match")
-                            == "match"
-                    })
-                    .filter_map(|e| e.get("resource").cloned())
-                    .filter(|r| r.get("resourceType").and_then(Value::as_str) == Some(resource)),
-            );
+            for entry in bundle
+                .get("entry")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let Some(r) = entry.get("resource") else {
+                    continue;
+                };
+                let mode = entry.pointer("/search/mode").and_then(Value::as_str);
+                let kind = r.get("resourceType").and_then(Value::as_str);
+                match (mode.unwrap_or("match"), kind == Some(resource)) {
+                    ("match", true) => out.matches.push(r.clone()),
+                    ("match" | "include", _) => out.included.push(r.clone()),
+                    _ => {}
+                }
+            }
             let next = bundle
                 .get("link")
                 .and_then(Value::as_array)

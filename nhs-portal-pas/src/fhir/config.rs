@@ -40,6 +40,10 @@ pub struct FhirPasConfig {
     /// A client certificate and its key (PEM, both in one text) for mutual TLS, if the trust
     /// asks for one.
     pub client_identity_pem: Option<SecretText>,
+    /// The trust's own certificate authority (PEM, one or more certificates), trusted besides
+    /// the public roots: servers on private networks such as HSCN often present certificates
+    /// from one.
+    pub root_certificate_pem: Option<String>,
     /// The most time one portal call may take in the PAS, retries and waits included (default
     /// 8 s: inside the PCA's 9 s budget). When it passes the call is [`PasError::Timeout`](crate::PasError::Timeout).
     pub deadline: Duration,
@@ -74,6 +78,7 @@ impl FhirPasConfig {
             bearer_token: None,
             smart: None,
             client_identity_pem: None,
+            root_certificate_pem: None,
             deadline: Duration::from_secs(8),
             max_retry_wait: Duration::from_secs(2),
             page_cap: 50,

@@ -12,6 +12,9 @@
 //! | `entered-in-error` | not withdrawn | `Withdrawn` |
 //! | `proposed`, `pending`, `waitlist` | | none (not an appointment yet) |
 //!
+//! A deleted appointment is `Withdrawn` too, read from the type's `_history` where the server
+//! offers it (`deletions`).
+//!
 //! A change whose version is the one last seen is not reported again. Without a last-seen
 //! store ([`FhirPas::with_last_seen`]) every status change is reported from what the server
 //! holds now and a move is told from the previous version (`_history`).
@@ -29,6 +32,8 @@ use serde_json::Value;
 
 use super::{FhirPas, map};
 use crate::{PasChange, PasError, PasEvent};
+
+mod deletions;
 
 /// FHIR statuses of an appointment that is going ahead.
 fn is_booked(status: &str) -> bool {
@@ -178,6 +183,9 @@ impl FhirPas {
                 Err(e) => tracing::warn!(error = %e, "FHIR PAS: an event without its snapshot"),
             }
             events.push((event, c.body));
+        }
+        for deleted in self.deleted_since(from, &mut patients).await? {
+            events.push((deleted, Value::Null));
         }
         self.pair_rebookings(&mut events);
         let mut events: Vec<PasEvent> = events.into_iter().map(|(e, _)| e).collect();

@@ -176,8 +176,21 @@ pub fn has_patient_in(resource: &Value, patient: &NhsNumber, references: &[Strin
     })
 }
 
+/// An actor's resource type: its `type`, else the kind its reference names in any R4 form.
 fn actor_type(actor: &Value) -> Option<&str> {
-    s(actor, "type").or_else(|| s(actor, "reference").and_then(|r| r.split('/').next()))
+    const KINDS: [&str; 5] = [
+        "Patient",
+        "Practitioner",
+        "PractitionerRole",
+        "Location",
+        "Organization",
+    ];
+    s(actor, "type").or_else(|| {
+        let reference = s(actor, "reference")?;
+        KINDS
+            .into_iter()
+            .find(|kind| local_reference(reference, kind).is_some())
+    })
 }
 
 fn medium(resource: &Value) -> ConsultationMedium {

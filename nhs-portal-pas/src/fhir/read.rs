@@ -110,14 +110,24 @@ impl FhirPas {
         resource: &Value,
         patient: &NhsNumber,
     ) -> Result<Option<Appointment>, PasError> {
-        map::appointment_from_fhir_with(
+        let mut mapped = map::appointment_from_fhir_with(
             resource,
             patient,
             &self.cfg.organisation,
             &self.base,
             &self.cfg.specialties,
         )
-        .map_err(|e| PasError::BadData(format!("appointment: {e}")))
+        .map_err(|e| PasError::BadData(format!("appointment: {e}")))?;
+        // Confirmed attendance, where the trust offers it (see `attendance`).
+        if let Some(a) = mapped.as_mut()
+            && self.cfg.capabilities.confirm_attendance
+            && a.status == AppointmentStatus::Booked
+            && a.request_status.is_none()
+            && super::attendance::patient_accepted(resource)
+        {
+            a.request_status = Some(nhs_portal_core::RequestStatus::ConfirmedAttendance);
+        }
+        Ok(mapped)
     }
 
     /// Reads an appointment and checks it is this patient's; `None` if missing or someone else's.

@@ -30,6 +30,10 @@ pub(super) struct ServerCaps {
     pub(super) book: bool,
     /// `Appointment/$cancel` is offered.
     pub(super) cancel: bool,
+    /// Appointment searches take `_include=Appointment:actor` (listed in `searchInclude`).
+    pub(super) include_actors: bool,
+    /// The Appointment type's `_history` is offered (`history-type`): deletions can be read.
+    pub(super) history: bool,
 }
 
 impl Default for ServerCaps {
@@ -39,6 +43,8 @@ impl Default for ServerCaps {
             slot: WriteStyle::Put,
             book: false,
             cancel: false,
+            include_actors: false,
+            history: false,
         }
     }
 }
@@ -89,6 +95,13 @@ impl ServerCaps {
             slot: style(slot),
             book: operation(appointment, "book"),
             cancel: operation(appointment, "cancel"),
+            include_actors: appointment
+                .and_then(|r| r.get("searchInclude"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|i| matches!(i.as_str(), Some("Appointment:actor" | "*"))),
+            history: offers(appointment, "history-type"),
         }
     }
 
@@ -238,6 +251,41 @@ mod tests {
                 (appointment, slot, owned),
                 "{statement}"
             );
+        }
+    }
+
+    #[test]
+    fn includes_and_history_come_from_the_appointment_resource_table() {
+        let cs = |appointment: Value| {
+            json!({"resourceType": "CapabilityStatement", "rest": [{"mode": "server",
+                "resource": [appointment]}]})
+        };
+        let cases = [
+            (json!({"type": "Appointment"}), (false, false)),
+            (
+                json!({"type": "Appointment", "searchInclude": ["Appointment:actor"]}),
+                (true, false),
+            ),
+            (
+                json!({"type": "Appointment", "searchInclude": ["*"],
+                    "interaction": [{"code": "history-type"}]}),
+                (true, true),
+            ),
+            (
+                json!({"type": "Appointment", "searchInclude": ["Appointment:slot"],
+                    "interaction": [{"code": "history-instance"}]}),
+                (false, false),
+            ),
+            // Another type's includes and history are not the Appointment's.
+            (
+                json!({"type": "Slot", "searchInclude": ["*"],
+                    "interaction": [{"code": "history-type"}]}),
+                (false, false),
+            ),
+        ];
+        for (resource, want) in cases {
+            let caps = ServerCaps::from_capability_statement(&cs(resource.clone()));
+            assert_eq!((caps.include_actors, caps.history), want, "{resource}");
         }
     }
 

@@ -1,5 +1,5 @@
-//! The peer's searches: the parameters the FHIR adapter uses, `_sort`, and paging with `next`
-//! links as [`NextLinks`](super::NextLinks) says.
+//! The peer's searches: the parameters the FHIR adapter uses, `_sort`, `_include` of an
+//! Appointment's actors, and paging with `next` links as [`NextLinks`](super::NextLinks) says.
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -118,7 +118,10 @@ fn matches(kind: &str, body: &Value, name: &str, value: &str) -> Option<bool> {
 }
 
 /// The parameters that shape the answer rather than filter it.
-const CONTROL: [&str; 5] = ["_count", "_sort", "_page", "_offset", "_total"];
+const CONTROL: [&str; 6] = ["_count", "_sort", "_page", "_offset", "_total", "_include"];
+
+/// The one `_include` the peer takes.
+const INCLUDE_ACTORS: &str = "Appointment:actor";
 
 pub(super) fn search(
     peer: &Peer,
@@ -141,13 +144,24 @@ pub(super) fn search(
         (c, p) => p.or(c),
     }
     .filter(|n| *n > 0);
+    let include = match get("_include").as_deref() {
+        None => false,
+        Some(INCLUDE_ACTORS) if kind == "Appointment" && !peer.options.no_include => true,
+        Some(other) => {
+            return outcome(
+                StatusCode::BAD_REQUEST,
+                "not-supported",
+                &format!("cannot include {other}"),
+            );
+        }
+    };
     // A later page of a search made before.
     if let Some(id) = get("_page") {
         let offset = get("_offset").and_then(|o| o.parse().ok()).unwrap_or(0);
         let Some(all) = g.pages.get(&id).cloned() else {
             return outcome(StatusCode::GONE, "not-found", "that search has expired");
         };
-        return bundle(peer, kind, &id, &all, offset, page);
+        return bundle(peer, g, kind, &id, &all, (offset, page), include);
     }
     for (name, _) in &params {
         let known =
@@ -191,22 +205,46 @@ pub(super) fn search(
     g.next_search += 1;
     let id = format!("s{}", g.next_search);
     g.pages.insert(id.clone(), found.clone());
-    bundle(peer, kind, &id, &found, 0, page)
+    bundle(peer, g, kind, &id, &found, (0, page), include)
+}
+
+/// The resources the actors of `shown` refer to, as `include` entries (each once).
+fn included(peer: &Peer, g: &State, shown: &[&Value]) -> Vec<Value> {
+    let mut seen = Vec::new();
+    for actor in shown.iter().flat_map(|a| actors(a)) {
+        let Some(reference) = actor_reference(actor) else {
+            continue;
+        };
+        if !seen.contains(&reference) {
+            seen.push(reference);
+        }
+    }
+    seen.iter()
+        .filter_map(|r| {
+            let (kind, id) = r.split_once('/')?;
+            let (_, body) = g.by_key.get(&(kind.to_owned(), id.to_owned()))?;
+            Some(json!({
+                "fullUrl": format!("{}{r}", peer.base_url),
+                "resource": body,
+                "search": {"mode": "include"},
+            }))
+        })
+        .collect()
 }
 
 fn bundle(
     peer: &Peer,
+    g: &State,
     kind: &str,
     search: &str,
     all: &[Value],
-    offset: usize,
-    page: Option<usize>,
+    (offset, page): (usize, Option<usize>),
+    include: bool,
 ) -> Response<Bytes> {
     let size = page.unwrap_or(all.len().max(1));
-    let shown: Vec<Value> = all
+    let on_page: Vec<&Value> = all.iter().skip(offset).take(size).collect();
+    let mut shown: Vec<Value> = on_page
         .iter()
-        .skip(offset)
-        .take(size)
         .map(|r| {
             json!({
                 "fullUrl": format!("{}{}/{}", peer.base_url, kind, r["id"].as_str().unwrap_or("")),
@@ -215,10 +253,16 @@ fn bundle(
             })
         })
         .collect();
+    if include {
+        shown.extend(included(peer, g, &on_page));
+    }
     let mut links = vec![json!({"relation": "self", "url": format!("{}{kind}", peer.base_url)})];
     let next = offset + size;
     if next < all.len() {
-        let relative = format!("{kind}?_page={search}&_offset={next}");
+        let mut relative = format!("{kind}?_page={search}&_offset={next}");
+        if include {
+            relative.push_str("&_include=Appointment%3Aactor");
+        }
         let url = match peer.options.next_links {
             NextLinks::Relative => relative,
             NextLinks::Absolute => format!("{}{relative}", peer.base_url),

@@ -210,3 +210,31 @@ fn who_cancelled_from_the_reason_code_table() {
         assert_eq!(cancelled_by(&resource), want, "{resource}");
     }
 }
+
+#[test]
+fn an_actors_kind_from_its_type_or_any_form_of_reference_table() {
+    let cases = [
+        (
+            json!({"type": "Location", "reference": "Practitioner/1"}),
+            Some("Location"),
+        ),
+        (
+            json!({"reference": "Practitioner/dr-1"}),
+            Some("Practitioner"),
+        ),
+        (
+            json!({"reference": "https://pas.example/fhir/Practitioner/dr-1/_history/3"}),
+            Some("Practitioner"),
+        ),
+        (
+            json!({"reference": "https://pas.example/fhir/PractitionerRole/r1"}),
+            Some("PractitionerRole"),
+        ),
+        (json!({"reference": "Location/clinic-2"}), Some("Location")),
+        (json!({"reference": "#contained"}), None),
+        (json!({"display": "Dr Who"}), None),
+    ];
+    for (actor, want) in cases {
+        assert_eq!(actor_type(&actor), want, "{actor}");
+    }
+}
