@@ -1,5 +1,7 @@
 //! Choosing a new time on a phone: a real-time reschedule's free slots, soonest first, in short
 //! pages, narrowed by the filters the trust allows (morning or afternoon, site, clinician).
+//! (Over 400 lines: the filters, the check of the address's parameters and the paging are one
+//! rule, read together; its table tests are in `slot_choice/tests.rs`.)
 //!
 //! The whole offer is split into pages of a few UK days at a time ([`DAYS_PER_PAGE`] days with a
 //! free slot, never more than [`SLOTS_PER_PAGE`] slots; a day with more slots than that spans
