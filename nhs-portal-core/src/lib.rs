@@ -17,6 +17,7 @@
 //! - [`overlay`]: the store's pending requests laid over the PAS's appointments.
 //! - [`reasons`]: the cancel and reschedule reasons and the check of a patient's answers.
 //! - [`return_path`]: where a patient may be sent back to.
+//! - [`slot_choice`]: a reschedule's free slots in short pages, narrowed by the trust's filters.
 //! - [`uk_time`]: UTC to Europe/London in NHS content style ("Monday 3 June 2024 at 9:40am").
 //! - [`deep_link`]: `/patient-portal/appointment/{id}` links, built and parsed.
 //! - [`store`]: the state the portal owns ([`store::Store`]) and an in-memory store.
@@ -50,6 +51,7 @@ pub mod reasons;
 pub mod reporting;
 pub mod request_status;
 pub mod return_path;
+pub mod slot_choice;
 pub mod store;
 pub mod uk_time;
 

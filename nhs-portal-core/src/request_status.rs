@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::slot_choice::SlotFilters;
 use crate::{Appointment, AppointmentStatus, RequestStatus};
 
 /// How a trust's PAS can cancel a given appointment.
@@ -43,6 +44,10 @@ pub struct Capabilities {
     /// Whether the patient may confirm online that they will attend (a trust opts in; the
     /// consts below leave it off).
     pub confirm_attendance: bool,
+    /// The filters a patient may narrow a real-time reschedule's free slots by (a trust opts
+    /// in; the consts below offer none).
+    #[serde(default)]
+    pub slot_filters: SlotFilters,
 }
 
 impl Capabilities {
@@ -51,24 +56,35 @@ impl Capabilities {
         cancel: CancelMode::RealTime,
         reschedule: RescheduleMode::RealTime,
         confirm_attendance: false,
+        slot_filters: SlotFilters::NONE,
     };
     /// A PAS that only takes requests.
     pub const REQUEST_ONLY: Self = Self {
         cancel: CancelMode::Request,
         reschedule: RescheduleMode::Request,
         confirm_attendance: false,
+        slot_filters: SlotFilters::NONE,
     };
     /// Nothing can be changed online.
     pub const VIEW_ONLY: Self = Self {
         cancel: CancelMode::NotOffered,
         reschedule: RescheduleMode::NotOffered,
         confirm_attendance: false,
+        slot_filters: SlotFilters::NONE,
     };
 
     /// These capabilities with confirming attendance offered as well.
     pub const fn with_confirm_attendance(self) -> Self {
         Self {
             confirm_attendance: true,
+            ..self
+        }
+    }
+
+    /// These capabilities with `filters` offered on the free slots.
+    pub const fn with_slot_filters(self, filters: SlotFilters) -> Self {
+        Self {
+            slot_filters: filters,
             ..self
         }
     }

@@ -11,6 +11,8 @@
 //! capabilities = "real-time"        # or "request-only", "not-offered",
 //!                                   # or { cancel = "real-time", reschedule = "request-only" }
 //! minimum_age = 16                  # optional, default 16
+//! slot_filters = ["time-of-day", "site"]  # optional: how patients may narrow free slots
+//!                                   # ("time-of-day", "site", "clinician"), default none
 //! timeout_ms = 5000                 # optional, default 5000
 //!
 //! [trust.auth]
@@ -25,6 +27,7 @@ use std::time::Duration;
 use nhs_portal_core::clock::Clock;
 use nhs_portal_core::eligibility::DEFAULT_MINIMUM_AGE;
 use nhs_portal_core::request_status::{CancelMode, Capabilities, RescheduleMode};
+use nhs_portal_core::slot_choice::SlotFilters;
 use nhs_portal_core::{OdsCode, Organisation};
 use nhs_portal_pas::fhir::{FhirPas, FhirPasConfig};
 use nhs_portal_pas::trusts::TrustsPas;
@@ -47,6 +50,8 @@ struct Entry {
     name: String,
     fhir_base_url: String,
     capabilities: CapabilitiesEntry,
+    #[serde(default)]
+    slot_filters: Vec<SlotFilterEntry>,
     minimum_age: Option<u32>,
     timeout_ms: Option<u64>,
     #[serde(default)]
@@ -66,6 +71,28 @@ struct AuthEntry {
 enum CapabilitiesEntry {
     Both(Online),
     Each { cancel: Online, reschedule: Online },
+}
+
+/// One filter of `slot_filters`.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum SlotFilterEntry {
+    TimeOfDay,
+    Site,
+    Clinician,
+}
+
+/// The filters a `slot_filters` list allows.
+fn slot_filters(entries: &[SlotFilterEntry]) -> SlotFilters {
+    let mut f = SlotFilters::NONE;
+    for e in entries {
+        match e {
+            SlotFilterEntry::TimeOfDay => f.time_of_day = true,
+            SlotFilterEntry::Site => f.site = true,
+            SlotFilterEntry::Clinician => f.clinician = true,
+        }
+    }
+    f
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -94,6 +121,7 @@ impl CapabilitiesEntry {
                 Online::NotOffered => RescheduleMode::NotOffered,
             },
             confirm_attendance: false,
+            slot_filters: SlotFilters::NONE,
         }
     }
 }
@@ -244,7 +272,10 @@ fn check(entry: &Entry, file: &Path) -> Result<Trust, Vec<String>> {
                 name: entry.name.trim().to_owned(),
             },
             base_url,
-            capabilities: entry.capabilities.capabilities(),
+            capabilities: entry
+                .capabilities
+                .capabilities()
+                .with_slot_filters(slot_filters(&entry.slot_filters)),
             minimum_age,
             bearer_token,
             timeout,
@@ -302,6 +333,7 @@ ods_code = "R9N"
 name = "Northfield"
 fhir_base_url = "https://pas.northfield.example/fhir/"
 capabilities = "real-time"
+slot_filters = ["time-of-day", "site"]
 auth = { bearer_token_file = "token" }
 
 [[trust]]
@@ -315,7 +347,14 @@ timeout_ms = 2000
         );
         let trusts = load(&path).unwrap();
         assert_eq!(trusts.len(), 2);
-        assert_eq!(trusts[0].capabilities, Capabilities::REAL_TIME);
+        assert_eq!(
+            trusts[0].capabilities,
+            Capabilities::REAL_TIME.with_slot_filters(SlotFilters {
+                time_of_day: true,
+                site: true,
+                clinician: false,
+            })
+        );
         assert_eq!(
             trusts[0].bearer_token.as_ref().unwrap().expose(),
             "pas-secret-1"
@@ -326,7 +365,7 @@ timeout_ms = 2000
             Capabilities {
                 cancel: CancelMode::Request,
                 reschedule: RescheduleMode::NotOffered,
-                confirm_attendance: false,
+                ..Capabilities::VIEW_ONLY
             }
         );
         assert_eq!(trusts[1].timeout, Some(Duration::from_secs(2)));
@@ -359,6 +398,10 @@ timeout_ms = 2000
             (
                 "[[trust]]\nods_code = \"R9N\"\nname = \"N\"\nfhir_base_url = \"https://pas.example/\"\ncapabilities = \"real-time\"\nauth = { bearer_token_file = \"missing\" }",
                 "auth.bearer_token_file",
+            ),
+            (
+                "[[trust]]\nods_code = \"R9N\"\nname = \"N\"\nfhir_base_url = \"https://pas.example/\"\ncapabilities = \"real-time\"\nslot_filters = [\"colour\"]",
+                "is not valid",
             ),
             (
                 "[[trust]]\nods_code = \"R9N\"\nname = \"N\"\nfhir_base_url = \"https://pas.example/\"\ncapabilities = \"real-time\"\nauth = { password = \"x\" }",

@@ -200,7 +200,7 @@ fn allowed_actions_every_state() {
         Capabilities {
             cancel: CancelMode::RealTime,
             reschedule: RescheduleMode::NotOffered,
-            confirm_attendance: false,
+            ..Capabilities::VIEW_ONLY
         },
         Capabilities::REAL_TIME.with_confirm_attendance(),
     ];

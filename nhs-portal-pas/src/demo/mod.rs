@@ -49,6 +49,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use nhs_portal_core::clock::Clock;
 use nhs_portal_core::request_status::{Capabilities, RequestKind};
+use nhs_portal_core::slot_choice::SlotFilters;
 use nhs_portal_core::store::{
     AuditAction, AuditRecord, PatientRequest, RequestStore, StoreError, Submitted,
 };
@@ -250,7 +251,14 @@ impl DemoData {
         let trusts = vec![
             SimulatedTrust {
                 organisation: rt,
-                capabilities: Capabilities::REAL_TIME.with_confirm_attendance(),
+                // Its free slots narrow by morning or afternoon and by site (it has two).
+                capabilities: Capabilities::REAL_TIME
+                    .with_confirm_attendance()
+                    .with_slot_filters(SlotFilters {
+                        time_of_day: true,
+                        site: true,
+                        clinician: false,
+                    }),
             },
             SimulatedTrust {
                 organisation: ro,

@@ -143,7 +143,7 @@ impl PasBackend for FakePas {
             MIXED => Capabilities {
                 cancel: CancelMode::RealTime,
                 reschedule: RescheduleMode::NotOffered,
-                confirm_attendance: false,
+                ..Capabilities::VIEW_ONLY
             },
             _ => Capabilities::REQUEST_ONLY,
         })

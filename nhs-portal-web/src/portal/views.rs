@@ -216,14 +216,50 @@ pub(super) struct SlotDay {
     pub(super) slots: Vec<SlotRadio>,
 }
 
-/// `slots`.
+/// "Earlier dates" or "Later dates": a plain link to the page before or after, named by its
+/// dates.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct PageLink {
+    pub(super) href: String,
+    pub(super) dates: String,
+}
+
+/// One option of a slot filter (a radio of the GET form).
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct FilterRadio {
+    pub(super) input_id: String,
+    pub(super) value: String,
+    pub(super) label: String,
+    pub(super) checked: bool,
+}
+
+/// One slot filter the trust allows: "any", then its options.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct FilterGroup {
+    pub(super) name: &'static str,
+    pub(super) legend: &'static str,
+    pub(super) inline: bool,
+    pub(super) options: Vec<FilterRadio>,
+}
+
+/// `slots`: one short page of free slots, its neighbours and the filters.
 #[derive(Debug, Clone, Serialize)]
 pub(super) struct SlotsPage {
     pub(super) errors: Vec<FieldError>,
     pub(super) slot_error: Option<&'static str>,
+    /// Whether the trust offers any free slot at all (before filters).
+    pub(super) any_slots: bool,
     pub(super) days: Vec<SlotDay>,
+    /// "Times on Monday 7 to Wednesday 9 December 2026 (page 1 of 10)".
+    pub(super) showing: Option<String>,
     pub(super) current: String,
     pub(super) action: String,
+    pub(super) previous: Option<PageLink>,
+    pub(super) next: Option<PageLink>,
+    pub(super) filters: Vec<FilterGroup>,
+    pub(super) filter_action: String,
+    /// Every free slot again, when a filter is applied.
+    pub(super) clear_href: Option<String>,
     pub(super) appointment_href: String,
 }
 

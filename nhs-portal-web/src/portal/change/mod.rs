@@ -12,6 +12,7 @@
 //! JavaScript and across portal instances; the last step re-validates everything.
 
 pub(super) mod draft;
+mod slot_page;
 mod slots;
 mod wording;
 

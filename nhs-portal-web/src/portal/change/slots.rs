@@ -1,28 +1,51 @@
-//! A real-time reschedule: the patient picks a free slot (grouped by UK day) instead of giving
-//! reasons, checks the new appointment, and the confirm step books it; the done page shows the
+//! A real-time reschedule: the patient picks a free slot instead of giving reasons, from short
+//! pages of the soonest dates (`nhs_portal_core::slot_choice`; the page's words in
+//! [`slot_page`]), checks the new appointment, and the confirm step books it (whichever page
+//! showed the slot, only if the offer read again then still has it); the done page shows the
 //! new time when the reschedule's idempotency record says this browser's confirm moved it here.
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response};
+use http::{HeaderValue, Request, Response, StatusCode};
+use nhs_portal_core::slot_choice::{SlotChoiceError, choose};
 use nhs_portal_core::store::{ActionKey, ActionOutcome, KeyUse, PatientSession, RealTimeAction};
 use nhs_portal_core::{AppointmentId, uk_time};
 
-use super::href;
 use super::wording::Wording;
+use super::{href, slot_page};
 use crate::http_kit::{self, Form};
 use crate::journeys::{AppointmentView, FieldError};
-use crate::pages::{AppointmentModel, group_by_uk_day};
+use crate::pages::AppointmentModel;
 use crate::portal::Inner;
 use crate::portal::respond::{PageOpts, form_status};
 use crate::portal::routes::Ctx;
-use crate::portal::views::{AnswerRow, CheckPage, Hidden, SlotDay, SlotRadio, SlotsPage};
+use crate::portal::views::{AnswerRow, CheckPage, Hidden, SlotsPage};
+
+/// The `message` template's model for [`Inner::slots_refused`] (its link goes to this
+/// appointment's first page of slots, so it is not one of the fixed message links).
+#[derive(serde::Serialize)]
+struct Refused {
+    paragraphs: &'static [&'static str],
+    urgent: bool,
+    link: RefusedLink,
+    reference: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct RefusedLink {
+    href: String,
+    text: &'static str,
+    app_home: bool,
+    appointments: bool,
+}
 
 /// The cookie carrying a confirmed reschedule's idempotency key to its done page: the key and
 /// the appointment moved, `{key}.{id}` (a key has no `.`).
 const MOVED_COOKIE: &str = "nhs_portal_moved";
 
 impl Inner {
-    /// The free slots, maybe with an error ("select one", "that one was taken").
+    /// One short page of the free slots (soonest first, as the query's page and filters ask),
+    /// maybe with an error ("select one", "that one was taken"). A page or filter that is not
+    /// the offer's gets a page that says so, with the way back to the first page.
     pub(super) async fn slots_page(
         &self,
         ctx: &Ctx,
@@ -34,39 +57,16 @@ impl Inner {
             Ok(v) => v,
             Err(e) => return self.journey_error(ctx, session, Some(id), e),
         };
-        let days = group_by_uk_day(slots, |s| s.start)
-            .into_iter()
-            .enumerate()
-            .map(|(d, (day, slots))| SlotDay {
-                day,
-                slots: slots
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        let detail = [s.location.clone(), s.clinician.clone()]
-                            .into_iter()
-                            .flatten()
-                            .collect::<Vec<_>>()
-                            .join(", ");
-                        SlotRadio {
-                            id: s.id.clone(),
-                            input_id: if d == 0 && i == 0 {
-                                "slot".to_owned()
-                            } else {
-                                format!("slot-{d}-{i}")
-                            },
-                            time: format!(
-                                "{} to {}",
-                                uk_time::format_time(s.start),
-                                uk_time::format_time(s.end)
-                            ),
-                            detail: (!detail.is_empty()).then_some(detail),
-                            checked: false,
-                        }
-                    })
-                    .collect(),
-            })
-            .collect();
+        let facts = slot_page::facts(&slots, &view.appointment);
+        let pairs = slot_page::asked_pairs(ctx.query.as_deref());
+        let choice = match slot_page::asked(&pairs)
+            .and_then(|a| choose(&facts, view.capabilities.slot_filters, &a))
+        {
+            Ok(c) => c,
+            Err(e) => return self.slots_refused(ctx, session, id, &e),
+        };
+        let path = href(id, "reschedule");
+        let (previous, next) = slot_page::neighbours(&slots, &choice, &path);
         let body = SlotsPage {
             errors: error
                 .map(|message| FieldError {
@@ -76,9 +76,16 @@ impl Inner {
                 .into_iter()
                 .collect(),
             slot_error: error,
-            days,
+            any_slots: !slots.is_empty(),
+            days: slot_page::days(&slots, &choice),
+            showing: slot_page::showing(&slots, &choice),
             current: uk_time::format_date_time(view.appointment.start),
-            action: href(id, "reschedule"),
+            action: slot_page::with_query(&path, &choice.query(choice.number())),
+            previous,
+            next,
+            filters: slot_page::filters(&choice),
+            filter_action: path.clone(),
+            clear_href: choice.filtered().then(|| path.clone()),
             appointment_href: href(id, ""),
         };
         self.page(
@@ -89,6 +96,40 @@ impl Inner {
             "Choose a new date and time",
             &body,
             PageOpts::step(href(id, ""), error.is_some()),
+        )
+    }
+
+    /// The page for a page number or filter that is not the offer's (a mistyped, stale or
+    /// forged address): 400, and the way to the first page.
+    fn slots_refused(
+        &self,
+        ctx: &Ctx,
+        session: &PatientSession,
+        id: &AppointmentId,
+        e: &SlotChoiceError,
+    ) -> Response<Bytes> {
+        tracing::info!(error = %e, "slot page refused");
+        let body = Refused {
+            paragraphs: &[
+                "The web address may be wrong, or the times it asks for may no longer be offered.",
+            ],
+            urgent: false,
+            link: RefusedLink {
+                href: href(id, "reschedule"),
+                text: "See all available dates and times",
+                app_home: false,
+                appointments: false,
+            },
+            reference: None,
+        };
+        self.page(
+            ctx,
+            Some(session),
+            StatusCode::BAD_REQUEST,
+            "message",
+            "These dates and times cannot be shown",
+            &body,
+            PageOpts::step(href(id, ""), false),
         )
     }
 
