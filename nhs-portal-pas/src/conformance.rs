@@ -47,6 +47,9 @@
 //!   [`PasBackend::poll_events`] reports exactly one event for each, oldest first, and honours
 //!   `since` (inclusive). An empty list fails; without the hook the check is skipped.
 //!
+//! For wrappers (a metering or routing layer over someone's adapter), [`forwarding::unforwarded`]
+//! names every method the wrapper does not hand on to the backend it wraps.
+//!
 //! Adding a check: a module with one `async fn` taking the private `Probe` context (see
 //! `changes.rs`), a fixture field if it needs data (with a `None` default in
 //! [`ConformanceFixture::new`], so it is skipped until a fixture has it), a line in [`RULES`] and
@@ -65,6 +68,7 @@ use crate::{CancelReason, PasBackend, PasError};
 mod access;
 mod changes;
 mod events;
+pub mod forwarding;
 mod offered;
 mod race;
 mod seed;
@@ -83,6 +87,7 @@ pub const RULES: [(&str, &[&str]); 8] = [
             "list_appointments",
             "get_appointment",
             "capabilities",
+            "appointment_with_capabilities",
             "cancel",
             "find_slots",
             "reschedule",
@@ -90,12 +95,23 @@ pub const RULES: [(&str, &[&str]); 8] = [
     ),
     (
         access::ODD_INPUT,
-        &["patient", "list_appointments", "get_appointment"],
+        &[
+            "patient",
+            "list_appointments",
+            "get_appointment",
+            "appointment_with_capabilities",
+        ],
     ),
     (changes::IDEMPOTENT_CANCEL, &["cancel"]),
     (
         changes::CAPABILITIES,
-        &["capabilities", "cancel", "find_slots", "reschedule"],
+        &[
+            "capabilities",
+            "appointment_with_capabilities",
+            "cancel",
+            "find_slots",
+            "reschedule",
+        ],
     ),
     (race::NO_DOUBLE_BOOKING, &["find_slots", "reschedule"]),
     (changes::PAST, &["cancel", "reschedule"]),

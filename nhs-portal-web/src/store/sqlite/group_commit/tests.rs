@@ -40,14 +40,20 @@ async fn file_store() -> (tempfile::TempDir, SqliteStore) {
 
 #[test]
 fn only_page_views_are_relaxed() {
-    let views = [AuditAction::ViewedAppointment, AuditAction::ViewedAppointments];
+    let views = [
+        AuditAction::ViewedAppointment,
+        AuditAction::ViewedAppointments,
+    ];
     for action in AuditAction::ALL {
         assert_eq!(is_view(action), views.contains(&action), "{action:?}");
     }
     let table: [(&[AuditAction], Durability); 4] = [
         (&[AuditAction::ViewedAppointment], Durability::ProcessCrash),
         (
-            &[AuditAction::ViewedAppointment, AuditAction::ViewedAppointments],
+            &[
+                AuditAction::ViewedAppointment,
+                AuditAction::ViewedAppointments,
+            ],
             Durability::ProcessCrash,
         ),
         (
@@ -65,7 +71,10 @@ fn only_page_views_are_relaxed() {
 async fn views_commit_at_normal_and_any_other_record_at_the_stores_level() {
     let (_dir, store) = file_store().await;
     store
-        .record(&record(AuditAction::ViewedAppointment, "a1"), &[event("a1")])
+        .record(
+            &record(AuditAction::ViewedAppointment, "a1"),
+            &[event("a1")],
+        )
         .await
         .unwrap();
     assert_eq!(store.group.last_level(), 1, "a view commits at NORMAL");
@@ -149,7 +158,10 @@ async fn a_failed_batch_writes_nothing_and_the_next_one_commits() {
         .await
         .unwrap();
     let failed = store
-        .record(&record(AuditAction::ViewedAppointment, "f1"), &[event("f1")])
+        .record(
+            &record(AuditAction::ViewedAppointment, "f1"),
+            &[event("f1")],
+        )
         .await;
     assert!(failed.is_err(), "the caller hears of the failure");
     sqlx::query("ALTER TABLE outbox_away RENAME TO outbox")
@@ -157,9 +169,15 @@ async fn a_failed_batch_writes_nothing_and_the_next_one_commits() {
         .await
         .unwrap();
     let audit = store.audit_for_patient(&patient(), 10).await.unwrap();
-    assert!(audit.is_empty(), "the failed batch's audit record was rolled back");
+    assert!(
+        audit.is_empty(),
+        "the failed batch's audit record was rolled back"
+    );
     store
-        .record(&record(AuditAction::ViewedAppointment, "f2"), &[event("f2")])
+        .record(
+            &record(AuditAction::ViewedAppointment, "f2"),
+            &[event("f2")],
+        )
         .await
         .expect("the next batch commits");
     let audit = store.audit_for_patient(&patient(), 10).await.unwrap();
@@ -171,9 +189,15 @@ async fn a_failed_batch_writes_nothing_and_the_next_one_commits() {
 async fn in_memory_store_groups_through_its_one_connection() {
     let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
     store
-        .record(&record(AuditAction::ViewedAppointment, "m1"), &[event("m1")])
+        .record(
+            &record(AuditAction::ViewedAppointment, "m1"),
+            &[event("m1")],
+        )
         .await
         .unwrap();
     assert_eq!(store.group.last_level(), -1, "no connection of its own");
-    assert_eq!(store.audit_for_patient(&patient(), 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store.audit_for_patient(&patient(), 10).await.unwrap().len(),
+        1
+    );
 }
