@@ -8,7 +8,8 @@
 //! [`RequestStore`], [`AuditLog`], [`Outbox`], [`RecordQueue`], [`IdempotencyStore`],
 //! [`PasFeedStore`], [`Upkeep`]);
 //! implementations live at the edges (in-memory here in [`memory`], SQLite and PostgreSQL in
-//! `nhs-portal-web`).
+//! `nhs-portal-web`). [`cached::CachedStore`] keeps sessions and pending requests of any store
+//! in process memory (for one instance only).
 //!
 //! ## Writes that belong together are one call
 //!
@@ -33,6 +34,7 @@
 //! Behaviour every implementation must show is pinned down by the contract suite in
 //! `contract` (cargo feature `testing`), which any store can run against itself.
 
+pub mod cached;
 pub mod memory;
 
 mod audit;

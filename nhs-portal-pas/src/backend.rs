@@ -263,6 +263,27 @@ pub trait PasBackend: Send + Sync {
     ///   a request-only trust answers no real-time mode (`capabilities honoured`).
     async fn capabilities(&self, appointment: &Appointment) -> Result<Capabilities, PasError>;
 
+    /// One appointment with what this PAS can do with it, in one call: what a page view needs.
+    /// The default is [`PasBackend::get_appointment`] then [`PasBackend::capabilities`]; an
+    /// adapter that can answer both from one read of its PAS overrides it (a wrapper forwards
+    /// it).
+    ///
+    /// - Another patient's appointment is `Ok(None)`, exactly like a missing one (`own data
+    ///   only`); an unknown or odd-looking id is `Ok(None)` (`odd input`).
+    /// - The capabilities are the ones [`PasBackend::capabilities`] answers for the appointment
+    ///   (`capabilities honoured`).
+    async fn appointment_with_capabilities(
+        &self,
+        patient: &NhsNumber,
+        id: &AppointmentId,
+    ) -> Result<Option<(Appointment, Capabilities)>, PasError> {
+        let Some(appointment) = self.get_appointment(patient, id).await? else {
+            return Ok(None);
+        };
+        let capabilities = self.capabilities(&appointment).await?;
+        Ok(Some((appointment, capabilities)))
+    }
+
     /// Cancels in real time and returns the appointment as now held (the same id, status
     /// cancelled, as a read back shows).
     ///
@@ -371,6 +392,13 @@ impl<T: PasBackend + ?Sized> PasBackend for std::sync::Arc<T> {
     }
     async fn capabilities(&self, appointment: &Appointment) -> Result<Capabilities, PasError> {
         (**self).capabilities(appointment).await
+    }
+    async fn appointment_with_capabilities(
+        &self,
+        patient: &NhsNumber,
+        id: &AppointmentId,
+    ) -> Result<Option<(Appointment, Capabilities)>, PasError> {
+        (**self).appointment_with_capabilities(patient, id).await
     }
     async fn cancel(
         &self,

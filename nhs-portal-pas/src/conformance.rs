@@ -53,6 +53,9 @@
 //!   and nothing changes. (A forged patient is part of **own data only**, a request-only
 //!   trust's refusal part of **capabilities honoured**.)
 //!
+//! For wrappers (a metering or routing layer over someone's adapter), [`forwarding::unforwarded`]
+//! names every method the wrapper does not hand on to the backend it wraps.
+//!
 //! Adding a check: a module with one `async fn` taking the private `Probe` context (see
 //! `changes.rs`), a fixture field if it needs data (with a `None` default in
 //! [`ConformanceFixture::new`], so it is skipped until a fixture has it), a line in [`RULES`] and
@@ -72,6 +75,7 @@ mod access;
 mod attendance;
 mod changes;
 mod events;
+pub mod forwarding;
 mod offered;
 mod race;
 mod seed;
@@ -90,6 +94,7 @@ pub const RULES: [(&str, &[&str]); 9] = [
             "list_appointments",
             "get_appointment",
             "capabilities",
+            "appointment_with_capabilities",
             "cancel",
             "confirm_attendance",
             "find_slots",
@@ -98,13 +103,19 @@ pub const RULES: [(&str, &[&str]); 9] = [
     ),
     (
         access::ODD_INPUT,
-        &["patient", "list_appointments", "get_appointment"],
+        &[
+            "patient",
+            "list_appointments",
+            "get_appointment",
+            "appointment_with_capabilities",
+        ],
     ),
     (changes::IDEMPOTENT_CANCEL, &["cancel"]),
     (
         changes::CAPABILITIES,
         &[
             "capabilities",
+            "appointment_with_capabilities",
             "cancel",
             "confirm_attendance",
             "find_slots",

@@ -184,6 +184,19 @@ impl PasBackend for FhirPas {
         .await
     }
 
+    /// One read of the PAS: the appointment, with the capabilities this trust is configured
+    /// with.
+    async fn appointment_with_capabilities(
+        &self,
+        patient: &NhsNumber,
+        id: &AppointmentId,
+    ) -> Result<Option<(Appointment, Capabilities)>, PasError> {
+        Ok(self
+            .get_appointment(patient, id)
+            .await?
+            .map(|a| (a, self.cfg.capabilities)))
+    }
+
     async fn cancel(
         &self,
         appointment: &Appointment,

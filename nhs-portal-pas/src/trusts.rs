@@ -7,7 +7,7 @@
 //! | --- | --- |
 //! | [`patient`](PasBackend::patient) | every trust: the first trust (in the order given) that knows the patient gives the date of birth; the record is restricted, or without portal access, when any trust says so |
 //! | [`list_appointments`](PasBackend::list_appointments) | every trust at once, merged and sorted by start; if one trust fails, the call fails (a partial list would look like missing appointments) |
-//! | [`get_appointment`](PasBackend::get_appointment) | each trust in turn until one has it (for this patient, under its ODS code) |
+//! | [`get_appointment`](PasBackend::get_appointment), [`appointment_with_capabilities`](PasBackend::appointment_with_capabilities) | each trust in turn until one has it (for this patient, under its ODS code) |
 //! | [`poll_events`](PasBackend::poll_events) | every trust, merged oldest first |
 //! | the rest | the trust whose ODS code the appointment carries; an appointment of no configured trust is not found, and nothing can be done with it online |
 //!
@@ -145,6 +145,23 @@ impl PasBackend for TrustsPas {
             Some(pas) => pas.capabilities(appointment).await,
             None => Ok(Capabilities::VIEW_ONLY),
         }
+    }
+
+    /// Like [`get_appointment`](PasBackend::get_appointment), each trust asked in one call
+    /// for the appointment and its capabilities.
+    async fn appointment_with_capabilities(
+        &self,
+        patient: &NhsNumber,
+        id: &AppointmentId,
+    ) -> Result<Option<(Appointment, Capabilities)>, PasError> {
+        for (ods, pas) in &self.trusts {
+            if let Some(found) = pas.appointment_with_capabilities(patient, id).await?
+                && found.0.organisation.ods_code == *ods
+            {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 
     async fn cancel(

@@ -222,8 +222,16 @@ impl Journeys {
         session: &PatientSession,
         id: &AppointmentId,
     ) -> Result<AppointmentView, JourneyError> {
-        let found = self.pas.get_appointment(&session.patient, id).await?;
-        let Some(mut appointment) = found.filter(|a| a.patient == session.patient) else {
+        // One PAS call for the record and what can be done with it (the adapters re-read by
+        // id and never trust the overlay's fields, so reading both before the overlay is the
+        // same answer).
+        let found = self
+            .pas
+            .appointment_with_capabilities(&session.patient, id)
+            .await?;
+        let Some((mut appointment, capabilities)) =
+            found.filter(|(a, _)| a.patient == session.patient)
+        else {
             self.store
                 .append_audit(&audit(
                     session,
@@ -242,7 +250,6 @@ impl Journeys {
             pending = None;
             self.resolve_stale(stale).await?;
         }
-        let capabilities = self.pas.capabilities(&appointment).await?;
         let allowed = allowed_actions(&appointment, capabilities, self.now());
         Ok(AppointmentView {
             appointment,

@@ -39,11 +39,12 @@ pub fn count_error(kind: &'static str) {
 }
 
 /// The `operation` label of every measured call (one per [`PasBackend`] method).
-pub const OPERATIONS: [&str; 10] = [
+pub const OPERATIONS: [&str; 11] = [
     "patient",
     "list_appointments",
     "get_appointment",
     "capabilities",
+    "appointment_with_capabilities",
     "cancel",
     "find_slots",
     "reschedule",
@@ -129,6 +130,17 @@ impl PasBackend for MeteredPas {
     async fn capabilities(&self, appointment: &Appointment) -> Result<Capabilities, PasError> {
         measured("capabilities", self.0.capabilities(appointment)).await
     }
+    async fn appointment_with_capabilities(
+        &self,
+        patient: &NhsNumber,
+        id: &AppointmentId,
+    ) -> Result<Option<(Appointment, Capabilities)>, PasError> {
+        measured(
+            "appointment_with_capabilities",
+            self.0.appointment_with_capabilities(patient, id),
+        )
+        .await
+    }
     async fn cancel(
         &self,
         appointment: &Appointment,
@@ -168,5 +180,26 @@ impl PasBackend for MeteredPas {
             metrics::counter!(PAS_ERRORS, "operation" => "ping", "error" => kind(e)).increment(1);
         }
         answer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nhs_portal_pas::conformance::forwarding::{METHODS, unforwarded};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn every_call_reaches_the_wrapped_pas() {
+        let missed = unforwarded(MeteredPas::new).await;
+        assert!(missed.is_empty(), "MeteredPas does not forward {missed:?}");
+    }
+
+    #[test]
+    fn every_method_has_its_operation_label() {
+        assert_eq!(OPERATIONS.len(), METHODS.len());
+        for method in METHODS {
+            assert!(OPERATIONS.contains(&method), "no label for {method}");
+        }
     }
 }

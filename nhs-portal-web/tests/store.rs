@@ -330,6 +330,23 @@ async fn sqlite_passes_the_contract() {
     .await;
 }
 
+// The in-memory cache of sessions and pending requests over SQLite (what the reference portal
+// runs with one instance) keeps the contract too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_sqlite_passes_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    contract::run_all(|| {
+        n += 1;
+        let url = sqlite_url(&dir, &format!("cached-{n}.db"));
+        async move {
+            let sqlite = Arc::new(SqliteStore::connect(&url).await.expect("open SQLite"));
+            Arc::new(nhs_portal_core::store::cached::CachedStore::new(sqlite)) as Arc<dyn Store>
+        }
+    })
+    .await;
+}
+
 // Multi-threaded: some contract cases call the store from several threads at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_in_memory_passes_the_contract() {

@@ -67,6 +67,10 @@ pub enum StoreKind {
     Memory,
     /// A SQLite file in a temporary folder, removed when the [`TestPortal`] is dropped.
     Sqlite,
+    /// The same SQLite file store behind
+    /// [`CachedStore`](nhs_portal_core::store::cached::CachedStore), as the reference portal
+    /// runs one SQLite instance.
+    CachedSqlite,
 }
 
 /// Makes the portal's sign-in from its store and clock (see [`TestPortalBuilder::sign_in`]).
@@ -173,15 +177,18 @@ impl TestPortalBuilder {
                 (store, None)
             }
             StoreKind::Memory => (Arc::new(MemoryStore::new()), None),
-            StoreKind::Sqlite => {
+            StoreKind::Sqlite | StoreKind::CachedSqlite => {
                 let dir = tempfile::tempdir().expect("a temporary folder");
                 let url = format!(
                     "sqlite://{}?mode=rwc",
                     dir.path().join("portal.sqlite3").display()
                 );
-                let store = nhs_portal_web::store::connect(&url)
+                let mut store = nhs_portal_web::store::connect(&url)
                     .await
                     .expect("a SQLite store");
+                if self.store == StoreKind::CachedSqlite {
+                    store = Arc::new(nhs_portal_core::store::cached::CachedStore::new(store));
+                }
                 (store, Some(dir))
             }
         };

@@ -83,7 +83,7 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
     let listener = tokio::net::TcpListener::bind(s.addr).await?;
     let local = listener.local_addr()?;
     let base_url = s.base_url_for(local);
-    let store = open::open_store(s.database_url.expose()).await?;
+    let store = open::open_portal_store(s.database_url.expose(), s.instances).await?;
 
     let mut demo_settings =
         DemoSettings::new(&base_url)
@@ -178,7 +178,7 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
     let (problems, live) = s.live.check(&s);
     let live = live.ok_or_else(|| problems.join("; "))?;
     let listener = tokio::net::TcpListener::bind(s.addr).await?;
-    let store = open::open_store(s.database_url.expose()).await?;
+    let store = open::open_portal_store(s.database_url.expose(), s.instances).await?;
     let clock: Arc<dyn nhs_portal_core::clock::Clock> =
         Arc::new(nhs_portal_core::clock::SystemClock);
     let pas: Arc<dyn nhs_portal_pas::PasBackend> =

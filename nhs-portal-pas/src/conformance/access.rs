@@ -48,6 +48,16 @@ pub(super) async fn own_data_only(
         p.ensure(got.is_none(), "get_appointment", || {
             format!("another patient's appointment {} was returned", a.id)
         })?;
+        const BOTH: &str = "appointment_with_capabilities";
+        let got = p.ok(
+            BOTH,
+            backend
+                .appointment_with_capabilities(&fx.patient, &a.id)
+                .await,
+        )?;
+        p.ensure(got.is_none(), BOTH, || {
+            format!("another patient's appointment {} was returned", a.id)
+        })?;
     }
     // Acting on someone else's appointment by forging the patient field: every method that
     // takes an appointment must re-read the record and refuse.
@@ -133,6 +143,18 @@ pub(super) async fn odd_input(
             other => {
                 return Err(p.fail(
                     "get_appointment",
+                    format!("the unknown id {raw:?} gave {other:?}, not Ok(None)"),
+                ));
+            }
+        }
+        match backend
+            .appointment_with_capabilities(&fx.patient, &id)
+            .await
+        {
+            Ok(None) => {}
+            other => {
+                return Err(p.fail(
+                    "appointment_with_capabilities",
                     format!("the unknown id {raw:?} gave {other:?}, not Ok(None)"),
                 ));
             }

@@ -84,6 +84,14 @@ pub(super) async fn capabilities_honoured(
     };
     let a = p.get(&fx.patient, id).await?;
     let caps = p.ok("capabilities", backend.capabilities(&a).await)?;
+    const BOTH: &str = "appointment_with_capabilities";
+    let both = p.ok(
+        BOTH,
+        backend.appointment_with_capabilities(&fx.patient, id).await,
+    )?;
+    p.ensure(both.as_ref() == Some(&(a.clone(), caps)), BOTH, || {
+        format!("gave {both:?}, not the appointment with {caps:?}")
+    })?;
     p.ensure(
         caps.cancel != CancelMode::RealTime && caps.reschedule != RescheduleMode::RealTime,
         "capabilities",

@@ -16,7 +16,9 @@
 //! 2. Maintenance flag ([`FhirApi::set_maintenance`], WF-NFR-06) → 503.
 //! 3. `X-Correlation-ID` required (echoed on every response that had one) → 400.
 //! 4. Everything below runs under one timeout, 9 s by default (WF-NFR-02) → 504.
-//! 5. `Authorization: Bearer` through the [`BearerValidator`] → 401.
+//! 5. `Authorization: Bearer` through the [`BearerValidator`] → 401. A token that passed is
+//!    remembered (by its SHA-256) until its `exp`, so the same token is not verified again on
+//!    each call ([`FhirApiConfig::verified_tokens`]); the forwarded ID token (step 9) likewise.
 //! 6. A token bucket per authenticated client (the token's client id), 60 requests/s by
 //!    default (WF-NFR-03) → 429. After the bearer check, so an unauthenticated flood cannot spend
 //!    the PCA's budget, and per client, so one caller cannot spend another's.
@@ -77,6 +79,7 @@ pub fn register_zero() {
     metrics::counter!(RATE_LIMITED, "api" => "pca").increment(0);
 }
 pub mod resource;
+mod verified;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -148,6 +151,10 @@ pub struct FhirApiConfig {
     pub target_identifier: Option<String>,
     /// Who is served (default: 16 and over, not restricted, with portal access).
     pub eligibility: Eligibility,
+    /// How many verified bearer tokens, and as many forwarded ID tokens, are remembered until
+    /// their expiry so the same token is not verified again on every call (default 1,024; 0
+    /// verifies every call). See `verified.rs` for the rules.
+    pub verified_tokens: usize,
 }
 
 impl FhirApiConfig {
@@ -167,6 +174,7 @@ impl FhirApiConfig {
             maintenance: false,
             target_identifier: None,
             eligibility: Eligibility::default(),
+            verified_tokens: 1024,
         }
     }
 }
@@ -217,11 +225,19 @@ impl FhirApi {
             ),
             maintenance: AtomicBool::new(config.maintenance),
             withheld: AtomicU64::new(0),
+            bearer: Arc::new(verified::RememberedBearer::new(
+                bearer,
+                config.verified_tokens,
+                clock.clone(),
+            )),
+            id_tokens: Arc::new(verified::RememberedIdTokens::new(
+                id_tokens,
+                config.verified_tokens,
+                clock.clone(),
+            )),
             pas,
             store,
             clock,
-            bearer,
-            id_tokens,
             config,
         }
     }

@@ -33,8 +33,13 @@
 //! power loss); the cost of `FULL` is measured in `docs/benchmarks.md` and is small next to a web
 //! request. Audit records and their reporting events (`AuditLog::record`, one per page view) go
 //! through a **group commit**: one writer task commits every record queued at that moment in one
-//! transaction and one fsync, each in its own savepoint, and answers each caller only after that
-//! commit (`sqlite/group_commit.rs`). PostgreSQL groups concurrent commits itself, so there each
+//! transaction and one fsync (one statement text sent in one call, no savepoints: each record's
+//! preconditions are checked first), and answers each caller only after that commit
+//! (`sqlite/group_commit.rs`). A batch made only of page views (the "viewed" audit records and
+//! their jump-off events) commits at `synchronous=NORMAL`: it survives the process being killed,
+//! but the last such commits may be lost to a power cut or kernel panic (an audit gap of at most
+//! the views acknowledged since the last `FULL` commit or checkpoint). Every other record, and
+//! every request, real-time action and resolution, commits at `FULL`. PostgreSQL groups concurrent commits itself, so there each
 //! call is a plain transaction. Foreign keys are on, a busy timeout of 5 seconds makes writers queue for the single
 //! SQLite write lock instead of failing, and writes that read before they write (submitting a
 //! request, claims) use `BEGIN IMMEDIATE` so two writers never deadlock on a lock upgrade. The

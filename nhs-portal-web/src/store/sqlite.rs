@@ -41,8 +41,10 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     fn over(pool: SqlitePool) -> Self {
+        // An in-memory database lives in its one pooled connection: the writer uses that.
+        let own_connection = !in_memory(&pool.connect_options());
         Self {
-            group: group_commit::GroupCommit::start(pool.clone()),
+            group: group_commit::GroupCommit::start(pool.clone(), own_connection),
             pool,
         }
     }
@@ -82,9 +84,7 @@ impl SqliteStore {
     /// creating the file's directory if missing, and migrates it.
     pub async fn connect_with(options: SqliteConnectOptions) -> Result<Self, StoreError> {
         let file = options.get_filename();
-        let in_memory = file.to_string_lossy().starts_with("file:")
-            || file.as_os_str() == ":memory:"
-            || file.as_os_str().is_empty();
+        let in_memory = in_memory(&options);
         if !in_memory && let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(dir)
                 .await
@@ -100,6 +100,14 @@ impl SqliteStore {
             .map_err(db_err)?;
         Self::migrated(pool).await
     }
+}
+
+/// Whether `options` name an in-memory database (`sqlite::memory:` and the like).
+fn in_memory(options: &SqliteConnectOptions) -> bool {
+    let file = options.get_filename();
+    file.to_string_lossy().starts_with("file:")
+        || file.as_os_str() == ":memory:"
+        || file.as_os_str().is_empty()
 }
 
 // ---------------------------------------------------------------------------------------------

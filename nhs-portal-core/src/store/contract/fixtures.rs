@@ -7,16 +7,16 @@ use crate::store::*;
 use crate::{AppointmentId, NhsNumber, OdsCode, ReportingEvent};
 
 /// A fixed instant with microseconds, so stores that keep microseconds round-trip it exactly.
-pub(super) fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 6, 2, 9, 0, 0).unwrap() + Duration::microseconds(123_456)
 }
 
-pub(super) fn mins(n: i64) -> Duration {
+pub(crate) fn mins(n: i64) -> Duration {
     Duration::minutes(n)
 }
 
 /// The `n`th valid NHS number in a deterministic series (Modulus 11 check digit computed).
-pub(super) fn nhs(n: u32) -> NhsNumber {
+pub(crate) fn nhs(n: u32) -> NhsNumber {
     let mut base = 900_000_000 + n * 7;
     loop {
         let digits: Vec<u32> = base
@@ -37,15 +37,15 @@ pub(super) fn nhs(n: u32) -> NhsNumber {
     }
 }
 
-pub(super) fn appt(n: u32) -> AppointmentId {
+pub(crate) fn appt(n: u32) -> AppointmentId {
     AppointmentId::parse(&format!("appt-{n}")).unwrap()
 }
 
-pub(super) fn ods(code: &str) -> OdsCode {
+pub(crate) fn ods(code: &str) -> OdsCode {
     OdsCode::parse(code).unwrap()
 }
 
-pub(super) fn session(id: &str, at: DateTime<Utc>) -> PatientSession {
+pub(crate) fn session(id: &str, at: DateTime<Utc>) -> PatientSession {
     PatientSession {
         id: SessionId::new(id),
         reporting_id: format!("rep-{id}"),
@@ -61,7 +61,7 @@ pub(super) fn session(id: &str, at: DateTime<Utc>) -> PatientSession {
     }
 }
 
-pub(super) fn login(state: &str) -> PendingLogin {
+pub(crate) fn login(state: &str) -> PendingLogin {
     PendingLogin {
         state: state.into(),
         nonce: format!("nonce-{state}"),
@@ -74,7 +74,7 @@ pub(super) fn login(state: &str) -> PendingLogin {
     }
 }
 
-pub(super) fn request(key: &str, appointment: AppointmentId, patient: NhsNumber) -> NewRequest {
+pub(crate) fn request(key: &str, appointment: AppointmentId, patient: NhsNumber) -> NewRequest {
     NewRequest {
         id: uuid::Uuid::new_v4(),
         idempotency_key: key.into(),
@@ -88,7 +88,7 @@ pub(super) fn request(key: &str, appointment: AppointmentId, patient: NhsNumber)
     }
 }
 
-pub(super) fn audit(patient: &NhsNumber, action: AuditAction, at: DateTime<Utc>) -> AuditRecord {
+pub(crate) fn audit(patient: &NhsNumber, action: AuditAction, at: DateTime<Utc>) -> AuditRecord {
     AuditRecord {
         at,
         patient: patient.clone(),
@@ -100,7 +100,7 @@ pub(super) fn audit(patient: &NhsNumber, action: AuditAction, at: DateTime<Utc>)
     }
 }
 
-pub(super) fn cancel_event(appointment: &AppointmentId, at: DateTime<Utc>) -> ReportingEvent {
+pub(crate) fn cancel_event(appointment: &AppointmentId, at: DateTime<Utc>) -> ReportingEvent {
     ReportingEvent::CancelRequested {
         at,
         appointment: appointment.clone(),
@@ -108,7 +108,7 @@ pub(super) fn cancel_event(appointment: &AppointmentId, at: DateTime<Utc>) -> Re
     }
 }
 
-pub(super) fn view_event(n: i64) -> ReportingEvent {
+pub(crate) fn view_event(n: i64) -> ReportingEvent {
     ReportingEvent::AppointmentView {
         at: t0() + Duration::seconds(n),
         appointment: appt(n as u32),
@@ -117,7 +117,7 @@ pub(super) fn view_event(n: i64) -> ReportingEvent {
     }
 }
 
-pub(super) async fn submit_new(store: &dyn Store, req: &NewRequest) -> PatientRequest {
+pub(crate) async fn submit_new(store: &dyn Store, req: &NewRequest) -> PatientRequest {
     let a = audit(&req.patient, AuditAction::CancelRequested, req.created_at);
     match store
         .submit_request(req, &a, &[cancel_event(&req.appointment, req.created_at)])
@@ -128,19 +128,19 @@ pub(super) async fn submit_new(store: &dyn Store, req: &NewRequest) -> PatientRe
     }
 }
 
-pub(super) async fn claim_all(store: &dyn Store, now: DateTime<Utc>) -> Vec<OutboxItem> {
+pub(crate) async fn claim_all(store: &dyn Store, now: DateTime<Utc>) -> Vec<OutboxItem> {
     store
         .claim_events("contract", 1000, now, mins(5))
         .await
         .expect("claim_events")
 }
 
-pub(super) fn ids(items: &[OutboxItem]) -> Vec<i64> {
+pub(crate) fn ids(items: &[OutboxItem]) -> Vec<i64> {
     items.iter().map(|i| i.id).collect()
 }
 
 /// A resolution at `at`.
-pub(super) fn resolve(resolution: Resolution, note: Option<&str>, at: DateTime<Utc>) -> Resolve {
+pub(crate) fn resolve(resolution: Resolution, note: Option<&str>, at: DateTime<Utc>) -> Resolve {
     Resolve {
         resolution,
         note: note.map(str::to_owned),

@@ -30,7 +30,7 @@ use super::Store;
 
 mod audit;
 mod feed;
-mod fixtures;
+pub(crate) mod fixtures;
 mod idempotency;
 mod outbox;
 mod record_queue;
