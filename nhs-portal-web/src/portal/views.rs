@@ -16,6 +16,8 @@ pub(super) struct Link {
     pub(super) app_home: bool,
     /// Inside the NHS App, go to the NHS App's appointments page.
     pub(super) appointments: bool,
+    /// Inside the NHS App, go to the NHS App's own journey for proving who you are.
+    pub(super) uplift: bool,
 }
 
 impl Link {
@@ -26,6 +28,7 @@ impl Link {
             text,
             app_home: false,
             appointments: false,
+            uplift: false,
         }
     }
 
