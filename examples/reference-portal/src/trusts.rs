@@ -11,6 +11,7 @@
 //! capabilities = "real-time"        # or "request-only", "not-offered",
 //!                                   # or { cancel = "real-time", reschedule = "request-only" }
 //! minimum_age = 16                  # optional, default 16
+//! holding_appointments = "hidden"   # optional: or "waiting-list" (shown with no date)
 //! timeout_ms = 5000                 # optional, default 5000
 //!
 //! [trust.auth]
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use nhs_portal_core::clock::Clock;
 use nhs_portal_core::eligibility::DEFAULT_MINIMUM_AGE;
+use nhs_portal_core::holding::HoldingDisplay;
 use nhs_portal_core::request_status::{CancelMode, Capabilities, RescheduleMode};
 use nhs_portal_core::{OdsCode, Organisation};
 use nhs_portal_pas::fhir::{FhirPas, FhirPasConfig};
@@ -49,6 +51,9 @@ struct Entry {
     capabilities: CapabilitiesEntry,
     minimum_age: Option<u32>,
     timeout_ms: Option<u64>,
+    /// What the trust does with its holding (waiting-list placeholder) records on the pages.
+    #[serde(default)]
+    holding_appointments: HoldingDisplay,
     #[serde(default)]
     auth: AuthEntry,
 }
@@ -94,6 +99,7 @@ impl CapabilitiesEntry {
                 Online::NotOffered => RescheduleMode::NotOffered,
             },
             confirm_attendance: false,
+            holding: HoldingDisplay::Hidden,
         }
     }
 }
@@ -244,7 +250,10 @@ fn check(entry: &Entry, file: &Path) -> Result<Trust, Vec<String>> {
                 name: entry.name.trim().to_owned(),
             },
             base_url,
-            capabilities: entry.capabilities.capabilities(),
+            capabilities: entry
+                .capabilities
+                .capabilities()
+                .with_holding(entry.holding_appointments),
             minimum_age,
             bearer_token,
             timeout,
@@ -265,7 +274,7 @@ pub fn summary(trusts: &[Trust]) -> Vec<String> {
                 (c, r) => format!("cancel {c:?}, reschedule {r:?}"),
             };
             format!(
-                "{} {}: FHIR PAS {} ({}), {}, {} and over",
+                "{} {}: FHIR PAS {} ({}), {}, {} and over, holding appointments {}",
                 t.organisation.ods_code.as_str(),
                 t.organisation.name,
                 t.base_url,
@@ -275,7 +284,8 @@ pub fn summary(trusts: &[Trust]) -> Vec<String> {
                     "no auth"
                 },
                 online(t.capabilities),
-                t.minimum_age
+                t.minimum_age,
+                t.capabilities.holding.as_str()
             )
         })
         .collect()
@@ -311,6 +321,7 @@ fhir_base_url = "http://127.0.0.1:9/fhir/"
 capabilities = { cancel = "request-only", reschedule = "not-offered" }
 minimum_age = 18
 timeout_ms = 2000
+holding_appointments = "waiting-list"
 "#,
         );
         let trusts = load(&path).unwrap();
@@ -327,13 +338,17 @@ timeout_ms = 2000
                 cancel: CancelMode::Request,
                 reschedule: RescheduleMode::NotOffered,
                 confirm_attendance: false,
+                holding: HoldingDisplay::WaitingList,
             }
         );
         assert_eq!(trusts[1].timeout, Some(Duration::from_secs(2)));
         assert_eq!(minimum_age(&trusts), 18);
         let lines = summary(&trusts).join("\n");
         assert!(
-            lines.contains("R9N Northfield") && lines.contains("real time"),
+            lines.contains("R9N Northfield")
+                && lines.contains("real time")
+                && lines.contains("holding appointments hidden")
+                && lines.contains("holding appointments waiting-list"),
             "{lines}"
         );
         assert!(!lines.contains("pas-secret-1"), "{lines}");

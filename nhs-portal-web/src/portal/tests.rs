@@ -78,6 +78,7 @@ fn appt(id: &str, patient: &str, ods: &str, start: DateTime<Utc>) -> Appointment
         },
         appointment_type: AppointmentType::Outpatient,
         identifiers: vec![],
+        holding: false,
     }
 }
 
@@ -143,7 +144,7 @@ impl PasBackend for FakePas {
             MIXED => Capabilities {
                 cancel: CancelMode::RealTime,
                 reschedule: RescheduleMode::NotOffered,
-                confirm_attendance: false,
+                ..Capabilities::VIEW_ONLY
             },
             _ => Capabilities::REQUEST_ONLY,
         })

@@ -98,6 +98,8 @@ pub(super) struct AppointmentList {
     pub(super) upcoming: Vec<CardModel>,
     pub(super) past: Vec<CardModel>,
     pub(super) upcoming_count: String,
+    /// Holding records shown as "On the waiting list".
+    pub(super) waiting_list: Vec<CardModel>,
 }
 
 /// `appointment`.
@@ -237,4 +239,12 @@ pub(super) struct DonePage {
     pub(super) panel_body: Option<String>,
     pub(super) next: &'static [&'static str],
     pub(super) appointment_href: String,
+}
+
+/// `waiting_list`: a holding record its trust shows as "On the waiting list" (no date, no
+/// time, no actions).
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct WaitingListPage {
+    pub(super) tag: crate::pages::TagModel,
+    pub(super) organisation: String,
 }
