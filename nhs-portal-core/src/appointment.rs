@@ -279,6 +279,12 @@ pub struct Appointment {
     pub appointment_type: AppointmentType,
     /// Identifiers in other systems (the PAS id first).
     pub identifiers: Vec<Identifier>,
+    /// A holding record: a placeholder the trust keeps in its PAS for a patient on its waiting
+    /// list, not an appointment the patient is expected to attend (the PCA's "ghost
+    /// appointment"). Its date means nothing to the patient. Where it may appear is
+    /// [`crate::holding`]'s rule.
+    #[serde(default)]
+    pub holding: bool,
 }
 
 impl Appointment {

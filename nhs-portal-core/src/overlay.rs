@@ -100,6 +100,7 @@ pub(crate) mod tests {
             },
             appointment_type: AppointmentType::Outpatient,
             identifiers: vec![],
+            holding: false,
         }
     }
 

@@ -10,6 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::slot_choice::SlotFilters;
+use crate::holding::HoldingDisplay;
 use crate::{Appointment, AppointmentStatus, RequestStatus};
 
 /// How a trust's PAS can cancel a given appointment.
@@ -48,6 +49,9 @@ pub struct Capabilities {
     /// in; the consts below offer none).
     #[serde(default)]
     pub slot_filters: SlotFilters,
+    /// What the trust does with its holding (waiting-list placeholder) records on the patient
+    /// pages ([`crate::holding`]; the consts below hide them).
+    pub holding: HoldingDisplay,
 }
 
 impl Capabilities {
@@ -57,6 +61,7 @@ impl Capabilities {
         reschedule: RescheduleMode::RealTime,
         confirm_attendance: false,
         slot_filters: SlotFilters::NONE,
+        holding: HoldingDisplay::Hidden,
     };
     /// A PAS that only takes requests.
     pub const REQUEST_ONLY: Self = Self {
@@ -64,6 +69,7 @@ impl Capabilities {
         reschedule: RescheduleMode::Request,
         confirm_attendance: false,
         slot_filters: SlotFilters::NONE,
+        holding: HoldingDisplay::Hidden,
     };
     /// Nothing can be changed online.
     pub const VIEW_ONLY: Self = Self {
@@ -71,7 +77,13 @@ impl Capabilities {
         reschedule: RescheduleMode::NotOffered,
         confirm_attendance: false,
         slot_filters: SlotFilters::NONE,
+        holding: HoldingDisplay::Hidden,
     };
+
+    /// These capabilities with the trust's holding records shown as `holding` says.
+    pub const fn with_holding(self, holding: HoldingDisplay) -> Self {
+        Self { holding, ..self }
+    }
 
     /// These capabilities with confirming attendance offered as well.
     pub const fn with_confirm_attendance(self) -> Self {
@@ -269,6 +281,10 @@ pub enum Refusal {
     /// The patient has already confirmed they will attend.
     #[error("you have already confirmed you will attend")]
     AlreadyConfirmed,
+    /// A holding record: the patient is on the waiting list, with no appointment to change yet
+    /// ([`crate::holding`]).
+    #[error("you are on the waiting list: there is no appointment to change yet")]
+    OnWaitingList,
 }
 
 /// What a patient may do with one appointment now.
@@ -291,7 +307,8 @@ impl AllowedActions {
 
 /// The actions a patient may take on an appointment at `now`, given what its PAS can do.
 ///
-/// Rules, in order: only booked appointments change; only future ones; never a second request
+/// Rules, in order: nothing changes on a holding record ([`Refusal::OnWaitingList`]); only
+/// booked appointments change; only future ones; never a second request
 /// while one is pending (a confirmed attendance is not a pending request); and only what the trust
 /// offers. A [`CancelMode::NotOffered`] is reported as [`Refusal::NotOffered`], never as an `Ok`.
 /// Confirming attendance follows the same rules, and then once only: an appointment whose request
@@ -301,7 +318,9 @@ pub fn allowed_actions(
     capabilities: Capabilities,
     now: DateTime<Utc>,
 ) -> AllowedActions {
-    let common = if appointment.status != AppointmentStatus::Booked {
+    let common = if appointment.holding {
+        Err(Refusal::OnWaitingList)
+    } else if appointment.status != AppointmentStatus::Booked {
         Err(Refusal::NotBooked)
     } else if !appointment.is_future(now) {
         Err(Refusal::InThePast)

@@ -24,7 +24,8 @@
 //!
 //! | FHIR status | lists and the PCA | event when it becomes this |
 //! |---|---|---|
-//! | `proposed`, `pending`, `waitlist` | not shown (not an appointment yet) | none |
+//! | `proposed`, `pending` | not shown (not an appointment yet) | none |
+//! | `waitlist` | a holding record ([`Appointment::holding`](nhs_portal_core::Appointment::holding)): never to the PCA; on the pages hidden or "On the waiting list", by the trust's [`Capabilities::holding`](nhs_portal_core::request_status::Capabilities::holding) | none |
 //! | `booked` | booked | `Booked` (new) or `Moved` (another start) |
 //! | `arrived`, `checked-in` | booked: still today's appointment | none |
 //! | `fulfilled` | fulfilled | `Attended` |

@@ -21,6 +21,10 @@ static DESIGN_SYSTEM: &[(&str, &[u8])] =
 /// The portal's own browser script (an ES module): initialises the NHS.UK frontend, wires the
 /// NHS App JS API when present, and runs the session-timeout warning.
 pub const PORTAL_JS: &str = include_str!("../static/portal.mjs");
+/// The portal's NHS App navigation module (imported by [`PORTAL_JS`]): links marked
+/// `data-nhsapp-appointments` or `data-nhsapp-uplift` go to the NHS App's own pages through its
+/// JS API v2 inside the app, and stay ordinary links elsewhere.
+pub const NAVIGATION_JS: &str = include_str!("../static/navigation.mjs");
 /// The portal's own stylesheet (the timeout dialog).
 pub const PORTAL_CSS: &str = include_str!("../static/portal.css");
 
@@ -102,6 +106,13 @@ impl Assets {
             },
         );
         self.files.insert(
+            "/assets/portal/navigation.mjs".into(),
+            Asset {
+                content_type: content_type("x.mjs"),
+                body: Bytes::from_static(NAVIGATION_JS.as_bytes()),
+            },
+        );
+        self.files.insert(
             "/assets/portal/portal.css".into(),
             Asset {
                 content_type: content_type("x.css"),
@@ -162,6 +173,10 @@ mod tests {
     fn embedded_files_are_served_and_paths_are_keys_only() {
         let a = Assets::embedded_only();
         assert!(a.get("/assets/portal/portal.mjs").is_some());
+        let nav = a
+            .get("/assets/portal/navigation.mjs")
+            .expect("the navigation module");
+        assert_eq!(nav.content_type, "text/javascript; charset=utf-8");
         assert!(a.get("/assets/portal/../portal/portal.mjs").is_none());
         assert!(a.get("/assets/portal/").is_none());
     }

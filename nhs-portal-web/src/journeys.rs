@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use nhs_portal_core::clock::Clock;
+use nhs_portal_core::holding::{self, Presence};
 use nhs_portal_core::reporting::{ChangeReason, jump_off_event, with_parent};
 use nhs_portal_core::request_status::{
     AllowedActions, CancelMode, Capabilities, Refusal, RequestKind, RescheduleMode, allowed_actions,
@@ -113,6 +114,17 @@ pub struct AppointmentView {
     pub pending: Option<PatientRequest>,
 }
 
+/// The patient's appointments as the list page shows them ([`Journeys::appointment_lists`]).
+#[derive(Debug, Clone, Default)]
+pub struct AppointmentLists {
+    /// Booked and in the future, soonest first.
+    pub upcoming: Vec<Appointment>,
+    /// Everything else, latest first.
+    pub past: Vec<Appointment>,
+    /// Holding records their trusts show as "On the waiting list" (no date, no actions).
+    pub waiting_list: Vec<Appointment>,
+}
+
 /// A deep-link jump-off from the NHS App (a view of the appointment page through a deep link,
 /// not a click inside the portal): it is reported, with the link's tracking id.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -187,13 +199,38 @@ impl Journeys {
     }
 
     /// The patient's appointments with the overlay: upcoming (soonest first) and past (latest
-    /// first). Upcoming means booked and in the future; everything else is past.
+    /// first). Upcoming means booked and in the future; everything else is past. No holding
+    /// record is in either ([`Journeys::appointment_lists`] has those the trust shows).
     pub async fn appointments(
         &self,
         session: &PatientSession,
     ) -> Result<(Vec<Appointment>, Vec<Appointment>), JourneyError> {
+        let lists = self.appointment_lists(session).await?;
+        Ok((lists.upcoming, lists.past))
+    }
+
+    /// The patient's appointments as the list page shows them: [`Journeys::appointments`]'s
+    /// upcoming and past ones, and the holding records their trusts show as "On the waiting
+    /// list" (the others are left out: [`nhs_portal_core::holding`]).
+    pub async fn appointment_lists(
+        &self,
+        session: &PatientSession,
+    ) -> Result<AppointmentLists, JourneyError> {
         let mut all = self.pas.list_appointments(&session.patient).await?;
         all.retain(|a| a.patient == session.patient);
+        let mut waiting_list = Vec::new();
+        let mut kept = Vec::with_capacity(all.len());
+        for a in all {
+            if !a.holding {
+                kept.push(a);
+                continue;
+            }
+            let display = self.pas.capabilities(&a).await?.holding;
+            if holding::on_pages(&a, display) == Presence::WaitingList {
+                waiting_list.push(a);
+            }
+        }
+        let mut all = kept;
         let pending = self
             .store
             .pending_requests_for_patient(&session.patient)
@@ -214,7 +251,12 @@ impl Journeys {
         });
         upcoming.sort_by_key(|a| a.start);
         past.sort_by_key(|a| std::cmp::Reverse(a.start));
-        Ok((upcoming, past))
+        waiting_list.sort_by(|a, b| a.description.cmp(&b.description));
+        Ok(AppointmentLists {
+            upcoming,
+            past,
+            waiting_list,
+        })
     }
 
     async fn load(
@@ -249,6 +291,19 @@ impl Journeys {
         if !stale.is_empty() {
             pending = None;
             self.resolve_stale(stale).await?;
+        }
+        if holding::on_pages(&appointment, capabilities.holding) == Presence::Hidden {
+            // A holding record the trust keeps off the pages: as if it did not exist.
+            self.store
+                .append_audit(&audit(
+                    session,
+                    self.now(),
+                    AuditAction::AccessRefused,
+                    Some(id),
+                    Some("holding-record".into()),
+                ))
+                .await?;
+            return Err(JourneyError::CannotView);
         }
         let allowed = allowed_actions(&appointment, capabilities, self.now());
         Ok(AppointmentView {

@@ -52,6 +52,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("message", include_str!("../templates/message.hbs")),
     ("consent", include_str!("../templates/consent.hbs")),
     ("staff", include_str!("../templates/staff.hbs")),
+    (
+        "waiting_list",
+        include_str!("../templates/waiting_list.hbs"),
+    ),
 ];
 
 /// The one rule for a page's `<title>`: "Error: " when the page shows errors, then the page's
@@ -296,6 +300,31 @@ impl CardModel {
             aria_label,
             tag: TagModel {
                 label: status.label(),
+                class,
+                app_class,
+            },
+        }
+    }
+}
+
+impl CardModel {
+    /// The card of a holding record its trust shows as "On the waiting list": no date, no
+    /// time, the trust as its place ([`nhs_portal_core::holding`]).
+    pub(crate) fn waiting_list(a: &Appointment) -> Self {
+        use nhs_portal_core::holding::{WAITING_LIST_LABEL, WAITING_LIST_TONE};
+        let (class, app_class) = tag_classes(WAITING_LIST_TONE);
+        Self {
+            href: appointment_href(a),
+            title: a.description.clone(),
+            date: String::new(),
+            time: String::new(),
+            place: a.organisation.name.clone(),
+            aria_label: format!(
+                "{WAITING_LIST_LABEL}: {}, {}",
+                a.description, a.organisation.name
+            ),
+            tag: TagModel {
+                label: WAITING_LIST_LABEL,
                 class,
                 app_class,
             },

@@ -2,12 +2,16 @@
 // works without it.
 // Relative, so that the portal works under a path prefix (this file is /assets/portal/portal.mjs).
 import { initAll } from '../nhsuk/nhsuk-frontend.min.js'
+import { wireNavigation } from './navigation.mjs'
 
 initAll()
 
 // The NHS App JS API v2 (loaded only inside the NHS App). Feature-detect every call.
 const app = window.nhsapp
 const nav = app && app.navigation
+
+// Links back into the NHS App's own pages (appointments, proving who you are).
+wireNavigation(document, app)
 
 function goHome () {
   if (nav && typeof nav.goToHomePage === 'function') {

@@ -21,6 +21,8 @@ fn appointment_count(t: &TestPortal, patient: &str) -> usize {
         .appointments
         .iter()
         .filter(|a| a.patient.as_str() == patient)
+        // Holding records never reach the PCA (its "ghost appointment" rule).
+        .filter(|a| nhs_portal_core::holding::in_pca_feed(a))
         .count()
 }
 

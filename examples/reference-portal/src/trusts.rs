@@ -13,6 +13,7 @@
 //! minimum_age = 16                  # optional, default 16
 //! slot_filters = ["time-of-day", "site"]  # optional: how patients may narrow free slots
 //!                                   # ("time-of-day", "site", "clinician"), default none
+//! holding_appointments = "hidden"   # optional: or "waiting-list" (shown with no date)
 //! timeout_ms = 5000                 # optional, default 5000
 //!
 //! [trust.auth]
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use nhs_portal_core::clock::Clock;
 use nhs_portal_core::eligibility::DEFAULT_MINIMUM_AGE;
+use nhs_portal_core::holding::HoldingDisplay;
 use nhs_portal_core::request_status::{CancelMode, Capabilities, RescheduleMode};
 use nhs_portal_core::slot_choice::SlotFilters;
 use nhs_portal_core::{OdsCode, Organisation};
@@ -54,6 +56,9 @@ struct Entry {
     slot_filters: Vec<SlotFilterEntry>,
     minimum_age: Option<u32>,
     timeout_ms: Option<u64>,
+    /// What the trust does with its holding (waiting-list placeholder) records on the pages.
+    #[serde(default)]
+    holding_appointments: HoldingDisplay,
     #[serde(default)]
     auth: AuthEntry,
 }
@@ -122,6 +127,7 @@ impl CapabilitiesEntry {
             },
             confirm_attendance: false,
             slot_filters: SlotFilters::NONE,
+            holding: HoldingDisplay::Hidden,
         }
     }
 }
@@ -276,6 +282,7 @@ fn check(entry: &Entry, file: &Path) -> Result<Trust, Vec<String>> {
                 .capabilities
                 .capabilities()
                 .with_slot_filters(slot_filters(&entry.slot_filters)),
+                .with_holding(entry.holding_appointments),
             minimum_age,
             bearer_token,
             timeout,
@@ -296,7 +303,7 @@ pub fn summary(trusts: &[Trust]) -> Vec<String> {
                 (c, r) => format!("cancel {c:?}, reschedule {r:?}"),
             };
             format!(
-                "{} {}: FHIR PAS {} ({}), {}, {} and over",
+                "{} {}: FHIR PAS {} ({}), {}, {} and over, holding appointments {}",
                 t.organisation.ods_code.as_str(),
                 t.organisation.name,
                 t.base_url,
@@ -306,7 +313,8 @@ pub fn summary(trusts: &[Trust]) -> Vec<String> {
                     "no auth"
                 },
                 online(t.capabilities),
-                t.minimum_age
+                t.minimum_age,
+                t.capabilities.holding.as_str()
             )
         })
         .collect()
@@ -343,6 +351,7 @@ fhir_base_url = "http://127.0.0.1:9/fhir/"
 capabilities = { cancel = "request-only", reschedule = "not-offered" }
 minimum_age = 18
 timeout_ms = 2000
+holding_appointments = "waiting-list"
 "#,
         );
         let trusts = load(&path).unwrap();
@@ -365,6 +374,7 @@ timeout_ms = 2000
             Capabilities {
                 cancel: CancelMode::Request,
                 reschedule: RescheduleMode::NotOffered,
+                holding: HoldingDisplay::WaitingList,
                 ..Capabilities::VIEW_ONLY
             }
         );
@@ -372,7 +382,10 @@ timeout_ms = 2000
         assert_eq!(minimum_age(&trusts), 18);
         let lines = summary(&trusts).join("\n");
         assert!(
-            lines.contains("R9N Northfield") && lines.contains("real time"),
+            lines.contains("R9N Northfield")
+                && lines.contains("real time")
+                && lines.contains("holding appointments hidden")
+                && lines.contains("holding appointments waiting-list"),
             "{lines}"
         );
         assert!(!lines.contains("pas-secret-1"), "{lines}");

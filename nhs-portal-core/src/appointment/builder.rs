@@ -95,6 +95,7 @@ pub struct AppointmentBuilder {
     organisation: Option<(String, String)>,
     appointment_type: Option<AppointmentType>,
     identifiers: Vec<Identifier>,
+    holding: bool,
 }
 
 impl Appointment {
@@ -126,6 +127,13 @@ impl AppointmentBuilder {
     /// A request the patient made that the trust has not acted on yet.
     pub fn request_status(mut self, request_status: RequestStatus) -> Self {
         self.request_status = Some(request_status);
+        self
+    }
+
+    /// Marks the record as a holding (waiting-list placeholder) record the trust keeps, not an
+    /// appointment to attend (default false; see [`crate::holding`]).
+    pub fn holding(mut self, holding: bool) -> Self {
+        self.holding = holding;
         self
     }
 
@@ -273,6 +281,7 @@ impl AppointmentBuilder {
             },
             appointment_type,
             identifiers: self.identifiers,
+            holding: self.holding,
         })
     }
 }

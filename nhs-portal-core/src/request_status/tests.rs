@@ -36,6 +36,7 @@ fn appt(
         },
         appointment_type: AppointmentType::Outpatient,
         identifiers: vec![],
+        holding: false,
     }
 }
 
@@ -407,5 +408,33 @@ fn stale_requests_resolve_by_how_the_appointment_ended() {
     ];
     for (status, kind, want) in table {
         assert_eq!(stale_request(status, kind), want, "{status:?} {kind:?}");
+    }
+}
+
+#[test]
+fn nothing_can_be_done_with_a_holding_record_whatever_the_trust_offers() {
+    use crate::holding::HoldingDisplay;
+    let every_caps = [
+        Capabilities::REAL_TIME.with_confirm_attendance(),
+        Capabilities::REQUEST_ONLY,
+        Capabilities::VIEW_ONLY,
+    ];
+    for status in AppointmentStatus::ALL {
+        for request in [None, Some(RequestStatus::PendingCancellation)] {
+            for start in [now() + Duration::days(30), now() - Duration::days(3)] {
+                for caps in every_caps {
+                    for display in HoldingDisplay::ALL {
+                        let mut a = appt(status, request, start);
+                        a.holding = true;
+                        let got = allowed_actions(&a, caps.with_holding(display), now());
+                        let ctx = format!("{status:?} {request:?} {start} {caps:?}");
+                        assert_eq!(got.cancel, Err(Refusal::OnWaitingList), "{ctx}");
+                        assert_eq!(got.reschedule, Err(Refusal::OnWaitingList), "{ctx}");
+                        assert_eq!(got.confirm, Err(Refusal::OnWaitingList), "{ctx}");
+                        assert!(!got.any(), "{ctx}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -11,6 +11,10 @@
 //! numbers are the well-known test numbers (valid check digits) and the specialties are real
 //! Treatment Function Codes.
 //!
+//! [`ADULT`] also has a holding (waiting-list placeholder) record at each trust: the real-time
+//! trust shows its own as "On the waiting list" ([`KEY_ADULT_HOLDING_SHOWN`]), the request-only
+//! trust hides its own ([`KEY_ADULT_HOLDING_HIDDEN`]); neither goes to the PCA.
+//!
 //! | Patient | Who |
 //! |---|---|
 //! | [`ADULT`] 9000000009 | adult, P9: the main demo patient, appointments at both trusts in every state |
@@ -48,6 +52,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use nhs_portal_core::clock::Clock;
+use nhs_portal_core::holding::HoldingDisplay;
 use nhs_portal_core::request_status::{Capabilities, RequestKind};
 use nhs_portal_core::slot_choice::SlotFilters;
 use nhs_portal_core::store::{
@@ -115,6 +120,13 @@ pub const KEY_ADULT_REQUEST_ONLY_BOOKED: &str = "adult/r9e/ophthalmology";
 pub const KEY_ADULT_PENDING_CANCELLATION: &str = "adult/r9e/gastro-pending-cancellation";
 /// Key of [`ADULT`]'s appointment with a pending reschedule request (request-only trust).
 pub const KEY_ADULT_PENDING_RESCHEDULE: &str = "adult/r9e/rheumatology-pending-reschedule";
+
+/// Key of [`ADULT`]'s holding record at the real-time trust, which shows it as "On the waiting
+/// list" (gynaecology; never sent to the PCA).
+pub const KEY_ADULT_HOLDING_SHOWN: &str = "adult/r9n/gynaecology-holding";
+/// Key of [`ADULT`]'s holding record at the request-only trust, which keeps its holding records
+/// off the pages (general surgery; never sent to the PCA).
+pub const KEY_ADULT_HOLDING_HIDDEN: &str = "adult/r9e/general-surgery-holding";
 
 /// The fixed seed behind the demo ids. Changing it changes every demo id.
 const SEED: &str = "nhs-portal demo data v1";
@@ -258,11 +270,12 @@ impl DemoData {
                         time_of_day: true,
                         site: true,
                         clinician: false,
-                    }),
+                    })
+                    .with_holding(HoldingDisplay::WaitingList),
             },
             SimulatedTrust {
                 organisation: ro,
-                capabilities: Capabilities::REQUEST_ONLY,
+                capabilities: Capabilities::REQUEST_ONLY.with_holding(HoldingDisplay::Hidden),
             },
         ];
         let requests = tables::build_requests(now, &appointments);

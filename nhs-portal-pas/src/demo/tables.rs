@@ -153,6 +153,8 @@ struct Spec {
     kind: AppointmentType,
     /// Overrides the "{Specialty} appointment" title.
     description: Option<&'static str>,
+    /// A holding (waiting-list placeholder) record, not an appointment to attend.
+    holding: bool,
 }
 
 fn pas_identifier(trust: &Organisation, key: &str) -> Identifier {
@@ -207,6 +209,7 @@ fn build_appointment(now: DateTime<Utc>, s: &Spec) -> Appointment {
         organisation: s.trust.clone(),
         appointment_type: s.kind,
         identifiers: vec![pas_identifier(&s.trust, s.key)],
+        holding: s.holding,
     }
 }
 /// Every demo appointment, as the PAS holds it, for `now`.
@@ -232,6 +235,7 @@ pub(super) fn appointments(now: DateTime<Utc>) -> Vec<Appointment> {
         clinician: None,
         kind: AppointmentType::Outpatient,
         description: None,
+        holding: false,
     };
     let specs = vec![
         // 9000000009 at the real-time trust
@@ -302,6 +306,22 @@ pub(super) fn appointments(now: DateTime<Utc>) -> Vec<Appointment> {
             minutes: 45,
             clinician: Some(("Ms Jo Whitlock", None)),
             ..base("adult/r9e/physio-fulfilled", ADULT, &ro, "650", -60)
+        },
+        // 9000000009's holding records: placeholders about two years ahead for a place on each
+        // trust's waiting list. The real-time trust shows its own as "On the waiting list"; the
+        // request-only trust hides its own (see `DemoData::build`). Neither goes to the PCA.
+        Spec {
+            holding: true,
+            time: (8, 0),
+            clinician: None,
+            ..base(KEY_ADULT_HOLDING_SHOWN, ADULT, &rt, "502", 720)
+        },
+        Spec {
+            holding: true,
+            time: (8, 0),
+            place: Some(&ASHBY_OPD),
+            clinician: None,
+            ..base(KEY_ADULT_HOLDING_HIDDEN, ADULT, &ro, "100", 730)
         },
         // 9000000017
         Spec {

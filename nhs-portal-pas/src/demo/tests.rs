@@ -5,6 +5,7 @@ use crate::PasBackend;
 use chrono::TimeZone;
 use chrono::{Datelike, Duration, Weekday};
 use nhs_portal_core::clock::ManualClock;
+use nhs_portal_core::holding::HoldingDisplay;
 use nhs_portal_core::request_status::{RescheduleMode, allowed_actions};
 use nhs_portal_core::store::memory::MemoryStore;
 use nhs_portal_core::uk_time;
@@ -199,12 +200,26 @@ async fn the_simulated_pas_offers_slots_and_request_only_where_expected() {
         pas.capabilities(pending).await.unwrap(),
         Capabilities::REQUEST_ONLY
     );
+    let adults = pas.list_appointments(&nhs_number(ADULT)).await.unwrap();
+    // Ten appointments, and a holding record at each trust.
+    assert_eq!(adults.len(), 12);
+    let holding: Vec<_> = adults.iter().filter(|a| a.holding).map(|a| &a.id).collect();
     assert_eq!(
-        pas.list_appointments(&nhs_number(ADULT))
-            .await
-            .unwrap()
-            .len(),
-        10
+        holding,
+        [
+            &appointment_id(KEY_ADULT_HOLDING_SHOWN),
+            &appointment_id(KEY_ADULT_HOLDING_HIDDEN)
+        ]
+    );
+    let shown = d.appointment(KEY_ADULT_HOLDING_SHOWN).unwrap();
+    assert_eq!(
+        pas.capabilities(shown).await.unwrap().holding,
+        HoldingDisplay::WaitingList
+    );
+    let hidden = d.appointment(KEY_ADULT_HOLDING_HIDDEN).unwrap();
+    assert_eq!(
+        pas.capabilities(hidden).await.unwrap().holding,
+        HoldingDisplay::Hidden
     );
     assert!(
         pas.patient(&nhs_number(NO_APPOINTMENTS))

@@ -90,8 +90,13 @@ pub fn format_instant(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
 }
 
+/// The FHIR status of a holding record (a placeholder for a place on the trust's waiting list):
+/// the mapping keeps it as an [`Appointment::holding`] record instead of dropping it.
+pub const HOLDING_STATUS: &str = "waitlist";
+
 /// The PAS status mapped to the PCA's four; `None` for statuses the portal does not show
-/// (`proposed`, `pending`, `waitlist`: not yet an appointment; `entered-in-error`: withdrawn).
+/// (`proposed`, `pending`, `waitlist`: not yet an appointment, though the mapping keeps a
+/// `waitlist` one as a holding record, [`HOLDING_STATUS`]; `entered-in-error`: withdrawn).
 /// `arrived` and `checked-in` count as booked: it is still today's appointment. The whole
 /// table, with what the event feed reports, is in the [`fhir`](super) module documentation.
 pub fn status_from_fhir(code: &str) -> Option<AppointmentStatus> {
@@ -245,15 +250,26 @@ pub fn appointment_from_fhir_with(
     let id = s(resource, "id")
         .and_then(|i| AppointmentId::parse(i).ok())
         .ok_or(MapError::Invalid("id"))?;
-    let Some(status) = s(resource, "status").map(status_from_fhir) else {
+    let Some(code) = s(resource, "status") else {
         return Err(MapError::Missing("status"));
     };
-    let Some(status) = status else {
+    // A `waitlist` Appointment is the trust's holding record for a place on its waiting list
+    // (`nhs_portal_core::holding`): kept, marked, never sent to the PCA. R4 lets it have no
+    // start (invariant app-3); then its `created` stands in, as its date is never shown (with
+    // neither it is skipped, as before).
+    let holding = code == HOLDING_STATUS;
+    let Some(status) = status_from_fhir(code).or(holding.then_some(AppointmentStatus::Booked))
+    else {
         return Ok(None);
     };
-    let start = s(resource, "start")
-        .ok_or(MapError::Missing("start"))
-        .and_then(|t| parse_instant(t).ok_or(MapError::Invalid("start")))?;
+    let start = match (s(resource, "start"), holding) {
+        (None, true) => match s(resource, "created") {
+            Some(created) => created,
+            None => return Ok(None),
+        },
+        (start, _) => start.ok_or(MapError::Missing("start"))?,
+    };
+    let start = parse_instant(start).ok_or(MapError::Invalid("start"))?;
     let end = match s(resource, "end") {
         Some(t) => Some(parse_instant(t).ok_or(MapError::Invalid("end"))?),
         None => None,
@@ -366,6 +382,7 @@ pub fn appointment_from_fhir_with(
         organisation,
         appointment_type,
         identifiers,
+        holding,
     }))
 }
 
@@ -413,7 +430,7 @@ pub fn appointment_to_fhir(a: &Appointment, patient_reference: Option<&str>) -> 
         "resourceType": "Appointment",
         "extension": extension,
         "identifier": a.identifiers.iter().map(|i| json!({"system": i.system, "value": i.value})).collect::<Vec<_>>(),
-        "status": a.status.fhir_code(),
+        "status": if a.holding { HOLDING_STATUS } else { a.status.fhir_code() },
         "description": a.description,
         "specialty": [{"coding": [{
             "system": SPECIALTY_SYSTEM,

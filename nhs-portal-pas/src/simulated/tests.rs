@@ -49,6 +49,7 @@ fn appt(patient: &str, trust: &str, days: i64) -> Appointment {
         organisation: org(trust),
         appointment_type: AppointmentType::Outpatient,
         identifiers: vec![],
+        holding: false,
     }
 }
 

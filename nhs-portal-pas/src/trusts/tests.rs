@@ -121,8 +121,10 @@ async fn changes_go_to_the_owning_trust() {
     assert_eq!(real_time.organisation, demo::real_time_trust());
     assert_eq!(
         pas.capabilities(&real_time).await.unwrap(),
-        Capabilities::REAL_TIME.with_confirm_attendance(),
-        "the demo's real-time trust offers confirming attendance"
+        Capabilities::REAL_TIME
+            .with_confirm_attendance()
+            .with_holding(nhs_portal_core::holding::HoldingDisplay::WaitingList),
+        "the demo's real-time trust offers confirming attendance, and shows its holding records"
     );
     let reason = CancelReason {
         code: "no-longer-needed".into(),

@@ -390,6 +390,8 @@ impl FhirApi {
         } else {
             Vec::new()
         };
+        // The PCA's "ghost appointment" rule: a trust's holding records never reach it.
+        appointments.retain(nhs_portal_core::holding::in_pca_feed);
         if !appointments.is_empty() {
             overlay(
                 &mut appointments,

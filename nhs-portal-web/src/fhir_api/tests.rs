@@ -68,6 +68,7 @@ pub(crate) fn appointment(patient: &str, id: &str) -> Appointment {
             name: "Barnsley Hospital NHS Foundation Trust".into(),
         },
         appointment_type: AppointmentType::Outpatient,
+        holding: false,
         identifiers: vec![Identifier {
             system: "https://pas.example/Appointment".into(),
             value: format!("pas-{id}"),

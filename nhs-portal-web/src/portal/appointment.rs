@@ -75,6 +75,9 @@ impl Inner {
             Ok(v) => v,
             Err(e) => return self.journey_error(ctx, session, Some(id), e),
         };
+        if let Some(res) = self.waiting_list_page(ctx, session, &view) {
+            return res;
+        }
         let mut actions = Actions::default();
         let reschedule_label = match view.allowed.reschedule {
             Ok(RescheduleMode::RealTime) => Some("Change date or time"),
@@ -194,7 +197,7 @@ impl Inner {
     fn calendar_link(&self, a: &Appointment) -> Option<CalendarLink> {
         let now = self.journeys.now();
         let label = match a.status {
-            _ if !a.is_future(now) => return None,
+            _ if !a.is_future(now) || a.holding => return None,
             AppointmentStatus::Booked => "Add to calendar",
             AppointmentStatus::Cancelled => "Remove from your calendar",
             _ => return None,
@@ -222,6 +225,10 @@ impl Inner {
             Ok(v) => v,
             Err(e) => return self.journey_error(ctx, session, Some(id), e),
         };
+        if view.appointment.holding {
+            // A place on the waiting list has no date to put in a calendar.
+            return self.cannot_view(ctx, Some(session));
+        }
         let link = self.base.url(&Target::Appointment(id.clone()));
         let ics = CalendarEvent::new(
             &view.appointment,
@@ -242,10 +249,11 @@ impl Inner {
             Ok(s) => s,
             Err(res) => return res,
         };
-        let (upcoming, past) = match self.journeys.appointments(&session).await {
+        let lists = match self.journeys.appointment_lists(&session).await {
             Ok(lists) => lists,
             Err(e) => return self.journey_error(ctx, &session, None, e),
         };
+        let (upcoming, past) = (lists.upcoming, lists.past);
         let upcoming_count = match upcoming.len() {
             1 => "1 upcoming appointment".to_owned(),
             n => format!("{n} upcoming appointments"),
@@ -254,6 +262,11 @@ impl Inner {
             upcoming: upcoming.iter().map(CardModel::of).collect(),
             past: past.iter().map(CardModel::of).collect(),
             upcoming_count,
+            waiting_list: lists
+                .waiting_list
+                .iter()
+                .map(CardModel::waiting_list)
+                .collect(),
         };
         self.page(
             ctx,

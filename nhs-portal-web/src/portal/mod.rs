@@ -18,7 +18,8 @@
 //!
 //! The rooms: [`routes`] (the route table), `gate` (the session gate), `eligibility` (the
 //! eligibility gate's refusal pages), `sign_in_out`,
-//! `appointment` (the appointment page and the list), `change` (the cancel and reschedule
+//! `appointment` (the appointment page and the list), `waiting_list` (the page of a holding
+//! record its trust shows as "On the waiting list"), `change` (the cancel and reschedule
 //! journey, one flow driven by a table of wording), `info` (landing, static pages, health),
 //! `respond` (the page frame and the error pages) and `views` (the typed view models).
 
@@ -59,6 +60,7 @@ pub mod routes;
 mod sign_in_out;
 pub mod telemetry;
 mod views;
+mod waiting_list;
 
 pub use crate::http_kit::{
     Handler, JS_ENABLED_SNIPPET_HASH, NHS_APP_JS_ORIGIN, content_security_policy,

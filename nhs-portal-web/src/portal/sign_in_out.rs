@@ -59,12 +59,24 @@ const IDENTITY_TOO_LOW: Message = Message::new(&[
     "You can do this in the NHS App or on the NHS login website. Checks can take up to 24 hours.",
     "Until then, you can contact the hospital's booking team using the phone number on your appointment letter.",
 ])
-.link(Link {
+.link(NHS_LOGIN_HELP);
+
+/// The identity-too-low page's way on in a browser: NHS login's own help with proving who you are.
+const NHS_LOGIN_HELP: Link = Link {
     href: "https://help.login.nhs.uk/",
     text: "Get help with NHS login",
     app_home: false,
     appointments: false,
-});
+    uplift: false,
+};
+
+/// Inside the NHS App: the app's own journey for proving who you are (`portal.mjs` calls the JS
+/// API's `goToPage(UPLIFT)`); without the script the link leads to NHS login's help.
+const NHS_APP_UPLIFT: Link = Link {
+    text: "Prove who you are in the NHS App",
+    uplift: true,
+    ..NHS_LOGIN_HELP
+};
 
 const SIGN_IN_EXPIRED: Message = Message::new(&[
     "This can happen if you used the back button, or took a long time to sign in. Nothing has been changed.",
@@ -403,7 +415,11 @@ impl Inner {
             SignInFailure::IdentityTooLow => (
                 StatusCode::FORBIDDEN,
                 "You need to prove who you are to use this service",
-                IDENTITY_TOO_LOW,
+                if ctx.ua_in_app {
+                    IDENTITY_TOO_LOW.link(NHS_APP_UPLIFT)
+                } else {
+                    IDENTITY_TOO_LOW
+                },
             ),
             SignInFailure::StateMismatch => (
                 StatusCode::BAD_REQUEST,

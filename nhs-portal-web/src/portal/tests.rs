@@ -78,6 +78,7 @@ fn appt(id: &str, patient: &str, ods: &str, start: DateTime<Utc>) -> Appointment
         },
         appointment_type: AppointmentType::Outpatient,
         identifiers: vec![],
+        holding: false,
     }
 }
 

@@ -16,6 +16,8 @@ pub(super) struct Link {
     pub(super) app_home: bool,
     /// Inside the NHS App, go to the NHS App's appointments page.
     pub(super) appointments: bool,
+    /// Inside the NHS App, go to the NHS App's own journey for proving who you are.
+    pub(super) uplift: bool,
 }
 
 impl Link {
@@ -26,6 +28,7 @@ impl Link {
             text,
             app_home: false,
             appointments: false,
+            uplift: false,
         }
     }
 
@@ -95,6 +98,8 @@ pub(super) struct AppointmentList {
     pub(super) upcoming: Vec<CardModel>,
     pub(super) past: Vec<CardModel>,
     pub(super) upcoming_count: String,
+    /// Holding records shown as "On the waiting list".
+    pub(super) waiting_list: Vec<CardModel>,
 }
 
 /// `appointment`.
@@ -270,4 +275,12 @@ pub(super) struct DonePage {
     pub(super) panel_body: Option<String>,
     pub(super) next: &'static [&'static str],
     pub(super) appointment_href: String,
+}
+
+/// `waiting_list`: a holding record its trust shows as "On the waiting list" (no date, no
+/// time, no actions).
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct WaitingListPage {
+    pub(super) tag: crate::pages::TagModel,
+    pub(super) organisation: String,
 }

@@ -53,7 +53,9 @@ fn odd_data_is_an_error_or_skipped_never_a_panic() {
     };
     let cases: Vec<(Value, Result<bool, MapError>)> = vec![
         (base.clone(), Ok(true)),
-        (with("status", json!("waitlist")), Ok(false)),
+        // A holding record (kept and marked: `a_waitlist_appointment_is_a_holding_record`).
+        (with("status", json!("waitlist")), Ok(true)),
+        (with("status", json!("proposed")), Ok(false)),
         (with("status", json!("entered-in-error")), Ok(false)),
         (with("status", json!("arrived")), Ok(true)),
         (with("status", json!(42)), Err(MapError::Missing("status"))),
@@ -237,4 +239,42 @@ fn an_actors_kind_from_its_type_or_any_form_of_reference_table() {
     for (actor, want) in cases {
         assert_eq!(actor_type(&actor), want, "{actor}");
     }
+}
+
+#[test]
+fn a_waitlist_appointment_is_a_holding_record() {
+    let me = nhs_number("9000000009");
+    let waitlist = json!({
+        "resourceType": "Appointment", "id": "a1", "status": "waitlist",
+        "start": "2028-05-01T09:00:00Z",
+        "specialty": [{"coding": [{"system": SPECIALTY_SYSTEM, "code": "502"}]}],
+    });
+    let a = appointment_from_fhir(&waitlist, &me, &org(), "b/")
+        .unwrap()
+        .expect("kept");
+    assert!(a.holding);
+    assert_eq!(a.status, AppointmentStatus::Booked);
+    // Written back it is a waitlist Appointment again.
+    assert_eq!(appointment_to_fhir(&a, None)["status"], "waitlist");
+    // Without a start (R4 allows it for waitlist), its `created` stands in; with neither it is
+    // skipped.
+    let mut undated = waitlist.clone();
+    undated.as_object_mut().unwrap().remove("start");
+    assert_eq!(
+        appointment_from_fhir(&undated, &me, &org(), "b/").map(|a| a.is_some()),
+        Ok(false)
+    );
+    undated["created"] = json!("2026-01-10T12:00:00Z");
+    let a = appointment_from_fhir(&undated, &me, &org(), "b/")
+        .unwrap()
+        .expect("kept");
+    assert!(a.holding);
+    assert_eq!(a.start.to_rfc3339(), "2026-01-10T12:00:00+00:00");
+    // A booked appointment is not one.
+    let mut booked = waitlist.clone();
+    booked["status"] = json!("booked");
+    let a = appointment_from_fhir(&booked, &me, &org(), "b/")
+        .unwrap()
+        .unwrap();
+    assert!(!a.holding);
 }
