@@ -281,7 +281,7 @@ fn check(entry: &Entry, file: &Path) -> Result<Trust, Vec<String>> {
             capabilities: entry
                 .capabilities
                 .capabilities()
-                .with_slot_filters(slot_filters(&entry.slot_filters)),
+                .with_slot_filters(slot_filters(&entry.slot_filters))
                 .with_holding(entry.holding_appointments),
             minimum_age,
             bearer_token,
