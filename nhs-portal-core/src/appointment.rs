@@ -279,6 +279,13 @@ pub struct Appointment {
     pub appointment_type: AppointmentType,
     /// Identifiers in other systems (the PAS id first).
     pub identifiers: Vec<Identifier>,
+    /// How the patient should prepare, as the PAS says (FHIR `Appointment.patientInstruction`);
+    /// see [`crate::guidance`] for the trust's fallback.
+    #[serde(default)]
+    pub patient_instruction: Option<String>,
+    /// Who cancelled it, once cancelled, when the PAS says (FHIR `cancelationReason`).
+    #[serde(default)]
+    pub cancelled_by: Option<crate::reporting::ChangeReason>,
 }
 
 impl Appointment {

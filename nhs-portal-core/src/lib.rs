@@ -14,6 +14,7 @@
 //! - [`appointment`]: [`Appointment`] and its statuses, medium, priority, location, clinician.
 //! - [`request_status`]: what the patient sees and may do, and how requests resolve.
 //! - [`eligibility`]: who may be served (age in UK time, restricted, portal access).
+//! - [`guidance`]: whom to contact, how to prepare and what happens next.
 //! - [`overlay`]: the store's pending requests laid over the PAS's appointments.
 //! - [`reasons`]: the cancel and reschedule reasons and the check of a patient's answers.
 //! - [`return_path`]: where a patient may be sent back to.
@@ -42,6 +43,7 @@ pub mod calendar;
 pub mod clock;
 pub mod deep_link;
 pub mod eligibility;
+pub mod guidance;
 pub mod ids;
 pub mod limits;
 pub mod nhs_number;

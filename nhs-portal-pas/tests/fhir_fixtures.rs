@@ -85,6 +85,8 @@ fn the_pca_example_appointment() {
             name: "Barnsley Hospital NHS Foundation Trust".into(),
         },
         appointment_type: AppointmentType::Outpatient,
+        patient_instruction: None,
+        cancelled_by: None,
         identifiers: vec![
             identifier(
                 "https://fhir.myclinicalsystem.com/r4/ec2458f2-1e24-41c8-b71b-0e701af7583d/Appointment",
@@ -135,6 +137,8 @@ fn a_uk_core_inpatient_admission_in_summer_time() {
             name: "Northfield Teaching Hospitals NHS Foundation Trust".into(),
         },
         appointment_type: AppointmentType::Inpatient,
+        patient_instruction: None,
+        cancelled_by: None,
         identifiers: vec![
             identifier("https://pas.example-trust.nhs.uk/Id/appointment", "A-77120"),
             identifier(
@@ -168,6 +172,8 @@ fn a_uk_core_missed_appointment_without_a_description() {
         clinician: None,
         organisation: default_trust(),
         appointment_type: AppointmentType::Outpatient,
+        patient_instruction: None,
+        cancelled_by: None,
         identifiers: vec![identifier(
             "https://portal.example-trust.nhs.uk/fhir/Appointment",
             "ukcore-appt-0002",
@@ -349,6 +355,8 @@ fn a_millennium_like_appointment_maps_through_the_trusts_concept_map() {
             }),
             organisation: default_trust(),
             appointment_type: AppointmentType::Outpatient,
+            patient_instruction: None,
+            cancelled_by: None,
             identifiers: vec![identifier(&format!("{BASE}Appointment"), "4817463")],
         }
     );

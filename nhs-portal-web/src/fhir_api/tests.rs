@@ -68,6 +68,8 @@ pub(crate) fn appointment(patient: &str, id: &str) -> Appointment {
             name: "Barnsley Hospital NHS Foundation Trust".into(),
         },
         appointment_type: AppointmentType::Outpatient,
+        patient_instruction: None,
+        cancelled_by: None,
         identifiers: vec![Identifier {
             system: "https://pas.example/Appointment".into(),
             value: format!("pas-{id}"),

@@ -77,6 +77,8 @@ fn appt(id: &str, patient: &str, ods: &str, start: DateTime<Utc>) -> Appointment
             name: "Test Trust".into(),
         },
         appointment_type: AppointmentType::Outpatient,
+        patient_instruction: None,
+        cancelled_by: None,
         identifiers: vec![],
     }
 }
