@@ -38,55 +38,77 @@ fn offers_actions(page: &str, base: &str) -> bool {
 
 const CARE_CARD: &str = "Contact the hospital if:";
 
+/// One appointment page's contact and preparation, as the patient should see them.
+struct Row {
+    key: &'static str,
+    /// "Contact the clinic" or "Contact the booking team".
+    heading: &'static str,
+    phone: &'static str,
+    tel: &'static str,
+    hours: &'static str,
+    /// The preparation shown, if any.
+    preparation: Option<&'static str>,
+    /// Text that must not show.
+    absent: Option<&'static str>,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_appointment_page_gives_the_clinics_line_its_hours_and_how_to_prepare() {
     let t = TestPortal::start().await;
     let mut patient = t.client();
     patient.sign_in_as(ADULT).await;
-    // (appointment, heading, phone, tel, hours, preparation shown, text that must not show)
-    let rows: &[(&str, &str, &str, &str, &str, Option<&str>, Option<&str>)] = &[
+    let rows: &[Row] = &[
         // The clinic's own line; the PAS's preparation wins over the clinic's text.
-        (
-            demo::KEY_ADULT_DERMATOLOGY,
-            "Contact the clinic",
-            demo::DERMATOLOGY_CLINIC_PHONE,
-            "tel:01632960330",
-            "Monday to Friday, 9am to 4:30pm",
-            Some(demo::DERMATOLOGY_PAS_INSTRUCTION),
-            Some("Bring a list of any creams"),
-        ),
+        Row {
+            key: demo::KEY_ADULT_DERMATOLOGY,
+            heading: "Contact the clinic",
+            phone: demo::DERMATOLOGY_CLINIC_PHONE,
+            tel: "tel:01632960330",
+            hours: "Monday to Friday, 9am to 4:30pm",
+            preparation: Some(demo::DERMATOLOGY_PAS_INSTRUCTION),
+            absent: Some("Bring a list of any creams"),
+        },
         // No clinic: the trust's booking team, no preparation.
-        (
-            demo::KEY_ADULT_TELEPHONE,
-            "Contact the booking team",
-            demo::REAL_TIME_TRUST_PHONE,
-            "tel:01632960100",
-            "Monday to Friday, 8am to 6pm",
-            None,
-            None,
-        ),
+        Row {
+            key: demo::KEY_ADULT_TELEPHONE,
+            heading: "Contact the booking team",
+            phone: demo::REAL_TIME_TRUST_PHONE,
+            tel: "tel:01632960100",
+            hours: "Monday to Friday, 8am to 6pm",
+            preparation: None,
+            absent: None,
+        },
         // The other trust's eye clinic, at its location, with the clinic's preparation.
-        (
-            demo::KEY_ADULT_REQUEST_ONLY_BOOKED,
-            "Contact the clinic",
-            demo::EYE_CLINIC_PHONE,
-            "tel:01632960513",
-            "Monday to Friday, 9am to 5pm",
-            Some(demo::EYE_CLINIC_PREPARATION),
-            None,
-        ),
+        Row {
+            key: demo::KEY_ADULT_REQUEST_ONLY_BOOKED,
+            heading: "Contact the clinic",
+            phone: demo::EYE_CLINIC_PHONE,
+            tel: "tel:01632960513",
+            hours: "Monday to Friday, 9am to 5pm",
+            preparation: Some(demo::EYE_CLINIC_PREPARATION),
+            absent: None,
+        },
         // A clinic with a line and, on purpose, no preparation text.
-        (
-            demo::KEY_ADULT_PENDING_CANCELLATION,
-            "Contact the clinic",
-            "01632 960 531",
-            "tel:01632960531",
-            "Monday to Thursday, 9am to 3pm",
-            None,
-            None,
-        ),
+        Row {
+            key: demo::KEY_ADULT_PENDING_CANCELLATION,
+            heading: "Contact the clinic",
+            phone: "01632 960 531",
+            tel: "tel:01632960531",
+            hours: "Monday to Thursday, 9am to 3pm",
+            preparation: None,
+            absent: None,
+        },
     ];
-    for (key, heading, phone, tel, hours, preparation, absent) in rows {
+    for Row {
+        key,
+        heading,
+        phone,
+        tel,
+        hours,
+        preparation,
+        absent,
+    } in rows
+    {
         let page = html(&mut patient, &page_of(key)).await;
         assert!(page.contains(&format!(">{heading}</h2>")), "{key}: {page}");
         assert!(

@@ -1,3 +1,6 @@
+// The tables name their columns in a comment above each; their tuple types stay inline.
+#![allow(clippy::type_complexity)]
+
 use super::*;
 use crate::RequestStatus;
 use crate::request_status::{Capabilities, allowed_actions};
