@@ -451,5 +451,23 @@ async fn the_check_page_shows_the_trusts_policy_warning_before_the_patient_confi
             }
             None => assert!(!page.contains("data-policy-warning"), "{key}: {page}"),
         }
+        // The confirmation speaks with the trust's own words too.
+        let res = patient
+            .post_pairs(&check, &Client::confirm_form(&page))
+            .await;
+        let (done, at) = patient.follow(res, check.clone()).await;
+        assert_eq!(done.status(), StatusCode::OK, "{at}");
+        let done = body_text(&done);
+        let want = match warning {
+            Some(_) => format!(
+                "The hospital&#x27;s booking team will review your request, usually {}.",
+                demo::REQUEST_ONLY_EXPECTED_RESPONSE
+            ),
+            None => format!(
+                "If you need this appointment again, call {} (Monday to Friday, 8am to 6pm).",
+                demo::REAL_TIME_TRUST_PHONE
+            ),
+        };
+        assert!(done.contains(&want), "{key}: {done}");
     }
 }

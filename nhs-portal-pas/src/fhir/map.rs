@@ -426,6 +426,16 @@ pub fn appointment_to_fhir(a: &Appointment, patient_reference: Option<&str>) -> 
     if let Some(text) = &a.patient_instruction {
         out["patientInstruction"] = json!(text);
     }
+    if a.status == AppointmentStatus::Cancelled
+        && let Some(by) = a.cancelled_by
+    {
+        let code = match by {
+            ChangeReason::Patient => "pat",
+            ChangeReason::Hospital => "prov",
+        };
+        out["cancelationReason"] =
+            json!({"coding": [{"system": CANCELLATION_REASON_SYSTEM, "code": code}]});
+    }
     if let Some(code) = a.appointment_type.act_code() {
         out["appointmentType"] = json!({"coding": [{"system": ACT_CODE_SYSTEM, "code": code}]});
     }

@@ -165,9 +165,10 @@ impl Inner {
         let body = DonePage {
             a: AppointmentModel::of(&view.appointment),
             panel_body: None,
-            next: &[
-                "The hospital has been told you will attend this appointment.",
-                "If you can no longer attend, cancel or change the appointment as soon as you can.",
+            next: vec![
+                "The hospital has been told you will attend this appointment.".into(),
+                "If you can no longer attend, cancel or change the appointment as soon as you can."
+                    .into(),
             ],
             appointment_href: href(id, ""),
         };

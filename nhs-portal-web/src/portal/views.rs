@@ -225,7 +225,7 @@ pub(super) struct SlotsPage {
 pub(super) struct DonePage {
     pub(super) a: AppointmentModel,
     pub(super) panel_body: Option<String>,
-    pub(super) next: &'static [&'static str],
+    pub(super) next: Vec<String>,
     pub(super) appointment_href: String,
 }
 

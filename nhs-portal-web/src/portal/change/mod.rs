@@ -460,10 +460,21 @@ impl Inner {
             }
             _ => return http_kit::redirect(&href(id, "")),
         };
+        let expected = crate::portal::guide::expected_response(&self.cfg.guidance, a);
+        let contact = crate::portal::guide::how_to_contact(
+            crate::portal::guide::ContactModel::of(&self.cfg.guidance, a).as_ref(),
+        );
         let body = DonePage {
             a: AppointmentModel::of(a),
             panel_body,
-            next: words.next,
+            next: words
+                .next
+                .iter()
+                .map(|p| {
+                    p.replace("{expected}", &expected)
+                        .replace("{contact}", &contact)
+                })
+                .collect(),
             appointment_href: href(id, ""),
         };
         self.page(
