@@ -285,6 +285,13 @@ pub struct Appointment {
     /// [`crate::holding`]'s rule.
     #[serde(default)]
     pub holding: bool,
+    /// How the patient should prepare, as the PAS says (FHIR `Appointment.patientInstruction`);
+    /// see [`crate::guidance`] for the trust's fallback.
+    #[serde(default)]
+    pub patient_instruction: Option<String>,
+    /// Who cancelled it, once cancelled, when the PAS says (FHIR `cancelationReason`).
+    #[serde(default)]
+    pub cancelled_by: Option<crate::reporting::ChangeReason>,
 }
 
 impl Appointment {

@@ -16,6 +16,7 @@
 //! - [`eligibility`]: who may be served (age in UK time, restricted, portal access).
 //! - [`holding`]: holding (waiting-list placeholder) records: never to the PCA, on the pages by
 //!   the trust's choice.
+//! - [`guidance`]: whom to contact, how to prepare and what happens next.
 //! - [`overlay`]: the store's pending requests laid over the PAS's appointments.
 //! - [`reasons`]: the cancel and reschedule reasons and the check of a patient's answers.
 //! - [`return_path`]: where a patient may be sent back to.
@@ -46,6 +47,7 @@ pub mod clock;
 pub mod deep_link;
 pub mod eligibility;
 pub mod holding;
+pub mod guidance;
 pub mod ids;
 pub mod limits;
 pub mod nhs_number;

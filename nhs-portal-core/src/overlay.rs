@@ -99,6 +99,8 @@ pub(crate) mod tests {
                 name: "Trust".into(),
             },
             appointment_type: AppointmentType::Outpatient,
+            patient_instruction: None,
+            cancelled_by: None,
             identifiers: vec![],
             holding: false,
         }

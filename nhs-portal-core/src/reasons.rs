@@ -139,6 +139,53 @@ impl ReasonAnswers {
     }
 }
 
+/// The cancel journey's first question, "Do you still need this appointment?": a patient who
+/// still needs care but cannot go at the booked time is led to change it instead, and only one
+/// who no longer needs it goes on to cancel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum StillNeeded {
+    /// "Yes, but I cannot make this date or time": to the reschedule journey.
+    CannotMakeIt,
+    /// "No, I no longer need it": on to cancel.
+    NoLongerNeeded,
+}
+
+impl StillNeeded {
+    /// Both answers, in the order they are offered.
+    pub const ALL: [Self; 2] = [Self::CannotMakeIt, Self::NoLongerNeeded];
+
+    /// The form field's name.
+    pub const FIELD: &'static str = "still_needed";
+
+    /// The stable code the form carries.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::CannotMakeIt => "cannot-make-it",
+            Self::NoLongerNeeded => "no-longer-needed",
+        }
+    }
+
+    /// The words on the radio button.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::CannotMakeIt => "Yes, but I cannot make this date or time",
+            Self::NoLongerNeeded => "No, I no longer need it",
+        }
+    }
+
+    /// The answer a form posted: one of the codes, else the field's error (a missing or
+    /// forged answer alike).
+    pub fn parse(answer: Option<&str>) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|a| Some(a.code()) == answer)
+            .ok_or(FieldError {
+                field: Self::FIELD,
+                message: "Select whether you still need this appointment",
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,5 +265,24 @@ mod tests {
         );
         assert_eq!(answers("other", Some("   ")).details_trimmed(), None);
         assert_eq!(answers("other", None).details_trimmed(), None);
+    }
+
+    #[test]
+    fn still_needed_takes_only_its_two_codes() {
+        let table: &[(Option<&str>, Option<StillNeeded>)] = &[
+            (Some("cannot-make-it"), Some(StillNeeded::CannotMakeIt)),
+            (Some("no-longer-needed"), Some(StillNeeded::NoLongerNeeded)),
+            (None, None),
+            (Some(""), None),
+            (Some("NO-LONGER-NEEDED"), None),
+            (Some("cancel"), None),
+        ];
+        for (answer, want) in table {
+            let got = StillNeeded::parse(*answer);
+            assert_eq!(got.as_ref().ok(), want.as_ref(), "{answer:?}");
+            if let Err(e) = got {
+                assert_eq!(e.field, StillNeeded::FIELD);
+            }
+        }
     }
 }

@@ -440,6 +440,7 @@ pub fn apply_outcome(
             RequestOutcome::Cancelled,
         ) => {
             next.status = AppointmentStatus::Cancelled;
+            next.cancelled_by = Some(crate::reporting::ChangeReason::Patient);
         }
         (
             RequestStatus::PendingReschedule | RequestStatus::PendingChange,

@@ -86,6 +86,8 @@ fn the_pca_example_appointment() {
         },
         appointment_type: AppointmentType::Outpatient,
         holding: false,
+        patient_instruction: None,
+        cancelled_by: None,
         identifiers: vec![
             identifier(
                 "https://fhir.myclinicalsystem.com/r4/ec2458f2-1e24-41c8-b71b-0e701af7583d/Appointment",
@@ -137,6 +139,8 @@ fn a_uk_core_inpatient_admission_in_summer_time() {
         },
         appointment_type: AppointmentType::Inpatient,
         holding: false,
+        patient_instruction: None,
+        cancelled_by: None,
         identifiers: vec![
             identifier("https://pas.example-trust.nhs.uk/Id/appointment", "A-77120"),
             identifier(
@@ -171,6 +175,8 @@ fn a_uk_core_missed_appointment_without_a_description() {
         organisation: default_trust(),
         appointment_type: AppointmentType::Outpatient,
         holding: false,
+        patient_instruction: None,
+        cancelled_by: None,
         identifiers: vec![identifier(
             "https://portal.example-trust.nhs.uk/fhir/Appointment",
             "ukcore-appt-0002",
@@ -353,6 +359,8 @@ fn a_millennium_like_appointment_maps_through_the_trusts_concept_map() {
             organisation: default_trust(),
             appointment_type: AppointmentType::Outpatient,
             holding: false,
+            patient_instruction: None,
+            cancelled_by: None,
             identifiers: vec![identifier(&format!("{BASE}Appointment"), "4817463")],
         }
     );

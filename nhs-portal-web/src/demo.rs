@@ -330,6 +330,7 @@ impl DemoPortal {
                 patients: vec![demo::ADULT.into(), demo::SECOND_ADULT.into()],
                 staff_href: Some(STAFF_PATH.into()),
             }),
+            guidance: demo::trust_guidance(),
         }
         .build()?;
         let portal = portal

@@ -184,6 +184,9 @@ pub struct LiveSettings {
     pub fhir_api: Option<fn(&mut FhirApiConfig)>,
     /// Further handlers to mount, each under its path prefix (the staff worklist, say).
     pub mounts: Vec<(String, Arc<dyn Handler>)>,
+    /// Each trust's contacts, preparation, response time and cancel policy warning (default
+    /// none).
+    pub guidance: nhs_portal_core::guidance::Guidance,
 }
 
 impl std::fmt::Debug for LiveSettings {
@@ -224,6 +227,7 @@ impl LiveSettings {
             instances: std::num::NonZeroU32::MIN,
             fhir_api: None,
             mounts: Vec::new(),
+            guidance: nhs_portal_core::guidance::Guidance::new(),
         }
     }
 
@@ -279,6 +283,7 @@ impl LivePortal {
             instances,
             fhir_api,
             mounts,
+            guidance,
         } = settings;
         check_public_url("the base URL", &base_url)?;
         check_public_url("the NHS login issuer", &nhs_login.issuer)?;
@@ -325,6 +330,7 @@ impl LivePortal {
             session_idle,
             instances,
             demo: None,
+            guidance,
         }
         .build()?;
         for (prefix, handler) in mounts {

@@ -47,6 +47,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("appointment", include_str!("../templates/appointment.hbs")),
     ("reason_form", include_str!("../templates/reason_form.hbs")),
     ("check", include_str!("../templates/check.hbs")),
+    (
+        "still_needed",
+        include_str!("../templates/still_needed.hbs"),
+    ),
+    (
+        "contact_hospital",
+        include_str!("../templates/contact_hospital.hbs"),
+    ),
     ("slots", include_str!("../templates/slots.hbs")),
     ("done", include_str!("../templates/done.hbs")),
     ("message", include_str!("../templates/message.hbs")),

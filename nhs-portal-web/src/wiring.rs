@@ -47,6 +47,8 @@ pub(crate) struct Wiring {
     /// How many portal instances share the PCA's per-provider limit.
     pub(crate) instances: std::num::NonZeroU32,
     pub(crate) demo: Option<DemoInfo>,
+    /// The trusts' guidance for the pages.
+    pub(crate) guidance: nhs_portal_core::guidance::Guidance,
 }
 
 impl Wiring {
@@ -76,6 +78,7 @@ impl Wiring {
             config.session_warning = config.session_idle - chrono::Duration::seconds(60);
         }
         config.demo = self.demo;
+        config.guidance = self.guidance;
         let portal = Portal::new(
             config,
             PortalParts {

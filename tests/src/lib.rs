@@ -465,10 +465,15 @@ impl Client {
 
     /// Fills the first step of a change journey (`{base}/cancel` or `{base}/reschedule`) with
     /// `form` and its CSRF token; returns the path it sends the browser to (the check page).
+    /// A cancel first answers "Do you still need this appointment?" with "No"
+    /// ([`Client::no_longer_needed`]).
     ///
     /// # Panics
     /// When the form has no CSRF token or the answer is not a redirect.
     pub async fn answer(&mut self, base: &str, step: &str, form: &[(&str, &str)]) -> String {
+        if step == "cancel" {
+            self.no_longer_needed(base).await;
+        }
         let path = format!("{base}/{step}");
         let html = body_text(&self.get(&path).await);
         let csrf = csrf_token(&html).expect("a CSRF token on the form");
@@ -476,6 +481,37 @@ impl Client {
         form.push(("csrf_token", &csrf));
         let res = self.post_form(&path, &form).await;
         location(&res).unwrap_or_else(|| panic!("{path}: {}", body_text(&res)))
+    }
+
+    /// Answers the cancel journey's first question, "Do you still need this appointment?"
+    /// (`{base}/cancel/need`), with `answer` (`no-longer-needed` or `cannot-make-it`); returns
+    /// the response (a redirect, or the form again with errors).
+    ///
+    /// # Panics
+    /// When the question page has no CSRF token.
+    pub async fn still_needed(&mut self, base: &str, answer: Option<&str>) -> Response<Bytes> {
+        let path = format!("{base}/cancel/need");
+        let html = body_text(&self.get(&path).await);
+        let csrf = csrf_token(&html).unwrap_or_else(|| panic!("a CSRF token on {path}: {html}"));
+        let mut form = vec![("csrf_token", csrf.as_str())];
+        if let Some(a) = answer {
+            form.push(("still_needed", a));
+        }
+        self.post_form(&path, &form).await
+    }
+
+    /// Answers "No, I no longer need it", so the cancel journey's reasons follow.
+    ///
+    /// # Panics
+    /// When the answer does not lead to the reasons.
+    pub async fn no_longer_needed(&mut self, base: &str) {
+        let res = self.still_needed(base, Some("no-longer-needed")).await;
+        assert_eq!(
+            location(&res).as_deref(),
+            Some(format!("{base}/cancel").as_str()),
+            "{}",
+            body_text(&res)
+        );
     }
 
     /// The confirmation a check page's form posts: its CSRF token, idempotency key and (for a

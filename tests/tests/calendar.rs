@@ -92,6 +92,7 @@ async fn add_to_calendar_gives_the_appointments_instant_and_a_cancellation_remov
 
     // The patient cancels it in real time; the page then offers to remove it.
     let csrf = csrf_token(&html).unwrap();
+    patient.no_longer_needed(&page_of(&id)).await;
     let res = patient
         .post_form(
             &format!("{}/cancel", page_of(&id)),

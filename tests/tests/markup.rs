@@ -121,6 +121,14 @@ async fn every_title_on_the_journeys_is_unique_and_names_the_service_once() {
         let path = format!("{base}/{step}");
         // Each appointment's own page has its own title (its description), so only the journey's
         // steps are compared, per journey kind.
+        if step == "cancel" {
+            let need = format!("{base}/cancel/need");
+            let question = get_html(&mut patient, &need).await;
+            if key == KEY_ADULT_TELEPHONE {
+                seen(&need, &question);
+            }
+            patient.no_longer_needed(&base).await;
+        }
         let form = get_html(&mut patient, &path).await;
         let check = patient.answer(&base, step, answers).await;
         let check_html = get_html(&mut patient, &check).await;
@@ -133,6 +141,7 @@ async fn every_title_on_the_journeys_is_unique_and_names_the_service_once() {
     }
     // An error page says so first, and is the form's title otherwise.
     let base = page_of(demo::KEY_ADULT_DERMATOLOGY);
+    patient.no_longer_needed(&base).await;
     let html = get_html(&mut patient, &format!("{base}/cancel")).await;
     let csrf = nhs_portal_tests::csrf_token(&html).unwrap();
     let res = patient
@@ -151,6 +160,7 @@ async fn journey_steps_have_a_back_link_in_a_browser_and_none_inside_the_nhs_app
     let base = page_of(KEY_ADULT_TELEPHONE);
     let form = format!("{base}/cancel");
     let back = format!("<a class=\"nhsuk-back-link\" href=\"{base}\">Back</a>");
+    patient.no_longer_needed(&base).await;
     let html = get_html(&mut patient, &form).await;
     assert!(html.contains(&back), "{html}");
     let check = patient

@@ -273,7 +273,15 @@ async fn the_demo_portal_works_under_a_path_and_never_leaves_it() {
     let phone = demo::appointment_id(demo::KEY_ADULT_TELEPHONE).to_string();
     let (page, _) = w.get(&Walk::link(&list, &phone)).await;
     let page = body_text(&page);
-    let (form, _) = w.get(&Walk::link(&page, "/cancel")).await;
+    let (question, _) = w.get(&Walk::link(&page, "/cancel/need")).await;
+    let (form, at) = w
+        .submit(
+            &body_text(&question),
+            "/cancel/need",
+            &[("still_needed", "no-longer-needed")],
+        )
+        .await;
+    assert!(at.ends_with("/cancel"), "{at}");
     let (check, at) = w
         .submit(&body_text(&form), "/cancel", &[("reason", "no-transport")])
         .await;

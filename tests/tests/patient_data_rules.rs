@@ -249,6 +249,7 @@ async fn no_invalid_status_pair_reaches_a_page_or_the_api() {
     let booked = demo::appointment_id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED);
     let page = body_text(&patient.get(&page_of(&booked)).await);
     let csrf = csrf_token(&page).unwrap();
+    patient.no_longer_needed(&page_of(&booked)).await;
     let res = patient
         .post_form(
             &format!("{}/cancel", page_of(&booked)),
@@ -444,6 +445,7 @@ async fn a_key_reused_on_another_appointment_gets_a_clear_page() {
         let mut patient = patient.clone();
         let csrf = csrf.clone();
         async move {
+            patient.no_longer_needed(&page_of(&id)).await;
             patient
                 .post_form(
                     &format!("{}/cancel", page_of(&id)),
@@ -547,6 +549,7 @@ async fn a_draft_is_sealed_for_its_session_and_useless_after_sign_out() {
     let mut patient = t.client();
     patient.sign_in_as(ADULT).await;
     let id = demo::appointment_id(demo::KEY_ADULT_REQUEST_ONLY_BOOKED);
+    patient.no_longer_needed(&page_of(&id)).await;
     let form = body_text(&patient.get(&format!("{}/cancel", page_of(&id))).await);
     let csrf = csrf_token(&form).unwrap();
     let res = patient

@@ -306,6 +306,7 @@ async fn every_post_route_refuses_a_missing_or_forged_token_and_another_site() {
         ("csrf_token".to_owned(), csrf.clone()),
         ("reason".to_owned(), "no-transport".to_owned()),
     ];
+    patient.no_longer_needed(&base(&rq, "")).await;
     post(&mut patient, &base(&rq, "/cancel"), &answers, &[]).await;
     let res = post(
         &mut patient,

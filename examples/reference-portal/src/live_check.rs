@@ -377,6 +377,11 @@ impl Live {
                 .into_iter()
                 .map(|t| format!("  trust:         {t}")),
         );
+        lines.extend(
+            trusts::warnings(&self.trusts)
+                .into_iter()
+                .map(|w| format!("  warning:       {w}")),
+        );
         lines
     }
 }

@@ -211,6 +211,10 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
     );
     settings.session_idle = Some(chrono::Duration::seconds(s.session_idle_seconds.into()));
     settings.instances = s.instances;
+    settings.guidance = trusts::guidance(&live.trusts);
+    for w in trusts::warnings(&live.trusts) {
+        tracing::warn!("trusts file: {w}");
+    }
     // The staff worklist, only through the trust's identity provider (never a shared code).
     let staff = match s.staff_oidc.build(&live.base_url, clock.clone()).await? {
         Some(oidc) => {

@@ -16,9 +16,25 @@
 //! holding_appointments = "hidden"   # optional: or "waiting-list" (shown with no date)
 //! timeout_ms = 5000                 # optional, default 5000
 //!
+//! # What patients are told (all optional; see nhs_portal_core::guidance)
+//! phone = "01632 960 100"                       # the booking team
+//! hours = "Monday to Friday, 8am to 6pm"        # when that line is open
+//! expected_response = "within 2 working days"   # how soon a request is answered
+//! cancel_warning = "If you cancel twice, you may be referred back to your GP."
+//!
 //! [trust.auth]
 //! bearer_token_file = "/run/secrets/northfield-pas-token"   # optional
+//!
+//! [[trust.clinic]]                              # any number; the first that matches wins
+//! specialty = "330"                             # Treatment Function Code
+//! location = "Northfield General Hospital Outpatients"   # optional: only at this place
+//! phone = "01632 960 330"                       # optional, with hours
+//! hours = "Monday to Friday, 9am to 4:30pm"
+//! preparation = "Bring a list of the creams and medicines you use on your skin."
 //! ```
+//!
+//! A trust without a phone number is not an error, but `--check-config` warns ([`warnings`]):
+//! its patients (of clinics without their own line) are told to use their appointment letter.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -27,10 +43,11 @@ use std::time::Duration;
 
 use nhs_portal_core::clock::Clock;
 use nhs_portal_core::eligibility::DEFAULT_MINIMUM_AGE;
+use nhs_portal_core::guidance::{Clinic, Contact, Guidance, TrustGuidance};
 use nhs_portal_core::holding::HoldingDisplay;
 use nhs_portal_core::request_status::{CancelMode, Capabilities, RescheduleMode};
 use nhs_portal_core::slot_choice::SlotFilters;
-use nhs_portal_core::{OdsCode, Organisation};
+use nhs_portal_core::{OdsCode, Organisation, TreatmentFunctionCode};
 use nhs_portal_pas::fhir::{FhirPas, FhirPasConfig};
 use nhs_portal_pas::trusts::TrustsPas;
 use nhs_portal_pas::{PasBackend, PasError};
@@ -61,6 +78,23 @@ struct Entry {
     holding_appointments: HoldingDisplay,
     #[serde(default)]
     auth: AuthEntry,
+    phone: Option<String>,
+    hours: Option<String>,
+    expected_response: Option<String>,
+    cancel_warning: Option<String>,
+    #[serde(default)]
+    clinic: Vec<ClinicEntry>,
+}
+
+/// One `[[trust.clinic]]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClinicEntry {
+    specialty: String,
+    location: Option<String>,
+    phone: Option<String>,
+    hours: Option<String>,
+    preparation: Option<String>,
 }
 
 /// How the portal authenticates to a trust's FHIR PAS (the `[trust.auth]` table).
@@ -150,6 +184,8 @@ pub struct Trust {
     pub bearer_token: Option<Secret>,
     /// The per-call timeout.
     pub timeout: Option<Duration>,
+    /// What its patients are told: contacts, preparation, response time, cancel warning.
+    pub guidance: TrustGuidance,
 }
 
 impl Trust {
@@ -186,6 +222,122 @@ pub fn minimum_age(trusts: &[Trust]) -> u32 {
         .map(|t| t.minimum_age)
         .max()
         .unwrap_or(DEFAULT_MINIMUM_AGE)
+}
+
+/// Every trust's guidance, for the pages.
+pub fn guidance(trusts: &[Trust]) -> Guidance {
+    trusts.iter().fold(Guidance::new(), |g, t| {
+        g.with_trust(t.organisation.ods_code.clone(), t.guidance.clone())
+    })
+}
+
+/// What `--check-config` warns about without failing: a trust with no phone number, whose
+/// patients (of clinics without their own line) get no contact route but the appointment
+/// letter; and a clinic with no preparation text.
+pub fn warnings(trusts: &[Trust]) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in trusts {
+        let at = format!("trust {}", t.organisation.ods_code.as_str());
+        if t.guidance.contact.is_none() {
+            let own: Vec<&str> = t
+                .guidance
+                .clinics
+                .iter()
+                .filter(|c| c.contact.is_some())
+                .map(|c| c.specialty.as_str())
+                .collect();
+            out.push(if own.is_empty() {
+                format!(
+                    "{at}: no contact route (set phone): patients are told to use the phone number on their appointment letter"
+                )
+            } else {
+                format!(
+                    "{at}: no contact route (set phone) except for clinics {}: other patients are told to use their appointment letter",
+                    own.join(", ")
+                )
+            });
+        }
+        for c in t
+            .guidance
+            .clinics
+            .iter()
+            .filter(|c| c.preparation.is_none())
+        {
+            out.push(format!(
+                "{at}: clinic {} has no preparation text",
+                c.specialty.as_str()
+            ));
+        }
+    }
+    out
+}
+
+/// A phone line from its settings: `hours` needs a `phone`; neither may be blank.
+fn contact(
+    phone: Option<&String>,
+    hours: Option<&String>,
+    at: &str,
+    problems: &mut Vec<String>,
+) -> Option<Contact> {
+    let phone = text(phone, &format!("{at}phone"), problems);
+    let hours = text(hours, &format!("{at}hours"), problems);
+    match (phone, hours) {
+        (Some(phone), hours) => Some(Contact { phone, hours }),
+        (None, Some(_)) => {
+            problems.push(format!("{at}hours is set without {at}phone"));
+            None
+        }
+        (None, None) => None,
+    }
+}
+
+/// An optional text setting, trimmed; blank is a problem.
+fn text(value: Option<&String>, name: &str, problems: &mut Vec<String>) -> Option<String> {
+    let v = value?.trim();
+    if v.is_empty() {
+        problems.push(format!("{name} is empty"));
+        return None;
+    }
+    Some(v.to_owned())
+}
+
+fn trust_guidance(entry: &Entry, problems: &mut Vec<String>) -> TrustGuidance {
+    let clinics = entry
+        .clinic
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let at = format!("clinic {}: ", i + 1);
+            let specialty = TreatmentFunctionCode::parse(c.specialty.trim())
+                .map_err(|_| {
+                    problems.push(format!(
+                        "{at}specialty is not a Treatment Function Code (three digits)"
+                    ))
+                })
+                .ok();
+            let clinic = Clinic {
+                specialty: specialty?,
+                location: text(c.location.as_ref(), &format!("{at}location"), problems),
+                contact: contact(c.phone.as_ref(), c.hours.as_ref(), &at, problems),
+                preparation: text(
+                    c.preparation.as_ref(),
+                    &format!("{at}preparation"),
+                    problems,
+                ),
+            };
+            Some(clinic)
+        })
+        .collect();
+    TrustGuidance {
+        contact: contact(entry.phone.as_ref(), entry.hours.as_ref(), "", problems),
+        clinics,
+        expected_response: text(
+            entry.expected_response.as_ref(),
+            "expected_response",
+            problems,
+        ),
+        cancel_warning: text(entry.cancel_warning.as_ref(), "cancel_warning", problems),
+    }
 }
 
 /// Reads and checks the file; each problem is one line (never a token's value).
@@ -271,6 +423,7 @@ fn check(entry: &Entry, file: &Path) -> Result<Trust, Vec<String>> {
             }
         }
     };
+    let guidance = trust_guidance(entry, &mut problems);
     match (ods, base_url) {
         (Some(ods_code), Some(base_url)) if problems.is_empty() => Ok(Trust {
             organisation: Organisation {
@@ -286,6 +439,7 @@ fn check(entry: &Entry, file: &Path) -> Result<Trust, Vec<String>> {
             minimum_age,
             bearer_token,
             timeout,
+            guidance,
         }),
         _ => Err(problems),
     }
@@ -431,6 +585,75 @@ holding_appointments = "waiting-list"
             assert!(
                 problems.iter().any(|p| p.contains(named)),
                 "{text}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn guidance_is_read_per_trust_and_clinic() {
+        let (_dir, path) = write(
+            r#"
+[[trust]]
+ods_code = "R9N"
+name = "Northfield"
+fhir_base_url = "https://pas.northfield.example/fhir/"
+capabilities = "request-only"
+phone = " 01632 960 100 "
+hours = "Monday to Friday, 8am to 6pm"
+expected_response = "within 2 working days"
+cancel_warning = "If you cancel twice, you may be referred back to your GP."
+
+[[trust.clinic]]
+specialty = "130"
+location = "Eye Clinic"
+phone = "01632 960 130"
+preparation = "Do not drive."
+"#,
+        );
+        let trusts = load(&path).unwrap();
+        let g = &trusts[0].guidance;
+        assert_eq!(
+            g.contact,
+            Some(Contact {
+                phone: "01632 960 100".into(),
+                hours: Some("Monday to Friday, 8am to 6pm".into()),
+            })
+        );
+        assert_eq!(
+            g.expected_response.as_deref(),
+            Some("within 2 working days")
+        );
+        assert!(g.cancel_warning.as_deref().unwrap().contains("GP"));
+        assert_eq!(g.clinics.len(), 1);
+        assert_eq!(g.clinics[0].specialty.as_str(), "130");
+        assert_eq!(g.clinics[0].location.as_deref(), Some("Eye Clinic"));
+        assert_eq!(g.clinics[0].contact.as_ref().unwrap().hours, None);
+        assert!(warnings(&trusts).is_empty());
+        let all = guidance(&trusts);
+        assert!(all.trust(&OdsCode::parse("R9N").unwrap()).is_some());
+
+        let head = "[[trust]]\nods_code = \"R9N\"\nname = \"N\"\nfhir_base_url = \"https://pas.example/\"\ncapabilities = \"real-time\"\n";
+        for (rest, named) in [
+            ("hours = \"9 to 5\"\n", "hours is set without phone"),
+            ("phone = \" \"\n", "phone is empty"),
+            (
+                "[[trust.clinic]]\nspecialty = \"33\"\n",
+                "clinic 1: specialty is not a Treatment Function Code",
+            ),
+            (
+                "[[trust.clinic]]\nspecialty = \"330\"\npreparation = \"\"\n",
+                "clinic 1: preparation is empty",
+            ),
+            (
+                "[[trust.clinic]]\nspecialty = \"330\"\nfax = \"1\"\n",
+                "is not valid",
+            ),
+        ] {
+            let (_dir, path) = write(&format!("{head}{rest}"));
+            let problems = load(&path).unwrap_err();
+            assert!(
+                problems.iter().any(|p| p.contains(named)),
+                "{rest}: {problems:?}"
             );
         }
     }

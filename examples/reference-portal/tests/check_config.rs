@@ -646,3 +646,58 @@ fn live_mode_needs_its_settings_https_and_no_demo_part() {
         "{stderr}"
     );
 }
+
+/// The `warning:` lines of a `--check-config` summary.
+fn warnings(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("warning:"))
+        .map(|w| w.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_trust_without_a_contact_route_is_warned_about_not_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = good_live(dir.path());
+    let trusts = dir.path().join("trusts.toml");
+    let head = "[[trust]]\nods_code = \"R9N\"\nname = \"Northfield\"\n\
+                fhir_base_url = \"https://pas.northfield.example/fhir/\"\ncapabilities = \"real-time\"\n";
+    // (what follows the trust's first lines, the warnings expected)
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "",
+            &[
+                "trust R9N: no contact route (set phone): patients are told to use the phone number on their appointment letter",
+            ],
+        ),
+        (
+            "[[trust.clinic]]\nspecialty = \"330\"\nphone = \"01632 960 330\"\npreparation = \"Bring your creams.\"\n",
+            &[
+                "trust R9N: no contact route (set phone) except for clinics 330: other patients are told to use their appointment letter",
+            ],
+        ),
+        (
+            "phone = \"01632 960 100\"\nhours = \"Monday to Friday, 8am to 6pm\"\n",
+            &[],
+        ),
+        (
+            "phone = \"01632 960 100\"\n[[trust.clinic]]\nspecialty = \"301\"\n",
+            &["trust R9N: clinic 301 has no preparation text"],
+        ),
+    ];
+    for (rest, want) in cases {
+        std::fs::write(&trusts, format!("{head}{rest}")).unwrap();
+        let out = run_with(&["--check-config"], &good);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{rest}: {stdout}{stderr}");
+        assert!(stdout.contains("trust:         R9N Northfield"), "{stdout}");
+        assert_eq!(warnings(&stdout), *want, "{rest}: {stdout}");
+    }
+    // Opening hours with no number to call are a mistake, not a warning.
+    std::fs::write(&trusts, format!("{head}hours = \"9am to 5pm\"\n")).unwrap();
+    let out = run_with(&["--check-config"], &good);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("hours is set without phone"), "{stderr}");
+}

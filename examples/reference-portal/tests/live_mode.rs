@@ -159,9 +159,22 @@ async fn live_mode_signs_in_views_cancels_and_serves_the_pca() {
     }
 }
 
+/// Answers the cancel journey's first question, "Do you still need this appointment?", with
+/// "No, I no longer need it".
+async fn still_not_needed(browser: &mut Browser, at: &str, csrf: &str) {
+    let res = browser
+        .post_form(
+            &format!("{at}/cancel/need"),
+            &[("csrf_token", csrf), ("still_needed", "no-longer-needed")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+}
+
 /// Cancels the appointment at `at` through its pages (the reason, the check page, confirm) and
 /// checks it ends on the done page.
 async fn cancel(browser: &mut Browser, at: &str, csrf: &str) {
+    still_not_needed(browser, at, csrf).await;
     let check = browser
         .post_form(
             &format!("{at}/cancel"),
@@ -220,6 +233,7 @@ async fn live_mode_staff_fulfil_a_request_after_oidc_sign_in_and_reporting_uses_
     let view = patient.get(&at).await;
     assert_eq!(view.status, StatusCode::OK, "{}", view.body);
     let csrf = csrf_token(&view.body).expect("a CSRF token");
+    still_not_needed(&mut patient, &at, &csrf).await;
     let check = patient
         .post_form(
             &format!("{at}/cancel"),

@@ -92,6 +92,24 @@ async fn post_to_form_with(
     b.follow(res).await
 }
 
+/// Answers the cancel journey's question on `page` with "No, I no longer need it"; returns the
+/// reasons form it leads to.
+async fn still_not_needed(b: &mut Browser, page: &Page) -> Page {
+    let next = post_to_form_with(
+        b,
+        page,
+        "still_needed",
+        &[("still_needed", "no-longer-needed")],
+    )
+    .await;
+    assert_eq!(
+        next.status, 200,
+        "the reasons after the question: {}",
+        next.url
+    );
+    next
+}
+
 /// A change journey on the appointment `key`: its first step with `answers` (the first slot
 /// offered, for a reschedule), then the check page's confirmation. Returns the page it ends on.
 async fn change(
@@ -105,8 +123,12 @@ async fn change(
         "{base}/patient-portal/appointment/{}/{step}",
         demo::appointment_id(key)
     );
-    let first = b.get_following(&url).await;
+    let mut first = b.get_following(&url).await;
     assert_eq!(first.status, 200, "{url}");
+    if step == "cancel" {
+        // "Do you still need this appointment?" first.
+        first = still_not_needed(b, &first).await;
+    }
     let slot = input_value(&first.body, "slot");
     let mut form = answers.to_vec();
     let field = match (step, &slot) {
@@ -183,6 +205,7 @@ async fn full_run(base: &str) {
         demo::appointment_id(demo::KEY_ADULT_VIDEO)
     );
     let form = adult.get_following(&video).await;
+    let form = still_not_needed(&mut adult, &form).await;
     let bad = post_to_form_with(&mut adult, &form, "reason", &[("reason", "not-a-reason")]).await;
     assert!(bad.status.is_client_error(), "a bad reason: {}", bad.status);
     let forged = adult

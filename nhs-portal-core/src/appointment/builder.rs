@@ -10,6 +10,7 @@ use super::{
     Appointment, AppointmentStatus, AppointmentType, Clinician, ConsultationMedium, Identifier,
     Location, Organisation, Priority, RequestStatus,
 };
+use crate::reporting::ChangeReason;
 use crate::{
     AppointmentId, IdError, NhsNumber, NhsNumberError, OdsCode, Specialty, TreatmentFunctionCode,
 };
@@ -96,6 +97,8 @@ pub struct AppointmentBuilder {
     appointment_type: Option<AppointmentType>,
     identifiers: Vec<Identifier>,
     holding: bool,
+    patient_instruction: Option<String>,
+    cancelled_by: Option<ChangeReason>,
 }
 
 impl Appointment {
@@ -222,6 +225,18 @@ impl AppointmentBuilder {
         self
     }
 
+    /// How the patient should prepare (FHIR `Appointment.patientInstruction`).
+    pub fn patient_instruction(mut self, text: impl Into<String>) -> Self {
+        self.patient_instruction = Some(text.into());
+        self
+    }
+
+    /// Who cancelled it (only kept when the status is cancelled).
+    pub fn cancelled_by(mut self, who: ChangeReason) -> Self {
+        self.cancelled_by = Some(who);
+        self
+    }
+
     /// Checks every field and builds the appointment.
     pub fn build(self) -> Result<Appointment, AppointmentError> {
         let id = match &self.id {
@@ -262,10 +277,11 @@ impl AppointmentBuilder {
         let description = self
             .description
             .unwrap_or_else(|| format!("{} appointment", sentence_case(&display)));
+        let status = self.status.unwrap_or(AppointmentStatus::Booked);
         Ok(Appointment {
             id,
             patient,
-            status: self.status.unwrap_or(AppointmentStatus::Booked),
+            status,
             request_status: self.request_status,
             description,
             specialty: Specialty { code, display },
@@ -282,6 +298,10 @@ impl AppointmentBuilder {
             appointment_type,
             identifiers: self.identifiers,
             holding: self.holding,
+            patient_instruction: self.patient_instruction,
+            cancelled_by: self
+                .cancelled_by
+                .filter(|_| status == AppointmentStatus::Cancelled),
         })
     }
 }

@@ -35,6 +35,8 @@ fn appt(
             name: "Trust".into(),
         },
         appointment_type: AppointmentType::Outpatient,
+        patient_instruction: None,
+        cancelled_by: None,
         identifiers: vec![],
         holding: false,
     }

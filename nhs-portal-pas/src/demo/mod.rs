@@ -61,6 +61,9 @@ use nhs_portal_core::store::{
 use nhs_portal_core::{Appointment, AppointmentId, NhsNumber, OdsCode, Organisation};
 use sha2::{Digest, Sha256};
 
+mod guidance;
+pub use guidance::*;
+
 use crate::PatientRecord;
 use crate::simulated::{SimulatedPas, SimulatedSlot, SimulatedTrust};
 

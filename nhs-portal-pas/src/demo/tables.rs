@@ -2,6 +2,7 @@
 //! requests (see [`super`]). Data, not logic: long on purpose.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
+use nhs_portal_core::reporting::ChangeReason;
 use nhs_portal_core::request_status::RequestKind;
 use nhs_portal_core::store::{PatientRequest, RequestState};
 use nhs_portal_core::uk_time::{self, UkLocal};
@@ -155,6 +156,10 @@ struct Spec {
     description: Option<&'static str>,
     /// A holding (waiting-list placeholder) record, not an appointment to attend.
     holding: bool,
+    /// The PAS's own preparation text (`patientInstruction`).
+    preparation: Option<&'static str>,
+    /// Who cancelled it (cancelled ones).
+    cancelled_by: Option<ChangeReason>,
 }
 
 fn pas_identifier(trust: &Organisation, key: &str) -> Identifier {
@@ -208,6 +213,8 @@ fn build_appointment(now: DateTime<Utc>, s: &Spec) -> Appointment {
         }),
         organisation: s.trust.clone(),
         appointment_type: s.kind,
+        patient_instruction: s.preparation.map(Into::into),
+        cancelled_by: s.cancelled_by,
         identifiers: vec![pas_identifier(&s.trust, s.key)],
         holding: s.holding,
     }
@@ -236,12 +243,15 @@ pub(super) fn appointments(now: DateTime<Utc>) -> Vec<Appointment> {
         kind: AppointmentType::Outpatient,
         description: None,
         holding: false,
+        preparation: None,
+        cancelled_by: None,
     };
     let specs = vec![
         // 9000000009 at the real-time trust
         Spec {
             priority: Some(Priority::TwoWeekWait),
             clinician: Some(("Dr Amira Shah", Some("555123456789"))),
+            preparation: Some(DERMATOLOGY_PAS_INSTRUCTION),
             ..base(KEY_ADULT_DERMATOLOGY, ADULT, &rt, "330", 14)
         },
         Spec {
@@ -263,6 +273,7 @@ pub(super) fn appointments(now: DateTime<Utc>) -> Vec<Appointment> {
         },
         Spec {
             status: Cancelled,
+            cancelled_by: Some(ChangeReason::Hospital),
             time: (10, 30),
             clinician: Some(("Mr Rhys Pritchard", None)),
             ..base(KEY_ADULT_CANCELLED, ADULT, &rt, "120", 21)

@@ -383,7 +383,17 @@ pub fn appointment_from_fhir_with(
         appointment_type,
         identifiers,
         holding,
+        patient_instruction: patient_instruction(resource),
+        cancelled_by: (status == AppointmentStatus::Cancelled).then(|| cancelled_by(resource)),
     }))
+}
+
+/// `Appointment.patientInstruction` (R4: a string), trimmed; none when empty.
+fn patient_instruction(resource: &Value) -> Option<String> {
+    s(resource, "patientInstruction")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
 }
 
 /// Renders a core appointment as a FHIR R4 Appointment for a PAS (no `id`: the server assigns
@@ -442,6 +452,19 @@ pub fn appointment_to_fhir(a: &Appointment, patient_reference: Option<&str>) -> 
     });
     if let Some(end) = a.end {
         out["end"] = json!(format_instant(end));
+    }
+    if let Some(text) = &a.patient_instruction {
+        out["patientInstruction"] = json!(text);
+    }
+    if a.status == AppointmentStatus::Cancelled
+        && let Some(by) = a.cancelled_by
+    {
+        let code = match by {
+            ChangeReason::Patient => "pat",
+            ChangeReason::Hospital => "prov",
+        };
+        out["cancelationReason"] =
+            json!({"coding": [{"system": CANCELLATION_REASON_SYSTEM, "code": code}]});
     }
     if let Some(code) = a.appointment_type.act_code() {
         out["appointmentType"] = json!({"coding": [{"system": ACT_CODE_SYSTEM, "code": code}]});

@@ -366,6 +366,7 @@ impl PasBackend for SimulatedPas {
         g.free_slot(&stored.id);
         let a = &mut g.appointments[i];
         a.status = AppointmentStatus::Cancelled;
+        a.cancelled_by = Some(nhs_portal_core::reporting::ChangeReason::Patient);
         Ok(a.clone())
     }
 

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use chrono::DateTime;
 use chrono::Utc;
+use nhs_portal_core::reporting::ChangeReason;
 use nhs_portal_core::request_status::RequestOutcome;
 use nhs_portal_core::{Appointment, AppointmentId, AppointmentStatus};
 
@@ -47,6 +48,7 @@ impl SimulatedPas {
                     ));
                 }
                 next.status = AppointmentStatus::Cancelled;
+                next.cancelled_by = Some(ChangeReason::Patient);
             }
             RequestOutcome::Rescheduled {
                 replaced_by: Some(new_id),
@@ -134,7 +136,10 @@ impl SimulatedPas {
         next.status = match change {
             PasChange::NoShow => AppointmentStatus::NoShow,
             PasChange::Attended => AppointmentStatus::Fulfilled,
-            PasChange::Cancelled { .. } => AppointmentStatus::Cancelled,
+            PasChange::Cancelled { by } => {
+                next.cancelled_by = Some(by);
+                AppointmentStatus::Cancelled
+            }
             _ => {
                 return Err(SimulationError::NotApplicable(
                     "only a no-show, an attendance or a cancellation is recorded this way",

@@ -48,6 +48,8 @@ fn appt(patient: &str, trust: &str, days: i64) -> Appointment {
         clinician: None,
         organisation: org(trust),
         appointment_type: AppointmentType::Outpatient,
+        patient_instruction: None,
+        cancelled_by: None,
         identifiers: vec![],
         holding: false,
     }

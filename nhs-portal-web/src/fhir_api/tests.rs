@@ -69,6 +69,8 @@ pub(crate) fn appointment(patient: &str, id: &str) -> Appointment {
         },
         appointment_type: AppointmentType::Outpatient,
         holding: false,
+        patient_instruction: None,
+        cancelled_by: None,
         identifiers: vec![Identifier {
             system: "https://pas.example/Appointment".into(),
             value: format!("pas-{id}"),

@@ -6,21 +6,18 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use nhs_portal_core::calendar::CalendarEvent;
 use nhs_portal_core::deep_link::Target;
-use nhs_portal_core::request_status::{CancelMode, Refusal, RequestKind, RescheduleMode};
-use nhs_portal_core::store::{PatientSession, RequestState};
-use nhs_portal_core::uk_time;
+use nhs_portal_core::request_status::{CancelMode, Refusal, RescheduleMode};
+use nhs_portal_core::store::PatientSession;
 use nhs_portal_core::{Appointment, AppointmentId, AppointmentStatus};
 
-use super::Inner;
 use super::change::href;
 use super::respond::PageOpts;
 use super::routes::{Ctx, Route};
-use super::views::{Actions, AppointmentList, AppointmentPage, CalendarLink, DonePage, Pending};
+use super::views::{Actions, AppointmentList, AppointmentPage, CalendarLink, DonePage};
+use super::{Inner, guide};
 use crate::http_kit;
 use crate::journeys::JumpOff;
 use crate::pages::{AppointmentModel, CardModel};
-
-const NOT_OFFERED: &str = "To change or cancel this appointment, contact the hospital's booking team using the phone number on your appointment letter.";
 
 impl Inner {
     /// Any page under `/patient-portal/appointment/`: the signed-in patient first, then the
@@ -51,6 +48,7 @@ impl Inner {
                 self.appointment_page(ctx, &session, &id, jump_off).await
             }
             Route::Change(kind, step) => self.change(ctx, req, &session, &id, kind, step).await,
+            Route::CancelNeed => self.cancel_need(ctx, req, &session, &id).await,
             Route::Calendar if req.method() == Method::GET => {
                 self.calendar_file(ctx, &session, &id).await
             }
@@ -94,25 +92,20 @@ impl Inner {
             _ => None,
         };
         if let Some(label) = cancel_label {
-            actions.cancel_href = Some(href(id, "cancel"));
+            actions.cancel_href = Some(href(id, "cancel/need"));
             actions.cancel_label = Some(label);
         }
+        let guide = guide::guide(&self.cfg.guidance, &view, self.journeys.now());
         let refusal = matches!(
             (view.allowed.cancel, view.allowed.reschedule),
             (Err(Refusal::NotOffered), Err(Refusal::NotOffered))
         )
-        .then_some(NOT_OFFERED);
-        let pending = view
-            .pending
-            .as_ref()
-            .filter(|p| p.state == RequestState::Pending)
-            .map(|p| Pending {
-                verb: match p.kind {
-                    RequestKind::Cancel => "cancel",
-                    RequestKind::Reschedule => "change",
-                },
-                date: uk_time::format_date(p.created_at),
-            });
+        .then(|| {
+            format!(
+                "To change or cancel this appointment, {}.",
+                guide::how_to_contact(guide.contact.as_ref())
+            )
+        });
         if view.allowed.confirm.is_ok() {
             actions.confirm_action = Some(href(id, "confirm-attendance"));
         }
@@ -122,7 +115,7 @@ impl Inner {
             a: AppointmentModel::of(&view.appointment),
             actions: any_action.then_some(actions),
             refusal,
-            pending,
+            guide,
             calendar: self.calendar_link(&view.appointment),
         };
         self.page(
@@ -175,9 +168,10 @@ impl Inner {
         let body = DonePage {
             a: AppointmentModel::of(&view.appointment),
             panel_body: None,
-            next: &[
-                "The hospital has been told you will attend this appointment.",
-                "If you can no longer attend, cancel or change the appointment as soon as you can.",
+            next: vec![
+                "The hospital has been told you will attend this appointment.".into(),
+                "If you can no longer attend, cancel or change the appointment as soon as you can."
+                    .into(),
             ],
             appointment_href: href(id, ""),
         };

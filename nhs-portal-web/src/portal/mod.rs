@@ -53,6 +53,7 @@ mod appointment;
 mod change;
 mod eligibility;
 mod gate;
+mod guide;
 mod info;
 mod prefix;
 mod respond;
@@ -109,6 +110,10 @@ pub struct PortalConfig {
     /// PCA API's ([`crate::fhir_api::FhirApiConfig`]'s `eligibility`); applied before every
     /// patient page and journey step.
     pub eligibility: nhs_portal_core::eligibility::Eligibility,
+    /// Each trust's contacts, clinic preparation, expected response time and cancel policy
+    /// warning ([`nhs_portal_core::guidance`]; default none: the pages then point to the
+    /// appointment letter).
+    pub guidance: nhs_portal_core::guidance::Guidance,
 }
 
 impl PortalConfig {
@@ -123,6 +128,7 @@ impl PortalConfig {
             max_body_bytes: 64 * 1024,
             demo: None,
             eligibility: nhs_portal_core::eligibility::Eligibility::DEFAULT,
+            guidance: nhs_portal_core::guidance::Guidance::new(),
         }
     }
 }

@@ -6,7 +6,8 @@
 //! - `GET /patient-portal/appointment/{id}`: the deep link, the appointment page;
 //! - `GET /patient-portal/appointments`: upcoming and past appointments;
 //! - `/fhir/Appointment`: the PCA API (mounted, not in this table);
-//! - `GET|POST /patient-portal/appointment/{id}/cancel`, `.../cancel/check`, `GET .../cancel/done`;
+//! - `GET|POST /patient-portal/appointment/{id}/cancel/need` (the first question: is the
+//!   appointment still needed?), `.../cancel`, `.../cancel/check`, `GET .../cancel/done`;
 //! - `GET|POST /patient-portal/appointment/{id}/reschedule`, `.../reschedule/check`,
 //!   `GET .../reschedule/done`;
 //! - `GET /patient-portal/appointment/{id}/calendar`: the "Add to calendar" file (iCalendar);
@@ -75,6 +76,10 @@ pub enum Route {
     Appointment,
     /// A change journey's step: `/patient-portal/appointment/{id}/{cancel|reschedule}[/step]`.
     Change(RequestKind, Step),
+    /// `/patient-portal/appointment/{id}/cancel/need`: the cancel journey's first question, "Do
+    /// you still need this appointment?" (and, with `?then=contact`, whom to call instead when
+    /// the trust does not reschedule online).
+    CancelNeed,
     /// `/patient-portal/appointment/{id}/calendar`: the appointment as an iCalendar file.
     Calendar,
     /// `/patient-portal/appointment/{id}/confirm-attendance`: the "Confirm you will attend" POST.
@@ -105,6 +110,7 @@ impl Route {
             Self::Asset => "asset",
             Self::Appointments => "appointments",
             Self::Appointment => "appointment",
+            Self::CancelNeed => "cancel-need",
             Self::Calendar => "calendar",
             Self::ConfirmAttendance => "confirm-attendance",
             Self::ConfirmAttendanceDone => "confirm-attendance-done",
@@ -149,6 +155,10 @@ impl Routes {
             ("/patient-portal/appointment/{id}", Route::Appointment),
             ("/patient-portal/appointment/{id}/", Route::OtherStep),
             ("/patient-portal/appointment/{id}/calendar", Route::Calendar),
+            (
+                "/patient-portal/appointment/{id}/cancel/need",
+                Route::CancelNeed,
+            ),
             (
                 "/patient-portal/appointment/{id}/confirm-attendance",
                 Route::ConfirmAttendance,
@@ -270,6 +280,7 @@ impl Inner {
             Route::Appointment
             | Route::Change(..)
             | Route::Calendar
+            | Route::CancelNeed
             | Route::ConfirmAttendance
             | Route::ConfirmAttendanceDone
             | Route::OtherStep => {

@@ -77,6 +77,8 @@ fn appt(id: &str, patient: &str, ods: &str, start: DateTime<Utc>) -> Appointment
             name: "Test Trust".into(),
         },
         appointment_type: AppointmentType::Outpatient,
+        patient_instruction: None,
+        cancelled_by: None,
         identifiers: vec![],
         holding: false,
     }
@@ -348,6 +350,24 @@ impl Client {
         format!("state={state}&nhs={nhs}")
     }
 
+    /// Answers the cancel journey's first question: "No, I no longer need it".
+    async fn no_longer_needed(&mut self, h: &Harness, base: &str, csrf: &str) {
+        let res = self
+            .post(
+                h,
+                &format!("{base}/cancel/need"),
+                &[("csrf_token", csrf), ("still_needed", "no-longer-needed")],
+            )
+            .await;
+        assert!(
+            res.headers().contains_key(header::LOCATION),
+            "{}: {}",
+            res.status(),
+            body(&res)
+        );
+        assert_eq!(location(&res), format!("{base}/cancel"));
+    }
+
     async fn sign_in(&mut self, h: &Harness, nhs: &str) -> String {
         let callback = self.start_sign_in(h, nhs).await;
         let res = self.get(h, &format!("/sign-in/callback?{callback}")).await;
@@ -489,7 +509,7 @@ async fn appointment_page_offers_only_the_allowed_actions_in_every_state() {
         let res = c.get(&h, &base).await;
         assert_eq!(res.status(), StatusCode::OK, "{id}");
         let html = body(&res);
-        assert_action(&html, &base, "cancel", &CANCEL_LABELS, cancel);
+        assert_action(&html, &base, "cancel/need", &CANCEL_LABELS, cancel);
         assert_action(&html, &base, "reschedule", &RESCHEDULE_LABELS, reschedule);
         // No form on the page posts to an action either.
         assert!(
@@ -505,6 +525,10 @@ async fn request_only_cancel_journey_stores_one_request_and_shows_pending() {
     let mut c = Client::new();
     let csrf = c.sign_in(&h, ALICE).await;
     let base = "/patient-portal/appointment/a-rq-1";
+    // The reasons come only after "Do you still need this appointment?".
+    let res = c.get(&h, &format!("{base}/cancel")).await;
+    assert_eq!(location(&res), format!("{base}/cancel/need"));
+    c.no_longer_needed(&h, base, &csrf).await;
     assert_eq!(
         c.get(&h, &format!("{base}/cancel")).await.status(),
         StatusCode::OK
@@ -604,6 +628,7 @@ async fn double_submit_of_a_request_makes_one_request() {
     let mut c = Client::new();
     let csrf = c.sign_in(&h, ALICE).await;
     let base = "/patient-portal/appointment/a-rq-1";
+    c.no_longer_needed(&h, base, &csrf).await;
     c.post(
         &h,
         &format!("{base}/cancel"),
@@ -640,6 +665,7 @@ async fn real_time_cancel_cancels_in_the_pas() {
     let mut c = Client::new();
     let csrf = c.sign_in(&h, ALICE).await;
     let base = "/patient-portal/appointment/a-rt-1";
+    c.no_longer_needed(&h, base, &csrf).await;
     c.post(
         &h,
         &format!("{base}/cancel"),
@@ -683,6 +709,7 @@ async fn a_cancel_the_pas_refuses_under_its_rules_has_its_own_page() {
     let csrf = c.sign_in(&h, ALICE).await;
     let base = "/patient-portal/appointment/a-rt-1";
     *h.pas.refuse_cancel.lock().unwrap() = Some("Alice Example: too late to cancel".into());
+    c.no_longer_needed(&h, base, &csrf).await;
     c.post(
         &h,
         &format!("{base}/cancel"),

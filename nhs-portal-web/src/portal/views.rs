@@ -107,8 +107,8 @@ pub(super) struct AppointmentList {
 pub(super) struct AppointmentPage {
     pub(super) a: AppointmentModel,
     pub(super) actions: Option<Actions>,
-    pub(super) refusal: Option<&'static str>,
-    pub(super) pending: Option<Pending>,
+    pub(super) refusal: Option<String>,
+    pub(super) guide: super::guide::GuideModel,
     pub(super) calendar: Option<CalendarLink>,
 }
 
@@ -131,13 +131,6 @@ pub(super) struct Actions {
     pub(super) cancel_label: Option<&'static str>,
     /// Where the "Confirm you will attend" form posts, when it is offered.
     pub(super) confirm_action: Option<String>,
-}
-
-/// "You asked to {verb} this appointment on {date}".
-#[derive(Debug, Clone, Serialize)]
-pub(super) struct Pending {
-    pub(super) verb: &'static str,
-    pub(super) date: String,
 }
 
 /// One radio of the reasons.
@@ -273,7 +266,7 @@ pub(super) struct SlotsPage {
 pub(super) struct DonePage {
     pub(super) a: AppointmentModel,
     pub(super) panel_body: Option<String>,
-    pub(super) next: &'static [&'static str],
+    pub(super) next: Vec<String>,
     pub(super) appointment_href: String,
 }
 
@@ -283,4 +276,41 @@ pub(super) struct DonePage {
 pub(super) struct WaitingListPage {
     pub(super) tag: crate::pages::TagModel,
     pub(super) organisation: String,
+}
+
+/// One answer to "Do you still need this appointment?".
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct NeedRadio {
+    pub(super) code: &'static str,
+    pub(super) label: &'static str,
+}
+
+/// `still_needed`: the cancel journey's first question.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct StillNeededForm<'a> {
+    pub(super) errors: &'a [FieldError],
+    pub(super) error: Option<&'static str>,
+    pub(super) field: &'static str,
+    pub(super) options: Vec<NeedRadio>,
+    pub(super) action: String,
+    pub(super) appointment_href: String,
+}
+
+/// `contact_hospital`: whom to call when the trust does not change appointments online.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct ContactHospital {
+    pub(super) a: AppointmentModel,
+    pub(super) how: String,
+    pub(super) contact: Option<super::guide::ContactModel>,
+    pub(super) cancel_href: Option<String>,
+    pub(super) appointment_href: String,
+}
+
+/// `check`: a [`CheckPage`] and the trust's policy warning (cancelling only), shown in the
+/// same warning card.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct WithPolicy<'a> {
+    #[serde(flatten)]
+    pub(super) page: &'a CheckPage,
+    pub(super) policy_warning: Option<&'a str>,
 }

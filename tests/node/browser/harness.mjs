@@ -192,3 +192,26 @@ export async function tabTo (page, matches, { back = false, max = 80, what = 'th
   }
   assert.fail(`${back ? 'Shift+Tab' : 'Tab'} never reached ${what}; focus went to: ${seen.join(', ')}`)
 }
+
+/** The service name every page title ends with (before "– NHS"). */
+export const SERVICE = 'Manage your hospital appointments'
+
+/**
+ * The checks every portal page passes (its title names the service once and starts with its
+ * H1; no axe violations; no own header or footer inside the NHS App), and its screenshot as
+ * `{combo.name}-{name}.png`.
+ */
+export async function checkPage (page, combo, name) {
+  const title = await page.title()
+  assert.ok(title.endsWith(`${SERVICE} – NHS`), `${name}: title "${title}"`)
+  assert.equal(title.split(SERVICE).length, 2, `${name}: title "${title}" names the service once`)
+  const h1 = (await page.locator('h1').first().innerText()).trim()
+  assert.ok(title.startsWith('Error: ') ? title.slice(7).startsWith(h1) : title.startsWith(h1), `${name}: title "${title}" starts with the H1 "${h1}"`)
+  const violations = await axeViolations(page)
+  await screenshot(page, `${combo.name}-${name}`)
+  assert.deepEqual(violations, [], `${name}: axe violations ${JSON.stringify(violations, null, 2)}`)
+  if (combo.inApp) {
+    const chrome = await page.locator('header.nhsuk-header, footer.nhsuk-footer').count()
+    assert.equal(chrome, 0, `${name}: no own header or footer inside the NHS App`)
+  }
+}

@@ -282,6 +282,9 @@ for (const combo of combos) {
       await check('appointment-real-time')
       await assertOnlyActions('dermatology before cancelling', ['cancel', 'reschedule'])
       await page.getByRole('link', { name: 'Cancel this appointment' }).click()
+      // The question first (its branches: cancel_choice.test.mjs).
+      await page.getByRole('radio', { name: 'No, I no longer need it' }).check()
+      await page.getByRole('button', { name: 'Continue' }).click()
       await check('cancel-reason')
       await page.getByRole('button', { name: 'Continue' }).click()
       await check('cancel-reason-error')
@@ -333,6 +336,8 @@ for (const combo of combos) {
       await openAppointment('Ophthalmology appointment')
       await check('appointment-request-only')
       await page.getByRole('link', { name: 'Ask to cancel this appointment' }).click()
+      await page.getByRole('radio', { name: 'No, I no longer need it' }).check()
+      await page.getByRole('button', { name: 'Continue' }).click()
       await page.getByRole('radio', { name: 'Other' }).check()
       await page.getByRole('button', { name: 'Continue' }).click()
       await check('cancel-reason-other-error')

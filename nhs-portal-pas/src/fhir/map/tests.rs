@@ -278,3 +278,47 @@ fn a_waitlist_appointment_is_a_holding_record() {
         .unwrap();
     assert!(!a.holding);
 }
+
+#[test]
+fn preparation_and_who_cancelled_are_read_and_written() {
+    let data = DemoData::build(Utc.with_ymd_and_hms(2026, 4, 1, 8, 0, 0).unwrap());
+    let a = data.appointments[0].clone();
+    let read = |v: &Value| {
+        appointment_from_fhir(v, &a.patient, &org(), "https://pas.example/")
+            .unwrap()
+            .unwrap()
+    };
+    // (patientInstruction as sent, as read)
+    for (sent, want) in [
+        (json!("Fast for 6 hours."), Some("Fast for 6 hours.")),
+        (
+            json!("  Bring your glasses.  "),
+            Some("Bring your glasses."),
+        ),
+        (json!("   "), None),
+        (json!(42), None),
+    ] {
+        let mut v = appointment_to_fhir(&a, None);
+        v["id"] = json!(a.id.as_str());
+        v["patientInstruction"] = sent.clone();
+        assert_eq!(read(&v).patient_instruction.as_deref(), want, "{sent}");
+    }
+    // Who cancelled: only on a cancelled appointment, both ways.
+    for by in [ChangeReason::Patient, ChangeReason::Hospital] {
+        let mut cancelled = a.clone();
+        cancelled.status = AppointmentStatus::Cancelled;
+        cancelled.cancelled_by = Some(by);
+        let mut v = appointment_to_fhir(&cancelled, None);
+        v["id"] = json!(a.id.as_str());
+        assert_eq!(read(&v).cancelled_by, Some(by));
+    }
+    let mut v = appointment_to_fhir(&a, None);
+    v["id"] = json!(a.id.as_str());
+    v["cancelationReason"] =
+        json!({"coding": [{"system": CANCELLATION_REASON_SYSTEM, "code": "prov"}]});
+    assert_eq!(
+        read(&v).cancelled_by,
+        None,
+        "a booked appointment has no canceller"
+    );
+}

@@ -9,6 +9,11 @@
 //! sign-in) no one can read it back: the key's inputs are gone with the session. Sign-out and
 //! the timed-out page also clear the cookie ([`clear_draft_cookie`]).
 //!
+//! A cancel draft also records that the patient answered the journey's first question "No, I
+//! no longer need it" ([`nhs_portal_core::reasons::StillNeeded`]): [`read`] gives a cancel
+//! journey's answers only then, so neither the reasons form, the check page nor the confirm
+//! step can be reached by a crafted request that skipped the question.
+//!
 //! Why not server-side: the store has no place for drafts (it would be a new table and
 //! migration in three stores for a value that lives 30 minutes); a cookie keeps the journey
 //! working without JavaScript and across portal instances. It carries nothing the last step
@@ -21,6 +26,7 @@ use bytes::Bytes;
 use cookie::{Cookie, SameSite};
 use http::{HeaderValue, Request};
 use nhs_portal_core::AppointmentId;
+use nhs_portal_core::request_status::RequestKind;
 use nhs_portal_core::store::PatientSession;
 use sha2::{Digest, Sha256};
 
@@ -39,6 +45,9 @@ struct Draft {
     appointment: String,
     kind: String,
     answers: ReasonAnswers,
+    /// The patient answered "No, I no longer need it" (cancel drafts only).
+    #[serde(default)]
+    no_longer_needed: bool,
 }
 
 /// The answers a reasons form posted (free text trimmed, empty as none).
@@ -98,7 +107,8 @@ fn open(session: &PatientSession, raw: &str) -> Option<Draft> {
 }
 
 /// The draft answers of this journey on this appointment, if the request carries them and
-/// they were written in this session.
+/// they were written in this session; for a cancel, only once the patient said they no longer
+/// need the appointment.
 pub(super) fn read(
     req: &Request<Bytes>,
     session: &PatientSession,
@@ -106,8 +116,15 @@ pub(super) fn read(
     w: &Wording,
 ) -> Option<ReasonAnswers> {
     let raw = http_kit::cookie_value(req.headers(), DRAFT_COOKIE)?;
-    let draft = open(session, &raw)?;
-    (draft.kind == w.draft_kind && draft.appointment == id.as_str()).then_some(draft.answers)
+    usable(open(session, &raw)?, id, w)
+}
+
+/// A draft's answers, if it is of this journey on this appointment and (a cancel) the question
+/// was answered.
+fn usable(draft: Draft, id: &AppointmentId, w: &Wording) -> Option<ReasonAnswers> {
+    let asked = w.kind != RequestKind::Cancel || draft.no_longer_needed;
+    (draft.kind == w.draft_kind && draft.appointment == id.as_str() && asked)
+        .then_some(draft.answers)
 }
 
 /// A journey's short-lived `HttpOnly`, `SameSite=Lax` cookie.
@@ -139,7 +156,8 @@ pub(in crate::portal) fn clear_draft_cookie(secure: bool) -> Option<HeaderValue>
 
 impl Inner {
     /// The `Set-Cookie` value keeping `answers` for 30 minutes, sealed for `session`, or
-    /// removing the draft (`None`).
+    /// removing the draft (`None`). A cancel draft records the "no longer needed" answer, so
+    /// call this for a cancel only after that answer, or with answers [`read`] gave.
     pub(super) fn draft_cookie(
         &self,
         session: &PatientSession,
@@ -154,6 +172,7 @@ impl Inner {
                     appointment: id.as_str().to_owned(),
                     kind: w.draft_kind.to_owned(),
                     answers,
+                    no_longer_needed: w.kind == RequestKind::Cancel,
                 },
             )
         });
@@ -214,6 +233,7 @@ mod tests {
                 reason: "other".into(),
                 details: Some("my private reason".into()),
             },
+            no_longer_needed: true,
         };
         let mine = session("s-1");
         let sealed = seal(&mine, &draft).unwrap();
@@ -229,5 +249,40 @@ mod tests {
         assert_ne!(seal(&mine, &draft).unwrap(), sealed);
         assert!(open(&mine, "not-base64!").is_none());
         assert!(open(&mine, "").is_none());
+    }
+
+    #[test]
+    fn a_cancel_draft_counts_only_after_the_still_needed_question() {
+        use super::super::wording::{CANCEL, RESCHEDULE};
+        let id = AppointmentId::parse("a-1").unwrap();
+        let draft = |kind: &str, asked: bool| Draft {
+            appointment: "a-1".into(),
+            kind: kind.into(),
+            answers: ReasonAnswers::default(),
+            no_longer_needed: asked,
+        };
+        // (draft kind, question answered, journey) -> usable
+        let table = [
+            ("cancel", true, &CANCEL, true),
+            ("cancel", false, &CANCEL, false),
+            ("reschedule", false, &RESCHEDULE, true),
+            ("reschedule", true, &CANCEL, false),
+            ("cancel", true, &RESCHEDULE, false),
+        ];
+        for (kind, asked, w, want) in table {
+            assert_eq!(
+                usable(draft(kind, asked), &id, w).is_some(),
+                want,
+                "{kind} {asked}"
+            );
+        }
+        let other = AppointmentId::parse("a-2").unwrap();
+        assert!(usable(draft("cancel", true), &other, &CANCEL).is_none());
+        // An old cookie without the field reads as "not answered".
+        let old: Draft = serde_json::from_str(
+            r#"{"appointment":"a-1","kind":"cancel","answers":{"reason":"","details":null}}"#,
+        )
+        .unwrap();
+        assert!(usable(old, &id, &CANCEL).is_none());
     }
 }

@@ -1,4 +1,5 @@
-//! The change journey: cancel and reschedule are one flow, form → check → confirm → done,
+//! The change journey: cancel and reschedule are one flow, form → check → confirm → done
+//! (a cancel first asks whether the appointment is still needed, [`need`]),
 //! driven by a table of wording ([`wording`]); a real-time reschedule picks a free slot instead
 //! of giving reasons ([`slots`]).
 //! (Over 400 lines: the one change journey's steps for both cancel and reschedule, kept in one
@@ -13,11 +14,13 @@
 
 pub(super) mod draft;
 mod slot_page;
+mod need;
 mod slots;
 mod wording;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
+use nhs_portal_core::reasons::StillNeeded;
 use nhs_portal_core::request_status::{CancelMode, RequestKind, RescheduleMode};
 use nhs_portal_core::store::{PatientSession, RequestState};
 use nhs_portal_core::{AppointmentId, AppointmentStatus, uk_time};
@@ -25,7 +28,9 @@ use nhs_portal_core::{AppointmentId, AppointmentStatus, uk_time};
 use super::Inner;
 use super::respond::{PageOpts, form_status};
 use super::routes::{Ctx, Step};
-use super::views::{AnswerRow, CheckPage, DetailsField, DonePage, ReasonForm, ReasonRadio};
+use super::views::{
+    AnswerRow, CheckPage, DetailsField, DonePage, ReasonForm, ReasonRadio, WithPolicy,
+};
 use crate::http_kit::{self, Form};
 use crate::journeys::{AppointmentView, FieldError, JourneyError, ReasonAnswers, reason_label};
 use crate::pages::AppointmentModel;
@@ -173,6 +178,13 @@ impl Inner {
                 taken.then_some("The time you chose is no longer available. Choose another time");
             return self.slots_page(ctx, session, id, message).await;
         }
+        if w.kind == RequestKind::Cancel
+            && errors.is_none()
+            && draft::read(req, session, id, w).is_none()
+        {
+            // The question first: no reasons before "No, I no longer need it".
+            return http_kit::redirect(&href(id, need::STEP));
+        }
         let switch = w.switch_label.filter(|_| match other(w.kind) {
             RequestKind::Reschedule => view.allowed.reschedule.is_ok(),
             RequestKind::Cancel => view.allowed.cancel.is_ok(),
@@ -240,6 +252,10 @@ impl Inner {
         if w.kind == RequestKind::Reschedule && mode == Mode::RealTime {
             return self.slot_chosen(ctx, session, id, &form).await;
         }
+        if w.kind == RequestKind::Cancel && draft::read(req, session, id, w).is_none() {
+            // A crafted POST cannot skip the question.
+            return http_kit::redirect(&href(id, need::STEP));
+        }
         let answers = draft::answers_from_form(&form);
         if let Err(errors) = answers.validate(w.reasons, w.kind) {
             return self.change_form(at, found, Some((&answers, &errors))).await;
@@ -265,14 +281,23 @@ impl Inner {
             Mode::Request => &w.check_request,
         };
         let change_href = href(id, w.step);
-        let mut rows = vec![AnswerRow {
+        let mut rows = Vec::new();
+        if w.kind == RequestKind::Cancel {
+            rows.push(AnswerRow {
+                key: "Do you still need this appointment?",
+                value: StillNeeded::NoLongerNeeded.label().to_owned(),
+                change_href: href(id, need::STEP),
+                change_hidden: "whether you still need this appointment",
+            });
+        }
+        rows.push(AnswerRow {
             key: "Reason",
             value: reason_label(w.reasons, &answers.reason)
                 .unwrap_or("")
                 .to_owned(),
             change_href: change_href.clone(),
             change_hidden: "reason",
-        }];
+        });
         if let Some(d) = &answers.details {
             rows.push(AnswerRow {
                 key: w.details_key,
@@ -292,7 +317,11 @@ impl Inner {
             button: words.button,
             appointment_href: href(id, ""),
         };
-        self.check_page(ctx, session, id, w, &body, words.title)
+        // The trust's policy warning, before a patient cancels.
+        let policy = (w.kind == RequestKind::Cancel)
+            .then(|| self.cfg.guidance.cancel_warning(&view.appointment))
+            .flatten();
+        self.check_page_with(ctx, session, id, w, &body, words.title, policy)
     }
 
     /// A check page: back to the journey's form.
@@ -305,6 +334,25 @@ impl Inner {
         body: &CheckPage,
         title: &str,
     ) -> Response<Bytes> {
+        self.check_page_with(ctx, session, id, w, body, title, None)
+    }
+
+    /// A check page with the trust's policy warning, if any, in its warning card.
+    #[allow(clippy::too_many_arguments)]
+    fn check_page_with(
+        &self,
+        ctx: &Ctx,
+        session: &PatientSession,
+        id: &AppointmentId,
+        w: &Wording,
+        body: &CheckPage,
+        title: &str,
+        policy_warning: Option<&str>,
+    ) -> Response<Bytes> {
+        let body = WithPolicy {
+            page: body,
+            policy_warning,
+        };
         let back = PageOpts::step(href(id, w.step), false);
         self.page(
             ctx,
@@ -312,7 +360,7 @@ impl Inner {
             StatusCode::OK,
             "check",
             title,
-            body,
+            &body,
             back,
         )
     }
@@ -413,10 +461,21 @@ impl Inner {
             }
             _ => return http_kit::redirect(&href(id, "")),
         };
+        let expected = crate::portal::guide::expected_response(&self.cfg.guidance, a);
+        let contact = crate::portal::guide::how_to_contact(
+            crate::portal::guide::ContactModel::of(&self.cfg.guidance, a).as_ref(),
+        );
         let body = DonePage {
             a: AppointmentModel::of(a),
             panel_body,
-            next: words.next,
+            next: words
+                .next
+                .iter()
+                .map(|p| {
+                    p.replace("{expected}", &expected)
+                        .replace("{contact}", &contact)
+                })
+                .collect(),
             appointment_href: href(id, ""),
         };
         self.page(

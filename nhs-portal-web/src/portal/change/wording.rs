@@ -15,7 +15,8 @@ pub(super) struct CheckWords {
     pub(super) warning_button: bool,
 }
 
-/// A confirmation page.
+/// A confirmation page. In `next`, `{expected}` stands for the trust's expected response time
+/// and `{contact}` for how to reach it (see `portal::guide`).
 #[derive(Debug)]
 pub(super) struct DoneWords {
     pub(super) title: &'static str,
@@ -80,7 +81,7 @@ pub(super) const CANCEL: Wording = Wording {
     done_requested: DoneWords {
         title: "Your request to cancel has been submitted",
         next: &[
-            "The hospital's booking team will review your request, usually within 2 working days.",
+            "The hospital's booking team will review your request, usually {expected}.",
             "Until they do, your appointment is still booked and shows as Pending Cancellation.",
             "If they cannot cancel it, or need to talk to you, they will contact you.",
         ],
@@ -89,7 +90,7 @@ pub(super) const CANCEL: Wording = Wording {
         title: "Your appointment has been cancelled",
         next: &[
             "You do not need to do anything else. The hospital has been told.",
-            "If you need this appointment again, contact the hospital's booking team using the phone number on your appointment letter.",
+            "If you need this appointment again, {contact}.",
         ],
     },
 };
@@ -120,7 +121,7 @@ pub(super) const RESCHEDULE: Wording = Wording {
     done_requested: DoneWords {
         title: "Your request to change this appointment has been submitted",
         next: &[
-            "The hospital's booking team will contact you to agree a new date and time, usually within 2 working days.",
+            "The hospital's booking team will contact you to agree a new date and time, usually {expected}.",
             "Until then, keep your current appointment. It shows as Pending Reschedule.",
         ],
     },
