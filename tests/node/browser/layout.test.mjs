@@ -96,7 +96,12 @@ for (const mode of modes) {
       // Real-time trust: cancel.
       const derm = await appointmentPath(page, base, 'Dermatology appointment')
       await visit('appointment-real-time', derm)
-      await visit('cancel-reasons', `${derm}/cancel`)
+      await visit('cancel-need', `${derm}/cancel/need`)
+      await submit('Continue')
+      await measure('cancel-need-error')
+      await page.getByRole('radio', { name: 'No, I no longer need it' }).check()
+      await submit('Continue')
+      await measure('cancel-reasons')
       await submit('Continue')
       await measure('cancel-reasons-error')
       await page.getByLabel('I do not have transport').check()
@@ -134,7 +139,9 @@ for (const mode of modes) {
       // Request-only trust: ask to cancel.
       const oph = await appointmentPath(page, base, 'Ophthalmology appointment')
       await visit('appointment-request-only', oph)
-      await page.goto(`${base}${oph}/cancel`)
+      await page.goto(`${base}${oph}/cancel/need`)
+      await page.getByRole('radio', { name: 'No, I no longer need it' }).check()
+      await submit('Continue')
       await page.getByRole('radio', { name: 'Other' }).check()
       await submit('Continue')
       await measure('cancel-request-other-error')
@@ -244,6 +251,17 @@ for (const mode of [{ inApp: true, width: 320, name: '320px-app' }, { inApp: fal
       // Cancel (real time).
       await open(derm)
       await activate(/^Cancel this appointment$/)
+      // First "Do you still need this appointment?": Tab into its radios, the arrow key to the
+      // second answer (which chooses it), then Continue.
+      assert.match(page.url(), /\/cancel\/need$/)
+      await shot('cancel-need')
+      await tabTo(page, isRadio(), { what: 'the first answer' })
+      await page.keyboard.press('ArrowDown')
+      const noLonger = await focused(page)
+      assert.ok(noLonger && /no longer need/.test(noLonger.name), `the arrow key moved to the second answer: ${JSON.stringify(noLonger)}`)
+      assert.ok(noLonger.visible, 'and it can be seen')
+      assert.ok(await page.locator(`input#${noLonger.id}`).isChecked(), 'the arrow key chose it')
+      await activate(/^Continue$/)
       assert.match(page.url(), /\/cancel$/)
       await shot('cancel-reasons')
       // Sent with nothing chosen: the error summary takes the focus.
