@@ -323,7 +323,10 @@ async fn failures_are_typed_and_only_transient_ones_retried() {
     let adult = demo::nhs_number(demo::ADULT);
     // one 503: the GETs are retried and succeed
     m.faults(json!({"status": 503, "count": 1})).await;
-    assert_eq!(pas.list_appointments(&adult).await.unwrap().len(), 10);
+    // Ten appointments and the two holding records (stored as `waitlist`, read back as holding).
+    let listed = pas.list_appointments(&adult).await.unwrap();
+    assert_eq!(listed.len(), 12);
+    assert_eq!(listed.iter().filter(|a| a.holding).count(), 2);
     // a lasting outage: Unavailable once the retries run out
     m.faults(json!({"status": 503, "count": 50})).await;
     assert!(matches!(
