@@ -387,7 +387,7 @@ async fn without_online_rescheduling_the_patient_is_told_whom_to_call() {
         Capabilities {
             cancel: CancelMode::Request,
             reschedule: RescheduleMode::NotOffered,
-            confirm_attendance: false,
+            ..Capabilities::REQUEST_ONLY
         }
     ));
     let mut patient = t.client();
