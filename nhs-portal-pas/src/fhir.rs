@@ -75,6 +75,7 @@ mod events;
 pub mod map;
 mod read;
 mod server;
+mod transaction;
 mod write;
 
 use std::sync::Arc;

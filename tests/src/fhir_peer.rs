@@ -14,6 +14,9 @@
 //!   three slot regimes of [`SlotMode`]: client-managed Slots, server-owned Slots moved only by
 //!   `Appointment/{id}/$book` and freed by `$cancel` (a `PUT` of a Slot is 405), and PATCH-only
 //!   (every `PUT` is 405); writes answer with no body when [`PeerOptions::minimal_writes`];
+//! - transaction Bundles (`transaction`, [`SlotMode::Transaction`]): `POST {base}`, each entry a
+//!   `PUT` with `request.ifMatch`, all or nothing, answered with a `transaction-response`
+//!   Bundle; [`FhirPeer::race_next_transaction`] lands another client's write first;
 //! - its `CapabilityStatement` at `metadata`, saying which of those it offers;
 //! - SMART Backend Services (`auth`, [`PeerAuth`]): `POST token` takes a `client_credentials`
 //!   grant with a `private_key_jwt` assertion (RS384, checked against the client's public key,
@@ -32,6 +35,7 @@
 
 mod auth;
 mod search;
+mod transaction;
 mod write;
 
 use std::collections::{HashMap, HashSet};
@@ -59,6 +63,9 @@ pub enum SlotMode {
     ServerOwned,
     /// Every `PUT` is 405: writes are JSON Patch only.
     PatchOnly,
+    /// Client-managed Slots, and `transaction` Bundles offered (`POST {base}`, all or nothing,
+    /// `request.ifMatch` on each entry; see `transaction`).
+    Transaction,
 }
 
 /// How `next` links are written.
@@ -133,6 +140,9 @@ struct State {
     used_jti: HashSet<String>,
     token_requests: usize,
     log: Vec<Logged>,
+    /// Resources another client writes just before the next transaction is carried out
+    /// ([`FhirPeer::race_next_transaction`]).
+    races: Vec<Value>,
 }
 
 struct Peer {
@@ -303,6 +313,13 @@ impl FhirPeer {
         }
     }
 
+    /// Another client's write of `resource` lands just before the next transaction Bundle is
+    /// carried out (after the adapter read what it sends), so the transaction meets a new
+    /// version.
+    pub fn race_next_transaction(&self, resource: Value) {
+        self.peer.lock().races.push(resource);
+    }
+
     /// A "staff member" has the resource open: writes to it are refused with 422 and `text`.
     pub fn lock_record(&self, resource_type: &str, id: &str, text: &str) {
         self.peer
@@ -422,6 +439,7 @@ fn answer(peer: &Peer, req: &Request<Bytes>) -> Response<Bytes> {
             None => outcome(StatusCode::NOT_FOUND, "not-found", "no such resource"),
         },
         (&Method::PUT | &Method::PATCH, [kind, id]) => write::update(peer, &mut g, kind, id, req),
+        (&Method::POST, []) => transaction::transaction(peer, &mut g, req),
         (&Method::POST, ["Appointment", id, operation]) => {
             write::operation(peer, &mut g, id, operation, req)
         }
@@ -445,7 +463,7 @@ fn capability_statement(slots: SlotMode) -> Value {
     let interactions =
         |codes: &[&str]| -> Value { codes.iter().map(|c| json!({"code": c})).collect() };
     let (appointment, slot, operations) = match slots {
-        SlotMode::ClientManaged => (
+        SlotMode::ClientManaged | SlotMode::Transaction => (
             interactions(&["read", "search-type", "update", "patch"]),
             interactions(&["read", "search-type", "update", "patch"]),
             json!([]),
@@ -464,6 +482,10 @@ fn capability_statement(slots: SlotMode) -> Value {
             json!([]),
         ),
     };
+    let system: Value = match slots {
+        SlotMode::Transaction => interactions(&["transaction"]),
+        _ => json!([]),
+    };
     json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -472,6 +494,7 @@ fn capability_statement(slots: SlotMode) -> Value {
         "format": ["json"],
         "rest": [{
             "mode": "server",
+            "interaction": system,
             "resource": [
                 {"type": "Appointment", "interaction": appointment, "operation": operations},
                 {"type": "Slot", "interaction": slot},
