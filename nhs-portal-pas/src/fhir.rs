@@ -75,6 +75,7 @@ mod events;
 pub mod map;
 mod read;
 mod server;
+mod subscription;
 mod transaction;
 mod write;
 
@@ -94,6 +95,7 @@ pub use config::{
     FeedConfig, FhirConfigError, FhirPasConfig, PORTAL_ACCESS_EXTENSION, SecretText,
     SmartBackendAuth, SpecialtyMap, SpecialtyMapping,
 };
+pub use subscription::{BACKPORT_SUBSCRIPTION_PROFILE, PayloadContent, SubscriptionConfig};
 pub use write::BOOKED_FOR_EXTENSION;
 
 pub use crate::error::HttpStatus;

@@ -17,6 +17,9 @@
 //! - transaction Bundles (`transaction`, [`SlotMode::Transaction`]): `POST {base}`, each entry a
 //!   `PUT` with `request.ifMatch`, all or nothing, answered with a `transaction-response`
 //!   Bundle; [`FhirPeer::race_next_transaction`] lands another client's write first;
+//! - FHIR Subscriptions (`subscription`, [`PeerOptions::subscriptions`]): `POST Subscription`
+//!   (backport, rest-hook), a handshake, then a notification per Appointment change (full
+//!   resource or id only), sent when the test calls [`FhirPeer::deliver_notifications`];
 //! - its `CapabilityStatement` at `metadata`, saying which of those it offers;
 //! - SMART Backend Services (`auth`, [`PeerAuth`]): `POST token` takes a `client_credentials`
 //!   grant with a `private_key_jwt` assertion (RS384, checked against the client's public key,
@@ -35,6 +38,7 @@
 
 mod auth;
 mod search;
+mod subscription;
 mod transaction;
 mod write;
 
@@ -101,6 +105,8 @@ pub struct PeerOptions {
     pub stamp_early: chrono::Duration,
     /// SMART Backend Services: the client allowed a token, and how long tokens last.
     pub auth: Option<PeerAuth>,
+    /// FHIR Subscriptions (backport, rest-hook) offered (see `subscription`).
+    pub subscriptions: bool,
 }
 
 /// What one request carried, as [`FhirPeer::requests`] lists it.
@@ -143,6 +149,12 @@ struct State {
     /// Resources another client writes just before the next transaction is carried out
     /// ([`FhirPeer::race_next_transaction`]).
     races: Vec<Value>,
+    /// Subscription notifications waiting for [`FhirPeer::deliver_notifications`].
+    outbox: Vec<subscription::Pending>,
+    /// Events notified so far, per Subscription.
+    notified: HashMap<String, u64>,
+    /// Notification bodies sent.
+    sent: Vec<Value>,
 }
 
 struct Peer {
@@ -270,8 +282,9 @@ impl FhirPeer {
         let key = key_of(&resource).expect("a resource with resourceType and id");
         let mut g = self.peer.lock();
         let version = g.by_key.get(&key).map_or(1, |(v, _)| v + 1);
-        g.by_key
-            .insert(key, (version, with_meta(resource, version, at)));
+        let stored = with_meta(resource, version, at);
+        subscription::changed(&self.peer, &mut g, &stored);
+        g.by_key.insert(key, (version, stored));
     }
 
     /// Changes a stored resource as staff would in the PAS (a new version).
@@ -417,7 +430,7 @@ fn answer(peer: &Peer, req: &Request<Bytes>) -> Response<Bytes> {
     if parts == ["metadata"] {
         return fhir(
             StatusCode::OK,
-            &capability_statement(peer.options.slots),
+            &capability_statement(peer.options.slots, peer.options.subscriptions),
             None,
         );
     }
@@ -440,6 +453,7 @@ fn answer(peer: &Peer, req: &Request<Bytes>) -> Response<Bytes> {
         },
         (&Method::PUT | &Method::PATCH, [kind, id]) => write::update(peer, &mut g, kind, id, req),
         (&Method::POST, []) => transaction::transaction(peer, &mut g, req),
+        (&Method::POST, ["Subscription"]) => subscription::create(peer, &mut g, req),
         (&Method::POST, ["Appointment", id, operation]) => {
             write::operation(peer, &mut g, id, operation, req)
         }
@@ -459,7 +473,7 @@ fn header_text(req: &Request<Bytes>, name: &str) -> Option<String> {
 }
 
 /// What the peer says it offers, per slot regime.
-fn capability_statement(slots: SlotMode) -> Value {
+fn capability_statement(slots: SlotMode, subscriptions: bool) -> Value {
     let interactions =
         |codes: &[&str]| -> Value { codes.iter().map(|c| json!({"code": c})).collect() };
     let (appointment, slot, operations) = match slots {
@@ -486,6 +500,18 @@ fn capability_statement(slots: SlotMode) -> Value {
         SlotMode::Transaction => interactions(&["transaction"]),
         _ => json!([]),
     };
+    let mut resources = vec![
+        json!({"type": "Appointment", "interaction": appointment, "operation": operations}),
+        json!({"type": "Slot", "interaction": slot}),
+        json!({"type": "Patient", "interaction": interactions(&["read", "search-type"])}),
+    ];
+    if subscriptions {
+        resources.push(json!({
+            "type": "Subscription",
+            "supportedProfile": ["http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription"],
+            "interaction": interactions(&["create", "read", "update", "search-type"]),
+        }));
+    }
     json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -495,11 +521,7 @@ fn capability_statement(slots: SlotMode) -> Value {
         "rest": [{
             "mode": "server",
             "interaction": system,
-            "resource": [
-                {"type": "Appointment", "interaction": appointment, "operation": operations},
-                {"type": "Slot", "interaction": slot},
-                {"type": "Patient", "interaction": interactions(&["read", "search-type"])},
-            ],
+            "resource": resources,
         }],
     })
 }

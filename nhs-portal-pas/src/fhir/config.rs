@@ -8,6 +8,7 @@ use url::Url;
 
 pub use super::auth::{SecretText, SmartBackendAuth};
 pub use super::map::specialties::{SpecialtyMap, SpecialtyMapping};
+use super::subscription::SubscriptionConfig;
 
 /// The default extension URL for the "portal access allowed" flag on a Patient.
 pub const PORTAL_ACCESS_EXTENSION: &str =
@@ -58,6 +59,10 @@ pub struct FhirPasConfig {
     /// [`BOOKING_HORIZON_DAYS`](crate::BOOKING_HORIZON_DAYS)): slots starting later are neither
     /// offered nor booked.
     pub booking_horizon: chrono::Duration,
+    /// A Subscription for pushed changes, where the server offers backport Subscriptions
+    /// (registered by [`FhirPas::subscribe`](super::FhirPas::subscribe); polling stays on as
+    /// the safety net). `None`: polling only.
+    pub subscription: Option<SubscriptionConfig>,
 }
 
 impl FhirPasConfig {
@@ -80,6 +85,7 @@ impl FhirPasConfig {
             specialties: SpecialtyMap::default(),
             feed: FeedConfig::default(),
             booking_horizon: chrono::Duration::days(crate::BOOKING_HORIZON_DAYS),
+            subscription: None,
         }
     }
 
@@ -98,6 +104,12 @@ impl FhirPasConfig {
             && !secure_or_local(&smart.token_url)
         {
             return Err(FhirConfigError::Insecure("the SMART token URL"));
+        }
+        // The secret travels back to the endpoint on every notification.
+        if let Some(sub) = &self.subscription
+            && !secure_or_local(&sub.endpoint)
+        {
+            return Err(FhirConfigError::Insecure("the Subscription endpoint"));
         }
         Ok(())
     }

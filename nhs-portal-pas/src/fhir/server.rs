@@ -34,6 +34,8 @@ pub(super) struct ServerCaps {
     /// `transaction` Bundles are offered (a system-level interaction): client-managed moves
     /// are then one transaction.
     pub(super) transaction: bool,
+    /// Backport Subscriptions are offered (see `subscription`).
+    pub(super) subscriptions: bool,
 }
 
 impl Default for ServerCaps {
@@ -44,6 +46,7 @@ impl Default for ServerCaps {
             book: false,
             cancel: false,
             transaction: false,
+            subscriptions: false,
         }
     }
 }
@@ -102,6 +105,7 @@ impl ServerCaps {
             book: operation(appointment, "book"),
             cancel: operation(appointment, "cancel"),
             transaction,
+            subscriptions: super::subscription::offers_subscriptions(cs),
         }
     }
 

@@ -33,14 +33,16 @@ pub(super) fn transaction(peer: &Peer, g: &mut State, req: &Request<Bytes>) -> R
     for resource in std::mem::take(&mut g.races) {
         write::store(peer, g, resource);
     }
-    let before = g.by_key.clone();
+    let (before, queued) = (g.by_key.clone(), g.outbox.len());
     let mut answers = Vec::new();
     for entry in bundle["entry"].as_array().into_iter().flatten() {
         match carry_out(peer, g, entry) {
             Ok(answer) => answers.push(answer),
             Err(refusal) => {
                 g.by_key = before;
-                return refusal;
+                // Nothing happened, so nothing is notified.
+                g.outbox.truncate(queued);
+                return *refusal;
             }
         }
     }
@@ -78,16 +80,20 @@ pub(super) fn transaction(peer: &Peer, g: &mut State, req: &Request<Bytes>) -> R
 
 /// One entry as the single write it stands for; the stored resource and version, or the
 /// refusal that fails the whole transaction.
-fn carry_out(peer: &Peer, g: &mut State, entry: &Value) -> Result<(Value, u64), Response<Bytes>> {
+fn carry_out(
+    peer: &Peer,
+    g: &mut State,
+    entry: &Value,
+) -> Result<(Value, u64), Box<Response<Bytes>>> {
     let request = &entry["request"];
     let url = request["url"].as_str().unwrap_or("");
     let parts: Vec<&str> = url.split('/').filter(|p| !p.is_empty()).collect();
     let (&[kind, id], Some("PUT")) = (parts.as_slice(), request["method"].as_str()) else {
-        return Err(outcome(
+        return Err(Box::new(outcome(
             StatusCode::BAD_REQUEST,
             "not-supported",
             "the test peer takes only PUT entries as Type/id",
-        ));
+        )));
     };
     let mut single = Request::builder()
         .method(Method::PUT)
@@ -98,13 +104,19 @@ fn carry_out(peer: &Peer, g: &mut State, entry: &Value) -> Result<(Value, u64), 
     }
     let single = single
         .body(Bytes::from(entry["resource"].to_string()))
-        .map_err(|_| outcome(StatusCode::BAD_REQUEST, "invalid", "a bad entry"))?;
+        .map_err(|_| Box::new(outcome(StatusCode::BAD_REQUEST, "invalid", "a bad entry")))?;
     let res = write::update(peer, g, kind, id, &single);
     if !res.status().is_success() {
-        return Err(res);
+        return Err(Box::new(res));
     }
     g.by_key
         .get(&(kind.to_owned(), id.to_owned()))
         .map(|(v, body)| (body.clone(), *v))
-        .ok_or_else(|| outcome(StatusCode::INTERNAL_SERVER_ERROR, "exception", "lost"))
+        .ok_or_else(|| {
+            Box::new(outcome(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "exception",
+                "lost",
+            ))
+        })
 }
