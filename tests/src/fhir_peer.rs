@@ -25,6 +25,7 @@
 //!   grant with a `private_key_jwt` assertion (RS384, checked against the client's public key,
 //!   audience, expiry and `jti` replay) and every FHIR call then needs a current bearer token
 //!   (401 with `WWW-Authenticate` otherwise; [`FhirPeer::expire_tokens`] ends them all);
+//! - an outage part-way through a piece of work (`crash`, [`FhirPeer::fail_after_writes`]);
 //! - injected faults ([`FhirPeer::fail_next`]: a status and a `Retry-After`), `meta.lastUpdated`
 //!   stamped early on purpose ([`PeerOptions::stamp_early`], as servers that stamp before they
 //!   commit), and a log of what each request carried ([`FhirPeer::requests`]).
@@ -37,6 +38,7 @@
 //! its own file.)
 
 mod auth;
+mod crash;
 mod search;
 mod subscription;
 mod transaction;
@@ -155,6 +157,8 @@ struct State {
     notified: HashMap<String, u64>,
     /// Notification bodies sent.
     sent: Vec<Value>,
+    /// An outage part-way through a piece of work ([`FhirPeer::fail_after_writes`]).
+    crash: crash::Crash,
 }
 
 struct Peer {
@@ -224,7 +228,11 @@ impl FhirPeer {
             let peer = served.clone();
             let counter = counter.clone();
             async move {
-                let res = answer(&peer, &req);
+                let res = match crash::down(&peer) {
+                    Some(refused) => refused,
+                    None => answer(&peer, &req),
+                };
+                crash::after(&peer, &req, &res);
                 // Held back 1–4 ms after the answer is decided (varied, deterministic).
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(1 + (n * 7) % 4)).await;
