@@ -74,6 +74,7 @@ mod config;
 mod events;
 pub mod map;
 mod read;
+mod reconcile;
 mod server;
 mod subscription;
 mod transaction;
@@ -95,6 +96,7 @@ pub use config::{
     FeedConfig, FhirConfigError, FhirPasConfig, PORTAL_ACCESS_EXTENSION, SecretText,
     SmartBackendAuth, SpecialtyMap, SpecialtyMapping,
 };
+pub use reconcile::{MOVED_FROM_EXTENSION, Reconciled};
 pub use subscription::{BACKPORT_SUBSCRIPTION_PROFILE, PayloadContent, SubscriptionConfig};
 pub use write::BOOKED_FOR_EXTENSION;
 
@@ -198,8 +200,16 @@ impl PasBackend for FhirPas {
             .await
     }
 
+    /// Half-done moves since `since` are reconciled first (`reconcile`; a failure there is
+    /// logged and left for the next poll), then the changes are read.
     async fn poll_events(&self, since: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError> {
-        self.call(self.events_since(since)).await
+        self.call(async {
+            if let Err(e) = self.reconcile_in_pas(since).await {
+                tracing::warn!(error = %e, "FHIR PAS: half-done moves not reconciled");
+            }
+            self.events_since(since).await
+        })
+        .await
     }
 
     /// Reachability: `GET metadata` (the CapabilityStatement every FHIR server serves) answered

@@ -142,6 +142,10 @@ pub struct FeedConfig {
     /// How close together a cancellation and a new booking of the same patient, specialty and
     /// trust must be to be read as one move (default 15 minutes).
     pub rebook_window: chrono::Duration,
+    /// How long a claimed slot is left alone before a half-done move through it is finished or
+    /// undone ([`FhirPas::reconcile`](super::FhirPas::reconcile); default 1 minute, longer than
+    /// any portal call, so no move in progress is touched).
+    pub reconcile_after: chrono::Duration,
 }
 
 impl Default for FeedConfig {
@@ -150,6 +154,7 @@ impl Default for FeedConfig {
             overlap: chrono::Duration::minutes(2),
             scope: Vec::new(),
             rebook_window: chrono::Duration::minutes(15),
+            reconcile_after: chrono::Duration::minutes(1),
         }
     }
 }

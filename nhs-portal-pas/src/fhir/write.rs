@@ -7,8 +7,9 @@
 //!   `POST Appointment/{id}/$cancel` (parameter `reason`) where offered, else a status write.
 //! - Client-managed Slots: claim the new slot (`busy`, marked with the
 //!   [`BOOKED_FOR_EXTENSION`] naming the appointment, `If-Match`: only one of two racing claims
-//!   wins), move the appointment (`If-Match`; on failure the claim is released), then release
-//!   the old slot. A slot is released only when no other active booking holds it (R4: `busy`
+//!   wins; with the [`MOVED_FROM_EXTENSION`](super::MOVED_FROM_EXTENSION) naming the slots it
+//!   leaves, so `reconcile` can finish or undo a move that stops half way), move the
+//!   appointment (`If-Match`; on failure the claim is released), then release the old slot. A slot is released only when no other active booking holds it (R4: `busy`
 //!   means one or more bookings), and `Slot.comment` is never touched.
 //! - Client-managed Slots on a server that takes `transaction` Bundles: the same three writes
 //!   as one transaction (`transaction`), all or nothing.
@@ -181,6 +182,7 @@ impl FhirPas {
         let mut freed = v.body.clone();
         freed["status"] = json!("free");
         mark_booked_for(&mut freed, None);
+        super::reconcile::mark_moved_from(&mut freed, &[]);
         let version = v
             .version
             .clone()
@@ -504,9 +506,18 @@ impl FhirPas {
         version: &str,
     ) -> Result<Value, PasError> {
         // 1. Claim the slot. If-Match makes this the one step two racers cannot both pass.
+        // The claim records the move's intent (which appointment, from which slots), so a move
+        // that stops half way can be finished or undone (`reconcile`).
+        let old_slots = Self::slot_refs(&v.body);
+        let leaving: Vec<String> = old_slots
+            .iter()
+            .filter(|s| **s != slot.id)
+            .cloned()
+            .collect();
         let mut claimed = slot_v.body.clone();
         claimed["status"] = json!("busy");
         mark_booked_for(&mut claimed, Some(&current.id));
+        super::reconcile::mark_moved_from(&mut claimed, &leaving);
         let slot_version = slot_v
             .version
             .clone()
@@ -531,7 +542,6 @@ impl FhirPas {
         }
 
         // 2. Move the appointment into it.
-        let old_slots = Self::slot_refs(&v.body);
         let moved = self.moved(&v.body, &slot_v.body, slot).await;
         let updated = match self.update("Appointment", &v.body, &moved, version).await {
             Ok(u) => u,
@@ -555,7 +565,7 @@ impl FhirPas {
         };
 
         // 3. Release the slot it had.
-        for old in old_slots.iter().filter(|s| **s != slot.id) {
+        for old in &leaving {
             self.release_slot(old, &current.id).await;
         }
         Ok(updated)
