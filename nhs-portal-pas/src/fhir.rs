@@ -14,8 +14,9 @@
 //! | [`get_appointment`](PasBackend::get_appointment) | `GET Appointment/{id}`, then a check that the patient is a participant (a reference in any R4 form, or the NHS number) |
 //! | [`cancel`](PasBackend::cancel) | read, then the status `cancelled` with reason `pat-cpp` (cancelled via the patient portal), `If-Match` on the version read: `POST Appointment/{id}/$cancel` where the server owns its Slots and offers it, else `PUT` or JSON Patch; a version conflict re-reads and tries again; a client-managed slot is released only if no other booking holds it |
 //! | [`find_slots`](PasBackend::find_slots) | `GET Slot?status=free&start=ge…&start=lt…` and `schedule=` the current slot's schedule, or else `specialty=` the appointment's Treatment Function Code |
-//! | [`reschedule`](PasBackend::reschedule) | the offer as `find_slots` would make it now (to the booking horizon) must hold the slot, else `SlotUnavailable`; then, by the CapabilityStatement: `POST Appointment/{id}/$book` (server-owned Slots), or claim the slot, move the appointment, release the old slot (client-managed; see `write`) |
-//! | [`poll_events`](PasBackend::poll_events) | `GET Appointment?_lastUpdated=ge{since − overlap}&_sort=_lastUpdated` plus the trust's scope ([`FeedConfig`]), compared with the portal's last-seen record (see below) |
+//! | [`reschedule`](PasBackend::reschedule) | the offer as `find_slots` would make it now (to the booking horizon) must hold the slot, else `SlotUnavailable`; then, by the CapabilityStatement: `POST Appointment/{id}/$book` (server-owned Slots), or one `transaction` Bundle of claim, move and release with `ifMatch` on each entry (client-managed Slots on a server that offers transactions; see `transaction`), or claim the slot, move the appointment, release the old slot (client-managed; see `write`), a move stopped half way being finished or undone by [`FhirPas::reconcile`] (see `reconcile`) |
+//! | [`poll_events`](PasBackend::poll_events) | [`FhirPas::reconcile`] first, then `GET Appointment?_lastUpdated=ge{since − overlap}&_sort=_lastUpdated` plus the trust's scope ([`FeedConfig`]), compared with the portal's last-seen record (see below) |
+//! | [`subscribe`](FhirPas::subscribe), [`read_notification`](crate::notification::NotificationReader::read_notification) | where the CapabilityStatement offers backport Subscriptions: `POST Subscription` (or `PUT` of the one this endpoint has), rest-hook to [`SubscriptionConfig::endpoint`] with the secret; a notification's Appointments (sent whole, or read when `id-only`) become the same events as a poll (see `subscription`) |
 //!
 //! ## Status table
 //!
@@ -39,7 +40,11 @@
 //! commits. Each changed appointment is compared with what the portal last saw of it (the
 //! store's [`PasFeedStore`], given with [`FhirPas::with_last_seen`]): the same version is not
 //! reported again. The consumer records each change once processed
-//! ([`Worklist::sync_from_pas`](crate::worklist::Worklist::sync_from_pas) does).
+//! ([`Worklist::sync_from_pas`](crate::worklist::Worklist::sync_from_pas) does). Where the
+//! server pushes changes (FHIR Subscriptions, [`FhirPasConfig::subscription`]), its
+//! notifications are read into the same events and processed by
+//! [`Worklist::sync_events`](crate::worklist::Worklist::sync_events), so a change seen by a
+//! notification and a poll is reported once; polling stays on as the safety net.
 //!
 //! ## Calls, errors and credentials
 //!
@@ -66,7 +71,8 @@
 //! The Medplum-backed integration tests (`nhs-portal-pas/tests/fhir_medplum.rs`) run this
 //! adapter and the [`conformance`](crate) kit against a FHIR server we did not write; the
 //! workspace's `tests/tests/fhir_*.rs` run it against a Rust test peer that behaves like the
-//! servers trusts run (paging, server-owned Slots, `return=minimal`, 429, 401, 422).
+//! servers trusts run (paging, server-owned Slots, transaction Bundles, Subscriptions,
+//! `return=minimal`, 429, 401, 422, an outage half way through a move).
 
 mod auth;
 mod client;

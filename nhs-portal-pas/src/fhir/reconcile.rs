@@ -80,9 +80,12 @@ pub(super) fn mark_moved_from(slot: &mut Value, slots: &[String]) {
 }
 
 impl FhirPas {
-    /// Finishes or undoes the client-managed moves that stopped half way since `since` (see the
-    /// [module documentation](self)). Nothing to do where the server owns its Slots or takes
-    /// moves as one transaction.
+    /// Finishes or undoes the client-managed moves that stopped half way since `since`: among
+    /// the busy Slots the portal claimed (marked with the appointment and the slots it left) and
+    /// left alone for [`FeedConfig::reconcile_after`](super::FeedConfig::reconcile_after), one
+    /// its appointment sits in has the slots it moved from released, and one its appointment is
+    /// not in is released (each by the usual release rule). Nothing to do where the server owns
+    /// its Slots or takes moves as one transaction.
     pub async fn reconcile(&self, since: DateTime<Utc>) -> Result<Reconciled, PasError> {
         self.call(self.reconcile_in_pas(since)).await
     }

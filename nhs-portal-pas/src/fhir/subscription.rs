@@ -332,7 +332,7 @@ impl FhirPas {
 
 #[async_trait]
 impl NotificationReader for FhirPas {
-    /// A Subscription notification (see the [module documentation](self)), within one portal
+    /// A Subscription notification (a backport `history` Bundle), within one portal
     /// call's deadline.
     async fn read_notification(&self, body: &[u8]) -> Result<Notification, PasError> {
         self.call(self.notification_in_pas(body)).await
