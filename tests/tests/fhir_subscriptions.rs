@@ -280,17 +280,19 @@ async fn handshakes_and_heartbeats_are_accepted_and_ignored() {
         .collect();
     assert_eq!(kinds, [json!("handshake"), json!("heartbeat")]);
     assert_eq!(seen_version(&s.store, "appt-1").await, seen);
-    // Subscribing again (a restart) updates the one Subscription rather than adding another.
+    // Subscribing again (a restart) keeps the one active Subscription rather than adding one.
     let first = s.pas.subscribe().await.unwrap();
     let again = s.pas.subscribe().await.unwrap();
     assert_eq!(first, again);
-    let subscriptions = s
+    let writes = s
         .peer
         .requests()
         .iter()
-        .filter(|r| r.method == "POST" && r.target == "/fhir/Subscription")
+        .filter(|r| r.method != "GET" && r.target.starts_with("/fhir/Subscription"))
         .count();
-    assert_eq!(subscriptions, 1);
+    assert_eq!(writes, 1, "created once, then left as it was");
+    let id = first.unwrap();
+    assert_eq!(s.peer.get("Subscription", &id).unwrap()["status"], "active");
     // Not a notification at all: 400, not a retry loop.
     let res = reqwest::Client::new()
         .post(&s.endpoint)

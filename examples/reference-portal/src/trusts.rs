@@ -24,6 +24,9 @@
 //! A trust with a `[trust.subscription]` gets a Subscription (registered at start-up, when its
 //! server offers backport Subscriptions) that posts to `{base URL}/fhir-notifications/{ODS
 //! code}` with the secret; the feed is still polled, less often, as the safety net.
+//!
+//! (Over 400 lines with its table tests: the file's schema, its checks and the adapters it makes
+//! are one piece.)
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

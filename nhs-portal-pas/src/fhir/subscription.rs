@@ -221,8 +221,8 @@ impl FhirPas {
     }
 
     /// Registers the configured Subscription ([`FhirPasConfig::subscription`](super::FhirPasConfig::subscription))
-    /// with the server, or updates the one it already holds for the same endpoint (so restarts
-    /// do not pile up Subscriptions): its id. `Ok(None)` when none is configured or the server
+    /// with the server, or updates the one it already holds for the same endpoint when it
+    /// differs (so restarts do not pile up Subscriptions): its id. `Ok(None)` when none is configured or the server
     /// does not offer backport Subscriptions (polling alone then).
     pub async fn subscribe(&self) -> Result<Option<String>, PasError> {
         let Some(sub) = self.cfg.subscription.clone() else {
@@ -244,7 +244,16 @@ impl FhirPas {
                     s.pointer("/channel/endpoint").and_then(Value::as_str)
                         == Some(sub.endpoint.as_str())
                 });
+            let same = |old: &Value| {
+                ["criteria", "_criteria", "channel"]
+                    .iter()
+                    .all(|k| old.get(k) == wanted.get(k))
+            };
             let stored = match existing {
+                // Already as wanted: left alone (an active one stays active).
+                Some(old) if same(&old) => old,
+                // Changed (another secret or payload): asked for again, so the server
+                // handshakes again.
                 Some(old) => {
                     let id = old.get("id").and_then(Value::as_str).unwrap_or_default();
                     let version = old

@@ -96,9 +96,21 @@ fn subscriptions(g: &State, status: &str) -> Vec<Value> {
 }
 
 /// A new version of `resource` was stored: an Appointment's is queued for every active
-/// Subscription.
+/// Subscription, and a Subscription asked for (`requested`, new or updated) gets a handshake.
 pub(super) fn changed(peer: &Peer, g: &mut State, resource: &Value) {
-    if !peer.options.subscriptions || resource["resourceType"] != "Appointment" {
+    if !peer.options.subscriptions {
+        return;
+    }
+    if resource["resourceType"] == "Subscription" && resource["status"] == "requested" {
+        let handshake = notification(peer, g, resource, "handshake", None);
+        g.outbox.push(Pending {
+            subscription: resource["id"].as_str().unwrap_or("").to_owned(),
+            kind: "handshake",
+            bundle: handshake,
+        });
+        return;
+    }
+    if resource["resourceType"] != "Appointment" {
         return;
     }
     for sub in subscriptions(g, "active") {
@@ -133,13 +145,8 @@ pub(super) fn create(peer: &Peer, g: &mut State, req: &Request<Bytes>) -> Respon
     g.next_search += 1;
     body["id"] = json!(format!("sub-{}", g.next_search));
     body["status"] = json!("requested");
+    // Stored as asked for: its handshake is queued (`changed`).
     let (stored, version) = write::store(peer, g, body);
-    let handshake = notification(peer, g, &stored, "handshake", None);
-    g.outbox.push(Pending {
-        subscription: stored["id"].as_str().unwrap_or("").to_owned(),
-        kind: "handshake",
-        bundle: handshake,
-    });
     fhir(StatusCode::CREATED, &stored, Some(version))
 }
 
