@@ -161,3 +161,113 @@ impl Handler for FhirNotifications {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use nhs_portal_core::clock::SystemClock;
+    use nhs_portal_core::store::memory::MemoryStore;
+    use nhs_portal_pas::simulated::SimulatedPas;
+
+    use super::*;
+
+    /// Counts the notifications it is asked to read; each says nothing changed.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    #[async_trait]
+    impl NotificationReader for Counting {
+        async fn read_notification(&self, _: &[u8]) -> Result<Notification, PasError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Notification::Nothing)
+        }
+    }
+
+    fn route(secret: &str) -> (FhirNotifications, Arc<Counting>) {
+        let clock = Arc::new(SystemClock);
+        let worklist = Worklist::new(
+            Arc::new(MemoryStore::new()),
+            Arc::new(SimulatedPas::new(clock.clone())),
+            clock,
+        );
+        let reader = Arc::new(Counting::default());
+        let route = FhirNotifications::new(worklist).trust(
+            &OdsCode::parse("R9N").unwrap(),
+            reader.clone(),
+            secret,
+        );
+        (route, reader)
+    }
+
+    #[tokio::test]
+    async fn only_a_post_with_the_trusts_secret_is_read_table() {
+        let secret = "s".repeat(32);
+        let bearer = format!("Bearer {secret}");
+        let cases: [(&str, &str, Option<&str>, &str, u16); 7] = [
+            (
+                "POST",
+                "/fhir-notifications/R9N",
+                Some(&bearer),
+                &secret,
+                200,
+            ),
+            // ODS codes are matched whatever their case.
+            (
+                "POST",
+                "/fhir-notifications/r9n",
+                Some(&bearer),
+                &secret,
+                200,
+            ),
+            (
+                "POST",
+                "/fhir-notifications/RK5",
+                Some(&bearer),
+                &secret,
+                404,
+            ),
+            (
+                "POST",
+                "/fhir-notifications/R9N/x",
+                Some(&bearer),
+                &secret,
+                404,
+            ),
+            (
+                "GET",
+                "/fhir-notifications/R9N",
+                Some(&bearer),
+                &secret,
+                405,
+            ),
+            (
+                "POST",
+                "/fhir-notifications/R9N",
+                Some("Bearer ssss"),
+                &secret,
+                401,
+            ),
+            // An empty secret configured lets nobody in.
+            ("POST", "/fhir-notifications/R9N", None, "", 401),
+        ];
+        for (method, path, auth, configured, want) in cases {
+            let (route, reader) = route(configured);
+            let mut req = Request::builder().method(method).uri(path);
+            if let Some(a) = auth {
+                req = req.header(header::AUTHORIZATION, a);
+            }
+            let res = route
+                .handle(req.body(Bytes::from_static(b"{}")).unwrap())
+                .await;
+            assert_eq!(res.status().as_u16(), want, "{method} {path} {auth:?}");
+            let body: serde_json::Value = serde_json::from_slice(res.body()).unwrap();
+            assert_eq!(body["resourceType"], "OperationOutcome");
+            assert_eq!(
+                reader.0.load(Ordering::SeqCst),
+                usize::from(want == 200),
+                "{method} {path}: read only when accepted"
+            );
+        }
+    }
+}
