@@ -15,8 +15,9 @@
 //! | [`confirm_attendance`](PasBackend::confirm_attendance) | where the trust's [`Capabilities`] offer it: read, then the patient participant's `status` `accepted`, `If-Match` on the version read (`PUT` or JSON Patch); a booked appointment whose patient is `accepted` reads back as confirmed (see `attendance`) |
 //! | [`cancel`](PasBackend::cancel) | read, then the status `cancelled` with reason `pat-cpp` (cancelled via the patient portal), `If-Match` on the version read: `POST Appointment/{id}/$cancel` where the server owns its Slots and offers it, else `PUT` or JSON Patch; a version conflict re-reads and tries again; a client-managed slot is released only if no other booking holds it |
 //! | [`find_slots`](PasBackend::find_slots) | `GET Slot?status=free&start=ge…&start=lt…` and `schedule=` the current slot's schedule, or else `specialty=` the appointment's Treatment Function Code |
-//! | [`reschedule`](PasBackend::reschedule) | the offer as `find_slots` would make it now (to the booking horizon) must hold the slot, else `SlotUnavailable`; then, by the CapabilityStatement: `POST Appointment/{id}/$book` (server-owned Slots), or claim the slot, move the appointment, release the old slot (client-managed; see `write`) |
-//! | [`poll_events`](PasBackend::poll_events) | `GET Appointment?_lastUpdated=ge{since − overlap}&_sort=_lastUpdated` plus the trust's scope ([`FeedConfig`]), compared with the portal's last-seen record (see below); deletions from `GET Appointment/_history?_since={since − overlap}` where `history-type` is offered |
+//! | [`reschedule`](PasBackend::reschedule) | the offer as `find_slots` would make it now (to the booking horizon) must hold the slot, else `SlotUnavailable`; then, by the CapabilityStatement: `POST Appointment/{id}/$book` (server-owned Slots), or one `transaction` Bundle of claim, move and release with `ifMatch` on each entry (client-managed Slots on a server that offers transactions; see `transaction`), or claim the slot, move the appointment, release the old slot (client-managed; see `write`), a move stopped half way being finished or undone by [`FhirPas::reconcile`] (see `reconcile`) |
+//! | [`poll_events`](PasBackend::poll_events) | [`FhirPas::reconcile`] first, then `GET Appointment?_lastUpdated=ge{since − overlap}&_sort=_lastUpdated` plus the trust's scope ([`FeedConfig`]), compared with the portal's last-seen record (see below) |
+//! | [`subscribe`](FhirPas::subscribe), [`read_notification`](crate::notification::NotificationReader::read_notification) | where the CapabilityStatement offers backport Subscriptions: `POST Subscription` (or `PUT` of the one this endpoint has), rest-hook to [`SubscriptionConfig::endpoint`] with the secret; a notification's Appointments (sent whole, or read when `id-only`) become the same events as a poll (see `subscription`) |
 //!
 //! ## Status table
 //!
@@ -45,7 +46,11 @@
 //! in the type's `_history` over the same window and reports each as `Withdrawn` when the
 //! portal last saw the appointment in another state (its patient and snapshot from the
 //! version before the deletion). The consumer records each change once processed
-//! ([`Worklist::sync_from_pas`](crate::worklist::Worklist::sync_from_pas) does).
+//! ([`Worklist::sync_from_pas`](crate::worklist::Worklist::sync_from_pas) does). Where the
+//! server pushes changes (FHIR Subscriptions, [`FhirPasConfig::subscription`]), its
+//! notifications are read into the same events and processed by
+//! [`Worklist::sync_events`](crate::worklist::Worklist::sync_events), so a change seen by a
+//! notification and a poll is reported once; polling stays on as the safety net.
 //!
 //! ## Calls, errors and credentials
 //!
@@ -75,8 +80,9 @@
 //! The Medplum-backed integration tests (`nhs-portal-pas/tests/fhir_medplum.rs`) run this
 //! adapter and the [`conformance`](crate) kit against a FHIR server we did not write; the
 //! workspace's `tests/tests/fhir_*.rs` run it against a Rust test peer that behaves like the
-//! servers trusts run (paging, server-owned Slots, `return=minimal`, 429, 401, 422, `_include`,
-//! deletions, requests that hang, https with a client certificate).
+//! servers trusts run (paging, server-owned Slots, transaction Bundles, Subscriptions,
+//! `return=minimal`, 429, 401, 422, `_include`, deletions, requests that hang, https with a
+//! client certificate, an outage half way through a move).
 
 mod attendance;
 mod auth;
@@ -86,7 +92,10 @@ mod events;
 pub mod map;
 mod participants;
 mod read;
+mod reconcile;
 mod server;
+mod subscription;
+mod transaction;
 mod write;
 
 use std::sync::Arc;
@@ -105,6 +114,8 @@ pub use config::{
     FeedConfig, FhirConfigError, FhirPasConfig, PORTAL_ACCESS_EXTENSION, SecretText,
     SmartBackendAuth, SpecialtyMap, SpecialtyMapping,
 };
+pub use reconcile::{MOVED_FROM_EXTENSION, Reconciled};
+pub use subscription::{BACKPORT_SUBSCRIPTION_PROFILE, PayloadContent, SubscriptionConfig};
 pub use write::BOOKED_FOR_EXTENSION;
 
 pub use crate::error::HttpStatus;
@@ -228,8 +239,16 @@ impl PasBackend for FhirPas {
             .await
     }
 
+    /// Half-done moves since `since` are reconciled first (`reconcile`; a failure there is
+    /// logged and left for the next poll), then the changes are read.
     async fn poll_events(&self, since: DateTime<Utc>) -> Result<Vec<PasEvent>, PasError> {
-        self.call(self.events_since(since)).await
+        self.call(async {
+            if let Err(e) = self.reconcile_in_pas(since).await {
+                tracing::warn!(error = %e, "FHIR PAS: half-done moves not reconciled");
+            }
+            self.events_since(since).await
+        })
+        .await
     }
 
     /// Reachability: `GET metadata` (the CapabilityStatement every FHIR server serves) answered

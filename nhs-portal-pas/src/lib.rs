@@ -7,6 +7,8 @@
 //!   PAS for several trusts, with fault injection and a stand-in for trust staff.
 //! - [`demo`]: the demo data set (fictional trusts, test patients, appointments, slots).
 //! - [`fhir`]: [`FhirPas`](fhir::FhirPas), an adapter over a trust PAS's FHIR R4 REST API.
+//! - [`notification`]: changes a PAS pushes (FHIR Subscriptions), read into the same events
+//!   polling gives.
 //! - [`trusts`]: [`TrustsPas`](trusts::TrustsPas), several trusts' PASes behind one backend.
 //! - [`worklist`]: the trust staff worklist service for patients' requests.
 //! - `conformance` (cargo feature `conformance`): checks any [`PasBackend`] against the trait's
@@ -65,6 +67,7 @@ pub mod error;
 #[cfg(feature = "fhir")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fhir")))]
 pub mod fhir;
+pub mod notification;
 #[cfg(feature = "simulated")]
 #[cfg_attr(docsrs, doc(cfg(feature = "simulated")))]
 pub mod simulated;

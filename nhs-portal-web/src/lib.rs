@@ -14,6 +14,8 @@
 //! - [`sign_in`]: the seam between the pages and NHS login.
 //! - [`staff`]: the trust staff worklist pages.
 //! - [`fhir_api`]: the PCA Get Appointments API (FHIR R4).
+//! - [`fhir_notifications`] (feature `pca-api`): where trusts' FHIR servers post Subscription
+//!   notifications, mounted only when a trust uses them.
 //! - [`nhs_login`], [`session`]: NHS login relying party and patient sessions.
 //! - [`store`]: the SQL stores (SQLite, PostgreSQL).
 //! - [`simulator`]: the NHS login simulator (demos and tests only).
@@ -34,7 +36,7 @@
 //! | `staff` | the trust staff worklist pages, `staff` (needs `pages`) | yes |
 //! | `nhs-login` | NHS login relying party, signing keys, patient `session`s (includes `id-token`) | yes |
 //! | `id-token` | NHS login ID-token verification only: `nhs_login::verify_token`, `JwksCache`, the forwarded-token verifier | yes (via `nhs-login`) |
-//! | `pca-api` | the PCA Get Appointments API, `fhir_api` (includes `id-token`) | yes |
+//! | `pca-api` | the PCA Get Appointments API, `fhir_api`, and the FHIR Subscription notification route `fhir_notifications` (includes `id-token`) | yes |
 //! | `sqlite` | `store::SqliteStore`, `sqlite:` URLs in `store::connect` | yes |
 //! | `postgres` | `store::PgStore`, `postgres://` URLs in `store::connect` | no |
 //! | `simulator` | the NHS login `simulator` and the demo wiring (turns on `pages`, `staff`, `pca-api`, `sqlite` and `nhs-portal-pas/simulated`) | **never**: a provider that signs anyone in |
@@ -52,6 +54,9 @@ pub mod demo;
 #[cfg(feature = "pca-api")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pca-api")))]
 pub mod fhir_api;
+#[cfg(feature = "pca-api")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pca-api")))]
+pub mod fhir_notifications;
 pub mod http_kit;
 #[cfg(feature = "pages")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pages")))]

@@ -14,6 +14,12 @@
 //!   three slot regimes of [`SlotMode`]: client-managed Slots, server-owned Slots moved only by
 //!   `Appointment/{id}/$book` and freed by `$cancel` (a `PUT` of a Slot is 405), and PATCH-only
 //!   (every `PUT` is 405); writes answer with no body when [`PeerOptions::minimal_writes`];
+//! - transaction Bundles (`transaction`, [`SlotMode::Transaction`]): `POST {base}`, each entry a
+//!   `PUT` with `request.ifMatch`, all or nothing, answered with a `transaction-response`
+//!   Bundle; [`FhirPeer::race_next_transaction`] lands another client's write first;
+//! - FHIR Subscriptions (`subscription`, [`PeerOptions::subscriptions`]): `POST Subscription`
+//!   (backport, rest-hook), a handshake, then a notification per Appointment change (full
+//!   resource or id only), sent when the test calls [`FhirPeer::deliver_notifications`];
 //! - its `CapabilityStatement` at `metadata`, saying which of those it offers;
 //! - SMART Backend Services (`auth`, [`PeerAuth`]): `POST token` takes a `client_credentials`
 //!   grant with a `private_key_jwt` assertion (RS384, checked against the client's public key,
@@ -27,6 +33,7 @@
 //!   certificate when [`PeerTls::client_certificate_required`] (`tls`, [`PeerOptions::tls`]);
 //! - requests that hang ([`FhirPeer::hang_next`]: never answered, or answered late), for the
 //!   adapter's deadline (`hang`);
+//! - an outage part-way through a piece of work (`crash`, [`FhirPeer::fail_after_writes`]);
 //! - injected faults ([`FhirPeer::fail_next`]: a status and a `Retry-After`), `meta.lastUpdated`
 //!   stamped early on purpose ([`PeerOptions::stamp_early`], as servers that stamp before they
 //!   commit), and a log of what each request carried ([`FhirPeer::requests`]).
@@ -39,10 +46,13 @@
 //! its own file.)
 
 mod auth;
+mod crash;
 mod hang;
 mod history;
 mod search;
+mod subscription;
 mod tls;
+mod transaction;
 mod write;
 
 use std::collections::{HashMap, HashSet};
@@ -72,6 +82,9 @@ pub enum SlotMode {
     ServerOwned,
     /// Every `PUT` is 405: writes are JSON Patch only.
     PatchOnly,
+    /// Client-managed Slots, and `transaction` Bundles offered (`POST {base}`, all or nothing,
+    /// `request.ifMatch` on each entry; see `transaction`).
+    Transaction,
 }
 
 /// How `next` links are written.
@@ -111,6 +124,8 @@ pub struct PeerOptions {
     pub no_include: bool,
     /// Serve https (with the test-only certificates), and perhaps ask for a client certificate.
     pub tls: Option<PeerTls>,
+    /// FHIR Subscriptions (backport, rest-hook) offered (see `subscription`).
+    pub subscriptions: bool,
 }
 
 /// What one request carried, as [`FhirPeer::requests`] lists it.
@@ -154,6 +169,17 @@ struct State {
     hangs: Vec<hang::Planned>,
     /// Resources deleted, with their last version.
     deleted: Vec<history::Deleted>,
+    /// Resources another client writes just before the next transaction is carried out
+    /// ([`FhirPeer::race_next_transaction`]).
+    races: Vec<Value>,
+    /// Subscription notifications waiting for [`FhirPeer::deliver_notifications`].
+    outbox: Vec<subscription::Pending>,
+    /// Events notified so far, per Subscription.
+    notified: HashMap<String, u64>,
+    /// Notification bodies sent.
+    sent: Vec<Value>,
+    /// An outage part-way through a piece of work ([`FhirPeer::fail_after_writes`]).
+    crash: crash::Crash,
 }
 
 struct Peer {
@@ -234,7 +260,11 @@ impl FhirPeer {
                     Some(Hang::For(wait)) => tokio::time::sleep(wait).await,
                     None => {}
                 }
-                let res = answer(&peer, &req);
+                let res = match crash::down(&peer) {
+                    Some(refused) => refused,
+                    None => answer(&peer, &req),
+                };
+                crash::after(&peer, &req, &res);
                 // Held back 1–4 ms after the answer is decided (varied, deterministic).
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(1 + (n * 7) % 4)).await;
@@ -299,8 +329,9 @@ impl FhirPeer {
         let key = key_of(&resource).expect("a resource with resourceType and id");
         let mut g = self.peer.lock();
         let version = g.by_key.get(&key).map_or(1, |(v, _)| v + 1);
-        g.by_key
-            .insert(key, (version, with_meta(resource, version, at)));
+        let stored = with_meta(resource, version, at);
+        subscription::changed(&self.peer, &mut g, &stored);
+        g.by_key.insert(key, (version, stored));
     }
 
     /// Changes a stored resource as staff would in the PAS (a new version).
@@ -346,6 +377,13 @@ impl FhirPeer {
                 retry_after: retry_after.map(str::to_owned),
             });
         }
+    }
+
+    /// Another client's write of `resource` lands just before the next transaction Bundle is
+    /// carried out (after the adapter read what it sends), so the transaction meets a new
+    /// version.
+    pub fn race_next_transaction(&self, resource: Value) {
+        self.peer.lock().races.push(resource);
     }
 
     /// A "staff member" has the resource open: writes to it are refused with 422 and `text`.
@@ -435,7 +473,11 @@ fn answer(peer: &Peer, req: &Request<Bytes>) -> Response<Bytes> {
     if parts == ["metadata"] {
         return fhir(
             StatusCode::OK,
-            &capability_statement(peer.options.slots, !peer.options.no_include),
+            &capability_statement(
+                peer.options.slots,
+                !peer.options.no_include,
+                peer.options.subscriptions,
+            ),
             None,
         );
     }
@@ -462,6 +504,8 @@ fn answer(peer: &Peer, req: &Request<Bytes>) -> Response<Bytes> {
             None => outcome(StatusCode::NOT_FOUND, "not-found", "no such resource"),
         },
         (&Method::PUT | &Method::PATCH, [kind, id]) => write::update(peer, &mut g, kind, id, req),
+        (&Method::POST, []) => transaction::transaction(peer, &mut g, req),
+        (&Method::POST, ["Subscription"]) => subscription::create(peer, &mut g, req),
         (&Method::POST, ["Appointment", id, operation]) => {
             write::operation(peer, &mut g, id, operation, req)
         }
@@ -495,13 +539,14 @@ fn header_text(req: &Request<Bytes>, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// What the peer says it offers, per slot regime (and whether it takes `_include`).
-fn capability_statement(slots: SlotMode, include: bool) -> Value {
+/// What the peer says it offers, per slot regime (and whether it takes `_include` and offers
+/// Subscriptions).
+fn capability_statement(slots: SlotMode, include: bool, subscriptions: bool) -> Value {
     let interactions =
         |codes: &[&str]| -> Value { codes.iter().map(|c| json!({"code": c})).collect() };
     let history = ["history-type", "history-instance"];
     let (appointment, slot, operations) = match slots {
-        SlotMode::ClientManaged => (
+        SlotMode::ClientManaged | SlotMode::Transaction => (
             interactions(&[
                 "read",
                 "search-type",
@@ -534,6 +579,23 @@ fn capability_statement(slots: SlotMode, include: bool) -> Value {
             json!([]),
         ),
     };
+    let system: Value = match slots {
+        SlotMode::Transaction => interactions(&["transaction"]),
+        _ => json!([]),
+    };
+    let mut resources = vec![
+        json!({"type": "Appointment", "interaction": appointment, "operation": operations,
+               "searchInclude": if include { json!(["Appointment:actor"]) } else { json!([]) }}),
+        json!({"type": "Slot", "interaction": slot}),
+        json!({"type": "Patient", "interaction": interactions(&["read", "search-type"])}),
+    ];
+    if subscriptions {
+        resources.push(json!({
+            "type": "Subscription",
+            "supportedProfile": ["http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription"],
+            "interaction": interactions(&["create", "read", "update", "search-type"]),
+        }));
+    }
     json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -542,12 +604,8 @@ fn capability_statement(slots: SlotMode, include: bool) -> Value {
         "format": ["json"],
         "rest": [{
             "mode": "server",
-            "resource": [
-                {"type": "Appointment", "interaction": appointment, "operation": operations,
-                 "searchInclude": if include { json!(["Appointment:actor"]) } else { json!([]) }},
-                {"type": "Slot", "interaction": slot},
-                {"type": "Patient", "interaction": interactions(&["read", "search-type"])},
-            ],
+            "interaction": system,
+            "resource": resources,
         }],
     })
 }

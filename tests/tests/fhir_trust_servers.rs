@@ -1,5 +1,6 @@
 //! `FhirPas` against [`FhirPeer`] behaving the way trust servers do: the conformance kit in each
-//! slot regime (client-managed, server-owned with `$book`, PATCH-only), paged searches, a
+//! slot regime (client-managed, server-owned with `$book`, PATCH-only, transaction Bundles),
+//! paged searches, a
 //! `return=minimal` server, 429 with `Retry-After`, SMART tokens that expire, 422 refusals,
 //! SNOMED-coded specialties, BST offsets, merged patients, entered-in-error appointments, and the
 //! event feed across overlapping polls. The peer is seeded with hand-written FHIR JSON (never
@@ -195,6 +196,7 @@ async fn the_kit_passes_in_every_slot_mode() {
         SlotMode::ClientManaged,
         SlotMode::ServerOwned,
         SlotMode::PatchOnly,
+        SlotMode::Transaction,
     ] {
         let peer = Arc::new(
             FhirPeer::start_with(PeerOptions {
@@ -288,6 +290,14 @@ async fn the_kit_passes_in_every_slot_mode() {
                     "no PUT to a PATCH-only server"
                 );
                 assert!(wrote("PATCH", "Slot"));
+            }
+            SlotMode::Transaction => {
+                // Moves are transactions (a cancellation still frees its slot on its own).
+                assert!(
+                    log.iter()
+                        .any(|r| r.method == "POST" && r.target == "/fhir/"),
+                    "moves go through transaction Bundles"
+                );
             }
         }
         // The confirmation is the patient participant's acceptance, as the PAS now holds it.
@@ -758,4 +768,133 @@ async fn a_move_to_another_clinic_takes_that_clinics_practitioner_and_location()
     );
     let stored = peer.get("Appointment", "appt-b").unwrap();
     assert!(!stored.to_string().contains("Dr Old"));
+}
+
+/// appt-a (in home-a) as the adult's, read through the adapter.
+async fn appt_a(pas: &FhirPas) -> nhs_portal_core::Appointment {
+    pas.get_appointment(&nhs(ADULT), &id("appt-a"))
+        .await
+        .unwrap()
+        .expect("appt-a is the adult's")
+}
+
+/// The stored version of a resource in the peer.
+fn version(peer: &FhirPeer, kind: &str, rid: &str) -> String {
+    peer.get(kind, rid).unwrap()["meta"]["versionId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_reschedule_against_a_transaction_server_is_one_bundle() {
+    let peer = FhirPeer::start_with(PeerOptions {
+        slots: SlotMode::Transaction,
+        ..PeerOptions::default()
+    })
+    .await;
+    seed(&peer);
+    let pas = adapter(config(&peer));
+    let a = appt_a(&pas).await;
+    let before = peer.requests().len();
+    let moved = pas.reschedule(&a, "free-1").await.unwrap();
+    assert!((moved.start - at(5)).num_seconds().abs() < 60, "{moved:?}");
+    let writes: Vec<_> = peer.requests()[before..]
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect();
+    assert_eq!(writes, ["POST /fhir/"], "one transaction, no single writes");
+    let stored = peer.get("Appointment", "appt-a").unwrap();
+    assert_eq!(
+        nhs_portal_tests::fhir_peer::slot_refs(&stored),
+        ["Slot/free-1"]
+    );
+    let new_slot = peer.get("Slot", "free-1").unwrap();
+    assert_eq!(new_slot["status"], "busy");
+    assert_eq!(
+        new_slot["extension"][0]["valueReference"]["reference"],
+        "Appointment/appt-a"
+    );
+    assert_eq!(peer.get("Slot", "home-a").unwrap()["status"], "free");
+}
+
+#[tokio::test]
+async fn a_conflict_in_a_transaction_changes_nothing_and_the_slot_is_unavailable() {
+    let peer = FhirPeer::start_with(PeerOptions {
+        slots: SlotMode::Transaction,
+        ..PeerOptions::default()
+    })
+    .await;
+    seed(&peer);
+    let pas = adapter(config(&peer));
+    let a = appt_a(&pas).await;
+    // Another client books free-1 after the adapter read it, before its transaction lands.
+    let mut taken = peer.get("Slot", "free-1").unwrap();
+    taken["status"] = json!("busy");
+    peer.race_next_transaction(taken);
+    let (appointment, old_slot) = (
+        peer.get("Appointment", "appt-a").unwrap(),
+        peer.get("Slot", "home-a").unwrap(),
+    );
+    assert!(matches!(
+        pas.reschedule(&a, "free-1").await,
+        Err(PasError::SlotUnavailable)
+    ));
+    assert_eq!(peer.get("Appointment", "appt-a").unwrap(), appointment);
+    assert_eq!(peer.get("Slot", "home-a").unwrap(), old_slot);
+    let new_slot = peer.get("Slot", "free-1").unwrap();
+    assert!(
+        new_slot.get("extension").is_none(),
+        "the claim was not kept"
+    );
+    assert_eq!(
+        new_slot["meta"]["versionId"], "2",
+        "only the other client's write"
+    );
+    // A taken slot is not tried again.
+    assert_eq!(
+        peer.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.target == "/fhir/")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_refused_on_a_later_entry_rolls_back_the_earlier_ones() {
+    let peer = FhirPeer::start_with(PeerOptions {
+        slots: SlotMode::Transaction,
+        ..PeerOptions::default()
+    })
+    .await;
+    seed(&peer);
+    let pas = adapter(config(&peer));
+    let a = appt_a(&pas).await;
+    let (slot_v, appt_v) = (
+        version(&peer, "Slot", "free-1"),
+        version(&peer, "Appointment", "appt-a"),
+    );
+    // Staff touch the old slot (its last entry) after the adapter read it: the claim and the
+    // move before it in the same transaction must not stay.
+    let mut touched = peer.get("Slot", "home-a").unwrap();
+    touched["comment"] = json!("Clinic room 4");
+    peer.race_next_transaction(touched);
+    pas.reschedule(&a, "free-1").await.unwrap();
+    let posts = peer
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.target == "/fhir/")
+        .count();
+    assert_eq!(posts, 2, "refused once, then made again from a fresh read");
+    // Each written exactly once: the refused transaction left no version behind.
+    let next = |v: String| (v.parse::<u64>().unwrap() + 1).to_string();
+    assert_eq!(version(&peer, "Slot", "free-1"), next(slot_v));
+    assert_eq!(version(&peer, "Appointment", "appt-a"), next(appt_v));
+    let old = peer.get("Slot", "home-a").unwrap();
+    assert_eq!(
+        (old["status"].as_str(), old["comment"].as_str()),
+        (Some("free"), Some("Clinic room 4"))
+    );
 }

@@ -154,7 +154,11 @@ async fn run_demo(s: settings::Settings) -> Result<(), BoxError> {
     // After the recorder is installed, so what they record from the first run is kept.
     housekeeping::start(&s, demo.store.clone(), demo.clock.clone());
     gauges::start(demo.store.clone(), demo.clock.clone());
-    pas_feed::start(demo.store.clone(), demo.pas.clone(), demo.clock.clone());
+    pas_feed::start(
+        pas_feed::worklist(demo.store.clone(), demo.pas.clone(), demo.clock.clone()),
+        demo.clock.as_ref(),
+        Vec::new(),
+    );
     let deadline = serve::serve(listener, portal, &s.serve, stopping).await;
     finish([worker, sender], deadline).await;
     Ok(())
@@ -181,8 +185,11 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
     let store = open::open_portal_store(s.database_url.expose(), s.instances).await?;
     let clock: Arc<dyn nhs_portal_core::clock::Clock> =
         Arc::new(nhs_portal_core::clock::SystemClock);
-    let pas: Arc<dyn nhs_portal_pas::PasBackend> =
-        Arc::new(trusts::pas(&live.trusts, clock.clone())?);
+    let (trusts_pas, subscribed) =
+        trusts::pas(&live.trusts, clock.clone(), &live.base_url, store.clone())?;
+    let pas: Arc<dyn nhs_portal_pas::PasBackend> = Arc::new(trusts_pas);
+    // Polled and pushed changes go through one worklist.
+    let feed = pas_feed::worklist(store.clone(), pas.clone(), clock.clone());
     let nhs_login = nhs_portal_web::nhs_login::NhsLoginConfig::new(
         &live.issuer,
         &live.client_id,
@@ -235,6 +242,9 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
         }
         None => "no staff worklist (no NHS_PORTAL_STAFF_OIDC_ISSUER)".to_owned(),
     };
+    if let Some(route) = pas_feed::notifications(&feed, &subscribed) {
+        settings = settings.with_mount(nhs_portal_web::fhir_notifications::PATH, Arc::new(route));
+    }
     let portal = nhs_portal_web::live::LivePortal::build(settings).await?;
     let (stopping, stop_rx) = tokio::sync::watch::channel(false);
     let (reporting, worker) = reporting::start(
@@ -265,11 +275,7 @@ async fn run_live(s: settings::Settings) -> Result<(), BoxError> {
     };
     housekeeping::start(&s, portal.store.clone(), portal.clock.clone());
     gauges::start(portal.store.clone(), portal.clock.clone());
-    pas_feed::start(
-        portal.store.clone(),
-        portal.pas.clone(),
-        portal.clock.clone(),
-    );
+    pas_feed::start(feed, portal.clock.as_ref(), subscribed);
     let deadline = serve::serve(listener, served, &s.serve, stopping).await;
     finish([worker, sender], deadline).await;
     Ok(())

@@ -31,10 +31,21 @@
 //! phone = "01632 960 330"                       # optional, with hours
 //! hours = "Monday to Friday, 9am to 4:30pm"
 //! preparation = "Bring a list of the creams and medicines you use on your skin."
+//!
+//! [trust.subscription]              # optional: FHIR Subscriptions, where the PAS offers them
+//! secret_file = "/run/secrets/northfield-notify-secret"    # 32 characters or more
+//! payload = "full-resource"         # or "id-only" (optional, default full-resource)
 //! ```
 //!
 //! A trust without a phone number is not an error, but `--check-config` warns ([`warnings`]):
 //! its patients (of clinics without their own line) are told to use their appointment letter.
+//!
+//! A trust with a `[trust.subscription]` gets a Subscription (registered at start-up, when its
+//! server offers backport Subscriptions) that posts to `{base URL}/fhir-notifications/{ODS
+//! code}` with the secret; the feed is still polled, less often, as the safety net.
+//!
+//! (Over 400 lines with its table tests: the file's schema, its checks and the adapters it makes
+//! are one piece.)
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -47,8 +58,11 @@ use nhs_portal_core::guidance::{Clinic, Contact, Guidance, TrustGuidance};
 use nhs_portal_core::holding::HoldingDisplay;
 use nhs_portal_core::request_status::{CancelMode, Capabilities, RescheduleMode};
 use nhs_portal_core::slot_choice::SlotFilters;
+use nhs_portal_core::store::PasFeedStore;
 use nhs_portal_core::{OdsCode, Organisation, TreatmentFunctionCode};
-use nhs_portal_pas::fhir::{FhirPas, FhirPasConfig};
+use nhs_portal_pas::fhir::{
+    FhirPas, FhirPasConfig, PayloadContent, SecretText, SubscriptionConfig,
+};
 use nhs_portal_pas::trusts::TrustsPas;
 use nhs_portal_pas::{PasBackend, PasError};
 use serde::Deserialize;
@@ -84,6 +98,7 @@ struct Entry {
     cancel_warning: Option<String>,
     #[serde(default)]
     clinic: Vec<ClinicEntry>,
+    subscription: Option<SubscriptionEntry>,
 }
 
 /// One `[[trust.clinic]]`.
@@ -96,6 +111,27 @@ struct ClinicEntry {
     hours: Option<String>,
     preparation: Option<String>,
 }
+
+/// FHIR Subscriptions for the trust (the `[trust.subscription]` table).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscriptionEntry {
+    /// A file holding the shared secret the PAS sends back on each notification.
+    secret_file: PathBuf,
+    #[serde(default)]
+    payload: PayloadEntry,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum PayloadEntry {
+    #[default]
+    FullResource,
+    IdOnly,
+}
+
+/// The shortest notification secret accepted.
+const MIN_SECRET_LEN: usize = 32;
 
 /// How the portal authenticates to a trust's FHIR PAS (the `[trust.auth]` table).
 #[derive(Deserialize, Default)]
@@ -186,11 +222,41 @@ pub struct Trust {
     pub timeout: Option<Duration>,
     /// What its patients are told: contacts, preparation, response time, cancel warning.
     pub guidance: TrustGuidance,
+    /// FHIR Subscriptions: the notification secret, read from its file, and the payload.
+    pub subscription: Option<(Secret, PayloadContent)>,
+}
+
+/// A trust whose PAS pushes its changes: the adapter (which subscribes and reads the
+/// notifications) and the secret they carry.
+pub struct Subscribed {
+    /// The trust's ODS code (its notification path).
+    pub ods: OdsCode,
+    /// Its FHIR adapter.
+    pub pas: Arc<FhirPas>,
+    /// The shared secret.
+    pub secret: Secret,
+}
+
+/// Where a trust's notifications go: `{base URL}/fhir-notifications/{ODS code}`.
+fn notification_endpoint(base_url: &str, ods: &OdsCode) -> Result<url::Url, PasError> {
+    let text = format!(
+        "{}{}/{}",
+        base_url.trim_end_matches('/'),
+        nhs_portal_web::fhir_notifications::PATH,
+        ods.as_str()
+    );
+    url::Url::parse(&text).map_err(|e| PasError::BadData(format!("notification endpoint: {e}")))
 }
 
 impl Trust {
-    /// The FHIR adapter for this trust.
-    pub fn pas(&self, clock: Arc<dyn Clock>) -> Result<FhirPas, PasError> {
+    /// The FHIR adapter for this trust; with a Subscription, posting to the portal at
+    /// `base_url`, its changes compared with the portal's last-seen records in `seen`.
+    pub fn pas(
+        &self,
+        clock: Arc<dyn Clock>,
+        base_url: &str,
+        seen: Arc<dyn PasFeedStore>,
+    ) -> Result<FhirPas, PasError> {
         let mut cfg = FhirPasConfig::new(
             self.base_url.clone(),
             self.organisation.clone(),
@@ -200,18 +266,42 @@ impl Trust {
         if let Some(t) = self.timeout {
             cfg.timeout = t;
         }
-        FhirPas::new(cfg, clock)
+        let Some((secret, payload)) = &self.subscription else {
+            return FhirPas::new(cfg, clock);
+        };
+        let mut sub = SubscriptionConfig::new(
+            notification_endpoint(base_url, &self.organisation.ods_code)?,
+            SecretText(secret.expose().to_owned()),
+        );
+        sub.payload = *payload;
+        cfg.subscription = Some(sub);
+        // Notifications and polls are one feed, de-duplicated by the last-seen records.
+        Ok(FhirPas::new(cfg, clock)?.with_last_seen(seen))
     }
 }
 
-/// Every trust behind one backend, in the file's order.
-pub fn pas(trusts: &[Trust], clock: Arc<dyn Clock>) -> Result<TrustsPas, PasError> {
+/// Every trust behind one backend, in the file's order, and those whose PAS pushes changes.
+pub fn pas(
+    trusts: &[Trust],
+    clock: Arc<dyn Clock>,
+    base_url: &str,
+    seen: Arc<dyn PasFeedStore>,
+) -> Result<(TrustsPas, Vec<Subscribed>), PasError> {
     let mut each = Vec::with_capacity(trusts.len());
+    let mut subscribed = Vec::new();
     for t in trusts {
-        let pas: Arc<dyn PasBackend> = Arc::new(t.pas(clock.clone())?);
+        let fhir = Arc::new(t.pas(clock.clone(), base_url, seen.clone())?);
+        if let Some((secret, _)) = &t.subscription {
+            subscribed.push(Subscribed {
+                ods: t.organisation.ods_code.clone(),
+                pas: fhir.clone(),
+                secret: secret.clone(),
+            });
+        }
+        let pas: Arc<dyn PasBackend> = fhir;
         each.push((t.organisation.ods_code.clone(), pas));
     }
-    Ok(TrustsPas::new(each))
+    Ok((TrustsPas::new(each), subscribed))
 }
 
 /// The eligibility threshold the portal applies: the highest of the trusts' (one rule serves
@@ -397,32 +487,25 @@ fn check(entry: &Entry, file: &Path) -> Result<Trust, Vec<String>> {
         }
         ms => ms.map(Duration::from_millis),
     };
-    let bearer_token = match &entry.auth.bearer_token_file {
-        None => None,
-        Some(token_file) => {
-            // Relative to the trusts file's folder.
-            let token_file = file.parent().unwrap_or(Path::new(".")).join(token_file);
-            match std::fs::read_to_string(&token_file) {
-                Ok(t) if !t.trim().is_empty() => {
-                    Some(t.trim().parse::<Secret>().unwrap_or_else(|e| match e {}))
-                }
-                Ok(_) => {
-                    problems.push(format!(
-                        "auth.bearer_token_file {} is empty",
-                        token_file.display()
-                    ));
-                    None
-                }
-                Err(e) => {
-                    problems.push(format!(
-                        "auth.bearer_token_file {} cannot be read ({e})",
-                        token_file.display()
-                    ));
-                    None
-                }
-            }
-        }
-    };
+    let bearer_token = entry
+        .auth
+        .bearer_token_file
+        .as_ref()
+        .and_then(|f| read_secret(file, f, "auth.bearer_token_file", 1, &mut problems));
+    let subscription = entry.subscription.as_ref().and_then(|sub| {
+        let secret = read_secret(
+            file,
+            &sub.secret_file,
+            "subscription.secret_file",
+            MIN_SECRET_LEN,
+            &mut problems,
+        )?;
+        let payload = match sub.payload {
+            PayloadEntry::FullResource => PayloadContent::FullResource,
+            PayloadEntry::IdOnly => PayloadContent::IdOnly,
+        };
+        Some((secret, payload))
+    });
     let guidance = trust_guidance(entry, &mut problems);
     match (ods, base_url) {
         (Some(ods_code), Some(base_url)) if problems.is_empty() => Ok(Trust {
@@ -440,8 +523,41 @@ fn check(entry: &Entry, file: &Path) -> Result<Trust, Vec<String>> {
             bearer_token,
             timeout,
             guidance,
+            subscription,
         }),
         _ => Err(problems),
+    }
+}
+
+/// A secret read from `secret_file` (relative to the trusts file's folder), at least `min`
+/// characters once trimmed; a problem named by `what` otherwise (never the value).
+fn read_secret(
+    file: &Path,
+    secret_file: &Path,
+    what: &str,
+    min: usize,
+    problems: &mut Vec<String>,
+) -> Option<Secret> {
+    let path = file.parent().unwrap_or(Path::new(".")).join(secret_file);
+    match std::fs::read_to_string(&path) {
+        Ok(t) if t.trim().chars().count() >= min => {
+            Some(t.trim().parse::<Secret>().unwrap_or_else(|e| match e {}))
+        }
+        Ok(t) if t.trim().is_empty() => {
+            problems.push(format!("{what} {} is empty", path.display()));
+            None
+        }
+        Ok(_) => {
+            problems.push(format!(
+                "{what} {} is shorter than {min} characters",
+                path.display()
+            ));
+            None
+        }
+        Err(e) => {
+            problems.push(format!("{what} {} cannot be read ({e})", path.display()));
+            None
+        }
     }
 }
 
@@ -457,7 +573,7 @@ pub fn summary(trusts: &[Trust]) -> Vec<String> {
                 (c, r) => format!("cancel {c:?}, reschedule {r:?}"),
             };
             format!(
-                "{} {}: FHIR PAS {} ({}), {}, {} and over, holding appointments {}",
+                "{} {}: FHIR PAS {} ({}{}), {}, {} and over, holding appointments {}",
                 t.organisation.ods_code.as_str(),
                 t.organisation.name,
                 t.base_url,
@@ -465,6 +581,11 @@ pub fn summary(trusts: &[Trust]) -> Vec<String> {
                     "bearer token set (hidden)"
                 } else {
                     "no auth"
+                },
+                if t.subscription.is_some() {
+                    ", Subscriptions (secret hidden)"
+                } else {
+                    ""
                 },
                 online(t.capabilities),
                 t.minimum_age,
@@ -483,6 +604,7 @@ mod tests {
         let path = dir.path().join("trusts.toml");
         std::fs::write(&path, text).unwrap();
         std::fs::write(dir.path().join("token"), "pas-secret-1\n").unwrap();
+        std::fs::write(dir.path().join("notify"), "n".repeat(40)).unwrap();
         (dir, path)
     }
 
@@ -506,6 +628,10 @@ capabilities = { cancel = "request-only", reschedule = "not-offered" }
 minimum_age = 18
 timeout_ms = 2000
 holding_appointments = "waiting-list"
+
+[trust.subscription]
+secret_file = "notify"
+payload = "id-only"
 "#,
         );
         let trusts = load(&path).unwrap();
@@ -533,6 +659,12 @@ holding_appointments = "waiting-list"
             }
         );
         assert_eq!(trusts[1].timeout, Some(Duration::from_secs(2)));
+        assert!(trusts[0].subscription.is_none());
+        let (secret, payload) = trusts[1].subscription.as_ref().unwrap();
+        assert_eq!(
+            (secret.expose().len(), *payload),
+            (40, PayloadContent::IdOnly)
+        );
         assert_eq!(minimum_age(&trusts), 18);
         let lines = summary(&trusts).join("\n");
         assert!(
@@ -543,6 +675,7 @@ holding_appointments = "waiting-list"
             "{lines}"
         );
         assert!(!lines.contains("pas-secret-1"), "{lines}");
+        assert!(lines.contains("Subscriptions (secret hidden)") && !lines.contains("nnnn"));
     }
 
     #[test]
@@ -569,6 +702,10 @@ holding_appointments = "waiting-list"
             (
                 "[[trust]]\nods_code = \"R9N\"\nname = \"N\"\nfhir_base_url = \"https://pas.example/\"\ncapabilities = \"real-time\"\nslot_filters = [\"colour\"]",
                 "is not valid",
+            ),
+            (
+                "[[trust]]\nods_code = \"R9N\"\nname = \"N\"\nfhir_base_url = \"https://pas.example/\"\ncapabilities = \"real-time\"\nsubscription = { secret_file = \"token\" }",
+                "subscription.secret_file",
             ),
             (
                 "[[trust]]\nods_code = \"R9N\"\nname = \"N\"\nfhir_base_url = \"https://pas.example/\"\ncapabilities = \"real-time\"\nauth = { password = \"x\" }",

@@ -8,6 +8,7 @@ use url::Url;
 
 pub use super::auth::{SecretText, SmartBackendAuth};
 pub use super::map::specialties::{SpecialtyMap, SpecialtyMapping};
+use super::subscription::SubscriptionConfig;
 
 /// The default extension URL for the "portal access allowed" flag on a Patient.
 pub const PORTAL_ACCESS_EXTENSION: &str =
@@ -62,6 +63,10 @@ pub struct FhirPasConfig {
     /// [`BOOKING_HORIZON_DAYS`](crate::BOOKING_HORIZON_DAYS)): slots starting later are neither
     /// offered nor booked.
     pub booking_horizon: chrono::Duration,
+    /// A Subscription for pushed changes, where the server offers backport Subscriptions
+    /// (registered by [`FhirPas::subscribe`](super::FhirPas::subscribe); polling stays on as
+    /// the safety net). `None`: polling only.
+    pub subscription: Option<SubscriptionConfig>,
 }
 
 impl FhirPasConfig {
@@ -85,6 +90,7 @@ impl FhirPasConfig {
             specialties: SpecialtyMap::default(),
             feed: FeedConfig::default(),
             booking_horizon: chrono::Duration::days(crate::BOOKING_HORIZON_DAYS),
+            subscription: None,
         }
     }
 
@@ -103,6 +109,12 @@ impl FhirPasConfig {
             && !secure_or_local(&smart.token_url)
         {
             return Err(FhirConfigError::Insecure("the SMART token URL"));
+        }
+        // The secret travels back to the endpoint on every notification.
+        if let Some(sub) = &self.subscription
+            && !secure_or_local(&sub.endpoint)
+        {
+            return Err(FhirConfigError::Insecure("the Subscription endpoint"));
         }
         Ok(())
     }
@@ -135,6 +147,10 @@ pub struct FeedConfig {
     /// How close together a cancellation and a new booking of the same patient, specialty and
     /// trust must be to be read as one move (default 15 minutes).
     pub rebook_window: chrono::Duration,
+    /// How long a claimed slot is left alone before a half-done move through it is finished or
+    /// undone ([`FhirPas::reconcile`](super::FhirPas::reconcile); default 1 minute, longer than
+    /// any portal call, so no move in progress is touched).
+    pub reconcile_after: chrono::Duration,
 }
 
 impl Default for FeedConfig {
@@ -143,6 +159,7 @@ impl Default for FeedConfig {
             overlap: chrono::Duration::minutes(2),
             scope: Vec::new(),
             rebook_window: chrono::Duration::minutes(15),
+            reconcile_after: chrono::Duration::minutes(1),
         }
     }
 }

@@ -149,9 +149,14 @@ impl FhirPas {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.clone())),
         );
-        let changed: Vec<Changed> = self
-            .search("Appointment", &query)
-            .await?
+        let found = self.search("Appointment", &query).await?;
+        self.events_in(found).await
+    }
+
+    /// The events in changed Appointment resources (a poll's, or a notification's), each
+    /// compared with what the portal last saw of it, oldest first.
+    pub(super) async fn events_in(&self, found: Vec<Value>) -> Result<Vec<PasEvent>, PasError> {
+        let changed: Vec<Changed> = found
             .into_iter()
             .filter_map(Changed::read)
             .filter(|c| self.is_this_trusts(&c.body))

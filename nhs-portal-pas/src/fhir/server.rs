@@ -1,6 +1,7 @@
 //! What the PAS's FHIR server offers, from its CapabilityStatement (`GET metadata`, read once):
-//! which writes to use (`PUT`, or JSON Patch where `PUT` is not offered) and who owns the
-//! Slots (the server, when it offers `Appointment/$book` or no Slot writes at all).
+//! which writes to use (`PUT`, or JSON Patch where `PUT` is not offered), who owns the
+//! Slots (the server, when it offers `Appointment/$book` or no Slot writes at all), and whether
+//! it takes `transaction` Bundles.
 
 use http::Method;
 use serde_json::Value;
@@ -34,6 +35,11 @@ pub(super) struct ServerCaps {
     pub(super) include_actors: bool,
     /// The Appointment type's `_history` is offered (`history-type`): deletions can be read.
     pub(super) history: bool,
+    /// `transaction` Bundles are offered (a system-level interaction): client-managed moves
+    /// are then one transaction.
+    pub(super) transaction: bool,
+    /// Backport Subscriptions are offered (see `subscription`).
+    pub(super) subscriptions: bool,
 }
 
 impl Default for ServerCaps {
@@ -45,6 +51,8 @@ impl Default for ServerCaps {
             cancel: false,
             include_actors: false,
             history: false,
+            transaction: false,
+            subscriptions: false,
         }
     }
 }
@@ -90,6 +98,13 @@ impl ServerCaps {
             }
         };
         let (appointment, slot) = (resource("Appointment"), resource("Slot"));
+        let transaction = cs
+            .get("rest")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|r| r.get("mode").and_then(Value::as_str) == Some("server"))
+            .any(|r| offers(Some(r), "transaction"));
         Self {
             appointment: style(appointment),
             slot: style(slot),
@@ -102,12 +117,23 @@ impl ServerCaps {
                 .flatten()
                 .any(|i| matches!(i.as_str(), Some("Appointment:actor" | "*"))),
             history: offers(appointment, "history-type"),
+            transaction,
+            subscriptions: super::subscription::offers_subscriptions(cs),
         }
     }
 
     /// Whether the server owns its Slots (the adapter never writes them then).
     pub(super) fn server_owned_slots(&self) -> bool {
         self.book || self.slot == WriteStyle::None
+    }
+
+    /// Whether a client-managed move is one transaction Bundle: transactions offered, and
+    /// Slots and Appointments both taken by `PUT` (a transaction entry is a whole resource).
+    pub(super) fn moves_in_transaction(&self) -> bool {
+        self.transaction
+            && !self.server_owned_slots()
+            && self.slot == WriteStyle::Put
+            && self.appointment == WriteStyle::Put
     }
 }
 
@@ -219,7 +245,10 @@ mod tests {
     fn capability_statements_choose_the_writes_table() {
         let cs = |appointment: &[&str], slot: &[&str], ops: &[&str]| {
             let i = |c: &[&str]| c.iter().map(|c| json!({"code": c})).collect::<Vec<_>>();
-            json!({"resourceType": "CapabilityStatement", "rest": [{"mode": "server", "resource": [
+            let (ops, system): (Vec<&str>, Vec<&str>) =
+                ops.iter().partition(|o| **o != "transaction");
+            json!({"resourceType": "CapabilityStatement", "rest": [{"mode": "server",
+                "interaction": i(&system), "resource": [
                 {"type": "Appointment", "interaction": i(appointment),
                  "operation": ops.iter().map(|o| json!({"name": o})).collect::<Vec<_>>()},
                 {"type": "Slot", "interaction": i(slot)},
@@ -228,27 +257,46 @@ mod tests {
         let cases = [
             (
                 cs(&["read", "update", "patch"], &["read", "update"], &[]),
-                (WriteStyle::Put, WriteStyle::Put, false),
+                (WriteStyle::Put, WriteStyle::Put, false, false),
+            ),
+            (
+                cs(&["read", "update"], &["read", "update"], &["transaction"]),
+                (WriteStyle::Put, WriteStyle::Put, false, true),
+            ),
+            // a transaction needs whole resources: not with PATCH-only Slots
+            (
+                cs(&["read", "update"], &["read", "patch"], &["transaction"]),
+                (WriteStyle::Put, WriteStyle::Patch, false, false),
             ),
             (
                 cs(&["read", "patch"], &["read", "patch"], &[]),
-                (WriteStyle::Patch, WriteStyle::Patch, false),
+                (WriteStyle::Patch, WriteStyle::Patch, false, false),
             ),
+            // the server's own Slots are never written, in a transaction or not
             (
-                cs(&["read", "update"], &["read"], &["book", "cancel"]),
-                (WriteStyle::Put, WriteStyle::None, true),
+                cs(
+                    &["read", "update"],
+                    &["read"],
+                    &["book", "cancel", "transaction"],
+                ),
+                (WriteStyle::Put, WriteStyle::None, true, false),
             ),
             // read-only Slots without $book: still the server's
             (
                 cs(&["read", "update"], &["read", "search-type"], &[]),
-                (WriteStyle::Put, WriteStyle::None, true),
+                (WriteStyle::Put, WriteStyle::None, true, false),
             ),
         ];
-        for (statement, (appointment, slot, owned)) in cases {
+        for (statement, (appointment, slot, owned, transaction)) in cases {
             let caps = ServerCaps::from_capability_statement(&statement);
             assert_eq!(
-                (caps.appointment, caps.slot, caps.server_owned_slots()),
-                (appointment, slot, owned),
+                (
+                    caps.appointment,
+                    caps.slot,
+                    caps.server_owned_slots(),
+                    caps.moves_in_transaction()
+                ),
+                (appointment, slot, owned, transaction),
                 "{statement}"
             );
         }

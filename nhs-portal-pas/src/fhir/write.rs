@@ -7,9 +7,12 @@
 //!   `POST Appointment/{id}/$cancel` (parameter `reason`) where offered, else a status write.
 //! - Client-managed Slots: claim the new slot (`busy`, marked with the
 //!   [`BOOKED_FOR_EXTENSION`] naming the appointment, `If-Match`: only one of two racing claims
-//!   wins), move the appointment (`If-Match`; on failure the claim is released), then release
-//!   the old slot. A slot is released only when no other active booking holds it (R4: `busy`
+//!   wins; with the [`MOVED_FROM_EXTENSION`](super::MOVED_FROM_EXTENSION) naming the slots it
+//!   leaves, so `reconcile` can finish or undo a move that stops half way), move the
+//!   appointment (`If-Match`; on failure the claim is released), then release the old slot. A slot is released only when no other active booking holds it (R4: `busy`
 //!   means one or more bookings), and `Slot.comment` is never touched.
+//! - Client-managed Slots on a server that takes `transaction` Bundles: the same three writes
+//!   as one transaction (`transaction`), all or nothing.
 //!
 //! Every write is `PUT` or, where the server takes only that, a JSON Patch; every write carries
 //! `If-Match` and `Prefer: return=representation`.
@@ -33,7 +36,7 @@ pub const BOOKED_FOR_EXTENSION: &str =
 /// Statuses of an appointment that still holds its slot.
 const HOLDING: &str = "booked,arrived,checked-in,pending";
 
-fn booked_for(slot: &Value) -> Option<String> {
+pub(super) fn booked_for(slot: &Value) -> Option<String> {
     slot.get("extension")
         .and_then(Value::as_array)
         .into_iter()
@@ -45,7 +48,7 @@ fn booked_for(slot: &Value) -> Option<String> {
 }
 
 /// Sets (or, with `None`, removes) the booked-for mark, keeping every other extension.
-fn mark_booked_for(slot: &mut Value, appointment: Option<&AppointmentId>) {
+pub(super) fn mark_booked_for(slot: &mut Value, appointment: Option<&AppointmentId>) {
     let mut extensions: Vec<Value> = slot
         .get("extension")
         .and_then(Value::as_array)
@@ -157,29 +160,43 @@ impl FhirPas {
         }
     }
 
+    /// A client-managed slot this booking may free, as read (with its version) and as freed:
+    /// `None` when it is not busy, another booking still holds it, or it is claimed for another
+    /// appointment.
+    pub(super) async fn releasable(
+        &self,
+        id: &str,
+        appointment: &AppointmentId,
+    ) -> Result<Option<(Versioned, String, Value)>, PasError> {
+        let Some(v) = self.read_slot(id).await? else {
+            return Ok(None);
+        };
+        if v.body.get("status").and_then(Value::as_str) != Some("busy") {
+            return Ok(None);
+        }
+        let mark = booked_for(&v.body);
+        let ours = format!("Appointment/{}", appointment.as_str());
+        if mark.as_ref().is_some_and(|m| *m != ours) || self.held_by_others(id, appointment).await {
+            return Ok(None);
+        }
+        let mut freed = v.body.clone();
+        freed["status"] = json!("free");
+        mark_booked_for(&mut freed, None);
+        super::reconcile::mark_moved_from(&mut freed, &[]);
+        let version = v
+            .version
+            .clone()
+            .ok_or_else(|| PasError::BadData("slot without a version".into()))?;
+        Ok(Some((v, version, freed)))
+    }
+
     /// Frees a client-managed slot this booking held, unless another booking still holds it
     /// or it is claimed for another appointment (best effort: failures are logged).
     pub(super) async fn release_slot(&self, id: &str, appointment: &AppointmentId) {
         let result = async {
-            let Some(v) = self.read_slot(id).await? else {
+            let Some((v, version, freed)) = self.releasable(id, appointment).await? else {
                 return Ok(());
             };
-            if v.body.get("status").and_then(Value::as_str) != Some("busy") {
-                return Ok(());
-            }
-            let mark = booked_for(&v.body);
-            let ours = format!("Appointment/{}", appointment.as_str());
-            if mark.as_ref().is_some_and(|m| *m != ours)
-                || self.held_by_others(id, appointment).await
-            {
-                return Ok(());
-            }
-            let mut freed = v.body.clone();
-            freed["status"] = json!("free");
-            mark_booked_for(&mut freed, None);
-            let version = v
-                .version
-                .ok_or_else(|| PasError::BadData("slot without a version".into()))?;
             self.update("Slot", &v.body, &freed, &version)
                 .await
                 .map(|_| ())
@@ -255,8 +272,24 @@ impl FhirPas {
     }
 
     /// [`PasBackend::reschedule`]: to a slot this appointment is offered now, the way the
-    /// server takes moves (see the module documentation).
+    /// server takes moves (see the module documentation). A transaction that met another
+    /// client's change to the appointment or its old slot (the new slot still free) is made
+    /// again from a fresh read.
     pub(super) async fn reschedule_in_pas(
+        &self,
+        appointment: &Appointment,
+        slot_id: &str,
+    ) -> Result<Appointment, PasError> {
+        for _ in 0..3 {
+            match self.reschedule_once(appointment, slot_id).await {
+                Err(PasError::Conflict) if self.server_caps().await.moves_in_transaction() => {}
+                other => return other,
+            }
+        }
+        Err(PasError::Conflict)
+    }
+
+    async fn reschedule_once(
         &self,
         appointment: &Appointment,
         slot_id: &str,
@@ -292,6 +325,9 @@ impl FhirPas {
         let caps = self.server_caps().await;
         let updated = if caps.server_owned_slots() {
             self.move_in_server_slots(&v.body, &slot_v.body, &current, &slot, &version, caps.book)
+                .await?
+        } else if caps.moves_in_transaction() {
+            self.move_in_transaction(&v, &current, &slot_v, &slot, &version)
                 .await?
         } else {
             self.move_in_client_slots(&v, &current, &slot_v, &slot, &version)
@@ -331,7 +367,7 @@ impl FhirPas {
     /// The appointment body moved into `slot`; when the slot is another Schedule's (another
     /// clinic), that Schedule's practitioners and location replace the old ones (best effort: an
     /// unreadable Schedule leaves the participants as they were).
-    async fn moved(&self, body: &Value, slot_body: &Value, slot: &Slot) -> Value {
+    pub(super) async fn moved(&self, body: &Value, slot_body: &Value, slot: &Slot) -> Value {
         let mut moved = Self::moved_body(body, slot);
         let schedule_of = |s: &Value| {
             s.pointer("/schedule/reference")
@@ -394,7 +430,7 @@ impl FhirPas {
     }
 
     /// Whether the appointment as the PAS holds it now sits in `slot`.
-    async fn landed_in(&self, current: &Appointment, slot: &Slot) -> Option<Value> {
+    pub(super) async fn landed_in(&self, current: &Appointment, slot: &Slot) -> Option<Value> {
         self.read_owned(&current.patient, &current.id)
             .await
             .ok()
@@ -470,9 +506,18 @@ impl FhirPas {
         version: &str,
     ) -> Result<Value, PasError> {
         // 1. Claim the slot. If-Match makes this the one step two racers cannot both pass.
+        // The claim records the move's intent (which appointment, from which slots), so a move
+        // that stops half way can be finished or undone (`reconcile`).
+        let old_slots = Self::slot_refs(&v.body);
+        let leaving: Vec<String> = old_slots
+            .iter()
+            .filter(|s| **s != slot.id)
+            .cloned()
+            .collect();
         let mut claimed = slot_v.body.clone();
         claimed["status"] = json!("busy");
         mark_booked_for(&mut claimed, Some(&current.id));
+        super::reconcile::mark_moved_from(&mut claimed, &leaving);
         let slot_version = slot_v
             .version
             .clone()
@@ -497,7 +542,6 @@ impl FhirPas {
         }
 
         // 2. Move the appointment into it.
-        let old_slots = Self::slot_refs(&v.body);
         let moved = self.moved(&v.body, &slot_v.body, slot).await;
         let updated = match self.update("Appointment", &v.body, &moved, version).await {
             Ok(u) => u,
@@ -521,7 +565,7 @@ impl FhirPas {
         };
 
         // 3. Release the slot it had.
-        for old in old_slots.iter().filter(|s| **s != slot.id) {
+        for old in &leaving {
             self.release_slot(old, &current.id).await;
         }
         Ok(updated)

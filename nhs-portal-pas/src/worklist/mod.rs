@@ -146,6 +146,8 @@ pub struct Worklist {
     pas: Arc<dyn PasBackend>,
     applier: Option<Arc<dyn OutcomeApplier>>,
     clock: Arc<dyn Clock>,
+    /// Held while a batch of PAS changes is processed (shared by clones).
+    feed_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Worklist {
@@ -185,6 +187,7 @@ impl Worklist {
             pas,
             applier: None,
             clock,
+            feed_lock: Arc::default(),
         }
     }
 

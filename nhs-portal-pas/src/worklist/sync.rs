@@ -40,6 +40,30 @@ impl Worklist {
     /// run.
     pub async fn sync_from_pas(&self, since: DateTime<Utc>) -> Result<SyncReport, WorklistError> {
         let events = self.pas.poll_events(since).await?;
+        self.process(events, since).await
+    }
+
+    /// Processes changes the PAS pushed (a notification's, see
+    /// [`notification`](crate::notification)) exactly as polled ones: each once by
+    /// `(appointment, version)`, whether a poll or another notification brought it first. When
+    /// this returns `Ok` every change is recorded, so the sender may be told it was received.
+    pub async fn sync_events(&self, events: Vec<PasEvent>) -> Result<SyncReport, WorklistError> {
+        let since = events
+            .iter()
+            .map(|e| e.at)
+            .min()
+            .unwrap_or_else(|| self.clock.now());
+        self.process(events, since).await
+    }
+
+    /// One batch of changes at a time per worklist (a poll and a notification carrying the same
+    /// change do not both pass the last-seen check).
+    async fn process(
+        &self,
+        events: Vec<PasEvent>,
+        since: DateTime<Utc>,
+    ) -> Result<SyncReport, WorklistError> {
+        let _one_at_a_time = self.feed_lock.lock().await;
         let mut report = SyncReport {
             next_since: since,
             ..SyncReport::default()

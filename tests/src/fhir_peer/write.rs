@@ -59,10 +59,11 @@ fn written(peer: &Peer, req: &Request<Bytes>, body: &Value, version: u64) -> Res
 }
 
 /// Stores a new version of a resource and returns it.
-fn store(peer: &Peer, g: &mut State, body: Value) -> (Value, u64) {
+pub(super) fn store(peer: &Peer, g: &mut State, body: Value) -> (Value, u64) {
     let k = key_of(&body).expect("a keyed resource");
     let version = g.by_key.get(&k).map_or(1, |(v, _)| v + 1);
     let stored = with_meta(body, version, peer.stamp());
+    super::subscription::changed(peer, g, &stored);
     g.by_key.insert(k, (version, stored.clone()));
     (stored, version)
 }
