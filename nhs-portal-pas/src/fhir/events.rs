@@ -150,12 +150,18 @@ impl FhirPas {
                 .map(|(k, v)| (k.as_str(), v.clone())),
         );
         let found = self.search("Appointment", &query).await?;
-        self.events_in(found).await
+        self.events_in(found, Some(from)).await
     }
 
     /// The events in changed Appointment resources (a poll's, or a notification's), each
-    /// compared with what the portal last saw of it, oldest first.
-    pub(super) async fn events_in(&self, found: Vec<Value>) -> Result<Vec<PasEvent>, PasError> {
+    /// compared with what the portal last saw of it, oldest first. A poll gives the start of
+    /// its window as `deletions_from`, and the deletions in the type's `_history` since then
+    /// join its events (a notification carries no deletions).
+    pub(super) async fn events_in(
+        &self,
+        found: Vec<Value>,
+        deletions_from: Option<DateTime<Utc>>,
+    ) -> Result<Vec<PasEvent>, PasError> {
         let changed: Vec<Changed> = found
             .into_iter()
             .filter_map(Changed::read)
@@ -189,8 +195,10 @@ impl FhirPas {
             }
             events.push((event, c.body));
         }
-        for deleted in self.deleted_since(from, &mut patients).await? {
-            events.push((deleted, Value::Null));
+        if let Some(from) = deletions_from {
+            for deleted in self.deleted_since(from, &mut patients).await? {
+                events.push((deleted, Value::Null));
+            }
         }
         self.pair_rebookings(&mut events);
         let mut events: Vec<PasEvent> = events.into_iter().map(|(e, _)| e).collect();

@@ -335,7 +335,7 @@ impl FhirPas {
                 None => {}
             }
         }
-        Ok(Notification::Changes(self.events_in(resources).await?))
+        Ok(Notification::Changes(self.events_in(resources, None).await?))
     }
 }
 
