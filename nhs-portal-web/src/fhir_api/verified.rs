@@ -33,11 +33,14 @@ use sha2::{Digest, Sha256};
 use super::auth::{BearerError, BearerValidator, Caller};
 use crate::nhs_login::{ForwardedIdentity, ForwardedTokenVerifier, TokenError};
 
+/// Each remembered token's result and when it lapses, by the token's SHA-256.
+type Entries<T> = HashMap<[u8; 32], (T, DateTime<Utc>)>;
+
 /// Remembered verification results, by the SHA-256 of the token.
 struct Verified<T> {
     capacity: usize,
     clock: Arc<dyn Clock>,
-    entries: Mutex<HashMap<[u8; 32], (T, DateTime<Utc>)>>,
+    entries: Mutex<Entries<T>>,
 }
 
 impl<T: Clone> Verified<T> {
