@@ -9,65 +9,20 @@
 
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { createRequire } from 'node:module'
-import { chromium } from 'playwright-core'
+import { APP_UA, startPortal, launchBrowser, axeViolations, screenshot } from './harness.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
-const repo = join(here, '..', '..', '..')
-const require = createRequire(import.meta.url)
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
-const BIN = process.env.NHS_PORTAL_BIN || join(repo, 'target', 'debug', 'nhs-portal-example')
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
-const SHOTS = process.env.SCREENSHOT_DIR || join(repo, 'target', 'screenshots')
-const APP_UA = 'Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/148.0 Mobile Safari/537.36 nhsapp-android/3.12.0'
-const WCAG = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']
 // Weekday, day, month and year, as the portal writes a date ("Monday 3 June 2024").
 const A_DATE = /\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday) \d{1,2} [A-Z][a-z]+ \d{4}\b/
 
-assert.ok(existsSync(BIN), `the portal binary is missing: ${BIN} (build it with cargo build -p nhs-portal-example)`)
-assert.ok(existsSync(CHROMIUM), `Chromium is missing: ${CHROMIUM} (run bash scripts/setup/browser.sh)`)
-mkdirSync(SHOTS, { recursive: true })
-
-let browser, portal, base, dir
+let browser, portal, base
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'nhs-portal-holding-'))
-  portal = spawn(BIN, [], {
-    env: {
-      ...process.env,
-      NHS_PORTAL_ADDR: '127.0.0.1:0',
-      NHS_PORTAL_DATABASE_URL: `sqlite://${join(dir, 'portal.sqlite3')}?mode=rwc`,
-      NHS_PORTAL_STAFF_CODE: 'holding-test-code',
-      RUST_LOG: 'warn'
-    },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let stderr = ''
-  portal.stderr.on('data', (d) => { stderr += d })
-  base = await new Promise((resolve, reject) => {
-    let out = ''
-    const timer = setTimeout(() => reject(new Error(`portal did not start in 60s: ${stderr}`)), 60000)
-    portal.stdout.on('data', (d) => {
-      out += d
-      const m = out.match(/nhs-portal listening on (\S+)/)
-      if (m) { clearTimeout(timer); resolve(m[1]) }
-    })
-    portal.on('exit', (code) => { clearTimeout(timer); reject(new Error(`portal exited (${code}): ${stderr}`)) })
-  })
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run']
-  })
+  portal = startPortal()
+  base = await portal.ready
+  browser = await launchBrowser()
 })
 after(async () => {
   await browser?.close()
-  portal?.kill('SIGTERM')
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  portal?.stop()
 })
 
 for (const combo of [{ name: '320px-app', width: 320, ua: APP_UA }, { name: '1280px-browser', width: 1280 }]) {
@@ -83,13 +38,8 @@ for (const combo of [{ name: '320px-app', width: 320, ua: APP_UA }, { name: '128
     after(async () => { await context?.close() })
 
     async function check (name) {
-      await page.evaluate(axeSource)
-      const violations = await page.evaluate(async (tags) => {
-        // eslint-disable-next-line no-undef
-        const r = await axe.run(document, { runOnly: { type: 'tag', values: tags } })
-        return r.violations.map((v) => ({ id: v.id, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }))
-      }, WCAG)
-      await page.screenshot({ path: join(SHOTS, `${combo.name}-${name}.png`), fullPage: true })
+      const violations = await axeViolations(page)
+      await screenshot(page, `${combo.name}-${name}`)
       assert.deepEqual(violations, [], `${name}: axe violations`)
     }
 

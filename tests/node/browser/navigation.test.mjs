@@ -10,19 +10,8 @@
 
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
+import { APP_UA, startPortal, launchBrowser, screenshot } from './harness.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
-const repo = join(here, '..', '..', '..')
-const BIN = process.env.NHS_PORTAL_BIN || join(repo, 'target', 'debug', 'nhs-portal-example')
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
-const SHOTS = process.env.SCREENSHOT_DIR || join(repo, 'target', 'screenshots')
-const APP_UA = 'Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/148.0 Mobile Safari/537.36 nhsapp-android/3.12.0'
 const ADULT = '9000000009'
 const P5 = '9000000033'
 const NHS_LOGIN_HELP = 'https://help.login.nhs.uk/'
@@ -45,43 +34,6 @@ window.nhsapp = {
 };`
 }
 
-assert.ok(existsSync(BIN), `the portal binary is missing: ${BIN} (build it with cargo build -p nhs-portal-example)`)
-assert.ok(existsSync(CHROMIUM), `Chromium is missing: ${CHROMIUM} (run bash scripts/setup/browser.sh)`)
-mkdirSync(SHOTS, { recursive: true })
-
-function startPortal () {
-  const dir = mkdtempSync(join(tmpdir(), 'nhs-portal-navigation-'))
-  const child = spawn(BIN, [], {
-    env: {
-      ...process.env,
-      NHS_PORTAL_ADDR: '127.0.0.1:0',
-      NHS_PORTAL_DATABASE_URL: `sqlite://${join(dir, 'portal.sqlite3')}?mode=rwc`,
-      NHS_PORTAL_STAFF_CODE: 'navigation-test-code',
-      RUST_LOG: 'warn'
-    },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let stderr = ''
-  child.stderr.on('data', (d) => { stderr += d })
-  const ready = new Promise((resolve, reject) => {
-    let out = ''
-    const timer = setTimeout(() => reject(new Error(`portal did not start in 60s: ${stderr}`)), 60000)
-    child.stdout.on('data', (d) => {
-      out += d
-      const m = out.match(/nhs-portal listening on (\S+)/)
-      if (m) { clearTimeout(timer); resolve(m[1]) }
-    })
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`portal exited (${code}): ${stderr}`)) })
-  })
-  return {
-    ready,
-    stop () {
-      child.kill('SIGTERM')
-      rmSync(dir, { recursive: true, force: true })
-    }
-  }
-}
-
 // The modes: inside the NHS App (today's AppPage, and one without GO_BACK), and a browser (no
 // NHS App script at all, and a stray `nhsapp` object that says it is not open in the app).
 const MODES = [
@@ -95,11 +47,7 @@ let browser, portal, base
 before(async () => {
   portal = startPortal()
   base = await portal.ready
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run']
-  })
+  browser = await launchBrowser()
 })
 after(async () => {
   await browser?.close()
@@ -143,7 +91,7 @@ for (const mode of MODES) {
       await page.waitForLoadState('load')
       if (inApp) await page.waitForFunction(() => Array.isArray(window.__nhsappCalls))
       assert.deepEqual(await calls(), [], `${name}: nothing called before the click`)
-      await page.screenshot({ path: join(SHOTS, `navigation-${mode.name}-${name}.png`), fullPage: true })
+      await screenshot(page, `navigation-${mode.name}-${name}`)
       if (inApp) {
         await link.click()
         await page.waitForFunction(() => window.__nhsappCalls.some((c) => c.startsWith('goToPage:')))
