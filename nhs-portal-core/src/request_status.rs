@@ -9,8 +9,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::slot_choice::SlotFilters;
 use crate::holding::HoldingDisplay;
+use crate::slot_choice::SlotFilters;
 use crate::{Appointment, AppointmentStatus, RequestStatus};
 
 /// How a trust's PAS can cancel a given appointment.

@@ -335,7 +335,9 @@ impl FhirPas {
                 None => {}
             }
         }
-        Ok(Notification::Changes(self.events_in(resources, None).await?))
+        Ok(Notification::Changes(
+            self.events_in(resources, None).await?,
+        ))
     }
 }
 

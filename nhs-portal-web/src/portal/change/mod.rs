@@ -13,8 +13,8 @@
 //! JavaScript and across portal instances; the last step re-validates everything.
 
 pub(super) mod draft;
-mod slot_page;
 mod need;
+mod slot_page;
 mod slots;
 mod wording;
 
