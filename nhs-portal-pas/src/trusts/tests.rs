@@ -123,8 +123,13 @@ async fn changes_go_to_the_owning_trust() {
         pas.capabilities(&real_time).await.unwrap(),
         Capabilities::REAL_TIME
             .with_confirm_attendance()
+            .with_slot_filters(nhs_portal_core::slot_choice::SlotFilters {
+                time_of_day: true,
+                site: true,
+                clinician: false,
+            })
             .with_holding(nhs_portal_core::holding::HoldingDisplay::WaitingList),
-        "the demo's real-time trust offers confirming attendance, and shows its holding records"
+        "the demo's real-time trust offers confirming attendance, slot filters by time of day and site, and shows its holding records"
     );
     let reason = CancelReason {
         code: "no-longer-needed".into(),
