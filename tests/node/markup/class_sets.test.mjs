@@ -291,7 +291,12 @@ test('every component on the patient pages has the upstream macro\'s classes', a
   const derm = cards.find((a) => text(a) === 'Dermatology appointment').getAttribute('href')
   const page = await request(derm)
   visit('appointment', page.doc)
-  const cancel = await request(hrefOf(page.doc, 'Cancel this appointment'))
+  // First "Do you still need this appointment?", then the reasons.
+  const need = await request(hrefOf(page.doc, 'Cancel this appointment'))
+  visit('cancel-need', need.doc)
+  const needAction = need.doc.querySelectorAll('form').find((f) => f.querySelector('.nhsuk-radios')).getAttribute('action')
+  const cancel = await request(needAction, { method: 'POST', form: { csrf_token: csrf(need.doc), still_needed: 'no-longer-needed' } })
+  assert.ok(cancel.doc.querySelector('input[name="reason"]'), `the answer leads to the reasons: ${cancel.status} ${cancel.url}`)
   visit('cancel-reason', cancel.doc)
   const action = cancel.doc.querySelectorAll('form').find((f) => f.querySelector('.nhsuk-radios')).getAttribute('action')
   const error = await request(action, { method: 'POST', form: { csrf_token: csrf(cancel.doc) } })
