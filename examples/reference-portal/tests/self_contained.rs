@@ -2,8 +2,9 @@
 //! environment (a `PATH` with no npm or Node, no source tree to find), it serves the patient
 //! pages with their stylesheets, and the demo PCA call with the simulator's tokens answers 200.
 //!
-//! It runs the binary in `NHS_PORTAL_RELEASE_BIN` when set (scripts/test-all sets it, in CI, to
-//! the release build of the README's first command), else this test's own build of it.
+//! It runs the binary in `NHS_PORTAL_RELEASE_BIN` when set (for example the release build of the
+//! README's first command), else this test's own build of it (scripts/test-all says why CI uses
+//! the debug build).
 
 mod common;
 
