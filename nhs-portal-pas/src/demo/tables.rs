@@ -215,6 +215,7 @@ fn build_appointment(now: DateTime<Utc>, s: &Spec) -> Appointment {
         appointment_type: s.kind,
         patient_instruction: s.preparation.map(Into::into),
         cancelled_by: s.cancelled_by,
+        contact: None,
         identifiers: vec![pas_identifier(&s.trust, s.key)],
         holding: s.holding,
     }

@@ -385,6 +385,7 @@ pub fn appointment_from_fhir_with(
         holding,
         patient_instruction: patient_instruction(resource),
         cancelled_by: (status == AppointmentStatus::Cancelled).then(|| cancelled_by(resource)),
+        contact: None,
     }))
 }
 
