@@ -170,10 +170,11 @@ impl PasBackend for FhirPas {
         self.call(async {
             match self.read_owned(patient, id).await? {
                 Some(mut v) => {
-                    self.name_participants(&mut v.body, &mut participants::Names::default())
+                    let contact = self
+                        .read_participants(&mut v.body, &mut participants::Participants::default())
                         .await?;
                     match self.map(&v.body, patient) {
-                        Ok(a) => Ok(a),
+                        Ok(a) => Ok(a.map(|a| Appointment { contact, ..a })),
                         Err(e) => {
                             tracing::warn!(error = %e, "FHIR PAS: unreadable appointment");
                             Ok(None)
@@ -290,14 +291,16 @@ impl FhirPas {
                 query.push(("_include", "Appointment:actor".into()));
             }
             let page = self.search_including("Appointment", &query).await?;
-            let mut names = participants::Names::from_included(&page.included);
+            let mut known = participants::Participants::from_included(&page.included);
             for mut resource in page.matches {
                 if !map::has_patient_in(&resource, patient, &found.references) {
                     continue;
                 }
-                self.name_participants(&mut resource, &mut names).await?;
+                let contact = self.read_participants(&mut resource, &mut known).await?;
                 match self.map(&resource, patient) {
-                    Ok(Some(a)) if !out.iter().any(|o| o.id == a.id) => out.push(a),
+                    Ok(Some(a)) if !out.iter().any(|o| o.id == a.id) => {
+                        out.push(Appointment { contact, ..a });
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "FHIR PAS: skipped an appointment"),
                 }

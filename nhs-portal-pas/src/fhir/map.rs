@@ -18,6 +18,7 @@ use nhs_portal_core::{
 };
 use serde_json::{Value, json};
 
+pub mod contact;
 pub mod specialties;
 
 use specialties::SpecialtyMap;
