@@ -22,8 +22,8 @@ const SERVICE_PHONE: &str = "01632 960 777";
 const LOCATION_PHONE: &str = "01632 960 888";
 const WEEKDAYS: [&str; 5] = ["mon", "tue", "wed", "thu", "fri"];
 
-/// A booked appointment of the demo adult at the real-time trust in `days`, in `tfc`, whose
-/// other participants are `actors`.
+/// A booked appointment of the demo adult in ten days, in specialty `tfc`, whose other
+/// participants are `actors` (the trust is the adapter's, the demo's real-time trust).
 fn appointment(aid: &str, tfc: &str, actors: &[Value]) -> Value {
     let start = Utc::now() + Duration::days(10);
     let mut participant =
@@ -177,6 +177,9 @@ fn contact_block(
     )
 }
 
+/// A phone number and its hours, if the page gives them.
+type Line = (&'static str, Option<&'static str>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_appointment_page_gives_the_pas_line_first_else_the_trusts_configured_one() {
     let (_t, _peer, mut patient) = portal(PeerOptions::default()).await;
@@ -184,8 +187,8 @@ async fn the_appointment_page_gives_the_pas_line_first_else_the_trusts_configure
         demo::DERMATOLOGY_CLINIC_PHONE,
         Some("Monday to Friday, 9am to 4:30pm"),
     );
-    // (appointment, heading, phone, hours, a place name the page shows)
-    let table: [(&str, &str, (&str, Option<&str>), Option<&str>); 8] = [
+    // (appointment, heading, (phone, hours), a place name the page shows)
+    let table: [(&str, &str, Line, Option<&str>); 8] = [
         (
             "appt-service",
             "Contact the clinic",
