@@ -11,7 +11,14 @@
 //! by reading them, each reference once per portal call ([`Participants`]). A participant that
 //! cannot be read keeps no name and gives no contact; the appointment is still shown. A read
 //! made only for the contact never fails the call (the trust's configured contact is shown
-//! instead); one made for a name fails it when the PAS does not answer, as before.
+//! instead); one made for a name fails a read or a list when the PAS does not answer
+//! ([`Unanswered`]).
+//!
+//! The answers to changes (cancel, reschedule, confirm attendance) are dressed the same way,
+//! from reads made *before* the change, never after it: a PAS slow to answer them cannot turn
+//! a change made into an error. A participant the change brings in (a rescheduled
+//! appointment's new place) is left unnamed in that answer; the next read names it. The event
+//! feed's snapshots are dressed with reads that never fail the poll.
 
 use std::collections::HashMap;
 
@@ -159,37 +166,27 @@ fn to_read(appointment: &Value) -> Vec<(String, bool)> {
     out
 }
 
-impl FhirPas {
-    /// Reads what `appointment`'s participants' resources add (from `known`, or else read and
-    /// remembered in `known`): each participant named only by reference gets the `display` its
-    /// resource names, and the clinic's contact is returned (the first `HealthcareService`
-    /// actor's, else the first `Location` actor's, that has a phone). A PAS that does not
-    /// answer a read needed for a name is an error; every other failed read is logged and
-    /// leaves that participant out.
-    pub(super) async fn read_participants(
-        &self,
-        appointment: &mut Value,
-        known: &mut Participants,
-    ) -> Result<Option<Contact>, PasError> {
-        for (reference, for_name) in to_read(appointment) {
-            if known.0.contains_key(&reference) {
-                continue;
-            }
-            let read = match self.get(self.url(&reference, &[])?).await {
-                Ok(Some(read)) => Participant::of(&read.body),
-                Ok(None) => Participant::default(),
-                Err(e) if e.is_transient() && for_name => return Err(e),
-                Err(e) => {
-                    tracing::warn!(error = %e, "FHIR PAS: a participant could not be read");
-                    Participant::default()
-                }
-            };
-            known.0.insert(reference, read);
-        }
+/// What a participant's read that the PAS does not answer does to the portal call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unanswered {
+    /// A read needed for a name fails the call, as the appointment could not be shown whole
+    /// (reads and lists: the patient is asked to try again).
+    FailsNames,
+    /// Nothing fails: the participant is left out (before a change, whose answer the names
+    /// only dress, and on the event feed).
+    Ignored,
+}
+
+impl Participants {
+    /// Gives each participant of `appointment` named only by reference the `display` its
+    /// resource names, as far as known, and returns the clinic's contact: the first
+    /// `HealthcareService` actor's, else the first `Location` actor's, that has a phone. No
+    /// reads.
+    pub(super) fn fill(&self, appointment: &mut Value) -> Option<Contact> {
         let contact = CONTACTS.iter().find_map(|kind| {
             actors(appointment)
                 .filter_map(|a| reference_in(a, &[kind]))
-                .find_map(|r| known.0.get(&r).and_then(|p| p.contact.clone()))
+                .find_map(|r| self.0.get(&r).and_then(|p| p.contact.clone()))
         });
         for actor in appointment
             .get_mut("participant")
@@ -202,13 +199,45 @@ impl FhirPas {
                 continue;
             }
             let name = reference_in(actor, &NAMED)
-                .and_then(|r| known.0.get(&r))
+                .and_then(|r| self.0.get(&r))
                 .and_then(|p| p.name.clone());
             if let Some(name) = name {
                 actor["display"] = Value::from(name);
             }
         }
-        Ok(contact)
+        contact
+    }
+}
+
+impl FhirPas {
+    /// Reads the resources of `appointment`'s participants that `known` does not hold yet
+    /// (those [`Participants::fill`] needs) and remembers them in `known`. A read that fails
+    /// for good, or is not answered when `unanswered` allows it, is logged and leaves that
+    /// participant out.
+    pub(super) async fn learn_participants(
+        &self,
+        appointment: &Value,
+        known: &mut Participants,
+        unanswered: Unanswered,
+    ) -> Result<(), PasError> {
+        for (reference, for_name) in to_read(appointment) {
+            if known.0.contains_key(&reference) {
+                continue;
+            }
+            let read = match self.get(self.url(&reference, &[])?).await {
+                Ok(Some(read)) => Participant::of(&read.body),
+                Ok(None) => Participant::default(),
+                Err(e) if e.is_transient() && for_name && unanswered == Unanswered::FailsNames => {
+                    return Err(e);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "FHIR PAS: a participant could not be read");
+                    Participant::default()
+                }
+            };
+            known.0.insert(reference, read);
+        }
+        Ok(())
     }
 }
 
