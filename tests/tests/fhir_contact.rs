@@ -85,10 +85,16 @@ async fn peer(options: PeerOptions) -> FhirPeer {
         "telecom": phone(LOCATION_PHONE)}),
     );
     peer.delete("Location", "loc-deleted");
+    // A place the peer holds but cannot serve: every read of it answers 503.
+    peer.put(
+        json!({"resourceType": "Location", "id": "loc-down", "name": "Outpatients 5",
+        "telecom": phone(LOCATION_PHONE)}),
+    );
+    peer.fail_always("Location", "loc-down", 503);
     let service = |id: &str| json!({"reference": format!("HealthcareService/{id}")});
     let place =
         |id: &str, name: &str| json!({"reference": format!("Location/{id}"), "display": name});
-    let rows: [(&str, &str, Vec<Value>); 8] = [
+    let rows: [(&str, &str, Vec<Value>); 9] = [
         // The service's line beats the place's.
         (
             "appt-service",
@@ -118,7 +124,7 @@ async fn peer(options: PeerOptions) -> FhirPeer {
             "330",
             vec![place("loc-plain", "Outpatients 2")],
         ),
-        // A place the peer cannot serve (never there, deleted).
+        // A place the peer cannot serve (never there, deleted, down).
         (
             "appt-missing",
             "330",
@@ -129,6 +135,7 @@ async fn peer(options: PeerOptions) -> FhirPeer {
             "101",
             vec![place("loc-deleted", "Outpatients 4")],
         ),
+        ("appt-down", "330", vec![place("loc-down", "Outpatients 5")]),
     ];
     for (aid, tfc, actors) in rows {
         peer.put(appointment(aid, tfc, &actors));
@@ -188,7 +195,7 @@ async fn the_appointment_page_gives_the_pas_line_first_else_the_trusts_configure
         Some("Monday to Friday, 9am to 4:30pm"),
     );
     // (appointment, heading, (phone, hours), a place name the page shows)
-    let table: [(&str, &str, Line, Option<&str>); 8] = [
+    let table: [(&str, &str, Line, Option<&str>); 9] = [
         (
             "appt-service",
             "Contact the clinic",
@@ -240,6 +247,13 @@ async fn the_appointment_page_gives_the_pas_line_first_else_the_trusts_configure
             "Contact the clinic",
             clinic,
             Some("Outpatients 3"),
+        ),
+        // A place whose reads the PAS does not answer (503, retried): the page is still shown.
+        (
+            "appt-down",
+            "Contact the clinic",
+            clinic,
+            Some("Outpatients 5"),
         ),
         // No clinic configured for this specialty: the trust's booking team.
         (
