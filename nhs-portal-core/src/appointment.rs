@@ -200,6 +200,26 @@ pub struct Location {
     pub address: Vec<String>,
 }
 
+/// A way to reach a clinic or a trust's booking team: a phone line and when it is open.
+///
+/// The PAS may send one with an appointment ([`Appointment::contact`]); a trust configures its
+/// own in [`crate::guidance`]. A contact whose phone is blank is no contact, whatever its hours
+/// ([`Contact::has_phone`]; the rule is [`crate::guidance::Guidance::contact`]'s).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Contact {
+    /// The phone number, as patients dial it ("01632 960 123").
+    pub phone: String,
+    /// When the line is open, as patients read it ("Monday to Friday, 8am to 6pm").
+    pub hours: Option<String>,
+}
+
+impl Contact {
+    /// Whether it gives a number to call (a phone that is not blank).
+    pub fn has_phone(&self) -> bool {
+        !self.phone.trim().is_empty()
+    }
+}
+
 /// The clinician the patient will see.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Clinician {
@@ -292,6 +312,11 @@ pub struct Appointment {
     /// Who cancelled it, once cancelled, when the PAS says (FHIR `cancelationReason`).
     #[serde(default)]
     pub cancelled_by: Option<crate::reporting::ChangeReason>,
+    /// The clinic's phone line and opening hours as the PAS gives them (in FHIR, from the
+    /// `HealthcareService` or `Location` the appointment names); it comes before the trust's
+    /// configured contacts, see [`crate::guidance::Guidance::contact`].
+    #[serde(default)]
+    pub contact: Option<Contact>,
 }
 
 impl Appointment {

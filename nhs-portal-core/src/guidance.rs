@@ -5,11 +5,13 @@
 //! text, how long its booking team usually takes to answer a request, and a policy warning shown
 //! before a patient cancels); [`Guidance`] holds every trust's, keyed by ODS code. The rules:
 //!
-//! - **Contact** ([`Guidance::contact`]): the first clinic of the appointment's trust that
+//! - **Contact** ([`Guidance::contact`]): the PAS's own line for the appointment
+//!   ([`Appointment::contact`], which the FHIR adapter reads from the `HealthcareService` or
+//!   `Location` the appointment names), else the first clinic of the appointment's trust that
 //!   matches it (by specialty and, when the clinic names one, location) and has a contact, else
-//!   the trust's default contact, else none (the page then falls back to the appointment letter).
-//!   The FHIR mapping reads no `Location` or `HealthcareService` resources, so the PAS is not a
-//!   source yet; a PAS that sends them would come first.
+//!   the trust's default contact, else none (the page then falls back to the appointment
+//!   letter). At every step a contact with a blank phone is no contact (opening hours alone
+//!   give the patient nothing to call) and the next source is asked.
 //! - **Preparation** ([`Guidance::preparation`]): only for an upcoming booked appointment; the
 //!   PAS's own instruction (FHIR `Appointment.patientInstruction`) first, else the matching
 //!   clinic's text.
@@ -26,14 +28,7 @@ use crate::reporting::ChangeReason;
 use crate::request_status::RequestKind;
 use crate::{Appointment, AppointmentStatus, OdsCode, TreatmentFunctionCode};
 
-/// A way to reach a clinic or a trust's booking team.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Contact {
-    /// The phone number, as patients dial it ("01632 960 123").
-    pub phone: String,
-    /// When the line is open, as patients read it ("Monday to Friday, 8am to 6pm").
-    pub hours: Option<String>,
-}
+pub use crate::appointment::Contact;
 
 /// One clinic's guidance. A clinic matches an appointment of its trust with its specialty and,
 /// when `location` is set, at that location (the patient-friendly name the PAS sends).
@@ -76,7 +71,9 @@ pub struct TrustGuidance {
 /// Where a contact came from (for the configuration check and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContactSource {
-    /// The clinic's own line.
+    /// The PAS's line for the appointment ([`Appointment::contact`]).
+    Pas,
+    /// The clinic's own line, as the trust configured it.
     Clinic,
     /// The trust's booking team.
     Trust,
@@ -133,13 +130,22 @@ impl Guidance {
             .find_map(f)
     }
 
-    /// Whom the patient contacts about `a`: the first matching clinic's line, else the trust's.
-    pub fn contact(&self, a: &Appointment) -> Option<(&Contact, ContactSource)> {
-        self.first_clinic(a, |c| c.contact.as_ref())
-            .map(|c| (c, ContactSource::Clinic))
+    /// Whom the patient contacts about `a`: the PAS's line for it, else the first matching
+    /// clinic's, else the trust's; a contact with a blank phone is skipped at every step.
+    pub fn contact<'a>(&'a self, a: &'a Appointment) -> Option<(&'a Contact, ContactSource)> {
+        let usable = |c: &&Contact| c.has_phone();
+        a.contact
+            .as_ref()
+            .filter(usable)
+            .map(|c| (c, ContactSource::Pas))
+            .or_else(|| {
+                self.first_clinic(a, |c| c.contact.as_ref().filter(usable))
+                    .map(|c| (c, ContactSource::Clinic))
+            })
             .or_else(|| {
                 self.trust(&a.organisation.ods_code)
                     .and_then(|t| t.contact.as_ref())
+                    .filter(usable)
                     .map(|c| (c, ContactSource::Trust))
             })
     }

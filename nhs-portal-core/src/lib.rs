@@ -62,7 +62,8 @@ pub mod uk_time;
 
 pub use appointment::{
     Appointment, AppointmentBuilder, AppointmentError, AppointmentStatus, AppointmentType,
-    Clinician, ConsultationMedium, Identifier, Location, Organisation, Priority, RequestStatus,
+    Clinician, ConsultationMedium, Contact, Identifier, Location, Organisation, Priority,
+    RequestStatus,
 };
 pub use ids::{AppointmentId, IdError, OdsCode, Specialty, TreatmentFunctionCode};
 pub use nhs_number::{NhsNumber, NhsNumberError};

@@ -101,6 +101,7 @@ pub(crate) mod tests {
             appointment_type: AppointmentType::Outpatient,
             patient_instruction: None,
             cancelled_by: None,
+            contact: None,
             identifiers: vec![],
             holding: false,
         }

@@ -10,8 +10,8 @@
 //! | Operation | FHIR |
 //! |---|---|
 //! | [`patient`](PasBackend::patient) | `GET Patient?identifier=https://fhir.nhs.uk/Id/nhs-number\|…` (birth date; `meta.security` `R`/`V` = restricted; a configurable boolean extension = portal access); a record merged into another (`link` `replaced-by`) is followed to the one that replaced it |
-//! | [`list_appointments`](PasBackend::list_appointments) | the Patient as above, then `GET Appointment?patient=Patient/{id}` for it and each record merged into it (following `next` links), with `_include=Appointment:actor` where the CapabilityStatement lists it in `searchInclude`; a clinician or clinic named only by reference is named from the included resource, else by a read of it (once per reference per call) |
-//! | [`get_appointment`](PasBackend::get_appointment) | `GET Appointment/{id}`, then a check that the patient is a participant (a reference in any R4 form, or the NHS number); participants named as for lists, by reads |
+//! | [`list_appointments`](PasBackend::list_appointments) | the Patient as above, then `GET Appointment?patient=Patient/{id}` for it and each record merged into it (following `next` links), with `_include=Appointment:actor` where the CapabilityStatement lists it in `searchInclude`; a clinician or clinic named only by reference is named from the included resource, else by a read of it (once per reference per call); the clinic's phone line and hours ([`Appointment::contact`](nhs_portal_core::Appointment::contact)) likewise from the `HealthcareService`, else the `Location`, actor (see `map::contact`) |
+//! | [`get_appointment`](PasBackend::get_appointment) | `GET Appointment/{id}`, then a check that the patient is a participant (a reference in any R4 form, or the NHS number); participants named, and the clinic's line read, as for lists, by reads |
 //! | [`confirm_attendance`](PasBackend::confirm_attendance) | where the trust's [`Capabilities`] offer it: read, then the patient participant's `status` `accepted`, `If-Match` on the version read (`PUT` or JSON Patch); a booked appointment whose patient is `accepted` reads back as confirmed (see `attendance`) |
 //! | [`cancel`](PasBackend::cancel) | read, then the status `cancelled` with reason `pat-cpp` (cancelled via the patient portal), `If-Match` on the version read: `POST Appointment/{id}/$cancel` where the server owns its Slots and offers it, else `PUT` or JSON Patch; a version conflict re-reads and tries again; a client-managed slot is released only if no other booking holds it |
 //! | [`find_slots`](PasBackend::find_slots) | `GET Slot?status=free&start=ge…&start=lt…` and `schedule=` the current slot's schedule, or else `specialty=` the appointment's Treatment Function Code |
@@ -71,6 +71,9 @@
 //! ours) and fail at [`FhirPasConfig::page_cap`] pages rather than answer part of a search.
 //! Appointments that cannot be mapped (a missing start, a specialty no table maps) are skipped
 //! with a warning that names no patient.
+//! The answers to a cancel, a reschedule and a confirmation, and the event feed's snapshots,
+//! are named and carry the clinic's line as reads do, from participants read *before* the
+//! change is written (see `participants`).
 //!
 //! Appointments are found through the Patient resource rather than with
 //! `Appointment?patient:identifier=…`: Medplum's in-memory repository (our test peer) matches
@@ -109,6 +112,7 @@ use nhs_portal_core::{Appointment, AppointmentId, NhsNumber};
 use serde_json::Value;
 
 use crate::{CancelReason, PasBackend, PasError, PasEvent, PatientRecord, Slot};
+use participants::Unanswered;
 
 pub use config::{
     FeedConfig, FhirConfigError, FhirPasConfig, PORTAL_ACCESS_EXTENSION, SecretText,
@@ -169,10 +173,11 @@ impl PasBackend for FhirPas {
     ) -> Result<Option<Appointment>, PasError> {
         self.call(async {
             match self.read_owned(patient, id).await? {
-                Some(mut v) => {
-                    self.name_participants(&mut v.body, &mut participants::Names::default())
+                Some(v) => {
+                    let mut known = participants::Participants::default();
+                    self.learn_participants(&v.body, &mut known, Unanswered::FailsNames)
                         .await?;
-                    match self.map(&v.body, patient) {
+                    match self.map_known(&v.body, patient, &known) {
                         Ok(a) => Ok(a),
                         Err(e) => {
                             tracing::warn!(error = %e, "FHIR PAS: unreadable appointment");
@@ -290,13 +295,14 @@ impl FhirPas {
                 query.push(("_include", "Appointment:actor".into()));
             }
             let page = self.search_including("Appointment", &query).await?;
-            let mut names = participants::Names::from_included(&page.included);
-            for mut resource in page.matches {
+            let mut known = participants::Participants::from_included(&page.included);
+            for resource in page.matches {
                 if !map::has_patient_in(&resource, patient, &found.references) {
                     continue;
                 }
-                self.name_participants(&mut resource, &mut names).await?;
-                match self.map(&resource, patient) {
+                self.learn_participants(&resource, &mut known, Unanswered::FailsNames)
+                    .await?;
+                match self.map_known(&resource, patient, &known) {
                     Ok(Some(a)) if !out.iter().any(|o| o.id == a.id) => out.push(a),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "FHIR PAS: skipped an appointment"),

@@ -88,6 +88,7 @@ fn the_pca_example_appointment() {
         holding: false,
         patient_instruction: None,
         cancelled_by: None,
+        contact: None,
         identifiers: vec![
             identifier(
                 "https://fhir.myclinicalsystem.com/r4/ec2458f2-1e24-41c8-b71b-0e701af7583d/Appointment",
@@ -141,6 +142,7 @@ fn a_uk_core_inpatient_admission_in_summer_time() {
         holding: false,
         patient_instruction: None,
         cancelled_by: None,
+        contact: None,
         identifiers: vec![
             identifier("https://pas.example-trust.nhs.uk/Id/appointment", "A-77120"),
             identifier(
@@ -177,6 +179,7 @@ fn a_uk_core_missed_appointment_without_a_description() {
         holding: false,
         patient_instruction: None,
         cancelled_by: None,
+        contact: None,
         identifiers: vec![identifier(
             "https://portal.example-trust.nhs.uk/fhir/Appointment",
             "ukcore-appt-0002",
@@ -361,6 +364,7 @@ fn a_millennium_like_appointment_maps_through_the_trusts_concept_map() {
             holding: false,
             patient_instruction: None,
             cancelled_by: None,
+            contact: None,
             identifiers: vec![identifier(&format!("{BASE}Appointment"), "4817463")],
         }
     );

@@ -54,6 +54,20 @@ async fn maps_the_demo_data_through_a_real_fhir_server() {
         .collect();
     want.sort_by_key(|a| a.start);
     assert_eq!(got, want);
+    // The PAS's own line, read from the HealthcareService the appointment names (by `_include`
+    // where Medplum offers it, else a read), its hours in words.
+    let video = m.id(demo::KEY_ADULT_VIDEO);
+    let read = pas.get_appointment(&adult, &video).await.unwrap().unwrap();
+    for a in [got.iter().find(|a| a.id == video).unwrap(), &read] {
+        let c = a.contact.as_ref().expect("the PAS's line");
+        assert_eq!(
+            (c.phone.as_str(), c.hours.as_deref()),
+            (
+                demo::ORTHOPAEDICS_PAS_PHONE,
+                Some(demo::ORTHOPAEDICS_PAS_HOURS)
+            )
+        );
+    }
 
     // one appointment, only for its patient
     let derm = m.id(demo::KEY_ADULT_DERMATOLOGY);

@@ -26,6 +26,7 @@ use nhs_portal_core::deep_link::{DeepLinkBase, DeepLinkError};
 use nhs_portal_core::store::memory::MemoryStore;
 use nhs_portal_core::store::{Store, StoreError};
 use nhs_portal_core::{NhsNumber, Organisation};
+use nhs_portal_pas::PasBackend;
 use nhs_portal_pas::demo::{self, DemoData};
 use nhs_portal_pas::simulated::SimulatedPas;
 use nhs_portal_pas::worklist::Worklist;
@@ -130,6 +131,10 @@ pub struct DemoSettings {
     /// The `client_secret` with which the demo PCA client ([`DEMO_PCA_CLIENT_ID`]) gets API
     /// tokens from the simulator's token endpoint (default [`DEMO_PCA_SECRET`]).
     pub pca_secret: String,
+    /// The PAS behind the patient pages and the PCA API instead of the simulated one (for
+    /// example a `FhirPas` against a test peer holding the demo patients). The simulated PAS
+    /// is still built, and the staff worklist still works on it.
+    pub pas: Option<Arc<dyn PasBackend>>,
 }
 
 impl std::fmt::Debug for DemoSettings {
@@ -160,6 +165,7 @@ impl DemoSettings {
             fhir_api: None,
             pca_rate_limit: None,
             pca_secret: DEMO_PCA_SECRET.into(),
+            pas: None,
         }
     }
 
@@ -242,6 +248,7 @@ impl DemoPortal {
             fhir_api,
             pca_rate_limit,
             pca_secret,
+            pas: pages_pas,
         } = settings;
         let base = DeepLinkBase::parse(&base_url)?;
 
@@ -309,7 +316,7 @@ impl DemoPortal {
         let (portal, fhir_api) = Wiring {
             base,
             store: store.clone(),
-            pas: pas.clone(),
+            pas: pages_pas.unwrap_or_else(|| pas.clone() as Arc<dyn PasBackend>),
             clock: clock.clone(),
             sign_in,
             assets,

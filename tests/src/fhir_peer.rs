@@ -34,7 +34,8 @@
 //! - requests that hang ([`FhirPeer::hang_next`]: never answered, or answered late), for the
 //!   adapter's deadline (`hang`);
 //! - an outage part-way through a piece of work (`crash`, [`FhirPeer::fail_after_writes`]);
-//! - injected faults ([`FhirPeer::fail_next`]: a status and a `Retry-After`), `meta.lastUpdated`
+//! - injected faults ([`FhirPeer::fail_next`]: a status and a `Retry-After`; and
+//!   [`FhirPeer::fail_always`]: one resource that always answers a status), `meta.lastUpdated`
 //!   stamped early on purpose ([`PeerOptions::stamp_early`], as servers that stamp before they
 //!   commit), and a log of what each request carried ([`FhirPeer::requests`]).
 //!
@@ -157,6 +158,8 @@ struct State {
     pages: HashMap<String, Vec<Value>>,
     next_search: u64,
     faults: Vec<Fault>,
+    /// Resources (`Type/id`) every request for which answers a status ([`FhirPeer::fail_always`]).
+    broken: HashMap<String, StatusCode>,
     /// Resources a "staff member" has open, with the text a write is refused with.
     locked: HashMap<(String, String), String>,
     /// Access tokens and when they expire.
@@ -379,6 +382,16 @@ impl FhirPeer {
         }
     }
 
+    /// Every request for the resource `resource_type/id` answers `status` (with an
+    /// OperationOutcome) from now on: a part of the server that is down while the rest answers.
+    pub fn fail_always(&self, resource_type: &str, id: &str, status: u16) {
+        let status = StatusCode::from_u16(status).expect("an HTTP status");
+        self.peer
+            .lock()
+            .broken
+            .insert(format!("{resource_type}/{id}"), status);
+    }
+
     /// Another client's write of `resource` lands just before the next transaction Bundle is
     /// carried out (after the adapter read what it sends), so the transaction meets a new
     /// version.
@@ -491,6 +504,11 @@ fn answer(peer: &Peer, req: &Request<Bytes>) -> Response<Bytes> {
             res.headers_mut().insert(header::RETRY_AFTER, wait);
         }
         return res;
+    }
+    if let [kind, id, ..] = parts.as_slice()
+        && let Some(status) = g.broken.get(&format!("{kind}/{id}"))
+    {
+        return outcome(*status, "transient", "this resource cannot be served");
     }
     match (req.method(), parts.as_slice()) {
         (&Method::GET, [kind]) => search::search(peer, &mut g, kind, req.uri().query()),

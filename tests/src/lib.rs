@@ -88,6 +88,7 @@ pub struct TestPortalBuilder {
     fhir_api: Option<fn(&mut FhirApiConfig)>,
     staff_trusts: Option<Vec<Organisation>>,
     base_path: String,
+    pas: Option<Arc<dyn nhs_portal_pas::PasBackend>>,
 }
 
 impl std::fmt::Debug for TestPortalBuilder {
@@ -150,6 +151,14 @@ impl TestPortalBuilder {
         self
     }
 
+    /// Serves the patient pages and the PCA API from `pas` instead of the simulated PAS (for
+    /// example a `FhirPas` against [`fhir_peer::FhirPeer`] holding a demo patient with the
+    /// date of birth NHS login gives); the staff worklist stays on the simulated PAS.
+    pub fn pas(mut self, pas: Arc<dyn nhs_portal_pas::PasBackend>) -> Self {
+        self.pas = Some(pas);
+        self
+    }
+
     /// Serves the portal under a path (`/hospital`): its base URL becomes
     /// `http://127.0.0.1:{port}/hospital`, and every path a test sends must start with it.
     pub fn base_path(mut self, path: &str) -> Self {
@@ -199,6 +208,7 @@ impl TestPortalBuilder {
         settings.sign_in = self.sign_in.map(|make| make(store, clock.clone()));
         settings.fhir_api = self.fhir_api;
         settings.staff_trusts = self.staff_trusts;
+        settings.pas = self.pas;
         let demo = DemoPortal::build(settings)
             .await
             .expect("the demo portal builds");

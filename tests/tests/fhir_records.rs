@@ -1,8 +1,10 @@
 //! What the FHIR adapter reads of a trust's records beyond the Appointment itself, against the
 //! test peer: participants named only by reference (no `display`) get the clinician's and the
 //! clinic's names, through `_include=Appointment:actor` where the server offers it, else by
-//! reading each participant once per portal call; and an appointment deleted on the server is
-//! reported on the event feed as withdrawn, once, across overlapping polls.
+//! reading each participant once per portal call, and so are the answers to a cancel and a
+//! reschedule and the event feed's snapshots (with the clinic's line from a HealthcareService);
+//! and an appointment deleted on the server is reported on the event feed as withdrawn, once,
+//! across overlapping polls.
 
 use std::sync::Arc;
 
@@ -13,7 +15,7 @@ use nhs_portal_core::store::memory::MemoryStore;
 use nhs_portal_core::{AppointmentId, AppointmentStatus, NhsNumber};
 use nhs_portal_pas::fhir::{FhirPas, map};
 use nhs_portal_pas::worklist::Worklist;
-use nhs_portal_pas::{PasBackend, PasChange};
+use nhs_portal_pas::{CancelReason, PasBackend, PasChange};
 use nhs_portal_tests::fhir_peer::{FhirPeer, PeerOptions};
 use serde_json::{Value, json};
 
@@ -230,4 +232,80 @@ async fn without_a_last_seen_store_each_deletion_in_the_window_is_reported() {
         .map(|e| e.appointment.as_str())
         .collect();
     assert_eq!(withdrawn, ["appt-2"]);
+}
+
+/// The clinic's line the HealthcareService of the changes' test gives.
+const LINE: Option<(&str, Option<&str>)> =
+    Some(("01632 960 444", Some("Monday to Friday, 9am to 5pm")));
+
+fn line(a: &nhs_portal_core::Appointment) -> Option<(&str, Option<&str>)> {
+    a.contact
+        .as_ref()
+        .map(|c| (c.phone.as_str(), c.hours.as_deref()))
+}
+
+#[tokio::test]
+async fn the_answers_to_a_cancel_and_a_reschedule_and_the_feeds_snapshots_are_named_too() {
+    let peer = peer(PeerOptions::default()).await;
+    peer.put(json!({"resourceType": "HealthcareService", "id": "hs-derm",
+        "telecom": [{"system": "phone", "value": "01632 960 444"}],
+        "availableTime": [{"daysOfWeek": ["mon", "tue", "wed", "thu", "fri"],
+            "availableStartTime": "09:00:00", "availableEndTime": "17:00:00"}]}));
+    let actors = [
+        json!({"reference": "Practitioner/dr-shah"}),
+        json!({"reference": "Location/clinic-2"}),
+        json!({"reference": "HealthcareService/hs-derm"}),
+    ];
+    peer.put(appointment("appt-5", 10, &actors));
+    peer.put(appointment("appt-6", 11, &actors));
+    let free = Utc::now() + Duration::days(5);
+    peer.put(
+        json!({"resourceType": "Slot", "id": "free-1", "status": "free",
+        "specialty": [{"coding": [{"system": TFC, "code": "330"}]}],
+        "start": map::format_instant(free),
+        "end": map::format_instant(free + Duration::minutes(20))}),
+    );
+    let pas = adapter(&peer);
+    let since = Utc::now();
+
+    let a5 = pas
+        .get_appointment(&adult(), &id("appt-5"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((names(&a5), line(&a5)), (NAMED, LINE));
+    let reason = CancelReason {
+        code: "no-longer-needed".into(),
+        text: None,
+    };
+    let cancelled = pas.cancel(&a5, &reason).await.unwrap();
+    assert_eq!(cancelled.status, AppointmentStatus::Cancelled);
+    assert_eq!((names(&cancelled), line(&cancelled)), (NAMED, LINE));
+    // Cancelling again answers the appointment as it is, named as well.
+    let again = pas.cancel(&a5, &reason).await.unwrap();
+    assert_eq!((names(&again), line(&again)), (NAMED, LINE));
+
+    let a6 = pas
+        .get_appointment(&adult(), &id("appt-6"))
+        .await
+        .unwrap()
+        .unwrap();
+    let moved = pas.reschedule(&a6, "free-1").await.unwrap();
+    assert!((moved.start - free).num_seconds().abs() < 2, "{moved:?}");
+    assert_eq!((names(&moved), line(&moved)), (NAMED, LINE));
+
+    // The feed's snapshots (the cancel, read with the new booking as one move, and the
+    // appointments made before).
+    let events = pas.poll_events(since).await.unwrap();
+    assert!(
+        events.iter().any(|e| e.appointment.as_str() == "appt-5"),
+        "{events:?}"
+    );
+    for e in &events {
+        let snapshot = e.snapshot.as_ref().expect("a snapshot");
+        assert_eq!(names(snapshot), NAMED, "{}", e.appointment);
+        if ["appt-5", "appt-6"].contains(&e.appointment.as_str()) {
+            assert_eq!(line(snapshot), LINE, "{}", e.appointment);
+        }
+    }
 }

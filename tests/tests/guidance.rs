@@ -1,5 +1,6 @@
 //! The details a patient needs and the consequence-aware cancel, driven from outside through
-//! the running demo portal: the clinic's phone line and hours, preparation (the PAS's own text
+//! the running demo portal: the clinic's phone line and hours (the PAS's own, else the trust's
+//! configuration; `fhir_contact.rs` has them from a FHIR PAS), preparation (the PAS's own text
 //! first, else the clinic's), what happens next per status and request, the cancel journey's
 //! first question with both answers at both demo trusts (and whom to call when the trust does
 //! not reschedule online), forged and skipped answers, and the trust's policy warning on the
@@ -67,6 +68,16 @@ async fn the_appointment_page_gives_the_clinics_line_its_hours_and_how_to_prepar
             hours: "Monday to Friday, 9am to 4:30pm",
             preparation: Some(demo::DERMATOLOGY_PAS_INSTRUCTION),
             absent: Some("Bring a list of any creams"),
+        },
+        // The PAS's own line comes before the trust's booking team.
+        Row {
+            key: demo::KEY_ADULT_VIDEO,
+            heading: "Contact the clinic",
+            phone: demo::ORTHOPAEDICS_PAS_PHONE,
+            tel: "tel:01632960110",
+            hours: demo::ORTHOPAEDICS_PAS_HOURS,
+            preparation: None,
+            absent: Some(demo::REAL_TIME_TRUST_PHONE),
         },
         // No clinic: the trust's booking team, no preparation.
         Row {

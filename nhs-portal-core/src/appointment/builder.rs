@@ -7,8 +7,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::{
-    Appointment, AppointmentStatus, AppointmentType, Clinician, ConsultationMedium, Identifier,
-    Location, Organisation, Priority, RequestStatus,
+    Appointment, AppointmentStatus, AppointmentType, Clinician, ConsultationMedium, Contact,
+    Identifier, Location, Organisation, Priority, RequestStatus,
 };
 use crate::reporting::ChangeReason;
 use crate::{
@@ -99,6 +99,7 @@ pub struct AppointmentBuilder {
     holding: bool,
     patient_instruction: Option<String>,
     cancelled_by: Option<ChangeReason>,
+    contact: Option<Contact>,
 }
 
 impl Appointment {
@@ -237,6 +238,15 @@ impl AppointmentBuilder {
         self
     }
 
+    /// The clinic's phone line and opening hours, as the PAS gives them.
+    pub fn contact(mut self, phone: impl Into<String>, hours: Option<String>) -> Self {
+        self.contact = Some(Contact {
+            phone: phone.into(),
+            hours,
+        });
+        self
+    }
+
     /// Checks every field and builds the appointment.
     pub fn build(self) -> Result<Appointment, AppointmentError> {
         let id = match &self.id {
@@ -302,6 +312,7 @@ impl AppointmentBuilder {
             cancelled_by: self
                 .cancelled_by
                 .filter(|_| status == AppointmentStatus::Cancelled),
+            contact: self.contact,
         })
     }
 }

@@ -143,6 +143,93 @@ fn contact_comes_from_the_matching_clinic_then_the_trust() {
 }
 
 #[test]
+fn the_pas_line_comes_first_then_the_clinic_then_the_trust_and_a_blank_phone_is_no_line() {
+    use ContactSource::{Clinic as FromClinic, Pas, Trust};
+    let pas = |phone: &str, hours: Option<&str>| {
+        Some(Contact {
+            phone: phone.into(),
+            hours: hours.map(Into::into),
+        })
+    };
+    let dermatology = || vec![clinic("330", None, Some("0330"), None)];
+    // (PAS contact, trust line, clinics) -> (phone, source)
+    let table: Vec<(
+        Option<Contact>,
+        Option<&str>,
+        Vec<Clinic>,
+        Option<(&str, ContactSource)>,
+    )> = vec![
+        // The PAS beats the clinic, the clinic beats the trust.
+        (
+            pas("0999", Some("Monday")),
+            Some("0100"),
+            dermatology(),
+            Some(("0999", Pas)),
+        ),
+        (pas("0999", None), Some("0100"), vec![], Some(("0999", Pas))),
+        (pas("0999", None), None, vec![], Some(("0999", Pas))),
+        (
+            None,
+            Some("0100"),
+            dermatology(),
+            Some(("0330", FromClinic)),
+        ),
+        (None, Some("0100"), vec![], Some(("0100", Trust))),
+        // A PAS contact with an empty or blank phone is ignored, with or without hours.
+        (
+            pas("", None),
+            Some("0100"),
+            dermatology(),
+            Some(("0330", FromClinic)),
+        ),
+        (
+            pas("  ", Some("Monday to Friday, 8am to 6pm")),
+            Some("0100"),
+            vec![],
+            Some(("0100", Trust)),
+        ),
+        (pas("\t", Some("Monday")), None, vec![], None),
+        // So is a configured line with a blank phone: the next source is asked.
+        (
+            None,
+            Some("0100"),
+            vec![clinic("330", None, Some(" "), None)],
+            Some(("0100", Trust)),
+        ),
+        (
+            None,
+            Some("0100"),
+            vec![
+                clinic("330", None, Some(""), None),
+                clinic("330", None, Some("0331"), None),
+            ],
+            Some(("0331", FromClinic)),
+        ),
+        (None, Some(" "), vec![], None),
+    ];
+    for (i, (from_pas, trust, clinics, want)) in table.into_iter().enumerate() {
+        let g = guidance(trust, clinics);
+        let mut a = appt("330", Some("Clinic A"), AppointmentStatus::Booked, 3);
+        a.contact = from_pas;
+        let got = g.contact(&a).map(|(c, s)| (c.phone.as_str(), s));
+        assert_eq!(got, want, "row {i}");
+    }
+    // The PAS line is taken whole: its hours, not the clinic's.
+    let g = guidance(Some("0100"), dermatology());
+    let mut a = appt("330", None, AppointmentStatus::Booked, 3);
+    a.contact = pas("0999", Some("Saturday, 24 hours"));
+    let (c, _) = g.contact(&a).unwrap();
+    assert_eq!(c.hours.as_deref(), Some("Saturday, 24 hours"));
+    // Even with no guidance for its trust at all.
+    assert_eq!(
+        Guidance::new()
+            .contact(&a)
+            .map(|(c, s)| (c.phone.as_str(), s)),
+        Some(("0999", Pas))
+    );
+}
+
+#[test]
 fn preparation_pas_first_then_clinic_only_while_upcoming_and_booked() {
     use AppointmentStatus::*;
     use PreparationSource::{Clinic as FromClinic, Pas};

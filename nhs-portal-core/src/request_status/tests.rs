@@ -37,6 +37,7 @@ fn appt(
         appointment_type: AppointmentType::Outpatient,
         patient_instruction: None,
         cancelled_by: None,
+        contact: None,
         identifiers: vec![],
         holding: false,
     }

@@ -5,7 +5,9 @@
 //! On purpose: the real-time trust has no policy warning, the request-only trust has one; the
 //! request-only trust's gastroenterology clinic has a phone line but no preparation text; the
 //! dermatology appointment's preparation comes from the PAS (`patientInstruction`), which wins
-//! over the clinic's own text.
+//! over the clinic's own text; the orthopaedics video appointment carries the PAS's own line
+//! ([`ORTHOPAEDICS_PAS_PHONE`], as a FHIR PAS sends it with the HealthcareService), which comes
+//! before the trust's booking team.
 
 use nhs_portal_core::guidance::{Clinic, Contact, Guidance, TrustGuidance};
 use nhs_portal_core::{OdsCode, TreatmentFunctionCode};
@@ -27,6 +29,10 @@ pub const REQUEST_ONLY_CANCEL_WARNING: &str =
     "If you cancel 2 appointments in a row for this referral, you may be referred back to your GP.";
 /// The request-only trust's eye clinic preparation text.
 pub const EYE_CLINIC_PREPARATION: &str = "You may be given eye drops that blur your vision for up to 6 hours. Do not drive to or from this appointment, and bring sunglasses if you have them.";
+/// The line the PAS gives with the demo orthopaedics video appointment (its clinic's own).
+pub const ORTHOPAEDICS_PAS_PHONE: &str = "01632 960 110";
+/// When that line is open, as the PAS gives it.
+pub const ORTHOPAEDICS_PAS_HOURS: &str = "Monday to Friday, 8am to 5pm; Saturday, 9am to midday";
 /// The preparation the PAS gives for the demo dermatology appointment.
 pub const DERMATOLOGY_PAS_INSTRUCTION: &str = "Please do not put cream, make-up or fake tan on the areas of skin you want us to look at on the day.";
 

@@ -7,8 +7,8 @@ use nhs_portal_core::request_status::RequestKind;
 use nhs_portal_core::store::{PatientRequest, RequestState};
 use nhs_portal_core::uk_time::{self, UkLocal};
 use nhs_portal_core::{
-    Appointment, AppointmentStatus, AppointmentType, Clinician, ConsultationMedium, Identifier,
-    Location, Organisation, Priority, Specialty, TreatmentFunctionCode,
+    Appointment, AppointmentStatus, AppointmentType, Clinician, ConsultationMedium, Contact,
+    Identifier, Location, Organisation, Priority, Specialty, TreatmentFunctionCode,
 };
 
 use super::*;
@@ -160,6 +160,8 @@ struct Spec {
     preparation: Option<&'static str>,
     /// Who cancelled it (cancelled ones).
     cancelled_by: Option<ChangeReason>,
+    /// The PAS's own phone line and its hours.
+    contact: Option<(&'static str, &'static str)>,
 }
 
 fn pas_identifier(trust: &Organisation, key: &str) -> Identifier {
@@ -215,6 +217,10 @@ fn build_appointment(now: DateTime<Utc>, s: &Spec) -> Appointment {
         appointment_type: s.kind,
         patient_instruction: s.preparation.map(Into::into),
         cancelled_by: s.cancelled_by,
+        contact: s.contact.map(|(phone, hours)| Contact {
+            phone: phone.into(),
+            hours: Some(hours.into()),
+        }),
         identifiers: vec![pas_identifier(&s.trust, s.key)],
         holding: s.holding,
     }
@@ -245,6 +251,7 @@ pub(super) fn appointments(now: DateTime<Utc>) -> Vec<Appointment> {
         holding: false,
         preparation: None,
         cancelled_by: None,
+        contact: None,
     };
     let specs = vec![
         // 9000000009 at the real-time trust
@@ -260,6 +267,7 @@ pub(super) fn appointments(now: DateTime<Utc>) -> Vec<Appointment> {
             medium: Video,
             place: None,
             clinician: Some(("Mr Tomasz Kowalski", None)),
+            contact: Some((ORTHOPAEDICS_PAS_PHONE, ORTHOPAEDICS_PAS_HOURS)),
             ..base(KEY_ADULT_VIDEO, ADULT, &rt, "110", 0)
         },
         Spec {

@@ -67,8 +67,11 @@ impl FhirPas {
                 return Err(PasError::NotSupported);
             }
             self.check_future_booked(&current)?;
+            let known = self.learn_before_change(&v.body).await;
             if current.request_status == Some(RequestStatus::ConfirmedAttendance) {
-                return Ok(current);
+                return Ok(self
+                    .map_known(&v.body, &appointment.patient, &known)?
+                    .unwrap_or(current));
             }
             if !v
                 .body
@@ -89,9 +92,11 @@ impl FhirPas {
                 .await
             {
                 Ok(stored) => {
-                    let a = self.map(&stored, &appointment.patient)?.ok_or_else(|| {
-                        PasError::BadData("confirmed appointment unreadable".into())
-                    })?;
+                    let a = self
+                        .map_known(&stored, &appointment.patient, &known)?
+                        .ok_or_else(|| {
+                            PasError::BadData("confirmed appointment unreadable".into())
+                        })?;
                     if a.status != AppointmentStatus::Booked
                         || a.request_status != Some(RequestStatus::ConfirmedAttendance)
                     {

@@ -30,6 +30,7 @@ use nhs_portal_core::store::SeenAppointment;
 use nhs_portal_core::{Appointment, AppointmentId, NhsNumber};
 use serde_json::Value;
 
+use super::participants::{Participants, Unanswered};
 use super::{FhirPas, map};
 use crate::{PasChange, PasError, PasEvent};
 
@@ -169,6 +170,7 @@ impl FhirPas {
             .collect();
         let seen = self.seen(&changed).await?;
         let mut patients = HashMap::new();
+        let mut known = Participants::default();
         let mut events: Vec<(PasEvent, Value)> = Vec::new();
         for c in changed {
             let last = seen.get(&c.id);
@@ -188,7 +190,9 @@ impl FhirPas {
                 continue;
             };
             let mut event = PasEvent::new(c.id, patient.clone(), change, c.at, c.version);
-            match self.map_any_status(&c.body, &patient) {
+            self.learn_participants(&c.body, &mut known, Unanswered::Ignored)
+                .await?;
+            match self.map_any_status(&c.body, &patient, &known) {
                 Ok(Some(a)) => event = event.with_snapshot(a),
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "FHIR PAS: an event without its snapshot"),
@@ -196,7 +200,7 @@ impl FhirPas {
             events.push((event, c.body));
         }
         if let Some(from) = deletions_from {
-            for deleted in self.deleted_since(from, &mut patients).await? {
+            for deleted in self.deleted_since(from, &mut patients, &mut known).await? {
                 events.push((deleted, Value::Null));
             }
         }
@@ -258,20 +262,22 @@ impl FhirPas {
                 .any(|c| c.eq_ignore_ascii_case(self.cfg.organisation.ods_code.as_str()))
     }
 
-    /// The appointment mapped for an event's snapshot: an entered-in-error one (which the
+    /// The appointment mapped for an event's snapshot, with its participants' names and the
+    /// clinic's contact as far as `known` holds them: an entered-in-error one (which the
     /// portal does not show) with its last content and the status `cancelled`, as it is no
     /// longer going ahead.
     fn map_any_status(
         &self,
         resource: &Value,
         patient: &NhsNumber,
+        known: &Participants,
     ) -> Result<Option<Appointment>, PasError> {
         if resource.get("status").and_then(Value::as_str) == Some("entered-in-error") {
             let mut withdrawn = resource.clone();
             withdrawn["status"] = Value::from("cancelled");
-            return self.map(&withdrawn, patient);
+            return self.map_known(&withdrawn, patient, known);
         }
-        self.map(resource, patient)
+        self.map_known(resource, patient, known)
     }
 
     /// Reads a cancellation and a new booking of the same patient, specialty and trust close

@@ -18,6 +18,7 @@ use nhs_portal_core::{
 };
 use serde_json::{Value, json};
 
+pub mod contact;
 pub mod specialties;
 
 use specialties::SpecialtyMap;
@@ -385,6 +386,7 @@ pub fn appointment_from_fhir_with(
         holding,
         patient_instruction: patient_instruction(resource),
         cancelled_by: (status == AppointmentStatus::Cancelled).then(|| cancelled_by(resource)),
+        contact: None,
     }))
 }
 

@@ -6,6 +6,7 @@ use nhs_portal_core::{Appointment, AppointmentId, AppointmentStatus, NhsNumber};
 use serde_json::Value;
 
 use super::client::Versioned;
+use super::participants::{Participants, Unanswered};
 use super::{FhirPas, map};
 use crate::PasError;
 
@@ -128,6 +129,34 @@ impl FhirPas {
             a.request_status = Some(nhs_portal_core::RequestStatus::ConfirmedAttendance);
         }
         Ok(mapped)
+    }
+
+    /// [`FhirPas::map`] of `resource` dressed with what `known` holds of its participants:
+    /// their names and the clinic's contact (see `participants`).
+    pub(super) fn map_known(
+        &self,
+        resource: &Value,
+        patient: &NhsNumber,
+        known: &Participants,
+    ) -> Result<Option<Appointment>, PasError> {
+        let mut dressed = resource.clone();
+        let contact = known.fill(&mut dressed);
+        Ok(self
+            .map(&dressed, patient)?
+            .map(|a| Appointment { contact, ..a }))
+    }
+
+    /// What `resource`'s participants' resources give, for [`FhirPas::map_known`] of the answer
+    /// to a change: read before the change is written, and never failing it.
+    pub(super) async fn learn_before_change(&self, resource: &Value) -> Participants {
+        let mut known = Participants::default();
+        if let Err(e) = self
+            .learn_participants(resource, &mut known, Unanswered::Ignored)
+            .await
+        {
+            tracing::warn!(error = %e, "FHIR PAS: participants not read");
+        }
+        known
     }
 
     /// Reads an appointment and checks it is this patient's; `None` if missing or someone else's.

@@ -220,8 +220,11 @@ impl FhirPas {
             if self.cfg.capabilities.cancel != CancelMode::RealTime {
                 return Err(PasError::NotSupported);
             }
+            let known = self.learn_before_change(&v.body).await;
             if current.status == AppointmentStatus::Cancelled {
-                return Ok(current);
+                return Ok(self
+                    .map_known(&v.body, &appointment.patient, &known)?
+                    .unwrap_or(current));
             }
             self.check_future_booked(&current)?;
             let version = v
@@ -259,9 +262,11 @@ impl FhirPas {
                             self.release_slot(&slot, &current.id).await;
                         }
                     }
-                    return self.map(&updated, &appointment.patient)?.ok_or_else(|| {
-                        PasError::BadData("cancelled appointment unreadable".into())
-                    });
+                    return self
+                        .map_known(&updated, &appointment.patient, &known)?
+                        .ok_or_else(|| {
+                            PasError::BadData("cancelled appointment unreadable".into())
+                        });
                 }
                 // Changed since we read it (or our own retried write landed): read again.
                 Err(PasError::Conflict) => continue,
@@ -323,6 +328,7 @@ impl FhirPas {
             .clone()
             .ok_or_else(|| PasError::BadData("appointment without a version".into()))?;
         let caps = self.server_caps().await;
+        let known = self.learn_before_change(&v.body).await;
         let updated = if caps.server_owned_slots() {
             self.move_in_server_slots(&v.body, &slot_v.body, &current, &slot, &version, caps.book)
                 .await?
@@ -333,7 +339,7 @@ impl FhirPas {
             self.move_in_client_slots(&v, &current, &slot_v, &slot, &version)
                 .await?
         };
-        self.map(&updated, &appointment.patient)?
+        self.map_known(&updated, &appointment.patient, &known)?
             .ok_or_else(|| PasError::BadData("rescheduled appointment unreadable".into()))
     }
 

@@ -50,6 +50,7 @@ fn appt(patient: &str, trust: &str, days: i64) -> Appointment {
         appointment_type: AppointmentType::Outpatient,
         patient_instruction: None,
         cancelled_by: None,
+        contact: None,
         identifiers: vec![],
         holding: false,
     }

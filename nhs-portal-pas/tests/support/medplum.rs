@@ -181,7 +181,30 @@ impl Medplum {
             .await;
         }
         for a in &self.data.appointments {
-            let body = map::appointment_to_fhir(a, Some(&patient_refs[&a.patient]));
+            let mut body = map::appointment_to_fhir(a, Some(&patient_refs[&a.patient]));
+            if let Some(c) = &a.contact {
+                // The PAS's own line, as a FHIR PAS sends it: a HealthcareService the
+                // appointment names, whose hours read as the demo's words.
+                let service = self
+                    .post(json!({
+                        "resourceType": "HealthcareService",
+                        "active": true,
+                        "name": format!("{} clinic", a.specialty.display),
+                        "telecom": [{"system": "phone", "value": c.phone, "use": "work"}],
+                        "availableTime": [
+                            {"daysOfWeek": ["mon", "tue", "wed", "thu", "fri"],
+                             "availableStartTime": "08:00:00", "availableEndTime": "17:00:00"},
+                            {"daysOfWeek": ["sat"],
+                             "availableStartTime": "09:00:00", "availableEndTime": "12:00:00"},
+                        ],
+                    }))
+                    .await;
+                let reference = format!("HealthcareService/{}", service["id"].as_str().unwrap());
+                body["participant"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"actor": {"reference": reference}, "status": "accepted"}));
+            }
             let created = self.post(body).await;
             let id = AppointmentId::parse(created["id"].as_str().unwrap()).unwrap();
             self.ids.insert(a.id.clone(), id);

@@ -71,6 +71,7 @@ pub(crate) fn appointment(patient: &str, id: &str) -> Appointment {
         holding: false,
         patient_instruction: None,
         cancelled_by: None,
+        contact: None,
         identifiers: vec![Identifier {
             system: "https://pas.example/Appointment".into(),
             value: format!("pas-{id}"),

@@ -31,12 +31,12 @@ pub(super) struct ContactModel {
 }
 
 impl ContactModel {
-    /// The contact for `a`, if the trust configured one.
+    /// The contact for `a`, from the PAS or the trust's configuration, if either gives one.
     pub(super) fn of(guidance: &Guidance, a: &Appointment) -> Option<Self> {
         let (c, source) = guidance.contact(a)?;
         Some(Self {
             heading: match source {
-                ContactSource::Clinic => "Contact the clinic",
+                ContactSource::Pas | ContactSource::Clinic => "Contact the clinic",
                 ContactSource::Trust => "Contact the booking team",
             },
             tel: c

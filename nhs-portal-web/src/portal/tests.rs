@@ -79,6 +79,7 @@ fn appt(id: &str, patient: &str, ods: &str, start: DateTime<Utc>) -> Appointment
         appointment_type: AppointmentType::Outpatient,
         patient_instruction: None,
         cancelled_by: None,
+        contact: None,
         identifiers: vec![],
         holding: false,
     }

@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use nhs_portal_core::{AppointmentId, NhsNumber};
 use serde_json::Value;
 
+use super::super::participants::{Participants, Unanswered};
 use super::super::{FhirPas, map};
 use crate::{PasChange, PasError, PasEvent};
 
@@ -64,6 +65,7 @@ impl FhirPas {
         &self,
         from: DateTime<Utc>,
         patients: &mut HashMap<String, Option<NhsNumber>>,
+        known: &mut Participants,
     ) -> Result<Vec<PasEvent>, PasError> {
         if !self.server_caps().await.history {
             return Ok(Vec::new());
@@ -131,7 +133,9 @@ impl FhirPas {
             gone["status"] = Value::from("entered-in-error");
             let mut event =
                 PasEvent::new(d.id, patient.clone(), PasChange::Withdrawn, d.at, d.version);
-            match self.map_any_status(&gone, &patient) {
+            self.learn_participants(&gone, known, Unanswered::Ignored)
+                .await?;
+            match self.map_any_status(&gone, &patient, known) {
                 Ok(Some(a)) => event = event.with_snapshot(a),
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "FHIR PAS: an event without its snapshot"),
