@@ -277,6 +277,4 @@ fn check_portal_link(link: &str, id: &str, base: &DeepLinkBase) -> Result<(), Vi
 }
 
 #[cfg(test)]
-pub(super) mod legacy;
-#[cfg(test)]
 mod tests;

@@ -355,5 +355,3 @@ pub fn act_display(code: &str) -> &'static str {
     }
 }
 
-#[cfg(test)]
-pub(super) mod legacy;
