@@ -5,6 +5,13 @@
 //! `assertedLoginIdentity={jwt}` last when it opens the link (single sign-on). Documents and
 //! questionnaires use the same shape with `document` and `questionnaire`.
 //!
+//! Links are built by formatting, never by parsing a URL: the base is parsed and checked once
+//! ([`DeepLinkBase::parse`], at start-up), the query once per PCA request ([`LinkQuery`]), and
+//! each link is the base, the path with its id percent-encoded (any byte outside RFC 3986's
+//! unreserved set; an [`AppointmentId`] never holds one today, so ids go out as they are) and
+//! that query. [`DeepLinkBase::parse_link`] reads such a link back with the same parser the
+//! portal's route uses.
+//!
 //! Paths are singular and case-sensitive, ids are checked with the FHIR id rule, and the raw
 //! (still percent-encoded) path is parsed, so `%2F` or `..` can never smuggle in another path.
 //!
@@ -26,7 +33,21 @@
 //! assert_eq!(link.tracking_id.as_deref(), Some("trk-1"));
 //! ```
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 use crate::{AppointmentId, IdError};
+
+/// What a path segment percent-encodes: everything but RFC 3986's unreserved characters.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Appends `segment` to `out`, percent-encoded as one path segment.
+fn push_segment(out: &mut String, segment: &str) {
+    out.extend(utf8_percent_encode(segment, SEGMENT));
+}
 
 /// The fixed first path segment of every deep link.
 pub const PORTAL_SEGMENT: &str = "patient-portal";
@@ -62,7 +83,47 @@ impl Target {
 
     /// The path relative to the base, such as `/patient-portal/appointment/{id}`.
     pub fn path(&self) -> String {
-        format!("/{PORTAL_SEGMENT}/{}/{}", self.segment(), self.id())
+        let mut out = String::with_capacity(self.path_len());
+        self.push_path(&mut out);
+        out
+    }
+
+    /// Appends the path (the id percent-encoded as a path segment) to `out`.
+    fn push_path(&self, out: &mut String) {
+        out.push('/');
+        out.push_str(PORTAL_SEGMENT);
+        out.push('/');
+        out.push_str(self.segment());
+        out.push('/');
+        push_segment(out, self.id().as_str());
+    }
+
+    /// The path's length when its id needs no encoding (a capacity hint).
+    fn path_len(&self) -> usize {
+        PORTAL_SEGMENT.len() + self.segment().len() + self.id().as_str().len() + 3
+    }
+}
+
+/// The query every deep link of one PCA request carries, `extSystemName={name}&trackingId={id}`,
+/// form-encoded once for all of that request's links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkQuery(String);
+
+impl LinkQuery {
+    /// The query for the portal called `ext_system_name`, tracked by `tracking_id` (the PCA
+    /// request's `X-Correlation-ID`).
+    pub fn new(ext_system_name: &str, tracking_id: &str) -> Self {
+        Self(
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("extSystemName", ext_system_name)
+                .append_pair("trackingId", tracking_id)
+                .finish(),
+        )
+    }
+
+    /// The encoded query, without the `?`.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -110,6 +171,9 @@ pub enum DeepLinkError {
     /// The id is not valid.
     #[error("the id in the deep link is not valid: {0}")]
     BadId(#[from] IdError),
+    /// The link has a fragment (`#...`): deep links carry none.
+    #[error("a deep link carries no fragment")]
+    Fragment,
     /// A known query parameter appears twice.
     #[error("the query parameter {0} appears more than once")]
     DuplicateParameter(&'static str),
@@ -166,16 +230,46 @@ impl DeepLinkBase {
     /// The absolute deep link for `target`, with `extSystemName` and `trackingId` as the PCA
     /// requires (built per PCA request: the tracking id is that request's `X-Correlation-ID`).
     pub fn link(&self, target: &Target, ext_system_name: &str, tracking_id: &str) -> String {
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("extSystemName", ext_system_name)
-            .append_pair("trackingId", tracking_id)
-            .finish();
-        format!("{}{}?{query}", self.origin_and_path, target.path())
+        self.link_with(target, &LinkQuery::new(ext_system_name, tracking_id))
+    }
+
+    /// The absolute deep link for `target` with a query already encoded (one [`LinkQuery`] per
+    /// PCA request, shared by its links): formatted, no URL parsed.
+    pub fn link_with(&self, target: &Target, query: &LinkQuery) -> String {
+        let mut out = String::with_capacity(
+            self.origin_and_path.len() + target.path_len() + 1 + query.as_str().len(),
+        );
+        out.push_str(&self.origin_and_path);
+        target.push_path(&mut out);
+        out.push('?');
+        out.push_str(query.as_str());
+        out
     }
 
     /// The absolute URL of a target with no query (for links inside the portal).
     pub fn url(&self, target: &Target) -> String {
-        format!("{}{}", self.origin_and_path, target.path())
+        let mut out = String::with_capacity(self.origin_and_path.len() + target.path_len());
+        out.push_str(&self.origin_and_path);
+        target.push_path(&mut out);
+        out
+    }
+
+    /// Reads an absolute deep link back: it must start with this base (checked an absolute
+    /// http(s) URL by [`Self::parse`]) and the rest must be a path and query that
+    /// [`Self::parse_path_and_query`] accepts (so the portal opens it), with no fragment.
+    pub fn parse_link(&self, link: &str) -> Result<DeepLink, DeepLinkError> {
+        let rest = link
+            .strip_prefix(self.origin_and_path.as_str())
+            .filter(|r| r.starts_with('/'))
+            .ok_or(DeepLinkError::OutsideBase)?;
+        if rest.contains('#') {
+            return Err(DeepLinkError::Fragment);
+        }
+        let (path, query) = match rest.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (rest, None),
+        };
+        read_query(parse_target(path)?, query)
     }
 
     /// Parses a request's raw path (still percent-encoded) and query as a deep link.
@@ -187,34 +281,37 @@ impl DeepLinkBase {
         let rest = raw_path
             .strip_prefix(self.path_prefix.as_str())
             .ok_or(DeepLinkError::OutsideBase)?;
-        let target = parse_target(rest)?;
-        let mut link = DeepLink {
-            target,
-            ext_system_name: None,
-            tracking_id: None,
-            asserted_login_identity: None,
-        };
-        if let Some(q) = raw_query {
-            if q.len() > MAX_QUERY_LEN {
-                return Err(DeepLinkError::QueryTooLong);
-            }
-            for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
-                let (slot, name) = match k.as_ref() {
-                    "extSystemName" => (&mut link.ext_system_name, "extSystemName"),
-                    "trackingId" | "trackingid" => (&mut link.tracking_id, "trackingId"),
-                    "assertedLoginIdentity" => {
-                        (&mut link.asserted_login_identity, "assertedLoginIdentity")
-                    }
-                    _ => continue,
-                };
-                if slot.is_some() {
-                    return Err(DeepLinkError::DuplicateParameter(name));
-                }
-                *slot = Some(v.into_owned());
-            }
-        }
-        Ok(link)
+        read_query(parse_target(rest)?, raw_query)
     }
+}
+
+/// The deep link to `target` with the parameters of `raw_query` (the rules at the top).
+fn read_query(target: Target, raw_query: Option<&str>) -> Result<DeepLink, DeepLinkError> {
+    let mut link = DeepLink {
+        target,
+        ext_system_name: None,
+        tracking_id: None,
+        asserted_login_identity: None,
+    };
+    let Some(q) = raw_query else {
+        return Ok(link);
+    };
+    if q.len() > MAX_QUERY_LEN {
+        return Err(DeepLinkError::QueryTooLong);
+    }
+    for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+        let (slot, name) = match k.as_ref() {
+            "extSystemName" => (&mut link.ext_system_name, "extSystemName"),
+            "trackingId" | "trackingid" => (&mut link.tracking_id, "trackingId"),
+            "assertedLoginIdentity" => (&mut link.asserted_login_identity, "assertedLoginIdentity"),
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(DeepLinkError::DuplicateParameter(name));
+        }
+        *slot = Some(v.into_owned());
+    }
+    Ok(link)
 }
 
 /// Parses `/patient-portal/{resource}/{id}` (relative to the base path).
@@ -267,6 +364,129 @@ mod tests {
                 assert_eq!(parsed.asserted_login_identity, None);
             }
         }
+    }
+
+    /// Ids needing encoding: every byte outside RFC 3986's unreserved set is percent-encoded
+    /// (an `AppointmentId` holds none today; the encoder does not rely on that).
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        for (segment, want) in [
+            (ID, ID),
+            ("a.b_c~d-E9", "a.b_c~d-E9"),
+            ("a b", "a%20b"),
+            ("a/b", "a%2Fb"),
+            ("a?b#c", "a%3Fb%23c"),
+            ("100%", "100%25"),
+            ("a+b&c=d", "a%2Bb%26c%3Dd"),
+            ("caf\u{e9}", "caf%C3%A9"),
+            ("..", ".."),
+            ("", ""),
+        ] {
+            let mut out = String::from("x/");
+            push_segment(&mut out, segment);
+            assert_eq!(out, format!("x/{want}"), "{segment:?}");
+        }
+    }
+
+    /// The formatted link equals what the `url` crate builds from the parsed base (the way
+    /// links were built before), for query values needing encoding, and reads back.
+    #[test]
+    fn formatted_links_equal_the_url_crates() {
+        for base in [
+            "https://portal.example.nhs.uk",
+            "https://portal.example.nhs.uk/",
+            "http://127.0.0.1:8080",
+            "https://host.example/trust-a/",
+        ] {
+            let b = DeepLinkBase::parse(base).unwrap();
+            for (id, name, tracking) in [
+                (ID, "Example Portal", "trk-1"),
+                ("doc.1", "Example & Co Portal", "a+b=c&d"),
+                ("Q-9", "Caf\u{e9} #1", "%41?x#y"),
+                ("x", "", "~!*'()"),
+            ] {
+                let target = Target::Appointment(AppointmentId::parse(id).unwrap());
+                let link = b.link_with(&target, &LinkQuery::new(name, tracking));
+                assert_eq!(link, b.link(&target, name, tracking));
+                let mut want = url::Url::parse(base).unwrap();
+                want.path_segments_mut().unwrap().pop_if_empty().extend([
+                    PORTAL_SEGMENT,
+                    "appointment",
+                    id,
+                ]);
+                want.query_pairs_mut()
+                    .append_pair("extSystemName", name)
+                    .append_pair("trackingId", tracking);
+                assert_eq!(link, want.as_str(), "{base} {id} {name:?} {tracking:?}");
+                let back = b.parse_link(&link).unwrap();
+                assert_eq!(back.target, target);
+                assert_eq!(back.ext_system_name.as_deref(), Some(name));
+                assert_eq!(back.tracking_id.as_deref(), Some(tracking));
+                assert_eq!(b.url(&target), want.as_str().split('?').next().unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn parse_link_rejections() {
+        let b = DeepLinkBase::parse("https://p.example/trust-a").unwrap();
+        let q = "?extSystemName=P&trackingId=t";
+        for (link, want) in [
+            (
+                format!("https://q.example/trust-a/patient-portal/appointment/{ID}{q}"),
+                DeepLinkError::OutsideBase,
+            ),
+            (
+                format!("http://p.example/trust-a/patient-portal/appointment/{ID}{q}"),
+                DeepLinkError::OutsideBase,
+            ),
+            (
+                format!("https://p.example.evil/trust-a/patient-portal/appointment/{ID}{q}"),
+                DeepLinkError::OutsideBase,
+            ),
+            (
+                format!("https://p.example/trust-ab/patient-portal/appointment/{ID}{q}"),
+                DeepLinkError::OutsideBase,
+            ),
+            (
+                format!("https://p.example/trust-b/patient-portal/appointment/{ID}{q}"),
+                DeepLinkError::OutsideBase,
+            ),
+            (
+                format!("ftp://p.example/trust-a/patient-portal/appointment/{ID}{q}"),
+                DeepLinkError::OutsideBase,
+            ),
+            (
+                "https://p.example/trust-a".to_owned(),
+                DeepLinkError::OutsideBase,
+            ),
+            (
+                format!("https://p.example/trust-a/patient-portal/appointment/{ID}{q}#f"),
+                DeepLinkError::Fragment,
+            ),
+            (
+                format!("https://p.example/trust-a/patient-portal/appointment/a%20b{q}"),
+                DeepLinkError::BadId(IdError::BadCharacter),
+            ),
+            (
+                format!("https://p.example/trust-a/patient-portal/Appointment/{ID}{q}"),
+                DeepLinkError::UnknownResource,
+            ),
+            (
+                format!(
+                    "https://p.example/trust-a/patient-portal/appointment/{ID}{q}&trackingid=u"
+                ),
+                DeepLinkError::DuplicateParameter("trackingId"),
+            ),
+        ] {
+            assert_eq!(b.parse_link(&link), Err(want), "{link}");
+        }
+        let bare = b
+            .parse_link(&format!(
+                "https://p.example/trust-a/patient-portal/appointment/{ID}"
+            ))
+            .unwrap();
+        assert_eq!(bare.tracking_id, None);
     }
 
     #[test]

@@ -242,9 +242,19 @@ pub fn json_as(
     body: &impl Serialize,
 ) -> Response<Bytes> {
     match serde_json::to_vec(body) {
-        Ok(bytes) => build(status, content_type, ResponseKind::Api, Bytes::from(bytes)),
+        Ok(bytes) => json_bytes_as(status, content_type, Bytes::from(bytes)),
         Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
     }
+}
+
+/// A JSON answer of `content_type` already serialized (as [`json_as`] would, for a caller that
+/// writes its own buffer), not cached.
+pub fn json_bytes_as(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+) -> Response<Bytes> {
+    build(status, content_type, ResponseKind::Api, body)
 }
 
 /// A JSON answer (`application/json`), not cached.

@@ -6,9 +6,10 @@
 //! that breaks a rule is withheld instead, logged by appointment id and rule only, and counted.
 //!
 //! The rules are those of the spec (v3.12.0) that the PCA is known to enforce or that its schema
-//! requires, checked on the JSON that would actually go out:
+//! requires, checked on the typed resource ([`FhirAppointment`]) that is then serialized as it
+//! is, so nothing that breaks one goes out:
 //! - required elements: `resourceType`, `id`, `status`, `description`, `start`, `participant`,
-//!   `extension`, `specialty`;
+//!   `extension`, `specialty` (present and not empty);
 //! - `id` follows the FHIR id rule; `status` is `booked`, `fulfilled`, `cancelled` or `noshow`;
 //! - exactly one `specialty` with a `Specialty-1` coding and a three-digit code;
 //! - `start` and `end` are UTC instants with seconds (`Z` or `+00:00`), `end` not before `start`,
@@ -16,12 +17,17 @@
 //! - `appointmentType` only with the v3 ActCode codes `IMP`, `AMB`, `HH`;
 //! - every participant `accepted`; the Patient participant names the patient asked about; an ODS
 //!   `Location` participant with a valid ODS code; a Location display for face-to-face ones;
-//! - extensions: exactly one Portal-Link (absolute http(s) URL with `extSystemName` and
-//!   `trackingId`), exactly one Consultation-Medium with a listed code (not the deprecated
+//! - extensions: exactly one Portal-Link (under the portal's base URL, an absolute http(s) URL
+//!   checked once at start-up; a deep link the portal's own parser opens, to this appointment,
+//!   with `extSystemName` and `trackingId`: read without parsing a URL), exactly one Consultation-Medium with a listed code (not the deprecated
 //!   `VIRTUAL`), at most one Priority and one RequestStatus with listed codes, no other URLs;
 //! - `status` and RequestStatus are a valid pair
 //!   ([`VALID_PAIRS`](nhs_portal_core::request_status::VALID_PAIRS): the consumer spec's
 //!   combined codes).
+//!
+//! What the types hold instead of a rule: each element has one JSON type (a participant always
+//! has an `actor`, an extension's value is a code, a coding or a URL as its field says), and an
+//! absent optional element is left out, never `null`.
 //!
 //! Before any Appointment is built, the patient is checked by the eligibility rule
 //! ([`nhs_portal_core::eligibility`]): [`check_age`] on the ID token's date of birth (under the
@@ -30,6 +36,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use nhs_portal_core::appointment::REQUEST_STATUS_EXTENSION;
+use nhs_portal_core::deep_link::{DeepLinkBase, DeepLinkError, Target};
 use nhs_portal_core::eligibility::{Eligibility, Ineligible, PatientFacts};
 use nhs_portal_core::ids::SPECIALTY_SYSTEM;
 use nhs_portal_core::nhs_number::NHS_NUMBER_SYSTEM;
@@ -38,12 +45,11 @@ use nhs_portal_core::{
     AppointmentId, AppointmentStatus, ConsultationMedium, NhsNumber, OdsCode, Priority,
     RequestStatus,
 };
-use serde_json::Value;
 
 use super::ApiError;
 use super::resource::{
-    ACT_CODE_SYSTEM, LEGACY_SPECIALTY_SYSTEM, MEDIUM_EXTENSION, ODS_SYSTEM, PORTAL_LINK_EXTENSION,
-    PRIORITY_EXTENSION, PRIORITY_SYSTEM,
+    ACT_CODE_SYSTEM, FhirAppointment, LEGACY_SPECIALTY_SYSTEM, MEDIUM_EXTENSION, ODS_SYSTEM,
+    PORTAL_LINK_EXTENSION, PRIORITY_EXTENSION, PRIORITY_SYSTEM,
 };
 
 /// The age rule on the forwarded ID token's date of birth, at `now` (UK date).
@@ -90,16 +96,6 @@ fn rule(ok: bool, name: &'static str) -> Result<(), Violation> {
     if ok { Ok(()) } else { Err(Violation(name)) }
 }
 
-fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
-}
-
-fn non_empty_array<'a>(v: &'a Value, key: &str) -> Option<&'a Vec<Value>> {
-    v.get(key)
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
-}
-
 /// Whether `s` is a UTC instant with seconds: `YYYY-MM-DDThh:mm:ss[.fff](Z|+00:00)`.
 pub fn is_utc_instant(s: &str) -> bool {
     let (body, zone_ok) = if let Some(b) = s.strip_suffix('Z') {
@@ -115,111 +111,97 @@ pub fn is_utc_instant(s: &str) -> bool {
         && DateTime::parse_from_rfc3339(s).is_ok()
 }
 
-/// Checks one Appointment resource for the patient `patient`.
-pub fn check_appointment(v: &Value, patient: &NhsNumber) -> Result<(), Violation> {
+/// Checks one Appointment resource for the patient `patient`, its deep link against the
+/// portal's `base`.
+pub fn check_appointment(
+    v: &FhirAppointment<'_>,
+    patient: &NhsNumber,
+    base: &DeepLinkBase,
+) -> Result<(), Violation> {
+    rule(v.resource_type == "Appointment", "resourceType")?;
+    rule(!v.id.is_empty(), "id required")?;
+    rule(AppointmentId::parse(v.id).is_ok(), "id is not a FHIR id")?;
+    let status = AppointmentStatus::from_fhir_code(v.status);
     rule(
-        str_at(v, "resourceType") == Some("Appointment"),
-        "resourceType",
-    )?;
-    let id = str_at(v, "id").ok_or(Violation("id required"))?;
-    rule(AppointmentId::parse(id).is_ok(), "id is not a FHIR id")?;
-    rule(
-        str_at(v, "status")
-            .and_then(AppointmentStatus::from_fhir_code)
-            .is_some(),
+        status.is_some(),
         "status not booked, fulfilled, cancelled or noshow",
     )?;
-    rule(
-        str_at(v, "description").is_some_and(|d| !d.trim().is_empty()),
-        "description required",
-    )?;
+    rule(!v.description.trim().is_empty(), "description required")?;
 
     // specialty: exactly one, Specialty-1 coding, three digits.
-    let specialty = non_empty_array(v, "specialty").ok_or(Violation("specialty required"))?;
-    rule(specialty.len() == 1, "exactly one specialty")?;
-    let codings = non_empty_array(&specialty[0], "coding").ok_or(Violation("specialty coding"))?;
+    rule(!v.specialty.is_empty(), "specialty required")?;
+    rule(v.specialty.len() == 1, "exactly one specialty")?;
+    let codings = &v.specialty[0].coding;
+    rule(!codings.is_empty(), "specialty coding")?;
     rule(
         codings.iter().all(|c| {
-            matches!(
-                str_at(c, "system"),
-                Some(SPECIALTY_SYSTEM | LEGACY_SPECIALTY_SYSTEM)
-            ) && str_at(c, "code")
-                .is_some_and(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit()))
+            matches!(c.system, SPECIALTY_SYSTEM | LEGACY_SPECIALTY_SYSTEM)
+                && c.code.len() == 3
+                && c.code.bytes().all(|b| b.is_ascii_digit())
         }),
         "specialty coding not Specialty-1 with a three-digit code",
     )?;
 
     // start / end.
-    let start = str_at(v, "start").ok_or(Violation("start required"))?;
-    rule(is_utc_instant(start), "start not a UTC instant")?;
-    let end = str_at(v, "end");
-    if let Some(end) = end {
+    rule(!v.start.is_empty(), "start required")?;
+    rule(is_utc_instant(&v.start), "start not a UTC instant")?;
+    if let Some(end) = &v.end {
         rule(is_utc_instant(end), "end not a UTC instant")?;
         let (s, e) = (
-            DateTime::parse_from_rfc3339(start).map_err(|_| Violation("start"))?,
+            DateTime::parse_from_rfc3339(&v.start).map_err(|_| Violation("start"))?,
             DateTime::parse_from_rfc3339(end).map_err(|_| Violation("end"))?,
         );
         rule(e >= s, "end before start")?;
     }
 
     // appointmentType.
-    if let Some(t) = v.get("appointmentType") {
-        let codings = non_empty_array(t, "coding").ok_or(Violation("appointmentType coding"))?;
+    if let Some(t) = &v.appointment_type {
+        rule(!t.coding.is_empty(), "appointmentType coding")?;
         rule(
-            codings.iter().all(|c| {
-                str_at(c, "system") == Some(ACT_CODE_SYSTEM)
-                    && matches!(str_at(c, "code"), Some("IMP" | "AMB" | "HH"))
-            }),
+            t.coding
+                .iter()
+                .all(|c| c.system == ACT_CODE_SYSTEM && matches!(c.code, "IMP" | "AMB" | "HH")),
             "appointmentType not IMP, AMB or HH",
         )?;
-        if codings.iter().any(|c| str_at(c, "code") == Some("IMP")) {
-            rule(end.is_some(), "inpatient without end")?;
+        if t.coding.iter().any(|c| c.code == "IMP") {
+            rule(v.end.is_some(), "inpatient without end")?;
         }
     }
 
     // extensions.
-    let extensions = non_empty_array(v, "extension").ok_or(Violation("extension required"))?;
+    rule(!v.extension.is_empty(), "extension required")?;
     let (mut links, mut media, mut priorities, mut requests) = (0, 0, 0, 0);
     let mut medium = None;
     let mut request_status = None;
-    for e in extensions {
-        match str_at(e, "url") {
-            Some(PORTAL_LINK_EXTENSION) => {
+    for e in &v.extension {
+        match e.url {
+            PORTAL_LINK_EXTENSION => {
                 links += 1;
-                let link = str_at(e, "valueUrl").ok_or(Violation("Portal-Link valueUrl"))?;
-                let url = url::Url::parse(link).map_err(|_| Violation("Portal-Link not a URL"))?;
-                rule(
-                    matches!(url.scheme(), "https" | "http") && url.host_str().is_some(),
-                    "Portal-Link not an absolute http(s) URL",
-                )?;
-                let keys: Vec<_> = url.query_pairs().map(|(k, _)| k).collect();
-                rule(
-                    keys.iter().any(|k| k == "extSystemName")
-                        && keys.iter().any(|k| k == "trackingId"),
-                    "Portal-Link without extSystemName and trackingId",
-                )?;
+                let link = e
+                    .value_url
+                    .as_deref()
+                    .ok_or(Violation("Portal-Link valueUrl"))?;
+                check_portal_link(link, v.id, base)?;
             }
-            Some(MEDIUM_EXTENSION) => {
+            MEDIUM_EXTENSION => {
                 media += 1;
-                medium = str_at(e, "valueCode").and_then(ConsultationMedium::from_fhir_code);
+                medium = e.value_code.and_then(ConsultationMedium::from_fhir_code);
                 rule(medium.is_some(), "Consultation-Medium code")?;
             }
-            Some(PRIORITY_EXTENSION) => {
+            PRIORITY_EXTENSION => {
                 priorities += 1;
                 let c = e
-                    .get("valueCoding")
+                    .value_coding
+                    .as_ref()
                     .ok_or(Violation("Priority valueCoding"))?;
                 rule(
-                    str_at(c, "system") == Some(PRIORITY_SYSTEM)
-                        && str_at(c, "code")
-                            .and_then(Priority::from_fhir_code)
-                            .is_some(),
+                    c.system == PRIORITY_SYSTEM && Priority::from_fhir_code(c.code).is_some(),
                     "Priority code",
                 )?;
             }
-            Some(REQUEST_STATUS_EXTENSION) => {
+            REQUEST_STATUS_EXTENSION => {
                 requests += 1;
-                request_status = str_at(e, "valueCode").and_then(RequestStatus::from_fhir_code);
+                request_status = e.value_code.and_then(RequestStatus::from_fhir_code);
                 rule(request_status.is_some(), "RequestStatus code")?;
             }
             _ => return Err(Violation("unknown extension")),
@@ -230,53 +212,41 @@ pub fn check_appointment(v: &Value, patient: &NhsNumber) -> Result<(), Violation
     rule(priorities <= 1 && requests <= 1, "repeated extension")?;
     // Only the pairs the PCA consumer spec's combined codes express (a no-show with a pending
     // cancellation is not one).
-    let status = str_at(v, "status").and_then(AppointmentStatus::from_fhir_code);
     rule(
         status.is_some_and(|s| is_valid_pair(s, request_status)),
         "status and request status are not a valid pair",
     )?;
 
     // participants.
-    let participants =
-        non_empty_array(v, "participant").ok_or(Violation("participant required"))?;
+    rule(!v.participant.is_empty(), "participant required")?;
     let (mut patient_seen, mut ods_seen, mut place_seen) = (false, false, false);
-    for p in participants {
-        rule(
-            str_at(p, "status") == Some("accepted"),
-            "participant status",
-        )?;
-        let actor = p.get("actor").ok_or(Violation("participant actor"))?;
-        let ident = actor.get("identifier");
-        let display = str_at(actor, "display").filter(|d| !d.trim().is_empty());
+    for p in &v.participant {
+        rule(p.status == "accepted", "participant status")?;
+        let actor = &p.actor;
+        let ident = actor.identifier.as_ref();
+        let display = actor.display.filter(|d| !d.trim().is_empty());
         rule(
             ident.is_some() || display.is_some(),
             "actor without identifier or display",
         )?;
-        match str_at(actor, "type") {
-            Some("Patient") => {
+        match actor.kind {
+            "Patient" => {
                 let ident = ident.ok_or(Violation("patient identifier"))?;
                 rule(
-                    str_at(ident, "system") == Some(NHS_NUMBER_SYSTEM)
-                        && str_at(ident, "value") == Some(patient.as_str()),
+                    ident.system == NHS_NUMBER_SYSTEM && ident.value == patient.as_str(),
                     "patient participant is not the requested patient",
                 )?;
                 patient_seen = true;
             }
-            Some("Location") => match ident {
+            "Location" => match ident {
                 Some(ident) => {
-                    rule(
-                        str_at(ident, "system") == Some(ODS_SYSTEM),
-                        "Location system",
-                    )?;
-                    rule(
-                        str_at(ident, "value").is_some_and(|c| OdsCode::parse(c).is_ok()),
-                        "ODS code",
-                    )?;
+                    rule(ident.system == ODS_SYSTEM, "Location system")?;
+                    rule(OdsCode::parse(ident.value).is_ok(), "ODS code")?;
                     ods_seen = true;
                 }
                 None => place_seen = true,
             },
-            Some("Practitioner" | "HealthcareService") => {}
+            "Practitioner" | "HealthcareService" => {}
             _ => return Err(Violation("participant type")),
         }
     }
@@ -286,6 +256,24 @@ pub fn check_appointment(v: &Value, patient: &NhsNumber) -> Result<(), Violation
         rule(place_seen, "location display required for face-to-face")?;
     }
     Ok(())
+}
+
+/// The Portal-Link rule: under the portal's base URL (an absolute http(s) URL, checked once at
+/// start-up by [`DeepLinkBase::parse`]), a deep link the portal's own parser opens, to this
+/// appointment, with `extSystemName` and `trackingId`. No URL is parsed here.
+fn check_portal_link(link: &str, id: &str, base: &DeepLinkBase) -> Result<(), Violation> {
+    let parsed = base.parse_link(link).map_err(|e| match e {
+        DeepLinkError::OutsideBase => Violation("Portal-Link not under the portal's base URL"),
+        _ => Violation("Portal-Link not a deep link the portal opens"),
+    })?;
+    rule(
+        parsed.ext_system_name.is_some() && parsed.tracking_id.is_some(),
+        "Portal-Link without extSystemName and trackingId",
+    )?;
+    rule(
+        matches!(&parsed.target, Target::Appointment(t) if t.as_str() == id),
+        "Portal-Link does not open this appointment",
+    )
 }
 
 #[cfg(test)]

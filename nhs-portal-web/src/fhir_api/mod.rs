@@ -33,7 +33,8 @@
 //! 11. Each appointment is mapped, given its request status (the store's pending request wins over
 //!     the PAS's own), its deep link built for this request (`extSystemName`, `trackingId` = this
 //!     request's `X-Correlation-ID`), then checked by the [`guard`]; failures are withheld and
-//!     counted ([`FhirApi::withheld_count`]).
+//!     counted ([`FhirApi::withheld_count`]). The Bundle of typed resources the guard passed is
+//!     serialized once, straight to the response's bytes ([`resource::Bundle::to_json`]).
 //!
 //! ## Where the spec contradicts itself, and the reading taken
 //! - 200 schema: the spec's `appointmentsHappyPath` points its schema at `Appointment` while its
@@ -90,7 +91,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use nhs_portal_core::NhsNumber;
 use nhs_portal_core::clock::Clock;
-use nhs_portal_core::deep_link::DeepLinkBase;
+use nhs_portal_core::deep_link::{DeepLinkBase, LinkQuery};
 use nhs_portal_core::eligibility::Eligibility;
 use nhs_portal_core::overlay::overlay;
 use nhs_portal_core::store::Store;
@@ -306,11 +307,9 @@ impl FhirApi {
             .to_str()
             .map_err(|_| ApiError::MissingCorrelationId)?;
         match tokio::time::timeout(self.config.timeout, self.search(req, tracking_id)).await {
-            Ok(Ok((bundle, caller))) => {
-                let mut resp = crate::http_kit::json_as(StatusCode::OK, FHIR_JSON, &bundle);
-                if resp.status() != StatusCode::OK {
-                    return Err(ApiError::Internal);
-                }
+            Ok(Ok((body, caller))) => {
+                let mut resp =
+                    crate::http_kit::json_bytes_as(StatusCode::OK, FHIR_JSON, Bytes::from(body));
                 resp.headers_mut()
                     .insert(CORRELATION_ID_HEADER, correlation.clone());
                 Ok((resp, Some(caller)))
@@ -324,7 +323,7 @@ impl FhirApi {
         &self,
         req: &Request<Bytes>,
         tracking_id: &str,
-    ) -> Result<(resource::Bundle, Caller), ApiError> {
+    ) -> Result<(Vec<u8>, Caller), ApiError> {
         let headers = req.headers();
         let token = crate::http_kit::bearer_token(headers)
             .ok_or(ApiError::Unauthorised("no bearer token"))?;
@@ -399,17 +398,17 @@ impl FhirApi {
             );
         }
 
+        let query = LinkQuery::new(&self.config.ext_system_name, tracking_id);
         let ctx = resource::LinkContext {
             base: &self.config.deep_link_base,
-            ext_system_name: &self.config.ext_system_name,
-            tracking_id,
+            query: &query,
             portal_identifier_system: &self.config.portal_identifier_system,
         };
         let mut entry = Vec::with_capacity(appointments.len());
         for a in &appointments {
-            let json = resource::appointment_json(a, a.request_status, &ctx);
+            let resource = resource::appointment(a, a.request_status, &ctx);
             let checked = if a.patient == patient {
-                guard::check_appointment(&json, &patient)
+                guard::check_appointment(&resource, &patient, &self.config.deep_link_base)
             } else {
                 Err(guard::Violation("appointment of another patient"))
             };
@@ -417,7 +416,7 @@ impl FhirApi {
                 Ok(()) => entry.push(resource::Entry {
                     full_url: format!("{}/{}", self.config.full_url_base, a.id),
                     search: resource::Search { mode: "match" },
-                    resource: json,
+                    resource,
                 }),
                 Err(v) => {
                     self.withheld.fetch_add(1, Ordering::Relaxed);
@@ -439,7 +438,9 @@ impl FhirApi {
             total: entry.len(),
             entry,
         };
-        Ok((bundle, caller))
+        // Straight to bytes: the typed Bundle the guard passed is what goes out.
+        let body = bundle.to_json().map_err(|_| ApiError::Internal)?;
+        Ok((body, caller))
     }
 }
 

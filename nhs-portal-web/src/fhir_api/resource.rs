@@ -1,11 +1,14 @@
 //! The FHIR R4 wire shape of the PCA Get Appointments response: a `Bundle` of `Appointment`s.
 //!
-//! Wire types are separate from the domain [`nhs_portal_core::Appointment`]. Empty lists and
-//! absent values are left out, because FHIR JSON forbids empty arrays and `null`s.
+//! Wire types are separate from the domain [`nhs_portal_core::Appointment`] and borrow from it:
+//! an answer is built as these typed values, checked by the [`guard`](super::guard) on them,
+//! and serialized once, straight to bytes ([`Bundle::to_json`]), with no `serde_json::Value`
+//! in between. Empty lists and absent values are left out, because FHIR JSON forbids empty
+//! arrays and `null`s.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use nhs_portal_core::appointment::REQUEST_STATUS_EXTENSION;
-use nhs_portal_core::deep_link::{DeepLinkBase, Target};
+use nhs_portal_core::deep_link::{DeepLinkBase, LinkQuery, Target};
 use nhs_portal_core::ids::SPECIALTY_SYSTEM;
 use nhs_portal_core::nhs_number::NHS_NUMBER_SYSTEM;
 use nhs_portal_core::{Appointment, RequestStatus};
@@ -31,10 +34,14 @@ pub const SDS_USER_SYSTEM: &str = "https://fhir.nhs.uk/Id/sds-user-id";
 /// The HL7 v3 ActCode system used for `appointmentType`.
 pub const ACT_CODE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
 
+/// About how many bytes one entry takes (the demo's are 1.6 to 1.9 KB): the answer's buffer is
+/// sized from it, so it is seldom grown while written.
+const ENTRY_BYTES: usize = 2048;
+
 /// A FHIR `Bundle` of type `searchset`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Bundle {
+pub struct Bundle<'a> {
     /// Always `Bundle`.
     pub resource_type: &'static str,
     /// A random id for this response.
@@ -46,19 +53,28 @@ pub struct Bundle {
     pub total: usize,
     /// The matches (left out when there are none, as in the spec's `emptyBundle` example).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub entry: Vec<Entry>,
+    pub entry: Vec<Entry<'a>>,
+}
+
+impl Bundle<'_> {
+    /// The Bundle as JSON, written once into a buffer sized for its entries.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(256 + ENTRY_BYTES * self.entry.len());
+        serde_json::to_writer(&mut out, self)?;
+        Ok(out)
+    }
 }
 
 /// One Bundle entry.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Entry {
+pub struct Entry<'a> {
     /// The resource's absolute URL.
     pub full_url: String,
     /// Always `{"mode":"match"}`.
     pub search: Search,
-    /// The Appointment, already turned into JSON (and checked by the guard).
-    pub resource: serde_json::Value,
+    /// The Appointment (checked by the guard before it is put here).
+    pub resource: FhirAppointment<'a>,
 }
 
 /// `Bundle.entry.search`.
@@ -68,70 +84,103 @@ pub struct Search {
     pub mode: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+/// A PCA `Appointment` resource, borrowing its text from the domain appointment.
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct FhirAppointment<'a> {
-    resource_type: &'static str,
-    id: &'a str,
-    extension: Vec<Extension>,
+pub struct FhirAppointment<'a> {
+    /// Always `Appointment`.
+    pub resource_type: &'static str,
+    /// The appointment id.
+    pub id: &'a str,
+    /// Priority, request status, consultation medium and the deep link.
+    pub extension: Vec<Extension<'a>>,
+    /// The PAS's identifiers and the portal's own.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    identifier: Vec<FhirIdentifier>,
-    status: &'static str,
+    pub identifier: Vec<FhirIdentifier<'a>>,
+    /// `booked`, `fulfilled`, `cancelled` or `noshow`.
+    pub status: &'static str,
+    /// Inpatient, ambulatory or home health, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
-    appointment_type: Option<CodeableConcept>,
-    specialty: Vec<CodeableConcept>,
-    description: &'a str,
-    start: String,
+    pub appointment_type: Option<CodeableConcept<'a>>,
+    /// The Treatment Function Code.
+    pub specialty: Vec<CodeableConcept<'a>>,
+    /// What the appointment is.
+    pub description: &'a str,
+    /// When it starts, as a UTC instant ([`fhir_instant`]).
+    pub start: String,
+    /// When it ends, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
-    end: Option<String>,
-    participant: Vec<Participant>,
+    pub end: Option<String>,
+    /// The patient, the trust, the place and the clinician.
+    pub participant: Vec<Participant<'a>>,
 }
 
-#[derive(Debug, Serialize)]
+/// An `extension` of an Appointment: one of `valueCode`, `valueCoding` or `valueUrl`.
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Extension {
-    url: &'static str,
+pub struct Extension<'a> {
+    /// The extension's URL.
+    pub url: &'static str,
+    /// A code.
     #[serde(skip_serializing_if = "Option::is_none")]
-    value_code: Option<&'static str>,
+    pub value_code: Option<&'static str>,
+    /// A coding.
     #[serde(skip_serializing_if = "Option::is_none")]
-    value_coding: Option<Coding>,
+    pub value_coding: Option<Coding<'a>>,
+    /// A URL (the deep link).
     #[serde(skip_serializing_if = "Option::is_none")]
-    value_url: Option<String>,
+    pub value_url: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct Coding {
-    system: &'static str,
-    code: String,
+/// A FHIR `Coding`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Coding<'a> {
+    /// The code system.
+    pub system: &'static str,
+    /// The code.
+    pub code: &'a str,
+    /// Its display, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    display: Option<String>,
+    pub display: Option<&'a str>,
 }
 
-#[derive(Debug, Serialize)]
-struct CodeableConcept {
-    coding: Vec<Coding>,
+/// A FHIR `CodeableConcept`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeableConcept<'a> {
+    /// Its codings.
+    pub coding: Vec<Coding<'a>>,
 }
 
-#[derive(Debug, Serialize)]
-struct FhirIdentifier {
-    system: String,
-    value: String,
+/// A FHIR `Identifier`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FhirIdentifier<'a> {
+    /// The identifier system.
+    pub system: &'a str,
+    /// The value.
+    pub value: &'a str,
 }
 
-#[derive(Debug, Serialize)]
-struct Participant {
-    actor: Actor,
-    status: &'static str,
+/// An Appointment `participant`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Participant<'a> {
+    /// Who or what takes part.
+    pub actor: Actor<'a>,
+    /// Always `accepted`.
+    pub status: &'static str,
 }
 
-#[derive(Debug, Serialize)]
-struct Actor {
+/// A participant's `actor`: a reference by type, identifier and display.
+#[derive(Debug, Clone, Serialize)]
+pub struct Actor<'a> {
+    /// `Patient`, `Location`, `Practitioner` or `HealthcareService`.
     #[serde(rename = "type")]
-    kind: &'static str,
+    pub kind: &'static str,
+    /// Its identifier, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    identifier: Option<FhirIdentifier>,
+    pub identifier: Option<FhirIdentifier<'a>>,
+    /// Its name, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    display: Option<String>,
+    pub display: Option<&'a str>,
 }
 
 /// A UTC instant as the spec's examples write it: `2021-06-13T12:30:00+00:00`.
@@ -139,26 +188,26 @@ pub fn fhir_instant(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-/// What the mapping needs besides the appointment.
+/// What the mapping needs besides the appointment: the same for every appointment of one PCA
+/// request.
 #[derive(Debug, Clone, Copy)]
 pub struct LinkContext<'a> {
     /// The portal's public base URL.
     pub base: &'a DeepLinkBase,
-    /// `extSystemName` for deep links.
-    pub ext_system_name: &'a str,
-    /// `trackingId`: this request's `X-Correlation-ID`.
-    pub tracking_id: &'a str,
+    /// The deep links' query (`extSystemName`, and `trackingId`: this request's
+    /// `X-Correlation-ID`), encoded once per request.
+    pub query: &'a LinkQuery,
     /// The identifier system for the portal's own appointment ids.
     pub portal_identifier_system: &'a str,
 }
 
 /// Maps one appointment to a PCA `Appointment` resource, with `request_status` as the effective
 /// request status (the store's pending request, else the PAS's own).
-pub fn appointment_json(
-    a: &Appointment,
+pub fn appointment<'a>(
+    a: &'a Appointment,
     request_status: Option<RequestStatus>,
-    ctx: &LinkContext<'_>,
-) -> serde_json::Value {
+    ctx: &LinkContext<'a>,
+) -> FhirAppointment<'a> {
     let mut extension = Vec::with_capacity(4);
     if let Some(p) = a.priority {
         extension.push(Extension {
@@ -166,7 +215,7 @@ pub fn appointment_json(
             value_code: None,
             value_coding: Some(Coding {
                 system: PRIORITY_SYSTEM,
-                code: p.fhir_code().to_owned(),
+                code: p.fhir_code(),
                 display: None,
             }),
             value_url: None,
@@ -190,63 +239,58 @@ pub fn appointment_json(
         url: PORTAL_LINK_EXTENSION,
         value_code: None,
         value_coding: None,
-        value_url: Some(ctx.base.link(
-            &Target::Appointment(a.id.clone()),
-            ctx.ext_system_name,
-            ctx.tracking_id,
-        )),
+        value_url: Some(
+            ctx.base
+                .link_with(&Target::Appointment(a.id.clone()), ctx.query),
+        ),
     });
 
-    let mut identifier: Vec<FhirIdentifier> = a
-        .identifiers
-        .iter()
-        .map(|i| FhirIdentifier {
-            system: i.system.clone(),
-            value: i.value.clone(),
-        })
-        .collect();
+    let mut identifier = Vec::with_capacity(a.identifiers.len() + 1);
+    identifier.extend(a.identifiers.iter().map(|i| FhirIdentifier {
+        system: &i.system,
+        value: &i.value,
+    }));
     if !identifier
         .iter()
         .any(|i| i.system == ctx.portal_identifier_system)
     {
         identifier.push(FhirIdentifier {
-            system: ctx.portal_identifier_system.to_owned(),
-            value: a.id.to_string(),
+            system: ctx.portal_identifier_system,
+            value: a.id.as_str(),
         });
     }
 
     let appointment_type = a.appointment_type.act_code().map(|code| CodeableConcept {
         coding: vec![Coding {
             system: ACT_CODE_SYSTEM,
-            code: code.to_owned(),
-            display: Some(act_display(code).to_owned()),
+            code,
+            display: Some(act_display(code)),
         }],
     });
 
-    let mut participant = vec![
-        Participant {
-            actor: Actor {
-                kind: "Patient",
-                identifier: Some(FhirIdentifier {
-                    system: NHS_NUMBER_SYSTEM.to_owned(),
-                    value: a.patient.as_str().to_owned(),
-                }),
-                display: None,
-            },
-            status: "accepted",
+    let mut participant = Vec::with_capacity(4);
+    participant.push(Participant {
+        actor: Actor {
+            kind: "Patient",
+            identifier: Some(FhirIdentifier {
+                system: NHS_NUMBER_SYSTEM,
+                value: a.patient.as_str(),
+            }),
+            display: None,
         },
-        Participant {
-            actor: Actor {
-                kind: "Location",
-                identifier: Some(FhirIdentifier {
-                    system: ODS_SYSTEM.to_owned(),
-                    value: a.organisation.ods_code.to_string(),
-                }),
-                display: non_empty(&a.organisation.name),
-            },
-            status: "accepted",
+        status: "accepted",
+    });
+    participant.push(Participant {
+        actor: Actor {
+            kind: "Location",
+            identifier: Some(FhirIdentifier {
+                system: ODS_SYSTEM,
+                value: a.organisation.ods_code.as_str(),
+            }),
+            display: non_empty(&a.organisation.name),
         },
-    ];
+        status: "accepted",
+    });
     if a.medium.is_physical()
         && let Some(loc) = &a.location
     {
@@ -265,9 +309,9 @@ pub fn appointment_json(
         participant.push(Participant {
             actor: Actor {
                 kind: "Practitioner",
-                identifier: c.sds_user_id.as_ref().map(|v| FhirIdentifier {
-                    system: SDS_USER_SYSTEM.to_owned(),
-                    value: v.clone(),
+                identifier: c.sds_user_id.as_deref().map(|v| FhirIdentifier {
+                    system: SDS_USER_SYSTEM,
+                    value: v,
                 }),
                 display: non_empty(&c.name),
             },
@@ -275,7 +319,7 @@ pub fn appointment_json(
         });
     }
 
-    let resource = FhirAppointment {
+    FhirAppointment {
         resource_type: "Appointment",
         id: a.id.as_str(),
         extension,
@@ -285,7 +329,7 @@ pub fn appointment_json(
         specialty: vec![CodeableConcept {
             coding: vec![Coding {
                 system: SPECIALTY_SYSTEM,
-                code: a.specialty.code.as_str().to_owned(),
+                code: a.specialty.code.as_str(),
                 display: non_empty(&a.specialty.display),
             }],
         }],
@@ -293,13 +337,12 @@ pub fn appointment_json(
         start: fhir_instant(a.start),
         end: a.end.map(fhir_instant),
         participant,
-    };
-    serde_json::to_value(resource).unwrap_or(serde_json::Value::Null)
+    }
 }
 
-fn non_empty(s: &str) -> Option<String> {
+fn non_empty(s: &str) -> Option<&str> {
     let t = s.trim();
-    (!t.is_empty()).then(|| t.to_owned())
+    (!t.is_empty()).then_some(t)
 }
 
 /// The display the spec lists for each `appointmentType` code.
@@ -311,3 +354,4 @@ pub fn act_display(code: &str) -> &'static str {
         _ => "",
     }
 }
+

@@ -1,156 +1,281 @@
 use super::*;
-use serde_json::json;
+use crate::fhir_api::resource::{
+    Actor, CodeableConcept, Coding, Extension, FhirIdentifier, Participant,
+};
 
-fn good() -> Value {
-    json!({
-        "resourceType": "Appointment",
-        "id": "d9df1326-1008-45df-b9dd-a920b64ec043",
-        "extension": [
-            {"url": PRIORITY_EXTENSION, "valueCoding": {"system": PRIORITY_SYSTEM, "code": "ROUTINE"}},
-            {"url": REQUEST_STATUS_EXTENSION, "valueCode": "Pending Reschedule"},
-            {"url": MEDIUM_EXTENSION, "valueCode": "FACE_TO_FACE"},
-            {"url": PORTAL_LINK_EXTENSION, "valueUrl": "https://p.example/patient-portal/appointment/x?extSystemName=P&trackingId=t"}
+const ID: &str = "d9df1326-1008-45df-b9dd-a920b64ec043";
+const LINK: &str = "https://p.example/patient-portal/appointment/d9df1326-1008-45df-b9dd-a920b64ec043?extSystemName=P&trackingId=t";
+
+fn base() -> DeepLinkBase {
+    DeepLinkBase::parse("https://p.example").unwrap()
+}
+
+fn code(url: &'static str, code: &'static str) -> Extension<'static> {
+    Extension {
+        url,
+        value_code: Some(code),
+        value_coding: None,
+        value_url: None,
+    }
+}
+
+fn link(url: &str) -> Extension<'static> {
+    Extension {
+        url: PORTAL_LINK_EXTENSION,
+        value_code: None,
+        value_coding: None,
+        value_url: Some(url.to_owned()),
+    }
+}
+
+fn priority(code: &'static str) -> Extension<'static> {
+    Extension {
+        url: PRIORITY_EXTENSION,
+        value_code: None,
+        value_coding: Some(Coding {
+            system: PRIORITY_SYSTEM,
+            code,
+            display: None,
+        }),
+        value_url: None,
+    }
+}
+
+fn actor(
+    kind: &'static str,
+    ident: Option<(&'static str, &'static str)>,
+    display: Option<&'static str>,
+) -> Participant<'static> {
+    Participant {
+        actor: Actor {
+            kind,
+            identifier: ident.map(|(system, value)| FhirIdentifier { system, value }),
+            display,
+        },
+        status: "accepted",
+    }
+}
+
+fn good() -> FhirAppointment<'static> {
+    FhirAppointment {
+        resource_type: "Appointment",
+        id: ID,
+        extension: vec![
+            priority("ROUTINE"),
+            code(REQUEST_STATUS_EXTENSION, "Pending Reschedule"),
+            code(MEDIUM_EXTENSION, "FACE_TO_FACE"),
+            link(LINK),
         ],
-        "status": "booked",
-        "specialty": [{"coding": [{"system": SPECIALTY_SYSTEM, "code": "330", "display": "DERMATOLOGY"}]}],
-        "description": "Dermatology",
-        "start": "2021-06-13T12:30:00+00:00",
-        "end": "2021-06-13T12:45:00Z",
-        "participant": [
-            {"actor": {"type": "Patient", "identifier": {"system": NHS_NUMBER_SYSTEM, "value": "9000000009"}}, "status": "accepted"},
-            {"actor": {"type": "Location", "identifier": {"system": ODS_SYSTEM, "value": "RFF"}}, "status": "accepted"},
-            {"actor": {"type": "Location", "display": "Chapel Allerton Hospital"}, "status": "accepted"}
-        ]
-    })
+        identifier: Vec::new(),
+        status: "booked",
+        appointment_type: None,
+        specialty: vec![CodeableConcept {
+            coding: vec![Coding {
+                system: SPECIALTY_SYSTEM,
+                code: "330",
+                display: Some("DERMATOLOGY"),
+            }],
+        }],
+        description: "Dermatology",
+        start: "2021-06-13T12:30:00+00:00".to_owned(),
+        end: Some("2021-06-13T12:45:00Z".to_owned()),
+        participant: vec![
+            actor("Patient", Some((NHS_NUMBER_SYSTEM, "9000000009")), None),
+            actor("Location", Some((ODS_SYSTEM, "RFF")), None),
+            actor("Location", None, Some("Chapel Allerton Hospital")),
+        ],
+    }
 }
 
 fn patient() -> NhsNumber {
     NhsNumber::parse("9000000009").unwrap()
 }
 
+fn act(code: &'static str) -> Option<CodeableConcept<'static>> {
+    Some(CodeableConcept {
+        coding: vec![Coding {
+            system: ACT_CODE_SYSTEM,
+            code,
+            display: None,
+        }],
+    })
+}
+
 #[test]
 fn good_passes() {
-    assert_eq!(check_appointment(&good(), &patient()), Ok(()));
+    assert_eq!(check_appointment(&good(), &patient(), &base()), Ok(()));
+    let mut v = good();
+    v.appointment_type = act("IMP");
+    assert_eq!(check_appointment(&v, &patient(), &base()), Ok(()));
 }
 
 /// Each case breaks exactly one rule of a good appointment.
 #[test]
 fn each_rule_withholds() {
-    type Edit = fn(&mut Value);
+    type Edit = fn(&mut FhirAppointment<'static>);
     let cases: &[(&str, Edit)] = &[
-        ("resourceType", |v| v["resourceType"] = json!("Patient")),
-        ("id required", |v| {
-            v.as_object_mut().unwrap().remove("id");
-        }),
-        ("id is not a FHIR id", |v| v["id"] = json!("a/b")),
+        ("resourceType", |v| v.resource_type = "Patient"),
+        ("id required", |v| v.id = ""),
+        ("id is not a FHIR id", |v| v.id = "a/b"),
         ("status not booked, fulfilled, cancelled or noshow", |v| {
-            v["status"] = json!("arrived")
+            v.status = "arrived"
         }),
-        ("description required", |v| v["description"] = json!(" ")),
-        ("specialty required", |v| {
-            v.as_object_mut().unwrap().remove("specialty");
-        }),
+        ("description required", |v| v.description = " "),
+        ("specialty required", |v| v.specialty.clear()),
         ("exactly one specialty", |v| {
-            let s = v["specialty"][0].clone();
-            v["specialty"].as_array_mut().unwrap().push(s);
+            let s = v.specialty[0].clone();
+            v.specialty.push(s);
         }),
+        ("specialty coding", |v| v.specialty[0].coding.clear()),
         (
             "specialty coding not Specialty-1 with a three-digit code",
-            |v| v["specialty"][0]["coding"][0]["code"] = json!("33"),
+            |v| v.specialty[0].coding[0].code = "33",
         ),
-        ("start required", |v| {
-            v.as_object_mut().unwrap().remove("start");
+        (
+            "specialty coding not Specialty-1 with a three-digit code",
+            |v| v.specialty[0].coding[0].system = "https://x.example/specialty",
+        ),
+        ("start required", |v| v.start.clear()),
+        ("start not a UTC instant", |v| {
+            v.start = "2021-06-13T13:30:00+01:00".to_owned()
         }),
         ("start not a UTC instant", |v| {
-            v["start"] = json!("2021-06-13T13:30:00+01:00")
+            v.start = "2021-06-13T12:30Z".to_owned()
         }),
-        ("start not a UTC instant", |v| {
-            v["start"] = json!("2021-06-13T12:30Z")
+        ("end not a UTC instant", |v| {
+            v.end = Some("2021-06-13".to_owned())
         }),
-        ("end not a UTC instant", |v| v["end"] = json!("2021-06-13")),
         ("end before start", |v| {
-            v["end"] = json!("2021-06-13T12:00:00Z")
+            v.end = Some("2021-06-13T12:00:00Z".to_owned())
         }),
         ("inpatient without end", |v| {
-            v.as_object_mut().unwrap().remove("end");
-            v["appointmentType"] = json!({"coding": [{"system": ACT_CODE_SYSTEM, "code": "IMP"}]});
+            v.end = None;
+            v.appointment_type = act("IMP");
         }),
-        (
-            "appointmentType not IMP, AMB or HH",
-            |v| {
-                v["appointmentType"] =
-                    json!({"coding": [{"system": ACT_CODE_SYSTEM, "code": "EMER"}]})
-            },
-        ),
+        ("appointmentType coding", |v| {
+            v.appointment_type = Some(CodeableConcept { coding: Vec::new() })
+        }),
+        ("appointmentType not IMP, AMB or HH", |v| {
+            v.appointment_type = act("EMER")
+        }),
+        ("extension required", |v| v.extension.clear()),
+        ("Portal-Link valueUrl", |v| v.extension[3].value_url = None),
         ("Portal-Link without extSystemName and trackingId", |v| {
-            v["extension"][3]["valueUrl"] = json!("https://p.example/patient-portal/appointment/x")
+            v.extension[3] = link(&format!(
+                "https://p.example/patient-portal/appointment/{ID}"
+            ))
         }),
-        ("Portal-Link not an absolute http(s) URL", |v| {
-            v["extension"][3]["valueUrl"] = json!("ftp://p.example/x?extSystemName=P&trackingId=t")
+        ("Portal-Link without extSystemName and trackingId", |v| {
+            v.extension[3] = link(&format!(
+                "https://p.example/patient-portal/appointment/{ID}?extSystemName=P"
+            ))
+        }),
+        ("Portal-Link not under the portal's base URL", |v| {
+            v.extension[3] = link("ftp://p.example/x?extSystemName=P&trackingId=t")
+        }),
+        ("Portal-Link not under the portal's base URL", |v| {
+            v.extension[3] = link(&format!(
+                "https://q.example/patient-portal/appointment/{ID}?extSystemName=P&trackingId=t"
+            ))
+        }),
+        ("Portal-Link not a deep link the portal opens", |v| {
+            v.extension[3] = link(&format!(
+                "https://p.example/patient-portal/Appointment/{ID}?extSystemName=P&trackingId=t"
+            ))
+        }),
+        ("Portal-Link not a deep link the portal opens", |v| {
+            v.extension[3] = link(&format!("{LINK}#top"))
+        }),
+        ("Portal-Link does not open this appointment", |v| {
+            v.extension[3] = link(
+                "https://p.example/patient-portal/appointment/other-1?extSystemName=P&trackingId=t",
+            )
+        }),
+        ("Portal-Link does not open this appointment", |v| {
+            v.extension[3] = link(&format!(
+                "https://p.example/patient-portal/document/{ID}?extSystemName=P&trackingId=t"
+            ))
         }),
         ("exactly one Portal-Link", |v| {
-            v["extension"].as_array_mut().unwrap().remove(3);
+            v.extension.remove(3);
         }),
+        ("exactly one Portal-Link", |v| v.extension.push(link(LINK))),
         ("Consultation-Medium code", |v| {
-            v["extension"][2]["valueCode"] = json!("VIRTUAL")
+            v.extension[2].value_code = Some("VIRTUAL")
         }),
         ("exactly one Consultation-Medium", |v| {
-            v["extension"].as_array_mut().unwrap().remove(2);
+            v.extension.remove(2);
         }),
-        ("Priority code", |v| {
-            v["extension"][0]["valueCoding"]["code"] = json!("SOON")
+        ("Priority valueCoding", |v| {
+            v.extension[0].value_coding = None
+        }),
+        ("Priority code", |v| v.extension[0] = priority("SOON")),
+        ("repeated extension", |v| {
+            v.extension.push(priority("URGENT"))
         }),
         ("RequestStatus code", |v| {
-            v["extension"][1]["valueCode"] = json!("PendingCancellation")
+            v.extension[1].value_code = Some("PendingCancellation")
         }),
         ("unknown extension", |v| {
-            v["extension"]
-                .as_array_mut()
-                .unwrap()
-                .push(json!({"url": "https://x.example/e", "valueCode": "a"}))
+            v.extension.push(code("https://x.example/e", "a"))
         }),
+        ("participant required", |v| v.participant.clear()),
         ("participant status", |v| {
-            v["participant"][0]["status"] = json!("tentative")
+            v.participant[0].status = "tentative"
+        }),
+        ("actor without identifier or display", |v| {
+            v.participant[2].actor.display = Some("  ")
+        }),
+        ("patient identifier", |v| {
+            v.participant[0] = actor("Patient", None, Some("A Patient"))
         }),
         ("patient participant is not the requested patient", |v| {
-            v["participant"][0]["actor"]["identifier"]["value"] = json!("9000000017")
+            v.participant[0] = actor("Patient", Some((NHS_NUMBER_SYSTEM, "9000000017")), None)
+        }),
+        ("patient participant is not the requested patient", |v| {
+            v.participant[0] = actor("Patient", Some((ODS_SYSTEM, "9000000009")), None)
         }),
         ("patient participant required", |v| {
-            v["participant"].as_array_mut().unwrap().remove(0);
+            v.participant.remove(0);
+        }),
+        ("Location system", |v| {
+            v.participant[1] = actor("Location", Some((SDS_SYSTEM, "RFF")), None)
         }),
         ("ODS code", |v| {
-            v["participant"][1]["actor"]["identifier"]["value"] = json!("TOOLONG")
+            v.participant[1] = actor("Location", Some((ODS_SYSTEM, "TOOLONG")), None)
         }),
         ("ODS Location participant required", |v| {
-            v["participant"].as_array_mut().unwrap().remove(1);
+            v.participant.remove(1);
         }),
         ("location display required for face-to-face", |v| {
-            v["participant"].as_array_mut().unwrap().remove(2);
+            v.participant.remove(2);
         }),
         ("participant type", |v| {
-            v["participant"][2]["actor"]["type"] = json!("Device")
+            v.participant[2].actor.kind = "Device"
         }),
         ("status and request status are not a valid pair", |v| {
-            v["status"] = json!("noshow")
+            v.status = "noshow"
         }),
     ];
     for (want, edit) in cases {
         let mut v = good();
         edit(&mut v);
         assert_eq!(
-            check_appointment(&v, &patient()),
+            check_appointment(&v, &patient(), &base()),
             Err(Violation(want)),
             "{want}"
         );
     }
 }
 
+const SDS_SYSTEM: &str = crate::fhir_api::resource::SDS_USER_SYSTEM;
+
 #[test]
 fn virtual_needs_no_place() {
     let mut v = good();
-    v["extension"][2]["valueCode"] = json!("VIDEO_CONSULTATION");
-    v["participant"].as_array_mut().unwrap().remove(2);
-    assert_eq!(check_appointment(&v, &patient()), Ok(()));
+    v.extension[2].value_code = Some("VIDEO_CONSULTATION");
+    v.participant.remove(2);
+    assert_eq!(check_appointment(&v, &patient(), &base()), Ok(()));
 }
 
 #[test]
@@ -195,13 +320,12 @@ fn only_valid_status_pairs_go_out() {
     for status in statuses {
         for request in requests {
             let mut v = good();
-            v["status"] = json!(status);
-            let ext = v["extension"].as_array_mut().unwrap();
-            ext.retain(|e| e["url"] != REQUEST_STATUS_EXTENSION);
+            v.status = status;
+            v.extension.retain(|e| e.url != REQUEST_STATUS_EXTENSION);
             if let Some(r) = request {
-                ext.push(json!({"url": REQUEST_STATUS_EXTENSION, "valueCode": r}));
+                v.extension.push(code(REQUEST_STATUS_EXTENSION, r));
             }
-            let got = check_appointment(&v, &patient());
+            let got = check_appointment(&v, &patient(), &base());
             if allowed.contains(&(status, request)) {
                 assert_eq!(got, Ok(()), "{status} {request:?}");
             } else {
