@@ -7,12 +7,9 @@
   sessions BASE NHS_NUMBER N     signs in N times (N live sessions), 8 threads
   pca BASE NHS_NUMBER            prints "BEARER\\tID_TOKEN" from the simulator's client_credentials
                                  grant (pca-demo) and the NHS App ID-token endpoint
-  fixed-rate URL RATE SECONDS [HEADER...]  GETs URL at a fixed RATE per second on one keep-alive
-                                 connection (a request is sent at its scheduled time, latency
-                                 counted from then), prints "p50_ms p99_ms max_ms errors"
   fsync DIR                      median and p99 time of write+fsync of 4 KiB in DIR, in ms
 """
-import base64, html, http.client, http.cookiejar, json, os, re, statistics, sys, threading, time
+import base64, html, http.cookiejar, json, os, re, statistics, sys, threading, time
 import urllib.parse, urllib.request
 
 def opener():
@@ -57,25 +54,6 @@ def main():
         idt = json.load(urllib.request.urlopen(base + "/nhs-login-simulator/nhs-app/id-token",
             urllib.parse.urlencode({"nhs_number": nhs}).encode()))["id_token"]
         print(f"{bearer}\t{idt}")
-    elif cmd == "fixed-rate":
-        url, rate, secs = sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-        headers = dict(h.split(": ", 1) for h in sys.argv[5:])
-        u = urllib.parse.urlsplit(url)
-        conn = http.client.HTTPConnection(u.hostname, u.port)
-        path = u.path + ("?" + u.query if u.query else "")
-        lat, errors = [], 0
-        start = time.perf_counter()
-        for i in range(int(rate * secs)):
-            due = start + i / rate
-            now = time.perf_counter()
-            if due > now: time.sleep(due - now)
-            conn.request("GET", path, headers=headers)
-            r = conn.getresponse(); r.read()
-            if r.status != 200: errors += 1
-            lat.append((time.perf_counter() - due) * 1000)
-        lat.sort()
-        q = lambda p: lat[min(len(lat) - 1, int(len(lat) * p))]
-        print(f"{q(0.5):.2f} {q(0.99):.2f} {lat[-1]:.2f} {errors}")
     elif cmd == "fsync":
         path = os.path.join(sys.argv[2], "fsync-probe"); times = []
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)

@@ -4,12 +4,23 @@
 //! The registry is built once ([`Pages::new`]) and start-up fails if a template does not parse.
 //! Strict mode turns a missing value into a render error, so template and model cannot drift
 //! apart silently. Nothing is rendered with triple braces: every value is HTML-escaped.
+//!
+//! A page is rendered in two steps ([`Pages::render_page`]): its own template (the body) with the
+//! page's model, then the frame (`layout.hbs`) once around the rendered body with only the
+//! frame's values. Partials are called with an explicit context (`{{> summary a}}`), never the
+//! whole current one: handlebars copies a partial's context for every call, so a frame or a
+//! partial that took the page's whole model would copy all of it each time.
+//!
+//! About 500 lines, a fifth of them tests: the registry and the view models several pages
+//! share (summary, card, tag) stay beside each other; the frame is in `frame`.
 
 use chrono::{DateTime, Utc};
 use handlebars::{Handlebars, handlebars_helper};
 use nhs_portal_core::request_status::{Tone, display_status};
 use nhs_portal_core::{Appointment, uk_time};
 use serde::Serialize;
+
+mod frame;
 
 /// Why a page could not be rendered.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +108,7 @@ impl Pages {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_helper("document_title", Box::new(helpers::title_helper));
+        hb.register_helper("page_body", Box::new(frame::PageBody));
         for (name, source) in TEMPLATES {
             hb.register_template_string(name, *source)
                 .map_err(|e| PageError::Template {
@@ -107,8 +119,28 @@ impl Pages {
         Ok(Self { hb })
     }
 
-    /// Renders a page. `data` must hold a `layout` object ([`Layout`]) and what the page reads
-    /// (see [`Page`]).
+    /// Renders the page `name` in the frame: first its own template with `layout` and `body` (as
+    /// [`Page`]: the templates read `layout.title` or `layout.csrf_token` beside the body's
+    /// fields), then the frame once around that, with `layout` alone. `layout` is a [`Layout`]
+    /// (anything that serialises as one will do).
+    pub fn render_page(
+        &self,
+        name: &str,
+        layout: &impl Serialize,
+        body: &impl Serialize,
+    ) -> Result<String, PageError> {
+        let rendered_body = self.render(name, &Page { layout, body })?;
+        self.render(
+            frame::FRAME,
+            &frame::Frame {
+                layout,
+                rendered_body: &rendered_body,
+            },
+        )
+    }
+
+    /// Renders one template alone with `data`: for a page's template, its body without the
+    /// frame (whole pages come from [`Pages::render_page`]).
     pub fn render(&self, name: &str, data: &impl Serialize) -> Result<String, PageError> {
         self.hb
             .render(name, data)
@@ -116,12 +148,12 @@ impl Pages {
     }
 }
 
-/// What a template reads: the frame's [`Layout`] beside the page's own view model, whose
+/// What a page's template reads: the frame's [`Layout`] beside the page's own view model, whose
 /// fields sit at the top level.
 #[derive(Debug, Serialize)]
-pub struct Page<'a, T: Serialize> {
-    /// The frame.
-    pub layout: &'a Layout,
+pub struct Page<'a, T: Serialize, L: Serialize = Layout> {
+    /// The frame's values.
+    pub layout: &'a L,
     /// The page's view model.
     #[serde(flatten)]
     pub body: &'a T,
@@ -384,19 +416,50 @@ mod tests {
         let pages = Pages::new().unwrap();
         // The message page renders with what it needs...
         let html = pages
-            .render(
+            .render_page(
                 "message",
-                &json!({"layout": layout(), "paragraphs": ["One <b>"], "urgent": true}),
+                &layout(),
+                &json!({"paragraphs": ["One <b>"], "urgent": true}),
             )
             .unwrap();
         assert!(html.contains("<title>Page – Manage your hospital appointments – NHS</title>"));
         assert!(html.contains("One &lt;b&gt;"), "values are escaped");
-        // ...and fails when the layout lacks a value.
-        let err = pages.render(
+        // ...and fails when the layout lacks a value...
+        let err = pages.render_page(
             "message",
-            &json!({"layout": {"title": "x"}, "paragraphs": []}),
+            &json!({"title": "x"}),
+            &json!({"paragraphs": []}),
         );
         assert!(err.is_err());
+        // ...or the page's model does.
+        assert!(pages.render_page("message", &layout(), &json!({})).is_err());
+    }
+
+    #[test]
+    fn the_frame_is_rendered_once_around_the_body() {
+        let pages = Pages::new().unwrap();
+        let html = pages
+            .render_page("message", &layout(), &json!({"paragraphs": ["Body text"]}))
+            .unwrap();
+        assert_eq!(html.matches("<!DOCTYPE html>").count(), 1);
+        assert_eq!(html.matches("<p>Body text</p>").count(), 1);
+        let body = html.find("<p>Body text</p>").unwrap();
+        assert!(html.find("id=\"maincontent\"").unwrap() < body);
+        assert!(body < html.find("Get help").unwrap());
+        // A page's template is its body alone: none opens the frame itself (a template that
+        // still did would put a page inside a page).
+        for (name, source) in TEMPLATES {
+            assert!(
+                !source.contains("{{#> layout"),
+                "{name} opens the frame itself"
+            );
+        }
+        // The body reaches the frame only through its own field.
+        assert!(
+            pages
+                .render(frame::FRAME, &json!({"layout": layout()}))
+                .is_err()
+        );
     }
 
     #[test]
@@ -404,7 +467,7 @@ mod tests {
         let pages = Pages::new().unwrap();
         let mut l = layout();
         let browser = pages
-            .render("message", &json!({"layout": l, "paragraphs": []}))
+            .render_page("message", &l, &json!({"paragraphs": []}))
             .unwrap();
         assert!(browser.contains("nhsuk-header"));
         assert!(browser.contains("nhsuk-footer"));
@@ -412,7 +475,7 @@ mod tests {
         assert!(!browser.contains("nhsapp.js"));
         l.in_app = true;
         let app = pages
-            .render("message", &json!({"layout": l, "paragraphs": []}))
+            .render_page("message", &l, &json!({"paragraphs": []}))
             .unwrap();
         assert!(!app.contains("nhsuk-header"));
         assert!(!app.contains("nhsuk-footer"));

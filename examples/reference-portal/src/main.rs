@@ -20,6 +20,12 @@
 //! The first line on standard output is `nhs-portal listening on {base URL}` (test harnesses read
 //! it to find the port). Settings that are wrong are each named on standard error, exit code 2.
 
+/// mimalloc instead of the C library's malloc: the page path allocates and frees many small
+/// values per request (the template models, handlebars' JSON), and glibc's malloc spent much of
+/// its time consolidating them under load (docs/benchmarks.md, "The allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod gauges;
 mod housekeeping;
 mod layers;

@@ -14,7 +14,7 @@ use super::routes::Ctx;
 use super::views::{Link, Message};
 use crate::http_kit;
 use crate::journeys::JourneyError;
-use crate::pages::{Layout, Page, TimeoutTimes};
+use crate::pages::{Layout, TimeoutTimes};
 
 /// Options for one page.
 #[derive(Debug, Clone, Default)]
@@ -156,13 +156,7 @@ impl Inner {
         opts: PageOpts,
     ) -> Response<Bytes> {
         let layout = self.layout(ctx, session, title, &opts);
-        match self.pages.render(
-            template,
-            &Page {
-                layout: &layout,
-                body,
-            },
-        ) {
+        match self.pages.render_page(template, &layout, body) {
             Ok(html) => http_kit::page(status, html),
             Err(e) => {
                 tracing::error!(error = %e, template, "page render failed");

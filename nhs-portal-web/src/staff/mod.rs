@@ -37,7 +37,7 @@ use nhs_portal_core::{OdsCode, Organisation};
 use nhs_portal_pas::worklist::{Worklist, WorklistError};
 
 use crate::http_kit::{self, Form, Handler};
-use crate::pages::{Layout, Page, Pages};
+use crate::pages::{Layout, Pages};
 use crate::session::random_token;
 use views::{ItemView, StaffView, TrustView};
 
@@ -199,11 +199,7 @@ impl StaffPages {
             path: "/staff".into(),
             go_home: false,
         };
-        let page = Page {
-            layout: &layout,
-            body: view,
-        };
-        match self.pages.render("staff", &page) {
+        match self.pages.render_page("staff", &layout, view) {
             // A page of the portal's templates: the portal adds its CSP (ResponseKind::Page).
             Ok(html) => http_kit::page(status, html),
             Err(e) => {
