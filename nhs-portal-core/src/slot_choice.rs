@@ -17,7 +17,7 @@
 
 use chrono::{DateTime, Timelike, Utc};
 
-use crate::uk_time;
+use crate::{paging, uk_time};
 
 #[cfg(test)]
 mod tests;
@@ -27,9 +27,6 @@ pub const DAYS_PER_PAGE: usize = 3;
 
 /// At most this many slots are shown on one page (a busier day spans pages).
 pub const SLOTS_PER_PAGE: usize = 12;
-
-/// The longest page parameter read as a number (longer ones are refused, not parsed).
-const MAX_PAGE_DIGITS: usize = 6;
 
 /// The filters a trust lets patients narrow its free slots by (all off by default).
 #[derive(
@@ -366,21 +363,9 @@ fn options(slots: &[SlotFacts<'_>], filter: Filter) -> Vec<(String, String)> {
     all
 }
 
-/// Reads `page`: absent is the first page; a number, from 1 (0 is the first page too).
+/// Reads `page` ([`paging::page_number`]: absent is the first page; a number, from 1).
 fn page_asked(page: Option<&str>) -> Result<usize, SlotChoiceError> {
-    match page {
-        None => Ok(1),
-        Some(p)
-            if !p.is_empty()
-                && p.len() <= MAX_PAGE_DIGITS
-                && p.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            p.parse::<usize>()
-                .map(|n| n.max(1))
-                .map_err(|_| SlotChoiceError::BadPage)
-        }
-        Some(_) => Err(SlotChoiceError::BadPage),
-    }
+    paging::page_number(page).map_err(|_| SlotChoiceError::BadPage)
 }
 
 /// Splits slots (indexes, in start order) into pages: whole UK days, at most

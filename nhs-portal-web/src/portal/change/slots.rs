@@ -80,7 +80,7 @@ impl Inner {
             days: slot_page::days(&slots, &choice),
             showing: slot_page::showing(&slots, &choice),
             current: uk_time::format_date_time(view.appointment.start),
-            action: slot_page::with_query(&path, &choice.query(choice.number())),
+            action: http_kit::with_query(&path, &choice.query(choice.number())),
             previous,
             next,
             filters: slot_page::filters(&choice),
