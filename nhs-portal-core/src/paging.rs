@@ -186,7 +186,7 @@ mod tests {
             vec![day(-1), day(-2), day(-3), day(-4)],
             vec![day(-40), day(21), day(-19), day(-60)],
             (0..10).map(|n| day(-n)).collect(),
-            (0..10).map(|n| day(n)).collect(),
+            (0..10).map(day).collect(),
             vec![
                 day(-5),
                 day(-5),
@@ -227,7 +227,14 @@ mod tests {
     fn each_page_shows_its_part_and_links_to_its_neighbours() {
         let starts: Vec<_> = (0..7).map(|n| day(-n)).collect();
         // (asked, page shown, its appointments, more recent, earlier)
-        let cases: [(Option<&str>, usize, &[usize], Option<usize>, Option<usize>); 6] = [
+        type Case<'a> = (
+            Option<&'a str>,
+            usize,
+            &'a [usize],
+            Option<usize>,
+            Option<usize>,
+        );
+        let cases: [Case<'_>; 6] = [
             (None, 1, &[0, 1, 2], None, Some(2)),
             (Some("1"), 1, &[0, 1, 2], None, Some(2)),
             (Some("2"), 2, &[3, 4, 5], Some(1), Some(3)),

@@ -193,6 +193,16 @@ impl<'a> Asked<'a> {
         Ok(asked)
     }
 
+    /// The parameters as asked, to carry to the next step and back (the check page's "Change"
+    /// link, the page after a time was taken): the filters given, then the page; unchecked, so
+    /// the slot page they lead to checks them again (a forged value is refused there).
+    pub fn query(&self) -> Vec<(&'static str, String)> {
+        let filters = Filter::ALL
+            .into_iter()
+            .filter_map(|f| self.filter(f).map(|v| (f, v)));
+        slot_query(filters, self.page.filter(|p| *p != "1"))
+    }
+
     fn filter(&self, filter: Filter) -> Option<&'a str> {
         match filter {
             Filter::TimeOfDay => self.time,
@@ -296,15 +306,11 @@ impl SlotChoice {
 
     /// The query parameters of page `number` with the same filters (no `page` for the first).
     pub fn query(&self, number: usize) -> Vec<(&'static str, String)> {
-        let mut q: Vec<(&'static str, String)> = self
-            .applied
-            .iter()
-            .map(|(f, v)| (f.param(), v.clone()))
-            .collect();
-        if number > 1 {
-            q.push(("page", number.to_string()));
-        }
-        q
+        let page = (number > 1).then(|| number.to_string());
+        slot_query(
+            self.applied.iter().map(|(f, v)| (*f, v.as_str())),
+            page.as_deref(),
+        )
     }
 
     /// The query parameters of the page before this one, if there is one.
@@ -316,6 +322,22 @@ impl SlotChoice {
     pub fn next_query(&self) -> Option<Vec<(&'static str, String)>> {
         self.next().map(|_| self.query(self.number() + 1))
     }
+}
+
+/// The one way a page of slots is written in an address: its filters, then `page` (absent for
+/// the first).
+fn slot_query<'v>(
+    filters: impl IntoIterator<Item = (Filter, &'v str)>,
+    page: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut q: Vec<(&'static str, String)> = filters
+        .into_iter()
+        .map(|(f, v)| (f.param(), v.to_owned()))
+        .collect();
+    if let Some(p) = page {
+        q.push(("page", p.to_owned()));
+    }
+    q
 }
 
 /// A name as a value for a page's address: lower-case letters and digits joined by `-`

@@ -70,11 +70,10 @@ async fn in_the_pas(t: &TestPortal, patient: &str) -> (Vec<String>, Vec<String>,
             .map(|a| a.id.to_string())
             .collect()
     };
-    let upcoming =
-        ids(&|a| !a.holding && a.status == AppointmentStatus::Booked && a.is_future(now));
+    let is_upcoming = |a: &Appointment| a.status == AppointmentStatus::Booked && a.is_future(now);
+    let upcoming = ids(&|a| !a.holding && is_upcoming(a));
     let holding = ids(&|a| a.holding);
-    let mut past =
-        ids(&|a| !a.holding && !(a.status == AppointmentStatus::Booked && a.is_future(now)));
+    let mut past = ids(&|a| !a.holding && !is_upcoming(a));
     past.reverse();
     (upcoming, holding, past)
 }

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
-use nhs_portal_core::slot_choice::{SlotChoiceError, choose};
+use nhs_portal_core::slot_choice::{Filter, SlotChoiceError, choose};
 use nhs_portal_core::store::{ActionKey, ActionOutcome, KeyUse, PatientSession, RealTimeAction};
 use nhs_portal_core::{AppointmentId, uk_time};
 
@@ -36,6 +36,27 @@ struct RefusedLink {
     text: &'static str,
     app_home: bool,
     appointments: bool,
+}
+
+/// The page and filters of the slot page a request came from, as asked (the slot page they
+/// lead back to checks them, so a forged one is refused there, a repeated one too): the one
+/// query every step after the slot page carries.
+fn kept(ctx: &Ctx) -> Vec<(&'static str, String)> {
+    let pairs = slot_page::asked_pairs(ctx.query.as_deref());
+    match slot_page::asked(&pairs) {
+        Ok(a) => a.query(),
+        Err(_) => pairs
+            .iter()
+            .filter_map(|(k, v)| {
+                let name = Filter::ALL
+                    .iter()
+                    .map(|f| f.param())
+                    .chain(["page"])
+                    .find(|n| n == k)?;
+                Some((name, v.clone()))
+            })
+            .collect(),
+    }
 }
 
 /// The cookie carrying a confirmed reschedule's idempotency key to its done page: the key and
@@ -146,10 +167,18 @@ impl Inner {
                 .slots_page(ctx, session, id, Some("Select a new date and time"))
                 .await;
         };
-        let q = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("slot", slot)
-            .finish();
-        http_kit::redirect(&format!("{}?{q}", href(id, "reschedule/check")))
+        // The page and filters the slot was chosen on go with it, for the way back.
+        let mut q = vec![("slot", slot.to_owned())];
+        q.extend(kept(ctx));
+        http_kit::redirect(&http_kit::with_query(&href(id, "reschedule/check"), &q))
+    }
+
+    /// The slot page again, with its page and filters, saying the time chosen was taken (from
+    /// the check page, or when the confirm finds it gone).
+    pub(super) fn slot_taken(&self, ctx: &Ctx, id: &AppointmentId) -> Response<Bytes> {
+        let mut q = kept(ctx);
+        q.push(("taken", "1".to_owned()));
+        http_kit::redirect(&http_kit::with_query(&href(id, "reschedule"), &q))
     }
 
     /// Check the new appointment: the current one with the chosen slot's time, place and
@@ -169,8 +198,20 @@ impl Inner {
             Ok((_, s)) => s,
             Err(e) => return self.journey_error(ctx, session, Some(id), e),
         };
+        // The page and filters the slot was chosen on, checked as the slot page checks them,
+        // for the "Change" link and the way back.
+        let facts = slot_page::facts(&slots, &view.appointment);
+        let pairs = slot_page::asked_pairs(ctx.query.as_deref());
+        let choice = match slot_page::asked(&pairs)
+            .and_then(|a| choose(&facts, view.capabilities.slot_filters, &a))
+        {
+            Ok(c) => c,
+            Err(e) => return self.slots_refused(ctx, session, id, &e),
+        };
+        let kept = choice.query(choice.number());
+        let slots_href = http_kit::with_query(&href(id, w.step), &kept);
         let Some(slot) = slots.into_iter().find(|s| s.id == slot_id) else {
-            return http_kit::redirect(&format!("{}?taken=1", href(id, w.step)));
+            return self.slot_taken(ctx, id);
         };
         let mut proposed = view.appointment.clone();
         proposed.start = slot.start;
@@ -190,12 +231,12 @@ impl Inner {
             answers: vec![AnswerRow {
                 key: "Current appointment",
                 value: uk_time::format_date_time(view.appointment.start),
-                change_href: href(id, w.step),
+                change_href: slots_href.clone(),
                 change_hidden: "new date and time",
             }],
             warning: words.warning,
             warning_button: words.warning_button,
-            action: href(id, "reschedule/check"),
+            action: http_kit::with_query(&href(id, "reschedule/check"), &kept),
             idempotency_key: crate::session::random_token(),
             hidden: vec![Hidden {
                 name: "slot",
@@ -204,7 +245,7 @@ impl Inner {
             button: words.button,
             appointment_href: href(id, ""),
         };
-        self.check_page(ctx, session, id, w, &body, words.title)
+        self.check_page(ctx, session, slots_href, &body, words.title)
     }
 
     /// The `Set-Cookie` value that carries a confirmed reschedule's idempotency key, and the
