@@ -1,8 +1,9 @@
-// Browser tests of holding appointments (a trust's waiting-list placeholders): at 320 px inside the
-// NHS App and at 1280 px in a browser, the demo adult's list has an "On the waiting list" section
-// with the real-time trust's holding record (no date, no time) and nothing of the request-only
-// trust's hidden one; its page shows the waiting-list tag and no date, time or action. axe-core
-// (WCAG 2.2 A and AA) finds nothing on either page, and both are saved as screenshots.
+// Browser tests of holding appointments (a trust's waiting-list placeholders): at 320 px and at
+// 1280 px, inside the NHS App and in a browser (one portal: nothing here changes), the demo
+// adult's list has an "On the waiting list" section with the real-time trust's holding record
+// (no date, no time) and nothing of the request-only trust's hidden one; its page shows the
+// waiting-list tag and no date, time or action. axe-core (WCAG 2.2 A and AA) finds nothing on
+// either page, and both are saved as screenshots.
 //
 // Environment: NHS_PORTAL_BIN (the nhs-portal-example binary), CHROMIUM (default
 // /usr/bin/chromium), SCREENSHOT_DIR (default <repo>/target/screenshots).
@@ -25,7 +26,12 @@ after(async () => {
   portal?.stop()
 })
 
-for (const combo of [{ name: '320px-app', width: 320, ua: APP_UA }, { name: '1280px-browser', width: 1280 }]) {
+const combos = []
+for (const width of [320, 1280]) {
+  combos.push({ name: `${width}px-app`, width, ua: APP_UA }, { name: `${width}px-browser`, width })
+}
+
+for (const combo of combos) {
   describe(`holding appointments at ${combo.name}`, () => {
     let context, page
     before(async () => {

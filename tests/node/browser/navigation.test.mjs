@@ -3,14 +3,15 @@
 // `data-nhsapp-appointments` links call `goToPage(GO_BACK)` (or `YOUR_HEALTH` where the app has no
 // GO_BACK) and the identity-too-low page's link calls `goToPage(UPLIFT)`, each exactly once and
 // without leaving the page; in a browser no call is made and the link's href is followed, also
-// when a page somehow has an `nhsapp` object that says it is not in the app.
+// when a page somehow has an `nhsapp` object that says it is not in the app. Each mode at 320px
+// and 1280px; axe-core finds nothing on any of these pages, each saved as a screenshot.
 //
 // Environment: NHS_PORTAL_BIN (the nhs-portal-example binary), CHROMIUM (default
 // /usr/bin/chromium), SCREENSHOT_DIR (default <repo>/target/screenshots).
 
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { APP_UA, startPortal, launchBrowser, screenshot } from './harness.mjs'
+import { APP_UA, axeViolations, startPortal, launchBrowser, screenshot } from './harness.mjs'
 
 const ADULT = '9000000009'
 const P5 = '9000000033'
@@ -54,13 +55,16 @@ after(async () => {
   portal?.stop()
 })
 
-for (const mode of MODES) {
+// Each mode at a phone's width and a desktop's.
+const COMBOS = [320, 1280].flatMap((width) => MODES.map((m) => ({ ...m, width, name: `${width}px-${m.name}` })))
+
+for (const mode of COMBOS) {
   describe(`NHS App navigation: ${mode.name}`, () => {
     let context, page
     const inApp = Boolean(mode.appointments)
 
     before(async () => {
-      context = await browser.newContext({ viewport: { width: 320, height: 900 }, userAgent: mode.ua })
+      context = await browser.newContext({ viewport: { width: mode.width, height: 900 }, userAgent: mode.ua })
       await context.route('https://assets.nhs.uk/**', (r) => r.abort())
       // The NHS App's script is only requested inside the app; here it is the recording stand-in.
       await context.route('https://www.nhsapp.service.nhs.uk/**', (r) =>
@@ -92,6 +96,7 @@ for (const mode of MODES) {
       if (inApp) await page.waitForFunction(() => Array.isArray(window.__nhsappCalls))
       assert.deepEqual(await calls(), [], `${name}: nothing called before the click`)
       await screenshot(page, `navigation-${mode.name}-${name}`)
+      assert.deepEqual(await axeViolations(page), [], `${name}: axe violations`)
       if (inApp) {
         await link.click()
         await page.waitForFunction(() => window.__nhsappCalls.some((c) => c.startsWith('goToPage:')))
