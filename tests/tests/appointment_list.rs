@@ -3,8 +3,9 @@
 //! pages of their own (`?past=N`, newest first) walked with plain links, so it works without
 //! JavaScript. Walking "Show earlier appointments" shows each past appointment once and loses
 //! none, "Show more recent" leads back through the same pages; a page beyond the last is the
-//! last, a `past` parameter that is not a page number gets a clear 400 page; another patient's
-//! cookie jar sees only their own appointments on every such address.
+//! last, a `past` parameter that is not a page number gets a clear 400 page; signing in from a
+//! page returns to it; another patient's cookie jar sees only their own appointments on every
+//! such address.
 
 use std::collections::BTreeSet;
 
@@ -190,6 +191,17 @@ async fn past_appointments_are_in_short_pages_newest_first_none_twice_none_lost(
     assert_eq!(
         link_to(&first, "View your upcoming appointments").as_deref(),
         Some(LIST)
+    );
+
+    // A page's address is a page like any other: signing in from it returns to it.
+    let mut later = t.client();
+    let res = later.sign_in_at(&pages[1].0, ADULT).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        card_ids(&body_text(&res)),
+        pages[1].1,
+        "back on {}",
+        pages[1].0
     );
 }
 
