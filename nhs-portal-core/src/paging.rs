@@ -63,16 +63,22 @@ pub fn single<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Option<&'
     }
 }
 
-/// One page of the past and cancelled appointments: which it shows (indexes into the starts
-/// given to [`past_page`]), newest first, and the pages around it.
+/// Items cut into short pages (each page their indexes, in the order shown) and the page being
+/// shown: what every paged page walks with its "before" and "after" links.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PastPage {
+pub struct Pages {
     pages: Vec<Vec<usize>>,
     current: usize,
 }
 
-impl PastPage {
-    /// The appointments on this page, newest first.
+impl Pages {
+    /// `pages`, showing page `number` (from 1; 0 is the first, one beyond the last the last).
+    pub fn at(pages: Vec<Vec<usize>>, number: usize) -> Self {
+        let current = number.clamp(1, pages.len().max(1)) - 1;
+        Self { pages, current }
+    }
+
+    /// The items on this page, in order.
     pub fn shown(&self) -> &[usize] {
         self.pages.get(self.current).map_or(&[], Vec::as_slice)
     }
@@ -82,55 +88,45 @@ impl PastPage {
         self.current + 1
     }
 
-    /// How many pages there are (0 when there is no past appointment).
-    pub fn page_count(&self) -> usize {
+    /// How many pages there are (0 when there is nothing to show).
+    pub fn count(&self) -> usize {
         self.pages.len()
     }
 
-    /// Every page, in order (each appointment on exactly one).
-    pub fn pages(&self) -> &[Vec<usize>] {
+    /// Every page, in order (each item on exactly one).
+    pub fn all(&self) -> &[Vec<usize>] {
         &self.pages
     }
 
-    /// The page of more recent appointments (the one before), if there is one.
-    pub fn more_recent(&self) -> Option<&[usize]> {
-        self.current
-            .checked_sub(1)
-            .and_then(|p| self.pages.get(p))
-            .map(Vec::as_slice)
+    /// The page before this one, and its number, if there is one.
+    pub fn previous(&self) -> Option<(usize, &[usize])> {
+        let p = self.current.checked_sub(1)?;
+        self.pages.get(p).map(|items| (p + 1, items.as_slice()))
     }
 
-    /// The page of earlier appointments (the one after), if there is one.
-    pub fn earlier(&self) -> Option<&[usize]> {
-        self.pages.get(self.current + 1).map(Vec::as_slice)
+    /// The page after this one, and its number, if there is one.
+    pub fn next(&self) -> Option<(usize, &[usize])> {
+        let p = self.current + 1;
+        self.pages.get(p).map(|items| (p + 1, items.as_slice()))
     }
+}
 
-    /// The query parameters of page `number` of the past appointments.
-    pub fn query(number: usize) -> Vec<(&'static str, String)> {
-        vec![(PAST_PARAM, number.max(1).to_string())]
-    }
-
-    /// The query of the page of more recent appointments, if there is one.
-    pub fn more_recent_query(&self) -> Option<Vec<(&'static str, String)>> {
-        self.more_recent().map(|_| Self::query(self.number() - 1))
-    }
-
-    /// The query of the page of earlier appointments, if there is one.
-    pub fn earlier_query(&self) -> Option<Vec<(&'static str, String)>> {
-        self.earlier().map(|_| Self::query(self.number() + 1))
-    }
+/// The query parameters of page `number` of the past appointments.
+pub fn past_query(number: usize) -> Vec<(&'static str, String)> {
+    vec![(PAST_PARAM, number.max(1).to_string())]
 }
 
 /// The page `asked` (the `past` parameter as it came) of the past and cancelled appointments
 /// that start at `starts`: newest first (the order given is not trusted; equal starts keep it),
-/// [`PAST_PER_PAGE`] a page, a page beyond the last being the last.
-pub fn past_page(starts: &[DateTime<Utc>], asked: Option<&str>) -> Result<PastPage, PageError> {
+/// [`PAST_PER_PAGE`] a page, a page beyond the last being the last. The page before is the more
+/// recent one ("Show more recent"), the page after the earlier one ("Show earlier
+/// appointments").
+pub fn past_page(starts: &[DateTime<Utc>], asked: Option<&str>) -> Result<Pages, PageError> {
     let number = page_number(asked)?;
     let mut order: Vec<usize> = (0..starts.len()).collect();
     order.sort_by_key(|&i| (std::cmp::Reverse(starts[i]), i));
-    let pages: Vec<Vec<usize>> = order.chunks(PAST_PER_PAGE).map(<[usize]>::to_vec).collect();
-    let current = number.min(pages.len().max(1)) - 1;
-    Ok(PastPage { pages, current })
+    let pages = order.chunks(PAST_PER_PAGE).map(<[usize]>::to_vec).collect();
+    Ok(Pages::at(pages, number))
 }
 
 #[cfg(test)]
@@ -198,7 +194,7 @@ mod tests {
             ],
         ] {
             let p = past_page(&starts, None).unwrap();
-            let walked: Vec<usize> = p.pages().iter().flatten().copied().collect();
+            let walked: Vec<usize> = p.all().iter().flatten().copied().collect();
             let mut sorted = walked.clone();
             sorted.sort_unstable();
             assert_eq!(
@@ -213,13 +209,13 @@ mod tests {
                     "newest first, ties in the order given: {starts:?}"
                 );
             }
-            for page in p.pages() {
+            for page in p.all() {
                 assert!(
                     !page.is_empty() && page.len() <= PAST_PER_PAGE,
                     "{starts:?}"
                 );
             }
-            assert_eq!(p.page_count(), starts.len().div_ceil(PAST_PER_PAGE));
+            assert_eq!(p.count(), starts.len().div_ceil(PAST_PER_PAGE));
         }
     }
 
@@ -247,16 +243,14 @@ mod tests {
             let p = past_page(&starts, asked).unwrap();
             assert_eq!(p.number(), number, "{asked:?}");
             assert_eq!(p.shown(), shown, "{asked:?}");
-            let page_of = |q: Option<Vec<(&'static str, String)>>| {
-                q.map(|q| match q.as_slice() {
-                    [(PAST_PARAM, n)] => n.parse().unwrap(),
-                    other => panic!("{other:?}"),
-                })
-            };
-            assert_eq!(page_of(p.more_recent_query()), recent, "{asked:?}");
-            assert_eq!(page_of(p.earlier_query()), earlier, "{asked:?}");
-            assert_eq!(p.more_recent().is_some(), recent.is_some());
-            assert_eq!(p.earlier().is_some(), earlier.is_some());
+            assert_eq!(p.previous().map(|(n, _)| n), recent, "{asked:?}");
+            assert_eq!(p.next().map(|(n, _)| n), earlier, "{asked:?}");
+            if let Some((n, items)) = p.next() {
+                assert_eq!(
+                    past_page(&starts, Some(&n.to_string())).unwrap().shown(),
+                    items
+                );
+            }
         }
     }
 
@@ -264,9 +258,17 @@ mod tests {
     fn no_past_appointments_is_one_empty_page_without_links() {
         for asked in [None, Some("1"), Some("5")] {
             let p = past_page(&[], asked).unwrap();
-            assert_eq!((p.number(), p.page_count()), (1, 0));
+            assert_eq!((p.number(), p.count()), (1, 0));
             assert!(p.shown().is_empty());
-            assert!(p.earlier_query().is_none() && p.more_recent_query().is_none());
+            assert!(p.previous().is_none() && p.next().is_none());
+        }
+    }
+
+    #[test]
+    fn a_page_is_written_as_the_past_parameter() {
+        for (n, want) in [(1, "1"), (2, "2"), (0, "1"), (12, "12")] {
+            assert_eq!(past_query(n), vec![(PAST_PARAM, want.to_owned())]);
+            assert_eq!(page_number(Some(want)), Ok(n.max(1)));
         }
     }
 

@@ -17,7 +17,8 @@
 
 use chrono::{DateTime, Timelike, Utc};
 
-use crate::{paging, uk_time};
+use crate::paging::{self, Pages};
+use crate::uk_time;
 
 #[cfg(test)]
 mod tests;
@@ -254,8 +255,7 @@ pub struct FilterChoice {
 /// the pages around it, and the filters the page offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotChoice {
-    pages: Vec<Vec<usize>>,
-    current: usize,
+    pages: Pages,
     filters: Vec<FilterChoice>,
     applied: Vec<(Filter, String)>,
 }
@@ -263,35 +263,32 @@ pub struct SlotChoice {
 impl SlotChoice {
     /// The slots on this page, soonest first.
     pub fn shown(&self) -> &[usize] {
-        self.pages.get(self.current).map_or(&[], Vec::as_slice)
+        self.pages.shown()
     }
 
     /// This page's number, from 1.
     pub fn number(&self) -> usize {
-        self.current + 1
+        self.pages.number()
     }
 
     /// How many pages the filtered offer fills (0 when nothing matches).
     pub fn page_count(&self) -> usize {
-        self.pages.len()
+        self.pages.count()
     }
 
     /// Every page, in order (each slot that matches is on exactly one).
     pub fn pages(&self) -> &[Vec<usize>] {
-        &self.pages
+        self.pages.all()
     }
 
     /// The slots of the page before this one.
     pub fn previous(&self) -> Option<&[usize]> {
-        self.current
-            .checked_sub(1)
-            .and_then(|p| self.pages.get(p))
-            .map(Vec::as_slice)
+        self.pages.previous().map(|(_, slots)| slots)
     }
 
     /// The slots of the page after this one.
     pub fn next(&self) -> Option<&[usize]> {
-        self.pages.get(self.current + 1).map(Vec::as_slice)
+        self.pages.next().map(|(_, slots)| slots)
     }
 
     /// The filters this page offers.
@@ -315,12 +312,12 @@ impl SlotChoice {
 
     /// The query parameters of the page before this one, if there is one.
     pub fn previous_query(&self) -> Option<Vec<(&'static str, String)>> {
-        self.previous().map(|_| self.query(self.number() - 1))
+        self.pages.previous().map(|(n, _)| self.query(n))
     }
 
     /// The query parameters of the page after this one, if there is one.
     pub fn next_query(&self) -> Option<Vec<(&'static str, String)>> {
-        self.next().map(|_| self.query(self.number() + 1))
+        self.pages.next().map(|(n, _)| self.query(n))
     }
 }
 
@@ -474,11 +471,8 @@ pub fn choose(
         })
         .collect();
     order.sort_by_key(|&i| (slots[i].start, i));
-    let pages = paginate(slots, &order);
-    let current = page.min(pages.len().max(1)) - 1;
     Ok(SlotChoice {
-        pages,
-        current,
+        pages: Pages::at(paginate(slots, &order), page),
         filters,
         applied,
     })

@@ -32,9 +32,8 @@ fn card_ids(html: &str) -> Vec<String> {
         .collect()
 }
 
-/// The `href` of the link marked `rel="{rel}"` (the pagination's), `&` unescaped.
-fn rel_link(html: &str, rel: &str) -> Option<String> {
-    let at = html.find(&format!("rel=\"{rel}\""))?;
+/// The `href` of the last link that opens before `at` (HTML-escaped `=` and `&` read back).
+fn href_before(html: &str, at: usize) -> Option<String> {
     let before = &html[..at];
     let start = before.rfind("href=\"")? + "href=\"".len();
     before[start..]
@@ -43,15 +42,14 @@ fn rel_link(html: &str, rel: &str) -> Option<String> {
         .map(|h| h.replace("&#x3D;", "=").replace("&amp;", "&"))
 }
 
+/// The `href` of the link marked `rel="{rel}"` (the pagination's).
+fn rel_link(html: &str, rel: &str) -> Option<String> {
+    href_before(html, html.find(&format!("rel=\"{rel}\""))?)
+}
+
 /// The `href` of the link whose text is `text`.
 fn link_to(html: &str, text: &str) -> Option<String> {
-    let at = html.find(&format!(">{text}</a>"))?;
-    let before = &html[..at];
-    let start = before.rfind("href=\"")? + "href=\"".len();
-    before[start..]
-        .split('"')
-        .next()
-        .map(|h| h.replace("&#x3D;", "=").replace("&amp;", "&"))
+    href_before(html, html.find(&format!(">{text}</a>"))?)
 }
 
 /// The patient's appointments in the PAS: upcoming (booked and ahead, soonest first), the

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{Request, Response, StatusCode};
 use nhs_portal_core::Appointment;
-use nhs_portal_core::paging::{PAST_PARAM, PageError, PastPage, past_page, single};
+use nhs_portal_core::paging::{PAST_PARAM, PageError, Pages, past_page, past_query, single};
 use nhs_portal_core::store::PatientSession;
 use nhs_portal_core::uk_time;
 
@@ -49,25 +49,18 @@ fn dates_of(past: &[Appointment], indexes: &[usize]) -> Option<String> {
 }
 
 /// "Show more recent" and "Show earlier appointments", each named by the dates it leads to.
-fn neighbours(past: &[Appointment], page: &PastPage) -> (Option<PageLink>, Option<PageLink>) {
-    let link = |title, indexes: Option<&[usize]>, q: Option<Vec<(&'static str, String)>>| {
+fn neighbours(past: &[Appointment], page: &Pages) -> (Option<PageLink>, Option<PageLink>) {
+    let link = |title, to: Option<(usize, &[usize])>| {
+        let (number, indexes) = to?;
         Some(PageLink {
-            dates: dates_of(past, indexes?)?,
-            href: http_kit::with_query(LIST, &q?),
+            dates: dates_of(past, indexes)?,
+            href: http_kit::with_query(LIST, &past_query(number)),
             title,
         })
     };
     (
-        link(
-            "Show more recent",
-            page.more_recent(),
-            page.more_recent_query(),
-        ),
-        link(
-            "Show earlier appointments",
-            page.earlier(),
-            page.earlier_query(),
-        ),
+        link("Show more recent", page.previous()),
+        link("Show earlier appointments", page.next()),
     )
 }
 
@@ -109,7 +102,7 @@ impl Inner {
                     .map(CardModel::waiting_list)
                     .collect(),
                 past_count: past_count(lists.past.len()),
-                past_href: http_kit::with_query(LIST, &PastPage::query(1)),
+                past_href: http_kit::with_query(LIST, &past_query(1)),
             };
             return self.page(
                 ctx,
@@ -127,12 +120,8 @@ impl Inner {
             Err(e) => return self.not_a_page(ctx, &session, e),
         };
         let (previous, next) = neighbours(&lists.past, &page);
-        let showing = if page.page_count() > 1 {
-            format!(
-                "Newest first (page {} of {}).",
-                page.number(),
-                page.page_count()
-            )
+        let showing = if page.count() > 1 {
+            format!("Newest first (page {} of {}).", page.number(), page.count())
         } else {
             "Newest first.".to_owned()
         };

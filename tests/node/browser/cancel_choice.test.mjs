@@ -7,23 +7,14 @@
 
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { cardPath, startPortal, launchBrowser, newContext, signInOn, checkPage } from './harness.mjs'
+import { cardPath, newContext, signInOn, checkPage, onePortal } from './harness.mjs'
 
 const combos = []
 for (const width of [320, 1280]) {
   for (const inApp of [true, false]) combos.push({ width, inApp, name: `${width}px-${inApp ? 'app' : 'browser'}` })
 }
 
-let browser, portal, base
-before(async () => {
-  portal = startPortal()
-  base = await portal.ready
-  browser = await launchBrowser()
-})
-after(async () => {
-  await browser?.close()
-  portal?.stop()
-})
+const shared = onePortal()
 
 for (const combo of combos) {
   describe(`cancel choice at ${combo.name}`, () => {
@@ -31,15 +22,15 @@ for (const combo of combos) {
     const check = (name) => checkPage(page, combo, name)
 
     before(async () => {
-      context = await newContext(browser, combo)
+      context = await newContext(shared.browser, combo)
       page = await context.newPage()
-      await signInOn(page, base, '9000000009')
+      await signInOn(page, shared.base, '9000000009')
     })
     after(async () => { await context?.close() })
 
     // From the list (or, for a past or cancelled one, its pages) to the appointment.
     async function openAppointment (titleText) {
-      await page.goto(base + await cardPath(page, base, titleText))
+      await page.goto(shared.base + await cardPath(page, shared.base, titleText))
     }
 
     // From the appointment page to the question, answered with `label` (none: just Continue).

@@ -8,21 +8,12 @@
 
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { PHONE, axeViolations, launchBrowser, newContext, screenshot, signInOn, startPortal } from './harness.mjs'
+import { PHONE, axeViolations, newContext, screenshot, signInOn, onePortal } from './harness.mjs'
 
 const BUTTON = 'Confirm you will attend'
 const STATUS = 'Confirmed Attendance'
 
-let browser, portal, base
-before(async () => {
-  portal = startPortal()
-  base = await portal.ready
-  browser = await launchBrowser()
-})
-after(async () => {
-  await browser?.close()
-  portal?.stop()
-})
+const shared = onePortal()
 
 // Each combination: whom it signs in as, the real-time appointment it confirms, and one at the
 // request-only trust.
@@ -38,7 +29,7 @@ for (const mode of modes) {
     let context, page
 
     before(async () => {
-      context = await newContext(browser, { width: mode.width, height: PHONE.height, inApp: mode.inApp })
+      context = await newContext(shared.browser, { width: mode.width, height: PHONE.height, inApp: mode.inApp })
       page = await context.newPage()
     })
     after(async () => { await context?.close() })
@@ -53,14 +44,14 @@ for (const mode of modes) {
     }
 
     async function open (title) {
-      await page.goto(base + '/patient-portal/appointments')
+      await page.goto(shared.base + '/patient-portal/appointments')
       await page.locator('a.nhsapp-card__link', { hasText: title }).first().click()
       await page.waitForURL(/\/patient-portal\/appointment\/[^/]+$/)
       return page.url()
     }
 
     test('the button, the confirmation, and the status after', async () => {
-      await signInOn(page, base, mode.patient)
+      await signInOn(page, shared.base, mode.patient)
       // Not offered by the request-only trust.
       await open(mode.requestOnly)
       assert.equal(await page.getByRole('button', { name: BUTTON }).count(), 0, 'no button at the request-only trust')
@@ -79,7 +70,7 @@ for (const mode of modes) {
       assert.equal(await page.getByRole('button', { name: BUTTON }).count(), 0, 'the button is gone')
       await check('appointment-confirmed')
 
-      await page.goto(base + '/patient-portal/appointments')
+      await page.goto(shared.base + '/patient-portal/appointments')
       const card = page.locator('.nhsapp-card', { has: page.locator('a.nhsapp-card__link', { hasText: mode.title }) })
       assert.equal(await card.locator('.nhsapp-tag', { hasText: STATUS }).count(), 1, 'and on the list')
       await check('appointments')

@@ -7,6 +7,7 @@
 // /usr/bin/chromium), SCREENSHOT_DIR (default <repo>/target/screenshots).
 
 import assert from 'node:assert/strict'
+import { before, after } from 'node:test'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -86,6 +87,25 @@ export function startPortal (extraEnv = {}) {
       rmSync(dir, { recursive: true, force: true })
     }
   }
+}
+
+/**
+ * One portal and one Chromium for a whole test file, for tests whose combinations change
+ * nothing the others would see: `shared.base` and `shared.browser` once the file's first
+ * `before` has run; both stopped after the file.
+ */
+export function onePortal (extraEnv = {}) {
+  const shared = {}
+  before(async () => {
+    shared.portal = startPortal(extraEnv)
+    shared.base = await shared.portal.ready
+    shared.browser = await launchBrowser()
+  })
+  after(async () => {
+    await shared.browser?.close()
+    shared.portal?.stop()
+  })
+  return shared
 }
 
 /** Headless Chromium. */

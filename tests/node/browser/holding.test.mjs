@@ -10,21 +10,12 @@
 
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { APP_UA, startPortal, launchBrowser, axeViolations, screenshot } from './harness.mjs'
+import { APP_UA, axeViolations, screenshot, onePortal } from './harness.mjs'
 
 // Weekday, day, month and year, as the portal writes a date ("Monday 3 June 2024").
 const A_DATE = /\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday) \d{1,2} [A-Z][a-z]+ \d{4}\b/
 
-let browser, portal, base
-before(async () => {
-  portal = startPortal()
-  base = await portal.ready
-  browser = await launchBrowser()
-})
-after(async () => {
-  await browser?.close()
-  portal?.stop()
-})
+const shared = onePortal()
 
 const combos = []
 for (const width of [320, 1280]) {
@@ -35,7 +26,7 @@ for (const combo of combos) {
   describe(`holding appointments at ${combo.name}`, () => {
     let context, page
     before(async () => {
-      context = await browser.newContext({ viewport: { width: combo.width, height: 900 }, userAgent: combo.ua })
+      context = await shared.browser.newContext({ viewport: { width: combo.width, height: 900 }, userAgent: combo.ua })
       await context.route('https://assets.nhs.uk/**', (r) => r.abort())
       await context.route('https://www.nhsapp.service.nhs.uk/**', (r) =>
         r.fulfill({ status: 200, contentType: 'text/javascript', body: 'window.nhsapp = { navigation: {} };' }))
@@ -50,7 +41,7 @@ for (const combo of combos) {
     }
 
     test('the list shows the holding record the trust shows, without a date, and its page has no actions', async () => {
-      await page.goto(base + '/patient-portal/appointments')
+      await page.goto(shared.base + '/patient-portal/appointments')
       await page.locator('input[name="nhs_number"][value="9000000009"]').check()
       await page.getByRole('button', { name: 'Continue as this patient' }).click()
       await page.waitForURL(/\/patient-portal\/appointments$/)

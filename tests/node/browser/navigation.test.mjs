@@ -11,7 +11,7 @@
 
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { APP_UA, axeViolations, startPortal, launchBrowser, screenshot } from './harness.mjs'
+import { APP_UA, axeViolations, screenshot, onePortal } from './harness.mjs'
 
 const ADULT = '9000000009'
 const P5 = '9000000033'
@@ -44,16 +44,7 @@ const MODES = [
   { name: 'browser-with-stray-nhsapp', ua: undefined, script: stub({ inApp: false }), initScript: true }
 ]
 
-let browser, portal, base
-before(async () => {
-  portal = startPortal()
-  base = await portal.ready
-  browser = await launchBrowser()
-})
-after(async () => {
-  await browser?.close()
-  portal?.stop()
-})
+const shared = onePortal()
 
 // Each mode at a phone's width and a desktop's.
 const COMBOS = [320, 1280].flatMap((width) => MODES.map((m) => ({ ...m, width, name: `${width}px-${m.name}` })))
@@ -64,7 +55,7 @@ for (const mode of COMBOS) {
     const inApp = Boolean(mode.appointments)
 
     before(async () => {
-      context = await browser.newContext({ viewport: { width: mode.width, height: 900 }, userAgent: mode.ua })
+      context = await shared.browser.newContext({ viewport: { width: mode.width, height: 900 }, userAgent: mode.ua })
       await context.route('https://assets.nhs.uk/**', (r) => r.abort())
       // The NHS App's script is only requested inside the app; here it is the recording stand-in.
       await context.route('https://www.nhsapp.service.nhs.uk/**', (r) =>
@@ -78,7 +69,7 @@ for (const mode of COMBOS) {
     after(async () => { await context?.close() })
 
     async function signIn (nhsNumber) {
-      await page.goto(base + '/patient-portal/appointments')
+      await page.goto(shared.base + '/patient-portal/appointments')
       await page.locator(`input[name="nhs_number"][value="${nhsNumber}"]`).check()
       await page.getByRole('button', { name: 'Continue as this patient' }).click()
     }
@@ -127,13 +118,13 @@ for (const mode of COMBOS) {
     })
 
     test('the "you cannot view this appointment" page\'s link to the appointments', async () => {
-      await page.goto(base + '/patient-portal/appointment/00000000-0000-4000-8000-000000000000')
+      await page.goto(shared.base + '/patient-portal/appointment/00000000-0000-4000-8000-000000000000')
       await page.getByRole('heading', { name: 'You cannot view this appointment' }).waitFor()
       await follows('cannot-view', page.getByRole('link', { name: 'View your hospital appointments', exact: true }), mode.appointments)
     })
 
     test('the confirmation page\'s "View all your appointments"', async () => {
-      await page.goto(base + '/patient-portal/appointments')
+      await page.goto(shared.base + '/patient-portal/appointments')
       await page.locator('a.nhsapp-card__link', { hasText: 'Urology appointment' }).first().click()
       await page.waitForURL(/\/patient-portal\/appointment\/[^/]+$/)
       const confirm = page.getByRole('button', { name: 'Confirm you will attend' })

@@ -6,9 +6,10 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
-use nhs_portal_core::slot_choice::{Filter, SlotChoiceError, choose};
+use nhs_portal_core::slot_choice::{Filter, SlotChoice, SlotChoiceError, choose};
 use nhs_portal_core::store::{ActionKey, ActionOutcome, KeyUse, PatientSession, RealTimeAction};
 use nhs_portal_core::{AppointmentId, uk_time};
+use nhs_portal_pas::Slot;
 
 use super::wording::Wording;
 use super::{href, slot_page};
@@ -78,13 +79,9 @@ impl Inner {
             Ok(v) => v,
             Err(e) => return self.journey_error(ctx, session, Some(id), e),
         };
-        let facts = slot_page::facts(&slots, &view.appointment);
-        let pairs = slot_page::asked_pairs(ctx.query.as_deref());
-        let choice = match slot_page::asked(&pairs)
-            .and_then(|a| choose(&facts, view.capabilities.slot_filters, &a))
-        {
+        let choice = match self.choice(ctx, session, id, &view, &slots) {
             Ok(c) => c,
-            Err(e) => return self.slots_refused(ctx, session, id, &e),
+            Err(res) => return res,
         };
         let path = href(id, "reschedule");
         let (previous, next) = slot_page::neighbours(&slots, &choice, &path);
@@ -118,6 +115,23 @@ impl Inner {
             &body,
             PageOpts::step(href(id, ""), error.is_some()),
         )
+    }
+
+    /// The page of `slots` and the filters the query asks for, checked against the offer and
+    /// the trust's filters; the 400 page otherwise.
+    fn choice(
+        &self,
+        ctx: &Ctx,
+        session: &PatientSession,
+        id: &AppointmentId,
+        view: &AppointmentView,
+        slots: &[Slot],
+    ) -> Result<SlotChoice, Response<Bytes>> {
+        let facts = slot_page::facts(slots, &view.appointment);
+        let pairs = slot_page::asked_pairs(ctx.query.as_deref());
+        slot_page::asked(&pairs)
+            .and_then(|a| choose(&facts, view.capabilities.slot_filters, &a))
+            .map_err(|e| self.slots_refused(ctx, session, id, &e))
     }
 
     /// The page for a page number or filter that is not the offer's (a mistyped, stale or
@@ -200,13 +214,9 @@ impl Inner {
         };
         // The page and filters the slot was chosen on, checked as the slot page checks them,
         // for the "Change" link and the way back.
-        let facts = slot_page::facts(&slots, &view.appointment);
-        let pairs = slot_page::asked_pairs(ctx.query.as_deref());
-        let choice = match slot_page::asked(&pairs)
-            .and_then(|a| choose(&facts, view.capabilities.slot_filters, &a))
-        {
+        let choice = match self.choice(ctx, session, id, view, &slots) {
             Ok(c) => c,
-            Err(e) => return self.slots_refused(ctx, session, id, &e),
+            Err(res) => return res,
         };
         let kept = choice.query(choice.number());
         let slots_href = http_kit::with_query(&href(id, w.step), &kept);
