@@ -18,6 +18,7 @@
 //!   the trust's choice.
 //! - [`guidance`]: whom to contact, how to prepare and what happens next.
 //! - [`overlay`]: the store's pending requests laid over the PAS's appointments.
+//! - [`paging`]: page numbers from an address; the list's past appointments a few a page.
 //! - [`reasons`]: the cancel and reschedule reasons and the check of a patient's answers.
 //! - [`return_path`]: where a patient may be sent back to.
 //! - [`slot_choice`]: a reschedule's free slots in short pages, narrowed by the trust's filters.
@@ -52,6 +53,7 @@ pub mod ids;
 pub mod limits;
 pub mod nhs_number;
 pub mod overlay;
+pub mod paging;
 pub mod reasons;
 pub mod reporting;
 pub mod request_status;

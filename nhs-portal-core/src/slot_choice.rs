@@ -17,6 +17,7 @@
 
 use chrono::{DateTime, Timelike, Utc};
 
+use crate::paging::{self, Pages};
 use crate::uk_time;
 
 #[cfg(test)]
@@ -27,9 +28,6 @@ pub const DAYS_PER_PAGE: usize = 3;
 
 /// At most this many slots are shown on one page (a busier day spans pages).
 pub const SLOTS_PER_PAGE: usize = 12;
-
-/// The longest page parameter read as a number (longer ones are refused, not parsed).
-const MAX_PAGE_DIGITS: usize = 6;
 
 /// The filters a trust lets patients narrow its free slots by (all off by default).
 #[derive(
@@ -196,6 +194,16 @@ impl<'a> Asked<'a> {
         Ok(asked)
     }
 
+    /// The parameters as asked, to carry to the next step and back (the check page's "Change"
+    /// link, the page after a time was taken): the filters given, then the page; unchecked, so
+    /// the slot page they lead to checks them again (a forged value is refused there).
+    pub fn query(&self) -> Vec<(&'static str, String)> {
+        let filters = Filter::ALL
+            .into_iter()
+            .filter_map(|f| self.filter(f).map(|v| (f, v)));
+        slot_query(filters, self.page.filter(|p| *p != "1"))
+    }
+
     fn filter(&self, filter: Filter) -> Option<&'a str> {
         match filter {
             Filter::TimeOfDay => self.time,
@@ -247,8 +255,7 @@ pub struct FilterChoice {
 /// the pages around it, and the filters the page offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotChoice {
-    pages: Vec<Vec<usize>>,
-    current: usize,
+    pages: Pages,
     filters: Vec<FilterChoice>,
     applied: Vec<(Filter, String)>,
 }
@@ -256,35 +263,32 @@ pub struct SlotChoice {
 impl SlotChoice {
     /// The slots on this page, soonest first.
     pub fn shown(&self) -> &[usize] {
-        self.pages.get(self.current).map_or(&[], Vec::as_slice)
+        self.pages.shown()
     }
 
     /// This page's number, from 1.
     pub fn number(&self) -> usize {
-        self.current + 1
+        self.pages.number()
     }
 
     /// How many pages the filtered offer fills (0 when nothing matches).
     pub fn page_count(&self) -> usize {
-        self.pages.len()
+        self.pages.count()
     }
 
     /// Every page, in order (each slot that matches is on exactly one).
     pub fn pages(&self) -> &[Vec<usize>] {
-        &self.pages
+        self.pages.all()
     }
 
     /// The slots of the page before this one.
     pub fn previous(&self) -> Option<&[usize]> {
-        self.current
-            .checked_sub(1)
-            .and_then(|p| self.pages.get(p))
-            .map(Vec::as_slice)
+        self.pages.previous().map(|(_, slots)| slots)
     }
 
     /// The slots of the page after this one.
     pub fn next(&self) -> Option<&[usize]> {
-        self.pages.get(self.current + 1).map(Vec::as_slice)
+        self.pages.next().map(|(_, slots)| slots)
     }
 
     /// The filters this page offers.
@@ -299,26 +303,38 @@ impl SlotChoice {
 
     /// The query parameters of page `number` with the same filters (no `page` for the first).
     pub fn query(&self, number: usize) -> Vec<(&'static str, String)> {
-        let mut q: Vec<(&'static str, String)> = self
-            .applied
-            .iter()
-            .map(|(f, v)| (f.param(), v.clone()))
-            .collect();
-        if number > 1 {
-            q.push(("page", number.to_string()));
-        }
-        q
+        let page = (number > 1).then(|| number.to_string());
+        slot_query(
+            self.applied.iter().map(|(f, v)| (*f, v.as_str())),
+            page.as_deref(),
+        )
     }
 
     /// The query parameters of the page before this one, if there is one.
     pub fn previous_query(&self) -> Option<Vec<(&'static str, String)>> {
-        self.previous().map(|_| self.query(self.number() - 1))
+        self.pages.previous().map(|(n, _)| self.query(n))
     }
 
     /// The query parameters of the page after this one, if there is one.
     pub fn next_query(&self) -> Option<Vec<(&'static str, String)>> {
-        self.next().map(|_| self.query(self.number() + 1))
+        self.pages.next().map(|(n, _)| self.query(n))
     }
+}
+
+/// The one way a page of slots is written in an address: its filters, then `page` (absent for
+/// the first).
+fn slot_query<'v>(
+    filters: impl IntoIterator<Item = (Filter, &'v str)>,
+    page: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut q: Vec<(&'static str, String)> = filters
+        .into_iter()
+        .map(|(f, v)| (f.param(), v.to_owned()))
+        .collect();
+    if let Some(p) = page {
+        q.push(("page", p.to_owned()));
+    }
+    q
 }
 
 /// A name as a value for a page's address: lower-case letters and digits joined by `-`
@@ -366,21 +382,9 @@ fn options(slots: &[SlotFacts<'_>], filter: Filter) -> Vec<(String, String)> {
     all
 }
 
-/// Reads `page`: absent is the first page; a number, from 1 (0 is the first page too).
+/// Reads `page` ([`paging::page_number`]: absent is the first page; a number, from 1).
 fn page_asked(page: Option<&str>) -> Result<usize, SlotChoiceError> {
-    match page {
-        None => Ok(1),
-        Some(p)
-            if !p.is_empty()
-                && p.len() <= MAX_PAGE_DIGITS
-                && p.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            p.parse::<usize>()
-                .map(|n| n.max(1))
-                .map_err(|_| SlotChoiceError::BadPage)
-        }
-        Some(_) => Err(SlotChoiceError::BadPage),
-    }
+    paging::page_number(page).map_err(|_| SlotChoiceError::BadPage)
 }
 
 /// Splits slots (indexes, in start order) into pages: whole UK days, at most
@@ -467,11 +471,8 @@ pub fn choose(
         })
         .collect();
     order.sort_by_key(|&i| (slots[i].start, i));
-    let pages = paginate(slots, &order);
-    let current = page.min(pages.len().max(1)) - 1;
     Ok(SlotChoice {
-        pages,
-        current,
+        pages: Pages::at(paginate(slots, &order), page),
         filters,
         applied,
     })

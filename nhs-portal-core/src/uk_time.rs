@@ -43,6 +43,23 @@ pub fn format_date_short(t: DateTime<Utc>) -> String {
     to_uk(t).format("%-d %B %Y").to_string()
 }
 
+/// The UK days from `first` to `last` (`first` not after `last`) in words, the shared month and
+/// year written once: "Monday 7 December 2026", "Monday 7 to Wednesday 9 December 2026",
+/// "Monday 30 November to Wednesday 2 December 2026", "Thursday 31 December 2026 to Monday 4
+/// January 2027".
+pub fn format_date_range(first: DateTime<Utc>, last: DateTime<Utc>) -> String {
+    let (a, b) = (to_uk(first), to_uk(last));
+    if uk_date(first) == uk_date(last) {
+        format_date(first)
+    } else if (a.year(), a.month()) == (b.year(), b.month()) {
+        format!("{} to {}", a.format("%A %-d"), format_date(last))
+    } else if a.year() == b.year() {
+        format!("{} to {}", a.format("%A %-d %B"), format_date(last))
+    } else {
+        format!("{} to {}", format_date(first), format_date(last))
+    }
+}
+
 /// How 00:00 UK time is written (see the module docs for why not "midnight").
 pub const START_OF_DAY: &str = "12am (start of the day)";
 
@@ -132,6 +149,31 @@ pub fn from_uk_local(local: NaiveDateTime) -> UkLocal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_ranges_read_naturally() {
+        let at = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap();
+        for (first, last, words) in [
+            (at(2026, 12, 7), at(2026, 12, 7), "Monday 7 December 2026"),
+            (
+                at(2026, 12, 7),
+                at(2026, 12, 9),
+                "Monday 7 to Wednesday 9 December 2026",
+            ),
+            (
+                at(2026, 11, 30),
+                at(2026, 12, 2),
+                "Monday 30 November to Wednesday 2 December 2026",
+            ),
+            (
+                at(2026, 12, 31),
+                at(2027, 1, 4),
+                "Thursday 31 December 2026 to Monday 4 January 2027",
+            ),
+        ] {
+            assert_eq!(format_date_range(first, last), words);
+        }
+    }
     use chrono::{Duration, NaiveDate};
 
     fn utc(s: &str) -> DateTime<Utc> {

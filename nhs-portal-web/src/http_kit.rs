@@ -404,9 +404,30 @@ pub fn query_param(query: Option<&str>, key: &str) -> Option<String> {
     Form::query(query).get(key).map(str::to_owned)
 }
 
+/// `path` with the query `q`, encoded (just `path` when `q` is empty).
+pub fn with_query(path: &str, q: &[(&str, String)]) -> String {
+    if q.is_empty() {
+        return path.to_owned();
+    }
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in q {
+        s.append_pair(k, v);
+    }
+    format!("{path}?{}", s.finish())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_keep_their_query_and_encode_it() {
+        assert_eq!(with_query("/p", &[]), "/p");
+        assert_eq!(
+            with_query("/p", &[("site", "a b&c".into()), ("page", "2".into())]),
+            "/p?site=a+b%26c&page=2"
+        );
+    }
 
     #[test]
     fn forms_and_queries_decode_and_keep_order() {

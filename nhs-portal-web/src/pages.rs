@@ -47,6 +47,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("errors", include_str!("../templates/partials_errors.hbs")),
     ("card", include_str!("../templates/card.hbs")),
     (
+        "pagination",
+        include_str!("../templates/partials_pagination.hbs"),
+    ),
+    (
         "details_field",
         include_str!("../templates/details_field.hbs"),
     ),
@@ -54,6 +58,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "appointments",
         include_str!("../templates/appointments.hbs"),
+    ),
+    (
+        "past_appointments",
+        include_str!("../templates/past_appointments.hbs"),
     ),
     ("appointment", include_str!("../templates/appointment.hbs")),
     ("reason_form", include_str!("../templates/reason_form.hbs")),

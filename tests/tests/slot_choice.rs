@@ -482,3 +482,215 @@ async fn another_patients_cookie_jar_cannot_use_the_urls() {
     }
     assert_eq!(t.demo.pas.inspect_appointment(&derm()).unwrap(), before);
 }
+
+/// The `href` of the link of class `class` (the first), unescaped.
+fn link_of_class(html: &str, class: &str) -> Option<String> {
+    let at = html.find(&format!("class=\"{class}\" href=\""))?;
+    let start = at + format!("class=\"{class}\" href=\"").len();
+    html[start..].split('"').next().map(unescape)
+}
+
+/// The query parameters of an address, decoded, in order.
+fn params(uri: &str) -> Vec<(String, String)> {
+    let query = uri.split_once('?').map_or("", |(_, q)| q);
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Whether the filter radio `name` with `value` is checked on a slot page.
+fn filter_checked(html: &str, name: &str, value: &str) -> bool {
+    html.match_indices("<input").any(|(at, _)| {
+        let tag = &html[at..at + html[at..].find('>').unwrap_or(0)];
+        tag.contains(&format!("name=\"{name}\""))
+            && tag.contains(&format!("value=\"{value}\""))
+            && tag.contains(" checked")
+    })
+}
+
+/// Books `slot` for another appointment of the same clinic, as if someone else took it.
+async fn someone_else_takes(t: &TestPortal, slot: &str) {
+    let mut other = t.demo.pas.inspect_appointment(&derm()).unwrap();
+    other.id = AppointmentId::new_random();
+    other.patient = demo::nhs_number(SECOND_ADULT);
+    t.demo.pas.add_appointment(other.clone());
+    t.demo
+        .pas
+        .reschedule(&other, slot)
+        .await
+        .expect("the other booking takes the slot");
+    assert!(!offered(t).await.iter().any(|s| s.id == slot), "taken");
+}
+
+#[tokio::test]
+async fn the_check_pages_change_and_back_links_keep_the_page_and_filters() {
+    let t = TestPortal::start().await;
+    let mut c = signed_in(&t, ADULT).await;
+    let (html, _) = page(&mut c, &slots_path()).await;
+    let site = inputs(&html, "site")[1].clone();
+    let afternoon = walk_forward(&mut c, &format!("{}?time=afternoon", slots_path())).await;
+    assert!(afternoon.len() >= 2);
+    // (the slot page a slot is chosen on, the parameters its "Change" link carries)
+    let cases = [
+        (
+            afternoon[1].0.clone(),
+            vec![("time", "afternoon"), ("page", "2")],
+        ),
+        (
+            format!("{}?site={site}", slots_path()),
+            vec![("site", &site)],
+        ),
+        (slots_path(), vec![]),
+    ];
+    for (uri, want) in cases {
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let (_, ids) = page(&mut c, &uri).await;
+        let check = choose(&mut c, &uri, &ids[0]).await;
+        let carried: Vec<(String, String)> = params(&check)
+            .into_iter()
+            .filter(|(k, _)| k != "slot")
+            .collect();
+        assert_eq!(carried, want, "{uri} to {check}");
+
+        let html = body_text(&c.get(&check).await);
+        let change = link_of_class(&html, "nhsuk-link").expect("the Change link");
+        assert!(change.starts_with(&slots_path()), "{change}");
+        assert_eq!(params(&change), want, "{uri}: the Change link {change}");
+        let back = link_of_class(&html, "nhsuk-back-link").expect("the back link in a browser");
+        assert_eq!(back, change, "{uri}");
+
+        // Followed: the very page the slot was chosen on, its filters applied.
+        let (again, again_ids) = page(&mut c, &change).await;
+        assert_eq!(again_ids, ids, "{uri}: the same page again");
+        for (k, v) in &want {
+            if k != "page" {
+                assert!(filter_checked(&again, k, v), "{uri}: {k}={v} still chosen");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_slot_taken_in_between_leads_back_to_its_page_and_filters() {
+    let t = TestPortal::start().await;
+    let mut c = signed_in(&t, ADULT).await;
+    let before = t.demo.pas.inspect_appointment(&derm()).unwrap();
+    let afternoon = walk_forward(&mut c, &format!("{}?time=afternoon", slots_path())).await;
+    let (uri, ids) = afternoon[1].clone();
+    let want = vec![
+        ("time".to_owned(), "afternoon".to_owned()),
+        ("page".to_owned(), "2".to_owned()),
+        ("taken".to_owned(), "1".to_owned()),
+    ];
+
+    // Taken between choosing and the check page.
+    let check = choose(&mut c, &uri, &ids[0]).await;
+    someone_else_takes(&t, &ids[0]).await;
+    let res = c.get(&check).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body_text(&res));
+    let taken = location(&res).unwrap();
+    assert!(taken.starts_with(&slots_path()), "{taken}");
+    assert_eq!(params(&taken), want, "{taken}");
+    let res = c.get(&taken).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = body_text(&res);
+    assert!(html.contains("no longer available"), "{html}");
+    assert!(
+        filter_checked(&html, "time", "afternoon"),
+        "still afternoons"
+    );
+    let shown = inputs(&html, "slot");
+    assert!(!shown.contains(&ids[0]));
+    let afternoons: BTreeSet<String> = offered(&t)
+        .await
+        .iter()
+        .filter(|s| uk_time::to_uk(s.start).hour() >= 12)
+        .map(|s| s.id.clone())
+        .collect();
+    assert!(shown.iter().all(|id| afternoons.contains(id)), "{shown:?}");
+
+    // Taken between the check page and the confirm.
+    let check = choose(&mut c, &uri, &ids[1]).await;
+    let html = body_text(&c.get(&check).await);
+    let form = Client::confirm_form(&html);
+    let action = unescape(
+        html.split("action=\"")
+            .map(|s| s.split('"').next().unwrap_or(""))
+            .find(|a| a.contains("/reschedule/check"))
+            .expect("the confirm form"),
+    );
+    assert_eq!(
+        params(&action),
+        want[..2].to_vec(),
+        "the confirm carries them"
+    );
+    someone_else_takes(&t, &ids[1]).await;
+    let res = c.post_pairs(&action, &form).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body_text(&res));
+    let taken = location(&res).unwrap();
+    assert_eq!(params(&taken), want, "{taken}");
+    let html = body_text(&c.get(&taken).await);
+    assert!(html.contains("no longer available"), "{html}");
+    assert!(filter_checked(&html, "time", "afternoon"));
+    assert_eq!(t.demo.pas.inspect_appointment(&derm()).unwrap(), before);
+}
+
+#[tokio::test]
+async fn forged_filters_on_the_carried_links_still_get_the_refusal() {
+    let t = TestPortal::start().await;
+    let mut c = signed_in(&t, ADULT).await;
+    let before = t.demo.pas.inspect_appointment(&derm()).unwrap();
+    let (_, ids) = page(&mut c, &slots_path()).await;
+    let check = format!("{}/reschedule/check?slot={}", base(), ids[0]);
+    for forged in [
+        "time=evening",
+        "site=the-moon",
+        "page=two",
+        "page=1&page=2",
+        "clinician=dr-laila-ahmed",
+    ] {
+        // The check page checks them as the slot page does.
+        let res = c.get(&format!("{check}&{forged}")).await;
+        let html = body_text(&res);
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{forged}: {html}");
+        assert!(html.contains(REFUSED), "{forged}");
+        assert!(
+            html.contains(&format!("href=\"{}\"", slots_path())),
+            "{forged}"
+        );
+
+        // A confirm posted with them, for a slot nobody offered: back to the slot page with
+        // them, and that page refuses them.
+        let html = body_text(&c.get(&check).await);
+        let mut form = Client::confirm_form(&html);
+        for (k, v) in &mut form {
+            if k == "slot" {
+                *v = "slot-nobody-offered".into();
+            }
+        }
+        let res = c
+            .post_pairs(&format!("{}/reschedule/check?{forged}", base()), &form)
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{forged}");
+        let back = location(&res).unwrap();
+        assert!(back.starts_with(&slots_path()), "{forged}: {back}");
+        let res = c.get(&back).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{forged}: {back}");
+        assert!(body_text(&res).contains(REFUSED));
+    }
+    assert_eq!(t.demo.pas.inspect_appointment(&derm()).unwrap(), before);
+
+    // Another patient's cookie jar gets "cannot view" for the carried addresses too.
+    let mut other = signed_in(&t, SECOND_ADULT).await;
+    for uri in [
+        format!("{check}&time=afternoon&page=2"),
+        format!("{}?time=afternoon&page=2&taken=1", slots_path()),
+    ] {
+        let res = other.get(&uri).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{uri}");
+        assert!(body_text(&res).contains("You cannot view this appointment"));
+    }
+}

@@ -216,6 +216,72 @@ fn a_filtered_offer_pages_with_its_filters_kept() {
 }
 
 #[test]
+fn the_asked_page_and_filters_carry_to_the_next_step_and_back_unchanged() {
+    let slots = offer(20, 3);
+    let (cdc, ahmed) = (value_of(CDC), value_of(AHMED));
+    // (time, site, clinician, page) as asked, and the query carried on.
+    type Case<'a> = (
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+        Vec<(&'a str, &'a str)>,
+    );
+    let cases: [Case<'_>; 6] = [
+        (None, None, None, None, vec![]),
+        (None, None, None, Some("1"), vec![]),
+        // An empty filter is "any"; an empty page is kept, to be refused again.
+        (Some(""), Some(""), None, Some(""), vec![("page", "")]),
+        (
+            Some("afternoon"),
+            None,
+            None,
+            Some("2"),
+            vec![("time", "afternoon"), ("page", "2")],
+        ),
+        (
+            None,
+            Some(&cdc),
+            Some(&ahmed),
+            None,
+            vec![("site", &cdc), ("clinician", &ahmed)],
+        ),
+        // Unchecked: the slot page it leads to refuses what is not the offer's.
+        (
+            Some("evening"),
+            None,
+            None,
+            Some("two"),
+            vec![("time", "evening"), ("page", "two")],
+        ),
+    ];
+    for (time, site, clinician, page, want) in cases {
+        let a = Asked {
+            page,
+            time,
+            site,
+            clinician,
+        };
+        let q = a.query();
+        let want: Vec<(&str, String)> = want.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        assert_eq!(q, want, "{a:?}");
+        // Read back, the same page of the same offer (or the same refusal).
+        let back = Asked::from_pairs(q.iter().map(|(k, v)| (*k, v.as_str()))).unwrap();
+        let (first, again) = (
+            choose(&slots, SlotFilters::ALL, &a),
+            choose(&slots, SlotFilters::ALL, &back),
+        );
+        assert_eq!(first, again, "{a:?}");
+        // And a page's own query is read back as that page.
+        if let Ok(c) = first {
+            let own = c.query(c.number());
+            let read = Asked::from_pairs(own.iter().map(|(k, v)| (*k, v.as_str()))).unwrap();
+            assert_eq!(read.query(), own, "{a:?}");
+        }
+    }
+}
+
+#[test]
 fn forged_or_unoffered_filters_are_refused() {
     let slots = offer(5, 3);
     let time_and_site = SlotFilters {

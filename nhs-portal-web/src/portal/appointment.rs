@@ -1,6 +1,5 @@
-//! The appointment page (where the NHS App's deep link lands) and the list of appointments;
-//! and the door to every page under an appointment: the session gate, then the id, then the
-//! room.
+//! The appointment page (where the NHS App's deep link lands); and the door to every page under
+//! an appointment: the session gate, then the id, then the room.
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -13,11 +12,11 @@ use nhs_portal_core::{Appointment, AppointmentId, AppointmentStatus};
 use super::change::href;
 use super::respond::PageOpts;
 use super::routes::{Ctx, Route};
-use super::views::{Actions, AppointmentList, AppointmentPage, CalendarLink, DonePage};
+use super::views::{Actions, AppointmentPage, CalendarLink, DonePage};
 use super::{Inner, guide};
 use crate::http_kit;
 use crate::journeys::JumpOff;
-use crate::pages::{AppointmentModel, CardModel};
+use crate::pages::AppointmentModel;
 
 impl Inner {
     /// Any page under `/patient-portal/appointment/`: the signed-in patient first, then the
@@ -235,41 +234,6 @@ impl Inner {
             "text/calendar; charset=utf-8",
             "hospital-appointment.ics",
             Bytes::from(ics),
-        )
-    }
-
-    pub(super) async fn appointments(&self, ctx: &Ctx, req: &Request<Bytes>) -> Response<Bytes> {
-        let session = match self.patient(ctx, req).await {
-            Ok(s) => s,
-            Err(res) => return res,
-        };
-        let lists = match self.journeys.appointment_lists(&session).await {
-            Ok(lists) => lists,
-            Err(e) => return self.journey_error(ctx, &session, None, e),
-        };
-        let (upcoming, past) = (lists.upcoming, lists.past);
-        let upcoming_count = match upcoming.len() {
-            1 => "1 upcoming appointment".to_owned(),
-            n => format!("{n} upcoming appointments"),
-        };
-        let body = AppointmentList {
-            upcoming: upcoming.iter().map(CardModel::of).collect(),
-            past: past.iter().map(CardModel::of).collect(),
-            upcoming_count,
-            waiting_list: lists
-                .waiting_list
-                .iter()
-                .map(CardModel::waiting_list)
-                .collect(),
-        };
-        self.page(
-            ctx,
-            Some(&session),
-            StatusCode::OK,
-            "appointments",
-            "Your hospital appointments",
-            &body,
-            PageOpts::default(),
         )
     }
 }

@@ -18,7 +18,8 @@
 //!
 //! The rooms: [`routes`] (the route table), `gate` (the session gate), `eligibility` (the
 //! eligibility gate's refusal pages), `sign_in_out`,
-//! `appointment` (the appointment page and the list), `waiting_list` (the page of a holding
+//! `appointment` (the appointment page), `list` (the list of appointments, the past ones in
+//! short pages of their own), `waiting_list` (the page of a holding
 //! record its trust shows as "On the waiting list"), `change` (the cancel and reschedule
 //! journey, one flow driven by a table of wording), `info` (landing, static pages, health),
 //! `respond` (the page frame and the error pages) and `views` (the typed view models).
@@ -55,6 +56,7 @@ mod eligibility;
 mod gate;
 mod guide;
 mod info;
+mod list;
 mod prefix;
 mod respond;
 pub mod routes;

@@ -92,14 +92,32 @@ pub(super) struct DemoModel<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub(super) struct Empty {}
 
-/// `appointments`.
+/// `appointments`: every upcoming appointment and place on a waiting list, and the way to the
+/// past and cancelled ones (in pages of their own, [`PastAppointments`]).
 #[derive(Debug, Clone, Serialize)]
 pub(super) struct AppointmentList {
     pub(super) upcoming: Vec<CardModel>,
-    pub(super) past: Vec<CardModel>,
     pub(super) upcoming_count: String,
     /// Holding records shown as "On the waiting list".
     pub(super) waiting_list: Vec<CardModel>,
+    /// "4 past or cancelled appointments", when there are any.
+    pub(super) past_count: Option<String>,
+    /// The first page of them.
+    pub(super) past_href: String,
+}
+
+/// `past_appointments`: one short page of the past and cancelled appointments, newest first,
+/// and the pages either side.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct PastAppointments {
+    pub(super) past: Vec<CardModel>,
+    /// "Newest first (page 1 of 2)."
+    pub(super) showing: String,
+    /// "Show more recent".
+    pub(super) previous: Option<PageLink>,
+    /// "Show earlier appointments".
+    pub(super) next: Option<PageLink>,
+    pub(super) appointments_href: &'static str,
 }
 
 /// `appointment`.
@@ -214,11 +232,12 @@ pub(super) struct SlotDay {
     pub(super) slots: Vec<SlotRadio>,
 }
 
-/// "Earlier dates" or "Later dates": a plain link to the page before or after, named by its
-/// dates.
+/// A link of the `pagination` partial to the page before or after ("Earlier dates", "Show
+/// earlier appointments"), named by the dates that page covers.
 #[derive(Debug, Clone, Serialize)]
 pub(super) struct PageLink {
     pub(super) href: String,
+    pub(super) title: &'static str,
     pub(super) dates: String,
 }
 

@@ -1,43 +1,36 @@
 // Browser tests for the consequence-aware cancel and the details a patient needs: the question
 // "Do you still need this appointment?" with both answers at both demo trusts, its error
 // summary, the trust's policy warning on the check page, and the appointment page's contact,
-// preparation and "what happens next" blocks. At 320px inside the NHS App and 1280px in a
-// browser; every page through axe-core (zero violations) and saved as a screenshot.
+// preparation and "what happens next" blocks. At 320px and 1280px, inside the NHS App and in a
+// browser, on one portal (nothing here is confirmed, so the combinations do not see each other);
+// every page through axe-core (zero violations) and saved as a screenshot.
 
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startPortal, launchBrowser, newContext, signInOn, checkPage } from './harness.mjs'
+import { cardPath, newContext, signInOn, checkPage, onePortal } from './harness.mjs'
 
-const combos = [
-  { width: 320, inApp: true, name: '320px-app' },
-  { width: 1280, inApp: false, name: '1280px-browser' }
-]
+const combos = []
+for (const width of [320, 1280]) {
+  for (const inApp of [true, false]) combos.push({ width, inApp, name: `${width}px-${inApp ? 'app' : 'browser'}` })
+}
 
-let browser
-before(async () => { browser = await launchBrowser() })
-after(async () => { await browser?.close() })
+const shared = onePortal()
 
 for (const combo of combos) {
   describe(`cancel choice at ${combo.name}`, () => {
-    let portal, base, context, page
+    let context, page
     const check = (name) => checkPage(page, combo, name)
 
     before(async () => {
-      portal = startPortal()
-      base = await portal.ready
-      context = await newContext(browser, combo)
+      context = await newContext(shared.browser, combo)
       page = await context.newPage()
-      await signInOn(page, base, '9000000009')
+      await signInOn(page, shared.base, '9000000009')
     })
-    after(async () => {
-      await context?.close()
-      portal?.stop()
-    })
+    after(async () => { await context?.close() })
 
+    // From the list (or, for a past or cancelled one, its pages) to the appointment.
     async function openAppointment (titleText) {
-      await page.goto(base + '/patient-portal/appointments')
-      await page.locator('a.nhsapp-card__link', { hasText: titleText }).first().click()
-      await page.waitForURL(/\/patient-portal\/appointment\/[^/]+$/)
+      await page.goto(shared.base + await cardPath(page, shared.base, titleText))
     }
 
     // From the appointment page to the question, answered with `label` (none: just Continue).

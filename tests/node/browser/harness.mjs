@@ -7,6 +7,7 @@
 // /usr/bin/chromium), SCREENSHOT_DIR (default <repo>/target/screenshots).
 
 import assert from 'node:assert/strict'
+import { before, after } from 'node:test'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -86,6 +87,25 @@ export function startPortal (extraEnv = {}) {
       rmSync(dir, { recursive: true, force: true })
     }
   }
+}
+
+/**
+ * One portal and one Chromium for a whole test file, for tests whose combinations change
+ * nothing the others would see: `shared.base` and `shared.browser` once the file's first
+ * `before` has run; both stopped after the file.
+ */
+export function onePortal (extraEnv = {}) {
+  const shared = {}
+  before(async () => {
+    shared.portal = startPortal(extraEnv)
+    shared.base = await shared.portal.ready
+    shared.browser = await launchBrowser()
+  })
+  after(async () => {
+    await shared.browser?.close()
+    shared.portal?.stop()
+  })
+  return shared
 }
 
 /** Headless Chromium. */
@@ -214,4 +234,45 @@ export async function checkPage (page, combo, name) {
     const chrome = await page.locator('header.nhsuk-header, footer.nhsuk-footer').count()
     assert.equal(chrome, 0, `${name}: no own header or footer inside the NHS App`)
   }
+}
+
+/** The list of appointments; its past and cancelled ones are on pages of their own. */
+export const LIST = '/patient-portal/appointments'
+
+/**
+ * From the list, "Show past and cancelled appointments", then "Show earlier appointments" to the
+ * last page, by clicking the links (plain GET links, no script needed): each page's address and
+ * its cards (href, title, tag, date), newest first. `onPage(i)` runs on each page as it is shown.
+ */
+export async function pastPages (page, base, onPage = async () => {}) {
+  await page.goto(base + LIST)
+  await Promise.all([page.waitForURL(/[?&]past=1$/), page.getByRole('link', { name: 'Show past and cancelled appointments' }).click()])
+  const pages = []
+  for (let i = 0; i < 20; i++) {
+    const cards = await page.locator('.nhsapp-card').evaluateAll((els) => els.map((e) => ({
+      href: e.querySelector('a.nhsapp-card__link').getAttribute('href'),
+      title: e.querySelector('a.nhsapp-card__link').textContent.trim(),
+      tag: e.querySelector('.nhsapp-tag').textContent.trim(),
+      date: e.querySelector('.nhsapp-card__description strong')?.textContent.trim()
+    })))
+    pages.push({ url: page.url(), cards })
+    await onPage(i)
+    const earlier = page.locator('a[rel="next"]', { hasText: 'Show earlier appointments' })
+    if (await earlier.count() === 0) return pages
+    await Promise.all([page.waitForURL((u) => u.href !== pages.at(-1).url), earlier.click()])
+  }
+  assert.fail('the pages of past appointments end')
+}
+
+/**
+ * The address of the appointment whose card is titled `title`: on the list, or on a page of
+ * past and cancelled appointments.
+ */
+export async function cardPath (page, base, title) {
+  await page.goto(base + LIST)
+  const upcoming = page.locator('a.nhsapp-card__link', { hasText: title })
+  if (await upcoming.count() > 0) return new URL(await upcoming.first().getAttribute('href'), base).pathname
+  const found = (await pastPages(page, base)).flatMap((p) => p.cards).find((c) => c.title.includes(title))
+  assert.ok(found, `a card "${title}" on the list or its past pages`)
+  return new URL(found.href, base).pathname
 }

@@ -1,35 +1,32 @@
-// Browser tests of holding appointments (a trust's waiting-list placeholders): at 320 px inside the
-// NHS App and at 1280 px in a browser, the demo adult's list has an "On the waiting list" section
-// with the real-time trust's holding record (no date, no time) and nothing of the request-only
-// trust's hidden one; its page shows the waiting-list tag and no date, time or action. axe-core
-// (WCAG 2.2 A and AA) finds nothing on either page, and both are saved as screenshots.
+// Browser tests of holding appointments (a trust's waiting-list placeholders): at 320 px and at
+// 1280 px, inside the NHS App and in a browser (one portal: nothing here changes), the demo
+// adult's list has an "On the waiting list" section with the real-time trust's holding record
+// (no date, no time) and nothing of the request-only trust's hidden one; its page shows the
+// waiting-list tag and no date, time or action. axe-core (WCAG 2.2 A and AA) finds nothing on
+// either page, and both are saved as screenshots.
 //
 // Environment: NHS_PORTAL_BIN (the nhs-portal-example binary), CHROMIUM (default
 // /usr/bin/chromium), SCREENSHOT_DIR (default <repo>/target/screenshots).
 
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { APP_UA, startPortal, launchBrowser, axeViolations, screenshot } from './harness.mjs'
+import { APP_UA, axeViolations, screenshot, onePortal } from './harness.mjs'
 
 // Weekday, day, month and year, as the portal writes a date ("Monday 3 June 2024").
 const A_DATE = /\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday) \d{1,2} [A-Z][a-z]+ \d{4}\b/
 
-let browser, portal, base
-before(async () => {
-  portal = startPortal()
-  base = await portal.ready
-  browser = await launchBrowser()
-})
-after(async () => {
-  await browser?.close()
-  portal?.stop()
-})
+const shared = onePortal()
 
-for (const combo of [{ name: '320px-app', width: 320, ua: APP_UA }, { name: '1280px-browser', width: 1280 }]) {
+const combos = []
+for (const width of [320, 1280]) {
+  combos.push({ name: `${width}px-app`, width, ua: APP_UA }, { name: `${width}px-browser`, width })
+}
+
+for (const combo of combos) {
   describe(`holding appointments at ${combo.name}`, () => {
     let context, page
     before(async () => {
-      context = await browser.newContext({ viewport: { width: combo.width, height: 900 }, userAgent: combo.ua })
+      context = await shared.browser.newContext({ viewport: { width: combo.width, height: 900 }, userAgent: combo.ua })
       await context.route('https://assets.nhs.uk/**', (r) => r.abort())
       await context.route('https://www.nhsapp.service.nhs.uk/**', (r) =>
         r.fulfill({ status: 200, contentType: 'text/javascript', body: 'window.nhsapp = { navigation: {} };' }))
@@ -44,7 +41,7 @@ for (const combo of [{ name: '320px-app', width: 320, ua: APP_UA }, { name: '128
     }
 
     test('the list shows the holding record the trust shows, without a date, and its page has no actions', async () => {
-      await page.goto(base + '/patient-portal/appointments')
+      await page.goto(shared.base + '/patient-portal/appointments')
       await page.locator('input[name="nhs_number"][value="9000000009"]').check()
       await page.getByRole('button', { name: 'Continue as this patient' }).click()
       await page.waitForURL(/\/patient-portal\/appointments$/)

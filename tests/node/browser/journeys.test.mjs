@@ -3,98 +3,19 @@
 // playwright-core; axe-core runs on every portal page (WCAG 2.2 A and AA tags, zero violations
 // allowed) and every page is saved as a screenshot under target/screenshots/.
 //
-// Each combination starts its own portal (the example binary, debug build is fine) on a free
-// port with a fresh temporary database, so journeys do not see each other's changes.
+// Each combination starts its own portal (harness.mjs's startPortal: the example binary, debug
+// build is fine, on a free port with a fresh temporary database), so journeys do not see each
+// other's changes.
 //
 // Environment: NHS_PORTAL_BIN (the nhs-portal-example binary), CHROMIUM (default
 // /usr/bin/chromium), SCREENSHOT_DIR (default <repo>/target/screenshots).
 
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { createRequire } from 'node:module'
-import { chromium } from 'playwright-core'
-
-const here = dirname(fileURLToPath(import.meta.url))
-const repo = join(here, '..', '..', '..')
-const require = createRequire(import.meta.url)
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
-const BIN = process.env.NHS_PORTAL_BIN || join(repo, 'target', 'debug', 'nhs-portal-example')
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
-const SHOTS = process.env.SCREENSHOT_DIR || join(repo, 'target', 'screenshots')
-const STAFF_CODE = 'browser-test-code'
-const APP_UA = 'Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/148.0 Mobile Safari/537.36 nhsapp-android/3.12.0'
-const WCAG = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']
-
-// A stand-in for the NHS App JS API v2 (the real one loads only inside the NHS App): records calls.
-const NHS_APP_STUB = `window.nhsapp = {
-  tools: { isOpenInNHSApp: () => true, getAppPlatform: () => 'android' },
-  navigation: {
-    AppPage: { HOME_PAGE: 'HOME_PAGE', YOUR_HEALTH: 'YOUR_HEALTH' },
-    goToHomePage () { window.__nhsappCalls.push('goToHomePage') },
-    goToPage (p) { window.__nhsappCalls.push('goToPage:' + p) },
-    openBrowserOverlay (u) { window.__nhsappCalls.push('openBrowserOverlay:' + u) },
-    setBackAction () { window.__nhsappCalls.push('setBackAction') },
-    clearBackAction () { window.__nhsappCalls.push('clearBackAction') }
-  },
-  storage: {
-    addEventToCalendar (subject, body, location, start, end) {
-      window.__nhsappCalls.push('addEventToCalendar:' + [subject, location, start, end].join('|'))
-    }
-  }
-};
-window.__nhsappCalls = [];`
-
-assert.ok(existsSync(BIN), `the portal binary is missing: ${BIN} (build it with cargo build -p nhs-portal-example)`)
-assert.ok(existsSync(CHROMIUM), `Chromium is missing: ${CHROMIUM} (run bash scripts/setup/browser.sh)`)
-mkdirSync(SHOTS, { recursive: true })
-
-function startPortal (extraEnv = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'nhs-portal-browser-'))
-  const child = spawn(BIN, [], {
-    env: {
-      ...process.env,
-      NHS_PORTAL_ADDR: '127.0.0.1:0',
-      NHS_PORTAL_DATABASE_URL: `sqlite://${join(dir, 'portal.sqlite3')}?mode=rwc`,
-      NHS_PORTAL_STAFF_CODE: STAFF_CODE,
-      RUST_LOG: 'warn',
-      ...extraEnv
-    },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let stderr = ''
-  child.stderr.on('data', (d) => { stderr += d })
-  const ready = new Promise((resolve, reject) => {
-    let out = ''
-    const timer = setTimeout(() => reject(new Error(`portal did not start in 60s: ${stderr}`)), 60000)
-    child.stdout.on('data', (d) => {
-      out += d
-      const m = out.match(/nhs-portal listening on (\S+)/)
-      if (m) { clearTimeout(timer); resolve(m[1]) }
-    })
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`portal exited (${code}): ${stderr}`)) })
-  })
-  return {
-    ready,
-    stop () {
-      child.kill('SIGTERM')
-      rmSync(dir, { recursive: true, force: true })
-    }
-  }
-}
-
-// Signs in through the NHS login simulator as `nhsNumber`, starting from `target`.
-async function signInOn (page, base, nhsNumber, target = '/patient-portal/appointments') {
-  await page.goto(base + target)
-  assert.match(page.url(), /\/nhs-login-simulator\/authorize/)
-  await page.locator(`input[name="nhs_number"][value="${nhsNumber}"]`).check()
-  await page.getByRole('button', { name: 'Continue as this patient' }).click()
-  await page.waitForURL((u) => u.pathname.startsWith('/patient-portal/'))
-}
+import { readFileSync } from 'node:fs'
+import {
+  STAFF_CODE, axeViolations, cardPath, checkPage, launchBrowser, newContext, pastPages, screenshot, signInOn, startPortal
+} from './harness.mjs'
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -107,13 +28,7 @@ const only = (process.env.BROWSER_COMBOS || '').split(',').filter(Boolean)
 if (only.length) combos.splice(0, combos.length, ...combos.filter((c) => only.includes(c.name)))
 
 let browser
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run']
-  })
-})
+before(async () => { browser = await launchBrowser() })
 after(async () => { await browser?.close() })
 
 for (const combo of combos) {
@@ -125,14 +40,7 @@ for (const combo of combos) {
     before(async () => {
       portal = startPortal()
       base = await portal.ready
-      context = await browser.newContext({
-        viewport: { width: combo.width, height: 900 },
-        userAgent: combo.inApp ? APP_UA : undefined
-      })
-      // Offline: fonts from assets.nhs.uk are not reachable; the NHS App script is stubbed.
-      await context.route('https://assets.nhs.uk/**', (r) => r.abort())
-      await context.route('https://www.nhsapp.service.nhs.uk/**', (r) =>
-        r.fulfill({ status: 200, contentType: 'text/javascript', body: NHS_APP_STUB }))
+      context = await newContext(browser, combo)
       page = await context.newPage()
       page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspErrors.push(m.text()) })
     })
@@ -143,24 +51,12 @@ for (const combo of combos) {
 
     // axe on the current page, a screenshot, and the page-level rules every portal page keeps.
     async function check (name) {
+      await checkPage(page, combo, name)
       const title = await page.title()
-      assert.match(title, /(^| – )Manage your hospital appointments – NHS$/, `${name}: title "${title}"`)
-      assert.equal(title.split('Manage your hospital appointments').length, 2, `${name}: title "${title}" names the service once`)
       const h1 = (await page.locator('h1').first().innerText()).trim()
-      assert.ok(title.startsWith('Error: ') ? title.slice(7).startsWith(h1) : title.startsWith(h1), `${name}: title "${title}" starts with the H1 "${h1}"`)
       if (titles.has(title) && titles.get(title) !== h1) assert.fail(`${name}: title "${title}" is not unique`)
       titles.set(title, h1)
-      await page.evaluate(axeSource)
-      const result = await page.evaluate(async (tags) => {
-        // eslint-disable-next-line no-undef
-        const r = await axe.run(document, { runOnly: { type: 'tag', values: tags } })
-        return r.violations.map((v) => ({ id: v.id, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }))
-      }, WCAG)
-      await page.screenshot({ path: join(SHOTS, `${combo.name}-${name}.png`), fullPage: true })
-      assert.deepEqual(result, [], `${name}: axe violations ${JSON.stringify(result, null, 2)}`)
-      const chrome = await page.locator('header.nhsuk-header, footer.nhsuk-footer').count()
       if (combo.inApp) {
-        assert.equal(chrome, 0, `${name}: no own header or footer inside the NHS App`)
         assert.equal(await page.getByText('Sign out', { exact: true }).count(), 0, `${name}: no sign-out link in the app`)
       }
       assert.deepEqual(cspErrors, [], `${name}: CSP violations`)
@@ -168,7 +64,7 @@ for (const combo of combos) {
 
     async function signIn (nhsNumber, target = '/patient-portal/appointments') {
       await signInOn(page, base, nhsNumber, target)
-      await page.screenshot({ path: join(SHOTS, `${combo.name}-nhs-login-simulator.png`), fullPage: true })
+      await screenshot(page, `${combo.name}-nhs-login-simulator`)
     }
 
     // The actions an appointment page offers, by their accessible names.
@@ -194,9 +90,7 @@ for (const combo of combos) {
     }
 
     async function openAppointment (titleText) {
-      await page.goto(base + '/patient-portal/appointments')
-      await page.locator('a.nhsapp-card__link', { hasText: titleText }).first().click()
-      await page.waitForURL(/\/patient-portal\/appointment\/[^/]+$/)
+      await page.goto(base + await cardPath(page, base, titleText))
     }
 
     test('landing page', async () => {
@@ -216,24 +110,42 @@ for (const combo of combos) {
       await signIn('9000000009')
       await check('appointments')
       const section = (heading) => page.locator(`xpath=//h2[normalize-space()="${heading}"]/following-sibling::ul[1]`)
-      const tags = async (heading) => (await section(heading).locator('.nhsapp-card .nhsapp-tag').allInnerTexts()).map((t) => t.trim())
-      const upcoming = await tags('Upcoming appointments')
-      const past = await tags('Past and cancelled appointments')
+      const upcoming = (await section('Upcoming appointments').locator('.nhsapp-card .nhsapp-tag').allInnerTexts()).map((t) => t.trim())
       assert.ok(upcoming.length >= 5, `upcoming: ${upcoming}`)
+      // The past and cancelled ones are not on the list: a link leads to them, a few a page.
+      assert.match(await page.locator('main').innerText(), /You have \d+ past or cancelled appointments\./)
+      const pages = await pastPages(page, base, (i) => check(i === 0 ? 'past-appointments' : `past-appointments-${i + 1}`))
+      assert.ok(pages.length >= 2, `pages of past appointments: ${pages.length}`)
+      for (const p of pages) assert.ok(p.cards.length >= 1 && p.cards.length <= 3, `${p.url}: ${p.cards.length} cards`)
+      const past = pages.flatMap((p) => p.cards)
+      assert.equal(new Set(past.map((c) => c.href)).size, past.length, 'no appointment on two pages')
       // The demo patient's attended, missed and cancelled appointments are under "past", and only there.
       for (const tag of ['Attended', 'Did not attend', 'Cancelled']) {
-        assert.ok(past.includes(tag), `a "${tag}" appointment among the past ones: ${past}`)
+        assert.ok(past.some((c) => c.tag === tag), `a "${tag}" appointment among the past ones: ${past.map((c) => c.tag)}`)
         assert.ok(!upcoming.includes(tag), `no "${tag}" appointment among the upcoming ones: ${upcoming}`)
       }
-      assert.ok(past.every((t) => ['Attended', 'Did not attend', 'Cancelled'].includes(t)), `past: ${past}`)
-      // Past dates are before today, upcoming ones after (the card's aria-label reads the date).
-      const dates = async (heading) => section(heading).locator('a.nhsapp-card__link').evaluateAll((links) =>
-        links.map((a) => a.closest('.nhsapp-card').querySelector('.nhsapp-card__description strong').textContent.trim()))
-      const today = new Date(new Date().toDateString())
+      assert.ok(past.every((c) => ['Attended', 'Did not attend', 'Cancelled'].includes(c.tag)), `past: ${past.map((c) => c.tag)}`)
+      // Newest first; upcoming dates are after today, and some past one is before.
       const when = (d) => new Date(d.replace(/^\w+ /, ''))
-      for (const d of await dates('Upcoming appointments')) assert.ok(when(d) >= today, `upcoming on ${d}`)
-      const pastDates = await dates('Past and cancelled appointments')
-      assert.ok(pastDates.some((d) => when(d) < today), `some past appointment is before today: ${pastDates}`)
+      const pastDates = past.map((c) => when(c.date))
+      for (let i = 1; i < pastDates.length; i++) assert.ok(pastDates[i - 1] >= pastDates[i], `newest first: ${past.map((c) => c.date)}`)
+      const today = new Date(new Date().toDateString())
+      await page.goto(base + '/patient-portal/appointments')
+      const upcomingDates = await section('Upcoming appointments').locator('.nhsapp-card__description strong').allInnerTexts()
+      for (const d of upcomingDates) assert.ok(when(d) >= today, `upcoming on ${d}`)
+      assert.ok(pastDates.some((d) => d < today), `some past appointment is before today: ${past.map((c) => c.date)}`)
+      // "Show more recent" leads back from the last page to the first, and from there back to the list.
+      await page.goto(pages.at(-1).url)
+      for (let i = pages.length - 2; i >= 0; i--) {
+        await Promise.all([page.waitForURL(pages[i].url), page.locator('a[rel="prev"]', { hasText: 'Show more recent' }).click()])
+      }
+      assert.equal(await page.locator('a[rel="prev"]').count(), 0, 'the first page has no more recent one')
+      await Promise.all([page.waitForURL(/\/patient-portal\/appointments$/), page.getByRole('link', { name: 'View your upcoming appointments' }).click()])
+      // A page that is not one: a clear page, and the way back.
+      const bad = await page.goto(base + '/patient-portal/appointments?past=two')
+      assert.equal(bad.status(), 400)
+      await check('past-appointments-not-a-page')
+      assert.equal(await page.getByRole('link', { name: 'View your hospital appointments' }).count(), 1)
     })
 
     test('appointment pages offer only the allowed actions', async () => {
@@ -244,9 +156,7 @@ for (const combo of combos) {
       await openAppointment('Rheumatology appointment')
       await assertOnlyActions('request pending', [])
       // Every past or cancelled appointment: nothing to do.
-      await page.goto(base + '/patient-portal/appointments')
-      const hrefs = await page.locator('xpath=//h2[normalize-space()="Past and cancelled appointments"]/following-sibling::ul[1]//a[contains(@class, "nhsapp-card__link")]')
-        .evaluateAll((links) => links.map((a) => a.getAttribute('href')))
+      const hrefs = (await pastPages(page, base)).flatMap((p) => p.cards.map((c) => c.href))
       assert.ok(hrefs.length >= 3)
       for (const href of hrefs) {
         await page.goto(base + href)
@@ -309,6 +219,16 @@ for (const combo of combos) {
       await check('reschedule-slots')
       await page.getByRole('button', { name: 'Continue' }).click()
       await check('reschedule-slots-error')
+      // Afternoons only (the filters, a GET form), then the later dates (a plain link).
+      await page.locator('details.nhsuk-details summary').click()
+      await page.getByRole('radio', { name: 'Afternoon', exact: true }).check()
+      await Promise.all([page.waitForURL(/[?&]time=afternoon/), page.getByRole('button', { name: 'Show times' }).click()])
+      await check('reschedule-slots-afternoon')
+      await Promise.all([page.waitForURL(/[?&]page=2/), page.getByRole('link', { name: /Later dates/ }).click()])
+      await check('reschedule-slots-afternoon-later')
+      const slotsUrl = page.url()
+      const slotIds = async () => page.locator('input[name="slot"]').evaluateAll((els) => els.map((e) => e.value))
+      const shown = await slotIds()
       // Not the first slot: one further down, so a mix-up with the first or the current time shows.
       const radios = page.locator('input[name="slot"]')
       assert.ok(await radios.count() >= 3, 'at least three free slots')
@@ -318,9 +238,18 @@ for (const combo of combos) {
       assert.ok(m, `slot label "${label}"`)
       const chosen = { time: m[1], date: m[2].trim() }
       assert.notDeepEqual(chosen, before, 'a different time')
+      assert.match(chosen.time, /pm|midday/, `an afternoon: ${chosen.time}`)
       await radio.check()
       await page.getByRole('button', { name: 'Continue' }).click()
+      await page.waitForURL(/\/reschedule\/check\?/)
       await check('reschedule-check')
+      // "Change" goes back to the page and filters the time was chosen on.
+      await Promise.all([page.waitForURL(slotsUrl), page.getByRole('link', { name: /^Change/ }).click()])
+      assert.deepEqual(await slotIds(), shown, 'the same page of afternoons')
+      assert.ok(await page.getByRole('radio', { name: 'Afternoon', exact: true }).isChecked(), 'still afternoons')
+      await page.locator('input[name="slot"]').nth(2).check()
+      await page.getByRole('button', { name: 'Continue' }).click()
+      await page.waitForURL(/\/reschedule\/check\?/)
       await page.getByRole('button', { name: 'Confirm new date and time' }).click()
       await page.getByRole('heading', { name: 'Your appointment has been changed' }).waitFor()
       await check('reschedule-done-real-time')
@@ -354,9 +283,8 @@ for (const combo of combos) {
       await check('appointment-pending-cancellation')
 
       // The booking team, in their own browser, finds this request on the worklist and cancels it.
-      const staff = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+      const staff = await newContext(browser, { width: 1280, inApp: false })
       try {
-        await staff.route('https://assets.nhs.uk/**', (r) => r.abort())
         const desk = await staff.newPage()
         await desk.goto(base + '/staff')
         await desk.getByLabel('Your name').fill('Sam Taylor')
@@ -390,10 +318,9 @@ for (const combo of combos) {
 
     test('an appointment that is not yours cannot be viewed', async () => {
       // Another patient's real appointment, found by signing in as them in another browser.
-      const other = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+      const other = await newContext(browser, { width: 1280, inApp: false })
       let theirs
       try {
-        await other.route('https://assets.nhs.uk/**', (r) => r.abort())
         const p = await other.newPage()
         await signInOn(p, base, '9000000017')
         const link = p.locator('a.nhsapp-card__link').first()
@@ -483,7 +410,7 @@ for (const combo of combos) {
         await page.getByRole('heading', { name: 'Booking team worklist' }).waitFor()
         const before = await page.locator('.nhsuk-card').count()
         assert.ok(before >= 1)
-        await page.screenshot({ path: join(SHOTS, `${combo.name}-staff-worklist.png`), fullPage: true })
+        await screenshot(page, `${combo.name}-staff-worklist`)
         await page.getByRole('button', { name: /^Reject request/ }).first().click()
         await page.getByText('Done.').waitFor()
         assert.equal(await page.locator('.nhsuk-card').count(), before - 1)
@@ -497,8 +424,7 @@ describe('session timeout warning', () => {
   before(async () => {
     portal = startPortal({ NHS_PORTAL_SESSION_IDLE_SECONDS: '64' })
     base = await portal.ready
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-    await context.route('https://assets.nhs.uk/**', (r) => r.abort())
+    context = await newContext(browser, { width: 1280, inApp: false })
     page = await context.newPage()
   })
   after(async () => { await context?.close(); portal?.stop() })
@@ -512,9 +438,8 @@ describe('session timeout warning', () => {
     assert.equal(new URL(page.url()).pathname, '/patient-portal/appointments')
     const dialog = page.getByRole('dialog', { name: "You're about to be signed out" })
     await dialog.waitFor({ timeout: 15000 })
-    await page.evaluate(axeSource)
-    const violations = await page.evaluate(async (tags) => (await axe.run(document, { runOnly: { type: 'tag', values: tags } })).violations.map((v) => v.id), WCAG)
-    await page.screenshot({ path: join(SHOTS, '1280px-browser-timeout-warning.png'), fullPage: true })
+    const violations = await axeViolations(page)
+    await screenshot(page, '1280px-browser-timeout-warning')
     assert.deepEqual(violations, [])
     await sleep(Math.max(0, signedInAt + 15000 - Date.now()))
 

@@ -1,7 +1,8 @@
 // Layout and keyboard tests of the patient pages (issue 17).
 //
 // 1. Every patient page, at 320 px wide, inside the NHS App and in a browser, is no taller than
-//    five screens of a small phone (5 x 568 px): the landing page, the list, appointment pages at
+//    five screens of a small phone (5 x 568 px): the landing page, the whole list and each page of
+//    its past and cancelled appointments, appointment pages at
 //    both demo trusts, every step of a cancel and a reschedule (real time) and of a request to
 //    cancel or change (request only), the error pages. axe-core finds nothing on any of them and
 //    each is saved as a screenshot (layout-<mode>-<page>.png).
@@ -15,7 +16,7 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  PHONE, axeViolations, focused, launchBrowser, newContext, screenshot, signInOn, startPortal, tabTo
+  PHONE, axeViolations, focused, launchBrowser, newContext, pastPages, screenshot, signInOn, startPortal, tabTo
 } from './harness.mjs'
 
 const MOST_HEIGHT = 5 * PHONE.height
@@ -61,22 +62,6 @@ for (const mode of modes) {
       assert.deepEqual(await axeViolations(page), [], `${name}: axe violations`)
     }
 
-    // The list grows with the patient's appointments (the demo adult has ten), so its rule is
-    // on what the portal chooses: the page without its cards fits five screens, and each card
-    // at most half a screen.
-    async function measureList () {
-      const cards = await page.locator('.nhsapp-card').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height))
-      const height = await page.evaluate(() => document.documentElement.scrollHeight)
-      const width = await page.evaluate(() => document.documentElement.scrollWidth)
-      assert.ok(cards.length >= 8, `the demo adult's cards: ${cards.length}`)
-      const rest = height - cards.reduce((a, b) => a + b, 0)
-      measured.push({ name: 'appointments (without its cards)', height: rest, width })
-      const big = cards.filter((h) => h > PHONE.height / 2)
-      assert.deepEqual(big, [], `appointment cards taller than half a screen (${height}px in all)`)
-      await screenshot(page, `layout-320px-${mode.name}-appointments`)
-      assert.deepEqual(await axeViolations(page), [], 'appointments: axe violations')
-    }
-
     async function visit (name, path, status = 200) {
       const res = await page.goto(base + path)
       assert.equal(res.status(), status, `${name}: ${path}`)
@@ -91,7 +76,13 @@ for (const mode of modes) {
     test('the pages of both trusts\' journeys', async () => {
       await visit('landing', '/')
       await signInOn(page, base, ADULT)
-      await measureList()
+      // The whole list: every upcoming appointment and the waiting list; the past and
+      // cancelled ones on short pages of their own, each page measured.
+      assert.ok(await page.locator('.nhsapp-card').count() >= 7, 'the demo adult\'s upcoming cards')
+      await measure('appointments')
+      const past = await pastPages(page, base, (i) => measure(i === 0 ? 'past-appointments' : `past-appointments-${i + 1}`))
+      assert.ok(past.length >= 2, `pages of past appointments: ${past.length}`)
+      await visit('past-appointments-not-a-page', '/patient-portal/appointments?past=next', 400)
 
       // Real-time trust: cancel.
       const derm = await appointmentPath(page, base, 'Dermatology appointment')
@@ -128,6 +119,8 @@ for (const mode of modes) {
       await visit('reschedule-slots-afternoon', `${uro}/reschedule?time=afternoon`)
       assert.equal(await page.locator('details.nhsuk-details[open]').count(), 1)
       await visit('reschedule-slots-refused', `${uro}/reschedule?page=next`, 400)
+      // A time chosen on a filtered page, then taken: the page again with its filters.
+      await visit('reschedule-slots-afternoon-taken', `${uro}/reschedule?time=afternoon&page=2&taken=1`, 422)
       await page.goto(`${base}${uro}/reschedule`)
       await page.locator('input[name="slot"]').first().check()
       await submit('Continue')
@@ -189,7 +182,7 @@ for (const mode of modes) {
       const table = measured.map((m) => `${m.name}: ${m.height}px`).join('\n')
       assert.deepEqual(tall.map((m) => m.name), [], `taller than ${MOST_HEIGHT}px at 320px:\n${table}`)
       assert.deepEqual(wide.map((m) => `${m.name}: ${m.width}px`), [], 'no page scrolls sideways at 320px')
-      assert.ok(measured.length >= 27, `${measured.length} pages measured`)
+      assert.ok(measured.length >= 32, `${measured.length} pages measured`)
     })
   })
 }

@@ -3,14 +3,15 @@
 // `data-nhsapp-appointments` links call `goToPage(GO_BACK)` (or `YOUR_HEALTH` where the app has no
 // GO_BACK) and the identity-too-low page's link calls `goToPage(UPLIFT)`, each exactly once and
 // without leaving the page; in a browser no call is made and the link's href is followed, also
-// when a page somehow has an `nhsapp` object that says it is not in the app.
+// when a page somehow has an `nhsapp` object that says it is not in the app. Each mode at 320px
+// and 1280px; axe-core finds nothing on any of these pages, each saved as a screenshot.
 //
 // Environment: NHS_PORTAL_BIN (the nhs-portal-example binary), CHROMIUM (default
 // /usr/bin/chromium), SCREENSHOT_DIR (default <repo>/target/screenshots).
 
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { APP_UA, startPortal, launchBrowser, screenshot } from './harness.mjs'
+import { APP_UA, axeViolations, screenshot, onePortal } from './harness.mjs'
 
 const ADULT = '9000000009'
 const P5 = '9000000033'
@@ -43,24 +44,18 @@ const MODES = [
   { name: 'browser-with-stray-nhsapp', ua: undefined, script: stub({ inApp: false }), initScript: true }
 ]
 
-let browser, portal, base
-before(async () => {
-  portal = startPortal()
-  base = await portal.ready
-  browser = await launchBrowser()
-})
-after(async () => {
-  await browser?.close()
-  portal?.stop()
-})
+const shared = onePortal()
 
-for (const mode of MODES) {
+// Each mode at a phone's width and a desktop's.
+const COMBOS = [320, 1280].flatMap((width) => MODES.map((m) => ({ ...m, width, name: `${width}px-${m.name}` })))
+
+for (const mode of COMBOS) {
   describe(`NHS App navigation: ${mode.name}`, () => {
     let context, page
     const inApp = Boolean(mode.appointments)
 
     before(async () => {
-      context = await browser.newContext({ viewport: { width: 320, height: 900 }, userAgent: mode.ua })
+      context = await shared.browser.newContext({ viewport: { width: mode.width, height: 900 }, userAgent: mode.ua })
       await context.route('https://assets.nhs.uk/**', (r) => r.abort())
       // The NHS App's script is only requested inside the app; here it is the recording stand-in.
       await context.route('https://www.nhsapp.service.nhs.uk/**', (r) =>
@@ -74,7 +69,7 @@ for (const mode of MODES) {
     after(async () => { await context?.close() })
 
     async function signIn (nhsNumber) {
-      await page.goto(base + '/patient-portal/appointments')
+      await page.goto(shared.base + '/patient-portal/appointments')
       await page.locator(`input[name="nhs_number"][value="${nhsNumber}"]`).check()
       await page.getByRole('button', { name: 'Continue as this patient' }).click()
     }
@@ -92,6 +87,7 @@ for (const mode of MODES) {
       if (inApp) await page.waitForFunction(() => Array.isArray(window.__nhsappCalls))
       assert.deepEqual(await calls(), [], `${name}: nothing called before the click`)
       await screenshot(page, `navigation-${mode.name}-${name}`)
+      assert.deepEqual(await axeViolations(page), [], `${name}: axe violations`)
       if (inApp) {
         await link.click()
         await page.waitForFunction(() => window.__nhsappCalls.some((c) => c.startsWith('goToPage:')))
@@ -122,13 +118,13 @@ for (const mode of MODES) {
     })
 
     test('the "you cannot view this appointment" page\'s link to the appointments', async () => {
-      await page.goto(base + '/patient-portal/appointment/00000000-0000-4000-8000-000000000000')
+      await page.goto(shared.base + '/patient-portal/appointment/00000000-0000-4000-8000-000000000000')
       await page.getByRole('heading', { name: 'You cannot view this appointment' }).waitFor()
       await follows('cannot-view', page.getByRole('link', { name: 'View your hospital appointments', exact: true }), mode.appointments)
     })
 
     test('the confirmation page\'s "View all your appointments"', async () => {
-      await page.goto(base + '/patient-portal/appointments')
+      await page.goto(shared.base + '/patient-portal/appointments')
       await page.locator('a.nhsapp-card__link', { hasText: 'Urology appointment' }).first().click()
       await page.waitForURL(/\/patient-portal\/appointment\/[^/]+$/)
       const confirm = page.getByRole('button', { name: 'Confirm you will attend' })

@@ -91,6 +91,19 @@ const COMPONENTS = {
     params: (el) => ({ text: text(el), colour: modifier(el, 'nhsuk-tag') }),
     macro: ['tag', 'tag']
   },
+  pagination: {
+    selector: '.nhsuk-pagination',
+    params: (el) => {
+      const side = (dir) => {
+        const a = el.querySelector(`.nhsuk-pagination__link--${dir}`)
+        return a
+          ? { href: a.getAttribute('href'), text: text(a.querySelector('.nhsuk-pagination__title')), labelText: text(a.querySelector('.nhsuk-pagination__page')) }
+          : undefined
+      }
+      return { previous: side('prev'), next: side('next'), ariaLabel: el.getAttribute('aria-label') }
+    },
+    macro: ['pagination', 'pagination']
+  },
   backLink: {
     selector: '.nhsuk-back-link',
     params: (el) => ({ text: text(el), href: el.getAttribute('href') }),
@@ -309,6 +322,14 @@ test('every component on the patient pages has the upstream macro\'s classes', a
   const fields = Object.fromEntries(confirm.querySelectorAll('input').map((i) => [i.getAttribute('name'), i.getAttribute('value') || '']))
   const done = await request(confirm.getAttribute('action'), { method: 'POST', form: fields })
   visit('cancel-done', done.doc)
+
+  // The past and cancelled appointments, a page at a time: the pagination (the one partial the
+  // pages of free slots use too), with "Show earlier appointments", then both links.
+  const past = await request(hrefOf(list.doc, 'Show past and cancelled appointments'))
+  visit('past-appointments', past.doc)
+  const earlier = past.doc.querySelector('a[rel="next"]')
+  assert.ok(earlier, 'the past appointments have a second page')
+  visit('past-appointments-2', (await request(earlier.getAttribute('href'))).doc)
 
   // A request waiting for the trust (the inset text).
   const pending = cards.find((a) => text(a) === 'Rheumatology appointment').getAttribute('href')

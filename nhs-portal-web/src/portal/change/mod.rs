@@ -321,30 +321,27 @@ impl Inner {
         let policy = (w.kind == RequestKind::Cancel)
             .then(|| self.cfg.guidance.cancel_warning(&view.appointment))
             .flatten();
-        self.check_page_with(ctx, session, id, w, &body, words.title, policy)
+        self.check_page_with(ctx, session, href(id, w.step), &body, words.title, policy)
     }
 
-    /// A check page: back to the journey's form.
+    /// A check page: back to `back` (the journey's form).
     fn check_page(
         &self,
         ctx: &Ctx,
         session: &PatientSession,
-        id: &AppointmentId,
-        w: &Wording,
+        back: String,
         body: &CheckPage,
         title: &str,
     ) -> Response<Bytes> {
-        self.check_page_with(ctx, session, id, w, body, title, None)
+        self.check_page_with(ctx, session, back, body, title, None)
     }
 
     /// A check page with the trust's policy warning, if any, in its warning card.
-    #[allow(clippy::too_many_arguments)]
     fn check_page_with(
         &self,
         ctx: &Ctx,
         session: &PatientSession,
-        id: &AppointmentId,
-        w: &Wording,
+        back: String,
         body: &CheckPage,
         title: &str,
         policy_warning: Option<&str>,
@@ -353,7 +350,7 @@ impl Inner {
             page: body,
             policy_warning,
         };
-        let back = PageOpts::step(href(id, w.step), false);
+        let back = PageOpts::step(back, false);
         self.page(
             ctx,
             Some(session),
@@ -400,6 +397,8 @@ impl Inner {
                     http_kit::redirect(&href(&moved.id, "reschedule/done")),
                     self.moved_cookie(id, &key, &moved.id),
                 ),
+                // Taken in between: back to the page and filters it was chosen on.
+                Err(JourneyError::SlotUnavailable) => self.slot_taken(ctx, id),
                 Err(e) => self.journey_error(ctx, session, Some(id), e),
             };
         }

@@ -2,11 +2,11 @@
 //! filter rule, `nhs_portal_core::slot_choice`) shows, grouped by UK day, with "Earlier dates"
 //! and "Later dates" as plain links and the trust's filters as a GET form.
 
-use chrono::{DateTime, Datelike, Utc};
 use nhs_portal_core::slot_choice::{Asked, Filter, SlotChoice, SlotChoiceError, SlotFacts};
 use nhs_portal_core::{Appointment, uk_time};
 use nhs_portal_pas::Slot;
 
+use crate::http_kit;
 use crate::pages::group_by_uk_day;
 use crate::portal::views::{FilterGroup, FilterRadio, PageLink, SlotDay, SlotRadio};
 
@@ -35,46 +35,11 @@ pub(super) fn asked(pairs: &[(String, String)]) -> Result<Asked<'_>, SlotChoiceE
     Asked::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
-/// `path` with the query `q`.
-pub(super) fn with_query(path: &str, q: &[(&'static str, String)]) -> String {
-    if q.is_empty() {
-        return path.to_owned();
-    }
-    let mut s = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in q {
-        s.append_pair(k, v);
-    }
-    format!("{path}?{}", s.finish())
-}
-
-/// The days a run of slots covers, in words: "Monday 7 December 2026", "Monday 7 to Wednesday 9
-/// December 2026", "Monday 30 November to Wednesday 2 December 2026".
-pub(super) fn dates(first: DateTime<Utc>, last: DateTime<Utc>) -> String {
-    let (a, b) = (uk_time::to_uk(first), uk_time::to_uk(last));
-    if uk_time::uk_date(first) == uk_time::uk_date(last) {
-        uk_time::format_date(first)
-    } else if (a.year(), a.month()) == (b.year(), b.month()) {
-        format!("{} to {}", a.format("%A %-d"), uk_time::format_date(last))
-    } else if a.year() == b.year() {
-        format!(
-            "{} to {}",
-            a.format("%A %-d %B"),
-            uk_time::format_date(last)
-        )
-    } else {
-        format!(
-            "{} to {}",
-            uk_time::format_date(first),
-            uk_time::format_date(last)
-        )
-    }
-}
-
 /// The dates of the slots at `indexes` (in start order).
 fn dates_of(slots: &[Slot], indexes: &[usize]) -> Option<String> {
     let first = slots.get(*indexes.first()?)?.start;
     let last = slots.get(*indexes.last()?)?.start;
-    Some(dates(first, last))
+    Some(uk_time::format_date_range(first, last))
 }
 
 /// The radios of this page's slots, by UK day; the first radio's id is `slot` (the error
@@ -140,15 +105,16 @@ pub(super) fn neighbours(
     choice: &SlotChoice,
     path: &str,
 ) -> (Option<PageLink>, Option<PageLink>) {
-    let link = |indexes: Option<&[usize]>, q: Option<Vec<(&'static str, String)>>| {
+    let link = |title, indexes: Option<&[usize]>, q: Option<Vec<(&'static str, String)>>| {
         Some(PageLink {
             dates: dates_of(slots, indexes?)?,
-            href: with_query(path, &q?),
+            href: http_kit::with_query(path, &q?),
+            title,
         })
     };
     (
-        link(choice.previous(), choice.previous_query()),
-        link(choice.next(), choice.next_query()),
+        link("Earlier dates", choice.previous(), choice.previous_query()),
+        link("Later dates", choice.next(), choice.next_query()),
     )
 }
 
@@ -184,44 +150,4 @@ pub(super) fn filters(choice: &SlotChoice) -> Vec<FilterGroup> {
             }
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn date_ranges_read_naturally() {
-        let at = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap();
-        for (first, last, words) in [
-            (at(2026, 12, 7), at(2026, 12, 7), "Monday 7 December 2026"),
-            (
-                at(2026, 12, 7),
-                at(2026, 12, 9),
-                "Monday 7 to Wednesday 9 December 2026",
-            ),
-            (
-                at(2026, 11, 30),
-                at(2026, 12, 2),
-                "Monday 30 November to Wednesday 2 December 2026",
-            ),
-            (
-                at(2026, 12, 31),
-                at(2027, 1, 4),
-                "Thursday 31 December 2026 to Monday 4 January 2027",
-            ),
-        ] {
-            assert_eq!(dates(first, last), words);
-        }
-    }
-
-    #[test]
-    fn links_keep_the_filters_and_encode_them() {
-        assert_eq!(with_query("/p", &[]), "/p");
-        assert_eq!(
-            with_query("/p", &[("site", "a b&c".into()), ("page", "2".into())]),
-            "/p?site=a+b%26c&page=2"
-        );
-    }
 }

@@ -6,9 +6,10 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
-use nhs_portal_core::slot_choice::{SlotChoiceError, choose};
+use nhs_portal_core::slot_choice::{Filter, SlotChoice, SlotChoiceError, choose};
 use nhs_portal_core::store::{ActionKey, ActionOutcome, KeyUse, PatientSession, RealTimeAction};
 use nhs_portal_core::{AppointmentId, uk_time};
+use nhs_portal_pas::Slot;
 
 use super::wording::Wording;
 use super::{href, slot_page};
@@ -38,6 +39,27 @@ struct RefusedLink {
     appointments: bool,
 }
 
+/// The page and filters of the slot page a request came from, as asked (the slot page they
+/// lead back to checks them, so a forged one is refused there, a repeated one too): the one
+/// query every step after the slot page carries.
+fn kept(ctx: &Ctx) -> Vec<(&'static str, String)> {
+    let pairs = slot_page::asked_pairs(ctx.query.as_deref());
+    match slot_page::asked(&pairs) {
+        Ok(a) => a.query(),
+        Err(_) => pairs
+            .iter()
+            .filter_map(|(k, v)| {
+                let name = Filter::ALL
+                    .iter()
+                    .map(|f| f.param())
+                    .chain(["page"])
+                    .find(|n| n == k)?;
+                Some((name, v.clone()))
+            })
+            .collect(),
+    }
+}
+
 /// The cookie carrying a confirmed reschedule's idempotency key to its done page: the key and
 /// the appointment moved, `{key}.{id}` (a key has no `.`).
 const MOVED_COOKIE: &str = "nhs_portal_moved";
@@ -57,13 +79,9 @@ impl Inner {
             Ok(v) => v,
             Err(e) => return self.journey_error(ctx, session, Some(id), e),
         };
-        let facts = slot_page::facts(&slots, &view.appointment);
-        let pairs = slot_page::asked_pairs(ctx.query.as_deref());
-        let choice = match slot_page::asked(&pairs)
-            .and_then(|a| choose(&facts, view.capabilities.slot_filters, &a))
-        {
+        let choice = match self.choice(ctx, session, id, &view, &slots) {
             Ok(c) => c,
-            Err(e) => return self.slots_refused(ctx, session, id, &e),
+            Err(res) => return res,
         };
         let path = href(id, "reschedule");
         let (previous, next) = slot_page::neighbours(&slots, &choice, &path);
@@ -80,7 +98,7 @@ impl Inner {
             days: slot_page::days(&slots, &choice),
             showing: slot_page::showing(&slots, &choice),
             current: uk_time::format_date_time(view.appointment.start),
-            action: slot_page::with_query(&path, &choice.query(choice.number())),
+            action: http_kit::with_query(&path, &choice.query(choice.number())),
             previous,
             next,
             filters: slot_page::filters(&choice),
@@ -97,6 +115,23 @@ impl Inner {
             &body,
             PageOpts::step(href(id, ""), error.is_some()),
         )
+    }
+
+    /// The page of `slots` and the filters the query asks for, checked against the offer and
+    /// the trust's filters; the 400 page otherwise.
+    fn choice(
+        &self,
+        ctx: &Ctx,
+        session: &PatientSession,
+        id: &AppointmentId,
+        view: &AppointmentView,
+        slots: &[Slot],
+    ) -> Result<SlotChoice, Response<Bytes>> {
+        let facts = slot_page::facts(slots, &view.appointment);
+        let pairs = slot_page::asked_pairs(ctx.query.as_deref());
+        slot_page::asked(&pairs)
+            .and_then(|a| choose(&facts, view.capabilities.slot_filters, &a))
+            .map_err(|e| self.slots_refused(ctx, session, id, &e))
     }
 
     /// The page for a page number or filter that is not the offer's (a mistyped, stale or
@@ -146,10 +181,18 @@ impl Inner {
                 .slots_page(ctx, session, id, Some("Select a new date and time"))
                 .await;
         };
-        let q = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("slot", slot)
-            .finish();
-        http_kit::redirect(&format!("{}?{q}", href(id, "reschedule/check")))
+        // The page and filters the slot was chosen on go with it, for the way back.
+        let mut q = vec![("slot", slot.to_owned())];
+        q.extend(kept(ctx));
+        http_kit::redirect(&http_kit::with_query(&href(id, "reschedule/check"), &q))
+    }
+
+    /// The slot page again, with its page and filters, saying the time chosen was taken (from
+    /// the check page, or when the confirm finds it gone).
+    pub(super) fn slot_taken(&self, ctx: &Ctx, id: &AppointmentId) -> Response<Bytes> {
+        let mut q = kept(ctx);
+        q.push(("taken", "1".to_owned()));
+        http_kit::redirect(&http_kit::with_query(&href(id, "reschedule"), &q))
     }
 
     /// Check the new appointment: the current one with the chosen slot's time, place and
@@ -169,8 +212,16 @@ impl Inner {
             Ok((_, s)) => s,
             Err(e) => return self.journey_error(ctx, session, Some(id), e),
         };
+        // The page and filters the slot was chosen on, checked as the slot page checks them,
+        // for the "Change" link and the way back.
+        let choice = match self.choice(ctx, session, id, view, &slots) {
+            Ok(c) => c,
+            Err(res) => return res,
+        };
+        let kept = choice.query(choice.number());
+        let slots_href = http_kit::with_query(&href(id, w.step), &kept);
         let Some(slot) = slots.into_iter().find(|s| s.id == slot_id) else {
-            return http_kit::redirect(&format!("{}?taken=1", href(id, w.step)));
+            return self.slot_taken(ctx, id);
         };
         let mut proposed = view.appointment.clone();
         proposed.start = slot.start;
@@ -190,12 +241,12 @@ impl Inner {
             answers: vec![AnswerRow {
                 key: "Current appointment",
                 value: uk_time::format_date_time(view.appointment.start),
-                change_href: href(id, w.step),
+                change_href: slots_href.clone(),
                 change_hidden: "new date and time",
             }],
             warning: words.warning,
             warning_button: words.warning_button,
-            action: href(id, "reschedule/check"),
+            action: http_kit::with_query(&href(id, "reschedule/check"), &kept),
             idempotency_key: crate::session::random_token(),
             hidden: vec![Hidden {
                 name: "slot",
@@ -204,7 +255,7 @@ impl Inner {
             button: words.button,
             appointment_href: href(id, ""),
         };
-        self.check_page(ctx, session, id, w, &body, words.title)
+        self.check_page(ctx, session, slots_href, &body, words.title)
     }
 
     /// The `Set-Cookie` value that carries a confirmed reschedule's idempotency key, and the
