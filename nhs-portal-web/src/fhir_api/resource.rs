@@ -354,4 +354,3 @@ pub fn act_display(code: &str) -> &'static str {
         _ => "",
     }
 }
-
