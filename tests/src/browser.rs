@@ -143,4 +143,39 @@ impl Browser {
         let res = self.post_form(&action, &fields).await;
         self.follow(res).await
     }
+
+    /// Cancels (or asks to cancel) the appointment whose page is `at` through the portal's own
+    /// pages, as a patient would: "No, I no longer need it", the reason "no-longer-needed", the
+    /// check page, confirm; returns the page it ends on (the done page), followed.
+    ///
+    /// # Panics
+    /// When a step does not lead to the next (a redirect to the check page, a check page with
+    /// its idempotency key, a redirect after confirming).
+    pub async fn cancel_through_pages(&mut self, at: &str, csrf: &str) -> Page {
+        let need = self
+            .post_form(
+                &format!("{at}/cancel/need"),
+                &[("csrf_token", csrf), ("still_needed", "no-longer-needed")],
+            )
+            .await;
+        assert_eq!(need.status, StatusCode::SEE_OTHER, "{}", need.body);
+        let check = self
+            .post_form(
+                &format!("{at}/cancel"),
+                &[("csrf_token", csrf), ("reason", "no-longer-needed")],
+            )
+            .await;
+        let check = self.follow(check).await;
+        assert_eq!(check.status, StatusCode::OK, "{}", check.body);
+        let key = crate::input_value(&check.body, "idempotency_key")
+            .unwrap_or_else(|| panic!("the confirm form's key: {}", check.body));
+        let done = self
+            .post_form(
+                &format!("{at}/cancel/check"),
+                &[("csrf_token", csrf), ("idempotency_key", &key)],
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        self.follow(done).await
+    }
 }

@@ -22,7 +22,7 @@ use nhs_portal_pas::demo;
 use nhs_portal_tests::browser::Browser;
 use nhs_portal_tests::live::{LiveStandIns, PCA_AUDIENCE, StaffIdp, start_portal};
 use nhs_portal_tests::reporting_service::{ReportingService, event_codes};
-use nhs_portal_tests::{csrf_token, get_appointments_uri, input_value};
+use nhs_portal_tests::{csrf_token, get_appointments_uri};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nhs-portal-example");
 
@@ -159,39 +159,9 @@ async fn live_mode_signs_in_views_cancels_and_serves_the_pca() {
     }
 }
 
-/// Answers the cancel journey's first question, "Do you still need this appointment?", with
-/// "No, I no longer need it".
-async fn still_not_needed(browser: &mut Browser, at: &str, csrf: &str) {
-    let res = browser
-        .post_form(
-            &format!("{at}/cancel/need"),
-            &[("csrf_token", csrf), ("still_needed", "no-longer-needed")],
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-}
-
-/// Cancels the appointment at `at` through its pages (the reason, the check page, confirm) and
-/// checks it ends on the done page.
+/// Cancels the appointment at `at` through its pages and checks it ends on the done page.
 async fn cancel(browser: &mut Browser, at: &str, csrf: &str) {
-    still_not_needed(browser, at, csrf).await;
-    let check = browser
-        .post_form(
-            &format!("{at}/cancel"),
-            &[("csrf_token", csrf), ("reason", "no-longer-needed")],
-        )
-        .await;
-    let check = browser.follow(check).await;
-    assert_eq!(check.status, StatusCode::OK, "{}", check.body);
-    let key = input_value(&check.body, "idempotency_key").expect("the confirm form's key");
-    let done = browser
-        .post_form(
-            &format!("{at}/cancel/check"),
-            &[("csrf_token", csrf), ("idempotency_key", &key)],
-        )
-        .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-    let done = browser.follow(done).await;
+    let done = browser.cancel_through_pages(at, csrf).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert!(done.url.path().ends_with("/cancel/done"), "{}", done.url);
 }
@@ -233,24 +203,7 @@ async fn live_mode_staff_fulfil_a_request_after_oidc_sign_in_and_reporting_uses_
     let view = patient.get(&at).await;
     assert_eq!(view.status, StatusCode::OK, "{}", view.body);
     let csrf = csrf_token(&view.body).expect("a CSRF token");
-    still_not_needed(&mut patient, &at, &csrf).await;
-    let check = patient
-        .post_form(
-            &format!("{at}/cancel"),
-            &[("csrf_token", &csrf), ("reason", "no-longer-needed")],
-        )
-        .await;
-    let check = patient.follow(check).await;
-    assert_eq!(check.status, StatusCode::OK, "{}", check.body);
-    let key = input_value(&check.body, "idempotency_key").expect("the confirm form's key");
-    let sent = patient
-        .post_form(
-            &format!("{at}/cancel/check"),
-            &[("csrf_token", &csrf), ("idempotency_key", &key)],
-        )
-        .await;
-    let sent = patient.follow(sent).await;
-    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    cancel(&mut patient, &at, &csrf).await;
 
     // The booking team signs in through the trust's identity provider and sees it waiting.
     let mut staff = Browser::new();

@@ -18,10 +18,10 @@ use http::StatusCode;
 use nhs_portal_pas::demo;
 use nhs_portal_pas::fhir::map;
 use nhs_portal_tests::browser::Browser;
+use nhs_portal_tests::csrf_token;
 use nhs_portal_tests::fhir_peer::{FhirPeer, PeerOptions};
 use nhs_portal_tests::live::{LiveStandIns, start_portal};
 use nhs_portal_tests::reporting_service::ReportingService;
-use nhs_portal_tests::{csrf_token, input_value};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nhs-portal-example");
@@ -145,28 +145,7 @@ async fn a_notification_reaches_the_running_portal_and_its_change_is_reported() 
     let view = patient.get(&at).await;
     assert_eq!(view.status, StatusCode::OK, "{}", view.body);
     let csrf = csrf_token(&view.body).expect("a CSRF token");
-    let need = patient
-        .post_form(
-            &format!("{at}/cancel/need"),
-            &[("csrf_token", &csrf), ("still_needed", "no-longer-needed")],
-        )
-        .await;
-    assert_eq!(need.status, StatusCode::SEE_OTHER, "{}", need.body);
-    let check = patient
-        .post_form(
-            &format!("{at}/cancel"),
-            &[("csrf_token", &csrf), ("reason", "no-longer-needed")],
-        )
-        .await;
-    let check = patient.follow(check).await;
-    let key = input_value(&check.body, "idempotency_key").expect("the confirm form's key");
-    let sent_page = patient
-        .post_form(
-            &format!("{at}/cancel/check"),
-            &[("csrf_token", &csrf), ("idempotency_key", &key)],
-        )
-        .await;
-    let sent_page = patient.follow(sent_page).await;
+    let sent_page = patient.cancel_through_pages(&at, &csrf).await;
     assert_eq!(sent_page.status, StatusCode::OK, "{}", sent_page.body);
     assert_eq!(
         peer.get("Appointment", APPOINTMENT).unwrap()["status"],
