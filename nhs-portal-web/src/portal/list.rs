@@ -21,7 +21,7 @@ use nhs_portal_core::uk_time;
 use super::Inner;
 use super::respond::PageOpts;
 use super::routes::Ctx;
-use super::views::{AppointmentList, Link, Message, PageLink, PastAppointments};
+use super::views::{AppointmentList, Link, Message, PageLink, Pagination, PastAppointments};
 use crate::http_kit::{self, Form};
 use crate::pages::CardModel;
 
@@ -49,7 +49,7 @@ fn dates_of(past: &[Appointment], indexes: &[usize]) -> Option<String> {
 }
 
 /// "Show more recent" and "Show earlier appointments", each named by the dates it leads to.
-fn neighbours(past: &[Appointment], page: &Pages) -> (Option<PageLink>, Option<PageLink>) {
+fn pagination(past: &[Appointment], page: &Pages) -> Pagination {
     let link = |title, to: Option<(usize, &[usize])>| {
         let (number, indexes) = to?;
         Some(PageLink {
@@ -58,10 +58,11 @@ fn neighbours(past: &[Appointment], page: &Pages) -> (Option<PageLink>, Option<P
             title,
         })
     };
-    (
-        link("Show more recent", page.previous()),
-        link("Show earlier appointments", page.next()),
-    )
+    Pagination {
+        label: "More appointments",
+        previous: link("Show more recent", page.previous()),
+        next: link("Show earlier appointments", page.next()),
+    }
 }
 
 /// "1 past or cancelled appointment", "4 past or cancelled appointments".
@@ -119,7 +120,6 @@ impl Inner {
             Ok(page) => page,
             Err(e) => return self.not_a_page(ctx, &session, e),
         };
-        let (previous, next) = neighbours(&lists.past, &page);
         let showing = if page.count() > 1 {
             format!("Newest first (page {} of {}).", page.number(), page.count())
         } else {
@@ -132,9 +132,8 @@ impl Inner {
                 .filter_map(|&i| lists.past.get(i))
                 .map(CardModel::of)
                 .collect(),
+            pagination: pagination(&lists.past, &page),
             showing,
-            previous,
-            next,
             appointments_href: LIST,
         };
         self.page(

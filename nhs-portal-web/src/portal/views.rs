@@ -113,10 +113,8 @@ pub(super) struct PastAppointments {
     pub(super) past: Vec<CardModel>,
     /// "Newest first (page 1 of 2)."
     pub(super) showing: String,
-    /// "Show more recent".
-    pub(super) previous: Option<PageLink>,
-    /// "Show earlier appointments".
-    pub(super) next: Option<PageLink>,
+    /// "Show more recent" and "Show earlier appointments".
+    pub(super) pagination: Pagination,
     pub(super) appointments_href: &'static str,
 }
 
@@ -232,6 +230,16 @@ pub(super) struct SlotDay {
     pub(super) slots: Vec<SlotRadio>,
 }
 
+/// The `pagination` partial's model: the label of its navigation landmark and the links to the
+/// pages either side. Templates call the partial with it alone (`{{> pagination pagination}}`),
+/// so handlebars copies this, not the page's whole model (`crate::pages`).
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct Pagination {
+    pub(super) label: &'static str,
+    pub(super) previous: Option<PageLink>,
+    pub(super) next: Option<PageLink>,
+}
+
 /// A link of the `pagination` partial to the page before or after ("Earlier dates", "Show
 /// earlier appointments"), named by the dates that page covers.
 #[derive(Debug, Clone, Serialize)]
@@ -271,8 +279,8 @@ pub(super) struct SlotsPage {
     pub(super) showing: Option<String>,
     pub(super) current: String,
     pub(super) action: String,
-    pub(super) previous: Option<PageLink>,
-    pub(super) next: Option<PageLink>,
+    /// "Earlier dates" and "Later dates".
+    pub(super) pagination: Pagination,
     pub(super) filters: Vec<FilterGroup>,
     pub(super) filter_action: String,
     /// Every free slot again, when a filter is applied.

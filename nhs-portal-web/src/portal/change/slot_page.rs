@@ -8,7 +8,7 @@ use nhs_portal_pas::Slot;
 
 use crate::http_kit;
 use crate::pages::group_by_uk_day;
-use crate::portal::views::{FilterGroup, FilterRadio, PageLink, SlotDay, SlotRadio};
+use crate::portal::views::{FilterGroup, FilterRadio, PageLink, Pagination, SlotDay, SlotRadio};
 
 /// What the rule reads of each slot: a slot without a site of its own is at the appointment's.
 pub(super) fn facts<'a>(slots: &'a [Slot], appointment: &'a Appointment) -> Vec<SlotFacts<'a>> {
@@ -100,11 +100,7 @@ pub(super) fn showing(slots: &[Slot], choice: &SlotChoice) -> Option<String> {
 }
 
 /// The links to the pages before and after this one, each named by its dates.
-pub(super) fn neighbours(
-    slots: &[Slot],
-    choice: &SlotChoice,
-    path: &str,
-) -> (Option<PageLink>, Option<PageLink>) {
+pub(super) fn pagination(slots: &[Slot], choice: &SlotChoice, path: &str) -> Pagination {
     let link = |title, indexes: Option<&[usize]>, q: Option<Vec<(&'static str, String)>>| {
         Some(PageLink {
             dates: dates_of(slots, indexes?)?,
@@ -112,10 +108,11 @@ pub(super) fn neighbours(
             title,
         })
     };
-    (
-        link("Earlier dates", choice.previous(), choice.previous_query()),
-        link("Later dates", choice.next(), choice.next_query()),
-    )
+    Pagination {
+        label: "More dates",
+        previous: link("Earlier dates", choice.previous(), choice.previous_query()),
+        next: link("Later dates", choice.next(), choice.next_query()),
+    }
 }
 
 /// The filters the trust allows and the offer gives a choice in, each with "any" first.

@@ -84,7 +84,6 @@ impl Inner {
             Err(res) => return res,
         };
         let path = href(id, "reschedule");
-        let (previous, next) = slot_page::neighbours(&slots, &choice, &path);
         let body = SlotsPage {
             errors: error
                 .map(|message| FieldError {
@@ -99,8 +98,7 @@ impl Inner {
             showing: slot_page::showing(&slots, &choice),
             current: uk_time::format_date_time(view.appointment.start),
             action: http_kit::with_query(&path, &choice.query(choice.number())),
-            previous,
-            next,
+            pagination: slot_page::pagination(&slots, &choice, &path),
             filters: slot_page::filters(&choice),
             filter_action: path.clone(),
             clear_href: choice.filtered().then(|| path.clone()),
