@@ -28,16 +28,28 @@ fn slot(sid: &str, start: DateTime<Utc>, status: &str) -> Value {
         "end": map::format_instant(start + Duration::minutes(20))})
 }
 
+/// When the two seeded slots start, whole seconds as the PAS stores them: compared with what the
+/// patient is shown, not recomputed from a later "now" (which crossed a minute boundary in CI).
+struct Starts {
+    home: i64,
+    free: i64,
+}
+
 /// appt-a in home-a (booked by the trust: no mark), free-1 free in the same clinic.
-async fn seeded() -> (FhirPeer, FhirPas) {
+async fn seeded() -> (FhirPeer, FhirPas, Starts) {
+    let (home, free) = (at(10), at(5));
+    let starts = Starts {
+        home: home.timestamp(),
+        free: free.timestamp(),
+    };
     let peer = FhirPeer::start().await;
     peer.put(
         json!({"resourceType": "Patient", "id": "pat-a", "birthDate": "1968-04-12",
         "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": ADULT}]}),
     );
-    peer.put(slot("home-a", at(10), "busy"));
-    peer.put(slot("free-1", at(5), "free"));
-    let start = at(10);
+    peer.put(slot("home-a", home, "busy"));
+    peer.put(slot("free-1", free, "free"));
+    let start = home;
     peer.put(json!({
         "resourceType": "Appointment", "id": "appt-a", "status": "booked",
         "specialty": [{"coding": [{"system": TFC, "code": "330", "display": "DERMATOLOGY"}]}],
@@ -55,7 +67,7 @@ async fn seeded() -> (FhirPeer, FhirPas) {
     // The test's moves are over when reconcile runs; a portal waits a minute.
     cfg.feed.reconcile_after = Duration::zero();
     let pas = FhirPas::new(cfg, Arc::new(SystemClock)).unwrap();
-    (peer, pas)
+    (peer, pas, starts)
 }
 
 async fn move_to_free_1(pas: &FhirPas) -> Result<nhs_portal_core::Appointment, PasError> {
@@ -93,7 +105,7 @@ async fn settle() {
 
 #[tokio::test]
 async fn a_move_stopped_after_the_claim_is_undone() {
-    let (peer, pas) = seeded().await;
+    let (peer, pas, starts) = seeded().await;
     let since = Utc::now() - Duration::seconds(1);
     // Down after the claim: the move fails, and so does undoing the claim.
     peer.fail_after_writes(1, 503);
@@ -123,8 +135,8 @@ async fn a_move_stopped_after_the_claim_is_undone() {
         .await
         .unwrap();
     assert_eq!(
-        shown[0].start.timestamp() / 60,
-        at(10).timestamp() / 60,
+        shown[0].start.timestamp(),
+        starts.home,
         "still at its first time"
     );
     assert_eq!(pas.reconcile(since).await.unwrap(), Reconciled::default());
@@ -132,7 +144,7 @@ async fn a_move_stopped_after_the_claim_is_undone() {
 
 #[tokio::test]
 async fn a_move_stopped_after_the_move_is_finished_by_the_next_poll() {
-    let (peer, pas) = seeded().await;
+    let (peer, pas, starts) = seeded().await;
     let since = Utc::now() - Duration::seconds(1);
     // Down after the claim and the move: the old slot is not released.
     peer.fail_after_writes(2, 503);
@@ -160,14 +172,18 @@ async fn a_move_stopped_after_the_move_is_finished_by_the_next_poll() {
         .list_appointments(&NhsNumber::parse(ADULT).unwrap())
         .await
         .unwrap();
-    assert_eq!(shown[0].start.timestamp() / 60, at(5).timestamp() / 60);
+    assert_eq!(
+        shown[0].start.timestamp(),
+        starts.free,
+        "at the new slot's time"
+    );
     // Nothing more to do, and a move in progress is left alone.
     assert_eq!(pas.reconcile(since).await.unwrap(), Reconciled::default());
 }
 
 #[tokio::test]
 async fn a_claim_younger_than_the_wait_is_left_alone() {
-    let (peer, _) = seeded().await;
+    let (peer, _, _) = seeded().await;
     let mut cfg = peer.adapter_config();
     cfg.retries = 1;
     let pas = FhirPas::new(cfg, Arc::new(SystemClock)).unwrap();
