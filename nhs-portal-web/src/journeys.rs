@@ -317,13 +317,29 @@ impl Journeys {
     /// One appointment, for the appointment page: writes a "viewed" audit record and, for a
     /// deep-link jump-off, its reporting events in the same transaction: the parent (`APPT`,
     /// or `ADMISSION` for an inpatient or day-case admission) then the view (`APPT-VIEW` or
-    /// `ADMISSION-VIEW`, with the jump-off's tracking id).
+    /// `ADMISSION-VIEW`, with the jump-off's tracking id). See [`Journeys::view_with`].
     pub async fn view(
         &self,
         session: &PatientSession,
         id: &AppointmentId,
         jump_off: Option<JumpOff<'_>>,
     ) -> Result<AppointmentView, JourneyError> {
+        let (view, ()) = self.view_with(session, id, jump_off, |_| ()).await?;
+        Ok(view)
+    }
+
+    /// [`Journeys::view`], with `render` (the page, from the view) run while the audit record
+    /// commits: the two overlap, so a page view does not spend the commit's time idle, and
+    /// this returns only once the record is durable (an error if it could not be written,
+    /// and then what `render` made is dropped, never shown). The record says the appointment
+    /// was read from the PAS for this patient and is on its way to them.
+    pub async fn view_with<R>(
+        &self,
+        session: &PatientSession,
+        id: &AppointmentId,
+        jump_off: Option<JumpOff<'_>>,
+        render: impl FnOnce(&AppointmentView) -> R,
+    ) -> Result<(AppointmentView, R), JourneyError> {
         let view = self.load(session, id).await?;
         let now = self.now();
         let events = match jump_off {
@@ -339,13 +355,13 @@ impl Journeys {
             ),
             None => Vec::new(),
         };
-        self.store
-            .record(
-                &audit(session, now, AuditAction::ViewedAppointment, Some(id), None),
-                &events,
-            )
-            .await?;
-        Ok(view)
+        let audit = audit(session, now, AuditAction::ViewedAppointment, Some(id), None);
+        // The record's future goes first: its first poll hands the write to the store (the
+        // SQLite writer commits on its own thread) before the page is rendered here.
+        let (written, rendered) =
+            tokio::join!(self.store.record(&audit, &events), async { render(&view) });
+        written?;
+        Ok((view, rendered))
     }
 
     /// One appointment without side effects (for journey pages that are not the appointment

@@ -15,7 +15,7 @@ use super::routes::{Ctx, Route};
 use super::views::{Actions, AppointmentPage, CalendarLink, DonePage};
 use super::{Inner, guide};
 use crate::http_kit;
-use crate::journeys::JumpOff;
+use crate::journeys::{AppointmentView, JumpOff};
 use crate::pages::AppointmentModel;
 
 impl Inner {
@@ -68,11 +68,27 @@ impl Inner {
         id: &AppointmentId,
         jump_off: Option<JumpOff<'_>>,
     ) -> Response<Bytes> {
-        let view = match self.journeys.view(session, id, jump_off).await {
-            Ok(v) => v,
-            Err(e) => return self.journey_error(ctx, session, Some(id), e),
-        };
-        if let Some(res) = self.waiting_list_page(ctx, session, &view) {
+        let shown = self
+            .journeys
+            .view_with(session, id, jump_off, |view| {
+                self.appointment_body(ctx, session, id, view)
+            })
+            .await;
+        match shown {
+            Ok((_, res)) => res,
+            Err(e) => self.journey_error(ctx, session, Some(id), e),
+        }
+    }
+
+    /// The appointment page for `view` (rendered while its "viewed" record commits).
+    fn appointment_body(
+        &self,
+        ctx: &Ctx,
+        session: &PatientSession,
+        id: &AppointmentId,
+        view: &AppointmentView,
+    ) -> Response<Bytes> {
+        if let Some(res) = self.waiting_list_page(ctx, session, view) {
             return res;
         }
         let mut actions = Actions::default();
@@ -94,7 +110,7 @@ impl Inner {
             actions.cancel_href = Some(href(id, "cancel/need"));
             actions.cancel_label = Some(label);
         }
-        let guide = guide::guide(&self.cfg.guidance, &view, self.journeys.now());
+        let guide = guide::guide(&self.cfg.guidance, view, self.journeys.now());
         let refusal = matches!(
             (view.allowed.cancel, view.allowed.reschedule),
             (Err(Refusal::NotOffered), Err(Refusal::NotOffered))

@@ -41,10 +41,9 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     fn over(pool: SqlitePool) -> Self {
-        // An in-memory database lives in its one pooled connection: the writer uses that.
-        let own_connection = !in_memory(&pool.connect_options());
+        // An in-memory database lives in its one pooled connection: no writer of its own.
         Self {
-            group: group_commit::GroupCommit::start(pool.clone(), own_connection),
+            group: group_commit::GroupCommit::new(in_memory(&pool.connect_options())),
             pool,
         }
     }

@@ -1,17 +1,17 @@
-//! Group commit: one writer task commits concurrent audit records and their reporting events in
-//! one SQLite transaction, so they share one fsync.
+//! Group commit: one writer thread commits concurrent audit records and their reporting events
+//! in one SQLite transaction, so they share one fsync.
 //!
 //! A caller hands its write to the writer and waits. The writer takes everything queued (up to
 //! [`MAX_BATCH`]) and first checks each job's preconditions (its events serialise); a job that
 //! fails them is answered with its own error and left out. Nothing else a job writes can fail on
 //! its own (the audit and outbox columns have no constraint a well-typed record can break), so
-//! the rest of the batch is written without savepoints: one statement text, sent in **one**
-//! call to sqlx's SQLite worker, that begins an `IMMEDIATE` transaction, inserts every audit
-//! record (a JSON array read by `json_each`, in order) and every event (likewise), and commits.
+//! the rest of the batch is written without savepoints: one `IMMEDIATE` transaction inserts every
+//! audit record and every event, in order, through two cached prepared statements, and commits.
 //! Only then is each caller answered. So an acknowledged write is durable as the batch's
 //! durability level says (below); a batch that fails fails every caller in it (it is rolled
 //! back whole). While one batch commits, the next one gathers: under load callers share fsyncs,
-//! and a lone write commits at once (nobody waits for company).
+//! and a lone write commits at once (nobody waits for company); when two or more are queued
+//! together, the writer lingers [`LINGER`] for more first.
 //!
 //! **Durability by batch** ([`Durability::of`]): a batch made only of page views (the
 //! "viewed" audit records and their jump-off events, [`is_view`]) commits at
@@ -23,40 +23,57 @@
 //! transactions. A later `FULL` commit also makes every earlier `NORMAL` one durable (the same
 //! write-ahead log is synced).
 //!
-//! The writer has a connection of its own (outside the pool, so the pool's connections always
-//! keep the store's level), opened on its first batch with the store's options. An in-memory
-//! database (one shared-cache connection) is written through the pool instead, at its level:
-//! nothing there survives a restart anyway.
+//! **A thread and a synchronous connection of its own** (rusqlite, not sqlx). The writer is one
+//! OS thread that blocks on its queue, and SQLite's API is synchronous, so the writer calls it
+//! directly. Through sqlx each batch took two more hand-offs between threads (a tokio task
+//! passing the statement to sqlx's own SQLite worker thread and waiting for its answer); on a
+//! 2-core machine those wake-ups cost about as much as the page's rendering (docs/benchmarks.md,
+//! "The group commit's thread"). Both crates link the same SQLite (libsqlite3-sys, the version
+//! pinned in the workspace's `Cargo.toml`). The connection is opened on the first batch, on the
+//! pool's file, with the settings the pool's connections report (`PRAGMA synchronous`,
+//! `busy_timeout`, `foreign_keys`; the file is already in WAL mode, which persists), so the
+//! pool's connections always keep the store's level; after a failed batch it is reopened. Its
+//! checkpoints run on a thread of their own (`checkpoint`), so no batch waits for one.
 //!
-//! The writer is a tokio task started when the store opens; it ends when the last clone of the
-//! store is dropped. Should it be gone (its runtime shut down), a write commits in a transaction
-//! of its own.
+//! An in-memory database (one shared-cache connection, which another connection could not
+//! share) has no writer: each record commits in a transaction of its own through the pool.
+//! Nothing there survives a restart anyway.
+//!
+//! The thread starts on the first record and ends when the last clone of the store is dropped
+//! (its queue closes). Should it be gone, a write commits in a transaction of its own.
+//!
+//! (Just over 400 lines: the queue, the batch's rows and their one transaction are one rule
+//! about when a caller is answered, kept together; the checkpoints are apart, in `checkpoint`.)
 
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
 use nhs_portal_core::ReportingEvent;
 use nhs_portal_core::store::{AuditAction, AuditRecord, StoreError};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool};
-use sqlx::{ConnectOptions, Connection};
-use tokio::sync::{mpsc, oneshot};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+use sqlx::sqlite::SqlitePool;
+use tokio::sync::{OnceCell, oneshot};
 
 use super::{commit_audited, db_err, event_json, micros, write_tx};
 
 /// The most jobs one transaction takes.
 const MAX_BATCH: usize = 128;
 
-/// A whole batch in one statement text: `$1` is the JSON array of audit rows, `$2` that of
-/// outbox rows, each inserted in array order.
-const BATCH_SQL: &str = "BEGIN IMMEDIATE; \
-     INSERT INTO audit (at, patient, actor, session, action, appointment, detail) \
-     SELECT value ->> 'at', value ->> 'patient', value ->> 'actor', value ->> 'session', \
-     value ->> 'action', value ->> 'appointment', value ->> 'detail' \
-     FROM json_each($1) ORDER BY key; \
-     INSERT INTO outbox (event_code, event, event_at) \
-     SELECT value ->> 'code', value ->> 'event', value ->> 'at' \
-     FROM json_each($2) ORDER BY key; \
-     COMMIT";
+/// How long the writer lingers for more jobs when it finds two or more queued (a sign of
+/// callers arriving together), before it commits them: fewer, larger batches under load (each
+/// commit writes every touched page of the audit and outbox tables and their indexes, however
+/// few rows changed), in the manner of PostgreSQL's `commit_delay` with `commit_siblings`. A lone
+/// job never waits.
+const LINGER: Duration = Duration::from_micros(200);
+
+/// One audit row (`?1`..`?7`).
+const AUDIT_SQL: &str = "INSERT INTO audit (at, patient, actor, session, action, appointment, detail) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// One outbox row (`?1`..`?3`).
+const OUTBOX_SQL: &str = "INSERT INTO outbox (event_code, event, event_at) VALUES (?1, ?2, ?3)";
 
 /// Whether an audit action is a page view, whose batch may commit at `synchronous=NORMAL`
 /// (see the module docs). Every other action keeps the store's own level.
@@ -94,12 +111,16 @@ struct Job {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// The handle to the writer task (cloned with the store).
+/// The handle to the writer thread (cloned with the store).
 #[derive(Clone)]
 pub(super) struct GroupCommit {
-    jobs: mpsc::UnboundedSender<Job>,
-    /// The `synchronous` level of the writer's own connection's last batch (-1 before any, or
-    /// without one of its own), for the tests.
+    /// The writer's queue, made (and the thread started) by the first record; never for an
+    /// in-memory database.
+    queue: Arc<OnceCell<mpsc::Sender<Job>>>,
+    /// The database is in memory: every record commits alone through the pool.
+    in_memory: bool,
+    /// The `synchronous` level of the writer's connection's last batch (-1 before any, or
+    /// without a writer), for the tests.
     #[cfg_attr(not(test), allow(dead_code))]
     level: Arc<AtomicI64>,
 }
@@ -111,16 +132,17 @@ impl std::fmt::Debug for GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the writer over `pool` (inside a tokio runtime, as opening the store is). With
-    /// `own_connection`, the writer opens a connection of its own with the pool's options.
-    pub(super) fn start(pool: SqlitePool, own_connection: bool) -> Self {
-        let (jobs, queued) = mpsc::unbounded_channel();
-        let level = Arc::new(AtomicI64::new(-1));
-        tokio::spawn(writer(pool, own_connection, queued, level.clone()));
-        Self { jobs, level }
+    /// The writer for a store on `pool`; `in_memory` when the pool's database lives in its one
+    /// connection (no writer then). The thread starts on the first record.
+    pub(super) fn new(in_memory: bool) -> Self {
+        Self {
+            queue: Arc::new(OnceCell::new()),
+            in_memory,
+            level: Arc::new(AtomicI64::new(-1)),
+        }
     }
 
-    /// The `synchronous` level the writer's own connection committed its last batch at.
+    /// The `synchronous` level the writer's connection committed its last batch at.
     #[cfg(test)]
     pub(super) fn last_level(&self) -> i64 {
         self.level.load(Ordering::SeqCst)
@@ -134,17 +156,25 @@ impl GroupCommit {
         audit: &AuditRecord,
         events: &[ReportingEvent],
     ) -> Result<(), StoreError> {
+        if self.in_memory {
+            return commit_alone(pool, audit, events).await;
+        }
+        let queue = self
+            .queue
+            .get_or_try_init(|| async {
+                let settings = Settings::of(pool).await?;
+                spawn_writer(settings, self.level.clone())
+            })
+            .await?;
         let (done, answer) = oneshot::channel();
         let job = Job {
             audit: audit.clone(),
             events: events.to_vec(),
             done,
         };
-        if self.jobs.send(job).is_err() {
-            // No writer (its runtime is gone): commit alone, taking the write lock at the start
-            // like every other SQLite write.
-            let tx = write_tx(pool).await?;
-            return commit_audited(tx, audit, events).await;
+        if queue.send(job).is_err() {
+            // The writer is gone (it cannot be restarted in place): commit alone.
+            return commit_alone(pool, audit, events).await;
         }
         answer.await.unwrap_or_else(|_| {
             Err(StoreError::Unavailable(
@@ -154,80 +184,126 @@ impl GroupCommit {
     }
 }
 
-/// The writer's own connection and the two synchronous levels it switches between.
-struct OwnConnection {
-    conn: SqliteConnection,
+/// One record in a transaction of its own, taking the write lock at the start like every
+/// other SQLite write.
+async fn commit_alone(
+    pool: &SqlitePool,
+    audit: &AuditRecord,
+    events: &[ReportingEvent],
+) -> Result<(), StoreError> {
+    let tx = write_tx(pool).await?;
+    commit_audited(tx, audit, events).await
+}
+
+/// What the writer's connection is opened with: the pool's file and its connections' settings.
+#[derive(Debug, Clone)]
+struct Settings {
+    file: PathBuf,
     /// The store's level, as `PRAGMA synchronous` reads it (0 off, 1 normal, 2 full, 3 extra).
     store_level: i64,
-    /// The level the connection is at now.
+    busy_timeout: Duration,
+    foreign_keys: bool,
+}
+
+impl Settings {
+    /// Read from one of the pool's connections.
+    async fn of(pool: &SqlitePool) -> Result<Self, StoreError> {
+        let mut conn = pool.acquire().await.map_err(db_err)?;
+        let mut pragma = async |name: &'static str| -> Result<i64, StoreError> {
+            sqlx::query_scalar(name)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)
+        };
+        let store_level = pragma("PRAGMA synchronous").await?;
+        let busy_ms = pragma("PRAGMA busy_timeout").await?;
+        let foreign_keys = pragma("PRAGMA foreign_keys").await? != 0;
+        Ok(Self {
+            file: pool.connect_options().get_filename().to_path_buf(),
+            store_level,
+            busy_timeout: Duration::from_millis(u64::try_from(busy_ms).unwrap_or(0)),
+            foreign_keys,
+        })
+    }
+}
+
+fn spawn_writer(
+    settings: Settings,
+    level: Arc<AtomicI64>,
+) -> Result<mpsc::Sender<Job>, StoreError> {
+    let (queue, queued) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("sqlite-group-commit".into())
+        .spawn(move || writer(&settings, &queued, &level))
+        .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+    Ok(queue)
+}
+
+/// The writer's connection, the level it is at now, and its checkpoint thread.
+struct OwnConnection {
+    conn: Connection,
     current: i64,
+    checkpoints: checkpoint::Ticks,
 }
 
 impl OwnConnection {
-    async fn open(options: &SqliteConnectOptions) -> Result<Self, StoreError> {
-        let mut conn = options.connect().await.map_err(db_err)?;
-        let store_level: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(db_err)?;
+    fn open(s: &Settings) -> rusqlite::Result<Self> {
+        let open = || -> rusqlite::Result<Connection> {
+            let conn = Connection::open_with_flags(
+                &s.file,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            conn.busy_timeout(s.busy_timeout)?;
+            Ok(conn)
+        };
+        let conn = open()?;
+        conn.pragma_update(None, "foreign_keys", s.foreign_keys)?;
+        conn.pragma_update(None, "synchronous", s.store_level)?;
+        conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)?;
+        let checkpoints = checkpoint::start(open()?).map_err(|e| {
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(format!("the checkpoint thread did not start: {e}")),
+            )
+        })?;
         Ok(Self {
             conn,
-            store_level,
-            current: store_level,
+            current: s.store_level,
+            checkpoints,
         })
     }
 
     /// Sets the connection's level for a batch of `durability`, when it differs.
-    async fn prepare(&mut self, durability: Durability) -> Result<(), StoreError> {
+    fn prepare(&mut self, s: &Settings, durability: Durability) -> rusqlite::Result<()> {
         let wanted = match durability {
-            Durability::ProcessCrash => self.store_level.min(1),
-            Durability::Store => self.store_level,
+            Durability::ProcessCrash => s.store_level.min(1),
+            Durability::Store => s.store_level,
         };
         if wanted != self.current {
-            // A fixed statement per level: nothing is formatted into SQL.
-            let pragma = match wanted {
-                0 => "PRAGMA synchronous = OFF",
-                1 => "PRAGMA synchronous = NORMAL",
-                2 => "PRAGMA synchronous = FULL",
-                _ => "PRAGMA synchronous = EXTRA",
-            };
-            sqlx::query(pragma)
-                .execute(&mut self.conn)
-                .await
-                .map_err(db_err)?;
+            self.conn.pragma_update(None, "synchronous", wanted)?;
             self.current = wanted;
         }
         Ok(())
     }
 }
 
-async fn writer(
-    pool: SqlitePool,
-    own_connection: bool,
-    mut queued: mpsc::UnboundedReceiver<Job>,
-    level: Arc<AtomicI64>,
-) {
-    let options = pool.connect_options();
+/// The writer thread: a batch at a time until the queue closes.
+fn writer(settings: &Settings, queued: &mpsc::Receiver<Job>, level: &AtomicI64) {
     let mut own: Option<OwnConnection> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queued.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    while let Ok(first) = queued.recv() {
+        batch.push(first);
+        take_queued(queued, &mut batch);
+        if batch.len() >= 2 && batch.len() < MAX_BATCH {
+            std::thread::sleep(LINGER);
+            take_queued(queued, &mut batch);
+        }
         let (rows, mut outcomes) = prepare_rows(&batch);
-        let durability = Durability::of(
-            batch
-                .iter()
-                .zip(&outcomes)
-                .filter(|(_, o)| o.is_ok())
-                .map(|(j, _)| &j.audit.action),
-        );
+        let durability = Durability::of(rows.audit.iter().map(|a| &a.action));
         let written = if rows.is_empty() {
             Ok(())
-        } else if own_connection {
-            write_own(&mut own, &options, &rows, durability, &level).await
         } else {
-            match pool.acquire().await.map_err(db_err) {
-                Ok(mut conn) => commit_rows(&mut conn, &rows).await,
-                Err(e) => Err(e),
-            }
+            write_own(&mut own, settings, &rows, durability, level)
         };
         if let Err(e) = written {
             let failed = format!("group commit: {e}");
@@ -235,6 +311,7 @@ async fn writer(
                 *outcome = Err(StoreError::Unavailable(failed.clone().into()));
             }
         }
+        drop(rows);
         for (job, outcome) in batch.drain(..).zip(outcomes) {
             // A caller that stopped waiting (a dropped request) is no error.
             let _ = job.done.send(outcome);
@@ -242,39 +319,57 @@ async fn writer(
     }
 }
 
-/// The batch on the writer's own connection (opened, or reopened after a failure, here).
-async fn write_own(
+/// Moves what is queued now into `batch`, up to [`MAX_BATCH`].
+fn take_queued(queued: &mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
+    while batch.len() < MAX_BATCH {
+        match queued.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
+/// The batch on the writer's connection (opened, or reopened after a failure, here).
+fn write_own(
     own: &mut Option<OwnConnection>,
-    options: &SqliteConnectOptions,
-    rows: &Rows,
+    settings: &Settings,
+    rows: &Rows<'_>,
     durability: Durability,
     level: &AtomicI64,
-) -> Result<(), StoreError> {
+) -> rusqlite::Result<()> {
     let conn = match own {
         Some(conn) => conn,
-        None => own.insert(OwnConnection::open(options).await?),
+        None => own.insert(OwnConnection::open(settings)?),
     };
-    let written = match conn.prepare(durability).await {
-        Ok(()) => commit_rows(&mut conn.conn, rows).await,
-        Err(e) => Err(e),
-    };
+    let written = conn
+        .prepare(settings, durability)
+        .and_then(|()| commit_rows(&mut conn.conn, rows));
     level.store(conn.current, Ordering::SeqCst);
+    if written.is_ok() {
+        conn.checkpoints.committed();
+    }
     if written.is_err() {
         // Start the next batch on a fresh connection: this one's state is in doubt.
-        if let Some(broken) = own.take() {
-            let _ = broken.conn.close().await;
-        }
+        *own = None;
     }
     written
 }
 
-/// A batch's rows, as the JSON arrays [`BATCH_SQL`] reads.
-struct Rows {
-    audit: Vec<serde_json::Value>,
-    outbox: Vec<serde_json::Value>,
+/// One event as its outbox row.
+struct EventRow {
+    code: &'static str,
+    event: String,
+    at: i64,
 }
 
-impl Rows {
+/// A batch's rows: the audit records of the jobs that passed their preconditions, and all
+/// their events, each in order.
+struct Rows<'a> {
+    audit: Vec<&'a AuditRecord>,
+    outbox: Vec<EventRow>,
+}
+
+impl Rows<'_> {
     fn is_empty(&self) -> bool {
         self.audit.is_empty()
     }
@@ -282,7 +377,7 @@ impl Rows {
 
 /// Checks each job's preconditions (its events serialise) and collects the rows of those that
 /// pass; the outcome so far of each job (`Ok` until the commit says otherwise).
-fn prepare_rows(batch: &[Job]) -> (Rows, Vec<Result<(), StoreError>>) {
+fn prepare_rows(batch: &[Job]) -> (Rows<'_>, Vec<Result<(), StoreError>>) {
     let mut rows = Rows {
         audit: Vec::with_capacity(batch.len()),
         outbox: Vec::new(),
@@ -293,25 +388,16 @@ fn prepare_rows(batch: &[Job]) -> (Rows, Vec<Result<(), StoreError>>) {
             .events
             .iter()
             .map(|e| {
-                Ok(serde_json::json!({
-                    "code": e.event_code(),
-                    "event": event_json(e)?,
-                    "at": micros(e.at()),
-                }))
+                Ok(EventRow {
+                    code: e.event_code(),
+                    event: event_json(e)?,
+                    at: micros(e.at()),
+                })
             })
             .collect();
         match events {
             Ok(events) => {
-                let a = &job.audit;
-                rows.audit.push(serde_json::json!({
-                    "at": micros(a.at),
-                    "patient": a.patient.as_str(),
-                    "actor": a.actor,
-                    "session": a.session,
-                    "action": a.action.as_str(),
-                    "appointment": a.appointment.as_ref().map(|id| id.as_str()),
-                    "detail": a.detail,
-                }));
+                rows.audit.push(&job.audit);
                 rows.outbox.extend(events);
                 outcomes.push(Ok(()));
             }
@@ -321,24 +407,31 @@ fn prepare_rows(batch: &[Job]) -> (Rows, Vec<Result<(), StoreError>>) {
     (rows, outcomes)
 }
 
-/// Writes and commits `rows` on `conn` in one call; on failure rolls back whatever began.
-async fn commit_rows(conn: &mut SqliteConnection, rows: &Rows) -> Result<(), StoreError> {
-    let audit = serde_json::Value::from(rows.audit.as_slice()).to_string();
-    let outbox = serde_json::Value::from(rows.outbox.as_slice()).to_string();
-    let done = sqlx::query(BATCH_SQL)
-        .bind(audit)
-        .bind(outbox)
-        .execute(&mut *conn)
-        .await;
-    match done {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            // Leave no transaction open (an error if none began, which is fine).
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            Err(db_err(e))
+/// Writes and commits `rows` in one `IMMEDIATE` transaction; on failure it is rolled back
+/// (dropping an uncommitted rusqlite transaction rolls it back).
+fn commit_rows(conn: &mut Connection, rows: &Rows<'_>) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut audit = tx.prepare_cached(AUDIT_SQL)?;
+        for a in &rows.audit {
+            audit.execute(params![
+                micros(a.at),
+                a.patient.as_str(),
+                a.actor,
+                a.session,
+                a.action.as_str(),
+                a.appointment.as_ref().map(|id| id.as_str()),
+                a.detail,
+            ])?;
+        }
+        let mut outbox = tx.prepare_cached(OUTBOX_SQL)?;
+        for e in &rows.outbox {
+            outbox.execute(params![e.code, e.event, e.at])?;
         }
     }
+    tx.commit()
 }
 
+mod checkpoint;
 #[cfg(test)]
 mod tests;

@@ -186,7 +186,7 @@ async fn a_failed_batch_writes_nothing_and_the_next_one_commits() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_memory_store_groups_through_its_one_connection() {
+async fn in_memory_store_commits_each_record_through_its_one_connection() {
     let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
     store
         .record(
@@ -195,7 +195,7 @@ async fn in_memory_store_groups_through_its_one_connection() {
         )
         .await
         .unwrap();
-    assert_eq!(store.group.last_level(), -1, "no connection of its own");
+    assert_eq!(store.group.last_level(), -1, "no writer of its own");
     assert_eq!(
         store.audit_for_patient(&patient(), 10).await.unwrap().len(),
         1
