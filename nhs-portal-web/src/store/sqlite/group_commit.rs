@@ -26,9 +26,9 @@
 //! **A thread and a synchronous connection of its own** (rusqlite, not sqlx). The writer is one
 //! OS thread that blocks on its queue, and SQLite's API is synchronous, so the writer calls it
 //! directly. Through sqlx each batch took two more hand-offs between threads (a tokio task
-//! passing the statement to sqlx's own SQLite worker thread and waiting for its answer); on a
-//! 2-core machine those wake-ups cost about as much as the page's rendering (docs/benchmarks.md,
-//! "The group commit's thread"). Both crates link the same SQLite (libsqlite3-sys, the version
+//! passing the statement to sqlx's own SQLite worker thread and waiting for its answer), and
+//! the rows went as JSON for `json_each` to parse (docs/benchmarks.md, the run of 2026-12-03
+//! 19:10, measures the change). Both crates link the same SQLite (libsqlite3-sys, the version
 //! pinned in the workspace's `Cargo.toml`). The connection is opened on the first batch, on the
 //! pool's file, with the settings the pool's connections report (`PRAGMA synchronous`,
 //! `busy_timeout`, `foreign_keys`; the file is already in WAL mode, which persists), so the
