@@ -1,6 +1,6 @@
 //! The patient journeys as a service, separate from HTTP: view, cancel, reschedule and confirm
 //! attendance.
-//! (About 650 lines: every journey step with its idempotency and audit handling, and the holding-record rule at view and list; the reschedule,
+//! (About 670 lines: every journey step with its idempotency and audit handling, and the holding-record rule at view and list; the reschedule,
 //! eligibility, stale requests and key locks are in submodules; its tests are
 //! in `journeys/tests.rs`.)
 //!

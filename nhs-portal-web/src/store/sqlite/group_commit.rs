@@ -132,7 +132,7 @@ impl std::fmt::Debug for GroupCommit {
 }
 
 impl GroupCommit {
-    /// The writer for a store on `pool`; `in_memory` when the pool's database lives in its one
+    /// The writer for a store; `in_memory` when the store's database lives in its pool's one
     /// connection (no writer then). The thread starts on the first record.
     pub(super) fn new(in_memory: bool) -> Self {
         Self {
@@ -347,8 +347,7 @@ fn write_own(
     level.store(conn.current, Ordering::SeqCst);
     if written.is_ok() {
         conn.checkpoints.committed();
-    }
-    if written.is_err() {
+    } else {
         // Start the next batch on a fresh connection: this one's state is in doubt.
         *own = None;
     }
